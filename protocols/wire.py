@@ -175,7 +175,11 @@ def reading_from_dict(obj: object, where: str = "reading") -> Reading:
     value = obj["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise WireError(f"{where}.value: expected a number, got {_kind(value)}")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        raise WireError(f"{where}.value: integer out of range for a float") from None
+    if not finite:
         raise WireError(f"{where}.value: {value!r} is not finite")
     kind = _enum(ReadingKind, obj.get("kind", ReadingKind.INTERVAL.value), f"{where}.kind")
     source = _enum(Source, obj.get("source", Source.SCHEDULED.value), f"{where}.source")
@@ -240,6 +244,119 @@ def decode_readings(payload: bytes) -> ReadingsBatch:
         raise WireError(f"readings: {len(raw)} items exceed the limit of {MAX_BATCH_READINGS}")
     readings = tuple(reading_from_dict(item, f"readings[{i}]") for i, item in enumerate(raw))
     return ReadingsBatch(gateway, batch_id, sent_at, readings)
+
+
+#: One reading as a plain tuple, for the server's bulk path:
+#: (meter, quantity, ts UTC, value, kind, source, quality flags sorted).
+ReadingRow = tuple[str, str, datetime, float, str, str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class ReadingsRows:
+    """A decoded batch as plain tuples (see :func:`decode_readings_rows`)."""
+
+    gateway: str
+    batch_id: str
+    sent_at: datetime
+    rows: list[ReadingRow]
+
+
+_KIND_VALUES: Final[frozenset[str]] = frozenset(k.value for k in ReadingKind)
+_SOURCE_VALUES: Final[frozenset[str]] = frozenset(s.value for s in Source)
+_QUALITY_VALUES: Final[frozenset[str]] = frozenset(q.value for q in Quality)
+_UNIT_OF: Final[dict[str, str | None]] = {q.name: q.unit for q in QUANTITY_BY_NAME.values()}
+
+
+def decode_readings_rows(payload: bytes) -> ReadingsRows:
+    """Decode a batch like :func:`decode_readings`, but into tuples, for bulk storage.
+
+    It accepts exactly what :func:`decode_readings` accepts and rejects the rest with the
+    same :class:`WireError` message: each reading goes through a fast check of the common
+    shape, and anything unusual is handed to :func:`reading_from_dict`, which either
+    accepts it or raises the reference error. Timestamps repeat across a batch (one slot,
+    many meters), so each distinct string is parsed once.
+    """
+    obj = _load(payload)
+    gateway = check_gateway_id(_field(obj, "gateway", str))
+    batch_id = _field(obj, "batch_id", str)
+    sent_at = parse_ts(obj.get("sent_at"), "sent_at")
+    raw = obj.get("readings")
+    if not isinstance(raw, list):
+        raise WireError(f"readings: expected a list, got {_kind(raw)}")
+    if len(raw) > MAX_BATCH_READINGS:
+        raise WireError(f"readings: {len(raw)} items exceed the limit of {MAX_BATCH_READINGS}")
+    rows: list[ReadingRow] = []
+    append = rows.append
+    ts_cache: dict[str, datetime] = {}
+    unit_of = _UNIT_OF
+    for i, item in enumerate(raw):
+        row = _fast_row(item, ts_cache, unit_of) if type(item) is dict else None
+        if row is None:
+            r = reading_from_dict(item, f"readings[{i}]")  # raises the reference error
+            row = (
+                r.meter,
+                r.quantity,
+                r.ts,
+                r.value,
+                r.kind.value,
+                r.source.value,
+                tuple(sorted(q.value for q in r.quality)),
+            )
+        append(row)
+    return ReadingsRows(gateway, batch_id, sent_at, rows)
+
+
+def _fast_row(
+    item: dict[str, Any], ts_cache: dict[str, datetime], unit_of: dict[str, str | None]
+) -> ReadingRow | None:
+    """The row for a reading of the usual shape, or None to let the reference path decide."""
+    meter = item.get("meter")
+    quantity = item.get("quantity")
+    value: Any = item.get("value")
+    ts_text = item.get("ts")
+    if (
+        type(meter) is not str
+        or not 0 < len(meter) <= 64
+        or type(quantity) is not str
+        or quantity not in unit_of
+        or type(ts_text) is not str
+    ):
+        return None
+    vt = type(value)
+    if vt is float:
+        if not math.isfinite(value):
+            return None
+    elif vt is not int or not -(2**53) <= value <= 2**53:
+        return None
+    kind = item.get("kind", "interval")
+    source = item.get("source", "scheduled")
+    if type(kind) is not str or kind not in _KIND_VALUES:
+        return None
+    if type(source) is not str or source not in _SOURCE_VALUES:
+        return None
+    unit = item.get("unit")
+    if unit is not None and unit != unit_of[quantity]:
+        return None
+    quality = item.get("quality", [])
+    if type(quality) is not list:
+        return None
+    if quality:
+        if any(type(q) is not str or q not in _QUALITY_VALUES for q in quality):
+            return None
+        flags = tuple(sorted(set(quality)))
+    else:
+        flags = ()
+    ts = ts_cache.get(ts_text)
+    if ts is None:
+        try:
+            ts = datetime.fromisoformat(ts_text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if ts.tzinfo is None or ts.utcoffset() is None:
+            return None
+        ts = ts.astimezone(UTC)
+        ts_cache[ts_text] = ts
+    return (meter, quantity, ts, float(value), kind, source, flags)
 
 
 # --------------------------------------------------------------------------- status

@@ -1,0 +1,126 @@
+"""One simulated RS-485 line: many meters, one request at a time, the wire's rules.
+
+Rules applied here (the DL/T 645 reference notes and ordinary RS-485 behaviour):
+
+* only meters whose address matches the request answer (``A`` nibbles are wildcards);
+* a broadcast (``999999999999``) is acted on by every meter and answered by none;
+* when several meters answer, their replies go out at the same time and collide: the
+  line carries the XOR of the frames (longest length), which no decoder accepts;
+* communication faults (dead, intermittent, slow, bad checksum, wrong address) act
+  here, between the meter's responder and the wire.
+
+The bus is sans-IO like the codec: endpoints (``simulators.endpoints``) feed it decoded
+request frames and put the returned bytes on their transport after the delay it says.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from protocols.dlt645.address import address_matches
+from protocols.dlt645.frame import Frame, decode_frame, encode_frame
+
+from simulators.clock import VirtualClock
+from simulators.meter import SimMeter
+
+#: (meter, request frame, simulated now) -> reply bytes or None (no reply)
+Responder = Callable[[SimMeter, Frame, datetime], bytes | None]
+
+
+@dataclass(frozen=True)
+class BusReply:
+    """What goes on the wire after a request: ``data`` (may be empty) after ``delay_s``."""
+
+    data: bytes
+    delay_s: float  # extra delay on top of the bus turnaround (a "slow" meter)
+    answered_by: tuple[str, ...]  # archive ids whose replies are in ``data``
+    collided: bool = False
+
+
+class Bus:
+    """Meters sharing one line. Thread-safe: one request is handled at a time."""
+
+    def __init__(
+        self,
+        name: str,
+        meters: Sequence[SimMeter],
+        clock: VirtualClock,
+        responder: Responder,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.name = name
+        self.meters = list(meters)
+        self.clock = clock
+        self._responder = responder
+        self._rng = random.Random(f"{seed}/{name}")
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.replies = 0
+        self.collisions = 0
+
+    def matching(self, address: str, now: datetime) -> list[SimMeter]:
+        return [m for m in self.meters if address_matches(address, m.address_at(now))]
+
+    def handle(self, frame: Frame) -> BusReply:
+        """Dispatch one decoded request frame; returns what the line carries back."""
+        with self._lock:
+            self.requests += 1
+            now = self.clock.now()
+            targets = self.matching(frame.address, now)
+            replies: list[tuple[SimMeter, bytes]] = []
+            delay = 0.0
+            for meter in targets:
+                if meter.active_fault("dead", now):
+                    continue
+                drop = meter.active_fault("intermittent", now)
+                if drop and self._rng.random() < drop.params["drop_rate"]:
+                    continue
+                reply = self._responder(meter, frame, now)
+                if reply is None or frame.is_broadcast:
+                    continue  # broadcasts are acted on, never answered
+                reply = _apply_wire_faults(meter, reply, now)
+                slow = meter.active_fault("slow", now)
+                if slow:
+                    delay = max(delay, float(slow.params["delay_s"]))
+                replies.append((meter, reply))
+            if not replies:
+                return BusReply(b"", 0.0, ())
+            self.replies += 1
+            ids = tuple(m.archive_id for m, _ in replies)
+            if len(replies) == 1:
+                return BusReply(replies[0][1], delay, ids)
+            self.collisions += 1
+            return BusReply(collide([r for _, r in replies]), delay, ids, collided=True)
+
+
+def collide(frames: Sequence[bytes]) -> bytes:
+    """Several transmitters on one pair at once: the receiver sees garbage.
+
+    Modelled as the bytewise XOR of the frames aligned at their first byte, over the
+    longest length. Same-position bytes that agree (the 68 start bytes) cancel, so the
+    result never carries a valid envelope.
+    """
+    size = max(len(f) for f in frames)
+    out = bytearray(size)
+    for f in frames:
+        for i, b in enumerate(f):
+            out[i] ^= b
+    return bytes(out)
+
+
+def _apply_wire_faults(meter: SimMeter, reply: bytes, now: datetime) -> bytes:
+    wrong = meter.active_fault("wrong_address", now)
+    if wrong:
+        preamble = len(reply) - len(reply.lstrip(b"\xfe"))
+        frame = decode_frame(reply)
+        reply = encode_frame(
+            Frame(str(wrong.params["reply_address"]), frame.control, frame.data), preamble
+        )
+    if meter.active_fault("bad_checksum", now):
+        reply = reply[:-2] + bytes(((reply[-2] + 1) & 0xFF,)) + reply[-1:]
+    return reply

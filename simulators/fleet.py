@@ -1,0 +1,420 @@
+"""Fleet files: transformer areas, meters, buses and faults, validated into frozen data.
+
+A fleet file is TOML (``meterlink-sim example`` writes a commented one; the package
+ships ``example_fleet.toml``). :func:`load_fleet` reads a file, :func:`fleet_from_dict`
+takes the same structure from Python. Every error names the field path, e.g.
+``areas[2].meters[5].address: must be 12 decimal digits, got '12AB'``.
+
+Areas (台区): each has an area master meter (总表) whose consumption equals the true
+consumption of its customers times ``1 + loss`` (technical loss; negative values model
+a master that under-registers); a customer with ``theft_fraction`` registers only part
+of what it takes, which raises the area's line loss.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from protocols.modbus import PROFILES
+
+from simulators.faults import Fault, FaultError, make_fault
+from simulators.meter import PROTOCOLS, MeterError, MeterSpec
+from simulators.profiles import LoadKind
+
+
+class FleetError(ValueError):
+    """A fleet file or structure that is not valid; the message names the field."""
+
+
+BUS_PROTOCOLS = ("dlt645", "modbus")
+DLT645_ENDPOINTS = ("tcp", "pty", "serial")
+MODBUS_ENDPOINTS = ("modbus-tcp", "rtu-over-tcp", "pty")
+
+
+@dataclass(frozen=True)
+class BusSpec:
+    name: str
+    protocol: str = "dlt645"
+    endpoint: str = "tcp"
+    host: str = "127.0.0.1"
+    port: int = 0
+    device: str | None = None
+    baud: int = 2400
+    parity: str = "E"
+    turnaround_ms: float = 50.0
+    fast: bool = False
+    preamble: int = 0  # FE bytes in front of DL/T 645 replies
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    id: str
+    name: str
+    loss: float
+    master: str  # archive id of the area master meter
+    customers: tuple[str, ...]
+    theft: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    seed: int
+    timezone: str
+    start: datetime
+    speed: float
+    commissioned: date
+    buses: tuple[BusSpec, ...]
+    areas: tuple[AreaSpec, ...]
+    meters: tuple[tuple[MeterSpec, str], ...]  # (meter, bus name)
+    ground_truth: Path | None = None
+    control_host: str = "127.0.0.1"
+    control_port: int | None = None
+
+    def meter(self, archive_id: str) -> MeterSpec:
+        for m, _ in self.meters:
+            if m.archive_id == archive_id:
+                return m
+        raise FleetError(f"no meter {archive_id!r} in the fleet")
+
+    def meters_on(self, bus: str) -> list[MeterSpec]:
+        return [m for m, b in self.meters if b == bus]
+
+
+def load_fleet(path: Path | str, *, now: datetime | None = None) -> Fleet:
+    """Read and validate a TOML fleet file. Relative paths in it are relative to it."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FleetError(f"fleet file {p} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise FleetError(f"fleet file {p} is not valid TOML: {exc}") from exc
+    return fleet_from_dict(data, base_dir=p.parent, now=now)
+
+
+class _V:
+    """Typed getters that name the field path in every error."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise FleetError(f"{path or 'fleet'}: expected a table, got {type(data).__name__}")
+        self.data, self.path, self.used = data, path, set[str]()
+
+    def _p(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise FleetError(f"{self._p(key)}: required")
+            return default
+        value = self.data[key]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        types = typ if isinstance(typ, tuple) else (typ,)
+        if isinstance(value, bool) and bool not in types:
+            raise FleetError(f"{self._p(key)}: expected {_names(types)}, got {value!r}")
+        if not isinstance(value, types):
+            raise FleetError(f"{self._p(key)}: expected {_names(types)}, got {value!r}")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
+        value = self.get(key, str, default)
+        if value not in options:
+            raise FleetError(f"{self._p(key)}: must be one of {', '.join(options)}, got {value!r}")
+        return str(value)
+
+    def number(self, key: str, lo: float, hi: float, default: Any = ...) -> float:
+        value = self.get(key, float, default)
+        if value is not None and not lo <= value <= hi:
+            raise FleetError(f"{self._p(key)}: must be within {lo}..{hi}, got {value}")
+        return float(value) if value is not None else value
+
+    def integer(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
+        value = self.get(key, int, default)
+        if not lo <= value <= hi:
+            raise FleetError(f"{self._p(key)}: must be within {lo}..{hi}, got {value}")
+        return int(value)
+
+    def table_list(self, key: str) -> list[Any]:
+        value = self.get(key, list, [])
+        return list(value)
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            raise FleetError(f"{self.path or 'fleet'}: unknown field(s) {', '.join(extra)}")
+
+
+def _names(types: tuple[type, ...]) -> str:
+    return " or ".join("number" if t is float else t.__name__ for t in types)
+
+
+def _instant(value: Any, path: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise FleetError(f"{path}: not an ISO 8601 date-time: {value!r}") from exc
+    if not isinstance(value, datetime):
+        raise FleetError(f"{path}: expected a date-time with offset, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise FleetError(f"{path}: date-time {value.isoformat()} needs a UTC offset")
+    return value.astimezone(UTC)
+
+
+def _day(value: Any, path: str) -> date:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise FleetError(f"{path}: not an ISO date: {value!r}") from exc
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise FleetError(f"{path}: expected a date, got {value!r}")
+
+
+def fleet_from_dict(
+    data: Mapping[str, Any], *, base_dir: Path | None = None, now: datetime | None = None
+) -> Fleet:
+    """Validate a fleet given as plain data (the TOML structure) into a :class:`Fleet`."""
+    top = _V(data, "")
+    seed = top.get("seed", int, 1)
+    tz_name = top.get("timezone", str, "Asia/Shanghai")
+    try:
+        ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise FleetError(f"timezone: unknown time zone {tz_name!r}") from exc
+    start = _instant(top.get("start", (str, datetime)), "start") if "start" in data else (
+        (now or datetime.now(UTC)).astimezone(UTC)
+    )
+    speed = top.number("speed", 0.0, 1e6, 1.0)
+    commissioned = (
+        _day(top.get("commissioned", (str, date)), "commissioned")
+        if "commissioned" in data
+        else start.date() - timedelta(days=400)
+    )
+    if commissioned > start.date():
+        raise FleetError("commissioned: must not be after start")
+    gt = top.get("ground_truth", str, None)
+    ground_truth = (base_dir or Path(".")) / gt if gt else None
+    control = _V(top.get("control", dict, {}), "control")
+    control_host = control.get("host", str, "127.0.0.1")
+    control_port = control.get("port", int, None)
+    control.done()
+
+    buses: list[BusSpec] = []
+    for i, raw in enumerate(top.table_list("buses")):
+        buses.append(_bus(_V(raw, f"buses[{i}]")))
+    names = [b.name for b in buses]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise FleetError(f"buses[{i}].name: duplicate bus name {n!r}")
+    bus_by_name = {b.name: b for b in buses}
+
+    ctx = _Ctx(seed, tz_name, commissioned, start, bus_by_name)
+    meters: list[tuple[MeterSpec, str]] = []
+    areas: list[AreaSpec] = []
+    for i, raw in enumerate(top.table_list("areas")):
+        areas.append(_area(_V(raw, f"areas[{i}]"), ctx, meters))
+    for i, raw in enumerate(top.table_list("meters")):
+        meters.append(_meter(_V(raw, f"meters[{i}]"), ctx, area=None, role="customer"))
+    top.done()
+    _check_unique(meters)
+    return Fleet(seed, tz_name, start, speed, commissioned, tuple(buses), tuple(areas),
+                 tuple(meters), ground_truth, control_host, control_port)
+
+
+@dataclass
+class _Ctx:
+    seed: int
+    tz: str
+    commissioned: date
+    start: datetime
+    buses: dict[str, BusSpec]
+
+
+def _bus(v: _V) -> BusSpec:
+    name = v.get("name", str)
+    protocol = v.choice("protocol", BUS_PROTOCOLS, "dlt645")
+    endpoints = DLT645_ENDPOINTS if protocol == "dlt645" else MODBUS_ENDPOINTS
+    endpoint = v.choice("endpoint", endpoints, endpoints[0])
+    spec = BusSpec(
+        name=name,
+        protocol=protocol,
+        endpoint=endpoint,
+        host=v.get("host", str, "127.0.0.1"),
+        port=v.integer("port", 0, 65535, 0),
+        device=v.get("device", str, None),
+        baud=v.integer("baud", 300, 115200, 2400 if protocol == "dlt645" else 9600),
+        parity=v.choice("parity", ("N", "E", "O"), "E" if protocol == "dlt645" else "N"),
+        turnaround_ms=v.number("turnaround_ms", 0, 5000, 50.0),
+        fast=v.get("fast", bool, False),
+        preamble=v.integer("preamble", 0, 4, 0),
+    )
+    if endpoint == "serial" and not spec.device:
+        raise FleetError(f"{v.path}.device: required for a serial endpoint")
+    v.done()
+    return spec
+
+
+def _area(v: _V, ctx: _Ctx, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
+    area_id = v.get("id", str)
+    name = v.get("name", str, area_id)
+    loss = v.number("loss", -0.5, 0.9, 0.04)
+    start_count = len(meters)
+    customers: list[MeterSpec] = []
+    for i, raw in enumerate(v.table_list("meters")):
+        spec, bus = _meter(_V(raw, f"{v.path}.meters[{i}]"), ctx, area=area_id, role="customer")
+        meters.append((spec, bus))
+        customers.append(spec)
+    for i, raw in enumerate(v.table_list("generate")):
+        for spec, bus in _generate(_V(raw, f"{v.path}.generate[{i}]"), ctx, area_id):
+            meters.append((spec, bus))
+            customers.append(spec)
+    if not customers:
+        raise FleetError(f"{v.path}: an area needs at least one customer meter")
+    master_spec, master_bus = _meter(_V(v.get("master", dict), f"{v.path}.master"), ctx,
+                                     area=area_id, role="master")
+    meters.insert(start_count, (master_spec, master_bus))
+    v.done()
+    return AreaSpec(area_id, name, loss, master_spec.archive_id,
+                    tuple(c.archive_id for c in customers),
+                    {c.archive_id: c.theft_fraction for c in customers if c.theft_fraction})
+
+
+
+def _meter(v: _V, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSpec, str]:
+    archive_id = v.get("archive_id", str)
+    address = v.get("address", str)
+    if not (len(address) == 12 and address.isdigit()):
+        raise FleetError(f"{v.path}.address: must be 12 decimal digits, got {address!r}")
+    if address == "999999999999":
+        raise FleetError(f"{v.path}.address: 999999999999 is the broadcast address")
+    meter, bus = _meter_fields(v, ctx, archive_id, address, area, role)
+    v.done()
+    return meter, bus
+
+
+def _meter_fields(v: _V, ctx: _Ctx, archive_id: str, address: str, area: str | None,
+                  role: str) -> tuple[MeterSpec, str]:
+    bus_name = v.get("bus", str)
+    if bus_name not in ctx.buses:
+        raise FleetError(f"{v.path}.bus: no bus named {bus_name!r} (define it under [[buses]])")
+    bus = ctx.buses[bus_name]
+    protocol = v.choice("protocol", PROTOCOLS, "modbus" if bus.protocol == "modbus"
+                        else "dlt645-2007")
+    if (protocol == "modbus") != (bus.protocol == "modbus"):
+        raise FleetError(f"{v.path}.protocol: a {protocol} meter cannot sit on "
+                         f"{bus.protocol} bus {bus_name!r}")
+    profile = v.get("modbus_profile", str, "ddsu666" if protocol == "modbus" else None)
+    if protocol == "modbus" and profile not in PROFILES:
+        raise FleetError(f"{v.path}.modbus_profile: unknown profile {profile!r} "
+                         f"(known: {', '.join(sorted(PROFILES))})")
+    default_phases = PROFILES[profile].phases if profile else (3 if role == "master" else 1)
+    phases = v.integer("phases", 1, 3, default_phases)
+    if phases == 2:
+        raise FleetError(f"{v.path}.phases: must be 1 or 3")
+    load = v.choice("load", tuple(k.value for k in LoadKind),
+                    "industrial" if role == "master" else "residential")
+    try:
+        faults = tuple(
+            _fault(_V(raw, f"{v.path}.faults[{i}]"), ctx, phases)
+            for i, raw in enumerate(v.table_list("faults"))
+        )
+        spec = MeterSpec(
+            archive_id=archive_id,
+            address=address,
+            protocol=protocol,
+            modbus_profile=profile if protocol == "modbus" else None,
+            unit_id=v.integer("unit_id", 1, 247, 1),
+            phases=phases,
+            load=LoadKind(load),
+            daily_kwh=v.number("daily_kwh", 0.5, 1e6, None),
+            rated_voltage=v.number("rated_voltage", 50, 1000, 220.0),
+            rated_current=v.number("rated_current", 1, 10000, 60.0),
+            ct=v.integer("ct", 1, 10000, 1),
+            pt=v.integer("pt", 1, 10000, 1),
+            timezone=ctx.tz,
+            clock_offset_s=v.number("clock_offset_s", -1e7, 1e7, 0.0),
+            clock_drift_s_per_day=v.number("clock_drift_s_per_day", -3600, 3600, 0.0),
+            commissioned=ctx.commissioned,
+            theft_fraction=v.number("theft_fraction", 0.0, 0.95, 0.0),
+            area=area,
+            role=role,
+            faults=faults,
+        )
+    except MeterError as exc:
+        raise FleetError(f"{v.path}: {exc}") from exc
+    if role == "master" and spec.theft_fraction:
+        raise FleetError(f"{v.path}.theft_fraction: an area master meter has no theft")
+    return spec, bus_name
+
+
+def _fault(v: _V, ctx: _Ctx, phases: int) -> Fault:
+    kind = v.get("kind", str)
+    start = _instant(v.get("start", (str, datetime)), f"{v.path}.start") if "start" in v.data \
+        else ctx.start
+    params = v.get("params", dict, {})
+    v.done()
+    try:
+        return make_fault(kind, start, params, phases=phases, where=v.path)
+    except FaultError as exc:
+        raise FleetError(str(exc)) from exc
+
+
+def _generate(v: _V, ctx: _Ctx, area: str) -> list[tuple[MeterSpec, str]]:
+    """``count`` similar customers: archive ids ``{prefix}{n:06d}`` and addresses from
+    ``first_address`` upwards (unit ids from ``first_unit_id`` for Modbus meters)."""
+    count = v.integer("count", 1, 100000)
+    prefix = v.get("archive_prefix", str, "M")
+    first_archive = v.integer("first_archive", 0, 10**9, 1)
+    first_address = v.get("first_address", str)
+    if not (len(first_address) == 12 and first_address.isdigit()):
+        raise FleetError(f"{v.path}.first_address: must be 12 decimal digits")
+    first_unit = v.integer("first_unit_id", 1, 247, 1)
+    template = {k: val for k, val in v.data.items()
+                if k not in ("count", "archive_prefix", "first_archive", "first_address",
+                             "first_unit_id")}
+    v.used.update(v.data)
+    out = []
+    for n in range(count):
+        item = dict(template)
+        item["archive_id"] = f"{prefix}{first_archive + n:06d}"
+        item["address"] = f"{int(first_address) + n:012d}"
+        if item.get("protocol", ctx.buses.get(str(item.get("bus")), BusSpec("?")).protocol) \
+                == "modbus":
+            if first_unit + n > 247:
+                raise FleetError(f"{v.path}: unit ids run past 247 (count too large)")
+            item["unit_id"] = first_unit + n
+        out.append(_meter(_V(item, f"{v.path}[{n}]"), ctx, area=area, role="customer"))
+    return out
+
+
+def _check_unique(meters: list[tuple[MeterSpec, str]]) -> None:
+    seen_ids: dict[str, int] = {}
+    seen_addr: dict[tuple[str, str], str] = {}
+    seen_unit: dict[tuple[str, int], str] = {}
+    for i, (m, bus) in enumerate(meters):
+        if m.archive_id in seen_ids:
+            raise FleetError(f"meter {m.archive_id}: archive id used twice")
+        seen_ids[m.archive_id] = i
+        if m.protocol == "modbus":
+            key_u = (bus, m.unit_id)
+            if key_u in seen_unit:
+                raise FleetError(f"meter {m.archive_id}: unit id {m.unit_id} already used by "
+                                 f"{seen_unit[key_u]} on bus {bus}")
+            seen_unit[key_u] = m.archive_id
+        else:
+            key = (bus, m.address)
+            if key in seen_addr:
+                raise FleetError(f"meter {m.archive_id}: address {m.address} already used by "
+                                 f"{seen_addr[key]} on bus {bus}")
+            seen_addr[key] = m.archive_id
