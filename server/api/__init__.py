@@ -1,0 +1,1 @@
+"""meterlink server.api."""
