@@ -23,7 +23,6 @@ from datetime import datetime
 
 from protocols.dlt645.address import address_matches
 from protocols.dlt645.frame import Frame, decode_frame, encode_frame
-
 from simulators.clock import VirtualClock
 from simulators.meter import SimMeter
 

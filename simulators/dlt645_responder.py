@@ -42,7 +42,6 @@ from protocols.dlt645.meter import (
     build_read_reply_raw,
     parse_request,
 )
-
 from simulators.meter import SimMeter
 
 log = logging.getLogger(__name__)

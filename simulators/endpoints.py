@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocols.dlt645.stream import StreamDecoder
-
 from simulators.bus import Bus
 
 log = logging.getLogger(__name__)

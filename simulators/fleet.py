@@ -22,7 +22,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from protocols.modbus import PROFILES
-
 from simulators.faults import Fault, FaultError, make_fault
 from simulators.meter import PROTOCOLS, MeterError, MeterSpec
 from simulators.profiles import LoadKind
@@ -131,7 +130,7 @@ class _V:
             raise FleetError(f"{self._p(key)}: must be one of {', '.join(options)}, got {value!r}")
         return str(value)
 
-    def number(self, key: str, lo: float, hi: float, default: Any = ...) -> float:
+    def number(self, key: str, lo: float, hi: float, default: Any = ...) -> Any:
         value = self.get(key, float, default)
         if value is not None and not lo <= value <= hi:
             raise FleetError(f"{self._p(key)}: must be within {lo}..{hi}, got {value}")

@@ -34,7 +34,6 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from protocols.modbus import encode_registers, plan_reads
-
 from simulators.clock import VirtualClock
 from simulators.meter import SimMeter
 
@@ -165,7 +164,7 @@ class ModbusServer:
     def stop(self, timeout: float = 5.0) -> None:
         loop, server = self._loop, self._server
         if loop is not None and server is not None and not loop.is_closed():
-            fut = asyncio.run_coroutine_threadsafe(server.shutdown(), loop)
+            fut = asyncio.run_coroutine_threadsafe(server.shutdown(), loop)  # type: ignore[no-untyped-call]
             try:
                 fut.result(timeout)
             except Exception as exc:  # noqa: BLE001 - loop already gone is fine
@@ -202,7 +201,7 @@ class PtyBridge:
     def _run(self) -> None:
         sock, master = self._sock, self._master
         while not self._stop.is_set():
-            ready, _, _ = select.select([sock, master], [], [], 0.05)
+            ready, _, _ = select.select([sock, master], [], [], 0.05)  # type: ignore[type-var]
             try:
                 if master in ready:
                     data = os.read(master, 4096)
