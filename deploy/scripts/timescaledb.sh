@@ -382,7 +382,7 @@ cmd_start() {
             write_conf "$port"
             log "starting postgres on 127.0.0.1:$port (log $LOGFILE)"
             if as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t "$START_TIMEOUT" start \
-                >"$RUN_DIR/pg_ctl.log" 2>&1; then
+                >"$RUN_DIR/pg_ctl.log" 2>&1 9>&-; then  # the server must not inherit the lock
                 break
             fi
             if [[ -z ${METERLINK_TIMESCALE_PORT:-} ]] && ((attempt < 3)) &&
