@@ -15,6 +15,7 @@ request frames and put the returned bytes on their transport after the delay it 
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -28,6 +29,9 @@ from simulators.meter import SimMeter
 
 #: (meter, request frame, simulated now) -> reply bytes or None (no reply)
 Responder = Callable[[SimMeter, Frame, datetime], bytes | None]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,11 @@ class Bus:
                 drop = meter.active_fault("intermittent", now)
                 if drop and self._rng.random() < drop.params["drop_rate"]:
                     continue
-                reply = self._responder(meter, frame, now)
+                try:
+                    reply = self._responder(meter, frame, now)
+                except Exception:  # one meter's bug must not take the whole bus down
+                    log.exception("meter %s failed to answer %s", meter.archive_id, frame)
+                    continue
                 if reply is None or frame.is_broadcast:
                     continue  # broadcasts are acted on, never answered
                 reply = _apply_wire_faults(meter, reply, now)

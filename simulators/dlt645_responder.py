@@ -141,6 +141,8 @@ class Dlt645Responder:
                                         req.seq if version == "2007" else None, preamble)
         try:
             payload = entry.encode(self._values(meter, entry, now))
+        except KeyError:  # the meter has no such register (a phase B voltage on 1 phase)
+            return build_error_reply(own, req.code, "no_such_data", version, preamble)
         except Dlt645Error as exc:
             log.warning("meter %s: cannot encode %s: %s", meter.archive_id, entry.di_text, exc)
             return build_error_reply(own, req.code, "other" if version == "2007"
