@@ -1,0 +1,289 @@
+"""One worker thread per physical port: it owns the line, runs one transaction at a time,
+and turns each job into readings handed to the sink.
+
+Dead meters never slow the others: a meter that fails three reads in a row is ``dead`` and
+scheduled reads skip it until its backoff (15 min, doubling up to 6 h of clock time) has
+passed; on-demand reads always try. Its state is visible in :meth:`BusWorker.health`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from protocols.model import QUANTITY_BY_NAME, Reading, ReadingKind, Source, freeze_instant
+from protocols.wire import BusHealth, MeterHealth
+
+from .clock import Clock
+from .config import BusConfig, MeterConfig
+from .meters.dlt645_driver import Dlt645Driver
+from .meters.errors import ReadError
+from .meters.modbus_driver import ModbusDriver
+from .metrics import EdgeMetrics
+from .transports import SerialTransport, TransportError
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[list[Reading]], None]
+DEAD_AFTER = 3
+BACKOFF_START = timedelta(minutes=15)
+BACKOFF_MAX = timedelta(hours=6)
+NO_SYNC_WINDOW = ((23, 55), (0, 5))  # local times between which no clock is set
+
+
+@dataclass
+class Job:
+    """Work for one bus. ``kind``: read | freeze | clock | broadcast_time."""
+
+    kind: str
+    meters: list[MeterConfig]
+    slot: datetime
+    quantities: tuple[str, ...] = ()
+    reading_kind: ReadingKind = ReadingKind.INTERVAL
+    source: Source = Source.SCHEDULED
+    data_date: date | None = None
+    threshold_s: float = 60.0
+    on_demand: bool = False
+    call: Callable[[], dict[str, object]] | None = None  # runs on the bus thread (discovery)
+    collected: list[Reading] = field(default_factory=list)  # the readings this job made
+    future: Future[dict[str, object]] = field(default_factory=Future)
+
+
+@dataclass
+class MeterState:
+    state: str = "ok"
+    failures: int = 0
+    attempts: int = 0
+    successes: int = 0
+    last_ok: datetime | None = None
+    last_error: str | None = None
+    retry_at: datetime | None = None
+
+
+class BusWorker:
+    def __init__(self, bus: BusConfig, *, sink: Sink, clock: Clock, tz_name: str,
+                 metrics: EdgeMetrics) -> None:
+        from zoneinfo import ZoneInfo
+
+        self.bus, self.sink, self.clock, self.metrics = bus, sink, clock, metrics
+        self.tz = ZoneInfo(tz_name)
+        self.modbus = bus.meters[0].protocol == "modbus"
+        self.transport: SerialTransport | None = None
+        if self.modbus:
+            self.mb = ModbusDriver(bus)
+        else:
+            self.transport = SerialTransport(bus.port, baud=bus.baud, parity=bus.parity,
+                                             bytesize=bus.bytesize, stopbits=bus.stopbits)
+            self.dlt = Dlt645Driver(self.transport, timeout_s=bus.timeout_ms / 1000, tz=self.tz)
+        self.states = {m.id: MeterState() for m in bus.meters}
+        self._queue: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._busy = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"bus-{bus.name}", daemon=True)
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._queue.put((-1, next(self._seq), None))
+        self._thread.join(timeout)
+        if self.transport is not None:
+            self.transport.close()
+        if self.modbus:
+            self.mb.close()
+
+    def submit(self, job: Job) -> Future[dict[str, object]]:
+        self._queue.put((0 if job.on_demand else 1, next(self._seq), job))
+        return job.future
+
+    def idle(self) -> bool:
+        return self._queue.empty() and not self._busy.is_set()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.005)
+        return False
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            _, _, job = self._queue.get()
+            if job is None:
+                break
+            self._busy.set()
+            try:
+                result = self._execute(job)
+                job.future.set_result(result)
+            except Exception as exc:  # a job must never kill the worker
+                log.exception("bus %s: job %s failed", self.bus.name, job.kind)
+                job.future.set_exception(exc)
+            finally:
+                if self._queue.empty():
+                    self._busy.clear()
+
+    def _execute(self, job: Job) -> dict[str, object]:
+        if job.kind == "broadcast_time":
+            self._broadcast_time()
+            return {"broadcast": True}
+        if job.call is not None:
+            return job.call()
+        readings: list[Reading] = []
+        failed: list[dict[str, str]] = []
+        offsets: list[float] = []
+        for meter in job.meters:
+            state = self.states[meter.id]
+            now = self.clock.now()
+            if (not job.on_demand and state.state == "dead" and state.retry_at
+                    and now < state.retry_at):
+                failed.append({"meter": meter.id, "reason": "dead (backing off)"})
+                continue
+            if self.bus.gap_ms:
+                time.sleep(self.bus.gap_ms / 1000)
+            started = time.monotonic()
+            try:
+                got = self._read(meter, job)
+            except ReadError as exc:
+                self._failed(meter, state, exc)
+                failed.append({"meter": meter.id, "reason": exc.reason})
+                continue
+            except TransportError as exc:
+                self.last_error = str(exc)
+                self._failed(meter, state, ReadError(meter.id, "line", str(exc)))
+                failed.append({"meter": meter.id, "reason": "line"})
+                continue
+            self.metrics.response_time.labels(self.bus.name).observe(time.monotonic() - started)
+            self._ok(meter, state)
+            if job.kind == "clock" and "clock_offset" in got[0]:
+                offsets.append(got[0]["clock_offset"])
+            readings.extend(got[1])
+        self._sync_counters()
+        if readings:
+            self._deliver(readings)
+            job.collected.extend(readings)
+        result: dict[str, object] = {"read": len(readings), "failed": failed}
+        if job.kind == "clock":
+            worst = max((abs(o) for o in offsets), default=0.0)
+            result["max_offset_s"] = worst
+            if worst > job.threshold_s and not self._in_no_sync_window():
+                self._broadcast_time()
+                result["time_set"] = True
+        return result
+
+    def _read(self, meter: MeterConfig, job: Job) -> tuple[dict[str, float], list[Reading]]:
+        if job.kind == "freeze":
+            assert job.data_date is not None
+            if self.modbus:
+                raise ReadError(meter.id, "unsupported", "Modbus meters keep no freeze history")
+            today = self.clock.now().astimezone(self.tz).date()
+            values = self.dlt.freeze(meter, job.data_date, today)
+            ts = freeze_instant(job.data_date, self.tz)
+            return values, self._readings(meter, values, ts, ReadingKind.FREEZE, job.source)
+        if job.kind == "clock":
+            if self.modbus:
+                return {}, []
+            shown = self.dlt.meter_clock(meter)
+            offset = (shown - self.clock.now()).total_seconds()
+            values = {"clock_offset": offset}
+            return values, self._readings(meter, values, self.clock.now(), ReadingKind.CLOCK,
+                                          job.source)
+        if self.modbus:
+            values, _ = self.mb.read(meter, job.quantities)
+        else:
+            values, refused = self.dlt.read(meter, job.quantities)
+            if not values and refused:
+                raise refused[0]
+        return values, self._readings(meter, values, job.slot, job.reading_kind, job.source)
+
+    def _readings(self, meter: MeterConfig, values: dict[str, float], ts: datetime,
+                  kind: ReadingKind, source: Source) -> list[Reading]:
+        return [Reading(meter.id, q, ts, v, QUANTITY_BY_NAME[q].unit, kind, source)
+                for q, v in values.items() if q in QUANTITY_BY_NAME]
+
+    def _deliver(self, readings: list[Reading]) -> None:
+        """Hand readings to the sink; retried until it takes them (never dropped here)."""
+        delay = 0.1
+        while True:
+            try:
+                self.sink(readings)
+                return
+            except Exception:
+                log.exception("bus %s: the outbox refused %d readings; retrying",
+                              self.bus.name, len(readings))
+                if self._stop.wait(delay):
+                    log.error("bus %s: stopping with %d readings not committed",
+                              self.bus.name, len(readings))
+                    return
+                delay = min(delay * 2, 5.0)
+
+    def _broadcast_time(self) -> None:
+        if self.modbus:
+            return
+        self.dlt.broadcast_time(self.clock.now().astimezone(self.tz))
+
+    def _in_no_sync_window(self) -> bool:
+        local = self.clock.now().astimezone(self.tz)
+        hm = (local.hour, local.minute)
+        return hm >= NO_SYNC_WINDOW[0] or hm < NO_SYNC_WINDOW[1]
+
+    # ------------------------------------------------------------------ health
+
+    def _ok(self, meter: MeterConfig, state: MeterState) -> None:
+        state.attempts += 1
+        state.successes += 1
+        state.failures = 0
+        state.state = "ok"
+        state.last_ok = self.clock.now()
+        state.retry_at = None
+        self.metrics.meter_success.labels(meter.id).set(state.successes / state.attempts)
+
+    def _failed(self, meter: MeterConfig, state: MeterState, exc: ReadError) -> None:
+        state.attempts += 1
+        state.last_error = exc.reason
+        if exc.communication:
+            state.failures += 1
+        state.state = "dead" if state.failures >= DEAD_AFTER else "failing"
+        if state.state == "dead":
+            backoff = min(BACKOFF_START * 2 ** (state.failures - DEAD_AFTER), BACKOFF_MAX)
+            state.retry_at = self.clock.now() + backoff
+        self.metrics.meter_success.labels(meter.id).set(state.successes / state.attempts)
+        log.info("bus %s: %s", self.bus.name, exc)
+
+    def _sync_counters(self) -> None:
+        name = self.bus.name
+        if self.transport is not None:
+            s = self.transport.stats
+            for counter, value in ((self.metrics.transactions, s.transactions),
+                                   (self.metrics.timeouts, s.timeouts),
+                                   (self.metrics.checksum_errors, s.checksum_errors)):
+                child = counter.labels(name)
+                delta = value - child._value.get()
+                if delta > 0:
+                    child.inc(delta)
+
+    def health(self) -> tuple[BusHealth, list[MeterHealth]]:
+        meters = [MeterHealth(mid, s.state, s.last_ok, s.last_error, s.failures)
+                  for mid, s in self.states.items()]
+        if self.transport is not None:
+            st = self.transport.stats
+            tx, to, cs = st.transactions, st.timeouts, st.checksum_errors
+        else:
+            tx, to, cs = self.mb.transactions, self.mb.timeouts, 0
+        ok = sum(1 for m in meters if m.state == "ok")
+        return BusHealth(self.bus.name, self.last_error is None or ok > 0, tx, to, cs, ok,
+                         len(meters) - ok, self.last_error), meters

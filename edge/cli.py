@@ -1,0 +1,179 @@
+"""``meterlink-edge``: the gateway agent and the field tools.
+
+    meterlink-edge run CONFIG
+    meterlink-edge check-config CONFIG          validate and print each bus's wire budget
+    meterlink-edge discover --port URL [--baud 2400] [--parity E]
+    meterlink-edge discover --port URL --modbus [--units 1-247]
+    meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto] ITEM ...
+    meterlink-edge example                      print a commented configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+
+from protocols import dlt645 as d
+from protocols.model import QUANTITY_BY_NAME
+
+from .config import BusConfig, ConfigError, MeterConfig, load_config
+from .discover import discover_dlt645, discover_modbus, snippet
+from .meters.errors import ReadError
+from .transports import SerialTransport, TransportError
+from .wire_budget import budget
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .agent import run
+
+    config = load_config(args.config)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    run(config, stop_event=stop, config_path=Path(args.config))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"gateway {config.gateway.id}: {len(config.buses)} buses, "
+          f"{sum(len(b.meters) for b in config.buses)} meters, broker {config.broker.url}")
+    bad = False
+    for bus in config.buses:
+        for plan in config.plans:
+            if plan.kind != "interval":
+                continue
+            b = budget(bus, plan)
+            print(("OK    " if b.fits else "TOO BIG ") + b.explain(bus))
+            bad |= not b.fits
+    return 1 if bad else 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    if args.modbus:
+        from .meters.modbus_driver import ModbusDriver
+
+        lo, _, hi = args.units.partition("-")
+        bus = BusConfig("scan", args.port, baud=args.baud, parity=args.parity,
+                        timeout_ms=args.timeout_ms,
+                        meters=(MeterConfig("scan", "0", "modbus", "sdm120", 1),))
+        drv = ModbusDriver(bus)
+
+        def probe(unit: int) -> bool:
+            if not drv.client.connected and not drv.client.connect():
+                raise SystemExit(f"error: cannot connect to {args.port}")
+            for fn in (drv.client.read_input_registers, drv.client.read_holding_registers):
+                try:
+                    if not fn(0, count=1, device_id=unit).isError():
+                        return True
+                except Exception:  # noqa: BLE001 - no answer from this unit
+                    continue
+            return False
+
+        units = discover_modbus(probe, range(int(lo), int(hi or lo) + 1))
+        drv.close()
+        print(json.dumps({"units": units}))
+        return 0
+    transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
+    try:
+        found = discover_dlt645(transport, timeout_s=args.timeout_ms / 1000,
+                                progress=(lambda s: print(s, file=sys.stderr))
+                                if args.verbose else None)
+    finally:
+        transport.close()
+    print(f"# {len(found)} DL/T 645-2007 meters on {args.port}")
+    print(snippet(found))
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from .meters.dlt645_driver import Dlt645Driver
+
+    meter = MeterConfig("cli", args.address, args.protocol)
+    transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
+    drv = Dlt645Driver(transport, timeout_s=args.timeout_ms / 1000, tz=ZoneInfo(args.timezone))
+    status = 0
+    try:
+        version = drv.version(meter)
+        for name in args.items:
+            try:
+                if name in QUANTITY_BY_NAME:
+                    entry = d.by_quantity(name, version)
+                else:
+                    entry = d.item(name, version)
+                values = drv.read_item(meter, entry)
+                print(json.dumps({"item": entry.di_text, "name": entry.name,
+                                  "values": [v if isinstance(v, (int, float, str))
+                                             else v.isoformat() for v in values],
+                                  "unit": entry.unit}, ensure_ascii=False))
+            except (ReadError, d.RequestError) as exc:
+                print(json.dumps({"item": name, "error": str(exc)}))
+                status = 1
+    except ReadError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 1
+    finally:
+        transport.close()
+    return status
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    sys.stdout.write(resources.files("edge").joinpath("example.toml").read_text("utf-8"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="meterlink-edge", description=__doc__.splitlines()[0])
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the agent")
+    r.add_argument("config")
+    r.set_defaults(func=cmd_run)
+    c = sub.add_parser("check-config", help="validate a configuration, print wire budgets")
+    c.add_argument("config")
+    c.set_defaults(func=cmd_check)
+    for name, func, text in (("discover", cmd_discover, "find unknown meters on a bus"),
+                             ("read", cmd_read, "read items from one meter now")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--port", required=True, help="device or socket://host:port")
+        p.add_argument("--baud", type=int, default=2400)
+        p.add_argument("--parity", default="E", choices=["N", "E", "O"])
+        p.add_argument("--timeout-ms", type=int, default=1000)
+        p.set_defaults(func=func)
+        if name == "discover":
+            p.add_argument("--modbus", action="store_true", help="scan Modbus unit ids")
+            p.add_argument("--units", default="1-247")
+        else:
+            p.add_argument("--address", required=True, help="12-digit meter address")
+            p.add_argument("--protocol", default="auto", choices=["2007", "1997", "auto"])
+            p.add_argument("--timezone", default="Asia/Shanghai")
+            p.add_argument("items", nargs="+", help="quantity names or data identifiers")
+    e = sub.add_parser("example", help="print a commented configuration")
+    e.set_defaults(func=cmd_example)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except TransportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+"""The edge agent's one configuration object: a TOML file, validated, with env overrides.
+
+Every error names the field path and what is wrong, e.g.
+``bus[1].meter[3].address: expected 12 digits, got '12AB'``. Environment variables
+``METERLINK_EDGE_<SECTION>_<KEY>`` override scalar keys of ``[gateway]``, ``[broker]``,
+``[outbox]`` and ``[metrics]`` (e.g. ``METERLINK_EDGE_BROKER_URL``). Secrets are never in
+the file: the broker password comes from ``password_env`` (a variable's name) or
+``password_file``, and is hidden from ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from protocols.modbus import PROFILES
+from protocols.model import DEFAULT_METER_TIMEZONE, QUANTITY_BY_NAME
+from protocols.wire import WireError, check_gateway_id
+
+PROTOCOLS = ("2007", "1997", "auto", "modbus")
+PARITIES = ("N", "E", "O")
+PLAN_KINDS = ("interval", "daily_freeze", "clock_check", "events")
+
+DEFAULT_INTERVAL_QUANTITIES = (
+    "energy_import_total", "energy_import_t1", "energy_import_t2", "energy_import_t3",
+    "energy_import_t4", "energy_export_total", "voltage_a", "voltage_b", "voltage_c",
+    "current_a", "current_b", "current_c", "power_active_total", "pf_total",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    id: str
+    timezone: str = DEFAULT_METER_TIMEZONE
+    data_dir: Path = Path("var/edge")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    url: str = "mqtt://127.0.0.1:1883"
+    root: str = "meterlink"
+    client_id: str = ""
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    protocol: str = "auto"
+    keepalive_s: int = 30
+    batch_max: int = 1000
+    batch_ms: int = 500
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    path: Path
+    budget_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    id: str
+    address: str
+    protocol: str = "auto"
+    profile: str | None = None
+    unit: int = 1
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    name: str
+    port: str
+    baud: int = 2400
+    parity: str = "E"
+    bytesize: int = 8
+    stopbits: int = 1
+    timeout_ms: int = 1000
+    gap_ms: int = 20
+    turnaround_ms: int = 50  # the meters' expected response delay, for the wire budget
+    meters: tuple[MeterConfig, ...] = ()
+
+    @property
+    def is_modbus_tcp(self) -> bool:
+        return self.port.startswith("modbus-tcp://")
+
+    @property
+    def bits_per_byte(self) -> int:
+        return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    name: str
+    kind: str
+    every_min: int = 15
+    at: str = "00:05"  # daily plans: local time of day
+    quantities: tuple[str, ...] = ()
+    threshold_s: float = 60.0  # clock check: drift that triggers a broadcast time
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    gateway: GatewayConfig
+    broker: BrokerConfig
+    outbox: OutboxConfig
+    metrics_listen: str | None
+    buses: tuple[BusConfig, ...]
+    plans: tuple[PlanConfig, ...]
+
+    def meter(self, meter_id: str) -> tuple[BusConfig, MeterConfig]:
+        for bus in self.buses:
+            for m in bus.meters:
+                if m.id == meter_id:
+                    return bus, m
+        raise KeyError(meter_id)
+
+
+class _Section:
+    """Typed access to one table, remembering the keys used so leftovers are reported."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: expected a table, got {type(data).__name__}")
+        self.data, self.path = data, path
+        self.used: set[str] = set()
+
+    def _p(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise ConfigError(f"{self._p(key)}: required")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in (typ if isinstance(typ, tuple) else (typ,)):
+            raise ConfigError(f"{self._p(key)}: expected {_name(typ)}, got a boolean")
+        if not isinstance(value, typ):
+            raise ConfigError(f"{self._p(key)}: expected {_name(typ)}, got {value!r}")
+        return value
+
+    def integer(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
+        value = self.get(key, int, default)
+        if value is not None and not lo <= value <= hi:
+            raise ConfigError(f"{self._p(key)}: must be within {lo}..{hi}, got {value}")
+        return int(value)
+
+    def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
+        value = str(self.get(key, (str, int), default))
+        if value not in options:
+            raise ConfigError(f"{self._p(key)}: must be one of {', '.join(options)}, "
+                              f"got {value!r}")
+        return value
+
+    def tables(self, key: str) -> list[Any]:
+        value = self.get(key, list, [])
+        return list(value)
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            raise ConfigError(f"{self._p(extra[0])}: unknown key")
+
+
+def _name(typ: type | tuple[type, ...]) -> str:
+    types = typ if isinstance(typ, tuple) else (typ,)
+    return " or ".join({"str": "a string", "int": "an integer", "float": "a number",
+                        "bool": "true/false", "list": "a list", "dict": "a table"}
+                       .get(t.__name__, t.__name__) for t in types)
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()}
+    for section in ("gateway", "broker", "outbox", "metrics"):
+        prefix = f"METERLINK_EDGE_{section.upper()}_"
+        for name, value in env.items():
+            if not name.startswith(prefix):
+                continue
+            key = name[len(prefix):].lower()
+            table = out.setdefault(section, {})
+            current = table.get(key)
+            if isinstance(current, bool):
+                table[key] = value.lower() in ("1", "true", "yes")
+            elif isinstance(current, int) or key in ("keepalive_s", "batch_max", "batch_ms",
+                                                     "budget_mb"):
+                try:
+                    table[key] = int(value)
+                except ValueError:
+                    raise ConfigError(f"{name}: expected an integer, got {value!r}") from None
+            else:
+                table[key] = value
+    return out
+
+
+def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> EdgeConfig:
+    """Read, override from the environment, and validate a configuration file."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {p} is not valid TOML: {exc}") from None
+    return config_from_dict(data, env=os.environ if env is None else env, base_dir=p.parent)
+
+
+def config_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                     base_dir: Path | None = None) -> EdgeConfig:
+    top = _Section(_apply_env(dict(data), env or {}), "")
+    base = base_dir or Path(".")
+
+    g = _Section(top.get("gateway", dict), "gateway")
+    try:
+        gw_id = check_gateway_id(g.get("id", str))
+    except WireError as exc:
+        raise ConfigError(f"gateway.id: {exc}") from None
+    tz = g.get("timezone", str, DEFAULT_METER_TIMEZONE)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"gateway.timezone: unknown time zone {tz!r}") from None
+    data_dir = base / g.get("data_dir", str, "var/edge")
+    g.done()
+    gateway = GatewayConfig(gw_id, tz, data_dir)
+
+    broker = _broker(_Section(top.get("broker", dict, {}), "broker"), gw_id, base,
+                     env or {})
+    o = _Section(top.get("outbox", dict, {}), "outbox")
+    opath = o.get("path", str, "")
+    budget_mb = o.integer("budget_mb", 1, 1_000_000, 256)
+    o.done()
+    outbox = OutboxConfig(base / opath if opath else data_dir / "outbox.sqlite",
+                          budget_mb * 1024 * 1024)
+    m = _Section(top.get("metrics", dict, {}), "metrics")
+    listen = m.get("listen", str, "")
+    m.done()
+    if listen and (":" not in listen or not listen.rsplit(":", 1)[1].isdigit()):
+        raise ConfigError(f"metrics.listen: expected host:port or empty, got {listen!r}")
+
+    buses = tuple(_bus(_Section(raw, f"bus[{i}]"), i) for i, raw in enumerate(top.tables("bus")))
+    if not buses:
+        raise ConfigError("bus: at least one [[bus]] is required")
+    _unique([b.name for b in buses], "bus", "name")
+    ids: dict[str, str] = {}
+    for b in buses:
+        for mc in b.meters:
+            if mc.id in ids:
+                raise ConfigError(f"meter {mc.id}: archive id used twice (buses {ids[mc.id]} "
+                                  f"and {b.name})")
+            ids[mc.id] = b.name
+    plans = tuple(_plan(_Section(raw, f"plan[{i}]")) for i, raw in enumerate(top.tables("plan")))
+    if not plans:
+        plans = default_plans()
+    _unique([p.name for p in plans], "plan", "name")
+    top.done()
+    return EdgeConfig(gateway, broker, outbox, listen or None, buses, plans)
+
+
+def default_plans() -> tuple[PlanConfig, ...]:
+    return (
+        PlanConfig("interval", "interval", 15, quantities=DEFAULT_INTERVAL_QUANTITIES),
+        PlanConfig("daily_freeze", "daily_freeze", at="00:05"),
+        PlanConfig("clock_check", "clock_check", at="12:00", threshold_s=60.0),
+        PlanConfig("events", "events", at="00:30",
+                   quantities=("power_down_count", "cover_open_count")),
+    )
+
+
+def _unique(names: list[str], table: str, key: str) -> None:
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise ConfigError(f"{table}[{i}].{key}: duplicate {n!r}")
+
+
+def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> BrokerConfig:
+    url = b.get("url", str, "mqtt://127.0.0.1:1883")
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(f"broker.url: expected mqtt://host:port or mqtts://host:port, "
+                          f"got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigError(f"broker.url: bad port in {url!r}") from None
+    password = None
+    pw_env = b.get("password_env", str, "")
+    pw_file = b.get("password_file", str, "")
+    if "password" in b.data:
+        raise ConfigError("broker.password: never put a secret in the file; use password_env "
+                          "or password_file")
+    if pw_env:
+        if pw_env not in env:
+            raise ConfigError(f"broker.password_env: environment variable {pw_env} is not set")
+        password = env[pw_env]
+    elif pw_file:
+        try:
+            password = (base / pw_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"broker.password_file: cannot read {pw_file}: "
+                              f"{exc.strerror}") from None
+
+    def path(key: str) -> Path | None:
+        value: str = b.get(key, str, "")
+        if not value:
+            return None
+        p: Path = base / value
+        if not p.is_file():
+            raise ConfigError(f"broker.{key}: no such file {p}")
+        return p
+
+    cfg = BrokerConfig(
+        url=url, root=b.get("root", str, "meterlink"),
+        client_id=b.get("client_id", str, "") or f"meterlink-edge-{gw_id}",
+        username=b.get("username", str, "") or None, password=password,
+        ca_file=path("ca_file"), cert_file=path("cert_file"), key_file=path("key_file"),
+        protocol=b.choice("protocol", ("auto", "5", "3.1.1"), "auto"),
+        keepalive_s=b.integer("keepalive_s", 5, 3600, 30),
+        batch_max=b.integer("batch_max", 1, 20000, 1000),
+        batch_ms=b.integer("batch_ms", 0, 60000, 500),
+    )
+    b.done()
+    if (cfg.cert_file is None) != (cfg.key_file is None):
+        raise ConfigError("broker.cert_file and broker.key_file go together")
+    return cfg
+
+
+def _bus(b: _Section, i: int) -> BusConfig:
+    name = b.get("name", str)
+    port = b.get("port", str)
+    if not (port.startswith(("socket://", "modbus-tcp://", "rfc2217://", "loop://", "/"))
+            or port.upper().startswith("COM")):
+        raise ConfigError(f"bus[{i}].port: expected a device path, socket://host:port or "
+                          f"modbus-tcp://host:port, got {port!r}")
+    baud = b.integer("baud", 300, 115200, 2400)
+    if baud not in (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+        raise ConfigError(f"bus[{i}].baud: {baud} is not a standard rate")
+    spec: dict[str, Any] = dict(
+        name=name, port=port, baud=baud, parity=b.choice("parity", PARITIES, "E"),
+        bytesize=b.integer("bytesize", 7, 8, 8), stopbits=b.integer("stopbits", 1, 2, 1),
+        timeout_ms=b.integer("timeout_ms", 50, 60000, 1000),
+        gap_ms=b.integer("gap_ms", 0, 10000, 20),
+        turnaround_ms=b.integer("turnaround_ms", 0, 2000, 50),
+    )
+    meters = []
+    for j, raw in enumerate(b.tables("meter")):
+        meters.append(_meter(_Section(raw, f"bus[{i}].meter[{j}]")))
+    b.done()
+    if not meters:
+        raise ConfigError(f"bus[{i}].meter: a bus needs at least one [[bus.meter]]")
+    def key(mc: MeterConfig) -> object:
+        return mc.unit if mc.protocol == "modbus" else mc.address
+
+    seen: dict[Any, str] = {}
+    for mc in meters:
+        if key(mc) in seen:
+            raise ConfigError(f"bus[{i}]: meters {seen[key(mc)]} and {mc.id} share "
+                              f"{'unit id' if mc.protocol == 'modbus' else 'address'} "
+                              f"{key(mc)}")
+        seen[key(mc)] = mc.id
+    kinds = {mc.protocol == "modbus" for mc in meters}
+    if len(kinds) > 1:
+        raise ConfigError(f"bus[{i}]: Modbus and DL/T 645 meters cannot share one bus")
+    if port.startswith("modbus-tcp://") and kinds != {True}:
+        raise ConfigError(f"bus[{i}].port: modbus-tcp:// carries only Modbus meters")
+    return BusConfig(meters=tuple(meters), **spec)
+
+
+def _meter(m: _Section) -> MeterConfig:
+    mid = m.get("id", str)
+    if not mid or len(mid) > 64:
+        raise ConfigError(f"{m.path}.id: expected 1..64 characters")
+    protocol = m.choice("protocol", PROTOCOLS, "auto")
+    address = str(m.get("address", (str, int), "000000000000"))
+    if protocol != "modbus" and not (len(address) == 12 and address.isdigit()):
+        raise ConfigError(f"{m.path}.address: expected 12 digits, got {address!r}")
+    profile = m.get("profile", str, None)
+    if protocol == "modbus":
+        if profile is None:
+            raise ConfigError(f"{m.path}.profile: required for a Modbus meter "
+                              f"(one of {', '.join(sorted(PROFILES))})")
+        if profile not in PROFILES:
+            raise ConfigError(f"{m.path}.profile: unknown {profile!r} "
+                              f"(one of {', '.join(sorted(PROFILES))})")
+    elif profile is not None:
+        raise ConfigError(f"{m.path}.profile: only Modbus meters have a profile")
+    unit = m.integer("unit", 1, 247, 1)
+    m.done()
+    return MeterConfig(mid, address, protocol, profile, unit)
+
+
+def _plan(p: _Section) -> PlanConfig:
+    name = p.get("name", str)
+    kind = p.choice("kind", PLAN_KINDS)
+    every = p.integer("every_min", 1, 1440, 15)
+    if kind == "interval" and 1440 % every:
+        raise ConfigError(f"{p.path}.every_min: {every} does not divide a day")
+    at = p.get("at", str, "00:05")
+    hh, _, mm = at.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        raise ConfigError(f"{p.path}.at: expected HH:MM, got {at!r}")
+    quantities = tuple(p.get("quantities", list, []))
+    for q in quantities:
+        if q not in QUANTITY_BY_NAME:
+            raise ConfigError(f"{p.path}.quantities: unknown quantity {q!r}")
+    if kind == "interval" and not quantities:
+        quantities = DEFAULT_INTERVAL_QUANTITIES
+    threshold = float(p.get("threshold_s", (int, float), 60.0))
+    p.done()
+    return PlanConfig(name, kind, every, at, quantities, threshold)

@@ -1,0 +1,1 @@
+"""Meter drivers: a protocol codec plus a transport give canonical readings."""

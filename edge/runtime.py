@@ -1,0 +1,193 @@
+"""The reading side of the agent: bus workers, read plans, and the operations commands call.
+
+``EdgeRuntime(config, sink=...)`` starts one :class:`~edge.bus.BusWorker` per bus and the
+read plans. ``sink`` receives every batch of readings and must return only once they are
+durably committed (the outbox's ``add``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Future
+from datetime import date, datetime, timedelta
+
+from protocols.model import Reading, ReadingKind, Source, slot_start
+from protocols.wire import BackfillItem, BusHealth, MeterHealth
+
+from .bus import BusWorker, Job, Sink
+from .clock import Clock, ManualClock, SystemClock
+from .config import EdgeConfig, PlanConfig
+from .metrics import EdgeMetrics
+from .plans import PlanRunner
+from .wire_budget import check_budgets
+
+log = logging.getLogger(__name__)
+
+
+class RuntimeError_(Exception):
+    """A command the runtime cannot carry out (unknown meter or bus); message says which."""
+
+
+class EdgeRuntime:
+    def __init__(self, config: EdgeConfig, *, sink: Sink, clock: Clock | None = None,
+                 metrics: EdgeMetrics | None = None) -> None:
+        check_budgets(config)  # a plan that cannot fit its interval is refused at start
+        self.config = config
+        self.sink = sink
+        self.clock = clock or SystemClock()
+        self.metrics = metrics or EdgeMetrics()
+        self.tz = config.gateway.tz
+        self._build()
+
+    def _build(self) -> None:
+        self.workers = {b.name: BusWorker(b, sink=self.sink, clock=self.clock,
+                                          tz_name=self.config.gateway.timezone,
+                                          metrics=self.metrics)
+                        for b in self.config.buses}
+        self.plans = PlanRunner(self.config.plans, self.tz, self.clock, self._fire)
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, *, plans: bool = True) -> None:
+        for w in self.workers.values():
+            w.start()
+        if plans:
+            self.plans.start()
+        self._started = True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.plans.stop()
+        for w in self.workers.values():
+            w.stop(timeout)
+        self._started = False
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        for w in self.workers.values():
+            if not w.wait_idle(timeout):
+                raise TimeoutError(f"bus {w.bus.name} still busy after {timeout} s")
+
+    def run_plans_until(self, end: datetime) -> int:
+        """Tests and benchmarks: fire the plans up to ``end`` on a :class:`ManualClock`."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("run_plans_until needs a ManualClock")
+        clock = self.clock
+        return self.plans.run_until(end, clock.set, self.wait_idle)
+
+    # ------------------------------------------------------------------ plans
+
+    def _fire(self, plan: PlanConfig, when: datetime) -> None:
+        for worker in self.workers.values():
+            meters = list(worker.bus.meters)
+            if plan.kind == "interval":
+                job = Job("read", meters, slot_start(when, plan.every_min), plan.quantities)
+            elif plan.kind == "events":
+                job = Job("read", meters, when, plan.quantities, ReadingKind.EVENT)
+            elif plan.kind == "daily_freeze":
+                yesterday = when.astimezone(self.tz).date() - timedelta(days=1)
+                job = Job("freeze", meters, when, reading_kind=ReadingKind.FREEZE,
+                          data_date=yesterday)
+            else:
+                job = Job("clock", meters, when, threshold_s=plan.threshold_s)
+            worker.submit(job)
+
+    # ------------------------------------------------------------------ commands
+
+    def _meter(self, meter_id: str) -> tuple[BusWorker, object]:
+        for w in self.workers.values():
+            for m in w.bus.meters:
+                if m.id == meter_id:
+                    return w, m
+        raise RuntimeError_(f"no meter {meter_id!r} on this gateway")
+
+    def read_now(self, meter_id: str, quantities: Sequence[str] | None = None,
+                 timeout: float = 30.0) -> list[Reading]:
+        """召测: read a meter now (source on_demand); the readings also go to the sink."""
+        worker, meter = self._meter(meter_id)
+        qs = tuple(quantities) if quantities else next(
+            (p.quantities for p in self.config.plans if p.kind == "interval"), ())
+        job = Job("read", [meter], self.clock.now().replace(microsecond=0), qs,  # type: ignore[list-item]
+                  source=Source.ON_DEMAND, on_demand=True)
+        result = worker.submit(job).result(timeout)
+        failed = result.get("failed") or []
+        if failed and not job.collected:
+            raise RuntimeError_(f"meter {meter_id}: {failed[0]['reason']}")  # type: ignore[index]
+        return job.collected
+
+    def backfill(self, items: Sequence[BackfillItem], timeout: float = 300.0) -> dict[
+            str, object]:
+        """补抄: read the daily freezes closing the given dates (source backfill)."""
+        futures: list[tuple[BackfillItem, Future[dict[str, object]]]] = []
+        unknown = []
+        for it in items:
+            try:
+                worker, meter = self._meter(it.meter)
+            except RuntimeError_:
+                unknown.append({"meter": it.meter, "date": it.date.isoformat(),
+                                "reason": "not on this gateway"})
+                continue
+            job = Job("freeze", [meter], self.clock.now(),  # type: ignore[list-item]
+                      reading_kind=ReadingKind.FREEZE, source=Source.BACKFILL,
+                      data_date=it.date, on_demand=True)
+            futures.append((it, worker.submit(job)))
+        read = 0
+        failed = list(unknown)
+        for it, fut in futures:
+            res = fut.result(timeout)
+            read += int(res["read"])  # type: ignore[call-overload]
+            for f in res["failed"]:  # type: ignore[attr-defined]
+                failed.append({"meter": it.meter, "date": it.date.isoformat(),
+                               "reason": f["reason"]})
+        return {"read": read, "failed": failed}
+
+    def time_sync(self, bus: str | None = None) -> dict[str, object]:
+        names = [bus] if bus else list(self.workers)
+        for name in names:
+            if name not in self.workers:
+                raise RuntimeError_(f"no bus {name!r} on this gateway")
+        results = {}
+        for name in names:
+            w = self.workers[name]
+            res = w.submit(Job("clock", list(w.bus.meters), self.clock.now(), threshold_s=0.0,
+                               on_demand=True)).result(120)
+            results[name] = {"max_offset_s": res.get("max_offset_s"),
+                             "time_set": bool(res.get("time_set"))}
+        return {"buses": results}
+
+    def rediscover(self, bus: str) -> dict[str, object]:
+        from .discover import discover_dlt645
+
+        if bus not in self.workers:
+            raise RuntimeError_(f"no bus {bus!r} on this gateway")
+        w = self.workers[bus]
+        if w.transport is None:
+            raise RuntimeError_(f"bus {bus} carries Modbus meters: scan with "
+                                "`meterlink-edge discover`")
+        transport = w.transport
+        timeout_s = w.bus.timeout_ms / 1000
+        job = Job("call", [], self.clock.now(), on_demand=True,
+                  call=lambda: {"addresses": discover_dlt645(transport, timeout_s=timeout_s)})
+        return w.submit(job).result(900)
+
+    def reload_config(self, config: EdgeConfig) -> None:
+        check_budgets(config)
+        was = self._started
+        self.stop()
+        self.config = config
+        self.tz = config.gateway.tz
+        self._build()
+        if was:
+            self.start()
+
+    def health(self) -> tuple[tuple[BusHealth, ...], tuple[MeterHealth, ...]]:
+        buses, meters = [], []
+        for w in self.workers.values():
+            b, ms = w.health()
+            buses.append(b)
+            meters.extend(ms)
+        return tuple(buses), tuple(meters)
+
+    def freeze_dates(self, days: int) -> list[date]:
+        today = self.clock.now().astimezone(self.tz).date()
+        return [today - timedelta(days=n) for n in range(days, 0, -1)]

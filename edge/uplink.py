@@ -1,0 +1,260 @@
+"""The MQTT uplink: the only paho-mqtt user in the edge agent.
+
+Readings leave the outbox in batches (QoS 1) and are deleted from it only when the broker's
+PUBACK arrives. The status message is retained; the last will marks the gateway offline.
+Commands arrive on the gateway's ``cmd`` topic and are handed to a handler thread.
+
+Replay policy after an outage: each round publishes one batch of the OLDEST unsent readings
+(the backlog, in order) and, while a backlog exists, one batch of the NEWEST (live data), so
+live readings reach the server within a round or two however long the backlog is. In-flight
+batches are bounded (``MAX_INFLIGHT``); a disconnect forgets them and they are sent again
+(the server merges repeats idempotently).
+
+MQTT 5 is used where the broker speaks it; with ``protocol = "auto"`` a broker that refuses
+MQTT 5 is retried with 3.1.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from protocols import wire
+from protocols.model import Reading
+
+from .config import BrokerConfig
+from .outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+MAX_INFLIGHT = 32
+
+
+class Uplink:
+    def __init__(self, broker: BrokerConfig, gateway: str, outbox: Outbox, *,
+                 on_command: Callable[[bytes], None],
+                 status: Callable[[], wire.GatewayStatus],
+                 status_every_s: float = 60.0) -> None:
+        self.broker, self.gateway, self.outbox = broker, gateway, outbox
+        self.on_command, self.status = on_command, status
+        self.status_every_s = status_every_s
+        self.topic_readings = wire.topic(gateway, wire.Channel.READINGS, broker.root)
+        self.topic_status = wire.topic(gateway, wire.Channel.STATUS, broker.root)
+        self.topic_cmd = wire.topic(gateway, wire.Channel.CMD, broker.root)
+        self.topic_result = wire.topic(gateway, wire.Channel.CMD_RESULT, broker.root)
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._inflight: dict[int, list[int]] = {}
+        self._inflight_ids: set[int] = set()
+        self._early_acks: set[int] = set()
+        self._cursor = 0
+        self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
+        self.published_batches = 0
+        self.acked_readings = 0
+        self.protocol = mqtt.MQTTv5 if broker.protocol in ("auto", "5") else mqtt.MQTTv311
+        self._client = self._make_client()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ client
+
+    def _make_client(self) -> mqtt.Client:
+        b = self.broker
+        kwargs: dict[str, object] = {"callback_api_version": CallbackAPIVersion.VERSION2,
+                                     "client_id": b.client_id, "protocol": self.protocol}
+        if self.protocol != mqtt.MQTTv5:
+            kwargs["clean_session"] = False
+        c = mqtt.Client(**kwargs)  # type: ignore[arg-type]
+        if b.username:
+            c.username_pw_set(b.username, b.password)
+        if b.tls or b.ca_file:
+            c.tls_set(ca_certs=str(b.ca_file) if b.ca_file else None,
+                      certfile=str(b.cert_file) if b.cert_file else None,
+                      keyfile=str(b.key_file) if b.key_file else None,
+                      tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.will_set(self.topic_status, wire.last_will(self.gateway, datetime.now(UTC)), qos=1,
+                   retain=True)
+        c.max_inflight_messages_set(MAX_INFLIGHT)
+        c.max_queued_messages_set(0)
+        c.reconnect_delay_set(1, 30)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        return c
+
+    def start(self) -> None:
+        props = None
+        if self.protocol == mqtt.MQTTv5:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 7 * 24 * 3600
+        self._client.connect_async(self.broker.host, self.broker.port,
+                                   keepalive=self.broker.keepalive_s,
+                                   clean_start=False if self.protocol == mqtt.MQTTv5
+                                   else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                                   properties=props)
+        self._client.loop_start()
+        for target, name in ((self._publisher, "uplink-publish"),
+                             (self._command_loop, "uplink-commands"),
+                             (self._status_loop, "uplink-status")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, reason: str = "shutdown") -> None:
+        self._stop.set()
+        self._commands.put(None)
+        for t in self._threads:
+            t.join(10)
+        if self.connected.is_set():
+            st = self.status()
+            offline = wire.GatewayStatus(self.gateway, False, datetime.now(UTC), st.version,
+                                         reason, st.buses, st.meters, st.outbox_depth,
+                                         st.outbox_oldest_age_s, st.outbox_dropped)
+            info = self._client.publish(self.topic_status, wire.encode_status(offline), qos=1,
+                                        retain=True)
+            try:
+                info.wait_for_publish(5)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason: ReasonCode, properties: object) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.broker.url, reason)
+            if (self.broker.protocol == "auto" and self.protocol == mqtt.MQTTv5
+                    and "protocol" in str(reason).lower()):
+                threading.Thread(target=self._fallback_311, daemon=True).start()
+            return
+        log.info("connected to %s (MQTT %s)", self.broker.url,
+                 "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
+        client.subscribe(self.topic_cmd, qos=1)
+        client.publish(self.topic_status, wire.encode_status(self.status()), qos=1,
+                       retain=True)
+        self.connected.set()
+
+    def _fallback_311(self) -> None:
+        log.info("broker does not speak MQTT 5; using 3.1.1")
+        self._client.loop_stop()
+        self.protocol = mqtt.MQTTv311
+        self._client = self._make_client()
+        self._client.connect_async(self.broker.host, self.broker.port,
+                                   keepalive=self.broker.keepalive_s)
+        self._client.loop_start()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
+                       reason: ReasonCode, properties: object) -> None:
+        self.connected.clear()
+        with self._lock:
+            self._inflight.clear()
+            self._inflight_ids.clear()
+            self._early_acks.clear()
+            self._cursor = 0
+        if not self._stop.is_set():
+            log.warning("disconnected from %s: %s; unacknowledged batches will be resent",
+                        self.broker.url, reason)
+
+    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
+                    reason: ReasonCode, properties: object) -> None:
+        with self._lock:
+            ids = self._inflight.pop(mid, None)
+            if ids is None:
+                self._early_acks.add(mid)
+                return
+            self._inflight_ids.difference_update(ids)
+        if ids and not reason.is_failure:
+            self.outbox.ack(ids)
+            self.acked_readings += len(ids)
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._commands.put_nowait(bytes(msg.payload))
+        except queue.Full:
+            log.error("command queue full: command dropped unanswered")
+
+    # ------------------------------------------------------------------ loops
+
+    def _publish_batch(self, ids: list[int], readings: list[Reading]) -> None:
+        batch_id = f"{self.gateway}-{ids[0]}-{ids[-1]}"
+        payload = wire.batch_of(self.gateway, batch_id, readings, datetime.now(UTC))
+        with self._lock:
+            info = self._client.publish(self.topic_readings, payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return
+            if info.mid in self._early_acks:
+                self._early_acks.discard(info.mid)
+                acked = True
+            else:
+                self._inflight[info.mid] = ids
+                self._inflight_ids.update(ids)
+                acked = False
+        if acked:
+            self.outbox.ack(ids)
+            self.acked_readings += len(ids)
+        self.published_batches += 1
+
+    def _publisher(self) -> None:
+        size = self.broker.batch_max
+        while not self._stop.is_set():
+            if not self.connected.wait(0.5):
+                continue
+            with self._lock:
+                room = MAX_INFLIGHT - len(self._inflight)
+                cursor = self._cursor
+            if room <= 0:
+                time.sleep(0.002)
+                continue
+            oldest = self.outbox.take(size, after_id=cursor)
+            if not oldest.ids:
+                time.sleep(self.broker.batch_ms / 1000 or 0.05)
+                continue
+            with self._lock:
+                self._cursor = oldest.ids[-1]
+            pairs = [(i, r) for i, r in zip(oldest.ids, oldest.readings, strict=True)
+                     if i not in self._inflight_ids]
+            if pairs:
+                self._publish_batch([p[0] for p in pairs], [p[1] for p in pairs])
+            if len(oldest.ids) == size and room > 1:  # a backlog: also send the newest
+                newest = self.outbox.take_newest(size)
+                fresh = [(i, r) for i, r in zip(newest.ids, newest.readings, strict=True)
+                         if i > self._cursor + size and i not in self._inflight_ids]
+                if fresh:
+                    self._publish_batch([p[0] for p in fresh], [p[1] for p in fresh])
+            elif len(oldest.ids) < size:
+                time.sleep(self.broker.batch_ms / 1000)  # let a batch fill up
+
+    def _command_loop(self) -> None:
+        while True:
+            payload = self._commands.get()
+            if payload is None:
+                return
+            try:
+                self.on_command(payload)
+            except Exception:
+                log.exception("command handler failed")
+
+    def _status_loop(self) -> None:
+        while not self._stop.wait(self.status_every_s):
+            if self.connected.is_set():
+                self._client.publish(self.topic_status, wire.encode_status(self.status()),
+                                     qos=1, retain=True)
+
+    def publish_result(self, payload: bytes) -> None:
+        self._client.publish(self.topic_result, payload, qos=1)
