@@ -56,7 +56,7 @@ class Uplink:
         self._lock = threading.Lock()
         self._inflight: dict[int, list[int]] = {}
         self._inflight_ids: set[int] = set()
-        self._early_acks: set[int] = set()
+        self._early_acks: dict[int, float] = {}  # PUBACKs that beat the mid's record
         self._cursor = 0
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
         self.published_batches = 0
@@ -175,7 +175,12 @@ class Uplink:
         with self._lock:
             ids = self._inflight.pop(mid, None)
             if ids is None:
-                self._early_acks.add(mid)
+                # our batch's mid not recorded yet, or a status/result publish: keep briefly
+                self._early_acks[mid] = time.monotonic()
+                if len(self._early_acks) > 256:
+                    cutoff = time.monotonic() - 30
+                    for old in [m for m, t in self._early_acks.items() if t < cutoff]:
+                        del self._early_acks[old]
                 return
             self._inflight_ids.difference_update(ids)
         if ids and not reason.is_failure:
@@ -194,16 +199,21 @@ class Uplink:
     def _publish_batch(self, ids: list[int], readings: list[Reading]) -> None:
         batch_id = f"{self.gateway}-{ids[0]}-{ids[-1]}"
         payload = wire.batch_of(self.gateway, batch_id, readings, datetime.now(UTC))
+        # never call paho while holding our lock: paho calls on_publish under its own
+        # mutex, and on_publish takes our lock (a lock-order deadlock otherwise)
         with self._lock:
-            info = self._client.publish(self.topic_readings, payload, qos=1)
+            self._inflight_ids.update(ids)
+        info = self._client.publish(self.topic_readings, payload, qos=1)
+        with self._lock:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self._inflight_ids.difference_update(ids)
                 return
             if info.mid in self._early_acks:
-                self._early_acks.discard(info.mid)
+                del self._early_acks[info.mid]
+                self._inflight_ids.difference_update(ids)
                 acked = True
             else:
                 self._inflight[info.mid] = ids
-                self._inflight_ids.update(ids)
                 acked = False
         if acked:
             self.outbox.ack(ids)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,3 +143,64 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class PrivateBroker:
+    """A Mosquitto of the test's own on a fixed loopback port, to stop and start at will
+    (broker outages). No queue limits, nothing kept on disk unless ``persist``."""
+
+    def __init__(self, workdir: str, port: int | None = None, persist: bool = False) -> None:
+        import shutil
+
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.persist = persist
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import time
+
+        conf = os.path.join(self.workdir, f"mosquitto-{self.port}.conf")
+        with open(conf, "w") as fh:
+            fh.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                     "max_queued_messages 0\nmax_inflight_messages 0\n"
+                     f"persistence {'true' if self.persist else 'false'}\n"
+                     f"persistence_location {self.workdir}/\n")
+        self.proc = subprocess.Popen([self.binary, "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"private mosquitto did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+
+
+@pytest.fixture
+def private_broker(tmp_path: object) -> Iterator[PrivateBroker]:
+    import shutil
+
+    if shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"):
+        _missing("the mosquitto binary is not installed (Debian package mosquitto)")
+    broker = PrivateBroker(str(tmp_path))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

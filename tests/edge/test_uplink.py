@@ -1,0 +1,221 @@
+"""The agent against a real broker: readings arrive, commands are answered, an outage of a
+virtual day is delivered afterwards, and kill -9 while publishing loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from edge.agent import Agent
+from edge.config import config_from_dict
+from edge.outbox import Outbox
+from protocols import wire
+from simulators.harness import RunningFleet, edge_config_dict
+from tests.conftest import Broker, PrivateBroker
+
+from .conftest import START, LinkedClock
+
+
+class Listener:
+    """Collects what a gateway publishes under ``root``."""
+
+    def __init__(self, host: str, port: int, root: str) -> None:
+        self.readings: dict[tuple[str, str, datetime], float] = {}
+        self.batches = 0
+        self.results: list[wire.CommandResult] = []
+        self.status: list[wire.GatewayStatus] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=f"listener-{root}", clean_session=False)
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.subscribe(f"{root}/#", qos=1)
+        self.client.loop_start()
+        time.sleep(0.2)
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            if msg.topic.endswith("/readings"):
+                batch = wire.decode_readings(msg.payload)
+                self.batches += 1
+                for r in batch.readings:
+                    self.readings[(r.meter, r.quantity, r.ts)] = r.value
+            elif msg.topic.endswith("/cmd/result"):
+                self.results.append(wire.decode_result(msg.payload))
+            elif msg.topic.endswith("/status"):
+                self.status.append(wire.decode_status(msg.payload))
+
+    def wait(self, cond: Any, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if cond(self):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def agent_config(run: RunningFleet, tmp_path: Path, url: str, root: str) -> Any:
+    data = edge_config_dict(run.fleet, run.urls, "gw-test", broker_url=url,
+                            data_dir=str(tmp_path / "edge"))
+    data["broker"]["root"] = root
+    data["broker"]["batch_ms"] = 50
+    for bus in data["bus"]:
+        bus["timeout_ms"] = 300
+        bus["gap_ms"] = 0
+    return config_from_dict(data)
+
+
+def send_command(broker_host: str, port: int, root: str, payload: bytes) -> None:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    c.connect(broker_host, port)
+    c.loop_start()
+    c.publish(wire.topic("gw-test", wire.Channel.CMD, root), payload, qos=1).wait_for_publish(5)
+    c.loop_stop()
+    c.disconnect()
+
+
+def test_readings_and_commands_over_the_broker(running: RunningFleet, tmp_path: Path,
+                                               mqtt_broker: Broker, topic_prefix: str) -> None:
+    listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
+    agent = Agent(agent_config(running, tmp_path, mqtt_broker.url, topic_prefix),
+                  clock=LinkedClock(START, running.sim.clock))
+    agent.start(plans=False)
+    try:
+        assert agent.uplink.connected.wait(10)
+        assert listener.wait(lambda s: any(st.online for st in s.status))
+        cmd = wire.Command("c-1", wire.CommandName.READ_NOW, START, {"meter": "C1"})
+        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix, wire.encode_command(cmd))
+        assert listener.wait(lambda s: any(r.id == "c-1" for r in s.results))
+        result = next(r for r in listener.results if r.id == "c-1")
+        assert result.ok, result.error
+        expected = running.sim.expected("C1")["energy_import_total"]
+        assert listener.wait(lambda s: any(k[0] == "C1" and k[1] == "energy_import_total"
+                                           for k in s.readings))
+        got = [v for k, v in listener.readings.items()
+               if k[0] == "C1" and k[1] == "energy_import_total"]
+        assert got[0] == pytest.approx(expected, abs=0.005)
+        # malformed and unknown commands get clear error results and change nothing
+        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix, b"{not json")
+        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix,
+                     json.dumps({"schema": 1, "id": "c-2", "command": "explode",
+                                 "issued_at": START.isoformat()}).encode())
+        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix,
+                     wire.encode_command(cmd))  # the same id again: not run twice
+        assert listener.wait(lambda s: len(s.results) >= 4)
+        by_id = {r.id: r for r in listener.results}
+        assert by_id["unknown"].ok is False and "malformed" in (by_id["unknown"].error or "")
+        assert by_id["c-2"].ok is False and "command" in (by_id["c-2"].error or "")
+        dup = [r for r in listener.results if r.id == "c-1"]
+        assert len(dup) == 2 and dup[1].result.get("duplicate") is True
+        assert listener.wait(lambda s: agent.outbox.depth() == 0)
+    finally:
+        agent.stop()
+        listener.close()
+    assert listener.wait(lambda s: not s.status[-1].online, 10)  # clean stop: offline
+    assert listener.status[-1].reason == "shutdown"
+
+
+def test_a_day_of_broker_outage_is_delivered_afterwards(running: RunningFleet, tmp_path: Path,
+                                                       private_broker: PrivateBroker,
+                                                       topic_prefix: str) -> None:
+    listener = Listener("127.0.0.1", private_broker.port, topic_prefix)
+    clock = LinkedClock(START, running.sim.clock)
+    agent = Agent(agent_config(running, tmp_path, private_broker.url, topic_prefix),
+                  clock=clock)
+    agent.start(plans=False)
+    try:
+        assert agent.uplink.connected.wait(10)
+        private_broker.stop()  # the outage begins
+        agent.runtime.run_plans_until(START + timedelta(hours=24))
+        committed = agent.outbox.depth() + agent.outbox.counter("acked")
+        assert committed > 96 * 7 * 5  # a day of interval readings for every meter
+        assert agent.outbox.depth() > 0
+        private_broker.start()  # the outage ends (the broker kept nothing: subscribe anew)
+        listener.close()
+        listener = Listener("127.0.0.1", private_broker.port, topic_prefix)
+        t0 = time.monotonic()
+        assert listener.wait(lambda s: agent.outbox.depth() == 0, timeout=120)
+        replay_s = time.monotonic() - t0
+        assert agent.outbox.dropped == 0
+        # every reading committed during the outage is delivered (repeats merge by key)
+        assert listener.wait(lambda s: len(s.readings) >= committed - 200, 30)
+        print(f"replayed {committed} readings in {replay_s:.1f} s")
+    finally:
+        agent.stop()
+        listener.close()
+
+
+PUBLISHER = """
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from edge.config import config_from_dict
+from edge.outbox import Outbox
+from edge.uplink import Uplink
+from protocols import wire
+cfg = config_from_dict({"gateway": {"id": "gw-kill"},
+    "broker": {"url": sys.argv[2], "root": sys.argv[3], "batch_max": 50, "batch_ms": 10},
+    "bus": [{"name": "b", "port": "socket://127.0.0.1:9", "meter": [{"id": "M1",
+             "address": "000000000001"}]}]})
+box = Outbox(sys.argv[1])
+up = Uplink(cfg.broker, "gw-kill", box, on_command=lambda p: None,
+            status=lambda: wire.GatewayStatus("gw-kill", True, datetime.now(UTC)))
+up.start()
+while True:
+    time.sleep(0.05)
+    print(box.depth(), flush=True)
+"""
+
+
+def test_kill_9_while_publishing_loses_nothing(tmp_path: Path, mqtt_broker: Broker,
+                                               topic_prefix: str) -> None:
+    from .test_outbox import readings
+
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path)
+    total = 3000
+    for k in range(0, total, 100):
+        box.add(readings(100, start=k))
+    box.close()
+    listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        for _ in range(10):
+            proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(path),
+                                     mqtt_broker.url, topic_prefix], stdout=subprocess.PIPE,
+                                    text=True, cwd=repo)
+            assert proc.stdout is not None
+            depth = int(proc.stdout.readline() or total)
+            # kill while it is mid-stream (or at once when it is done)
+            while depth > 0 and depth > total // 2 - 200 * _:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                depth = int(line)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            box = Outbox(path)
+            left = box.depth()
+            box.close()
+            if left == 0:
+                break
+        assert left == 0
+        assert listener.wait(lambda s: len(s.readings) == total, 30), len(listener.readings)
+    finally:
+        listener.close()
