@@ -1,0 +1,111 @@
+"""The FastAPI application: its lifespan builds the database, broker, pool and services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..db.migrate import migrate
+from ..db.pool import open_pool
+from ..embedded import EmbeddedBroker, EmbeddedPostgres
+from ..services import AppContext, ServiceFactory, default_services
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
+    from ..auth import users
+    from ..db.queries import auth as q
+
+    if settings.admin_password is None:
+        return
+    with pool.connection() as conn, conn.transaction():
+        if q.count_users(conn) == 0:
+            users.create_user(conn, actor="bootstrap", username="admin",
+                              password=settings.admin_password.get_secret_value(),
+                              role="admin", display_name="Administrator", now=now)
+            log.info("created the first user 'admin' (password from settings)")
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None,
+               services: Sequence[ServiceFactory] | None = None) -> FastAPI:
+    now = clock or (lambda: datetime.now(UTC))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embedded: list[Any] = []
+        url = settings.database_url
+        if url is None:
+            pg = EmbeddedPostgres(settings.data_dir)
+            url = pg.start()
+            embedded.append(pg)
+            log.info("database: embedded PostgreSQL (no database URL configured)")
+        else:
+            log.info("database: %s", url.split("@")[-1])
+        mqtt_url = settings.mqtt_url
+        if mqtt_url is None:
+            broker = EmbeddedBroker()
+            mqtt_url = broker.start()
+            embedded.append(broker)
+            log.info("broker: embedded amqtt at %s (no broker URL configured)", mqtt_url)
+        else:
+            log.info("broker: %s", mqtt_url)
+        migrate(url)
+        pool = open_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
+        bootstrap_admin(pool, settings, now())
+        app.state.settings = settings
+        app.state.pool = pool
+        app.state.clock = now
+        app.state.mqtt_url = mqtt_url
+        app.state.database_url = url
+        ctx = AppContext(settings, pool, now, mqtt_url,
+                         embedded_broker=settings.mqtt_url is None)
+        factories = default_services(settings) if services is None else services
+        running = []
+        try:
+            for factory in factories:
+                svc = factory(ctx)
+                svc.start()
+                running.append(svc)
+            app.state.services = running
+            yield
+        finally:
+            for svc in reversed(running):
+                try:
+                    svc.stop()
+                except Exception:
+                    log.exception("stopping %s failed", svc)
+            pool.close()
+            for thing in reversed(embedded):
+                thing.stop()
+
+    app = FastAPI(title="meterlink", version="0.1.0", lifespan=lifespan,
+                  description="Remote meter reading: archive, readings, collection "
+                              "completeness, anomalies.")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+            problems.append(f"{where}: {err.get('msg')}")
+        return JSONResponse({"detail": "; ".join(problems) or "invalid request"},
+                            status_code=422)
+
+    from .routes.archive import router as archive_router
+    from .routes.auth import router as auth_router
+    from .routes.health import router as health_router
+    from .routes.ingest import router as ingest_router
+    from .routes.readings import router as readings_router
+
+    for router in (health_router, auth_router, archive_router, readings_router, ingest_router):
+        app.include_router(router)
+    return app

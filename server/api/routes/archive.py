@@ -1,0 +1,210 @@
+"""Archive REST: meters, areas, gateways and org units (CRUD with paging and filters), and
+the all-or-nothing CSV/XLSX import. Every change is audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+import psycopg
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from server.archive.importer import ImportError_, read_table, validate
+from server.auth.deps import require_role
+from server.auth.roles import Principal
+from server.db.queries import archive as q
+
+from ..actor import current_actor
+from ..privacy import redact_meter
+
+router = APIRouter(prefix="/api", tags=["archive"])
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+class MeterIn(BaseModel):
+    address: str = Field(pattern=r"^\d{12}$")
+    protocol: Literal["dlt645-2007", "dlt645-1997", "modbus"]
+    modbus_profile: str | None = None
+    modbus_unit: int | None = Field(None, ge=1, le=247)
+    gateway_id: str | None = None
+    bus: str | None = None
+    area_id: str | None = None
+    customer_class: Literal["residential", "commercial", "industrial", "agricultural",
+                            "other"] = "residential"
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    customer_address: str | None = None
+    rated_voltage: float | None = Field(None, gt=0)
+    rated_current: float | None = Field(None, gt=0)
+    ct_ratio: float = Field(1, gt=0)
+    pt_ratio: float = Field(1, gt=0)
+    contracted_kw: float | None = Field(None, ge=0)
+    is_generation: bool = False
+    is_area_master: bool = False
+    installed_on: date
+    removed_on: date | None = None
+    replaces_meter_id: str | None = None
+
+
+class MeterPatch(BaseModel):
+    model_config = {"extra": "forbid"}
+    address: str | None = Field(None, pattern=r"^\d{12}$")
+    gateway_id: str | None = None
+    bus: str | None = None
+    area_id: str | None = None
+    customer_class: Literal["residential", "commercial", "industrial", "agricultural",
+                            "other"] | None = None
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    customer_address: str | None = None
+    ct_ratio: float | None = Field(None, gt=0)
+    pt_ratio: float | None = Field(None, gt=0)
+    contracted_kw: float | None = Field(None, ge=0)
+    removed_on: date | None = None
+
+
+class AreaIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    org_unit_id: str | None = None
+    master_meter_id: str | None = None
+    capacity_kva: float | None = Field(None, gt=0)
+
+
+class GatewayIn(BaseModel):
+    name: str = Field("", max_length=200)
+    area_id: str | None = None
+    org_unit_id: str | None = None
+
+
+class OrgUnitIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    parent_id: str | None = None
+
+
+IdPath = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _write(request: Request, fn: Any) -> Any:
+    try:
+        with request.app.state.pool.connection() as conn, conn.transaction():
+            return fn(conn)
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise HTTPException(409, f"refers to something that does not exist: "
+                                 f"{exc.diag.message_detail}") from None
+    except psycopg.errors.IntegrityError as exc:
+        raise HTTPException(409, f"conflicts with the archive: {exc.diag.message_primary}") \
+            from None
+
+
+def _check_id(key: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", key):
+        raise HTTPException(400, f"bad id {key!r}: 1-64 letters, digits or _ . : -")
+    return key
+
+
+def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = None) -> None:
+    path = table.replace("_", "-")
+
+    @router.get(f"/{path}", name=f"list_{table}")
+    def list_items(request: Request, limit: int = Query(100, ge=1, le=1000),
+                   offset: int = Query(0, ge=0), area_id: str | None = None,
+                   gateway_id: str | None = None,
+                   principal: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+        filters: dict[str, Any] = {}
+        if area_id is not None and "area_id" in q.TABLES[table]:
+            filters["area_id"] = area_id
+        if gateway_id is not None and "gateway_id" in q.TABLES[table]:
+            filters["gateway_id"] = gateway_id
+        with request.app.state.pool.connection() as conn:
+            rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
+        if table == "meters":
+            rows = [redact_meter(r, principal) for r in rows]
+        return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+    @router.get(f"/{path}/{{key}}", name=f"get_{table}")
+    def get_item(key: str, request: Request,
+                 principal: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+        with request.app.state.pool.connection() as conn:
+            row = q.get(conn, table, _check_id(key))
+        if row is None:
+            raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
+        return redact_meter(row, principal) if table == "meters" else row
+
+    @router.put(f"/{path}/{{key}}", name=f"put_{table}")
+    def put_item(key: str, body: model, request: Request,  # type: ignore[valid-type]
+                 principal: Principal = Depends(require_role("operator"))) -> dict[str, Any]:
+        values = body.model_dump()  # type: ignore[attr-defined]
+        return dict(_write(request, lambda conn: q.upsert(
+            conn, table, _check_id(key), values, actor=current_actor(principal))))
+
+    @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
+    def delete_item(key: str, request: Request,
+                    principal: Principal = Depends(require_role("operator"))) -> None:
+        if not _write(request, lambda conn: q.delete(conn, table, _check_id(key),
+                                                     actor=current_actor(principal))):
+            raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
+
+    if patch is not None:
+        @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
+        def patch_item(key: str, body: patch, request: Request,  # type: ignore[valid-type]
+                       principal: Principal = Depends(require_role("operator"))
+                       ) -> dict[str, Any]:
+            values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+
+            def run(conn: Any) -> dict[str, Any]:
+                if q.get(conn, table, _check_id(key)) is None:
+                    raise HTTPException(404, f"no meter {key!r}")
+                return q.upsert(conn, table, key, values, actor=current_actor(principal))
+
+            return dict(_write(request, run))
+
+
+crud("org_units", OrgUnitIn)
+crud("areas", AreaIn)
+crud("gateways", GatewayIn)
+crud("meters", MeterIn, MeterPatch)
+
+
+@router.post("/archive/import")
+async def import_archive(request: Request, file: UploadFile = File(...),
+                         principal: Principal = Depends(require_role("operator"))
+                         ) -> dict[str, Any]:
+    content = await file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
+    try:
+        rows = read_table(file.filename or "upload", content)
+        good, errors = validate(rows)
+    except ImportError_ as exc:
+        raise HTTPException(400, str(exc)) from None
+    if errors:
+        raise HTTPException(422, {"message": f"nothing imported: {len(errors)} problems",
+                                  "errors": [e.__dict__ for e in errors[:1000]]})
+    actor = current_actor(principal)
+
+    def run(conn: Any) -> dict[str, Any]:
+        created = updated = 0
+        for area in {r["area_id"] for r in good if r.get("area_id")}:
+            if q.get(conn, "areas", area) is None:
+                q.upsert(conn, "areas", area, {"name": area}, actor=actor)
+        for gw in {r["gateway_id"] for r in good if r.get("gateway_id")}:
+            if q.get(conn, "gateways", gw) is None:
+                q.upsert(conn, "gateways", gw, {"name": gw}, actor=actor)
+            else:
+                conn.execute("UPDATE gateways SET known = true WHERE id = %s", (gw,))
+        for r in good:
+            existed = q.get(conn, "meters", r["id"]) is not None
+            q.upsert(conn, "meters", r["id"], {k: v for k, v in r.items() if k != "id"},
+                     actor=actor)
+            updated += existed
+            created += not existed
+        for r in good:
+            if r.get("is_area_master") and r.get("area_id"):
+                conn.execute("UPDATE areas SET master_meter_id = %s WHERE id = %s",
+                             (r["id"], r["area_id"]))
+        return {"imported": len(good), "created": created, "updated": updated}
+
+    return _write(request, run)  # type: ignore[no-any-return]

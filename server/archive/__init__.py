@@ -1,0 +1,1 @@
+"""The archive of meters, areas and concentrators: validation and bulk import."""

@@ -1,0 +1,103 @@
+"""``meterlink-server``: the central service.
+
+    meterlink-server run [--config FILE]          API + ingestion + jobs (uvicorn)
+    meterlink-server migrate [--config FILE]      apply database migrations and exit
+    meterlink-server create-user NAME ROLE        password from METERLINK_NEW_PASSWORD or a prompt
+
+Settings come from METERLINK_* environment variables and an optional TOML file. With no
+database or broker URL, an embedded PostgreSQL and MQTT broker are started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from .settings import Settings
+
+
+def load_settings(path: str | None) -> Settings:
+    return Settings.from_file(path) if path else Settings()
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                log_level="info")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.migrate import migrate
+    from .embedded import EmbeddedPostgres
+
+    pg = None
+    url = settings.database_url
+    if url is None:
+        pg = EmbeddedPostgres(settings.data_dir)
+        url = pg.start()
+    try:
+        applied = migrate(url)
+        print("applied: " + (", ".join(applied) or "nothing (up to date)"))
+    finally:
+        if pg is not None:
+            pg.stop()
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from .auth.users import UserError, create_user
+    from .db.migrate import migrate
+
+    if settings.database_url is None:
+        print("error: set METERLINK_DATABASE_URL (the embedded database runs only with the "
+              "server)", file=sys.stderr)
+        return 2
+    password = os.environ.get("METERLINK_NEW_PASSWORD") or getpass.getpass("password: ")
+    migrate(settings.database_url)
+    with psycopg.connect(settings.database_url) as conn:
+        try:
+            create_user(conn, actor="cli", username=args.name, password=password,
+                        role=args.role, now=datetime.now(UTC))
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        conn.commit()
+    print(f"created {args.role} {args.name}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="meterlink-server", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", help="TOML settings file")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("run").set_defaults(func=cmd_run)
+    sub.add_parser("migrate").set_defaults(func=cmd_migrate)
+    cu = sub.add_parser("create-user")
+    cu.add_argument("name")
+    cu.add_argument("role", choices=["viewer", "operator", "admin"])
+    cu.set_defaults(func=cmd_create_user)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config)
+    except (ValidationError, ValueError) as exc:
+        print(f"settings error: {exc}", file=sys.stderr)
+        return 2
+    return int(args.func(args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

