@@ -1,7 +1,6 @@
 """Archive REST: meters, areas, gateways and org units (CRUD with paging and filters), and
 the all-or-nothing CSV/XLSX import. Every change is audited."""
 
-from __future__ import annotations
 
 from datetime import date
 from typing import Any, Literal
