@@ -106,6 +106,8 @@ class Uplink:
                                    else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
                                    properties=props)
         self._client.loop_start()
+        if self.broker.protocol == "auto":
+            threading.Thread(target=self._watchdog, name="uplink-v5-check", daemon=True).start()
         for target, name in ((self._publisher, "uplink-publish"),
                              (self._command_loop, "uplink-commands"),
                              (self._status_loop, "uplink-status")):
@@ -148,6 +150,13 @@ class Uplink:
         client.publish(self.topic_status, wire.encode_status(self.status()), qos=1,
                        retain=True)
         self.connected.set()
+
+    def _watchdog(self) -> None:
+        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back
+        if not self.connected.wait(5) and not self._stop.is_set() \
+                and self.protocol == mqtt.MQTTv5:
+            log.warning("no answer to an MQTT 5 connect in 5 s; trying MQTT 3.1.1")
+            self._fallback_311()
 
     def _fallback_311(self) -> None:
         log.info("broker does not speak MQTT 5; using 3.1.1")

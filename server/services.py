@@ -42,7 +42,8 @@ def ingest_service(ctx: AppContext) -> Service:
         password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
         ca=str(s.mqtt_tls_ca) if s.mqtt_tls_ca else None,
         cert=str(s.mqtt_tls_cert) if s.mqtt_tls_cert else None,
-        key=str(s.mqtt_tls_key) if s.mqtt_tls_key else None)
+        key=str(s.mqtt_tls_key) if s.mqtt_tls_key else None,
+        protocol="3.1.1" if ctx.embedded_broker else "auto")
     return Consumer(cfg, ctx.pool, tz=s.utility_timezone, batch_max=s.ingest_batch_max,
                     batch_ms=s.ingest_batch_ms, future_tolerance_s=s.future_tolerance_s,
                     retention_days=s.retention_days, clock=ctx.clock)

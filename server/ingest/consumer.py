@@ -39,8 +39,10 @@ class MqttConfig:
     def __init__(self, url: str, *, root: str = "meterlink", share_group: str | None = None,
                  client_id: str | None = None, username: str | None = None,
                  password: str | None = None, ca: str | None = None, cert: str | None = None,
-                 key: str | None = None) -> None:
+                 key: str | None = None, protocol: str = "auto") -> None:
         from urllib.parse import urlsplit
+
+        self.protocol = protocol  # "auto" | "5" | "3.1.1"
 
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
@@ -65,7 +67,7 @@ class Consumer:
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
         self._stop = threading.Event()
         self.connected = threading.Event()
-        self.protocol = mqtt.MQTTv5
+        self.protocol = mqtt.MQTTv311 if mqtt_cfg.protocol == "3.1.1" else mqtt.MQTTv5
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
         self.stored_messages = 0
@@ -108,6 +110,13 @@ class Consumer:
                  self.cfg.port, self.cfg.client_id,
                  "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
 
+    def _watchdog(self) -> None:
+        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back
+        if not self.connected.wait(5) and not self._stop.is_set() \
+                and self.protocol == mqtt.MQTTv5:
+            log.warning("no answer to an MQTT 5 connect in 5 s; trying MQTT 3.1.1")
+            self._fallback_311()
+
     def _fallback_311(self) -> None:
         self._client.loop_stop()
         self.protocol = mqtt.MQTTv311
@@ -140,6 +149,8 @@ class Consumer:
 
     def start(self) -> None:
         self._connect()
+        if self.cfg.protocol == "auto":
+            threading.Thread(target=self._watchdog, name="ingest-v5-check", daemon=True).start()
         for target, name in ((self._writer, "ingest-writer"), (self._commander, "ingest-cmd")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
