@@ -1,6 +1,7 @@
-"""Scheduled jobs inside the server (APScheduler): retention now; completeness and re-reading
-jobs are added by ``server.checks``. With several server processes only one runs a job at a
-time: each run takes a PostgreSQL advisory lock and skips if another process holds it."""
+"""Scheduled jobs inside the server (APScheduler): the daily anomaly scan, automatic
+re-reading after the collection window, and retention. With several server processes only
+one runs a job at a time: each run takes a PostgreSQL advisory lock and skips if another
+process holds it. Every run is recorded in ``job_runs`` (visible through the API)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
     """Run ``fn(conn)`` if no other process runs job ``name`` now; None if skipped."""
+    from psycopg.types.json import Jsonb
+
     key = zlib.crc32(name.encode())
     with ctx.pool.connection() as conn:
         got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
@@ -27,21 +30,67 @@ def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
         if not got or not got[0]:
             log.info("job %s runs in another process; skipped", name)
             return None
+        run = conn.execute("INSERT INTO job_runs (job) VALUES (%s) RETURNING id",
+                           (name,)).fetchone()
+        conn.commit()
+        outcome, detail = "error", None
         try:
-            return fn(conn)
+            result = fn(conn)
+            outcome, detail = "ok", result
+            return result
+        except Exception as exc:
+            detail = {"error": str(exc)}
+            log.exception("job %s failed", name)
+            raise
         finally:
             conn.rollback()
+            conn.execute("UPDATE job_runs SET finished_at = now(), outcome = %s, detail = %s "
+                         "WHERE id = %s", (outcome, Jsonb(_plain(detail)),
+                                           run[0] if run else None))
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
             conn.commit()
+
+
+def _plain(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
 
 
 class JobsService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.scheduler = BackgroundScheduler(timezone=ctx.settings.utility_timezone)
-        self.scheduler.add_job(self.retention, CronTrigger(hour=3, minute=17,
-                                                           timezone=ctx.settings.tz),
+        tz = ctx.settings.tz
+        hh, mm = (int(x) for x in ctx.settings.collection_window_end.split(":"))
+        self.scheduler.add_job(self.retention, CronTrigger(hour=3, minute=17, timezone=tz),
                                id="retention", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.anomaly_scan, CronTrigger(hour=hh, minute=mm, timezone=tz),
+                               id="anomaly_scan", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.reread, CronTrigger(hour=f"{hh}-23", minute="*/10",
+                                                        timezone=tz),
+                               id="reread", max_instances=1, coalesce=True)
+
+    def _yesterday(self) -> Any:
+        from datetime import timedelta
+
+        return self.ctx.clock().astimezone(self.ctx.settings.tz).date() - timedelta(days=1)
+
+    def anomaly_scan(self) -> Any:
+        from .checks.rules import run_rules
+
+        day = self._yesterday()
+        return run_locked(self.ctx, "anomaly_scan", lambda conn: {
+            "date": str(day), "found": run_rules(conn, day, self.ctx.settings.utility_timezone)})
+
+    def reread(self) -> Any:
+        from datetime import timedelta
+
+        from .checks.reread import auto_reread
+
+        today = self._yesterday() + timedelta(days=1)
+        return run_locked(self.ctx, "reread", lambda conn: auto_reread(
+            conn, today, per_gateway=self.ctx.settings.reread_rate_per_gateway_per_min * 10))
 
     def retention(self) -> Any:
         def run(conn: Any) -> Any:

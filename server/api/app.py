@@ -102,10 +102,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     from .routes.archive import router as archive_router
     from .routes.auth import router as auth_router
+    from .routes.checks import router as checks_router
     from .routes.health import router as health_router
     from .routes.ingest import router as ingest_router
     from .routes.readings import router as readings_router
 
-    for router in (health_router, auth_router, archive_router, readings_router, ingest_router):
+    for router in (health_router, auth_router, archive_router, readings_router, ingest_router,
+                   checks_router):
         app.include_router(router)
     return app

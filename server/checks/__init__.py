@@ -1,0 +1,1 @@
+"""Collection completeness, automatic re-reading and the anomaly archive."""
