@@ -1,0 +1,145 @@
+"""Ingestion benchmark: readings per second end to end (publisher -> broker -> consumer ->
+committed rows) against, in the same run, the same rows by plain binary COPY -> staging ->
+merge (our store() without MQTT). Prints the ratio, on PostgreSQL and, when
+METERLINK_TEST_TIMESCALE_URL is set, on TimescaleDB.
+
+Run: ``python -m tests.benchmarks.bench_ingest [--readings 200000] [--batch 2000]``.
+Needs a broker without queue limits: METERLINK_LOAD_MQTT_URL (deploy/scripts/mosquitto-load.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+import psycopg
+
+from protocols import wire
+from protocols.model import Reading
+from server.db.migrate import migrate
+from server.db.pool import open_pool
+from server.ingest.consumer import Consumer, MqttConfig
+from server.ingest.store import Batch, store
+
+
+def fresh_db(admin: str, name: str) -> str:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(admin)
+    url = parts._replace(path="/" + name).geturl()
+    migrate(url)
+    return url
+
+
+def payloads(n: int, batch: int, meters: int, offset_days: int) -> list[bytes]:
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=offset_days)
+    out, k = [], 0
+    slots = n // meters
+    rows: list[Reading] = []
+    for s in range(slots):
+        ts = t0 + timedelta(minutes=15 * s)
+        for m in range(meters):
+            rows.append(Reading(f"M{m:05d}", "energy_import_total", ts, float(s)))
+            if len(rows) == batch:
+                out.append(wire.batch_of("gw-bench", f"b{k}", rows, t0))
+                rows, k = [], k + 1
+    if rows:
+        out.append(wire.batch_of("gw-bench", f"b{k}", rows, t0))
+    return out
+
+
+def setup_meters(url: str, meters: int) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO gateways (id, name) VALUES ('gw-bench', 'bench')")
+        with conn.cursor().copy("COPY meters (id, address, protocol, gateway_id, installed_on) "
+                                "FROM STDIN") as cp:
+            for m in range(meters):
+                cp.write_row((f"M{m:05d}", f"{m:012d}", "dlt645-2007", "gw-bench",
+                              "2025-01-01"))
+        conn.commit()
+
+
+def count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM readings").fetchone()
+    return int(row[0]) if row else 0
+
+
+def end_to_end(url: str, broker: str, data: list[bytes], total: int) -> float:
+    root = "bench" + uuid.uuid4().hex[:6]
+    pool = open_pool(url, max_size=4)
+    consumer = Consumer(MqttConfig(broker, root=root, client_id="bench-" + root), pool,
+                        tz="Asia/Shanghai", batch_max=20000, batch_ms=100,
+                        retention_days=3650)
+    consumer.start()
+    consumer.connected.wait(10)
+    parts = urlsplit(broker)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    pub.max_inflight_messages_set(1000)
+    pub.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    pub.loop_start()
+    topic = wire.topic("gw-bench", wire.Channel.READINGS, root)
+    t0 = time.perf_counter()
+    infos = [pub.publish(topic, p, qos=1) for p in data]
+    for i in infos:
+        i.wait_for_publish(60)
+    while count(url) < total:
+        time.sleep(0.05)
+        if time.perf_counter() - t0 > 600:
+            raise TimeoutError("end-to-end run did not finish in 10 minutes")
+    elapsed = time.perf_counter() - t0
+    pub.loop_stop()
+    consumer.stop()
+    pool.close()
+    return total / elapsed
+
+
+def copy_merge(url: str, data: list[bytes], total: int) -> float:
+    decoded = [wire.decode_readings_rows(p) for p in data]
+    t0 = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        for chunk in range(0, len(decoded), 10):
+            b = Batch()
+            for d in decoded[chunk:chunk + 10]:
+                b.add_rows(d.gateway, d.batch_id, d.rows)
+            store(conn, b, tz="Asia/Shanghai")
+    elapsed = time.perf_counter() - t0
+    assert count(url) == total
+    return total / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--readings", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--meters", type=int, default=2000)
+    args = ap.parse_args()
+    broker = os.environ.get("METERLINK_LOAD_MQTT_URL")
+    if not broker:
+        raise SystemExit("set METERLINK_LOAD_MQTT_URL (deploy/scripts/mosquitto-load.sh start)")
+    targets = [("PostgreSQL", os.environ.get("METERLINK_TEST_PG_URL",
+                                             "postgresql://postgres@127.0.0.1:5432/postgres"))]
+    if os.environ.get("METERLINK_TEST_TIMESCALE_URL"):
+        targets.append(("TimescaleDB", os.environ["METERLINK_TEST_TIMESCALE_URL"]))
+    data = payloads(args.readings, args.batch, args.meters, offset_days=30)
+    total = sum(len(wire.decode_readings_rows(p).rows) for p in data)
+    for name, admin in targets:
+        a = fresh_db(admin, "mlbench_e2e")
+        setup_meters(a, args.meters)
+        e2e = end_to_end(a, broker, data, total)
+        b = fresh_db(admin, "mlbench_copy")
+        setup_meters(b, args.meters)
+        raw = copy_merge(b, data, total)
+        print(f"{name}: end to end {e2e:,.0f} readings/s; COPY -> staging -> merge "
+              f"{raw:,.0f} readings/s; ratio {e2e / raw:.2f} ({total:,} readings in "
+              f"batches of {args.batch})")
+
+
+if __name__ == "__main__":
+    main()
