@@ -220,7 +220,8 @@ def run_demo(args: argparse.Namespace) -> int:
                         break
                     stop.wait(0.5)
             summary(pool, fleet, first, today)
-            console.print(f"\nOpen [bold]http://127.0.0.1:{port}/docs[/] and sign in as "
+            console.print(f"\nOpen [bold]http://127.0.0.1:{port}/ui/[/] (API: /docs) and "
+                          "sign in as "
                           f"[bold]admin[/] / [bold]{password}[/] (password kept in "
                           f"{data_dir / 'admin_password'}).")
             console.print(f"Meters: `meterlink-sim fault` needs the control API; the ground "

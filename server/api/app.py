@@ -110,4 +110,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     for router in (health_router, auth_router, archive_router, readings_router, ingest_router,
                    checks_router):
         app.include_router(router)
+    from ..web import mount
+
+    mount(app)
     return app

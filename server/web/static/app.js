@@ -1,0 +1,233 @@
+// meterlink dashboard: a small single-page app over the meterlink API. No framework, no CDN.
+"use strict";
+
+const I18N = {
+  zh: {
+    overview: "总览", failed: "失败清单", anomalies: "异常档案", gateways: "集中器", logout: "退出",
+    signin: "登录", username: "用户名", password: "密码", rate_yesterday: "昨日采集成功率",
+    trend: "近30天采集成功率", worst_areas: "成功率最低的台区", worst_gateways: "成功率最低的集中器",
+    open_by_kind: "未关闭异常（按类型）", offline: "离线集中器", area: "台区", gateway: "集中器",
+    due: "应抄", read: "实抄", rate: "成功率", meter: "电表", reason: "失败原因",
+    last_good: "最后成功", reread: "补抄", requested: "已下发补抄", download_csv: "下载 CSV",
+    rule: "规则", status: "状态", first: "首次", last: "最近", actions: "操作",
+    confirm: "确认", dismiss: "排除", close: "关闭", online: "在线", outbox: "缓存数据",
+    version: "版本", line_loss: "线损率", meters: "电表", curve: "负荷曲线（昨日）",
+    daily: "日用电量（按费率）", latest: "最新读数", value: "值", none: "无", all: "全部",
+    comment: "处理意见", date: "日期", yes: "是", no: "否",
+  },
+  en: {
+    overview: "Overview", failed: "Failed meters", anomalies: "Anomalies", gateways: "Gateways",
+    logout: "Sign out", signin: "Sign in", username: "User name", password: "Password",
+    rate_yesterday: "Collection success, yesterday", trend: "Success rate, last 30 days",
+    worst_areas: "Worst transformer areas", worst_gateways: "Worst concentrators",
+    open_by_kind: "Open anomalies by kind", offline: "Gateways offline", area: "Area",
+    gateway: "Gateway", due: "Due", read: "Read", rate: "Rate", meter: "Meter",
+    reason: "Reason", last_good: "Last good", reread: "Re-read", requested: "Re-read requested",
+    download_csv: "Download CSV", rule: "Rule", status: "Status", first: "First", last: "Last",
+    actions: "Actions", confirm: "Confirm", dismiss: "Dismiss", close: "Close", online: "Online",
+    outbox: "Outbox", version: "Version", line_loss: "Line loss", meters: "Meters",
+    curve: "Load curve (yesterday)", daily: "Daily consumption by tariff", latest: "Latest values",
+    value: "Value", none: "none", all: "all", comment: "Comment", date: "Date", yes: "yes",
+    no: "no",
+  },
+};
+let lang = localStorage.getItem("meterlink.lang") || "zh";
+const t = (key) => (I18N[lang] && I18N[lang][key]) || key;
+const main = document.getElementById("main");
+const token = () => sessionStorage.getItem("meterlink.token");
+
+function esc(v) {
+  return String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+    '"': "&quot;", "'": "&#39;"}[c]));
+}
+function pct(rate) { return rate === null || rate === undefined ? "–" : (100 * rate).toFixed(1) + " %"; }
+
+async function api(path, options = {}) {
+  const headers = Object.assign({"Content-Type": "application/json"}, options.headers || {});
+  if (token()) headers.Authorization = "Bearer " + token();
+  const resp = await fetch(path, Object.assign({}, options, {headers}));
+  if (resp.status === 401) { sessionStorage.removeItem("meterlink.token"); location.hash = "#/login"; throw new Error("401"); }
+  if (!resp.ok) { const body = await resp.json().catch(() => ({})); throw new Error(JSON.stringify(body.detail || resp.statusText)); }
+  return resp.headers.get("content-type")?.includes("json") ? resp.json() : resp.blob();
+}
+
+function lineChart(points, {min = 0, max = 1, format = pct} = {}) {
+  // points: [{x: label, y: number|null}]; drawn by our own code as SVG
+  const w = 600, h = 200, pad = 30;
+  const n = Math.max(points.length - 1, 1);
+  const X = (i) => pad + (i * (w - 2 * pad)) / n;
+  const Y = (v) => h - pad - ((v - min) / (max - min || 1)) * (h - 2 * pad);
+  let d = "";
+  points.forEach((p, i) => { if (p.y !== null && p.y !== undefined) d += (d ? "L" : "M") + X(i).toFixed(1) + " " + Y(p.y).toFixed(1); });
+  const dots = points.map((p, i) => p.y === null || p.y === undefined ? "" :
+    `<circle cx="${X(i).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="2.5"><title>${esc(p.x)}: ${esc(format(p.y))}</title></circle>`).join("");
+  return `<svg class="chart" viewBox="0 0 ${w} ${h}" role="img">
+    <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#999"/>
+    <text x="2" y="${Y(max) + 4}" font-size="10">${esc(format(max))}</text>
+    <text x="2" y="${Y(min) + 4}" font-size="10">${esc(format(min))}</text>
+    <text x="${pad}" y="${h - 8}" font-size="10">${esc(points[0]?.x ?? "")}</text>
+    <text x="${w - pad - 60}" y="${h - 8}" font-size="10">${esc(points[points.length - 1]?.x ?? "")}</text>
+    <path d="${d}" fill="none" stroke="#1b6dc1" stroke-width="2"/>${dots}</svg>`;
+}
+
+function table(cols, rows, cell) {
+  return `<table><thead><tr>${cols.map((c) => `<th>${esc(t(c))}</th>`).join("")}</tr></thead><tbody>` +
+    (rows.length ? rows.map((r) => `<tr>${cols.map((c) => `<td>${cell(r, c)}</td>`).join("")}</tr>`).join("")
+      : `<tr><td colspan="${cols.length}">${esc(t("none"))}</td></tr>`) + "</tbody></table>";
+}
+
+const pages = {
+  async login() {
+    main.innerHTML = `<form class="login" id="login-form"><h2>meterlink</h2>
+      <label>${esc(t("username"))}<input name="username" id="username" autocomplete="username" required></label>
+      <label>${esc(t("password"))}<input name="password" id="password" type="password" autocomplete="current-password" required></label>
+      <button class="primary" id="signin" type="submit">${esc(t("signin"))}</button><p class="error" id="login-error"></p></form>`;
+    document.getElementById("login-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = new FormData(ev.target);
+      try {
+        const r = await api("/api/auth/login", {method: "POST", body: JSON.stringify({username: f.get("username"), password: f.get("password")})});
+        sessionStorage.setItem("meterlink.token", r.token);
+        location.hash = "#/overview";
+      } catch (e) { document.getElementById("login-error").textContent = e.message; }
+    };
+  },
+
+  async overview() {
+    const [all, areas, gws, trend, anomalies, offline] = await Promise.all([
+      api("/api/completeness"), api("/api/completeness?by=area"), api("/api/completeness?by=gateway"),
+      api("/api/completeness/trend?days=30"), api("/api/anomalies?status=open&limit=1"),
+      api("/api/gateway-status?online=false")]);
+    const g = all.groups[0] || {due: 0, read: 0, rate: null};
+    const worst = (rows) => rows.filter((r) => r.due > 0).sort((a, b) => a.rate - b.rate).slice(0, 5);
+    main.innerHTML = `<div class="cards">
+      <div class="card"><div>${esc(t("rate_yesterday"))} (${esc(all.date)})</div>
+        <div class="big ${g.below_threshold ? "bad" : "good"}" id="rate-yesterday">${pct(g.rate)}</div>
+        <div id="due-read">${esc(t("read"))} ${g.read} / ${esc(t("due"))} ${g.due}</div></div>
+      <div class="card"><div>${esc(t("open_by_kind"))}</div>${table(["rule", "value"], anomalies.open_by_rule,
+        (r, c) => c === "rule" ? esc(r.rule) : esc(r.n))}</div>
+      <div class="card"><div>${esc(t("offline"))}</div><div class="big" id="offline-count">${offline.total}</div>
+        ${offline.items.map((x) => esc(x.id)).join(", ")}</div></div>
+      <h3>${esc(t("trend"))}</h3>${lineChart(trend.days.map((d) => ({x: d.date, y: d.rate})))}
+      <div class="cards"><div class="card"><h3>${esc(t("worst_areas"))}</h3>${table(["area", "due", "read", "rate"], worst(areas.groups),
+        (r, c) => c === "area" ? `<a href="#/areas/${encodeURIComponent(r.key)}">${esc(r.key)}</a>` : c === "rate" ? pct(r.rate) : esc(r[c]))}</div>
+      <div class="card"><h3>${esc(t("worst_gateways"))}</h3>${table(["gateway", "due", "read", "rate"], worst(gws.groups),
+        (r, c) => c === "gateway" ? esc(r.key) : c === "rate" ? pct(r.rate) : esc(r[c]))}</div></div>`;
+  },
+
+  async areas(id) {
+    const [rate, loss, meters] = await Promise.all([api("/api/completeness?by=area"), api("/api/line-loss"),
+      api(`/api/meters?area_id=${encodeURIComponent(id)}&limit=1000`)]);
+    const r = rate.groups.find((x) => x.key === id) || {};
+    const l = loss.areas.find((x) => x.area_id === id) || {};
+    main.innerHTML = `<h2>${esc(t("area"))} ${esc(id)}</h2><div class="cards">
+      <div class="card">${esc(t("rate"))}<div class="big">${pct(r.rate)}</div></div>
+      <div class="card">${esc(t("line_loss"))}<div class="big">${l.loss === null || l.loss === undefined ? "–" : pct(l.loss)}</div></div></div>
+      <h3>${esc(t("meters"))}</h3>${table(["meter", "gateway"], meters.items,
+        (m, c) => c === "meter" ? `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>` : esc(m.gateway_id))}`;
+  },
+
+  async failed() {
+    const data = await api("/api/failed-meters");
+    main.innerHTML = `<h2>${esc(t("failed"))} (${esc(data.date)})</h2>
+      <div class="toolbar"><button id="download-csv">${esc(t("download_csv"))}</button><span id="msg"></span></div>
+      ${table(["meter", "area", "gateway", "reason", "last_good", "actions"], data.items, (r, c) => ({
+        meter: `<a href="#/meters/${encodeURIComponent(r.meter_id)}">${esc(r.meter_id)}</a>`, area: esc(r.area_id),
+        gateway: esc(r.gateway_id), reason: esc(r.reason), last_good: esc(r.last_good_date),
+        actions: `<button class="reread" data-meter="${esc(r.meter_id)}">${esc(t("reread"))}</button>`}[c]))}`;
+    document.getElementById("download-csv").onclick = async () => {
+      const blob = await api(`/api/failed-meters?date=${data.date}&format=csv`);
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob); a.download = `failed-meters-${data.date}.csv`; a.click();
+    };
+    main.querySelectorAll("button.reread").forEach((b) => b.onclick = async () => {
+      try {
+        await api("/api/reread", {method: "POST", body: JSON.stringify({items: [{meter: b.dataset.meter, date: String(data.date)}]})});
+        b.disabled = true; b.textContent = t("requested");
+      } catch (e) { document.getElementById("msg").textContent = e.message; }
+    });
+  },
+
+  async anomalies() {
+    const q = new URLSearchParams(location.hash.split("?")[1] || "");
+    const data = await api("/api/anomalies?" + q.toString());
+    const rules = ["", "decrease", "unbalanced_registers", "reverse_energy", "zero_consumption", "spike",
+      "overrun", "stopped", "clock", "cover_open", "voltage_loss", "phase_break", "current_imbalance", "line_loss"];
+    main.innerHTML = `<h2>${esc(t("anomalies"))}</h2><div class="toolbar">
+      <select id="f-rule">${rules.map((r) => `<option value="${r}" ${q.get("rule") === r ? "selected" : ""}>${esc(r || t("all"))}</option>`).join("")}</select>
+      <select id="f-status">${["", "open", "confirmed", "dismissed", "closed"].map((s) => `<option value="${s}" ${q.get("status") === s ? "selected" : ""}>${esc(s || t("all"))}</option>`).join("")}</select>
+      <span id="msg"></span></div>
+      ${table(["meter", "area", "rule", "status", "first", "last", "actions"], data.items, (r, c) => ({
+        meter: r.meter_id ? `<a href="#/meters/${encodeURIComponent(r.meter_id)}">${esc(r.meter_id)}</a>` : "",
+        area: esc(r.area_id), rule: esc(r.rule), status: `<span class="status">${esc(r.status)}</span>`,
+        first: esc(r.first_date), last: esc(r.last_date),
+        actions: (r.status === "open" ? ["confirmed", "dismissed"] : r.status === "closed" ? [] : ["closed"]).map((s) =>
+          `<button class="act" data-id="${r.id}" data-status="${s}">${esc(t({confirmed: "confirm", dismissed: "dismiss", closed: "close"}[s]))}</button>`).join(" ")}[c]))}`;
+    const refilter = () => { const p = new URLSearchParams();
+      const rv = document.getElementById("f-rule").value, sv = document.getElementById("f-status").value;
+      if (rv) p.set("rule", rv); if (sv) p.set("status", sv); location.hash = "#/anomalies?" + p.toString(); };
+    document.getElementById("f-rule").onchange = refilter;
+    document.getElementById("f-status").onchange = refilter;
+    main.querySelectorAll("button.act").forEach((b) => b.onclick = async () => {
+      const comment = prompt(t("comment"), "") || "-";
+      try {
+        await api(`/api/anomalies/${b.dataset.id}/status`, {method: "POST", body: JSON.stringify({status: b.dataset.status, comment})});
+        route();
+      } catch (e) { document.getElementById("msg").textContent = e.message; }
+    });
+  },
+
+  async meters(id) {
+    const tz = 8 * 3600 * 1000;
+    const now = new Date();
+    const end = new Date(Math.floor((now.getTime() + tz) / 86400000) * 86400000 - tz);
+    const start = new Date(end.getTime() - 86400000);
+    const from = new Date(end.getTime() - 31 * 86400000).toISOString().slice(0, 10);
+    const [curve, latest, freeze] = await Promise.all([
+      api(`/api/meters/${encodeURIComponent(id)}/curve?quantity=power_active_total&start=${start.toISOString()}&end=${end.toISOString()}`),
+      api(`/api/meters/${encodeURIComponent(id)}/latest`),
+      api(`/api/meters/${encodeURIComponent(id)}/freeze?start=${from}&end=${end.toISOString().slice(0, 10)}`)]);
+    const pts = curve.points.map((p) => ({x: p.ts.slice(11, 16), y: p.value}));
+    const maxY = Math.max(0.001, ...pts.map((p) => p.y));
+    const byDay = {};
+    freeze.freezes.forEach((f) => { (byDay[f.data_date] = byDay[f.data_date] || {})[f.quantity] = f.value; });
+    const dates = Object.keys(byDay).sort();
+    const daily = dates.slice(1).map((d, i) => {
+      const p = byDay[dates[i]], c = byDay[d];
+      const row = {date: d};
+      ["energy_import_total", "energy_import_t1", "energy_import_t2", "energy_import_t3", "energy_import_t4"].forEach((q) => {
+        row[q] = c[q] !== undefined && p[q] !== undefined ? (c[q] - p[q]).toFixed(2) : "–"; });
+      return row; });
+    main.innerHTML = `<h2>${esc(t("meter"))} ${esc(id)}</h2><h3>${esc(t("curve"))}</h3>
+      ${lineChart(pts, {min: 0, max: maxY, format: (v) => Number(v).toFixed(2) + " kW"})}
+      <h3>${esc(t("daily"))}</h3>${table(["date", "energy_import_total", "energy_import_t1", "energy_import_t2", "energy_import_t3", "energy_import_t4"], daily, (r, c) => esc(r[c]))}
+      <h3>${esc(t("latest"))}</h3>${table(["rule", "value", "date"], latest.values, (r, c) => esc({rule: r.quantity, value: r.value, date: r.ts}[c]))}`;
+  },
+
+  async gateways() {
+    const data = await api("/api/gateway-status?limit=1000");
+    main.innerHTML = `<h2>${esc(t("gateways"))}</h2>${table(["gateway", "online", "outbox", "version", "last"], data.items, (g, c) => ({
+      gateway: esc(g.id), online: g.online ? `<span class="good">${esc(t("yes"))}</span>` : `<span class="bad">${esc(t("no"))}</span>`,
+      outbox: esc(g.status ? g.status.outbox_depth : "–"), version: esc(g.version), last: esc(g.last_seen)}[c]))}`;
+  },
+};
+
+async function route() {
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.getElementById("lang").textContent = lang === "zh" ? "EN" : "中文";
+  document.documentElement.lang = lang;
+  const [path] = location.hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean);
+  const signedIn = Boolean(token());
+  document.getElementById("nav").hidden = !signedIn;
+  document.getElementById("logout").hidden = !signedIn;
+  const name = signedIn ? (parts[0] || "overview") : "login";
+  document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === "#/" + name));
+  try { await (pages[name] || pages.overview)(decodeURIComponent(parts[1] || "")); }
+  catch (e) { if (e.message !== "401") main.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
+  main.dataset.page = name;
+}
+document.getElementById("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("meterlink.lang", lang); route(); };
+document.getElementById("logout").onclick = async () => { await api("/api/auth/logout", {method: "POST"}).catch(() => {}); sessionStorage.removeItem("meterlink.token"); location.hash = "#/login"; };
+window.addEventListener("hashchange", route);
+route();
