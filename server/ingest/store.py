@@ -150,9 +150,15 @@ def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResul
                         cp.write_row(row)
             merged = conn.execute(MERGE).fetchone()
             inserted = int(merged[0]) if merged else 0
-            conn.execute(CONFLICTS)
-            conn.execute(QUARANTINE)
-            conn.execute(FREEZE, {"tz": tz})
-            conn.execute(EVENTS)
+            if inserted < len(batch.rows):
+                # some rows were repeats, unknown meters or duplicates within the batch: only
+                # then can there be conflicts or quarantine rows (the common case skips both)
+                conn.execute(CONFLICTS)
+                conn.execute(QUARANTINE)
+            kinds = {r[4] for r in batch.rows}
+            if "freeze" in kinds:
+                conn.execute(FREEZE, {"tz": tz})
+            if kinds & {"event", "clock"}:
+                conn.execute(EVENTS)
             conn.execute("TRUNCATE staging")
     return StoreResult(len(batch.rows), inserted, len(batch.dead))
