@@ -95,3 +95,19 @@ def test_mbpoll_reads_our_meter(sim: Simulation) -> None:
     line = next(x for x in out.stdout.splitlines() if x.startswith(f"[{spec.address + 1}]"))
     value = float(line.split(":", 1)[1])
     assert value == pytest.approx(sim.expected("MB2")["energy_import_total"], rel=1e-5)
+
+
+def test_rtu_over_tcp(sim: Simulation) -> None:
+    from pymodbus import FramerType
+
+    host, port = sim.serve_modbus_tcp("mb", framing="rtu-over-tcp")
+    client = ModbusTcpClient(host, port=port, framer=FramerType.RTU, timeout=5)
+    assert client.connect()
+    try:
+        spec = SDM120.spec("voltage_a")
+        rr = client.read_input_registers(spec.address, count=2, device_id=2)
+        assert not rr.isError(), rr
+        assert decode_value(spec, rr.registers) == pytest.approx(
+            sim.expected("MB2")["voltage_a"], rel=1e-4)
+    finally:
+        client.close()
