@@ -68,13 +68,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
         def probe(unit: int) -> bool:
             if not drv.client.connected and not drv.client.connect():
                 raise SystemExit(f"error: cannot connect to {args.port}")
-            for fn in (drv.client.read_input_registers, drv.client.read_holding_registers):
-                try:
-                    if not fn(0, count=1, device_id=unit).isError():
-                        return True
-                except Exception:  # noqa: BLE001 - no answer from this unit
-                    continue
-            return False
+            try:
+                # any answer, an exception reply included, means a device has this unit id
+                drv.client.read_input_registers(0, count=1, device_id=unit)
+                return True
+            except Exception:  # noqa: BLE001 - no answer from this unit
+                return False
 
         units = discover_modbus(probe, range(int(lo), int(hi or lo) + 1))
         drv.close()

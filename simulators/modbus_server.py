@@ -147,8 +147,12 @@ class ModbusServer:
     async def _serve(self) -> None:
         try:
             devices = [_device(m, self.clock, self._rng) for m in self.meters]
+            # a unit id nobody has stays silent, as on a real RS-485 line
             server = ModbusTcpServer(devices, framer=FRAMERS[self.framing],
-                                     address=(self.host, self.port))
+                                     address=(self.host, self.port),
+                                     ignore_missing_devices=True)
+            server.context = _OnlyUnits(  # type: ignore[assignment]
+                server.context, {m.spec.unit_id for m in self.meters})
             await server.serve_forever(background=True)
             sockets = getattr(server.transport, "sockets", None)
             if sockets:
@@ -227,3 +231,28 @@ class PtyBridge:
                 os.close(fd)
             except OSError:
                 pass
+
+
+class _OnlyUnits:
+    """The server's datastore, refusing unit ids no meter has, so the server stays silent for
+    them (pymodbus answers "device failure" otherwise; a real RS-485 line is silent)."""
+
+    def __init__(self, inner: Any, units: set[int]) -> None:
+        self._inner, self._units = inner, units
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _check(self, device_id: int) -> None:
+        if device_id not in self._units:
+            from pymodbus.exceptions import NoSuchIdException
+
+            raise NoSuchIdException(f"no meter with unit id {device_id} on this bus")
+
+    async def async_getValues(self, device_id: int, *args: Any) -> Any:  # noqa: N802
+        self._check(device_id)
+        return await self._inner.async_getValues(device_id, *args)
+
+    async def async_setValues(self, device_id: int, *args: Any) -> Any:  # noqa: N802
+        self._check(device_id)
+        return await self._inner.async_setValues(device_id, *args)
