@@ -291,6 +291,8 @@ def default_plans() -> tuple[PlanConfig, ...]:
         PlanConfig("clock_check", "clock_check", at="12:00", threshold_s=60.0),
         PlanConfig("events", "events", at="00:30",
                    quantities=("power_down_count", "cover_open_count")),
+        # the day's maximum demand, read before the meter's own midnight resets it
+        PlanConfig("demand", "events", at="23:50", quantities=("max_demand_import",)),
     )
 
 

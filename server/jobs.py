@@ -12,6 +12,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from .db.partitions import drop_old
 from .services import AppContext
@@ -70,6 +71,17 @@ class JobsService:
         self.scheduler.add_job(self.reread, CronTrigger(hour=f"{hh}-23", minute="*/10",
                                                         timezone=tz),
                                id="reread", max_instances=1, coalesce=True)
+
+        if ctx.settings.checks_incremental_s:
+            self.scheduler.add_job(self.incremental_checks,
+                                   IntervalTrigger(seconds=ctx.settings.checks_incremental_s),
+                                   id="incremental_checks", max_instances=1, coalesce=True)
+
+    def incremental_checks(self) -> Any:
+        from .checks.rules import run_incremental
+
+        return run_locked(self.ctx, "incremental_checks", lambda conn: run_incremental(
+            conn, self.ctx.settings.utility_timezone))
 
     def _yesterday(self) -> Any:
         from datetime import timedelta

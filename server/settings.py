@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     jobs_enabled: bool = True
     collection_window_end: str = "06:00"
     reread_rate_per_gateway_per_min: int = Field(default=60, ge=1)
+    # the anomaly rules also run as data arrives, for the meter-days queued since the last
+    # run, every this many seconds (0 turns the incremental run off; the daily scan stays)
+    checks_incremental_s: int = Field(default=300, ge=0, le=86_400)
     success_threshold: float = Field(default=0.98, gt=0, le=1)
 
     auth_secret: SecretStr | None = None

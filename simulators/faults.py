@@ -77,6 +77,8 @@ FAULT_KINDS: Final[dict[str, FaultKind]] = {
            phase=(str, "a")),
         _k("current_imbalance", "phase currents unbalanced beyond 30 %", False, True,
            ratio=(float, 0.6)),
+        _k("load_surge", "the customer's load rises by a factor: registers, power and "
+           "maximum demand alike", factor=(float, 4.0)),
         _k("cover_open", "meter cover opened: the cover-open counter increases",
            count=(int, 1)),
         _k("meter_replaced", "meter replaced: new address, registers from zero",
@@ -145,7 +147,7 @@ def _check_values(kind: str, p: dict[str, Any], phases: int, where: str) -> None
     if "delay_s" in p and not 0.0 < p["delay_s"] <= 60.0:
         raise bad("delay_s", "must be in (0, 60] seconds")
     if "factor" in p and not p["factor"] > 1.0:
-        raise bad("factor", "must be > 1 (a flying register runs faster)")
+        raise bad("factor", "must be > 1 (the registers or the load run faster)")
     for name in ("amount_kwh", "offset_kwh", "kwh_per_day"):
         if name in p and not p[name] > 0:
             raise bad(name, "must be > 0")

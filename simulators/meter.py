@@ -164,11 +164,18 @@ class SimMeter:
     # --- registers ---------------------------------------------------------------------
 
     def _energy(self, t: datetime) -> list[int]:
-        regs, _ = self.load.at(t.astimezone(self.tz))
-        return list(regs)
+        now, _ = self.load.at(t.astimezone(self.tz))
+        regs = list(now)
+        f = self.active_fault("load_surge", t)
+        if f:
+            at_start, _ = self.load.at(f.start.astimezone(self.tz))
+            regs = [s + int(f.params["factor"] * (r - s)) if r >= s else r
+                    for r, s in zip(regs, at_start, strict=True)]
+        return regs
 
     def _power(self, t: datetime) -> float:
-        return self.load.at(t.astimezone(self.tz))[1]
+        f = self.active_fault("load_surge", t)
+        return self.load.at(t.astimezone(self.tz))[1] * (f.params["factor"] if f else 1.0)
 
     def energy_at(self, t: datetime) -> tuple[list[int], int, int]:
         """(import T1..T4, import total, export total) in hundredths of kWh, faults applied."""
@@ -283,8 +290,12 @@ class SimMeter:
         slot = (local.hour * 60 + local.minute) // 15
         tariffs = self.load.schedule.slot_tariffs
         best, best_slot = 0.0, 0
+        surge = self.active_fault("load_surge", t)
         for s in range(slot + 1):
             kw = plan.tariff_energy[tariffs[s] - 1] / 100 * plan.slot_weight[s] * 4
+            if surge and (midnight + timedelta(minutes=15 * s)).replace(
+                    tzinfo=self.tz) >= surge.start:
+                kw *= surge.params["factor"]
             if kw > best:
                 best, best_slot = kw, s
         return best, midnight + timedelta(minutes=15 * best_slot)

@@ -33,8 +33,13 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "phase_break": {"ratio": 0.60, "max_current_a": 0.01},
     "current_imbalance": {"ratio": 0.30, "min_current_a": 1.0},
     "cover_open": {},
+    "demand_over_contract": {"factor": 1.0},
     "line_loss": {"max_ratio": 0.10},
 }
+
+# rules judged per area, not per meter: their parameters are not per customer class
+AREA_RULES = ("line_loss",)
+CUSTOMER_CLASSES = ("residential", "commercial", "industrial", "agricultural", "other")
 
 CONSUMPTION = """
 SELECT m.id AS meter_id, m.area_id, m.customer_class, m.is_generation, m.is_area_master,
@@ -149,6 +154,16 @@ def rule_sql(params: dict[str, Any]) -> dict[str, str]:
               AND NOT c.is_area_master
               AND c.delta > {p('overrun', 'factor')} * c.rated_voltage * c.rated_current
                             * 24 / 1000""",
+        "demand_over_contract": f"""
+            SELECT e.meter_id, m.area_id, jsonb_build_object(
+                   'max_demand_kw', max(e.value) * m.ct_ratio * m.pt_ratio,
+                   'contracted_kw', m.contracted_kw)
+            FROM meter_events e JOIN meters m ON m.id = e.meter_id
+            WHERE e.quantity = 'max_demand_import' AND m.contracted_kw IS NOT NULL
+              AND {DAY_RANGE}
+            GROUP BY e.meter_id, m.area_id, m.contracted_kw, m.ct_ratio, m.pt_ratio
+            HAVING max(e.value) * m.ct_ratio * m.pt_ratio
+                   > {p('demand_over_contract', 'factor')} * m.contracted_kw""",
         "clock": f"""
             SELECT e.meter_id, m.area_id, jsonb_build_object('offset_s', max(abs(e.value)))
             FROM meter_events e JOIN meters m ON m.id = e.meter_id
@@ -212,11 +227,22 @@ def line_loss(conn: psycopg.Connection[Any], day: date) -> list[dict[str, Any]]:
     return rows
 
 
-def load_params(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for rule, _cls, params in conn.execute("SELECT rule, customer_class, params FROM "
-                                          "rule_params WHERE customer_class = '*'"):
-        out[rule] = params
+def load_params(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
+    """Stored overrides: customer class ('*' = every class) -> rule -> parameters."""
+    out: dict[str, dict[str, Any]] = {}
+    for rule, cls, params in conn.execute("SELECT rule, customer_class, params FROM "
+                                          "rule_params"):
+        out.setdefault(cls, {})[rule] = params
+    return out
+
+
+def effective_params(stored: dict[str, dict[str, Any]], rule: str,
+                     customer_class: str = "*") -> dict[str, Any]:
+    """Defaults, then the '*' override, then the class's own override."""
+    out = dict(DEFAULTS[rule])
+    out.update(stored.get("*", {}).get(rule, {}))
+    if customer_class != "*":
+        out.update(stored.get(customer_class, {}).get(rule, {}))
     return out
 
 
@@ -231,24 +257,56 @@ DO UPDATE SET last_date = greatest(anomalies.last_date, excluded.last_date),
 """
 
 
+def _scoped(sql: str, classes: tuple[str, ...] | None, exclude: bool,
+            meters: bool) -> str:
+    """Narrow a rule's findings to some customer classes (or all but them) and/or to the
+    meters in ``%(meters)s``; PostgreSQL pushes these conditions into the rule's query."""
+    if classes is None and not meters:
+        return sql
+    cond = []
+    if classes is not None:
+        cond.append(("NOT " if exclude else "") + "EXISTS (SELECT 1 FROM meters mm WHERE "
+                    "mm.id = x.meter_id AND mm.customer_class = ANY(%(classes)s))")
+    if meters:
+        cond.append("x.meter_id = ANY(%(meters)s)")
+    return (f"SELECT x.meter_id, x.area_id, x.evidence FROM ({sql}) "
+            f"x(meter_id, area_id, evidence) WHERE {' AND '.join(cond)}")
+
+
 def run_rules(conn: psycopg.Connection[Any], day: date, tz: str,
-              rules: list[str] | None = None) -> dict[str, int]:
-    """Evaluate the rules for ``day`` and record the findings; returns counts per rule."""
-    params = load_params(conn)
-    sqls = rule_sql(params)
+              rules: list[str] | None = None,
+              meters: list[str] | None = None) -> dict[str, int]:
+    """Evaluate the rules for ``day`` and record the findings; returns counts per rule.
+
+    Parameters come from :func:`effective_params`: a rule with an override for some
+    customer classes runs once for those classes' meters with their parameters and once
+    for the rest with the general ones. ``meters`` limits the scan to those meters (the
+    incremental run as data arrives); area rules then still run for the whole day."""
+    stored = load_params(conn)
+    general = {rule: effective_params(stored, rule) for rule in DEFAULTS}
     found: dict[str, int] = {}
     with conn.transaction():
-        for rule, sql in sqls.items():
-            if rules is not None and rule not in rules:
+        for rule in DEFAULTS:
+            if rule in AREA_RULES or (rules is not None and rule not in rules):
                 continue
-            rows = conn.execute(sql, {"d": day, "tz": tz, "roll": ROLLOVER}).fetchall()
-            for meter_id, area_id, evidence in rows:
-                conn.execute(UPSERT, (rule, meter_id, area_id, day, day,
-                                      Jsonb({**DEFAULTS[rule], **params.get(rule, {})}),
-                                      Jsonb(evidence)))
-            found[rule] = len(rows)
+            special = tuple(c for c in CUSTOMER_CLASSES if rule in stored.get(c, {}))
+            passes: list[tuple[dict[str, Any], tuple[str, ...] | None, bool]] = [
+                (general[rule], special or None, True)]
+            passes += [(effective_params(stored, rule, c), (c,), False) for c in special]
+            n = 0
+            for params, classes, exclude in passes:
+                sql = _scoped(rule_sql({**general, rule: params})[rule], classes, exclude,
+                              meters is not None)
+                rows = conn.execute(sql, {"d": day, "tz": tz, "roll": ROLLOVER,
+                                          "classes": list(classes or ()),
+                                          "meters": meters}).fetchall()
+                for meter_id, area_id, evidence in rows:
+                    conn.execute(UPSERT, (rule, meter_id, area_id, day, day, Jsonb(params),
+                                          Jsonb(evidence)))
+                n += len(rows)
+            found[rule] = n
         if rules is None or "line_loss" in rules:
-            limit = _p(params, "line_loss", "max_ratio")
+            limit = general["line_loss"]["max_ratio"]
             n = 0
             for r in line_loss(conn, day):
                 loss = r["loss"]
@@ -261,3 +319,28 @@ def run_rules(conn: psycopg.Connection[Any], day: date, tz: str,
                     n += 1
             found["line_loss"] = n
     return found
+
+
+INCREMENTAL_BATCH = 20_000
+
+
+def run_incremental(conn: psycopg.Connection[Any], tz: str,
+                    limit: int = INCREMENTAL_BATCH) -> dict[str, Any]:
+    """Run the rules for the meter-days whose data arrived since the last run (the ingest
+    path queues them in ``check_queue``). Taking the queue and recording the findings is one
+    transaction: if a rule fails, the meter-days stay queued for the next run."""
+    done: dict[str, Any] = {"meter_days": 0, "found": {}}
+    with conn.transaction():
+        taken = conn.execute(
+            "DELETE FROM check_queue WHERE (meter_id, data_date) IN (SELECT meter_id, "
+            "data_date FROM check_queue ORDER BY data_date, meter_id LIMIT %s "
+            "FOR UPDATE SKIP LOCKED) RETURNING meter_id, data_date", (limit,)).fetchall()
+        by_day: dict[date, list[str]] = {}
+        for meter_id, day in taken:
+            by_day.setdefault(day, []).append(meter_id)
+        for day in sorted(by_day):
+            found = run_rules(conn, day, tz, meters=sorted(by_day[day]))
+            for rule, n in found.items():
+                done["found"][rule] = done["found"].get(rule, 0) + n
+        done["meter_days"] = len(taken)
+    return done

@@ -82,6 +82,25 @@ ORDER BY meter_id, quantity, ts
 ON CONFLICT (meter_id, quantity, ts) DO NOTHING
 """
 
+# the meter-days whose anomaly rules should run again (server.checks.rules.run_incremental):
+# a freeze for D changes D's consumption and D+1's; events and the per-point quantities of
+# the voltage and current rules change their own day
+CHECK_QUEUE = """
+INSERT INTO check_queue (meter_id, data_date)
+SELECT DISTINCT s.meter_id, x.d
+FROM staging s
+CROSS JOIN LATERAL (
+    SELECT ((s.ts AT TIME ZONE %(tz)s) - interval '1 minute')::date + k AS d
+    FROM generate_series(0, 1) k WHERE s.kind = 'freeze'
+    UNION ALL
+    SELECT (s.ts AT TIME ZONE %(tz)s)::date WHERE s.kind <> 'freeze') x
+WHERE (s.kind IN ('freeze', 'event', 'clock')
+       OR s.quantity IN ('voltage_a', 'voltage_b', 'voltage_c', 'current_a', 'current_b',
+                         'current_c', 'power_active_total'))
+  AND EXISTS (SELECT 1 FROM meters m WHERE m.id = s.meter_id)
+ON CONFLICT (meter_id, data_date) DO NOTHING
+"""
+
 
 @dataclass
 class Batch:
@@ -160,5 +179,6 @@ def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResul
                 conn.execute(FREEZE, {"tz": tz})
             if kinds & {"event", "clock"}:
                 conn.execute(EVENTS)
+            conn.execute(CHECK_QUEUE, {"tz": tz})
             conn.execute("TRUNCATE staging")
     return StoreResult(len(batch.rows), inserted, len(batch.dead))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import ConfigError, config_from_dict, load_config
+from edge.config import ConfigError, config_from_dict, default_plans, load_config
 
 BASE: dict[str, Any] = {
     "gateway": {"id": "gw-1"},
@@ -84,7 +84,9 @@ def test_file_errors(tmp_path: Path) -> None:
 def test_shipped_example_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "edge" / "example.toml"
     cfg = load_config(example, env={"METERLINK_EDGE_PASSWORD": "x"})
-    assert [p.kind for p in cfg.plans] == ["interval", "daily_freeze", "clock_check", "events"]
+    assert [p.kind for p in cfg.plans] == ["interval", "daily_freeze", "clock_check", "events",
+                                           "events"]
+    assert cfg.plans == default_plans()  # the example shows the defaults
 
 
 def test_a_plan_that_cannot_fit_is_refused_with_the_arithmetic() -> None:

@@ -172,7 +172,9 @@ def test_a_virtual_day_gives_96_points_and_the_freeze(fleet: Any, sim_clock: Any
     assert {r.quantity for r in freeze} >= {"energy_import_total", "energy_import_t1"}
     assert {r.ts for r in freeze} == {day0}  # the freeze that closes 2026-11-01
     events = {r.quantity for r in got if r.kind is ReadingKind.EVENT}
-    assert events == {"power_down_count", "cover_open_count"}
+    assert events == {"power_down_count", "cover_open_count", "max_demand_import"}
+    demand = [r for r in got if r.meter == "C1" and r.quantity == "max_demand_import"]
+    assert len(demand) == 1 and demand[0].value > 0  # read at 23:50, before the reset
     clock_readings = [r for r in got if r.kind is ReadingKind.CLOCK]
     assert clock_readings and all(abs(r.value) < 1 for r in clock_readings)
 

@@ -34,7 +34,7 @@ def test_fault_catalogue_is_complete() -> None:
     wanted = {"dead", "intermittent", "slow", "bad_checksum", "wrong_address",
               "register_decrease", "stopped_register", "flying_register", "tariff_mismatch",
               "reverse_energy", "zero_consumption", "clock_drift", "voltage_loss",
-              "phase_break", "current_imbalance", "cover_open", "meter_replaced"}
+              "phase_break", "current_imbalance", "cover_open", "meter_replaced", "load_surge"}
     assert wanted <= set(FAULT_KINDS)
 
 
@@ -95,6 +95,21 @@ def test_flying_register(sim: Simulation) -> None:
     flying = regs(sim, "C2", LATER)["energy_import_total"] - regs(sim, "C2", START)[
         "energy_import_total"]
     assert flying == pytest.approx(5 * normal, rel=0.01)
+
+
+def test_load_surge_raises_registers_power_and_demand(sim: Simulation) -> None:
+    before = {t: regs(sim, "C2", t) for t in (START, LATER)}
+    sim.inject("C2", "load_surge", {"factor": 4.0}, START)
+    after = {t: regs(sim, "C2", t) for t in (START, LATER)}
+    used = [r[LATER]["energy_import_total"] - r[START]["energy_import_total"]
+            for r in (before, after)]
+    assert used[1] == pytest.approx(4 * used[0], rel=0.01)
+    assert after[LATER]["power_active_total"] == pytest.approx(
+        4 * before[LATER]["power_active_total"], rel=0.01)
+    assert after[LATER]["max_demand_import"] == pytest.approx(
+        4 * before[LATER]["max_demand_import"], rel=0.01)
+    tariffs = sum(after[LATER][f"energy_import_t{i}"] for i in range(1, 5))
+    assert tariffs == pytest.approx(after[LATER]["energy_import_total"], abs=0.02)
 
 
 def test_tariff_mismatch(sim: Simulation) -> None:
