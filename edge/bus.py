@@ -86,6 +86,8 @@ class BusWorker:
         self._queue: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
         self._seq = itertools.count()
         self._busy = threading.Event()
+        self._pending = 0  # jobs submitted and not finished
+        self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"bus-{bus.name}", daemon=True)
         self.last_error: str | None = None
@@ -105,11 +107,16 @@ class BusWorker:
             self.mb.close()
 
     def submit(self, job: Job) -> Future[dict[str, object]]:
+        with self._pending_lock:
+            self._pending += 1
+            self._busy.set()
         self._queue.put((0 if job.on_demand else 1, next(self._seq), job))
         return job.future
 
     def idle(self) -> bool:
-        return self._queue.empty() and not self._busy.is_set()
+        """No job queued or running (counted from submit to the end of the job, so a job the
+        worker has just taken off the queue is not mistaken for idleness)."""
+        return not self._busy.is_set()
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -126,7 +133,6 @@ class BusWorker:
             _, _, job = self._queue.get()
             if job is None:
                 break
-            self._busy.set()
             try:
                 result = self._execute(job)
                 job.future.set_result(result)
@@ -134,8 +140,10 @@ class BusWorker:
                 log.exception("bus %s: job %s failed", self.bus.name, job.kind)
                 job.future.set_exception(exc)
             finally:
-                if self._queue.empty():
-                    self._busy.clear()
+                with self._pending_lock:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self._busy.clear()
 
     def _execute(self, job: Job) -> dict[str, object]:
         if job.kind == "broadcast_time":

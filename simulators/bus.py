@@ -65,6 +65,9 @@ class Bus:
         self.requests = 0
         self.replies = 0
         self.collisions = 0
+        #: called with (meter, request, now) for every reply that goes on the line as the
+        #: meter made it: alone, on time, without a wire fault (a test's delivery log)
+        self.on_clean_reply: Callable[[SimMeter, Frame, datetime], None] | None = None
 
     def matching(self, address: str, now: datetime) -> list[SimMeter]:
         return [m for m in self.meters if address_matches(address, m.address_at(now))]
@@ -90,19 +93,22 @@ class Bus:
                     continue
                 if reply is None or frame.is_broadcast:
                     continue  # broadcasts are acted on, never answered
-                reply = _apply_wire_faults(meter, reply, now)
+                faulty = _apply_wire_faults(meter, reply, now)
                 slow = meter.active_fault("slow", now)
                 if slow:
                     delay = max(delay, float(slow.params["delay_s"]))
-                replies.append((meter, reply))
+                replies.append((meter, faulty, faulty == reply))
             if not replies:
                 return BusReply(b"", 0.0, ())
             self.replies += 1
-            ids = tuple(m.archive_id for m, _ in replies)
+            ids = tuple(m.archive_id for m, _, _ in replies)
             if len(replies) == 1:
-                return BusReply(replies[0][1], delay, ids)
+                meter, data, clean = replies[0]
+                if clean and delay == 0 and self.on_clean_reply is not None:
+                    self.on_clean_reply(meter, frame, now)
+                return BusReply(data, delay, ids)
             self.collisions += 1
-            return BusReply(collide([r for _, r in replies]), delay, ids, collided=True)
+            return BusReply(collide([r for _, r, _ in replies]), delay, ids, collided=True)
 
 
 def collide(frames: Sequence[bytes]) -> bytes:

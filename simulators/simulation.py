@@ -80,6 +80,7 @@ class Simulation:
         self.endpoints: dict[str, Any] = {}
         self._bridges: list[PtyBridge] = []
         self.responder = Dlt645Responder()
+        self._reply_hook: Any = None
         for spec, _ in fleet.meters:  # faults from the fleet file are ground truth too
             for fault in spec.faults:
                 self._record("inject", self.meters[spec.archive_id], fault)
@@ -157,6 +158,7 @@ class Simulation:
                 ep = PtyEndpoint(bus, pacing)
             else:
                 ep = SerialEndpoint(bus, pacing, spec.device or "", spec.parity)
+            bus.on_clean_reply = self._reply_hook
             ep.start()
             self.buses[name] = bus
             handle: Any = ep
@@ -174,6 +176,14 @@ class Simulation:
         with self._lock:
             self.endpoints[name] = handle
         return handle
+
+    def on_clean_reply(self, hook: Any) -> None:
+        """Call ``hook(meter, request_frame, now)`` for every DL/T 645 reply a meter puts on
+        its line cleanly (alone, on time, no wire fault): what a gateway can have received.
+        Tests use it as the ground truth of collection."""
+        self._reply_hook = hook
+        for bus in self.buses.values():
+            bus.on_clean_reply = hook
 
     def start_all(self) -> dict[str, dict[str, Any]]:
         """Start every bus of the fleet; returns {bus: where to connect}."""

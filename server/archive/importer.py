@@ -30,6 +30,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "customer_name": ("customer_name", "户名", "用户名称"),
     "customer_phone": ("customer_phone", "电话", "联系电话"),
     "customer_address": ("customer_address", "用电地址", "地址"),
+    "phases": ("phases", "相数", "相线"),
     "rated_voltage": ("rated_voltage", "额定电压"),
     "rated_current": ("rated_current", "额定电流"),
     "ct_ratio": ("ct_ratio", "ct变比", "ct"),
@@ -179,6 +180,16 @@ def validate(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Row
                         raise ValueError("must be positive")
                 except (TypeError, ValueError) as exc:
                     err(col, f"not a valid number: {rec[col]!r} ({exc})")
+        phases = rec.get("phases")
+        if phases is not None:
+            text = str(phases).strip().lower().replace("相", "").replace("单", "1").replace(
+                "三", "3")
+            if text in ("1", "1.0", "3", "3.0"):
+                rec["phases"] = int(float(text))
+            else:
+                err("phases", f"expected 1 or 3 (单相/三相), got {phases!r}")
+        else:
+            rec["phases"] = 1
         for col in ("installed_on", "removed_on"):
             if rec.get(col) is not None:
                 try:

@@ -43,7 +43,7 @@ CUSTOMER_CLASSES = ("residential", "commercial", "industrial", "agricultural", "
 
 CONSUMPTION = """
 SELECT m.id AS meter_id, m.area_id, m.customer_class, m.is_generation, m.is_area_master,
-       m.ct_ratio * m.pt_ratio AS mult, m.rated_voltage, m.rated_current,
+       m.ct_ratio * m.pt_ratio AS mult, m.rated_voltage, m.rated_current, m.phases,
        cur.value AS v1, prev.value AS v0,
        CASE WHEN prev.value IS NULL THEN NULL
             WHEN cur.value >= prev.value THEN cur.value - prev.value
@@ -148,12 +148,12 @@ def rule_sql(params: dict[str, Any]) -> dict[str, str]:
               AND c.delta > {p('spike', 'factor')} * h.avg_kwh""",
         "overrun": f"""
             SELECT c.meter_id, c.area_id, jsonb_build_object('kwh', c.delta,
-                   'capacity_kwh', c.rated_voltage * c.rated_current * 24 / 1000)
+                   'capacity_kwh', c.phases * c.rated_voltage * c.rated_current * 24 / 1000)
             FROM ({CONSUMPTION}) c
             WHERE c.rated_voltage IS NOT NULL AND c.rated_current IS NOT NULL
               AND NOT c.is_area_master
-              AND c.delta > {p('overrun', 'factor')} * c.rated_voltage * c.rated_current
-                            * 24 / 1000""",
+              AND c.delta > {p('overrun', 'factor')} * c.phases * c.rated_voltage
+                            * c.rated_current * 24 / 1000""",
         "demand_over_contract": f"""
             SELECT e.meter_id, m.area_id, jsonb_build_object(
                    'max_demand_kw', max(e.value) * m.ct_ratio * m.pt_ratio,

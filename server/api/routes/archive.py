@@ -34,6 +34,7 @@ class MeterIn(BaseModel):
     customer_name: str | None = None
     customer_phone: str | None = None
     customer_address: str | None = None
+    phases: Literal[1, 3] = 1
     rated_voltage: float | None = Field(None, gt=0)
     rated_current: float | None = Field(None, gt=0)
     ct_ratio: float = Field(1, gt=0)

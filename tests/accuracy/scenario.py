@@ -1,0 +1,456 @@
+"""Accuracy of completeness, re-reading and the anomaly rules against simulator ground truth.
+
+A fleet of DL/T 645-2007 meters (transformer areas with a master meter each, single- and
+three-phase customers) lives through ``days`` virtual days. Faults of every kind the
+simulators know are injected at spread-out moments (each recorded in the ground-truth file);
+one area has a customer who steals, so its line loss is high. The edge agent's runtime
+reads the meters on its default plans (a lighter interval plan: every 3 hours), commits
+to its outbox; the outbox is published as wire messages and stored by the server's ingest
+store; the rules run as data arrives (the incremental run) and in the daily scan; the
+server's automatic re-reading then sends backfill commands, executed by the edge's command
+handler, after some dead meters were repaired.
+
+Two kinds of truth are compared with what the server says:
+
+* **collection**: the simulated buses log every reply a meter put on the line cleanly (no
+  wire fault, no delay) to a daily-freeze read of the export register, the last read of
+  a freeze; that is the day the gateway got. The server's read set must equal that log
+  exactly, before and after re-reading, and so must the success rate of every day.
+* **anomalies**: every injected metering fault is found by one of the rules that should
+  find it; no meter without a fault has any anomaly; a replaced meter is not an anomaly;
+  the stealing area's line loss is flagged.
+
+Full size (the documented command; needs a PostgreSQL or TimescaleDB database it may fill):
+
+    python -m tests.accuracy.scenario --meters 1000 --days 31 --database-url postgresql://...
+
+CI runs :func:`run` at a reduced size (tests/accuracy/test_ground_truth.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from edge.clock import ManualClock
+from edge.commands import CommandHandler
+from edge.config import config_from_dict
+from edge.outbox import Outbox
+from edge.runtime import EdgeRuntime
+from protocols import wire
+from protocols.dlt645 import find_item, parse_request
+from server.checks import completeness, reread, rules
+from server.db.migrate import migrate
+from server.ingest import commands as server_commands
+from server.ingest.store import Batch, store
+from simulators.clock import VirtualClock
+from simulators.fleet import Fleet, fleet_from_dict
+from simulators.harness import edge_config_dict, running_fleet
+
+TZ_NAME = "Asia/Shanghai"
+TZ = ZoneInfo(TZ_NAME)
+PER_BUS = 32
+PER_AREA = 64  # meters per transformer area and concentrator (two buses)
+
+# which rules may find each metering fault (at least one must); communication faults are
+# found by completeness, a replacement by nothing
+EXPECTED: dict[str, set[str]] = {
+    "register_decrease": {"decrease"},
+    "stopped_register": {"stopped"},
+    "flying_register": {"spike", "overrun"},
+    "tariff_mismatch": {"unbalanced_registers"},
+    "reverse_energy": {"reverse_energy"},
+    "zero_consumption": {"zero_consumption"},
+    "clock_drift": {"clock"},
+    "voltage_loss": {"voltage_loss"},
+    "phase_break": {"phase_break"},
+    "current_imbalance": {"current_imbalance"},
+    "cover_open": {"cover_open"},
+    "load_surge": {"spike", "demand_over_contract"},
+}
+# besides the expected rule, what a fault may also set off (a real consequence, not noise)
+ALSO: dict[str, set[str]] = {
+    "register_decrease": {"spike"},
+    "flying_register": {"spike", "overrun"},
+    "load_surge": {"spike", "demand_over_contract"},
+    "zero_consumption": {"stopped"},
+}
+COMMUNICATION = ("dead", "intermittent", "slow", "bad_checksum", "wrong_address")
+ENERGY_CHANGING = {"register_decrease", "stopped_register", "flying_register",
+                   "zero_consumption", "load_surge", "meter_replaced"}
+PARAMS: dict[str, dict[str, Any]] = {
+    "clock_drift": {"seconds_per_day": 900.0},  # past the 300 s rule even after daily syncs
+    "slow": {"delay_s": 1.5},
+    "register_decrease": {"amount_kwh": 2000.0},  # more than a day's use, or nobody could see it
+}
+
+
+@dataclass
+class Outcome:
+    meters: int
+    days: int
+    seconds: float
+    due: int = 0
+    read_before: int = 0
+    read_after: int = 0
+    reread_requested: int = 0
+    reread_recovered: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "problems"} | {
+            "problems": len(self.problems)}
+
+
+def build_fleet(meters: int, start: datetime) -> dict[str, Any]:
+    areas, buses = [], []
+    n_areas = max(2, -(-meters // PER_AREA))
+    made = 0
+    for a in range(n_areas):
+        size = min(PER_AREA, meters - made) if a < n_areas - 1 else meters - made
+        size = max(size, 4)
+        made += size
+        bus_names = [f"gw{a:02d}-rs485-{b}" for b in range(-(-size // PER_BUS))]
+        buses += [{"name": b, "fast": True} for b in bus_names]
+        customers = []
+        for i in range(size - 1):
+            n = a * 1000 + i + 1
+            three = i % 4 == 3
+            cust: dict[str, Any] = {
+                "archive_id": f"C{n:06d}", "address": f"{n:012d}",
+                "bus": bus_names[(i + 1) // PER_BUS], "phases": 3 if three else 1,
+                "load": ("commercial" if i % 8 == 3 else "industrial") if three
+                else "residential"}
+            if three:
+                cust["rated_current"] = 100.0  # direct-connected 3x20(100) A
+            if a == 0 and i == 1:
+                cust["theft_fraction"] = 0.9  # the stealing customer of area 0
+                cust["load"], cust["phases"] = "industrial", 3
+            customers.append(cust)
+        areas.append({"id": f"A{a:02d}", "loss": 0.04,
+                      "master": {"archive_id": f"M{a:02d}", "address": f"{900000 + a:012d}",
+                                 "bus": bus_names[0], "phases": 3, "load": "industrial"},
+                      "meters": customers})
+    # a spur for the slow meters: their late replies would collide with the next request
+    buses.append({"name": "gw99-rs485-spur", "fast": True})
+    areas.append({"id": "A99", "loss": 0.04,
+                  "master": {"archive_id": "M99", "address": "000000999099",
+                             "bus": "gw99-rs485-spur", "phases": 3, "load": "industrial"},
+                  "meters": [{"archive_id": "S000001", "address": "000000990001",
+                              "bus": "gw99-rs485-spur"}]})
+    return {"seed": 11, "timezone": TZ_NAME, "start": start.isoformat(), "speed": 0.0,
+            "commissioned": (start.date() - timedelta(days=90)).isoformat(),
+            "buses": buses, "areas": areas}
+
+
+def gateway_of(bus: str) -> str:
+    return bus.split("-rs485")[0]
+
+
+def plan_faults(fleet: Fleet, first: date, days: int) -> list[tuple[str, str, datetime]]:
+    """(meter, kind, start): every kind on spread-out customers of areas 1.. (area 0 stays
+    healthy apart from its thief, so its line loss can be judged)."""
+    kinds = [k for k in (*COMMUNICATION, *EXPECTED, "meter_replaced") if k != "slow"]
+    per_kind = max(1, len(fleet.meters) // 120)
+    pool = [m for m, _ in fleet.meters if m.role == "customer" and m.area not in ("A00", "A99")
+            and not m.theft_fraction]
+    three = [m for m in pool if m.phases == 3]
+    single = [m for m in pool if m.phases == 1]
+    out: list[tuple[str, str, datetime]] = [("S000001", "slow", datetime.combine(
+        first + timedelta(days=2), datetime.min.time(), TZ))]
+    span = max(1, days - 10)
+    i = 0
+    for kind in kinds:
+        for _ in range(per_kind):
+            src = three if kind in ("current_imbalance",) else (three if i % 3 else single)
+            if not src:
+                raise ValueError("fleet too small for every fault kind")
+            meter = src.pop(0)
+            day = first + timedelta(days=4 + i % span)
+            out.append((meter.archive_id, kind, datetime.combine(
+                day, datetime.min.time(), TZ) + timedelta(hours=10)))
+            i += 1
+    return out
+
+
+def load_archive(conn: psycopg.Connection[Any], fleet: Fleet, contracts: dict[str, float],
+                 installed: date) -> None:
+    with conn.transaction():
+        for area in fleet.areas:
+            conn.execute("INSERT INTO areas (id, name, master_meter_id) VALUES (%s, %s, %s)",
+                         (area.id, area.id, area.master))
+        for gw in sorted({gateway_of(b.name) for b in fleet.buses}):
+            area = "A" + gw[2:]
+            conn.execute("INSERT INTO gateways (id, name, area_id, online) VALUES "
+                         "(%s, %s, %s, true)", (gw, gw, area))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO meters (id, address, protocol, gateway_id, bus, area_id, "
+                "customer_class, phases, rated_voltage, rated_current, is_area_master, "
+                "contracted_kw, installed_on) VALUES (%s, %s, 'dlt645-2007', %s, %s, %s, %s, "
+                "%s, %s, %s, %s, %s, %s)",
+                [(m.archive_id, m.address, gateway_of(bus), bus, m.area,
+                  {"residential": "residential", "commercial": "commercial",
+                   "industrial": "industrial"}.get(m.load.value, "other"), m.phases,
+                  m.rated_voltage, m.rated_current,
+                  m.role == "master", contracts.get(m.archive_id), installed)
+                 for m, bus in fleet.meters])
+
+
+class Delivered:
+    """The clean replies to freeze reads of the export register, as (meter, data date)."""
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+        self.days: set[tuple[str, date]] = set()
+
+    def __call__(self, meter: Any, frame: Any, now: datetime) -> None:
+        try:
+            req = parse_request(frame, "2007")
+        except Exception:
+            return
+        if req.function != "read_data" or req.di is None:
+            return
+        entry = find_item(req.di, "2007")
+        if entry is None or not entry.history or "energy_export_total" not in entry.quantities:
+            return
+        shown, _ = meter.freeze(entry.history, now)
+        self.days.add((meter.archive_id, (shown - timedelta(minutes=1)).date()))
+
+
+def read_set(conn: psycopg.Connection[Any], first: date, last: date) -> set[tuple[str, date]]:
+    return {(m, d) for m, d in conn.execute(
+        "SELECT meter_id, data_date FROM daily_freeze WHERE quantity = 'energy_import_total' "
+        "AND data_date BETWEEN %s AND %s", (first, last))}
+
+
+def run(database_url: str, *, meters: int = 1000, days: int = 31,
+        work_dir: Path | None = None, log: Any = print) -> Outcome:
+    if days < 12:
+        raise ValueError("days must be >= 12: faults need history before and days after")
+    t0 = time.monotonic()
+    today = datetime.now(TZ).date()
+    first = today - timedelta(days=days + 1)  # data dates first .. first + days - 1
+    last = first + timedelta(days=days - 1)
+    start = datetime.combine(first, datetime.min.time(), TZ) + timedelta(minutes=1)
+    fleet = fleet_from_dict(build_fleet(meters, start.astimezone(UTC)))
+    out = Outcome(len(fleet.meters), days, 0.0)
+    tmp = Path(work_dir or tempfile.mkdtemp(prefix="meterlink-accuracy-"))
+    handler_ = logging.FileHandler(tmp / "run.log")
+    handler_.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler_)
+    logging.getLogger().setLevel(logging.INFO)
+    migrate(database_url)
+    clock = VirtualClock(start.astimezone(UTC), 0.0)
+    with running_fleet(fleet, clock=clock, fast=True, ground_truth=tmp / "truth.jsonl") as fr, \
+            psycopg.connect(database_url) as conn:
+        sim = fr.sim
+        delivered = Delivered(sim)
+        sim.on_clean_reply(delivered)
+        # contracts with headroom over what each customer's profile reaches in the period
+        contracts = {}
+        for m, _ in fleet.meters:
+            if m.role != "customer":
+                continue
+            meter = sim.meter(m.archive_id)
+            peak = max(meter.demand_at(datetime.combine(first + timedelta(days=k),
+                                                        datetime.min.time(), TZ)
+                                       + timedelta(hours=23, minutes=50))[0]
+                       for k in range(days + 1))
+            contracts[m.archive_id] = round(max(peak * 1.5, 1.0), 1)
+        load_archive(conn, fleet, contracts, fleet.commissioned)
+        injected = plan_faults(fleet, first, days)
+        for meter_id, kind, at in injected:
+            params = dict(PARAMS.get(kind, {}))
+            if kind == "meter_replaced":
+                params["new_address"] = f"{880000 + len(out.faults):012d}"
+            sim.inject(meter_id, kind, params, at)
+            out.faults[kind] = out.faults.get(kind, 0) + 1
+        gw_of = {m.archive_id: gateway_of(bus) for m, bus in fleet.meters}
+
+        cfg = edge_config_dict(fleet, fr.urls, "gw-accuracy", data_dir=str(tmp / "edge"))
+        for bus in cfg["bus"]:
+            bus["timeout_ms"] = 400
+            bus["gap_ms"] = 0
+        cfg["plan"] = [
+            {"name": "interval", "kind": "interval", "every_min": 180,
+             "quantities": ["energy_import_total", "voltage_a", "voltage_b", "voltage_c",
+                            "current_a", "current_b", "current_c", "power_active_total"]},
+            {"name": "daily_freeze", "kind": "daily_freeze", "at": "00:05"},
+            {"name": "clock_check", "kind": "clock_check", "at": "12:00", "threshold_s": 60},
+            {"name": "events", "kind": "events", "at": "00:30",
+             "quantities": ["power_down_count", "cover_open_count"]},
+            {"name": "demand", "kind": "events", "at": "23:50",
+             "quantities": ["max_demand_import"]},
+        ]
+        config = config_from_dict(cfg)
+        outbox = Outbox(tmp / "outbox.sqlite")
+        edge_clock = _Linked(start, clock)
+        runtime = EdgeRuntime(config, sink=outbox.add, clock=edge_clock)
+        results: list[bytes] = []
+        handler = CommandHandler(lambda: runtime, outbox, results.append)
+        runtime.start(plans=False)
+        published = 0
+
+        def publish() -> None:
+            nonlocal published
+            while True:
+                pending = outbox.take(5000)
+                if not pending.ids:
+                    return
+                by_gw: dict[str, list[Any]] = defaultdict(list)
+                for r in pending.readings:
+                    by_gw[gw_of[r.meter]].append(r)
+                batch = Batch()
+                for gw, readings in by_gw.items():
+                    payload = wire.batch_of(gw, str(pending.ids[0]), readings,
+                                            datetime.now(UTC))
+                    rows = wire.decode_readings_rows(payload)
+                    batch.add_rows(gw, rows.batch_id, rows.rows)
+                store(conn, batch, tz=TZ_NAME)
+                outbox.ack(pending.ids)
+                published += len(pending.ids)
+
+        try:
+            for k in range(days):
+                day = first + timedelta(days=k)
+                runtime.run_plans_until(datetime.combine(day + timedelta(days=1),
+                                                         datetime.min.time(), TZ)
+                                        + timedelta(minutes=31))
+                publish()
+                rules.run_incremental(conn, TZ_NAME, limit=10**7)
+                if k % 5 == 4:
+                    log(f"  day {k + 1}/{days}: {published} readings stored, "
+                        f"{time.monotonic() - t0:.0f} s")
+            for k in range(days):  # the daily scan (idempotent over what ran incrementally)
+                rules.run_rules(conn, first + timedelta(days=k), TZ_NAME)
+            before = read_set(conn, first, last)
+            _compare(out, "before re-reading", before, delivered.days, first, last, conn,
+                     fleet)
+            out.read_before = len(before)
+
+            # some dead meters were repaired; the re-read job asks for every missing day
+            repaired = [m for m, kind, _ in injected if kind == "dead"][::2]
+            for m in repaired:
+                sim.clear(m, "dead")
+            with conn.transaction():
+                missing = reread.missing_meter_days(conn, first, last)
+                reread.request(conn, missing, requested_by="reread-job", per_gateway=10**6)
+                pending = server_commands.take_pending(conn, limit=10**6)
+            out.reread_requested = len(missing)
+            for _cmd_id, _gw, payload in pending:
+                handler.handle(payload)
+            with conn.transaction():
+                for res_payload in results:
+                    res = wire.decode_result(res_payload)
+                    gw = next(g for c, g, _ in pending if c == res.id)
+                    if not server_commands.record_result(conn, gw, res):
+                        out.problems.append(f"command result {res.id} matched no command")
+            publish()
+            after = read_set(conn, first, last)
+            _compare(out, "after re-reading", after, delivered.days, first, last, conn, fleet)
+            out.read_after = len(after)
+            out.reread_recovered = len(after - before)
+            if repaired and out.reread_recovered == 0:
+                out.problems.append("re-reading recovered nothing although meters were "
+                                    "repaired")
+            _check_anomalies(out, conn, injected, fleet)
+            out.due = sum(r["due"] for d in range(days) for r in completeness.success_rate(
+                conn, first + timedelta(days=d)))
+        finally:
+            runtime.stop()
+            outbox.close()
+    out.seconds = round(time.monotonic() - t0, 1)
+    return out
+
+
+class _Linked(ManualClock):
+    def __init__(self, start: datetime, sim_clock: VirtualClock) -> None:
+        super().__init__(start)
+        self.sim_clock = sim_clock
+
+    def set(self, instant: datetime) -> None:
+        super().set(instant)
+        self.sim_clock.set(instant, 0.0)
+
+
+def _compare(out: Outcome, when: str, got: set[tuple[str, date]],
+             truth: set[tuple[str, date]], first: date, last: date,
+             conn: psycopg.Connection[Any], fleet: Fleet) -> None:
+    truth = {(m, d) for m, d in truth if first <= d <= last}
+    for m, d in sorted(got - truth)[:20]:
+        out.problems.append(f"{when}: {m} {d} stored but no meter delivered it")
+    for m, d in sorted(truth - got)[:20]:
+        out.problems.append(f"{when}: {m} {d} delivered but not stored")
+    ids = {m.archive_id for m, _ in fleet.meters}
+    for k in range((last - first).days + 1):
+        day = first + timedelta(days=k)
+        rate = completeness.success_rate(conn, day)[0]
+        want = sum(1 for m, d in truth if d == day and m in ids)
+        if (rate["due"], rate["read"]) != (len(ids), want):
+            out.problems.append(f"{when}: {day} success rate {rate['read']}/{rate['due']}, "
+                                f"ground truth {want}/{len(ids)}")
+
+
+def _check_anomalies(out: Outcome, conn: psycopg.Connection[Any],
+                     injected: list[tuple[str, str, datetime]], fleet: Fleet) -> None:
+    found: dict[str, set[str]] = defaultdict(set)
+    areas: set[str] = set()
+    for rule, meter, area in conn.execute("SELECT rule, meter_id, area_id FROM anomalies"):
+        if meter is None:
+            areas.add(area)
+        else:
+            found[meter].add(rule)
+    faults_of: dict[str, set[str]] = defaultdict(set)
+    for meter, kind, _ in injected:
+        faults_of[meter].add(kind)
+    for meter, kinds in faults_of.items():
+        allowed: set[str] = set()
+        for kind in kinds:
+            allowed |= EXPECTED.get(kind, set()) | ALSO.get(kind, set())
+            if kind in EXPECTED and not found[meter] & EXPECTED[kind]:
+                out.problems.append(f"{meter}: {kind} not found (rules raised: "
+                                    f"{sorted(found[meter]) or 'none'})")
+        if found[meter] - allowed:
+            out.problems.append(f"{meter} ({', '.join(sorted(kinds))}): unexpected "
+                                f"{sorted(found[meter] - allowed)}")
+    for meter, rules_ in found.items():
+        if meter not in faults_of:
+            out.problems.append(f"{meter} has no fault but {sorted(rules_)} was raised")
+    if "A00" not in areas:
+        out.problems.append("area A00's line loss (a customer steals) was not flagged")
+    area_of = {m.archive_id: m.area for m, _ in fleet.meters}
+    may = {"A00"} | {area_of[m] for m, k, _ in injected if k in ENERGY_CHANGING}
+    if areas - may:
+        out.problems.append(f"line loss flagged for areas without cause: {sorted(areas - may)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--meters", type=int, default=1000)
+    ap.add_argument("--days", type=int, default=31)
+    ap.add_argument("--database-url", required=True,
+                    help="an empty database (it is migrated and filled)")
+    args = ap.parse_args(argv)
+    out = run(args.database_url, meters=args.meters, days=args.days)
+    print(json.dumps(out.summary(), indent=2, default=str))
+    for p in out.problems:
+        print("PROBLEM:", p)
+    return 1 if out.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
