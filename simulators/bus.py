@@ -78,7 +78,7 @@ class Bus:
             self.requests += 1
             now = self.clock.now()
             targets = self.matching(frame.address, now)
-            replies: list[tuple[SimMeter, bytes]] = []
+            replies: list[tuple[SimMeter, bytes, bool]] = []  # (meter, reply, clean)
             delay = 0.0
             for meter in targets:
                 if meter.active_fault("dead", now):

@@ -30,8 +30,8 @@ CI runs :func:`run` at a reduced size (tests/accuracy/test_ground_truth.py).
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import sys
 import tempfile
 import time

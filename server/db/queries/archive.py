@@ -12,8 +12,8 @@ from psycopg.types.json import Jsonb
 
 METER_FIELDS = ("address", "protocol", "modbus_profile", "modbus_unit", "gateway_id", "bus",
                 "area_id", "customer_class", "customer_name", "customer_phone",
-                "customer_address", "phases", "rated_voltage", "rated_current", "ct_ratio", "pt_ratio",
-                "contracted_kw", "is_generation", "is_area_master", "installed_on",
+                "customer_address", "phases", "rated_voltage", "rated_current", "ct_ratio",
+                "pt_ratio", "contracted_kw", "is_generation", "is_area_master", "installed_on",
                 "removed_on", "replaces_meter_id")
 TABLES = {"meters": METER_FIELDS,
           "areas": ("name", "org_unit_id", "master_meter_id", "capacity_kva"),
