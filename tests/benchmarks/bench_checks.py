@@ -53,25 +53,25 @@ FROM generate_series(0, %(meters)s - 1) i;
 # registers: a per-meter base and a daily use of 5..25 kWh; tariffs share the total
 FREEZES = """
 INSERT INTO daily_freeze (meter_id, data_date, quantity, value, freeze_ts, source)
-SELECT 'M' || i, d, q.quantity,
+SELECT 'M' || i, x.d, q.quantity,
        CASE q.quantity
          WHEN 'energy_export_total' THEN 0
          WHEN 'energy_import_total' THEN v
          ELSE round((v * q.share + CASE WHEN q.quantity = 'energy_import_t1'
-                     AND i % 1000 = 7 AND d = %(d)s THEN 30 ELSE 0 END)::numeric, 2)
+                     AND i %% 1000 = 7 AND x.d = %(d)s THEN 30 ELSE 0 END)::numeric, 2)
        END,
-       (d + 1)::timestamp AT TIME ZONE %(tz)s, 'scheduled'
+       (x.d + 1)::timestamp AT TIME ZONE %(tz)s, 'scheduled'
 FROM generate_series(0, %(meters)s - 1) i
 CROSS JOIN LATERAL (VALUES (%(d)s::date - 1), (%(d)s::date)) dd(d)
-CROSS JOIN LATERAL (SELECT CASE WHEN dd.d = %(d)s AND i % 1000 = 3
-                                THEN 1000 + (i % 997) * 10.0 - 40
-                                ELSE 1000 + (i % 997) * 10.0
-                                     + (dd.d - %(d)s + 1) * (5 + i % 21) END AS v,
+CROSS JOIN LATERAL (SELECT CASE WHEN dd.d = %(d)s AND i %% 1000 = 3
+                                THEN 1000 + (i %% 997) * 10.0 - 40
+                                ELSE 1000 + (i %% 997) * 10.0
+                                     + (dd.d - %(d)s + 1) * (5 + i %% 21) END AS v,
                            dd.d AS d) x
 CROSS JOIN (VALUES ('energy_import_total', 1.0), ('energy_import_t1', 0.1),
                    ('energy_import_t2', 0.3), ('energy_import_t3', 0.4),
                    ('energy_import_t4', 0.2), ('energy_export_total', 0.0)) q(quantity, share)
-WHERE NOT (x.d = %(d)s AND i % 50 = 1)
+WHERE NOT (x.d = %(d)s AND i %% 50 = 1)
 """
 
 
