@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -98,6 +99,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
             problems.append(f"{where}: {err.get('msg')}")
         return JSONResponse({"detail": "; ".join(problems) or "invalid request"},
+                            status_code=422)
+
+    @app.exception_handler(psycopg.errors.DataError)
+    async def _bad_value(request: Request, exc: psycopg.errors.DataError) -> JSONResponse:
+        # a value the database cannot hold (out of range, bad text): the request's fault
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return JSONResponse({"detail": f"a value in the request is not acceptable: {first}"},
                             status_code=422)
 
     from .routes.archive import router as archive_router

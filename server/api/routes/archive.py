@@ -110,7 +110,7 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
 
     @router.get(f"/{path}", name=f"list_{table}")
     def list_items(request: Request, limit: int = Query(100, ge=1, le=1000),
-                   offset: int = Query(0, ge=0), area_id: str | None = None,
+                   offset: int = Query(0, ge=0, le=1_000_000_000), area_id: str | None = None,
                    gateway_id: str | None = None,
                    principal: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
         filters: dict[str, Any] = {}

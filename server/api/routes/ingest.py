@@ -30,7 +30,7 @@ def _page(request: Request, sql: str, params: tuple[Any, ...], limit: int,
 
 @router.get("/dead-letters")
 def dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000),
-                 offset: int = Query(0, ge=0),
+                 offset: int = Query(0, ge=0, le=1_000_000_000),
                  _: Principal = Depends(require_role("operator"))) -> dict[str, Any]:
     page = _page(request, "SELECT id, received_at, topic, gateway_id, reason, "
                  "encode(substring(payload from 1 for 2000), 'escape') AS payload "
@@ -40,7 +40,7 @@ def dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000),
 
 @router.get("/quarantine")
 def quarantine(request: Request, limit: int = Query(100, ge=1, le=1000),
-               offset: int = Query(0, ge=0),
+               offset: int = Query(0, ge=0, le=1_000_000_000),
                _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
     return _page(request, "SELECT meter_id, gateway_id, count(*) AS readings, min(ts) AS "
                  "first_ts, max(ts) AS last_ts FROM quarantine GROUP BY meter_id, gateway_id "
@@ -49,7 +49,7 @@ def quarantine(request: Request, limit: int = Query(100, ge=1, le=1000),
 
 @router.get("/conflicts")
 def conflicts(request: Request, limit: int = Query(100, ge=1, le=1000),
-              offset: int = Query(0, ge=0), meter: str | None = None,
+              offset: int = Query(0, ge=0, le=1_000_000_000), meter: str | None = None,
               _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
     where, params = ("WHERE meter_id = %s", (meter,)) if meter else ("", ())
     return _page(request, f"SELECT * FROM reading_conflicts {where} ORDER BY id DESC",
@@ -58,7 +58,7 @@ def conflicts(request: Request, limit: int = Query(100, ge=1, le=1000),
 
 @router.get("/gateway-status")
 def gateway_status(request: Request, limit: int = Query(100, ge=1, le=1000),
-                   offset: int = Query(0, ge=0), online: bool | None = None,
+                   offset: int = Query(0, ge=0, le=1_000_000_000), online: bool | None = None,
                    _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
     where, params = ("WHERE online = %s", (online,)) if online is not None else ("", ())
     return _page(request, "SELECT id, name, area_id, online, known, last_seen, status_at, "
