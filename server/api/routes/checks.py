@@ -92,7 +92,8 @@ def trend(request: Request, days: int = Query(30, ge=1, le=62),
 @router.get("/failed-meters")
 def failed(request: Request, day: date | None = Query(None, alias="date"),
            area: str | None = None, gateway: str | None = None,
-           limit: int = Query(1000, ge=1, le=100_000), offset: int = Query(0, ge=0, le=1_000_000_000),
+           limit: int = Query(1000, ge=1, le=100_000),
+           offset: int = Query(0, ge=0, le=1_000_000_000),
            format: Format = "json", _: Principal = Depends(require_role("viewer"))) -> Any:
     d = _day(request, day)
     with request.app.state.pool.connection() as conn:
@@ -157,7 +158,8 @@ def staff_reread(body: RereadIn, request: Request,
 @router.get("/anomalies")
 def anomalies(request: Request, status: str | None = None, rule: str | None = None,
               area: str | None = None, meter: str | None = None,
-              limit: int = Query(100, ge=1, le=100_000), offset: int = Query(0, ge=0, le=1_000_000_000),
+              limit: int = Query(100, ge=1, le=100_000),
+              offset: int = Query(0, ge=0, le=1_000_000_000),
               format: Format = "json",
               _: Principal = Depends(require_role("viewer"))) -> Any:
     where, params = [], []
