@@ -267,7 +267,10 @@ class BusWorker:
             state.failures += 1
         state.state = "dead" if state.failures >= DEAD_AFTER else "failing"
         if state.state == "dead":
-            backoff = min(BACKOFF_START * 2 ** (state.failures - DEAD_AFTER), BACKOFF_MAX)
+            # the exponent is capped: a meter dead for weeks must not overflow the timedelta
+            # (that failed the whole job, and with it the readings of the bus's other meters)
+            doublings = min(state.failures - DEAD_AFTER, 30)
+            backoff = min(BACKOFF_START * 2 ** doublings, BACKOFF_MAX)
             state.retry_at = self.clock.now() + backoff
         self.metrics.meter_success.labels(meter.id).set(state.successes / state.attempts)
         log.info("bus %s: %s", self.bus.name, exc)

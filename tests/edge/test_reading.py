@@ -214,3 +214,29 @@ def test_discover_finds_every_meter(running: RunningFleet) -> None:
     finally:
         t.close()
     assert found == sorted(m.address for m in running.fleet.meters_on("b1"))
+
+
+def test_a_meter_dead_for_weeks_does_not_break_its_bus() -> None:
+    """The dead-meter backoff grows with every failure; after hundreds of failures it must
+    stay at its maximum (it once overflowed and failed the whole bus's job)."""
+    from datetime import UTC, datetime
+
+    from edge.bus import BACKOFF_MAX, BusWorker
+    from edge.clock import ManualClock
+    from edge.config import config_from_dict
+    from edge.meters.errors import ReadError
+
+    cfg = config_from_dict({"gateway": {"id": "gw-x", "data_dir": "/tmp"},
+                            "broker": {"url": "mqtt://127.0.0.1:1"},
+                            "bus": [{"name": "b", "port": "socket://127.0.0.1:9",
+                                     "meter": [{"id": "M1", "address": "000000000001"}]}]})
+    clock = ManualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    from edge.metrics import EdgeMetrics
+
+    worker = BusWorker(cfg.buses[0], clock=clock, sink=lambda r: None,
+                       tz_name="Asia/Shanghai", metrics=EdgeMetrics())
+    meter = cfg.buses[0].meters[0]
+    state = worker.states["M1"]
+    for _ in range(2000):
+        worker._failed(meter, state, ReadError("M1", "timeout", "no reply"))  # noqa: SLF001
+    assert state.state == "dead" and state.retry_at == clock.now() + BACKOFF_MAX
