@@ -44,7 +44,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from edge.clock import ManualClock
 from edge.commands import CommandHandler
 from edge.config import config_from_dict
 from edge.outbox import Outbox
@@ -58,6 +57,7 @@ from server.ingest.store import Batch, store
 from simulators.clock import VirtualClock
 from simulators.fleet import Fleet, fleet_from_dict
 from simulators.harness import edge_config_dict, running_fleet
+from tests.edge.conftest import LinkedClock
 
 TZ_NAME = "Asia/Shanghai"
 TZ = ZoneInfo(TZ_NAME)
@@ -298,7 +298,7 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
         ]
         config = config_from_dict(cfg)
         outbox = Outbox(tmp / "outbox.sqlite")
-        edge_clock = _Linked(start, clock)
+        edge_clock = LinkedClock(start, clock)
         runtime = EdgeRuntime(config, sink=outbox.add, clock=edge_clock)
         results: list[bytes] = []
         handler = CommandHandler(lambda: runtime, outbox, results.append)
@@ -375,16 +375,6 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
             outbox.close()
     out.seconds = round(time.monotonic() - t0, 1)
     return out
-
-
-class _Linked(ManualClock):
-    def __init__(self, start: datetime, sim_clock: VirtualClock) -> None:
-        super().__init__(start)
-        self.sim_clock = sim_clock
-
-    def set(self, instant: datetime) -> None:
-        super().set(instant)
-        self.sim_clock.set(instant, 0.0)
 
 
 def _compare(out: Outcome, when: str, got: set[tuple[str, date]],
