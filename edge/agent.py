@@ -28,7 +28,8 @@ class Agent:
         self.clock = clock or SystemClock()
         self.config_path = config_path
         self.metrics = EdgeMetrics()
-        self.outbox = Outbox(config.outbox.path, config.outbox.budget_bytes)
+        self.outbox = Outbox(config.outbox.path, config.outbox.budget_bytes,
+                             journal=config.outbox.journal)
         self.runtime = EdgeRuntime(config, sink=self.outbox.add, clock=self.clock,
                                    metrics=self.metrics)
         self.uplink = Uplink(config.broker, config.gateway.id, self.outbox,

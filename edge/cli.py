@@ -33,10 +33,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .agent import run
 
     config = load_config(args.config)
+    clock = None
+    if args.virtual_clock:
+        from .clock import ScaledClock
+
+        try:
+            clock = ScaledClock.parse(args.virtual_clock)
+        except ValueError as exc:
+            raise ConfigError(f"--virtual-clock: {exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run(config, stop_event=stop, config_path=Path(args.config))
+    run(config, clock=clock, stop_event=stop, config_path=Path(args.config))
     return 0
 
 
@@ -135,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the agent")
     r.add_argument("config")
+    r.add_argument("--virtual-clock", metavar="START,EPOCH,SPEED",
+                   help="test benches only: run on simulated time (the same three numbers as "
+                        "the simulated fleet's), e.g. 2026-11-01T00:00:00+08:00,1763900000,600")
     r.set_defaults(func=cmd_run)
     c = sub.add_parser("check-config", help="validate a configuration, print wire budgets")
     c.add_argument("config")

@@ -27,6 +27,36 @@ class SystemClock:
             time.sleep(seconds)
 
 
+class ScaledClock:
+    """Simulated time for a test bench, shared across processes without talking:
+    ``now = start + (wall time - epoch) * speed``. Every process given the same three numbers
+    (a simulated fleet, the edge agents, restarted ones too) agrees on the time."""
+
+    def __init__(self, start: datetime, epoch: float, speed: float) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs an aware start time")
+        if speed <= 0:
+            raise ValueError(f"clock speed must be > 0, got {speed}")
+        self.start, self.epoch, self.speed = start.astimezone(UTC), epoch, speed
+
+    @classmethod
+    def parse(cls, spec: str) -> ScaledClock:
+        """``START,EPOCH,SPEED``: an ISO time with offset, a Unix time, a factor."""
+        try:
+            start, epoch, speed = spec.split(",")
+            return cls(datetime.fromisoformat(start), float(epoch), float(speed))
+        except ValueError as exc:
+            raise ValueError(f"virtual clock {spec!r}: expected START,EPOCH,SPEED (ISO time "
+                             f"with offset, Unix time, factor): {exc}") from None
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.epoch) * self.speed)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
+
+
 class ManualClock:
     """Time moves only when :meth:`set` or :meth:`advance` is called; ``sleep`` waits for it."""
 

@@ -63,6 +63,10 @@ class BrokerConfig:
     keepalive_s: int = 30
     batch_max: int = 1000
     batch_ms: int = 500
+    # "receipt": a reading leaves the outbox when the server's receipt says it is committed;
+    # "puback": when the broker acknowledges it (only for a broker that is itself durable)
+    delivery: str = "receipt"
+    receipt_timeout_s: int = 120
 
     @property
     def host(self) -> str:
@@ -82,6 +86,7 @@ class BrokerConfig:
 class OutboxConfig:
     path: Path
     budget_bytes: int = 256 * 1024 * 1024
+    journal: bool = False  # keep a copy of every committed reading (test benches' audits)
 
 
 @dataclass(frozen=True)
@@ -256,9 +261,10 @@ def config_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     o = _Section(top.get("outbox", dict, {}), "outbox")
     opath = o.get("path", str, "")
     budget_mb = o.integer("budget_mb", 1, 1_000_000, 256)
+    journal = o.get("journal", bool, False)
     o.done()
     outbox = OutboxConfig(base / opath if opath else data_dir / "outbox.sqlite",
-                          budget_mb * 1024 * 1024)
+                          budget_mb * 1024 * 1024, journal)
     m = _Section(top.get("metrics", dict, {}), "metrics")
     listen = m.get("listen", str, "")
     m.done()
@@ -347,6 +353,8 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
         keepalive_s=b.integer("keepalive_s", 5, 3600, 30),
         batch_max=b.integer("batch_max", 1, 20000, 1000),
         batch_ms=b.integer("batch_ms", 0, 60000, 500),
+        delivery=b.choice("delivery", ("receipt", "puback"), "receipt"),
+        receipt_timeout_s=b.integer("receipt_timeout_s", 5, 86400, 120),
     )
     b.done()
     if (cfg.cert_file is None) != (cfg.key_file is None):

@@ -7,6 +7,9 @@ deleted only after the broker acknowledged it.
   counted (persisted), logged, and reported in the status message. Nothing expires by age.
 - A corrupt file is moved aside (``<name>.corrupt-<time>``, never deleted) and a new outbox
   started; the event is counted and logged.
+- With ``journal`` on (a test bench's audit, not for the field: it grows without bound) a
+  copy of every committed reading goes to the ``journal`` table in the same transaction,
+  so a reconciliation knows exactly what the gateway committed.
 - Recent command ids are remembered here too, so a command redelivered by the broker after
   a restart is not executed twice.
 """
@@ -36,6 +39,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_commands (id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 """
 KEEP_COMMANDS = 1000
 
@@ -51,8 +55,10 @@ class Pending:
 
 
 class Outbox:
-    def __init__(self, path: Path | str, budget_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(self, path: Path | str, budget_bytes: int = 256 * 1024 * 1024, *,
+                 journal: bool = False) -> None:
         self.path = Path(path)
+        self.journal = journal
         self.budget_bytes = budget_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -124,6 +130,9 @@ class Outbox:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.executemany("INSERT INTO outbox(created, body) VALUES (?, ?)", rows)
+                if self.journal:
+                    self._conn.executemany("INSERT INTO journal(body) VALUES (?)",
+                                           [(body,) for _, body in rows])
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:
@@ -131,6 +140,12 @@ class Outbox:
                 raise OutboxError(f"cannot commit {len(rows)} readings to {self.path}: "
                                   f"{exc}") from exc
             self._enforce_budget()
+
+    def journaled(self) -> list[Reading]:
+        """Every reading ever committed while the journal was on."""
+        with self._lock:
+            bodies = self._conn.execute("SELECT body FROM journal ORDER BY id").fetchall()
+        return [reading_from_dict(json.loads(b)) for (b,) in bodies]
 
     def size_bytes(self) -> int:
         total = 0

@@ -1,7 +1,13 @@
 """The MQTT uplink: the only paho-mqtt user in the edge agent.
 
-Readings leave the outbox in batches (QoS 1) and are deleted from it only when the broker's
-PUBACK arrives. The status message is retained; the last will marks the gateway offline.
+Readings leave the outbox in batches (QoS 1) and are deleted from it only when the server's
+receipt for the batch arrives on the gateway's ``receipt`` topic (``delivery = "receipt"``,
+the default): a broker's PUBACK only says the broker has the batch, and a broker killed before
+delivering it loses what it acknowledged. A batch without a receipt after
+``receipt_timeout_s`` is sent again (the timeout doubles, up to an hour, while no receipt at
+all comes, so a server that is down is not flooded); at most ``MAX_UNCONFIRMED`` batches wait
+for receipts at once. With ``delivery = "puback"`` the PUBACK deletes (for a durable broker).
+The status message is retained; the last will marks the gateway offline.
 Commands arrive on the gateway's ``cmd`` topic and are handed to a handler thread.
 
 Replay policy after an outage: each round publishes one batch of the OLDEST unsent readings
@@ -37,6 +43,8 @@ from .outbox import Outbox
 log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 32
+MAX_UNCONFIRMED = 256
+MAX_RECEIPT_TIMEOUT_S = 3600.0
 
 
 class Uplink:
@@ -51,16 +59,21 @@ class Uplink:
         self.topic_status = wire.topic(gateway, wire.Channel.STATUS, broker.root)
         self.topic_cmd = wire.topic(gateway, wire.Channel.CMD, broker.root)
         self.topic_result = wire.topic(gateway, wire.Channel.CMD_RESULT, broker.root)
+        self.topic_receipt = wire.topic(gateway, wire.Channel.RECEIPT, broker.root)
+        self.receipts = broker.delivery == "receipt"
+        self._receipt_timeout = float(broker.receipt_timeout_s)
+        self._awaiting: dict[str, tuple[list[int], float]] = {}  # batch id -> ids, sent at
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._inflight: dict[int, list[int]] = {}
+        self._inflight: dict[int, tuple[str, list[int]]] = {}  # mid -> batch id, ids
         self._inflight_ids: set[int] = set()
         self._early_acks: dict[int, float] = {}  # PUBACKs that beat the mid's record
         self._cursor = 0
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
         self.published_batches = 0
         self.acked_readings = 0
+        self.resent_batches = 0
         self.protocol = mqtt.MQTTv5 if broker.protocol in ("auto", "5") else mqtt.MQTTv311
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
@@ -147,6 +160,8 @@ class Uplink:
         log.info("connected to %s (MQTT %s)", self.broker.url,
                  "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
         client.subscribe(self.topic_cmd, qos=1)
+        if self.receipts:
+            client.subscribe(self.topic_receipt, qos=1)
         client.publish(self.topic_status, wire.encode_status(self.status()), qos=1,
                        retain=True)
         self.connected.set()
@@ -174,6 +189,7 @@ class Uplink:
             self._inflight.clear()
             self._inflight_ids.clear()
             self._early_acks.clear()
+            self._awaiting.clear()
             self._cursor = 0
         if not self._stop.is_set():
             log.warning("disconnected from %s: %s; unacknowledged batches will be resent",
@@ -182,8 +198,8 @@ class Uplink:
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
                     reason: ReasonCode, properties: object) -> None:
         with self._lock:
-            ids = self._inflight.pop(mid, None)
-            if ids is None:
+            sent = self._inflight.pop(mid, None)
+            if sent is None:
                 # our batch's mid not recorded yet, or a status/result publish: keep briefly
                 self._early_acks[mid] = time.monotonic()
                 if len(self._early_acks) > 256:
@@ -191,13 +207,72 @@ class Uplink:
                     for old in [m for m, t in self._early_acks.items() if t < cutoff]:
                         del self._early_acks[old]
                 return
+            batch_id, ids = sent
+            if reason.is_failure:
+                self._inflight_ids.difference_update(ids)  # refused: send again
+                self._cursor = 0
+                return
+            if self.receipts:
+                self._awaiting[batch_id] = (ids, time.monotonic())
+                return
             self._inflight_ids.difference_update(ids)
-        if ids and not reason.is_failure:
+        self._forget(ids)
+
+    def _forget(self, ids: list[int]) -> None:
+        if ids:
             self.outbox.ack(ids)
             self.acked_readings += len(ids)
 
+    def _on_receipt(self, payload: bytes) -> None:
+        try:
+            receipt = wire.decode_receipt(payload)
+        except wire.WireError as exc:
+            log.warning("ignored a bad receipt: %s", exc)
+            return
+        if receipt.gateway != self.gateway:
+            log.warning("ignored a receipt for gateway %r", receipt.gateway)
+            return
+        done: list[int] = []
+        with self._lock:
+            for batch_id in receipt.batches:
+                entry = self._awaiting.pop(batch_id, None)
+                if entry is None:
+                    # a receipt faster than the PUBACK, or for a batch already resent
+                    for mid, (bid, ids) in list(self._inflight.items()):
+                        if bid == batch_id:
+                            del self._inflight[mid]
+                            entry = (ids, 0.0)
+                            break
+                if entry is not None:
+                    self._inflight_ids.difference_update(entry[0])
+                    done.extend(entry[0])
+            if done:
+                self._receipt_timeout = float(self.broker.receipt_timeout_s)
+        self._forget(done)
+
+    def _expire_unconfirmed(self) -> None:
+        """Batches without a receipt in time are sent again (the server merges repeats)."""
+        now = time.monotonic()
+        with self._lock:
+            late = [b for b, (_, at) in self._awaiting.items()
+                    if now - at > self._receipt_timeout]
+            if not late:
+                return
+            for b in late:
+                ids, _ = self._awaiting.pop(b)
+                self._inflight_ids.difference_update(ids)
+            self._cursor = 0
+            self.resent_batches += len(late)
+            timeout = self._receipt_timeout
+            self._receipt_timeout = min(timeout * 2, MAX_RECEIPT_TIMEOUT_S)
+        log.warning("%d batches had no receipt from the server in %.0f s; sending them again",
+                    len(late), timeout)
+
     def _on_message(self, client: mqtt.Client, userdata: object,
                     msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.topic_receipt:
+            self._on_receipt(bytes(msg.payload))
+            return
         try:
             self._commands.put_nowait(bytes(msg.payload))
         except queue.Full:
@@ -217,16 +292,18 @@ class Uplink:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._inflight_ids.difference_update(ids)
                 return
+            acked = False
             if info.mid in self._early_acks:
                 del self._early_acks[info.mid]
-                self._inflight_ids.difference_update(ids)
-                acked = True
+                if self.receipts:
+                    self._awaiting[batch_id] = (ids, time.monotonic())
+                else:
+                    self._inflight_ids.difference_update(ids)
+                    acked = True
             else:
-                self._inflight[info.mid] = ids
-                acked = False
+                self._inflight[info.mid] = (batch_id, ids)
         if acked:
-            self.outbox.ack(ids)
-            self.acked_readings += len(ids)
+            self._forget(ids)
         self.published_batches += 1
 
     def _publisher(self) -> None:
@@ -234,8 +311,11 @@ class Uplink:
         while not self._stop.is_set():
             if not self.connected.wait(0.5):
                 continue
+            if self.receipts:
+                self._expire_unconfirmed()
             with self._lock:
-                room = MAX_INFLIGHT - len(self._inflight)
+                room = min(MAX_INFLIGHT - len(self._inflight),
+                           MAX_UNCONFIRMED - len(self._awaiting))
                 cursor = self._cursor
             if room <= 0:
                 time.sleep(0.002)

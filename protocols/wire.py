@@ -60,6 +60,7 @@ class Channel(StrEnum):
     STATUS = "status"
     CMD = "cmd"
     CMD_RESULT = "cmd/result"
+    RECEIPT = "receipt"
 
 
 def check_gateway_id(gateway: str) -> str:
@@ -616,6 +617,39 @@ def decode_result(payload: bytes) -> CommandResult:
         error=str(error) if error is not None else None,
         result=dict(result),
     )
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The server's word that the named batches of a gateway are committed to its database
+    (stored, quarantined or dead-lettered): only then may the gateway forget them. A broker's
+    PUBACK is not that word: a broker that crashes before delivering loses what it acked."""
+
+    gateway: str
+    batches: tuple[str, ...]
+    ts: datetime
+
+
+MAX_RECEIPT_BATCHES = 1000
+
+
+def encode_receipt(receipt: Receipt) -> bytes:
+    return _dump({"schema": SCHEMA_VERSION, "gateway": check_gateway_id(receipt.gateway),
+                  "batches": list(receipt.batches), "ts": format_ts(receipt.ts)})
+
+
+def decode_receipt(payload: bytes) -> Receipt:
+    obj = _load(payload)
+    batches = obj.get("batches")
+    if not isinstance(batches, list) or not all(isinstance(b, str) and b for b in batches):
+        raise WireError("batches: expected a list of batch ids (non-empty strings)")
+    if len(batches) > MAX_RECEIPT_BATCHES:
+        raise WireError(f"batches: {len(batches)} ids exceed {MAX_RECEIPT_BATCHES}")
+    return Receipt(gateway=check_gateway_id(_field(obj, "gateway", str)),
+                   batches=tuple(batches), ts=parse_ts(obj.get("ts"), "ts"))
 
 
 # --------------------------------------------------------------------------- json

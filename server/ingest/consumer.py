@@ -1,10 +1,13 @@
 """The MQTT consumer: paho-mqtt 2.x with manual acknowledgement.
 
 A message is acknowledged (PUBACK) only after the transaction holding its readings has
-committed, so a crash at any point loses nothing: the broker redelivers what was not
-acknowledged to the persistent session (``clean_session=False`` / ``clean_start=False``,
-stable client id), and the idempotent merge makes the repeat a no-op. Several server
-processes share the readings through a shared subscription (``$share/<group>/...``).
+committed, and then the gateway gets a receipt naming its committed batches (only a receipt
+lets a gateway delete readings from its outbox: a broker's PUBACK is not durable if the
+broker crashes before delivering), so a crash at any point loses nothing: the broker
+redelivers what was not acknowledged to the persistent session (``clean_session=False`` /
+``clean_start=False``, stable client id), and the idempotent merge makes the repeat a
+no-op. Several server processes share the readings through a shared subscription
+(``$share/<group>/...``).
 
 Bad input never stops the consumer and never vanishes: anything that cannot be stored as
 it came goes to ``dead_letters`` with the reason, in the same transaction.
@@ -189,9 +192,10 @@ class Consumer:
             msgs = self._collect()
             if not msgs:
                 continue
+            receipts: dict[str, list[str]] = {}
             while not self._stop.is_set():
                 try:
-                    self._store(msgs)
+                    receipts = self._store(msgs)
                     break
                 except Exception:
                     # the database is down or refusing: keep the messages unacknowledged and
@@ -203,8 +207,23 @@ class Consumer:
             for m in msgs:
                 self._client.ack(m.mid, m.qos)
             self.stored_messages += len(msgs)
+            self._send_receipts(receipts)
 
-    def _store(self, msgs: list[mqtt.MQTTMessage]) -> None:
+    def _send_receipts(self, receipts: dict[str, list[str]]) -> None:
+        """Tell each gateway which of its batches are committed (QoS 1; a receipt lost on the
+        way only makes the gateway send the batch again, which the merge ignores)."""
+        now = datetime.now(UTC)
+        for gw, ids in receipts.items():
+            topic = wire.topic(gw, wire.Channel.RECEIPT, self.cfg.root)
+            for i in range(0, len(ids), wire.MAX_RECEIPT_BATCHES):
+                chunk = tuple(ids[i:i + wire.MAX_RECEIPT_BATCHES])
+                self._client.publish(topic, wire.encode_receipt(
+                    wire.Receipt(gw, chunk, now)), qos=1)
+
+    def _store(self, msgs: list[mqtt.MQTTMessage]) -> dict[str, list[str]]:
+        """Store one batch of messages in one transaction; returns, per gateway, the ids of
+        its readings batches now committed (for the receipts)."""
+        receipts: dict[str, list[str]] = {}
         batch = Batch()
         statuses: list[wire.GatewayStatus] = []
         results: list[tuple[str, wire.CommandResult]] = []
@@ -228,6 +247,8 @@ class Consumer:
                     for row, why in bad:
                         batch.add_dead(m.topic, topic.gateway, why, row_json(row))
                     metrics.READINGS.inc(len(good))
+                    if rows.batch_id:
+                        receipts.setdefault(rows.gateway, []).append(rows.batch_id)
                 elif topic.channel is wire.Channel.STATUS:
                     st = wire.decode_status(payload)
                     if st.gateway != topic.gateway:
@@ -263,6 +284,7 @@ class Consumer:
                 self.on_stored(batch)
             except Exception:
                 log.exception("after-store hook failed")
+        return receipts
 
     @staticmethod
     def _status(conn: Any, st: wire.GatewayStatus) -> None:

@@ -41,12 +41,19 @@ def test_uplink_over_tls_with_gateway_credentials(secure_broker: tuple[int, Path
     try:
         assert up.connected.wait(10), "TLS connection with the gateway's password failed"
         deadline = time.monotonic() + 10
+        batches: list[wire.ReadingsBatch] = []
+        while not batches and time.monotonic() < deadline:
+            time.sleep(0.05)
+            batches = [wire.decode_readings(p) for t, p in list(server.got)
+                       if t.endswith("/readings")]
+        assert batches and batches[0].readings[0].value == 12.5
+        assert box.depth() == 1  # the broker has it; the server has not said it is stored
+        # the server's receipt passes the site ACL (server writes, gateway reads its own)
+        server.c.publish(wire.topic("gw-a", wire.Channel.RECEIPT), wire.encode_receipt(
+            wire.Receipt("gw-a", (batches[0].batch_id,), datetime.now(UTC))), qos=1)
         while box.depth() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert box.depth() == 0
-        time.sleep(0.3)
-        batches = [wire.decode_readings(p) for t, p in server.got if t.endswith("/readings")]
-        assert batches and batches[0].readings[0].value == 12.5
     finally:
         up.stop()
         server.close()

@@ -104,3 +104,36 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path: Path) -> None:
         assert depth >= committed + last_reported
         committed = depth
     assert committed > 0
+
+
+def test_journal_keeps_every_committed_reading_after_delivery(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite", journal=True)
+    box.add(readings(5))
+    box.ack(box.take(10).ids)
+    assert box.depth() == 0
+    assert [(r.meter, r.ts, r.value) for r in box.journaled()] == [
+        (r.meter, r.ts, r.value) for r in readings(5)]
+    box.close()
+    plain = Outbox(tmp_path / "p.sqlite")
+    plain.add(readings(3))
+    assert plain.journaled() == []  # off by default: the field never grows a journal
+    plain.close()
+
+
+def test_scaled_clock_is_shared_by_processes_that_know_the_same_numbers() -> None:
+    import time
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from edge.clock import ScaledClock
+
+    epoch = time.time()
+    a = ScaledClock.parse(f"2026-11-01T00:00:00+08:00,{epoch},600")
+    b = ScaledClock(datetime(2026, 10, 31, 16, tzinfo=UTC), epoch, 600)
+    assert abs((a.now() - b.now()).total_seconds()) < 5  # 600 x the few ms between calls
+    assert a.now() >= datetime(2026, 10, 31, 16, tzinfo=UTC)
+    for bad in ("2026-11-01T00:00:00+08:00,1", "2026-11-01T00:00:00,1,600",
+                "2026-11-01T00:00:00+08:00,1,0", "yesterday,1,2"):
+        with pytest.raises(ValueError, match="virtual clock"):
+            ScaledClock.parse(bad)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,11 @@ from .conftest import START, LinkedClock
 
 
 class Listener:
-    """Collects what a gateway publishes under ``root``."""
+    """Collects what a gateway publishes under ``root`` and, as the server does once a batch
+    is committed, answers each readings batch with a receipt (unless ``receipts`` is off)."""
 
-    def __init__(self, host: str, port: int, root: str) -> None:
+    def __init__(self, host: str, port: int, root: str, *, receipts: bool = True) -> None:
+        self.root, self.receipts = root, receipts
         self.readings: dict[tuple[str, str, datetime], float] = {}
         self.batches = 0
         self.results: list[wire.CommandResult] = []
@@ -51,6 +53,11 @@ class Listener:
                 self.batches += 1
                 for r in batch.readings:
                     self.readings[(r.meter, r.quantity, r.ts)] = r.value
+                if self.receipts:
+                    client.publish(
+                        wire.topic(batch.gateway, wire.Channel.RECEIPT, self.root),
+                        wire.encode_receipt(wire.Receipt(batch.gateway, (batch.batch_id,),
+                                                         datetime.now(UTC))), qos=1)
             elif msg.topic.endswith("/cmd/result"):
                 self.results.append(wire.decode_result(msg.payload))
             elif msg.topic.endswith("/status"):
@@ -219,3 +226,78 @@ def test_kill_9_while_publishing_loses_nothing(tmp_path: Path, mqtt_broker: Brok
         assert listener.wait(lambda s: len(s.readings) == total, 30), len(listener.readings)
     finally:
         listener.close()
+
+
+RECEIPT_PUBLISHER = """
+import sys, time
+from datetime import UTC, datetime
+from edge.config import config_from_dict
+from edge.outbox import Outbox
+from edge.uplink import Uplink
+from protocols import wire
+cfg = config_from_dict({"gateway": {"id": "gw-rcpt"},
+    "broker": {"url": sys.argv[2], "root": sys.argv[3], "batch_max": 100, "batch_ms": 10,
+               "receipt_timeout_s": 5},
+    "bus": [{"name": "b", "port": "socket://127.0.0.1:9", "meter": [{"id": "M1",
+             "address": "000000000001"}]}]})
+box = Outbox(sys.argv[1])
+up = Uplink(cfg.broker, "gw-rcpt", box, on_command=lambda p: None,
+            status=lambda: wire.GatewayStatus("gw-rcpt", True, datetime.now(UTC)))
+up.start()
+while True:
+    time.sleep(0.1)
+    print(box.depth(), up.published_batches, up.resent_batches, flush=True)
+"""
+
+
+def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
+        tmp_path: Path, mqtt_broker: Broker, topic_prefix: str) -> None:
+    """The broker acknowledges every batch but nobody stores them (no subscriber: the
+    broker drops them, as a broker killed before delivering would): the gateway keeps
+    them, sends them again when no receipt comes, and forgets them only on receipts."""
+    from .test_outbox import readings
+
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path)
+    total = 500
+    box.add(readings(total))
+    box.close()
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", RECEIPT_PUBLISHER, str(path),
+                             mqtt_broker.url, topic_prefix], stdout=subprocess.PIPE,
+                            text=True, cwd=repo)
+    assert proc.stdout is not None
+    listener = None
+    try:
+        def state() -> tuple[int, int, int]:
+            assert proc.stdout is not None
+            depth, published, resent = (int(x) for x in proc.stdout.readline().split())
+            return depth, published, resent
+
+        deadline = time.monotonic() + 20
+        while (st := state())[1] < total // 100 and time.monotonic() < deadline:
+            pass
+        assert st[1] >= total // 100, "the batches were not published"
+        time.sleep(1)
+        assert state()[0] == total, "PUBACKed batches must stay until a receipt"
+        # a silent server: receipts off; the batches are sent again after the timeout
+        quiet = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix, receipts=False)
+        deadline = time.monotonic() + 20
+        while (st := state())[2] < total // 100 and time.monotonic() < deadline:
+            pass
+        assert quiet.wait(lambda s: len(s.readings) == total, 5)  # delivered again
+        quiet.close()
+        assert st[2] >= total // 100 and state()[0] == total, st  # and still kept
+        # the server is back: receipts come, the outbox empties (the timeout has doubled
+        # to 10 s, so allow for it)
+        listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
+        deadline = time.monotonic() + 30
+        while (st := state())[0] > 0 and time.monotonic() < deadline:
+            pass
+        assert st[0] == 0, st
+        assert len(listener.readings) == total
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if listener is not None:
+            listener.close()

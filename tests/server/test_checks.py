@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
@@ -75,6 +76,14 @@ def test_success_rate_failed_reasons_and_reread(migrated: str) -> None:
         by_area = {r["key"]: r for r in completeness.success_rate(conn, D, "area")}
         assert (by_area["A1"]["read"], by_area["A1"]["due"]) == (2, 4)
         assert (by_area["A2"]["read"], by_area["A2"]["due"]) == (1, 2)
+        # the one-pass report of every grouping says the same as each grouping alone
+        whole = completeness.report(conn, D)
+        for by in completeness.GROUPS:
+            assert whole[by] == completeness.success_rate(conn, D, by), by
+        assert {r["key"] for r in whole["gateway"]} == {"gw-1", "gw-2"}
+        assert sum(r["due"] for r in whole["customer_class"]) == 6
+        with pytest.raises(ValueError, match="group by one of"):
+            completeness.report(conn, D, ("area", "colour"))
         failed = {r["meter_id"]: r for r in completeness.failed_meters(conn, D)}
         assert set(failed) == {"M3", "M4", "N2"}
         assert failed["M3"]["reason"] == "meter not answering (timeout)"
@@ -219,6 +228,8 @@ def test_api_workflow_exports_and_roles(client: TestClient) -> None:
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     rate = client.get(f"/api/completeness?date={D}&by=area", headers=viewer).json()
     assert rate["groups"][0]["key"] == "A1"
+    whole = client.get(f"/api/completeness/report?date={D}", headers=viewer).json()
+    assert whole["groups"]["area"] == rate["groups"] and len(whole["groups"]["all"]) == 1
     assert client.put("/api/rule-params/decrease", json={"params": {"tolerance_kwh": 1}},
                       headers=op).status_code == 403
     assert client.put("/api/rule-params/decrease", json={"params": {"tolerance_kwh": 1}},

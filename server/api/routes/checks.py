@@ -76,6 +76,19 @@ def success_rate(request: Request, day: date | None = Query(None, alias="date"),
     return {"date": d, "by": by, "groups": rows, "reread": rec}
 
 
+@router.get("/completeness/report")
+def success_report(request: Request, day: date | None = Query(None, alias="date"),
+                   _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+    """Every grouping of the day's success rate (organisation, area, concentrator, protocol,
+    customer class) from one pass over the archive, and the re-reading tally."""
+    d = _day(request, day)
+    with request.app.state.pool.connection() as conn:
+        groups = completeness.report(conn, d,
+                                     threshold=request.app.state.settings.success_threshold)
+        rec = reread.recovered(conn, d)
+    return {"date": d, "groups": groups, "reread": rec}
+
+
 @router.get("/completeness/trend")
 def trend(request: Request, days: int = Query(30, ge=1, le=62),
           _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
