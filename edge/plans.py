@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 
 Fire = Callable[[PlanConfig, datetime], None]
 
+# A plan found due later than this (the clock jumped forward, or the machine was suspended)
+# does not fire for every slot it missed: an interval value read now is not the value of a
+# slot hours ago, so the missed interval slots are skipped (logged); a daily plan (freeze,
+# events, clock check) reads what the meter keeps, so it fires once for the latest missed
+# day. A clock that jumps back fires nothing twice: the next slot stays where it was.
+MISFIRE_GRACE_S = 60.0
+
 
 def trigger_for(plan: PlanConfig, tz: ZoneInfo, now: datetime) -> BaseTrigger:
     if plan.kind == "interval":
@@ -90,12 +97,37 @@ class PlanRunner:
             if due is None:
                 return
             plan, when = due
-            left = (when - self.clock.now()).total_seconds()
+            now = self.clock.now()
+            left = (when - now).total_seconds()
             if left > 0:
                 self.clock.sleep(min(left, 1.0))
+                continue
+            if -left > MISFIRE_GRACE_S:
+                self._misfired(plan, when, now)
                 continue
             try:
                 self.fire(plan, when)
             except Exception:
                 log.exception("plan %s failed to fire at %s", plan.name, when)
             self._advance(plan, when)
+
+    def _misfired(self, plan: PlanConfig, when: datetime, now: datetime) -> None:
+        trigger = self.triggers[plan.name]
+        nxt = trigger.get_next_fire_time(None, now)
+        missed, latest, t = 0, when, when
+        while t is not None and t <= now:
+            missed, latest = missed + 1, t
+            t = trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
+        if plan.kind == "interval":
+            log.warning("plan %s: %d slots from %s to %s missed (the clock jumped forward "
+                        "or the agent was stalled); interval values cannot be read after "
+                        "their time, skipped", plan.name, missed, when, latest)
+        else:
+            log.warning("plan %s: %d firings missed up to %s (the clock jumped forward or "
+                        "the agent was stalled); firing once for %s", plan.name, missed,
+                        latest, latest)
+            try:
+                self.fire(plan, latest)
+            except Exception:
+                log.exception("plan %s failed to fire at %s", plan.name, latest)
+        self.next[plan.name] = nxt
