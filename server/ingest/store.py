@@ -4,8 +4,12 @@ an idempotent merge on (meter, quantity, ts).
 - a repeat with the same value is a no-op; a repeat with a different value goes to
   ``reading_conflicts`` (never overwrites);
 - readings of meters not in the archive go to ``quarantine``;
-- freeze readings also land in ``daily_freeze`` by data date (utility time zone), event and
-  clock readings in ``meter_events``;
+- freeze readings land in ``daily_freeze`` by data date (utility time zone), not in
+  ``readings``: the register frozen at midnight and the interval sample read at 00:00 are two
+  observations of one register at one instant, and differ by what was used in the seconds
+  between (found by the chaos run: every midnight looked like a conflict); a repeated freeze
+  with a different value goes to ``reading_conflicts`` (kind ``freeze``);
+- event and clock readings also land in ``meter_events``;
 - rows too far in the future or older than the retention go to ``dead_letters`` with the
   reason, and so do whole messages that cannot be decoded.
 """
@@ -34,7 +38,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 MERGE = """
 WITH dedup AS (
     SELECT DISTINCT ON (meter_id, quantity, ts) * FROM staging s
-    WHERE EXISTS (SELECT 1 FROM meters m WHERE m.id = s.meter_id)
+    WHERE s.kind <> 'freeze' AND EXISTS (SELECT 1 FROM meters m WHERE m.id = s.meter_id)
     ORDER BY meter_id, quantity, ts, value
 ), ins AS (
     INSERT INTO readings (meter_id, quantity, ts, value, kind, source, quality, gateway_id)
@@ -50,7 +54,17 @@ INSERT INTO reading_conflicts (meter_id, quantity, ts, stored_value, new_value, 
                                gateway_id, batch_id)
 SELECT s.meter_id, s.quantity, s.ts, r.value, s.value, s.kind, s.gateway_id, s.batch_id
 FROM staging s JOIN readings r USING (meter_id, quantity, ts)
-WHERE r.value <> s.value
+WHERE s.kind <> 'freeze' AND r.value <> s.value
+ON CONFLICT (meter_id, quantity, ts, new_value) DO NOTHING
+"""
+
+FREEZE_CONFLICTS = """
+INSERT INTO reading_conflicts (meter_id, quantity, ts, stored_value, new_value, kind,
+                               gateway_id, batch_id)
+SELECT s.meter_id, s.quantity, s.ts, f.value, s.value, 'freeze', s.gateway_id, s.batch_id
+FROM staging s JOIN daily_freeze f ON f.meter_id = s.meter_id AND f.quantity = s.quantity
+ AND f.data_date = ((s.ts AT TIME ZONE %(tz)s) - interval '1 minute')::date
+WHERE s.kind = 'freeze' AND f.value <> s.value
 ON CONFLICT (meter_id, quantity, ts, new_value) DO NOTHING
 """
 
@@ -169,14 +183,16 @@ def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResul
                         cp.write_row(row)
             merged = conn.execute(MERGE).fetchone()
             inserted = int(merged[0]) if merged else 0
-            if inserted < len(batch.rows):
+            kinds = {r[4] for r in batch.rows}
+            series = sum(1 for r in batch.rows if r[4] != "freeze")
+            if inserted < series or "freeze" in kinds:
                 # some rows were repeats, unknown meters or duplicates within the batch: only
                 # then can there be conflicts or quarantine rows (the common case skips both)
                 conn.execute(CONFLICTS)
                 conn.execute(QUARANTINE)
-            kinds = {r[4] for r in batch.rows}
             if "freeze" in kinds:
-                conn.execute(FREEZE, {"tz": tz})
+                inserted += conn.execute(FREEZE, {"tz": tz}).rowcount
+                conn.execute(FREEZE_CONFLICTS, {"tz": tz})
             if kinds & {"event", "clock"}:
                 conn.execute(EVENTS)
             conn.execute(CHECK_QUEUE, {"tz": tz})

@@ -240,3 +240,43 @@ def test_a_meter_dead_for_weeks_does_not_break_its_bus() -> None:
     for _ in range(2000):
         worker._failed(meter, state, ReadError("M1", "timeout", "no reply"))  # noqa: SLF001
     assert state.state == "dead" and state.retry_at == clock.now() + BACKOFF_MAX
+
+
+def test_a_full_disk_pauses_the_bus_and_loses_nothing(running: RunningFleet, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The gateway's disk fills up: the outbox refuses with SQLite's "database or disk is
+    full", the bus worker keeps the readings it took and retries (the bus waits), what was
+    committed before stays intact, and once there is room the readings are committed."""
+    import threading
+    import time
+
+    from edge.outbox import Outbox, OutboxError
+
+    from .test_outbox import readings as old_readings
+
+    box = Outbox(tmp_path / "o.sqlite")
+    box.add(old_readings(200))
+    pages = box._conn.execute("PRAGMA page_count").fetchone()[0]  # noqa: SLF001
+    box._conn.execute(f"PRAGMA max_page_count = {pages}")  # noqa: SLF001 - the disk is full
+    with pytest.raises(OutboxError, match="database or disk is full"):
+        box.add(old_readings(2000, start=200))
+    rt = EdgeRuntime(edge_config(running, tmp_path), sink=box.add)
+    rt.start(plans=False)
+    got: list[Any] = []
+    try:
+        reader = threading.Thread(target=lambda: got.extend(rt.read_now("C1", timeout=60)))
+        reader.start()
+        deadline = time.monotonic() + 10
+        while "the outbox refused" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "the outbox refused" in caplog.text and "disk is full" in caplog.text
+        assert box.depth() == 200 and reader.is_alive()  # waiting, nothing dropped
+        box._conn.execute("PRAGMA max_page_count = 1073741823")  # noqa: SLF001 - room again
+        reader.join(30)
+        assert got and box.depth() == 200 + len(got)
+        kept = box.take(10_000).readings
+        assert [r.value for r in kept[:200]] == [r.value for r in old_readings(200)]
+        assert {r.meter for r in kept[200:]} == {"C1"}
+    finally:
+        rt.stop()
+        box.close()

@@ -69,7 +69,7 @@ TZ_NAME = "Asia/Shanghai"
 TZ = ZoneInfo(TZ_NAME)
 TIMESCALE_SCRIPT = REPO / "deploy" / "scripts" / "timescaledb.sh"
 
-Key = tuple[str, str, datetime]  # meter, quantity, timestamp
+Key = tuple[str, str, datetime, bool]  # meter, quantity, timestamp, a freeze
 
 
 @dataclass
@@ -213,7 +213,7 @@ def read_outbox(path: Path, before: datetime) -> tuple[dict[Key, float], int, li
             r = reading_from_dict(json.loads(body))
             if r.ts >= before:
                 continue
-            key = (r.meter, r.quantity, r.ts)
+            key = (r.meter, r.quantity, r.ts, r.kind.value == "freeze")
             if key in journal and journal[key] != r.value:
                 problems.append(f"the edge committed {key} twice with different values "
                                 f"{journal[key]} and {r.value}")
@@ -389,9 +389,11 @@ def _account(out: Outcome, conn: psycopg.Connection[Any], journal: dict[Key, flo
              cutoff: datetime, fleet: Any, truth_days: set[tuple[str, date]], first: date,
              last: date) -> None:
     ids = [m.archive_id for m, _ in fleet.meters]
-    stored = {(m, q, ts): v for m, q, ts, v in conn.execute(
-        "SELECT meter_id, quantity, ts, value FROM readings WHERE meter_id = ANY(%s) "
-        "AND ts < %s", (ids, cutoff))}
+    stored = {(m, q, ts, f): v for m, q, ts, v, f in conn.execute(
+        "SELECT meter_id, quantity, ts, value, false FROM readings WHERE meter_id = ANY(%s) "
+        "AND ts < %s UNION ALL SELECT meter_id, quantity, freeze_ts, value, true "
+        "FROM daily_freeze WHERE meter_id = ANY(%s) AND freeze_ts < %s",
+        (ids, cutoff, ids, cutoff))}
     out.committed, out.stored = len(journal), len(stored)
     missing = sorted(set(journal) - set(stored))
     extra = sorted(set(stored) - set(journal))

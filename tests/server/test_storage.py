@@ -77,6 +77,33 @@ def test_freeze_and_event_routing(migrated: str) -> None:
         assert conn.execute("SELECT count(*) FROM meter_events").fetchone() == (1,)
 
 
+def test_midnight_interval_sample_and_freeze_are_not_a_conflict(migrated: str) -> None:
+    """The register frozen at 00:00 and the interval sample read at 00:00 a few seconds later
+    differ by what was used meanwhile: two observations, both kept, no conflict. A freeze
+    repeated with another value is a conflict (kept aside, the first value stays)."""
+    add_meters(migrated, [{"id": "M1", "address": "000000000001"}])
+    midnight = datetime(2026, 11, 1, 16, tzinfo=UTC)  # 00:00 in Asia/Shanghai
+    with psycopg.connect(migrated) as conn:
+        b = Batch()
+        b.add_rows("gw-1", "b1", rows("M1", 1, 1234.50, kind="freeze", t0=midnight))
+        b.add_rows("gw-1", "b1", rows("M1", 1, 1234.51, t0=midnight))
+        assert store(conn, b, tz="Asia/Shanghai").inserted == 2
+        again = Batch()  # both redelivered, in the other order: no-ops
+        again.add_rows("gw-1", "b2", rows("M1", 1, 1234.51, t0=midnight))
+        again.add_rows("gw-1", "b2", rows("M1", 1, 1234.50, kind="freeze", t0=midnight))
+        assert store(conn, again, tz="Asia/Shanghai").inserted == 0
+        assert conn.execute("SELECT count(*) FROM reading_conflicts").fetchone() == (0,)
+        assert conn.execute("SELECT value FROM readings").fetchall() == [(1234.51,)]
+        assert conn.execute("SELECT data_date::text, value FROM daily_freeze").fetchall() == [
+            ("2026-11-01", 1234.50)]
+        other = Batch()  # the same freeze with another value
+        other.add_rows("gw-1", "b3", rows("M1", 1, 1200.0, kind="freeze", t0=midnight))
+        store(conn, other, tz="Asia/Shanghai")
+        assert conn.execute("SELECT kind, stored_value, new_value FROM reading_conflicts"
+                            ).fetchall() == [("freeze", 1234.50, 1200.0)]
+        assert conn.execute("SELECT value FROM daily_freeze").fetchall() == [(1234.50,)]
+
+
 def test_bad_timestamps_screened() -> None:
     now = T0
     good, bad = screen(rows("M1", 1, t0=now + timedelta(hours=2)) + rows("M1", 1), now, 900, 30)

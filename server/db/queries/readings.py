@@ -20,10 +20,14 @@ def curve(conn: psycopg.Connection[Any], *, meter: str, quantity: str, start: da
 
 def latest(conn: psycopg.Connection[Any], *, meter: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
+        # freezes live in daily_freeze (not in readings): the newest of either counts
         return cur.execute(
-            "SELECT DISTINCT ON (quantity) quantity, ts, value, kind, source FROM readings "
-            "WHERE meter_id = %s AND ts > now() - interval '400 days' "
-            "ORDER BY quantity, ts DESC", (meter,)).fetchall()
+            "SELECT DISTINCT ON (quantity) quantity, ts, value, kind, source FROM ("
+            " SELECT quantity, ts, value, kind, source FROM readings"
+            " WHERE meter_id = %(m)s AND ts > now() - interval '400 days'"
+            " UNION ALL SELECT quantity, freeze_ts, value, 'freeze', source FROM daily_freeze"
+            " WHERE meter_id = %(m)s AND freeze_ts > now() - interval '400 days') x "
+            "ORDER BY quantity, ts DESC, kind", {"m": meter}).fetchall()
 
 
 def freezes(conn: psycopg.Connection[Any], *, meter: str, start: date,
