@@ -6,6 +6,11 @@ register rollover at 999999.99 kWh counted as consumption, not as a decrease. A 
 meter is a new archive id with its own registers, so a replacement is never a decrease.
 Parameters have defaults here and may be overridden per rule and customer class in
 ``rule_params`` (admin only, audited).
+
+``overrun`` and ``flying`` judge the same thing, the day's register increment against what
+the rated U·I (and phases) could deliver in 24 hours, at two thresholds: an increment above
+the flying threshold is *flying* (飞走) and not also *overrun* (超差), so a meter is in the
+archive under the most severe of the two for a day (each keeps its own ongoing record).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "stopped": {"min_kw": 0.05},
     "spike": {"factor": 3.0, "min_kwh": 2.0, "history_days": 7},
     "overrun": {"factor": 1.0},
+    "flying": {"factor": 1.5},
     "clock": {"max_offset_s": 300},
     "voltage_loss": {"ratio": 0.78, "min_current_a": 0.05},
     "phase_break": {"ratio": 0.60, "max_current_a": 0.01},
@@ -40,6 +46,9 @@ DEFAULTS: dict[str, dict[str, float]] = {
 # rules judged per area, not per meter: their parameters are not per customer class
 AREA_RULES = ("line_loss",)
 CUSTOMER_CLASSES = ("residential", "commercial", "industrial", "agricultural", "other")
+# rules whose query also reads another rule's parameters: a customer class's override of
+# either changes what the rule finds for that class
+USES: dict[str, tuple[str, ...]] = {"overrun": ("flying",), "zero_consumption": ("stopped",)}
 
 CONSUMPTION = """
 SELECT m.id AS meter_id, m.area_id, m.customer_class, m.is_generation, m.is_area_master,
@@ -87,6 +96,14 @@ def rule_sql(params: dict[str, Any]) -> dict[str, str]:
           AND quantity IN ('voltage_a','voltage_b','voltage_c','current_a','current_b',
                            'current_c')
         GROUP BY meter_id, ts"""
+    # what the rated U·I could deliver in the day (register units: secondary side, so the
+    # CT/PT ratio applies to neither side of the comparison)
+    capacity = "(c.phases * c.rated_voltage * c.rated_current * 24 / 1000)"
+    rated = ("c.rated_voltage IS NOT NULL AND c.rated_current IS NOT NULL "
+             "AND c.rated_voltage > 0 AND c.rated_current > 0 AND NOT c.is_area_master")
+    capacity_evidence = (f"jsonb_build_object('kwh', c.delta, 'capacity_kwh', {capacity}, "
+                         f"'ratio', round((c.delta / {capacity})::numeric, 3), "
+                         "'previous', c.v0, 'current', c.v1)")
     return {
         "decrease": f"""SELECT meter_id, area_id, jsonb_build_object('previous', v0,
             'current', v1) FROM ({CONSUMPTION}) c
@@ -147,13 +164,16 @@ def rule_sql(params: dict[str, Any]) -> dict[str, str]:
             WHERE h.n >= 3 AND c.delta > {p('spike', 'min_kwh')}
               AND c.delta > {p('spike', 'factor')} * h.avg_kwh""",
         "overrun": f"""
-            SELECT c.meter_id, c.area_id, jsonb_build_object('kwh', c.delta,
-                   'capacity_kwh', c.phases * c.rated_voltage * c.rated_current * 24 / 1000)
+            SELECT c.meter_id, c.area_id, {capacity_evidence}
             FROM ({CONSUMPTION}) c
-            WHERE c.rated_voltage IS NOT NULL AND c.rated_current IS NOT NULL
-              AND NOT c.is_area_master
-              AND c.delta > {p('overrun', 'factor')} * c.phases * c.rated_voltage
-                            * c.rated_current * 24 / 1000""",
+            WHERE {rated}
+              AND c.delta > {p('overrun', 'factor')} * {capacity}
+              AND NOT c.delta > {p('flying', 'factor')} * {capacity}""",
+        "flying": f"""
+            SELECT c.meter_id, c.area_id, {capacity_evidence}
+            FROM ({CONSUMPTION}) c
+            WHERE {rated}
+              AND c.delta > {p('flying', 'factor')} * {capacity}""",
         "demand_over_contract": f"""
             SELECT e.meter_id, m.area_id, jsonb_build_object(
                    'max_demand_kw', max(e.value) * m.ct_ratio * m.pt_ratio,
@@ -289,13 +309,17 @@ def run_rules(conn: psycopg.Connection[Any], day: date, tz: str,
         for rule in DEFAULTS:
             if rule in AREA_RULES or (rules is not None and rule not in rules):
                 continue
-            special = tuple(c for c in CUSTOMER_CLASSES if rule in stored.get(c, {}))
+            uses = (rule, *USES.get(rule, ()))
+            special = tuple(c for c in CUSTOMER_CLASSES
+                            if any(r in stored.get(c, {}) for r in uses))
             passes: list[tuple[dict[str, Any], tuple[str, ...] | None, bool]] = [
-                (general[rule], special or None, True)]
-            passes += [(effective_params(stored, rule, c), (c,), False) for c in special]
+                (general, special or None, True)]
+            passes += [({**general, **{r: effective_params(stored, r, c) for r in uses}},
+                        (c,), False) for c in special]
             n = 0
-            for params, classes, exclude in passes:
-                sql = _scoped(rule_sql({**general, rule: params})[rule], classes, exclude,
+            for all_params, classes, exclude in passes:
+                params = all_params[rule]
+                sql = _scoped(rule_sql(all_params)[rule], classes, exclude,
                               meters is not None)
                 rows = conn.execute(sql, {"d": day, "tz": tz, "roll": ROLLOVER,
                                           "classes": list(classes or ()),

@@ -342,3 +342,82 @@ def test_rules_run_as_data_arrives(migrated: str) -> None:
         conn.commit()
         assert conn.execute("SELECT count(*) FROM check_queue").fetchone() == (2,)
         assert rules.run_incremental(conn, TZ)["meter_days"] == 2
+
+
+def rated(url: str, ratings: dict[str, tuple[float, float, int]]) -> None:
+    with psycopg.connect(url) as conn:
+        for meter, (volts, amps, phases) in ratings.items():
+            conn.execute("UPDATE meters SET rated_voltage = %s, rated_current = %s, phases = %s "
+                         "WHERE id = %s", (volts, amps, phases, meter))
+        conn.commit()
+
+
+def test_overrun_and_flying_are_two_thresholds_of_one_capacity(client: TestClient) -> None:
+    url = str(client.app.state.database_url)  # type: ignore[attr-defined]
+    # 220 V x 10 A x 24 h = 52.8 kWh a day single-phase; three-phase 3 x that = 158.4 kWh
+    add_meters(url, [{"id": m, "address": f"{i:012d}"} for i, m in enumerate(
+        ("OK", "OVER", "FLY", "FLY3", "EDGE", "NORATING", "MASTER", "SHOP", "CT"), start=1)],
+        area="A1")
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE meters SET is_area_master = true WHERE id = 'MASTER'")
+        conn.execute("UPDATE meters SET customer_class = 'commercial' WHERE id = 'SHOP'")
+        # a CT meter: registers count the secondary side, its rating is the secondary 1.5 A
+        conn.execute("UPDATE meters SET ct_ratio = 40 WHERE id = 'CT'")
+        conn.commit()
+    rated(url, {m: (220, 10, 1) for m in ("OK", "OVER", "FLY", "EDGE", "MASTER", "SHOP")}
+          | {"FLY3": (220, 10, 3), "CT": (220, 1.5, 1)})
+    use = {"OK": 10.0, "OVER": 60.0, "FLY": 160.0, "FLY3": 480.0, "EDGE": 79.0,
+           "NORATING": 5000.0, "MASTER": 500.0, "SHOP": 160.0, "CT": 25.0}
+    rows: list[tuple[Any, ...]] = []
+    for m, kwh in use.items():
+        rows += freezes(m, {D - timedelta(days=1): 1000.0, D: 1000.0 + kwh}, tariffs=False)
+    put(url, rows)
+    with psycopg.connect(url) as conn:
+        found = rules.run_rules(conn, D, TZ, rules=["overrun", "flying"])
+        got = {m: (r, ev, p) for r, m, ev, p in conn.execute(
+            "SELECT rule, meter_id, evidence, params FROM anomalies")}
+    # 60 = 1.14 x capacity: overrun; 160 = 3.03 x: flying, not also overrun; 79 = 1.496 x:
+    # just under the flying threshold, so overrun; CT: 25 kWh > 1.5 x 7.92 kWh (secondary)
+    assert {m: r for m, (r, _, _) in got.items()} == {
+        "OVER": "overrun", "FLY": "flying", "FLY3": "flying", "EDGE": "overrun",
+        "SHOP": "flying", "CT": "flying"}
+    assert found == {"overrun": 2, "flying": 4}
+    rule, ev, params = got["FLY"]
+    assert params == {"factor": 1.5}
+    assert ev == {"kwh": 160.0, "capacity_kwh": 52.8, "ratio": 3.03, "previous": 1000.0,
+                  "current": 1160.0}
+    assert got["FLY3"][1]["capacity_kwh"] == 158.4 and got["OVER"][2] == {"factor": 1.0}
+
+    admin = auth_headers(client, "admin", url)
+    viewer = auth_headers(client, "viewer", url)
+    shown = client.get("/api/rule-params", headers=viewer).json()["rules"]
+    assert shown["flying"] == {"defaults": {"factor": 1.5}, "general": {"factor": 1.5},
+                               "by_customer_class": {}}
+    # shops may run at up to 4 x capacity before it is flying: 3 x is then an overrun
+    r = client.put("/api/rule-params/flying?customer_class=commercial",
+                   json={"params": {"factor": 4.0}}, headers=admin)
+    assert r.status_code == 200 and r.json()["params"] == {"factor": 4.0}
+    assert client.put("/api/rule-params/flying", json={"params": {"ratio": 2}},
+                      headers=admin).status_code == 422
+    # the next day: the same use again; FLY stays one ongoing record (first D, last D + 1)
+    rows = []
+    for m, kwh in use.items():
+        rows += freezes(m, {D + timedelta(days=1): 1000.0 + 2 * kwh}, tariffs=False)
+    put(url, rows)
+    with psycopg.connect(url) as conn:
+        rules.run_rules(conn, D + timedelta(days=1), TZ)
+        rules.run_rules(conn, D + timedelta(days=1), TZ)  # a second scan changes nothing
+        recs = conn.execute("SELECT meter_id, rule, first_date, last_date, params FROM "
+                            "anomalies WHERE rule IN ('overrun', 'flying') ORDER BY meter_id, "
+                            "rule").fetchall()
+    nxt = D + timedelta(days=1)
+    assert recs == [("CT", "flying", D, nxt, {"factor": 1.5}),
+                    ("EDGE", "overrun", D, nxt, {"factor": 1.0}),
+                    ("FLY", "flying", D, nxt, {"factor": 1.5}),
+                    ("FLY3", "flying", D, nxt, {"factor": 1.5}),
+                    ("OVER", "overrun", D, nxt, {"factor": 1.0}),
+                    # the class override: flying on D (the old threshold), overrun on D + 1
+                    ("SHOP", "flying", D, D, {"factor": 1.5}),
+                    ("SHOP", "overrun", nxt, nxt, {"factor": 1.0})]
+    listed = client.get("/api/anomalies?rule=flying", headers=viewer).json()
+    assert listed["total"] == 4 and {"rule": "flying", "n": 4} in listed["open_by_rule"]
