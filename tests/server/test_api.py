@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -163,6 +164,84 @@ def test_curve_latest_and_freeze(client: TestClient) -> None:
     assert [f["data_date"] for f in r.json()["freezes"]] == ["2026-11-02"]
     assert client.get("/api/meters/NOPE/latest", headers=viewer).status_code == 404
 
+
+
+def test_raw_readings_and_events_of_a_day(client: TestClient) -> None:
+    viewer = auth_headers(client, "viewer", db(client))
+    add_meters(db(client), [{"id": "M1", "address": "000000000001"},
+                            {"id": "M2", "address": "000000000002"}])
+    t0 = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # 2026-11-02 00:00 in Asia/Shanghai
+    rows = [("M1", q, t0 + timedelta(minutes=15 * i), v + i, "interval", "scheduled", ())
+            for i in range(96) for q, v in (("energy_import_total", 100.0),
+                                            ("power_active_total", 1.0))]
+    rows += [("M1", "power_active_total", t0 - timedelta(minutes=15), 9.0, "interval",
+              "scheduled", ()),  # the day before, local time
+             ("M1", "power_active_total", t0 + timedelta(days=1), 9.0, "interval",
+              "scheduled", ()),  # the day after
+             ("M1", "energy_import_total", t0 + timedelta(days=1), 200.0, "freeze",
+              "scheduled", ()),  # a freeze: in daily_freeze, not a raw reading of the day
+             ("M2", "power_active_total", t0 + timedelta(hours=1), 3.0, "interval",
+              "scheduled", ()),
+             ("M1", "clock_offset", t0 + timedelta(hours=12), 12.0, "clock", "scheduled", ()),
+             ("M1", "cover_open_count", t0 + timedelta(minutes=30), 1.0, "event",
+              "scheduled", ()),
+             ("M1", "cover_open_count", t0 + timedelta(days=1, minutes=30), 2.0, "event",
+              "scheduled", ()),
+             ("M1", "power_down_count", t0 - timedelta(days=3), 4.0, "event", "scheduled",
+              ())]
+    with psycopg.connect(db(client)) as conn:
+        b = Batch()
+        b.add_rows("gw-1", "x", rows)
+        store(conn, b, tz="Asia/Shanghai")
+    r = client.get("/api/meters/M1/readings?date=2026-11-02&limit=50", headers=viewer)
+    assert r.status_code == 200, r.text
+    day = r.json()
+    # 2 x 96 interval readings, the clock check and a cover-open counter
+    assert day["total"] == 2 * 96 + 2 and len(day["items"]) == 50
+    assert (day["date"], day["timezone"]) == ("2026-11-02", "Asia/Shanghai")
+    assert day["start"] == "2026-11-02T00:00:00+08:00"
+    assert day["end"] == "2026-11-03T00:00:00+08:00"
+    first = day["items"][0]
+    assert (first["quantity"], first["value"], first["kind"], first["unit"]) == (
+        "energy_import_total", 100.0, "interval", "kWh")
+    assert datetime.fromisoformat(first["ts"]) == t0
+    pages = [client.get(f"/api/meters/M1/readings?date=2026-11-02&limit=50&offset={o}",
+                        headers=viewer).json()["items"] for o in range(0, 200, 50)]
+    seen = [(x["ts"], x["quantity"]) for page in pages for x in page]
+    assert len(seen) == len(set(seen)) == day["total"]  # pages neither repeat nor skip
+    only = client.get("/api/meters/M1/readings?date=2026-11-02&quantity=power_active_total",
+                      headers=viewer).json()
+    assert only["total"] == 96 and only["items"][-1]["value"] == 96.0
+    # events: newest first, of the day or of several days ending with it
+    ev = client.get("/api/meters/M1/events?date=2026-11-02", headers=viewer).json()
+    assert [(e["quantity"], e["value"]) for e in ev["items"]] == [
+        ("clock_offset", 12.0), ("cover_open_count", 1.0)]
+    assert ev["items"][0]["unit"] == "s" and ev["total"] == 2
+    ev = client.get("/api/meters/M1/events?date=2026-11-03&days=7&limit=2&offset=1",
+                    headers=viewer).json()
+    assert (ev["from"], ev["to"], ev["total"]) == ("2026-10-28", "2026-11-03", 4)
+    assert [(e["quantity"], e["value"]) for e in ev["items"]] == [
+        ("clock_offset", 12.0), ("cover_open_count", 1.0)]
+    # by default the day is yesterday in the utility time zone
+    yesterday = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
+    r = client.get("/api/meters/M1/readings", headers=viewer)
+    assert r.status_code == 200 and r.json()["date"] == yesterday.isoformat()
+    assert client.get("/api/meters/M1/events", headers=viewer).json()["to"] == \
+        yesterday.isoformat()
+    # refusals: no token, an unknown meter, quantity or date, a page too large
+    client.cookies.clear()  # the sign-in also set the dashboard's session cookie
+    assert client.get("/api/meters/M1/readings?date=2026-11-02").status_code == 401
+    assert client.get("/api/meters/M1/events").status_code == 401
+    assert client.get("/api/meters/NOPE/readings", headers=viewer).status_code == 404
+    assert client.get("/api/meters/NOPE/events", headers=viewer).status_code == 404
+    assert client.get("/api/meters/M1/events?quantity=colour",
+                      headers=viewer).status_code == 400
+    assert client.get("/api/meters/M1/readings?date=2026-13-01",
+                      headers=viewer).status_code == 422
+    assert client.get("/api/meters/M1/readings?limit=100000",
+                      headers=viewer).status_code == 422
+    assert client.get("/api/meters/M1/events?date=0001-01-01&days=2",
+                      headers=viewer).status_code == 422
 
 def test_health_and_metrics(client: TestClient) -> None:
     assert client.get("/health/live").json() == {"status": "alive"}

@@ -1,6 +1,8 @@
 """The dashboard in Debian's Chromium (headless, driven by Playwright; never a downloaded
 browser): sign in, the overview shows the API's numbers, confirm an anomaly, trigger a
-re-read, download a CSV. A screenshot of each page is kept in artifacts/screenshots."""
+re-read, download a CSV, pick a day on a meter's page (curve, consumption by tariff, raw
+readings and events as the API gives them). A screenshot of each page is kept in
+artifacts/screenshots."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,6 +31,27 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 TZ = ZoneInfo("Asia/Shanghai")
 
 
+def PICKED(yesterday: date) -> date:  # noqa: N802 - the day picked on the meter page
+    return yesterday - timedelta(days=1)
+
+
+def meter_day(day: date) -> list[tuple[object, ...]]:
+    """M1's day: a power curve and voltages every 15 minutes, a clock check and events."""
+    t0 = datetime(day.year, day.month, day.day, tzinfo=TZ).astimezone(UTC)
+    rows: list[tuple[object, ...]] = []
+    for i in range(96):
+        ts = t0 + timedelta(minutes=15 * i)
+        rows.append(("M1", "power_active_total", ts, round(0.4 + 0.05 * (i % 24), 3),
+                     "interval", "scheduled", ()))
+        rows.append(("M1", "voltage_a", ts, 221.0 + (i % 5) / 10, "interval", "scheduled", ()))
+    rows += [("M1", "clock_offset", t0 + timedelta(hours=12), 4.0, "clock", "scheduled", ()),
+             ("M1", "cover_open_count", t0 + timedelta(minutes=30), 1.0, "event", "scheduled",
+              ()),
+             ("M1", "power_down_count", t0 + timedelta(minutes=30), 3.0, "event", "scheduled",
+              ())]
+    return rows
+
+
 @pytest.fixture
 def live_server(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[tuple[str, str]]:
     import uvicorn
@@ -47,6 +70,11 @@ def live_server(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[tu
             if meter == "M2" and back == 0:
                 value = 50.0  # a register that ran backwards yesterday
             rows.append((meter, "energy_import_total", ts, value, "freeze", "scheduled", ()))
+            if meter == "M1":  # tariff registers that add up to the total
+                for i, share in enumerate((0.1, 0.3, 0.4, 0.2), start=1):
+                    rows.append((meter, f"energy_import_t{i}", ts, round(value * share, 2),
+                                 "freeze", "scheduled", ()))
+    rows += meter_day(PICKED(yesterday))
     with psycopg.connect(pg_url) as conn:
         b = Batch()
         b.add_rows("gw-1", "seed", rows)
@@ -125,9 +153,29 @@ def test_dashboard_in_chromium(live_server: tuple[str, str]) -> None:
             row = conn.execute("SELECT status, comment, updated_by FROM anomalies WHERE "
                                "meter_id = 'M2'").fetchone()
         assert row == ("confirmed", "checked on site", "test-operator")
+        # a meter's page: yesterday (utility time zone) by default, then a picked day
+        yesterday = datetime.now(TZ).date() - timedelta(days=1)
         page.goto(base + "/ui/#/meters/M1")
-        page.wait_for_selector("main[data-page='meters']")
+        page.wait_for_selector(f"main[data-page='meters'][data-date='{yesterday}']")
+        assert page.input_value("#meter-date") == yesterday.isoformat()
+        picked = PICKED(yesterday)
+        page.fill("#meter-date", picked.isoformat())
+        page.wait_for_selector(f"main[data-page='meters'][data-date='{picked}']")
+        check_meter_page(page, client, headers, picked)
         page.screenshot(path=str(ARTIFACTS / "meter.png"), full_page=True)
+        page.click("#raw-next")  # the second page of raw readings
+        page.wait_for_selector("#raw-range:has-text('51–100')")
+        api_raw = client.get(f"/api/meters/M1/readings?date={picked}&limit=50&offset=50",
+                             headers=headers).json()
+        assert page.locator("#raw span.num").all_inner_texts() == [
+            js_number(x["value"]) for x in api_raw["items"]]
+        assert page.input_value("#meter-date") == picked.isoformat()
+        page.click("#lang")  # English -> 中文: every heading of the page has its Chinese name
+        page.wait_for_selector("h3:has-text('事件记录')")
+        for text in ("负荷曲线", "日用电量（按费率）", "原始读数", "数据日期", "尖", "谷",
+                     "开表盖次数"):
+            assert page.locator(f"main:has-text('{text}')").count() == 1, text
+        page.screenshot(path=str(ARTIFACTS / "meter-zh.png"), full_page=True)
         page.goto(base + "/ui/#/gateways")
         page.wait_for_selector("main[data-page='gateways']")
         page.screenshot(path=str(ARTIFACTS / "gateways.png"), full_page=True)
@@ -136,3 +184,47 @@ def test_dashboard_in_chromium(live_server: tuple[str, str]) -> None:
         tablet.wait_for_selector("#signin")
         tablet.screenshot(path=str(ARTIFACTS / "tablet-login.png"))
         browser.close()
+
+
+def js_number(v: float) -> str:
+    """How the page's JavaScript prints a number the API sent."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def check_meter_page(page: object, client: httpx.Client, headers: dict[str, str],
+                     day: date) -> None:
+    """The numbers the meter page shows for ``day`` are the API's."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    raw = client.get(f"/api/meters/M1/readings?date={day}&limit=50", headers=headers).json()
+    curve = client.get("/api/meters/M1/curve", headers=headers, params={
+        "quantity": "power_active_total", "start": raw["start"], "end": raw["end"]}).json()
+    freeze = client.get(f"/api/meters/M1/freeze?start={day - timedelta(days=1)}&end={day}",
+                        headers=headers).json()["freezes"]
+    events = client.get(f"/api/meters/M1/events?date={day}&days=31&limit=20",
+                        headers=headers).json()
+    assert len(curve["points"]) == 96 and raw["total"] == 2 * 96 + 3
+    # the curve: one dot per point, each with its value
+    titles = page.locator("svg.chart circle title").all_text_contents()
+    assert [x.split(": ")[1] for x in titles] == [f"{p['value']:.2f} kW"
+                                                  for p in curve["points"]]
+    # ... at the utility's local times: the day starts at 00:00 and ends at 23:45
+    assert (titles[0].split(": ")[0], titles[-1].split(": ")[0]) == ("00:00", "23:45")
+    # the day's consumption, total and by tariff: today's freeze minus yesterday's
+    by = {(f["data_date"], f["quantity"]): f["value"] for f in freeze}
+    for q in ("energy_import_total", "energy_import_t1", "energy_import_t2",
+              "energy_import_t3", "energy_import_t4"):
+        want = f"{by[(day.isoformat(), q)] - by[((day - timedelta(days=1)).isoformat(), q)]:.2f}"
+        assert page.inner_text(f"#daily span[data-date='{day}'][data-q='{q}']") == want, q
+        if q == "energy_import_total":
+            assert page.inner_text("#day-kwh") == f"{want} kWh"
+    # raw readings: the first page, in the API's order, and the count
+    assert page.locator("#raw span.num").all_inner_texts() == [
+        js_number(x["value"]) for x in raw["items"]]
+    assert page.inner_text("#raw-range") == f"1–50 of {raw['total']}"
+    # events: the API's, newest first
+    assert events["total"] == 3
+    assert page.locator("#events span.num").all_inner_texts() == [
+        js_number(x["value"]) for x in events["items"]]
+    assert "Cover-open count" in page.inner_text("#events")

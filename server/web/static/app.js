@@ -11,9 +11,15 @@ const I18N = {
     last_good: "最后成功", reread: "补抄", requested: "已下发补抄", download_csv: "下载 CSV",
     rule: "规则", status: "状态", first: "首次", last: "最近", actions: "操作",
     confirm: "确认", dismiss: "排除", close: "关闭", online: "在线", outbox: "缓存数据",
-    version: "版本", line_loss: "线损率", meters: "电表", curve: "负荷曲线（昨日）",
+    version: "版本", line_loss: "线损率", meters: "电表", curve: "负荷曲线",
     daily: "日用电量（按费率）", latest: "最新读数", value: "值", none: "无", all: "全部",
     comment: "处理意见", date: "日期", yes: "是", no: "否",
+    load_curve: "负荷曲线（有功功率）", data_date: "数据日期", day_kwh: "当日用电量",
+    events: "事件记录", events_window: "所选日期及之前30天", raw: "原始读数（所选日期）",
+    time: "时间", quantity: "数据项", unit: "单位", kind: "类型", source: "来源", quality: "质量标志",
+    prev: "上一页", next: "下一页", rows_of: "共 {n} 条，第 {a}–{b} 条", no_curve: "当日无曲线数据",
+    energy_import_total: "总", energy_import_t1: "尖", energy_import_t2: "峰",
+    energy_import_t3: "平", energy_import_t4: "谷",
   },
   en: {
     overview: "Overview", failed: "Failed meters", anomalies: "Anomalies", gateways: "Gateways",
@@ -26,13 +32,61 @@ const I18N = {
     download_csv: "Download CSV", rule: "Rule", status: "Status", first: "First", last: "Last",
     actions: "Actions", confirm: "Confirm", dismiss: "Dismiss", close: "Close", online: "Online",
     outbox: "Outbox", version: "Version", line_loss: "Line loss", meters: "Meters",
-    curve: "Load curve (yesterday)", daily: "Daily consumption by tariff", latest: "Latest values",
+    curve: "Load curve", daily: "Daily consumption by tariff", latest: "Latest values",
     value: "Value", none: "none", all: "all", comment: "Comment", date: "Date", yes: "yes",
-    no: "no",
+    no: "no", load_curve: "Load curve (active power)", data_date: "Data date",
+    day_kwh: "Consumption that day", events: "Meter events",
+    events_window: "the chosen day and the 30 days before", raw: "Raw readings (chosen day)",
+    time: "Time", quantity: "Quantity", unit: "Unit", kind: "Kind", source: "Source",
+    quality: "Quality flags", prev: "Previous", next: "Next", rows_of: "{a}–{b} of {n}",
+    no_curve: "no curve data that day", energy_import_total: "Total", energy_import_t1: "T1 sharp",
+    energy_import_t2: "T2 peak", energy_import_t3: "T3 flat", energy_import_t4: "T4 valley",
   },
+};
+// anomaly rules (server/checks/rules.py) by code: [中文, English]
+const RULES = {
+  decrease: ["示度下降", "Register decrease"], unbalanced_registers: ["示值不平", "Tariff registers do not add up"],
+  reverse_energy: ["反向电量异常", "Reverse energy"], zero_consumption: ["零度户", "Zero consumption"],
+  spike: ["用电量突增", "Consumption spike"], overrun: ["电能量超差", "Energy overrun"],
+  flying: ["电能表飞走", "Flying meter"], stopped: ["电能表停走", "Stopped meter"],
+  clock: ["时钟超差", "Clock deviation"], cover_open: ["开表盖", "Cover opened"],
+  voltage_loss: ["失压", "Voltage loss"], phase_break: ["断相", "Phase break"],
+  current_imbalance: ["电流不平衡", "Current imbalance"],
+  demand_over_contract: ["需量超容", "Demand over contract"], line_loss: ["台区线损异常", "Line loss"],
+};
+// quantities (protocols/model.py), reading kinds, sources and quality flags: [中文, English]
+const NAMES = {
+  energy_combined_total: ["组合有功总电能", "Combined active energy"],
+  energy_import_total: ["正向有功总电能", "Import active energy"],
+  energy_import_t1: ["正向有功尖电能", "Import energy T1 (sharp)"],
+  energy_import_t2: ["正向有功峰电能", "Import energy T2 (peak)"],
+  energy_import_t3: ["正向有功平电能", "Import energy T3 (flat)"],
+  energy_import_t4: ["正向有功谷电能", "Import energy T4 (valley)"],
+  energy_export_total: ["反向有功总电能", "Export active energy"],
+  energy_export_t1: ["反向有功尖电能", "Export energy T1"], energy_export_t2: ["反向有功峰电能", "Export energy T2"],
+  energy_export_t3: ["反向有功平电能", "Export energy T3"], energy_export_t4: ["反向有功谷电能", "Export energy T4"],
+  energy_reactive_1_total: ["一象限无功电能", "Reactive energy Q1"],
+  energy_reactive_2_total: ["二象限无功电能", "Reactive energy Q2"],
+  max_demand_import: ["正向有功最大需量", "Maximum demand (import)"],
+  voltage_a: ["A相电压", "Voltage A"], voltage_b: ["B相电压", "Voltage B"], voltage_c: ["C相电压", "Voltage C"],
+  current_a: ["A相电流", "Current A"], current_b: ["B相电流", "Current B"], current_c: ["C相电流", "Current C"],
+  power_active_total: ["总有功功率", "Active power"], power_active_a: ["A相有功功率", "Active power A"],
+  power_active_b: ["B相有功功率", "Active power B"], power_active_c: ["C相有功功率", "Active power C"],
+  power_reactive_total: ["总无功功率", "Reactive power"], power_apparent_total: ["总视在功率", "Apparent power"],
+  pf_total: ["总功率因数", "Power factor"], pf_a: ["A相功率因数", "Power factor A"],
+  pf_b: ["B相功率因数", "Power factor B"], pf_c: ["C相功率因数", "Power factor C"],
+  frequency: ["电网频率", "Frequency"], power_down_count: ["掉电次数", "Power-down count"],
+  cover_open_count: ["开表盖次数", "Cover-open count"], clock_offset: ["时钟偏差", "Clock offset"],
+  interval: ["曲线", "interval"], freeze: ["日冻结", "daily freeze"], event: ["事件", "event"],
+  clock: ["对时检查", "clock check"], scheduled: ["定时", "scheduled"], backfill: ["补抄", "re-read"],
+  on_demand: ["召测", "on demand"], late: ["迟到", "late"], clock_suspect: ["时钟存疑", "clock suspect"],
+  degraded: ["逐项读取", "read item by item"],
 };
 let lang = localStorage.getItem("meterlink.lang") || "zh";
 const t = (key) => (I18N[lang] && I18N[lang][key]) || key;
+const label = (map, code) => (map[code] ? map[code][lang === "zh" ? 0 : 1] : code);
+const ruleName = (code) => label(RULES, code);
+const nameOf = (code) => label(NAMES, code);
 const main = document.getElementById("main");
 const token = () => sessionStorage.getItem("meterlink.token");
 
@@ -105,7 +159,7 @@ const pages = {
         <div class="big ${g.below_threshold ? "bad" : "good"}" id="rate-yesterday">${pct(g.rate)}</div>
         <div id="due-read">${esc(t("read"))} ${g.read} / ${esc(t("due"))} ${g.due}</div></div>
       <div class="card"><div>${esc(t("open_by_kind"))}</div>${table(["rule", "value"], anomalies.open_by_rule,
-        (r, c) => c === "rule" ? esc(r.rule) : esc(r.n))}</div>
+        (r, c) => c === "rule" ? `<span data-rule="${esc(r.rule)}">${esc(ruleName(r.rule))}</span>` : esc(r.n))}</div>
       <div class="card"><div>${esc(t("offline"))}</div><div class="big" id="offline-count">${offline.total}</div>
         ${offline.items.map((x) => esc(x.id)).join(", ")}</div></div>
       <h3>${esc(t("trend"))}</h3>${lineChart(trend.days.map((d) => ({x: d.date, y: d.rate})))}
@@ -151,15 +205,14 @@ const pages = {
   async anomalies() {
     const q = new URLSearchParams(location.hash.split("?")[1] || "");
     const data = await api("/api/anomalies?" + q.toString());
-    const rules = ["", "decrease", "unbalanced_registers", "reverse_energy", "zero_consumption", "spike",
-      "overrun", "stopped", "clock", "cover_open", "voltage_loss", "phase_break", "current_imbalance", "line_loss"];
+    const rules = ["", ...Object.keys(RULES)];
     main.innerHTML = `<h2>${esc(t("anomalies"))}</h2><div class="toolbar">
-      <select id="f-rule">${rules.map((r) => `<option value="${r}" ${q.get("rule") === r ? "selected" : ""}>${esc(r || t("all"))}</option>`).join("")}</select>
+      <select id="f-rule">${rules.map((r) => `<option value="${r}" ${q.get("rule") === r ? "selected" : ""}>${esc(r ? ruleName(r) : t("all"))}</option>`).join("")}</select>
       <select id="f-status">${["", "open", "confirmed", "dismissed", "closed"].map((s) => `<option value="${s}" ${q.get("status") === s ? "selected" : ""}>${esc(s || t("all"))}</option>`).join("")}</select>
       <span id="msg"></span></div>
       ${table(["meter", "area", "rule", "status", "first", "last", "actions"], data.items, (r, c) => ({
         meter: r.meter_id ? `<a href="#/meters/${encodeURIComponent(r.meter_id)}">${esc(r.meter_id)}</a>` : "",
-        area: esc(r.area_id), rule: esc(r.rule), status: `<span class="status">${esc(r.status)}</span>`,
+        area: esc(r.area_id), rule: `<span data-rule="${esc(r.rule)}" title="${esc(r.rule)}">${esc(ruleName(r.rule))}</span>`, status: `<span class="status">${esc(r.status)}</span>`,
         first: esc(r.first_date), last: esc(r.last_date),
         actions: (r.status === "open" ? ["confirmed", "dismissed"] : r.status === "closed" ? [] : ["closed"]).map((s) =>
           `<button class="act" data-id="${r.id}" data-status="${s}">${esc(t({confirmed: "confirm", dismissed: "dismiss", closed: "close"}[s]))}</button>`).join(" ")}[c]))}`;
@@ -178,30 +231,79 @@ const pages = {
   },
 
   async meters(id) {
-    const tz = 8 * 3600 * 1000;
-    const now = new Date();
-    const end = new Date(Math.floor((now.getTime() + tz) / 86400000) * 86400000 - tz);
-    const start = new Date(end.getTime() - 86400000);
-    const from = new Date(end.getTime() - 31 * 86400000).toISOString().slice(0, 10);
-    const [curve, latest, freeze] = await Promise.all([
-      api(`/api/meters/${encodeURIComponent(id)}/curve?quantity=power_active_total&start=${start.toISOString()}&end=${end.toISOString()}`),
-      api(`/api/meters/${encodeURIComponent(id)}/latest`),
-      api(`/api/meters/${encodeURIComponent(id)}/freeze?start=${from}&end=${end.toISOString().slice(0, 10)}`)]);
-    const pts = curve.points.map((p) => ({x: p.ts.slice(11, 16), y: p.value}));
+    // one data date (the date picker; default: yesterday in the utility time zone, as the
+    // server decides): its load curve, raw readings (paged), the daily consumption by tariff
+    // of the 31 days up to it and the meter's events of those days (paged)
+    const q = new URLSearchParams(location.hash.split("?")[1] || "");
+    const m = encodeURIComponent(id);
+    const PAGE = 50, EPAGE = 20, TARIFFS = ["energy_import_total", "energy_import_t1",
+      "energy_import_t2", "energy_import_t3", "energy_import_t4"];
+    const rOff = Math.max(0, Number(q.get("roffset")) || 0), eOff = Math.max(0, Number(q.get("eoffset")) || 0);
+    const chosen = /^\d{4}-\d{2}-\d{2}$/.test(q.get("date") || "") ? q.get("date") : "";
+    const raw = await api(`/api/meters/${m}/readings?limit=${PAGE}&offset=${rOff}` + (chosen ? `&date=${chosen}` : ""));
+    const day = raw.date;
+    const shift = (d, n) => new Date(Date.parse(d + "T00:00:00Z") + n * 86400000).toISOString().slice(0, 10);
+    const [curve, latest, freeze, events] = await Promise.all([
+      api(`/api/meters/${m}/curve?quantity=power_active_total&start=${encodeURIComponent(raw.start)}&end=${encodeURIComponent(raw.end)}`),
+      api(`/api/meters/${m}/latest`),
+      api(`/api/meters/${m}/freeze?start=${shift(day, -31)}&end=${day}`),
+      api(`/api/meters/${m}/events?date=${day}&days=31&limit=${EPAGE}&offset=${eOff}`)]);
+    const local = new Intl.DateTimeFormat("sv-SE", {timeZone: raw.timezone, year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"});
+    const when = (ts) => local.format(new Date(ts));
+    const pts = curve.points.map((p) => ({x: when(p.ts).slice(11, 16), y: p.value}));
     const maxY = Math.max(0.001, ...pts.map((p) => p.y));
     const byDay = {};
     freeze.freezes.forEach((f) => { (byDay[f.data_date] = byDay[f.data_date] || {})[f.quantity] = f.value; });
-    const dates = Object.keys(byDay).sort();
-    const daily = dates.slice(1).map((d, i) => {
-      const p = byDay[dates[i]], c = byDay[d];
+    const daily = [];
+    for (let k = 30; k >= 0; k--) {
+      const d = shift(day, -k), p = byDay[shift(d, -1)], c = byDay[d];
+      if (!c && !p) continue;
       const row = {date: d};
-      ["energy_import_total", "energy_import_t1", "energy_import_t2", "energy_import_t3", "energy_import_t4"].forEach((q) => {
-        row[q] = c[q] !== undefined && p[q] !== undefined ? (c[q] - p[q]).toFixed(2) : "–"; });
-      return row; });
-    main.innerHTML = `<h2>${esc(t("meter"))} ${esc(id)}</h2><h3>${esc(t("curve"))}</h3>
-      ${lineChart(pts, {min: 0, max: maxY, format: (v) => Number(v).toFixed(2) + " kW"})}
-      <h3>${esc(t("daily"))}</h3>${table(["date", "energy_import_total", "energy_import_t1", "energy_import_t2", "energy_import_t3", "energy_import_t4"], daily, (r, c) => esc(r[c]))}
-      <h3>${esc(t("latest"))}</h3>${table(["rule", "value", "date"], latest.values, (r, c) => esc({rule: r.quantity, value: r.value, date: r.ts}[c]))}`;
+      TARIFFS.forEach((qn) => { row[qn] = c && p && c[qn] !== undefined && p[qn] !== undefined ? (c[qn] - p[qn]).toFixed(2) : "–"; });
+      daily.push(row);
+    }
+    const today = daily.find((r) => r.date === day);
+    const go = (changes) => {
+      const p = new URLSearchParams(q);
+      Object.entries(changes).forEach(([k, v]) => (v ? p.set(k, v) : p.delete(k)));
+      location.hash = `#/meters/${m}?` + p.toString();
+    };
+    const pager = (name, data, size) => `<div class="toolbar pager" id="${name}-pager">
+      <button id="${name}-prev" ${data.offset > 0 ? "" : "disabled"}>${esc(t("prev"))}</button>
+      <span id="${name}-range">${esc(t("rows_of").replace("{n}", data.total).replace("{a}", data.total ? data.offset + 1 : 0)
+        .replace("{b}", Math.min(data.offset + size, data.total)))}</span>
+      <button id="${name}-next" ${data.offset + size < data.total ? "" : "disabled"}>${esc(t("next"))}</button></div>`;
+    const unitOf = (r) => r.unit ? " " + r.unit : "";
+    main.innerHTML = `<h2>${esc(t("meter"))} ${esc(id)}</h2>
+      <div class="toolbar"><label for="meter-date">${esc(t("data_date"))}</label>
+        <input type="date" id="meter-date" value="${esc(day)}" max="${esc(shift(new Date().toISOString().slice(0, 10), 1))}">
+        <span class="muted">${esc(raw.timezone)}</span></div>
+      <div class="cards"><div class="card">${esc(t("day_kwh"))} (${esc(day)})
+        <div class="big" id="day-kwh">${esc(today ? today.energy_import_total : "–")}${today && today.energy_import_total !== "–" ? " kWh" : ""}</div></div></div>
+      <h3>${esc(t("load_curve"))} · ${esc(day)}</h3>
+      ${pts.length ? lineChart(pts, {min: 0, max: maxY, format: (v) => Number(v).toFixed(2) + " kW"})
+        : `<p class="muted" id="no-curve">${esc(t("no_curve"))}</p>`}
+      <h3>${esc(t("daily"))}</h3><div id="daily">${table(["date", ...TARIFFS], daily, (r, c) =>
+        `<span data-date="${esc(r.date)}" data-q="${esc(c)}"${r.date === day ? ' class="chosen"' : ""}>${esc(r[c])}</span>`)}</div>
+      <h3>${esc(t("raw"))}</h3>${pager("raw", raw, PAGE)}<div id="raw">${table(["time", "quantity", "value", "kind", "source", "quality"], raw.items, (r, c) => ({
+        time: esc(when(r.ts)), quantity: `<span title="${esc(r.quantity)}">${esc(nameOf(r.quantity))}</span>`,
+        value: `<span class="num">${esc(r.value)}</span>${esc(unitOf(r))}`, kind: esc(nameOf(r.kind)), source: esc(nameOf(r.source)),
+        quality: esc((r.quality || []).map(nameOf).join(", "))}[c]))}</div>
+      <h3>${esc(t("events"))} <small class="muted">(${esc(t("events_window"))}: ${esc(events.from)} – ${esc(events.to)})</small></h3>
+      ${pager("events", events, EPAGE)}<div id="events">${table(["time", "quantity", "value"], events.items, (r, c) => ({
+        time: esc(when(r.ts)), quantity: `<span title="${esc(r.quantity)}">${esc(nameOf(r.quantity))}</span>`,
+        value: `<span class="num">${esc(r.value)}</span>${esc(unitOf(r))}`}[c]))}</div>
+      <h3>${esc(t("latest"))}</h3>${table(["quantity", "value", "time"], latest.values, (r, c) => ({
+        quantity: `<span title="${esc(r.quantity)}">${esc(nameOf(r.quantity))}</span>`, value: esc(r.value), time: esc(when(r.ts))}[c]))}`;
+    main.dataset.date = day;
+    document.getElementById("meter-date").onchange = (ev) => {
+      if (/^\d{4}-\d{2}-\d{2}$/.test(ev.target.value)) go({date: ev.target.value, roffset: "", eoffset: ""});
+    };
+    document.getElementById("raw-prev").onclick = () => go({date: day, roffset: String(Math.max(0, raw.offset - PAGE))});
+    document.getElementById("raw-next").onclick = () => go({date: day, roffset: String(raw.offset + PAGE)});
+    document.getElementById("events-prev").onclick = () => go({date: day, eoffset: String(Math.max(0, events.offset - EPAGE))});
+    document.getElementById("events-next").onclick = () => go({date: day, eoffset: String(events.offset + EPAGE)});
   },
 
   async gateways() {
@@ -222,6 +324,7 @@ async function route() {
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("logout").hidden = !signedIn;
   const name = signedIn ? (parts[0] || "overview") : "login";
+  delete main.dataset.date;
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === "#/" + name));
   try { await (pages[name] || pages.overview)(decodeURIComponent(parts[1] || "")); }
   catch (e) { if (e.message !== "401") main.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
