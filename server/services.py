@@ -46,7 +46,8 @@ def ingest_service(ctx: AppContext) -> Service:
         protocol="3.1.1" if ctx.embedded_broker else "auto")
     return Consumer(cfg, ctx.pool, tz=s.utility_timezone, batch_max=s.ingest_batch_max,
                     batch_ms=s.ingest_batch_ms, future_tolerance_s=s.future_tolerance_s,
-                    retention_days=s.retention_days, clock=ctx.clock)
+                    retention_days=s.retention_days, clock=ctx.clock,
+                    writers=s.ingest_writers)
 
 
 def jobs_service(ctx: AppContext) -> Service:

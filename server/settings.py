@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     ingest_batch_max: int = Field(default=5000, ge=1, le=200_000)
     ingest_batch_ms: int = Field(default=200, ge=1, le=60_000)
+    # batches stored in parallel (one connection each): decoding the next batch overlaps the
+    # merge of the previous ones; acknowledgements stay in arrival order
+    ingest_writers: int = Field(default=2, ge=1, le=16)
     ingest_enabled: bool = True
 
     jobs_enabled: bool = True

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,11 +58,24 @@ class MqttConfig:
         self.ca, self.cert, self.key = ca, cert, key
 
 
+@dataclass
+class _Job:
+    """One batch of messages on its way through the pipeline."""
+
+    seq: int
+    msgs: list[mqtt.MQTTMessage]
+    batch: Batch = field(default_factory=Batch)
+    statuses: list[wire.GatewayStatus] = field(default_factory=list)
+    results: list[tuple[str, wire.CommandResult]] = field(default_factory=list)
+    receipts: dict[str, list[str]] = field(default_factory=dict)
+    inserted: int = 0
+
+
 class Consumer:
     def __init__(self, mqtt_cfg: MqttConfig, pool: ConnectionPool, *, tz: str,
                  batch_max: int = 5000, batch_ms: int = 200, future_tolerance_s: int = 900,
                  retention_days: int = 1095, clock: Callable[[], datetime] | None = None,
-                 on_stored: Callable[[Batch], None] | None = None) -> None:
+                 on_stored: Callable[[Batch], None] | None = None, writers: int = 2) -> None:
         self.cfg, self.pool, self.tz = mqtt_cfg, pool, tz
         self.batch_max, self.batch_ms = batch_max, batch_ms
         self.future_s, self.retention_days = future_tolerance_s, retention_days
@@ -73,7 +87,15 @@ class Consumer:
         self.protocol = mqtt.MQTTv311 if mqtt_cfg.protocol == "3.1.1" else mqtt.MQTTv5
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
-        self.stored_messages = 0
+        if writers < 1:
+            raise ValueError(f"writers must be at least 1, got {writers}")
+        self.writers = writers
+        self._ready: queue.Queue[_Job] = queue.Queue(maxsize=writers)
+        self._ack_lock = threading.Lock()
+        self._done: dict[int, _Job] = {}
+        self._next_ack = 0
+        self.stored_messages = 0  # acknowledged messages
+        self.stored_readings = 0  # readings newly stored by acknowledged messages
 
     # ------------------------------------------------------------------ MQTT
 
@@ -154,7 +176,9 @@ class Consumer:
         self._connect()
         if self.cfg.protocol == "auto":
             threading.Thread(target=self._watchdog, name="ingest-v5-check", daemon=True).start()
-        for target, name in ((self._writer, "ingest-writer"), (self._commander, "ingest-cmd")):
+        targets = [(self._decoder, "ingest-decoder"), (self._commander, "ingest-cmd")]
+        targets += [(self._writer, f"ingest-writer-{i}") for i in range(self.writers)]
+        for target, name in targets:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -167,6 +191,13 @@ class Consumer:
         self._client.loop_stop()
 
     # ------------------------------------------------------------------ storing
+    #
+    # A pipeline of three stages, so that decoding in Python and merging in PostgreSQL
+    # overlap (each alone would leave a core idle while the other works):
+    #   paho's network thread -> _queue -> decoder (collects and decodes a batch of messages)
+    #   -> _ready -> writers (one transaction each, ``writers`` of them in parallel)
+    #   -> _finish: PUBACKs and receipts strictly in the order the batches were collected, so
+    #   a message is acknowledged only after it and every message before it are committed.
 
     def _collect(self) -> list[mqtt.MQTTMessage]:
         try:
@@ -187,27 +218,52 @@ class Consumer:
             count += 1 if not msgs[-1].topic.endswith("/readings") else 100
         return msgs
 
-    def _writer(self) -> None:
+    def _decoder(self) -> None:
+        seq = 0
         while not self._stop.is_set():
             msgs = self._collect()
             if not msgs:
                 continue
-            receipts: dict[str, list[str]] = {}
+            job = self._prepare(seq, msgs)
+            seq += 1
             while not self._stop.is_set():
                 try:
-                    receipts = self._store(msgs)
+                    self._ready.put(job, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+
+    def _writer(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            while not self._stop.is_set():
+                try:
+                    self._write(job)
                     break
                 except Exception:
                     # the database is down or refusing: keep the messages unacknowledged and
                     # retry; the broker keeps them, nothing is lost
-                    log.exception("storing %d messages failed; retrying", len(msgs))
+                    log.exception("storing %d messages failed; retrying", len(job.msgs))
                     time.sleep(2)
             else:
                 return
-            for m in msgs:
-                self._client.ack(m.mid, m.qos)
-            self.stored_messages += len(msgs)
-            self._send_receipts(receipts)
+            self._finish(job)
+
+    def _finish(self, job: _Job) -> None:
+        """Acknowledge committed batches in the order they were collected."""
+        with self._ack_lock:
+            self._done[job.seq] = job
+            while self._next_ack in self._done:
+                ready = self._done.pop(self._next_ack)
+                self._next_ack += 1
+                for m in ready.msgs:
+                    self._client.ack(m.mid, m.qos)
+                self.stored_messages += len(ready.msgs)
+                self.stored_readings += ready.inserted
+                self._send_receipts(ready.receipts)
 
     def _send_receipts(self, receipts: dict[str, list[str]]) -> None:
         """Tell each gateway which of its batches are committed (QoS 1; a receipt lost on the
@@ -221,12 +277,18 @@ class Consumer:
                     wire.Receipt(gw, chunk, now)), qos=1)
 
     def _store(self, msgs: list[mqtt.MQTTMessage]) -> dict[str, list[str]]:
-        """Store one batch of messages in one transaction; returns, per gateway, the ids of
-        its readings batches now committed (for the receipts)."""
-        receipts: dict[str, list[str]] = {}
-        batch = Batch()
-        statuses: list[wire.GatewayStatus] = []
-        results: list[tuple[str, wire.CommandResult]] = []
+        """Decode and store ``msgs`` at once, without the pipeline or acknowledgements (for
+        tests of the handling); returns the receipts it would send."""
+        job = self._prepare(0, msgs)
+        self._write(job)
+        return job.receipts
+
+    def _prepare(self, seq: int, msgs: list[mqtt.MQTTMessage]) -> _Job:
+        """Decode one batch of messages: readings to stage, bad input to dead letters,
+        statuses and command results, and per gateway the ids of its readings batches (for
+        the receipts once committed)."""
+        job = _Job(seq, msgs)
+        batch = job.batch
         now = self.clock()
         for m in msgs:
             payload = bytes(m.payload)
@@ -248,15 +310,15 @@ class Consumer:
                         batch.add_dead(m.topic, topic.gateway, why, row_json(row))
                     metrics.READINGS.inc(len(good))
                     if rows.batch_id:
-                        receipts.setdefault(rows.gateway, []).append(rows.batch_id)
+                        job.receipts.setdefault(rows.gateway, []).append(rows.batch_id)
                 elif topic.channel is wire.Channel.STATUS:
                     st = wire.decode_status(payload)
                     if st.gateway != topic.gateway:
                         raise wire.WireError(f"payload gateway {st.gateway!r} does not match "
                                              f"the topic's {topic.gateway!r}")
-                    statuses.append(st)
+                    job.statuses.append(st)
                 elif topic.channel is wire.Channel.CMD_RESULT:
-                    results.append((topic.gateway, wire.decode_result(payload)))
+                    job.results.append((topic.gateway, wire.decode_result(payload)))
                 else:
                     raise wire.WireError(f"the server does not take {topic.channel.value}")
             except wire.WireError as exc:
@@ -265,26 +327,31 @@ class Consumer:
                     reason = f"unknown schema: {exc}"
                 batch.add_dead(m.topic, topic.gateway, reason, payload)
                 metrics.DEAD.labels(type(exc).__name__).inc()
+        return job
+
+    def _write(self, job: _Job) -> None:
+        """Store one decoded batch: readings and dead letters in one transaction, then the
+        statuses and command results."""
         started = time.monotonic()
         with self.pool.connection() as conn:
-            result = store(conn, batch, tz=self.tz)
+            result = store(conn, job.batch, tz=self.tz)
             with conn.transaction():
-                for st in statuses:
+                for st in job.statuses:
                     self._status(conn, st)
-                for gw, res in results:
+                for gw, res in job.results:
                     if not commands.record_result(conn, gw, res):
                         conn.execute("INSERT INTO dead_letters (topic, gateway_id, reason, "
                                      "payload) VALUES (%s, %s, %s, %s)",
                                      (f"{gw}/cmd/result", gw,
                                       f"result for unknown command {res.id!r}", b""))
+        job.inserted = result.inserted
         metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
         metrics.INSERTED.inc(result.inserted)
-        if self.on_stored is not None and batch.rows:
+        if self.on_stored is not None and job.batch.rows:
             try:
-                self.on_stored(batch)
+                self.on_stored(job.batch)
             except Exception:
                 log.exception("after-store hook failed")
-        return receipts
 
     @staticmethod
     def _status(conn: Any, st: wire.GatewayStatus) -> None:

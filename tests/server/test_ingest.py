@@ -264,3 +264,32 @@ def test_a_database_that_refuses_writes_holds_the_stream_and_loses_nothing(
     assert count(migrated, "SELECT count(*) FROM reading_conflicts") == 0
     assert count(migrated, "SELECT count(*) FROM dead_letters") == 0
     pub.loop_stop()
+
+
+def test_batches_committed_out_of_order_are_acknowledged_in_arrival_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With several writers a later batch can commit first; its messages wait until every
+    earlier batch is committed, so the broker never sees a message acknowledged while an
+    earlier one may still be lost."""
+    from server.ingest.consumer import _Job
+
+    c = Consumer(MqttConfig("mqtt://127.0.0.1:9"), None, tz="Asia/Shanghai",  # type: ignore[arg-type]
+                 writers=3)
+    acked: list[int] = []
+    monkeypatch.setattr(c._client, "ack", lambda mid, qos: acked.append(mid))  # noqa: SLF001
+
+    def job(seq: int, mids: list[int]) -> _Job:
+        msgs = []
+        for mid in mids:
+            m = mqtt.MQTTMessage(mid=mid, topic=b"x")
+            m.qos = 1
+            msgs.append(m)
+        return _Job(seq, msgs, inserted=len(mids))
+
+    c._finish(job(1, [3, 4]))  # noqa: SLF001
+    c._finish(job(2, [5]))  # noqa: SLF001
+    assert acked == [] and c.stored_messages == 0  # batch 0 is not committed yet
+    c._finish(job(0, [1, 2]))  # noqa: SLF001
+    assert acked == [1, 2, 3, 4, 5] and c.stored_messages == 5 and c.stored_readings == 5
+    with pytest.raises(ValueError, match="writers must be at least 1"):
+        Consumer(MqttConfig("mqtt://127.0.0.1:9"), None, tz="UTC", writers=0)  # type: ignore[arg-type]
