@@ -69,8 +69,8 @@ PER_AREA = 64  # meters per transformer area and concentrator (two buses)
 EXPECTED: dict[str, set[str]] = {
     "register_decrease": {"decrease"},
     "stopped_register": {"stopped"},
-    # a register at factor x the load: a spike against its own history, and overrun or
-    # flying (above 1.5 x rated capacity) where the load was high enough
+    # a register at 5 x the load: a spike against its own history, and overrun or flying
+    # (above 1.5 x rated capacity) where the load was high enough
     "flying_register": {"spike", "overrun", "flying"},
     "tariff_mismatch": {"unbalanced_registers"},
     "reverse_energy": {"reverse_energy"},
@@ -81,18 +81,28 @@ EXPECTED: dict[str, set[str]] = {
     "current_imbalance": {"current_imbalance"},
     "cover_open": {"cover_open"},
     "load_surge": {"spike", "demand_over_contract"},
+    # a register running wild (150 x a household's load, past 1.5 x what 220 V x 60 A can
+    # deliver in a day): the flying rule must find it, not only the spike rule
+    "flying_register_wild": {"flying"},
 }
 # besides the expected rule, what a fault may also set off (a real consequence, not noise)
 ALSO: dict[str, set[str]] = {
     "register_decrease": {"spike"},
     "flying_register": {"spike", "overrun", "flying"},
-    "load_surge": {"spike", "demand_over_contract"},
+    # the fault's first day is a partial one: it may be overrun only, then flying
+    "flying_register_wild": {"spike", "overrun"},
+    # 4 x an industrial load can pass what the meter's rated U·I delivers in a day
+    "load_surge": {"spike", "demand_over_contract", "overrun", "flying"},
     "zero_consumption": {"stopped"},
 }
 COMMUNICATION = ("dead", "intermittent", "slow", "bad_checksum", "wrong_address")
 ENERGY_CHANGING = {"register_decrease", "stopped_register", "flying_register",
+                   "flying_register_wild",
                    "zero_consumption", "load_surge", "meter_replaced"}
+# scenario fault names that inject a simulator fault kind with other parameters
+SIM_KIND = {"flying_register_wild": "flying_register"}
 PARAMS: dict[str, dict[str, Any]] = {
+    "flying_register_wild": {"factor": 150.0},
     "clock_drift": {"seconds_per_day": 900.0},  # past the 300 s rule even after daily syncs
     "slow": {"delay_s": 1.5},
     "register_decrease": {"amount_kwh": 2000.0},  # more than a day's use, or nobody could see it
@@ -177,7 +187,8 @@ def plan_faults(fleet: Fleet, first: date, days: int) -> list[tuple[str, str, da
     i = 0
     for kind in kinds:
         for _ in range(per_kind):
-            src = three if kind in ("current_imbalance",) else (three if i % 3 else single)
+            src = three if kind in ("current_imbalance",) else single if kind in (
+                "flying_register_wild",) else (three if i % 3 else single)
             if not src:
                 raise ValueError("fleet too small for every fault kind")
             meter = src.pop(0)
@@ -279,7 +290,7 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
             params = dict(PARAMS.get(kind, {}))
             if kind == "meter_replaced":
                 params["new_address"] = f"{880000 + len(out.faults):012d}"
-            sim.inject(meter_id, kind, params, at)
+            sim.inject(meter_id, SIM_KIND.get(kind, kind), params, at)
             out.faults[kind] = out.faults.get(kind, 0) + 1
         gw_of = {m.archive_id: gateway_of(bus) for m, bus in fleet.meters}
 
