@@ -26,22 +26,33 @@ def _key(conn: psycopg.Connection[Any]) -> str:
 
 
 def ensure_partitions(conn: psycopg.Connection[Any], years: set[int]) -> None:
-    """Create the yearly partitions for ``years`` if readings is natively partitioned
-    (remembered per database, so a batch normally costs no catalogue query)."""
+    """Create the yearly partitions for ``years`` if readings is natively partitioned, in the
+    caller's transaction. A year is remembered per database (so a batch normally costs no
+    catalogue query) only once its partition is seen committed: one created here could still
+    be rolled back with the caller's transaction. Creators are serialized by an advisory lock
+    (CREATE TABLE IF NOT EXISTS alone fails when two transactions race on a new year)."""
     key = _key(conn)
     with _lock:
         missing = years - _known.setdefault(key, set())
-    if not missing or not is_partitioned(conn):
+    if not missing:
+        return
+    if not is_partitioned(conn):
         with _lock:
             _known[key] |= years
         return
+    seen = set()
     for year in sorted(missing):
         name = f"readings_y{year}"
+        row = conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()
+        if row is not None and row[0] is not None:
+            seen.add(year)
+            continue
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('meterlink.readings_partitions'))")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES FROM "
             f"('{year}-01-01 00:00:00+00') TO ('{year + 1}-01-01 00:00:00+00')")
     with _lock:
-        _known[key] |= missing
+        _known[key] |= seen
 
 
 def drop_old(conn: psycopg.Connection[Any], retention_days: int,

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -33,16 +34,6 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
     meter_id text, quantity text, ts timestamptz, value double precision, kind text,
     source text, quality text[], gateway_id text, batch_id text
 ) ON COMMIT DELETE ROWS
-"""
-
-# the common case: every row is new. A plain INSERT is about a third cheaper than INSERT ...
-# ON CONFLICT (no speculative insertion); a repeat (redelivery, a duplicate within the batch,
-# a concurrent writer) makes it fail with unique_violation inside a savepoint, and MERGE runs
-INSERT_NEW = """
-INSERT INTO readings (meter_id, quantity, ts, value, kind, source, quality, gateway_id)
-SELECT meter_id, quantity, ts, value, kind, source, quality, gateway_id
-FROM staging s
-WHERE s.kind <> 'freeze' AND EXISTS (SELECT 1 FROM meters m WHERE m.id = s.meter_id)
 """
 
 # sorted by key: concurrent writers (several consumers, or a redelivery) take the key locks in
@@ -105,6 +96,10 @@ ORDER BY meter_id, quantity, ts
 ON CONFLICT (meter_id, quantity, ts) DO NOTHING
 """
 
+CHECKED_QUANTITIES: frozenset[str] = frozenset({
+    "voltage_a", "voltage_b", "voltage_c", "current_a", "current_b", "current_c",
+    "power_active_total"})
+
 # the meter-days whose anomaly rules should run again (server.checks.rules.run_incremental):
 # a freeze for D changes D's consumption and D+1's; events and the per-point quantities of
 # the voltage and current rules change their own day
@@ -118,8 +113,7 @@ CROSS JOIN LATERAL (
     UNION ALL
     SELECT (s.ts AT TIME ZONE %(tz)s)::date WHERE s.kind <> 'freeze') x
 WHERE (s.kind IN ('freeze', 'event', 'clock')
-       OR s.quantity IN ('voltage_a', 'voltage_b', 'voltage_c', 'current_a', 'current_b',
-                         'current_c', 'power_active_total'))
+       OR s.quantity = ANY(%(checked)s))
   AND EXISTS (SELECT 1 FROM meters m WHERE m.id = s.meter_id)
 ON CONFLICT (meter_id, data_date) DO NOTHING
 """
@@ -187,32 +181,90 @@ def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResul
                 cur.executemany("INSERT INTO dead_letters (topic, gateway_id, reason, payload) "
                                 "VALUES (%s, %s, %s, %s)", batch.dead)
         if batch.rows:
-            conn.execute(STAGING)
             ensure_partitions(conn, {r[2].year for r in batch.rows})
-            with conn.cursor() as cur:
-                with cur.copy("COPY staging (meter_id, quantity, ts, value, kind, source, "
-                              "quality, gateway_id, batch_id) FROM STDIN (FORMAT BINARY)") as cp:
-                    cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
-                                  "text[]", "text", "text"])
-                    for row in batch.rows:
-                        cp.write_row(row)
-            try:
-                with conn.transaction():  # a savepoint
-                    inserted = max(conn.execute(INSERT_NEW).rowcount, 0)
-            except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
-                inserted = max(conn.execute(MERGE).rowcount, 0)
-            kinds = {r[4] for r in batch.rows}
-            series = sum(1 for r in batch.rows if r[4] != "freeze")
-            if inserted < series or "freeze" in kinds:
-                # some rows were repeats, unknown meters or duplicates within the batch: only
-                # then can there be conflicts or quarantine rows (the common case skips both)
-                conn.execute(CONFLICTS)
-                conn.execute(QUARANTINE)
-            if "freeze" in kinds:
-                inserted += conn.execute(FREEZE, {"tz": tz}).rowcount
-                conn.execute(FREEZE_CONFLICTS, {"tz": tz})
-            if kinds & {"event", "clock"}:
-                conn.execute(EVENTS)
-            conn.execute(CHECK_QUEUE, {"tz": tz})
-            conn.execute("TRUNCATE staging")
+            rest: list[tuple[Any, ...]] = batch.rows
+            direct = _copy_new_series(conn, batch.rows, tz)
+            if direct is not None:
+                inserted, rest = direct
+            if rest:
+                inserted += _merge(conn, rest, tz)
     return StoreResult(len(batch.rows), inserted, len(batch.dead))
+
+
+def _copy_new_series(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]],
+                     tz: str) -> tuple[int, list[tuple[Any, ...]]] | None:
+    """The common case, fast: interval readings of archived meters that are all new go
+    straight into ``readings`` by binary COPY (no staging, no per-row conflict check), in a
+    savepoint. A repeat (a redelivery, a duplicate within the batch, a concurrent writer
+    storing the same reading) makes the COPY fail with unique_violation: then nothing of it
+    stays and the caller merges every row. Returns (rows stored, rows left for the merge:
+    freezes, events, clock checks and readings of meters not in the archive), or None."""
+    ids = list({r[0] for r in rows if r[4] == "interval"})
+    if not ids:
+        return None
+    known = {m for (m,) in conn.execute("SELECT id FROM meters WHERE id = ANY(%s)", (ids,))}
+    series: list[tuple[Any, ...]] = []
+    rest: list[tuple[Any, ...]] = []
+    for r in rows:
+        (series if r[4] == "interval" and r[0] in known else rest).append(r)
+    if not series:
+        return None
+    try:
+        with conn.transaction(), conn.cursor() as cur:  # a savepoint
+            with cur.copy("COPY readings (meter_id, quantity, ts, value, kind, source, "
+                          "quality, gateway_id) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
+                              "text[]", "text"])
+                for r in series:
+                    cp.write_row(r[:8])
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+        return None
+    _queue_checks(conn, series, tz)
+    return len(series), rest
+
+
+def _queue_checks(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) -> None:
+    """What CHECK_QUEUE does for staged rows, for interval rows stored directly: the
+    meter-days whose voltage, current and power rules should run again."""
+    zone = ZoneInfo(tz)
+    day_of: dict[datetime, date] = {}  # a batch has few distinct timestamps
+    days: set[tuple[str, date]] = set()
+    for r in rows:
+        if r[1] in CHECKED_QUANTITIES:
+            d = day_of.get(r[2])
+            if d is None:
+                d = day_of[r[2]] = r[2].astimezone(zone).date()
+            days.add((r[0], d))
+    if days:
+        meters, dates = zip(*days, strict=True)
+        conn.execute("INSERT INTO check_queue (meter_id, data_date) SELECT * FROM "
+                     "unnest(%s::text[], %s::date[]) ON CONFLICT (meter_id, data_date) "
+                     "DO NOTHING", (list(meters), list(dates)))
+
+
+def _merge(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) -> int:
+    """Stage ``rows`` and merge them: repeats, conflicts, quarantine, freezes, events."""
+    conn.execute(STAGING)
+    with conn.cursor() as cur:
+        with cur.copy("COPY staging (meter_id, quantity, ts, value, kind, source, "
+                      "quality, gateway_id, batch_id) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
+                          "text[]", "text", "text"])
+            for row in rows:
+                cp.write_row(row)
+    inserted = max(conn.execute(MERGE).rowcount, 0)
+    kinds = {r[4] for r in rows}
+    series = sum(1 for r in rows if r[4] != "freeze")
+    if inserted < series or "freeze" in kinds:
+        # some rows were repeats, unknown meters or duplicates within the batch: only
+        # then can there be conflicts or quarantine rows (the common case skips both)
+        conn.execute(CONFLICTS)
+        conn.execute(QUARANTINE)
+    if "freeze" in kinds:
+        inserted += conn.execute(FREEZE, {"tz": tz}).rowcount
+        conn.execute(FREEZE_CONFLICTS, {"tz": tz})
+    if kinds & {"event", "clock"}:
+        conn.execute(EVENTS)
+    conn.execute(CHECK_QUEUE, {"tz": tz, "checked": sorted(CHECKED_QUANTITIES)})
+    conn.execute("TRUNCATE staging")
+    return inserted

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 
 from protocols.wire import ReadingRow
 from server.db.migrate import migrate
@@ -54,6 +55,95 @@ def test_merge_is_idempotent_and_keeps_conflicts(migrated: str) -> None:
         assert c == (3,)
         store(conn, changed, tz="Asia/Shanghai")  # the same conflict again: listed once
         assert conn.execute("SELECT count(*) FROM reading_conflicts").fetchone() == (3,)
+
+
+def test_new_readings_by_direct_copy_and_every_kind_of_repeat(migrated: str) -> None:
+    """New interval readings of archived meters go straight in by COPY; a batch mixed with
+    unknown meters, freezes and events stores each part where it belongs; a batch that
+    repeats some readings (or holds one reading twice) falls back to the merge as a whole:
+    nothing doubled, nothing lost, conflicts kept aside; the meter-days to check again are
+    queued the same way on both paths."""
+    add_meters(migrated, [{"id": "M1", "address": "000000000001"},
+                          {"id": "M2", "address": "000000000002"}])
+    tz = "Asia/Shanghai"
+    with psycopg.connect(migrated) as conn:
+        b = Batch()
+        b.add_rows("gw-1", "b1", rows("M1", 8) + rows("M1", 8, 220.0, quantity="voltage_a")
+                   + rows("GHOST", 2) + rows("M2", 1, 5.0, kind="freeze")
+                   + rows("M2", 1, 1.0, kind="event", quantity="cover_open_count"))
+        assert store(conn, b, tz=tz).inserted == 8 + 8 + 1 + 1
+        assert conn.execute("SELECT count(*) FROM quarantine").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM daily_freeze").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM meter_events").fetchone() == (1,)
+        direct_days = conn.execute("SELECT meter_id, data_date FROM check_queue "
+                                   "WHERE meter_id = 'M1' ORDER BY 2").fetchall()
+        # 8 slots from local midnight: the voltage points queue M1's day once
+        assert [d.isoformat() for _, d in direct_days] == ["2026-11-02"]
+        # half old, half new, one new reading twice with two values: the merge decides
+        mixed = Batch()
+        mixed.add_rows("gw-1", "b2", rows("M1", 12) + rows("M2", 2, 7.0, t0=T0 + timedelta(days=1))
+                       + rows("M2", 1, 9.0, t0=T0 + timedelta(days=1)))
+        assert store(conn, mixed, tz=tz).inserted == 4 + 2
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (8 + 8 + 1 + 4 + 2,)
+        assert conn.execute("SELECT count(*) FROM reading_conflicts").fetchone() == (1,)
+        # the same voltage points through the merge queue the same meter-day
+        conn.execute("DELETE FROM check_queue")
+        conn.execute("DELETE FROM readings WHERE quantity = 'voltage_a' AND ts > %s",
+                     (T0 + timedelta(hours=1),))
+        again = Batch()
+        again.add_rows("gw-1", "b3", rows("M1", 8, 220.0, quantity="voltage_a"))
+        assert store(conn, again, tz=tz).inserted == 3  # a partial repeat: merged
+        assert conn.execute("SELECT meter_id, data_date FROM check_queue ORDER BY 2"
+                            ).fetchall() == direct_days
+
+
+def test_two_writers_storing_the_same_readings_at_once(migrated: str) -> None:
+    """Two transactions store overlapping batches concurrently (two consumers, or a
+    redelivery racing the original): the second waits, falls back to the merge, and every
+    reading is stored once."""
+    import threading
+
+    add_meters(migrated, [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(20)])
+    batches = []
+    for k in range(2):
+        b = Batch()
+        for i in range(20):
+            b.add_rows("gw-1", f"b{k}", rows(f"M{i}", 50 + 25 * k))  # the second overlaps
+        batches.append(b)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def write(b: Batch) -> None:
+        try:
+            with psycopg.connect(migrated) as conn:
+                results.append(store(conn, b, tz="Asia/Shanghai").inserted)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sum(results) == 20 * 75
+    with psycopg.connect(migrated) as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (20 * 75,)
+        assert conn.execute("SELECT count(*) FROM reading_conflicts").fetchone() == (0,)
+
+
+def test_a_year_first_stored_by_a_rolled_back_batch_is_stored_later(migrated: str) -> None:
+    """The first batch of a new year creates its partition (plain PostgreSQL) inside the
+    batch's transaction; if that transaction rolls back, the partition is gone with it, and
+    the next batch of that year must create it again instead of believing it exists."""
+    add_meters(migrated, [{"id": "M1", "address": "000000000001"}])
+    b = Batch()
+    b.add_rows("gw-1", "b1", rows("M1", 2, t0=datetime(2031, 6, 1, tzinfo=UTC)))
+    with psycopg.connect(migrated) as conn:
+        with pytest.raises(RuntimeError), conn.transaction():
+            store(conn, b, tz="Asia/Shanghai")
+            raise RuntimeError("the commit never happens (a crash, a failed statement after)")
+        assert store(conn, b, tz="Asia/Shanghai").inserted == 2
 
 
 def test_unknown_meters_go_to_quarantine(migrated: str) -> None:
