@@ -347,7 +347,7 @@ class Consumer:
         job.inserted = result.inserted
         metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
         metrics.INSERTED.inc(result.inserted)
-        if self.on_stored is not None and job.batch.rows:
+        if self.on_stored is not None and job.batch.groups:
             try:
                 self.on_stored(job.batch)
             except Exception:

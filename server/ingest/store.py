@@ -124,18 +124,30 @@ _NO_FLAGS: list[str] = []  # shared by every row without quality flags (only rea
 
 @dataclass
 class Batch:
-    """Decoded messages waiting to be stored together."""
+    """Decoded messages waiting to be stored together: their rows as decoded, grouped by
+    message (a staging row per reading is built only for the rows that need the merge)."""
 
-    rows: list[tuple[Any, ...]] = field(default_factory=list)  # staging rows
+    groups: list[tuple[str, str, Sequence[ReadingRow]]] = field(default_factory=list)
     dead: list[tuple[str, str | None, str, bytes]] = field(default_factory=list)
 
     def add_rows(self, gateway: str, batch_id: str, rows: Sequence[ReadingRow]) -> None:
-        none = _NO_FLAGS
-        self.rows.extend([(m, q, ts, v, k, s, list(qual) if qual else none, gateway, batch_id)
-                          for m, q, ts, v, k, s, qual in rows])
+        if rows:
+            self.groups.append((gateway, batch_id, rows))
 
     def add_dead(self, topic: str, gateway: str | None, reason: str, payload: bytes) -> None:
         self.dead.append((topic, gateway, reason, payload))
+
+    @property
+    def size(self) -> int:
+        return sum(len(rows) for _, _, rows in self.groups)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every reading as a staging row (meter, quantity, ts, value, kind, source, quality,
+        gateway, batch id)."""
+        none = _NO_FLAGS
+        return [(m, q, ts, v, k, s, list(qual) if qual else none, gw, bid)
+                for gw, bid, rows in self.groups for m, q, ts, v, k, s, qual in rows]
 
 
 @dataclass
@@ -175,66 +187,75 @@ def row_json(row: ReadingRow) -> bytes:
 def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResult:
     """Store ``batch`` in one transaction (the caller commits, then acknowledges)."""
     inserted = 0
+    size = batch.size
     with conn.transaction():
         if batch.dead:
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO dead_letters (topic, gateway_id, reason, payload) "
                                 "VALUES (%s, %s, %s, %s)", batch.dead)
-        if batch.rows:
-            ensure_partitions(conn, {r[2].year for r in batch.rows})
-            rest: list[tuple[Any, ...]] = batch.rows
-            direct = _copy_new_series(conn, batch.rows, tz)
-            if direct is not None:
+        if size:
+            ensure_partitions(conn, {r[2].year for _, _, rows in batch.groups for r in rows})
+            direct = _copy_new_series(conn, batch, tz)
+            if direct is None:
+                inserted = _merge(conn, batch.rows, tz)
+            else:
                 inserted, rest = direct
-            if rest:
-                inserted += _merge(conn, rest, tz)
-    return StoreResult(len(batch.rows), inserted, len(batch.dead))
+                if rest:
+                    inserted += _merge(conn, rest, tz)
+    return StoreResult(size, inserted, len(batch.dead))
 
 
-def _copy_new_series(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]],
+def _copy_new_series(conn: psycopg.Connection[Any], batch: Batch,
                      tz: str) -> tuple[int, list[tuple[Any, ...]]] | None:
     """The common case, fast: interval readings of archived meters that are all new go
     straight into ``readings`` by binary COPY (no staging, no per-row conflict check), in a
     savepoint. A repeat (a redelivery, a duplicate within the batch, a concurrent writer
     storing the same reading) makes the COPY fail with unique_violation: then nothing of it
-    stays and the caller merges every row. Returns (rows stored, rows left for the merge:
-    freezes, events, clock checks and readings of meters not in the archive), or None."""
-    ids = list({r[0] for r in rows if r[4] == "interval"})
+    stays and the caller merges every row. Returns (rows stored, staging rows left for the
+    merge: freezes, events, clock checks and readings of meters not in the archive), or
+    None."""
+    ids = list({r[0] for _, _, rows in batch.groups for r in rows if r[4] == "interval"})
     if not ids:
         return None
     known = {m for (m,) in conn.execute("SELECT id FROM meters WHERE id = ANY(%s)", (ids,))}
-    series: list[tuple[Any, ...]] = []
     rest: list[tuple[Any, ...]] = []
-    for r in rows:
-        (series if r[4] == "interval" and r[0] in known else rest).append(r)
-    if not series:
-        return None
+    direct = 0
+    none = _NO_FLAGS
     try:
         with conn.transaction(), conn.cursor() as cur:  # a savepoint
             with cur.copy("COPY readings (meter_id, quantity, ts, value, kind, source, "
                           "quality, gateway_id) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
                               "text[]", "text"])
-                for r in series:
-                    cp.write_row(r[:8])
+                write = cp.write_row
+                for gw, bid, rows in batch.groups:
+                    for m, q, ts, v, k, s, qual in rows:
+                        if k == "interval" and m in known:
+                            write((m, q, ts, v, k, s, list(qual) if qual else none, gw))
+                            direct += 1
+                        else:
+                            rest.append((m, q, ts, v, k, s, list(qual) if qual else none, gw,
+                                         bid))
     except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
         return None
-    _queue_checks(conn, series, tz)
-    return len(series), rest
+    _queue_checks(conn, [r for _, _, rows in batch.groups for r in rows
+                         if r[1] in CHECKED_QUANTITIES and r[4] == "interval" and r[0] in known],
+                  tz)
+    return direct, rest
 
 
-def _queue_checks(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) -> None:
-    """What CHECK_QUEUE does for staged rows, for interval rows stored directly: the
-    meter-days whose voltage, current and power rules should run again."""
+def _queue_checks(conn: psycopg.Connection[Any], rows: list[ReadingRow], tz: str) -> None:
+    """What CHECK_QUEUE does for staged rows, for interval rows stored directly (the caller
+    passes those of CHECKED_QUANTITIES): the meter-days whose voltage, current and power
+    rules should run again."""
     zone = ZoneInfo(tz)
     day_of: dict[datetime, date] = {}  # a batch has few distinct timestamps
     days: set[tuple[str, date]] = set()
     for r in rows:
-        if r[1] in CHECKED_QUANTITIES:
-            d = day_of.get(r[2])
-            if d is None:
-                d = day_of[r[2]] = r[2].astimezone(zone).date()
-            days.add((r[0], d))
+        d = day_of.get(r[2])
+        if d is None:
+            d = day_of[r[2]] = r[2].astimezone(zone).date()
+        days.add((r[0], d))
     if days:
         meters, dates = zip(*days, strict=True)
         conn.execute("INSERT INTO check_queue (meter_id, data_date) SELECT * FROM "
