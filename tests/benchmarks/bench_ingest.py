@@ -1,9 +1,10 @@
 """Ingestion benchmark: readings per second end to end (publisher -> broker -> consumer ->
-committed rows) against, in the same run, the same rows by plain binary COPY -> staging ->
-merge (our store() without MQTT). Prints the ratio, on PostgreSQL and, when
-METERLINK_TEST_TIMESCALE_URL is set, on TimescaleDB.
+committed rows) against, in the same run, the same rows written by one connection without
+MQTT: our store(); plain binary COPY -> staging -> INSERT ... ON CONFLICT merge; and bare
+binary COPY into readings (no checks: the ceiling). Prints the ratios, on PostgreSQL and,
+when METERLINK_TEST_TIMESCALE_URL is set, on TimescaleDB.
 
-Run: ``python -m tests.benchmarks.bench_ingest [--readings 200000] [--batch 2000]``.
+Run: ``python -m tests.benchmarks.bench_ingest [--readings 600000] [--batch 2000]``.
 Needs a broker without queue limits: METERLINK_LOAD_MQTT_URL (deploy/scripts/mosquitto-load.sh).
 """
 
@@ -22,9 +23,10 @@ import psycopg
 from protocols import wire
 from protocols.model import Reading
 from server.db.migrate import migrate
+from server.db.partitions import ensure_partitions
 from server.db.pool import open_pool
 from server.ingest.consumer import Consumer, MqttConfig
-from server.ingest.store import Batch, store
+from server.ingest.store import Batch, _merge, store
 
 
 def fresh_db(admin: str, name: str) -> str:
@@ -105,15 +107,43 @@ def end_to_end(url: str, broker: str, data: list[bytes], total: int) -> float:
     return total / elapsed
 
 
-def copy_merge(url: str, data: list[bytes], total: int) -> float:
+def _batches(data: list[bytes]) -> list[Batch]:
+    """The decoded messages in store batches of 10 messages (decoding is not timed)."""
     decoded = [wire.decode_readings_rows(p) for p in data]
+    out = []
+    for chunk in range(0, len(decoded), 10):
+        b = Batch()
+        for d in decoded[chunk:chunk + 10]:
+            b.add_rows(d.gateway, d.batch_id, d.rows)
+        out.append(b)
+    return out
+
+
+def timed_writes(url: str, data: list[bytes], total: int, how: str) -> float:
+    """Readings per second written by one connection, without MQTT or decoding:
+    ``store``: our store() (new rows by direct COPY, the merge only for repeats);
+    ``merge``: the textbook path, every row by binary COPY into staging then INSERT ... ON
+    CONFLICT DO NOTHING (store()'s merge path, which repeats take);
+    ``copy``: binary COPY straight into readings with no checks at all (the ceiling)."""
+    batches = _batches(data)
     t0 = time.perf_counter()
     with psycopg.connect(url) as conn:
-        for chunk in range(0, len(decoded), 10):
-            b = Batch()
-            for d in decoded[chunk:chunk + 10]:
-                b.add_rows(d.gateway, d.batch_id, d.rows)
-            store(conn, b, tz="Asia/Shanghai")
+        for b in batches:
+            if how == "store":
+                store(conn, b, tz="Asia/Shanghai")
+            elif how == "merge":
+                with conn.transaction():
+                    ensure_partitions(conn, {r[2].year for r in b.rows})
+                    _merge(conn, b.rows, "Asia/Shanghai")
+            else:
+                with conn.transaction(), conn.cursor() as cur:
+                    ensure_partitions(conn, {r[2].year for r in b.rows})
+                    with cur.copy("COPY readings (meter_id, quantity, ts, value, kind, source, "
+                                  "quality, gateway_id) FROM STDIN (FORMAT BINARY)") as cp:
+                        cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
+                                      "text[]", "text"])
+                        for r in b.rows:
+                            cp.write_row(r[:8])
     elapsed = time.perf_counter() - t0
     assert count(url) == total
     return total / elapsed
@@ -121,7 +151,7 @@ def copy_merge(url: str, data: list[bytes], total: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--readings", type=int, default=200_000)
+    ap.add_argument("--readings", type=int, default=600_000)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--meters", type=int, default=2000)
     args = ap.parse_args()
@@ -134,16 +164,19 @@ def main() -> None:
         targets.append(("TimescaleDB", os.environ["METERLINK_TEST_TIMESCALE_URL"]))
     data = payloads(args.readings, args.batch, args.meters, offset_days=30)
     total = sum(len(wire.decode_readings_rows(p).rows) for p in data)
+    print(f"{total:,} readings of {args.meters:,} meters in messages of {args.batch:,}")
     for name, admin in targets:
-        a = fresh_db(admin, "mlbench_e2e")
-        setup_meters(a, args.meters)
-        e2e = end_to_end(a, broker, data, total)
-        b = fresh_db(admin, "mlbench_copy")
-        setup_meters(b, args.meters)
-        raw = copy_merge(b, data, total)
-        print(f"{name}: end to end {e2e:,.0f} readings/s; COPY -> staging -> merge "
-              f"{raw:,.0f} readings/s; ratio {e2e / raw:.2f} ({total:,} readings in "
-              f"batches of {args.batch})")
+        rates = {}
+        for how in ("e2e", "store", "merge", "copy"):
+            url = fresh_db(admin, "mlbench_" + how)
+            setup_meters(url, args.meters)
+            rates[how] = (end_to_end(url, broker, data, total) if how == "e2e"
+                          else timed_writes(url, data, total, how))
+        e2e = rates["e2e"]
+        print(f"{name}: end to end {e2e:,.0f} readings/s | without MQTT: store() "
+              f"{rates['store']:,.0f} /s (ratio {e2e / rates['store']:.2f}), COPY -> staging "
+              f"-> merge {rates['merge']:,.0f} /s (ratio {e2e / rates['merge']:.2f}), bare COPY "
+              f"{rates['copy']:,.0f} /s (ratio {e2e / rates['copy']:.2f})")
 
 
 if __name__ == "__main__":
