@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MAX_INFLIGHT = 32
 MAX_UNCONFIRMED = 256
 MAX_RECEIPT_TIMEOUT_S = 3600.0
+CONNACK_WAIT_S = 5.0  # a broker that took the connection but sends no CONNACK: not MQTT 5
 
 
 class Uplink:
@@ -64,6 +65,8 @@ class Uplink:
         self._receipt_timeout = float(broker.receipt_timeout_s)
         self._awaiting: dict[str, tuple[list[int], float]] = {}  # batch id -> ids, sent at
         self.connected = threading.Event()
+        self._answered = threading.Event()  # a CONNACK came (accepting or refusing)
+        self._socket_opened_at: float | None = None  # the first TCP connection to the broker
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._inflight: dict[int, tuple[str, list[int]]] = {}  # mid -> batch id, ids
@@ -100,6 +103,7 @@ class Uplink:
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(1, 30)
         c.on_connect = self._on_connect
+        c.on_socket_open = self._on_socket_open
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
@@ -149,8 +153,13 @@ class Uplink:
 
     # ------------------------------------------------------------------ callbacks
 
+    def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: object) -> None:
+        if self._socket_opened_at is None:
+            self._socket_opened_at = time.monotonic()
+
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
                     reason: ReasonCode, properties: object) -> None:
+        self._answered.set()
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.broker.url, reason)
             if (self.broker.protocol == "auto" and self.protocol == mqtt.MQTTv5
@@ -167,11 +176,19 @@ class Uplink:
         self.connected.set()
 
     def _watchdog(self) -> None:
-        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back
-        if not self.connected.wait(5) and not self._stop.is_set() \
-                and self.protocol == mqtt.MQTTv5:
-            log.warning("no answer to an MQTT 5 connect in 5 s; trying MQTT 3.1.1")
-            self._fallback_311()
+        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back. The wait
+        # counts from the first TCP connection: a broker that is down (a gateway started
+        # during an outage) has said nothing about MQTT 5, and a refusing CONNACK is an
+        # answer (a refused protocol falls back in _on_connect).
+        while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 \
+                and not self._answered.is_set():
+            opened = self._socket_opened_at
+            if opened is not None and time.monotonic() - opened >= CONNACK_WAIT_S:
+                log.warning("no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1",
+                            CONNACK_WAIT_S)
+                self._fallback_311()
+                return
+            self._answered.wait(0.25)
 
     def _fallback_311(self) -> None:
         log.info("broker does not speak MQTT 5; using 3.1.1")

@@ -303,3 +303,74 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
         proc.wait()
         if listener is not None:
             listener.close()
+
+
+def _bare_uplink(tmp_path: Path, url: str) -> Any:
+    from edge.uplink import Uplink
+
+    cfg = config_from_dict({"gateway": {"id": "gw-proto"},
+                            "broker": {"url": url, "root": "mltest-proto"},
+                            "bus": [{"name": "b", "port": "socket://127.0.0.1:9",
+                                     "meter": [{"id": "M1", "address": "000000000001"}]}]})
+    return Uplink(cfg.broker, "gw-proto", Outbox(tmp_path / "o.sqlite"),
+                  on_command=lambda p: None,
+                  status=lambda: wire.GatewayStatus("gw-proto", True, datetime.now(UTC)))
+
+
+def test_a_broker_down_at_start_is_waited_for_not_taken_for_an_mqtt_3_broker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway started during a broker outage: the broker says nothing because it is not
+    there, not because it does not speak MQTT 5. Once it is back, the gateway connects with
+    MQTT 5 (it used to fall back to 3.1.1 for good 5 s after starting)."""
+    import edge.uplink
+
+    monkeypatch.setattr(edge.uplink, "CONNACK_WAIT_S", 1.0)
+    broker = PrivateBroker(str(tmp_path))
+    up = _bare_uplink(tmp_path, broker.url)
+    up.start()
+    try:
+        time.sleep(3.0)  # three times the wait, with nothing listening
+        assert not up.connected.is_set()
+        broker.start()
+        assert up.connected.wait(40)
+        assert up.protocol == mqtt.MQTTv5
+    finally:
+        up.stop()
+        broker.stop()
+
+
+def test_a_broker_that_never_answers_an_mqtt_5_connect_gets_3_1_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback itself still works: a broker that takes the connection and sends no
+    CONNACK (as amqtt does with MQTT 5) is tried with MQTT 3.1.1."""
+    import socket
+
+    import edge.uplink
+
+    monkeypatch.setattr(edge.uplink, "CONNACK_WAIT_S", 1.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    up = _bare_uplink(tmp_path, f"mqtt://127.0.0.1:{silent.getsockname()[1]}")
+    up.start()
+    try:
+        deadline = time.monotonic() + 10
+        while up.protocol == mqtt.MQTTv5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert up.protocol == mqtt.MQTTv311
+        assert held, "the uplink never connected to the silent broker"
+    finally:
+        up.stop()
+        silent.close()
+        for s in held:
+            s.close()
