@@ -43,7 +43,7 @@ class Server:
     """Collects every reading published and answers each batch with a receipt."""
 
     def __init__(self, port: int, gateway: str) -> None:
-        self.keys: set[tuple[str, str, str]] = set()
+        self.keys: set[tuple[str, str, str, str]] = set()
         self.lock = threading.Lock()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-server")
         self.c.on_message = self._on_message
@@ -56,7 +56,7 @@ class Server:
         obj = json.loads(msg.payload)
         with self.lock:
             for r in obj["readings"]:
-                self.keys.add((r["meter"], r["quantity"], r["ts"]))
+                self.keys.add((r["meter"], r["quantity"], r["ts"], r["kind"]))
         client.publish(wire.topic(self.gateway, wire.Channel.RECEIPT), wire.encode_receipt(
             wire.Receipt(self.gateway, (obj["batch_id"],), datetime.now(UTC))), qos=1)
 
@@ -107,16 +107,22 @@ def main() -> None:
             time.sleep(0.3)
             server = Server(port, "gw-outage")
             t1 = time.perf_counter()
+            agent.uplink.connected.wait(120)
+            t_connect = time.perf_counter() - t1  # the uplink's reconnect back-off (≤ 30 s)
             while agent.outbox.depth() > 0 and time.perf_counter() - t1 < 1800:
                 time.sleep(0.05)
             t_replay = time.perf_counter() - t1
-            committed = {(r.meter, r.quantity, wire.format_ts(r.ts))
+            # kind in the key: the interval sample at 00:00 and the register frozen at 00:00
+            # are two readings of the same quantity at the same time
+            committed = {(r.meter, r.quantity, wire.format_ts(r.ts), r.kind.value)
                          for r in agent.outbox.journaled()}
             time.sleep(0.5)
             with server.lock:
                 missing = committed - server.keys
-            print(f"broker back: outbox emptied by receipts in {t_replay:.1f} s "
-                  f"({depth / t_replay:,.0f} readings/s); {len(committed):,} distinct "
+            print(f"broker back: reconnected in {t_connect:.1f} s, outbox emptied by receipts "
+                  f"in {t_replay:.1f} s ({depth / t_replay:,.0f} readings/s; "
+                  f"{depth / max(t_replay - t_connect, 1e-3):,.0f} /s once connected); "
+                  f"{len(committed):,} distinct "
                   f"readings committed, {len(committed) - len(missing):,} arrived, "
                   f"{len(missing)} missing")
             server.close()
