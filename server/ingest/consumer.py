@@ -37,6 +37,7 @@ from . import commands, metrics
 from .store import Batch, row_json, screen, store
 
 log = logging.getLogger(__name__)
+CONNACK_WAIT_S = 5.0  # a broker that took the connection but sends no CONNACK: not MQTT 5
 
 
 class MqttConfig:
@@ -84,6 +85,8 @@ class Consumer:
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
         self._stop = threading.Event()
         self.connected = threading.Event()
+        self._answered = threading.Event()  # a CONNACK came (accepting or refusing)
+        self._socket_opened_at: float | None = None  # the first TCP connection to the broker
         self.protocol = mqtt.MQTTv311 if mqtt_cfg.protocol == "3.1.1" else mqtt.MQTTv5
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
@@ -112,6 +115,7 @@ class Consumer:
             c.tls_set(ca_certs=self.cfg.ca, certfile=self.cfg.cert, keyfile=self.cfg.key)
         c.max_inflight_messages_set(1000)
         c.on_connect = self._on_connect
+        c.on_socket_open = self._on_socket_open
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.reconnect_delay_set(1, 30)
@@ -122,8 +126,13 @@ class Consumer:
         return [wire.subscription(ch, self.cfg.root, group)
                 for ch in (wire.Channel.READINGS, wire.Channel.STATUS, wire.Channel.CMD_RESULT)]
 
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        if self._socket_opened_at is None:
+            self._socket_opened_at = time.monotonic()
+
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Any) -> None:
+        self._answered.set()
         if reason.is_failure:
             log.error("broker refused the consumer: %s", reason)
             if self.protocol == mqtt.MQTTv5 and "protocol" in str(reason).lower():
@@ -136,11 +145,19 @@ class Consumer:
                  "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
 
     def _watchdog(self) -> None:
-        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back
-        if not self.connected.wait(5) and not self._stop.is_set() \
-                and self.protocol == mqtt.MQTTv5:
-            log.warning("no answer to an MQTT 5 connect in 5 s; trying MQTT 3.1.1")
-            self._fallback_311()
+        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back. The wait
+        # counts from the first TCP connection: a broker that is down (a server started
+        # during a broker outage) has said nothing about MQTT 5, and a refusing CONNACK is an
+        # answer (a refused protocol falls back in _on_connect)
+        while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 \
+                and not self._answered.is_set():
+            opened = self._socket_opened_at
+            if opened is not None and time.monotonic() - opened >= CONNACK_WAIT_S:
+                log.warning("no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1",
+                            CONNACK_WAIT_S)
+                self._fallback_311()
+                return
+            self._answered.wait(0.25)
 
     def _fallback_311(self) -> None:
         self._client.loop_stop()

@@ -293,3 +293,29 @@ def test_batches_committed_out_of_order_are_acknowledged_in_arrival_order(
     assert acked == [1, 2, 3, 4, 5] and c.stored_messages == 5 and c.stored_readings == 5
     with pytest.raises(ValueError, match="writers must be at least 1"):
         Consumer(MqttConfig("mqtt://127.0.0.1:9"), None, tz="UTC", writers=0)  # type: ignore[arg-type]
+
+
+def test_a_server_started_during_a_broker_outage_keeps_mqtt_5(
+        migrated: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker that is down says nothing about MQTT 5: the consumer waits for it and then
+    connects with MQTT 5 (it used to fall back to 3.1.1 for good 5 s after starting, losing
+    the shared subscription and the session expiry)."""
+    import server.ingest.consumer as consumer_module
+    from tests.conftest import PrivateBroker
+
+    monkeypatch.setattr(consumer_module, "CONNACK_WAIT_S", 1.0, raising=False)
+    broker = PrivateBroker(str(tmp_path))
+    pool = open_pool(migrated)
+    c = Consumer(MqttConfig(broker.url, root="mltest-outage", share_group="g",
+                            client_id="srv-outage"), pool, tz="Asia/Shanghai")
+    c.start()
+    try:
+        time.sleep(6.0)  # longer than any wait for a CONNACK, with nothing listening
+        assert not c.connected.is_set() and c.protocol == mqtt.MQTTv5
+        broker.start()
+        assert c.connected.wait(40)
+        assert c.protocol == mqtt.MQTTv5
+    finally:
+        c.stop()
+        pool.close()
+        broker.stop()
