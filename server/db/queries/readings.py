@@ -39,38 +39,37 @@ def freezes(conn: psycopg.Connection[Any], *, meter: str, start: date,
             (meter, start, end)).fetchall()
 
 
-def raw_readings(conn: psycopg.Connection[Any], *, meter: str, start: datetime, end: datetime,
-                 quantity: str | None, limit: int, offset: int
-                 ) -> tuple[list[dict[str, Any]], int]:
-    """The readings as stored (every kind but freezes, which live in ``daily_freeze``) in
-    [start, end), oldest first, one page; and how many there are in all."""
+def _page(conn: psycopg.Connection[Any], *, table: str, columns: str, order: str, meter: str,
+          start: datetime, end: datetime, quantity: str | None, limit: int, offset: int
+          ) -> tuple[list[dict[str, Any]], int]:
+    """One page of a meter's rows of ``table`` in [start, end) (one quantity or all), and
+    how many there are in all."""
     cond = "meter_id = %(m)s AND ts >= %(s)s AND ts < %(e)s"
     if quantity is not None:
         cond += " AND quantity = %(q)s"
     args = {"m": meter, "s": start, "e": end, "q": quantity, "limit": limit, "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT ts, quantity, value, kind, source, quality, gateway_id, received_at "
-            f"FROM readings WHERE {cond} ORDER BY ts, quantity LIMIT %(limit)s "
-            "OFFSET %(offset)s", args).fetchall()
-        total = cur.execute(f"SELECT count(*) AS n FROM readings WHERE {cond}",
-                            args).fetchone()
+        rows = cur.execute(f"SELECT {columns} FROM {table} WHERE {cond} ORDER BY {order} "
+                           "LIMIT %(limit)s OFFSET %(offset)s", args).fetchall()
+        total = cur.execute(f"SELECT count(*) AS n FROM {table} WHERE {cond}", args).fetchone()
     return rows, int(total["n"]) if total else 0
+
+
+def raw_readings(conn: psycopg.Connection[Any], *, meter: str, start: datetime, end: datetime,
+                 quantity: str | None, limit: int, offset: int
+                 ) -> tuple[list[dict[str, Any]], int]:
+    """The readings as stored (every kind but freezes, which live in ``daily_freeze``) in
+    [start, end), oldest first, one page; and how many there are in all."""
+    return _page(conn, table="readings", order="ts, quantity",
+                 columns="ts, quantity, value, kind, source, quality, gateway_id, received_at",
+                 meter=meter, start=start, end=end, quantity=quantity, limit=limit,
+                 offset=offset)
 
 
 def events(conn: psycopg.Connection[Any], *, meter: str, start: datetime, end: datetime,
            quantity: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """The meter's events (cover openings, clock offsets, power-downs, maximum demand) in
     [start, end), newest first, one page; and how many there are in all."""
-    cond = "meter_id = %(m)s AND ts >= %(s)s AND ts < %(e)s"
-    if quantity is not None:
-        cond += " AND quantity = %(q)s"
-    args = {"m": meter, "s": start, "e": end, "q": quantity, "limit": limit, "offset": offset}
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT ts, quantity, value, gateway_id, received_at FROM meter_events "
-            f"WHERE {cond} ORDER BY ts DESC, quantity LIMIT %(limit)s OFFSET %(offset)s",
-            args).fetchall()
-        total = cur.execute(f"SELECT count(*) AS n FROM meter_events WHERE {cond}",
-                            args).fetchone()
-    return rows, int(total["n"]) if total else 0
+    return _page(conn, table="meter_events", order="ts DESC, quantity",
+                 columns="ts, quantity, value, gateway_id, received_at", meter=meter,
+                 start=start, end=end, quantity=quantity, limit=limit, offset=offset)
