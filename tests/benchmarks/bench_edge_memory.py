@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulators.clock import VirtualClock
-from simulators.fleet import fleet_from_dict
 from simulators.harness import edge_config_dict, running_fleet
+from tests.benchmarks.fleets import gateway_fleet
 
 START = datetime(2026, 11, 1, 15, 50, tzinfo=UTC)  # 23:50 local: the hour crosses midnight
 
@@ -49,12 +49,7 @@ def main() -> None:
     ap.add_argument("--buses", type=int, default=8)
     ap.add_argument("--per-bus", type=int, default=32)
     args = ap.parse_args()
-    fleet = fleet_from_dict({
-        "seed": 5, "start": START.isoformat(), "speed": 1.0, "commissioned": "2026-01-01",
-        "buses": [{"name": f"b{i}", "fast": True} for i in range(args.buses)],
-        "meters": [{"archive_id": f"M{b}-{i:02d}", "address": f"{b * 1000 + i + 1:012d}",
-                    "bus": f"b{b}", "phases": 3 if i % 4 == 0 else 1}
-                   for b in range(args.buses) for i in range(args.per_bus)]})
+    fleet = gateway_fleet(args.buses, args.per_bus, START, speed=1.0)
     with tempfile.TemporaryDirectory() as tmp, \
             running_fleet(fleet, clock=VirtualClock(START, 0.0)) as run:
         cfg = edge_config_dict(fleet, run.urls, "bench", data_dir=tmp)
