@@ -31,7 +31,10 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "reverse_energy": {"min_kwh": 0.05},
     "zero_consumption": {"days": 3},
     "stopped": {"min_kw": 0.05},
-    "spike": {"factor": 3.0, "min_kwh": 2.0, "history_days": 7},
+    # judged against the average of the last history_days, of which at least
+    # min_history_days must be there: with fewer, a weekly cycle decides (a commercial
+    # customer's Monday after a quiet weekend is 3 x a three-day average)
+    "spike": {"factor": 3.0, "min_kwh": 2.0, "history_days": 7, "min_history_days": 5},
     "overrun": {"factor": 1.0},
     "flying": {"factor": 1.5},
     "clock": {"max_offset_s": 300},
@@ -161,7 +164,8 @@ def rule_sql(params: dict[str, Any]) -> dict[str, str]:
             SELECT c.meter_id, c.area_id, jsonb_build_object('kwh', c.delta,
                    'recent_avg_kwh', h.avg_kwh)
             FROM ({CONSUMPTION}) c JOIN hist h ON h.meter_id = c.meter_id
-            WHERE h.n >= 3 AND c.delta > {p('spike', 'min_kwh')}
+            WHERE h.n >= {int(p('spike', 'min_history_days'))}
+              AND c.delta > {p('spike', 'min_kwh')}
               AND c.delta > {p('spike', 'factor')} * h.avg_kwh""",
         "overrun": f"""
             SELECT c.meter_id, c.area_id, {capacity_evidence}

@@ -87,7 +87,8 @@ EXPECTED: dict[str, set[str]] = {
 }
 # besides the expected rule, what a fault may also set off (a real consequence, not noise)
 ALSO: dict[str, set[str]] = {
-    "register_decrease": {"spike"},
+    # a register taken back below zero stays at 0 while the meter has load: stopped
+    "register_decrease": {"spike", "stopped"},
     "flying_register": {"spike", "overrun", "flying"},
     # the fault's first day is a partial one: it may be overrun only, then flying
     "flying_register_wild": {"spike", "overrun"},
@@ -183,7 +184,9 @@ def plan_faults(fleet: Fleet, first: date, days: int) -> list[tuple[str, str, da
     single = [m for m in pool if m.phases == 1]
     out: list[tuple[str, str, datetime]] = [("S000001", "slow", datetime.combine(
         first + timedelta(days=2), datetime.min.time(), TZ))]
-    span = max(1, days - 10)
+    # faults start once every meter has the history the spike rule needs (5 days of
+    # consumption), and at least 6 days before the end so that every rule can see them
+    span = max(1, days - 12)
     i = 0
     for kind in kinds:
         for _ in range(per_kind):
@@ -192,7 +195,7 @@ def plan_faults(fleet: Fleet, first: date, days: int) -> list[tuple[str, str, da
             if not src:
                 raise ValueError("fleet too small for every fault kind")
             meter = src.pop(0)
-            day = first + timedelta(days=4 + i % span)
+            day = first + timedelta(days=6 + i % span)
             out.append((meter.archive_id, kind, datetime.combine(
                 day, datetime.min.time(), TZ) + timedelta(hours=10)))
             i += 1
