@@ -344,6 +344,11 @@ class Consumer:
                     reason = f"unknown schema: {exc}"
                 batch.add_dead(m.topic, topic.gateway, reason, payload)
                 metrics.DEAD.labels(type(exc).__name__).inc()
+            except Exception as exc:  # a defect of ours: keep the message, keep the decoder
+                log.exception("could not handle a message on %s", m.topic)
+                batch.add_dead(m.topic, topic.gateway, f"could not be handled: {exc!r}",
+                               payload)
+                metrics.DEAD.labels(type(exc).__name__).inc()
         return job
 
     def _write(self, job: _Job) -> None:

@@ -319,3 +319,39 @@ def test_a_server_started_during_a_broker_outage_keeps_mqtt_5(
         c.stop()
         pool.close()
         broker.stop()
+
+
+def test_a_message_our_code_fails_on_is_kept_and_the_decoder_goes_on(
+        migrated: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A defect in decoding (not a bad message: an exception the wire layer does not
+    promise) must neither stop the decoder thread nor lose the message: it is kept as a
+    dead letter with the error, and the next message is stored as usual."""
+    add_meters(migrated, [{"id": "M1", "address": "000000000001"}])
+    real = wire.decode_readings_rows
+    calls = {"n": 0}
+
+    def flaky(payload: bytes) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError("a bug")
+        return real(payload)
+
+    monkeypatch.setattr(wire, "decode_readings_rows", flaky)
+    pool = open_pool(migrated)
+    try:
+        c = Consumer(MqttConfig("mqtt://127.0.0.1:9"), pool, tz="Asia/Shanghai")
+        msgs = []
+        for start in (0, 10):
+            m = mqtt.MQTTMessage(mid=start + 1, topic=wire.topic(
+                "gw-1", wire.Channel.READINGS).encode())
+            m.payload = batch("gw-1", ["M1"], 10, start=start)
+            msgs.append(m)
+        receipts = c._store(msgs)  # noqa: SLF001 - the handling without transport
+    finally:
+        pool.close()
+    assert receipts == {"gw-1": ["gw-1-10"]}
+    assert count(migrated) == 10
+    assert count(migrated, "SELECT count(*) FROM dead_letters WHERE reason LIKE "
+                           "'could not be handled: KeyError%'") == 1
+    assert "could not handle a message" in caplog.text
