@@ -22,22 +22,38 @@ log = logging.getLogger(__name__)
 
 
 class Agent:
-    def __init__(self, config: EdgeConfig, *, clock: Clock | None = None,
-                 config_path: Path | None = None, status_every_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        clock: Clock | None = None,
+        config_path: Path | None = None,
+        status_every_s: float = 60.0,
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.config_path = config_path
         self.metrics = EdgeMetrics()
-        self.outbox = Outbox(config.outbox.path, config.outbox.budget_bytes,
-                             journal=config.outbox.journal)
-        self.runtime = EdgeRuntime(config, sink=self.outbox.add, clock=self.clock,
-                                   metrics=self.metrics)
-        self.uplink = Uplink(config.broker, config.gateway.id, self.outbox,
-                             on_command=self._on_command, status=self.status,
-                             status_every_s=status_every_s)
-        self.commands = CommandHandler(lambda: self.runtime, self.outbox,
-                                       self.uplink.publish_result,
-                                       self._reload if config_path else None)
+        self.outbox = Outbox(
+            config.outbox.path, config.outbox.budget_bytes, journal=config.outbox.journal
+        )
+        self.runtime = EdgeRuntime(
+            config, sink=self.outbox.add, clock=self.clock, metrics=self.metrics
+        )
+        self.uplink = Uplink(
+            config.broker,
+            config.gateway.id,
+            self.outbox,
+            on_command=self._on_command,
+            status=self.status,
+            status_every_s=status_every_s,
+        )
+        self.commands = CommandHandler(
+            lambda: self.runtime,
+            self.outbox,
+            self.uplink.publish_result,
+            self._reload if config_path else None,
+        )
         self._metrics_server: object | None = None
 
     def _on_command(self, payload: bytes) -> None:
@@ -52,18 +68,28 @@ class Agent:
     def status(self) -> wire.GatewayStatus:
         buses, meters = self.runtime.health()
         return wire.GatewayStatus(
-            gateway=self.config.gateway.id, online=True, ts=datetime.now(UTC),
-            version=__version__, buses=buses, meters=meters,
-            outbox_depth=self.outbox.depth(), outbox_oldest_age_s=self.outbox.oldest_age_s(),
-            outbox_dropped=self.outbox.dropped)
+            gateway=self.config.gateway.id,
+            online=True,
+            ts=datetime.now(UTC),
+            version=__version__,
+            buses=buses,
+            meters=meters,
+            outbox_depth=self.outbox.depth(),
+            outbox_oldest_age_s=self.outbox.oldest_age_s(),
+            outbox_dropped=self.outbox.dropped,
+        )
 
     def start(self, *, plans: bool = True) -> None:
         if self.config.metrics_listen:
             self._metrics_server = self.metrics.serve(self.config.metrics_listen)
         self.runtime.start(plans=plans)
         self.uplink.start()
-        log.info("edge agent %s started: %d buses, %d meters", self.config.gateway.id,
-                 len(self.config.buses), sum(len(b.meters) for b in self.config.buses))
+        log.info(
+            "edge agent %s started: %d buses, %d meters",
+            self.config.gateway.id,
+            len(self.config.buses),
+            sum(len(b.meters) for b in self.config.buses),
+        )
 
     def stop(self) -> None:
         self.runtime.stop()
@@ -73,12 +99,18 @@ class Agent:
             self._metrics_server.shutdown()  # type: ignore[attr-defined]
 
     def refresh_metrics(self) -> None:
-        self.metrics.set_outbox(self.outbox.depth(), self.outbox.oldest_age_s(),
-                                self.outbox.dropped)
+        self.metrics.set_outbox(
+            self.outbox.depth(), self.outbox.oldest_age_s(), self.outbox.dropped
+        )
 
 
-def run(config: EdgeConfig, *, clock: Clock | None = None,
-        stop_event: threading.Event | None = None, config_path: Path | None = None) -> None:
+def run(
+    config: EdgeConfig,
+    *,
+    clock: Clock | None = None,
+    stop_event: threading.Event | None = None,
+    config_path: Path | None = None,
+) -> None:
     """Run until ``stop_event`` is set (the CLI sets it on SIGINT/SIGTERM)."""
     stop = stop_event or threading.Event()
     agent = Agent(config, clock=clock, config_path=config_path)

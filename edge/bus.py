@@ -68,8 +68,9 @@ class MeterState:
 
 
 class BusWorker:
-    def __init__(self, bus: BusConfig, *, sink: Sink, clock: Clock, tz_name: str,
-                 metrics: EdgeMetrics) -> None:
+    def __init__(
+        self, bus: BusConfig, *, sink: Sink, clock: Clock, tz_name: str, metrics: EdgeMetrics
+    ) -> None:
         from zoneinfo import ZoneInfo
 
         self.bus, self.sink, self.clock, self.metrics = bus, sink, clock, metrics
@@ -79,8 +80,13 @@ class BusWorker:
         if self.modbus:
             self.mb = ModbusDriver(bus)
         else:
-            self.transport = SerialTransport(bus.port, baud=bus.baud, parity=bus.parity,
-                                             bytesize=bus.bytesize, stopbits=bus.stopbits)
+            self.transport = SerialTransport(
+                bus.port,
+                baud=bus.baud,
+                parity=bus.parity,
+                bytesize=bus.bytesize,
+                stopbits=bus.stopbits,
+            )
             self.dlt = Dlt645Driver(self.transport, timeout_s=bus.timeout_ms / 1000, tz=self.tz)
         self.states = {m.id: MeterState() for m in bus.meters}
         self._queue: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
@@ -157,8 +163,12 @@ class BusWorker:
         for meter in job.meters:
             state = self.states[meter.id]
             now = self.clock.now()
-            if (not job.on_demand and state.state == "dead" and state.retry_at
-                    and now < state.retry_at):
+            if (
+                not job.on_demand
+                and state.state == "dead"
+                and state.retry_at
+                and now < state.retry_at
+            ):
                 failed.append({"meter": meter.id, "reason": "dead (backing off)"})
                 continue
             if self.bus.gap_ms:
@@ -208,8 +218,9 @@ class BusWorker:
             shown = self.dlt.meter_clock(meter)
             offset = (shown - self.clock.now()).total_seconds()
             values = {"clock_offset": offset}
-            return values, self._readings(meter, values, self.clock.now(), ReadingKind.CLOCK,
-                                          job.source)
+            return values, self._readings(
+                meter, values, self.clock.now(), ReadingKind.CLOCK, job.source
+            )
         if self.modbus:
             values, _ = self.mb.read(meter, job.quantities)
         else:
@@ -218,10 +229,19 @@ class BusWorker:
                 raise refused[0]
         return values, self._readings(meter, values, job.slot, job.reading_kind, job.source)
 
-    def _readings(self, meter: MeterConfig, values: dict[str, float], ts: datetime,
-                  kind: ReadingKind, source: Source) -> list[Reading]:
-        return [Reading(meter.id, q, ts, v, QUANTITY_BY_NAME[q].unit, kind, source)
-                for q, v in values.items() if q in QUANTITY_BY_NAME]
+    def _readings(
+        self,
+        meter: MeterConfig,
+        values: dict[str, float],
+        ts: datetime,
+        kind: ReadingKind,
+        source: Source,
+    ) -> list[Reading]:
+        return [
+            Reading(meter.id, q, ts, v, QUANTITY_BY_NAME[q].unit, kind, source)
+            for q, v in values.items()
+            if q in QUANTITY_BY_NAME
+        ]
 
     def _deliver(self, readings: list[Reading]) -> None:
         """Hand readings to the sink; retried until it takes them (never dropped here)."""
@@ -231,11 +251,15 @@ class BusWorker:
                 self.sink(readings)
                 return
             except Exception:
-                log.exception("bus %s: the outbox refused %d readings; retrying",
-                              self.bus.name, len(readings))
+                log.exception(
+                    "bus %s: the outbox refused %d readings; retrying", self.bus.name, len(readings)
+                )
                 if self._stop.wait(delay):
-                    log.error("bus %s: stopping with %d readings not committed",
-                              self.bus.name, len(readings))
+                    log.error(
+                        "bus %s: stopping with %d readings not committed",
+                        self.bus.name,
+                        len(readings),
+                    )
                     return
                 delay = min(delay * 2, 5.0)
 
@@ -270,7 +294,7 @@ class BusWorker:
             # the exponent is capped: a meter dead for weeks must not overflow the timedelta
             # (that failed the whole job, and with it the readings of the bus's other meters)
             doublings = min(state.failures - DEAD_AFTER, 30)
-            backoff = min(BACKOFF_START * 2 ** doublings, BACKOFF_MAX)
+            backoff = min(BACKOFF_START * 2**doublings, BACKOFF_MAX)
             state.retry_at = self.clock.now() + backoff
         self.metrics.meter_success.labels(meter.id).set(state.successes / state.attempts)
         log.info("bus %s: %s", self.bus.name, exc)
@@ -279,22 +303,34 @@ class BusWorker:
         name = self.bus.name
         if self.transport is not None:
             s = self.transport.stats
-            for counter, value in ((self.metrics.transactions, s.transactions),
-                                   (self.metrics.timeouts, s.timeouts),
-                                   (self.metrics.checksum_errors, s.checksum_errors)):
+            for counter, value in (
+                (self.metrics.transactions, s.transactions),
+                (self.metrics.timeouts, s.timeouts),
+                (self.metrics.checksum_errors, s.checksum_errors),
+            ):
                 child = counter.labels(name)
                 delta = value - child._value.get()
                 if delta > 0:
                     child.inc(delta)
 
     def health(self) -> tuple[BusHealth, list[MeterHealth]]:
-        meters = [MeterHealth(mid, s.state, s.last_ok, s.last_error, s.failures)
-                  for mid, s in self.states.items()]
+        meters = [
+            MeterHealth(mid, s.state, s.last_ok, s.last_error, s.failures)
+            for mid, s in self.states.items()
+        ]
         if self.transport is not None:
             st = self.transport.stats
             tx, to, cs = st.transactions, st.timeouts, st.checksum_errors
         else:
             tx, to, cs = self.mb.transactions, self.mb.timeouts, 0
         ok = sum(1 for m in meters if m.state == "ok")
-        return BusHealth(self.bus.name, self.last_error is None or ok > 0, tx, to, cs, ok,
-                         len(meters) - ok, self.last_error), meters
+        return BusHealth(
+            self.bus.name,
+            self.last_error is None or ok > 0,
+            tx,
+            to,
+            cs,
+            ok,
+            len(meters) - ok,
+            self.last_error,
+        ), meters

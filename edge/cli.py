@@ -1,11 +1,11 @@
 """``meterlink-edge``: the gateway agent and the field tools.
 
-    meterlink-edge run CONFIG
-    meterlink-edge check-config CONFIG          validate and print each bus's wire budget
-    meterlink-edge discover --port URL [--baud 2400] [--parity E]
-    meterlink-edge discover --port URL --modbus [--units 1-247]
-    meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto] ITEM ...
-    meterlink-edge example                      print a commented configuration
+meterlink-edge run CONFIG
+meterlink-edge check-config CONFIG          validate and print each bus's wire budget
+meterlink-edge discover --port URL [--baud 2400] [--parity E]
+meterlink-edge discover --port URL --modbus [--units 1-247]
+meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto] ITEM ...
+meterlink-edge example                      print a commented configuration
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    print(f"gateway {config.gateway.id}: {len(config.buses)} buses, "
-          f"{sum(len(b.meters) for b in config.buses)} meters, broker {config.broker.url}")
+    print(
+        f"gateway {config.gateway.id}: {len(config.buses)} buses, "
+        f"{sum(len(b.meters) for b in config.buses)} meters, broker {config.broker.url}"
+    )
     bad = False
     for bus in config.buses:
         for plan in config.plans:
@@ -68,9 +70,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
         from .meters.modbus_driver import ModbusDriver
 
         lo, _, hi = args.units.partition("-")
-        bus = BusConfig("scan", args.port, baud=args.baud, parity=args.parity,
-                        timeout_ms=args.timeout_ms,
-                        meters=(MeterConfig("scan", "0", "modbus", "sdm120", 1),))
+        bus = BusConfig(
+            "scan",
+            args.port,
+            baud=args.baud,
+            parity=args.parity,
+            timeout_ms=args.timeout_ms,
+            meters=(MeterConfig("scan", "0", "modbus", "sdm120", 1),),
+        )
         drv = ModbusDriver(bus)
 
         def probe(unit: int) -> bool:
@@ -89,9 +96,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
         return 0
     transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
     try:
-        found = discover_dlt645(transport, timeout_s=args.timeout_ms / 1000,
-                                progress=(lambda s: print(s, file=sys.stderr))
-                                if args.verbose else None)
+        found = discover_dlt645(
+            transport,
+            timeout_s=args.timeout_ms / 1000,
+            progress=(lambda s: print(s, file=sys.stderr)) if args.verbose else None,
+        )
     finally:
         transport.close()
     print(f"# {len(found)} DL/T 645-2007 meters on {args.port}")
@@ -117,10 +126,20 @@ def cmd_read(args: argparse.Namespace) -> int:
                 else:
                     entry = d.item(name, version)
                 values = drv.read_item(meter, entry)
-                print(json.dumps({"item": entry.di_text, "name": entry.name,
-                                  "values": [v if isinstance(v, (int, float, str))
-                                             else v.isoformat() for v in values],
-                                  "unit": entry.unit}, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {
+                            "item": entry.di_text,
+                            "name": entry.name,
+                            "values": [
+                                v if isinstance(v, (int, float, str)) else v.isoformat()
+                                for v in values
+                            ],
+                            "unit": entry.unit,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
             except (ReadError, d.RequestError) as exc:
                 print(json.dumps({"item": name, "error": str(exc)}))
                 status = 1
@@ -143,15 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the agent")
     r.add_argument("config")
-    r.add_argument("--virtual-clock", metavar="START,EPOCH,SPEED",
-                   help="test benches only: run on simulated time (the same three numbers as "
-                        "the simulated fleet's), e.g. 2026-11-01T00:00:00+08:00,1763900000,600")
+    r.add_argument(
+        "--virtual-clock",
+        metavar="START,EPOCH,SPEED",
+        help="test benches only: run on simulated time (the same three numbers as "
+        "the simulated fleet's), e.g. 2026-11-01T00:00:00+08:00,1763900000,600",
+    )
     r.set_defaults(func=cmd_run)
     c = sub.add_parser("check-config", help="validate a configuration, print wire budgets")
     c.add_argument("config")
     c.set_defaults(func=cmd_check)
-    for name, func, text in (("discover", cmd_discover, "find unknown meters on a bus"),
-                             ("read", cmd_read, "read items from one meter now")):
+    for name, func, text in (
+        ("discover", cmd_discover, "find unknown meters on a bus"),
+        ("read", cmd_read, "read items from one meter now"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--port", required=True, help="device or socket://host:port")
         p.add_argument("--baud", type=int, default=2400)
@@ -173,8 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -46,8 +46,10 @@ class ScaledClock:
             start, epoch, speed = spec.split(",")
             return cls(datetime.fromisoformat(start), float(epoch), float(speed))
         except ValueError as exc:
-            raise ValueError(f"virtual clock {spec!r}: expected START,EPOCH,SPEED (ISO time "
-                             f"with offset, Unix time, factor): {exc}") from None
+            raise ValueError(
+                f"virtual clock {spec!r}: expected START,EPOCH,SPEED (ISO time "
+                f"with offset, Unix time, factor): {exc}"
+            ) from None
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.time() - self.epoch) * self.speed)

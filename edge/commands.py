@@ -23,14 +23,24 @@ log = logging.getLogger(__name__)
 
 
 class CommandHandler:
-    def __init__(self, runtime: Callable[[], EdgeRuntime], outbox: Outbox,
-                 publish: Callable[[bytes], None],
-                 reload_config: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Callable[[], EdgeRuntime],
+        outbox: Outbox,
+        publish: Callable[[bytes], None],
+        reload_config: Callable[[], None] | None = None,
+    ) -> None:
         self.runtime, self.outbox, self.publish = runtime, outbox, publish
         self.reload = reload_config
 
-    def _answer(self, cmd_id: str, name: str, ok: bool, error: str | None = None,
-                result: dict[str, Any] | None = None) -> None:
+    def _answer(
+        self,
+        cmd_id: str,
+        name: str,
+        ok: bool,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
         res = CommandResult(cmd_id, name, ok, datetime.now(UTC), error, result or {})
         self.publish(wire.encode_result(res))
 
@@ -67,8 +77,7 @@ class CommandHandler:
         rt = self.runtime()
         if cmd.name is CommandName.READ_NOW:
             readings = rt.read_now(cmd.args["meter"], cmd.args.get("quantities"))
-            return {"readings": len(readings),
-                    "values": {r.quantity: r.value for r in readings}}
+            return {"readings": len(readings), "values": {r.quantity: r.value for r in readings}}
         if cmd.name is CommandName.BACKFILL:
             return rt.backfill(cmd.backfill_items())
         if cmd.name is CommandName.TIME_SYNC:

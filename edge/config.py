@@ -28,9 +28,20 @@ PARITIES = ("N", "E", "O")
 PLAN_KINDS = ("interval", "daily_freeze", "clock_check", "events")
 
 DEFAULT_INTERVAL_QUANTITIES = (
-    "energy_import_total", "energy_import_t1", "energy_import_t2", "energy_import_t3",
-    "energy_import_t4", "energy_export_total", "voltage_a", "voltage_b", "voltage_c",
-    "current_a", "current_b", "current_c", "power_active_total", "pf_total",
+    "energy_import_total",
+    "energy_import_t1",
+    "energy_import_t2",
+    "energy_import_t3",
+    "energy_import_t4",
+    "energy_export_total",
+    "voltage_a",
+    "voltage_b",
+    "voltage_c",
+    "current_a",
+    "current_b",
+    "current_c",
+    "power_active_total",
+    "pf_total",
 )
 
 
@@ -181,8 +192,7 @@ class _Section:
     def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
         value = str(self.get(key, (str, int), default))
         if value not in options:
-            raise ConfigError(f"{self._p(key)}: must be one of {', '.join(options)}, "
-                              f"got {value!r}")
+            raise ConfigError(f"{self._p(key)}: must be one of {', '.join(options)}, got {value!r}")
         return value
 
     def tables(self, key: str) -> list[Any]:
@@ -197,9 +207,17 @@ class _Section:
 
 def _name(typ: type | tuple[type, ...]) -> str:
     types = typ if isinstance(typ, tuple) else (typ,)
-    return " or ".join({"str": "a string", "int": "an integer", "float": "a number",
-                        "bool": "true/false", "list": "a list", "dict": "a table"}
-                       .get(t.__name__, t.__name__) for t in types)
+    return " or ".join(
+        {
+            "str": "a string",
+            "int": "an integer",
+            "float": "a number",
+            "bool": "true/false",
+            "list": "a list",
+            "dict": "a table",
+        }.get(t.__name__, t.__name__)
+        for t in types
+    )
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -209,13 +227,17 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         for name, value in env.items():
             if not name.startswith(prefix):
                 continue
-            key = name[len(prefix):].lower()
+            key = name[len(prefix) :].lower()
             table = out.setdefault(section, {})
             current = table.get(key)
             if isinstance(current, bool):
                 table[key] = value.lower() in ("1", "true", "yes")
-            elif isinstance(current, int) or key in ("keepalive_s", "batch_max", "batch_ms",
-                                                     "budget_mb"):
+            elif isinstance(current, int) or key in (
+                "keepalive_s",
+                "batch_max",
+                "batch_ms",
+                "budget_mb",
+            ):
                 try:
                     table[key] = int(value)
                 except ValueError:
@@ -237,8 +259,9 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> EdgeC
     return config_from_dict(data, env=os.environ if env is None else env, base_dir=p.parent)
 
 
-def config_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                     base_dir: Path | None = None) -> EdgeConfig:
+def config_from_dict(
+    data: Mapping[str, Any], *, env: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> EdgeConfig:
     top = _Section(_apply_env(dict(data), env or {}), "")
     base = base_dir or Path(".")
 
@@ -256,15 +279,15 @@ def config_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     g.done()
     gateway = GatewayConfig(gw_id, tz, data_dir)
 
-    broker = _broker(_Section(top.get("broker", dict, {}), "broker"), gw_id, base,
-                     env or {})
+    broker = _broker(_Section(top.get("broker", dict, {}), "broker"), gw_id, base, env or {})
     o = _Section(top.get("outbox", dict, {}), "outbox")
     opath = o.get("path", str, "")
     budget_mb = o.integer("budget_mb", 1, 1_000_000, 256)
     journal = o.get("journal", bool, False)
     o.done()
-    outbox = OutboxConfig(base / opath if opath else data_dir / "outbox.sqlite",
-                          budget_mb * 1024 * 1024, journal)
+    outbox = OutboxConfig(
+        base / opath if opath else data_dir / "outbox.sqlite", budget_mb * 1024 * 1024, journal
+    )
     m = _Section(top.get("metrics", dict, {}), "metrics")
     listen = m.get("listen", str, "")
     m.done()
@@ -279,8 +302,9 @@ def config_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None =
     for b in buses:
         for mc in b.meters:
             if mc.id in ids:
-                raise ConfigError(f"meter {mc.id}: archive id used twice (buses {ids[mc.id]} "
-                                  f"and {b.name})")
+                raise ConfigError(
+                    f"meter {mc.id}: archive id used twice (buses {ids[mc.id]} and {b.name})"
+                )
             ids[mc.id] = b.name
     plans = tuple(_plan(_Section(raw, f"plan[{i}]")) for i, raw in enumerate(top.tables("plan")))
     if not plans:
@@ -295,8 +319,9 @@ def default_plans() -> tuple[PlanConfig, ...]:
         PlanConfig("interval", "interval", 15, quantities=DEFAULT_INTERVAL_QUANTITIES),
         PlanConfig("daily_freeze", "daily_freeze", at="00:05"),
         PlanConfig("clock_check", "clock_check", at="12:00", threshold_s=60.0),
-        PlanConfig("events", "events", at="00:30",
-                   quantities=("power_down_count", "cover_open_count")),
+        PlanConfig(
+            "events", "events", at="00:30", quantities=("power_down_count", "cover_open_count")
+        ),
         # the day's maximum demand, read before the meter's own midnight resets it
         PlanConfig("demand", "events", at="23:50", quantities=("max_demand_import",)),
     )
@@ -312,8 +337,9 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
     url = b.get("url", str, "mqtt://127.0.0.1:1883")
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(f"broker.url: expected mqtt://host:port or mqtts://host:port, "
-                          f"got {url!r}")
+        raise ConfigError(
+            f"broker.url: expected mqtt://host:port or mqtts://host:port, got {url!r}"
+        )
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
@@ -322,8 +348,9 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
     pw_env = b.get("password_env", str, "")
     pw_file = b.get("password_file", str, "")
     if "password" in b.data:
-        raise ConfigError("broker.password: never put a secret in the file; use password_env "
-                          "or password_file")
+        raise ConfigError(
+            "broker.password: never put a secret in the file; use password_env or password_file"
+        )
     if pw_env:
         if pw_env not in env:
             raise ConfigError(f"broker.password_env: environment variable {pw_env} is not set")
@@ -332,8 +359,9 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
         try:
             password = (base / pw_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"broker.password_file: cannot read {pw_file}: "
-                              f"{exc.strerror}") from None
+            raise ConfigError(
+                f"broker.password_file: cannot read {pw_file}: {exc.strerror}"
+            ) from None
 
     def path(key: str) -> Path | None:
         value: str = b.get(key, str, "")
@@ -345,10 +373,14 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
         return p
 
     cfg = BrokerConfig(
-        url=url, root=b.get("root", str, "meterlink"),
+        url=url,
+        root=b.get("root", str, "meterlink"),
         client_id=b.get("client_id", str, "") or f"meterlink-edge-{gw_id}",
-        username=b.get("username", str, "") or None, password=password,
-        ca_file=path("ca_file"), cert_file=path("cert_file"), key_file=path("key_file"),
+        username=b.get("username", str, "") or None,
+        password=password,
+        ca_file=path("ca_file"),
+        cert_file=path("cert_file"),
+        key_file=path("key_file"),
         protocol=b.choice("protocol", ("auto", "5", "3.1.1"), "auto"),
         keepalive_s=b.integer("keepalive_s", 5, 3600, 30),
         batch_max=b.integer("batch_max", 1, 20000, 1000),
@@ -365,16 +397,24 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
 def _bus(b: _Section, i: int) -> BusConfig:
     name = b.get("name", str)
     port = b.get("port", str)
-    if not (port.startswith(("socket://", "modbus-tcp://", "rfc2217://", "loop://", "/"))
-            or port.upper().startswith("COM")):
-        raise ConfigError(f"bus[{i}].port: expected a device path, socket://host:port or "
-                          f"modbus-tcp://host:port, got {port!r}")
+    if not (
+        port.startswith(("socket://", "modbus-tcp://", "rfc2217://", "loop://", "/"))
+        or port.upper().startswith("COM")
+    ):
+        raise ConfigError(
+            f"bus[{i}].port: expected a device path, socket://host:port or "
+            f"modbus-tcp://host:port, got {port!r}"
+        )
     baud = b.integer("baud", 300, 115200, 2400)
     if baud not in (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
         raise ConfigError(f"bus[{i}].baud: {baud} is not a standard rate")
     spec: dict[str, Any] = dict(
-        name=name, port=port, baud=baud, parity=b.choice("parity", PARITIES, "E"),
-        bytesize=b.integer("bytesize", 7, 8, 8), stopbits=b.integer("stopbits", 1, 2, 1),
+        name=name,
+        port=port,
+        baud=baud,
+        parity=b.choice("parity", PARITIES, "E"),
+        bytesize=b.integer("bytesize", 7, 8, 8),
+        stopbits=b.integer("stopbits", 1, 2, 1),
         timeout_ms=b.integer("timeout_ms", 50, 60000, 1000),
         gap_ms=b.integer("gap_ms", 0, 10000, 20),
         turnaround_ms=b.integer("turnaround_ms", 0, 2000, 50),
@@ -385,15 +425,18 @@ def _bus(b: _Section, i: int) -> BusConfig:
     b.done()
     if not meters:
         raise ConfigError(f"bus[{i}].meter: a bus needs at least one [[bus.meter]]")
+
     def key(mc: MeterConfig) -> object:
         return mc.unit if mc.protocol == "modbus" else mc.address
 
     seen: dict[Any, str] = {}
     for mc in meters:
         if key(mc) in seen:
-            raise ConfigError(f"bus[{i}]: meters {seen[key(mc)]} and {mc.id} share "
-                              f"{'unit id' if mc.protocol == 'modbus' else 'address'} "
-                              f"{key(mc)}")
+            raise ConfigError(
+                f"bus[{i}]: meters {seen[key(mc)]} and {mc.id} share "
+                f"{'unit id' if mc.protocol == 'modbus' else 'address'} "
+                f"{key(mc)}"
+            )
         seen[key(mc)] = mc.id
     kinds = {mc.protocol == "modbus" for mc in meters}
     if len(kinds) > 1:
@@ -414,11 +457,14 @@ def _meter(m: _Section) -> MeterConfig:
     profile = m.get("profile", str, None)
     if protocol == "modbus":
         if profile is None:
-            raise ConfigError(f"{m.path}.profile: required for a Modbus meter "
-                              f"(one of {', '.join(sorted(PROFILES))})")
+            raise ConfigError(
+                f"{m.path}.profile: required for a Modbus meter "
+                f"(one of {', '.join(sorted(PROFILES))})"
+            )
         if profile not in PROFILES:
-            raise ConfigError(f"{m.path}.profile: unknown {profile!r} "
-                              f"(one of {', '.join(sorted(PROFILES))})")
+            raise ConfigError(
+                f"{m.path}.profile: unknown {profile!r} (one of {', '.join(sorted(PROFILES))})"
+            )
     elif profile is not None:
         raise ConfigError(f"{m.path}.profile: only Modbus meters have a profile")
     unit = m.integer("unit", 1, 247, 1)

@@ -42,8 +42,12 @@ def _probe(transport: SerialTransport, pattern: str, timeout_s: float) -> tuple[
     return ("many", None) if heard > echo else ("none", None)
 
 
-def discover_dlt645(transport: SerialTransport, *, timeout_s: float = 1.0,
-                    progress: Callable[[str], None] | None = None) -> list[str]:
+def discover_dlt645(
+    transport: SerialTransport,
+    *,
+    timeout_s: float = 1.0,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
     """Every DL/T 645-2007 address answering on the line, sorted."""
     found: set[str] = set()
     stack = [""]
@@ -63,8 +67,9 @@ def discover_dlt645(transport: SerialTransport, *, timeout_s: float = 1.0,
     return sorted(found)
 
 
-def discover_modbus(read_unit: Callable[[int], bool], units: Iterable[int] = range(1, 248)
-                    ) -> list[int]:
+def discover_modbus(
+    read_unit: Callable[[int], bool], units: Iterable[int] = range(1, 248)
+) -> list[int]:
     """Unit ids for which ``read_unit`` (one register read) succeeds."""
     return [u for u in units if read_unit(u)]
 
@@ -73,6 +78,11 @@ def snippet(addresses: list[str], prefix: str = "M") -> str:
     """A configuration snippet for the found meters."""
     lines = []
     for a in addresses:
-        lines += ["[[bus.meter]]", f'id = "{prefix}{a}"', f'address = "{a}"',
-                  'protocol = "2007"', ""]
+        lines += [
+            "[[bus.meter]]",
+            f'id = "{prefix}{a}"',
+            f'address = "{a}"',
+            'protocol = "2007"',
+            "",
+        ]
     return "\n".join(lines)

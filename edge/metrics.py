@@ -8,24 +8,40 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 class EdgeMetrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.transactions = Counter("meterlink_bus_transactions", "request/reply exchanges",
-                                    ["bus"], registry=r)
-        self.timeouts = Counter("meterlink_bus_timeouts", "requests without a valid reply",
-                                ["bus"], registry=r)
-        self.checksum_errors = Counter("meterlink_bus_checksum_errors",
-                                       "frames dropped for a bad checksum", ["bus"], registry=r)
+        self.transactions = Counter(
+            "meterlink_bus_transactions", "request/reply exchanges", ["bus"], registry=r
+        )
+        self.timeouts = Counter(
+            "meterlink_bus_timeouts", "requests without a valid reply", ["bus"], registry=r
+        )
+        self.checksum_errors = Counter(
+            "meterlink_bus_checksum_errors",
+            "frames dropped for a bad checksum",
+            ["bus"],
+            registry=r,
+        )
         self.response_time = Histogram(
-            "meterlink_bus_response_seconds", "time from request to parsed reply", ["bus"],
-            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0), registry=r)
-        self.meter_success = Gauge("meterlink_meter_success_ratio",
-                                   "successful reads / attempts per meter", ["meter"],
-                                   registry=r)
-        self.outbox_depth = Gauge("meterlink_outbox_depth", "readings waiting to be sent",
-                                  registry=r)
-        self.outbox_oldest = Gauge("meterlink_outbox_oldest_age_seconds",
-                                   "age of the oldest unsent reading", registry=r)
-        self.outbox_dropped = Gauge("meterlink_outbox_dropped_total",
-                                    "readings dropped past the disk budget", registry=r)
+            "meterlink_bus_response_seconds",
+            "time from request to parsed reply",
+            ["bus"],
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0),
+            registry=r,
+        )
+        self.meter_success = Gauge(
+            "meterlink_meter_success_ratio",
+            "successful reads / attempts per meter",
+            ["meter"],
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "meterlink_outbox_depth", "readings waiting to be sent", registry=r
+        )
+        self.outbox_oldest = Gauge(
+            "meterlink_outbox_oldest_age_seconds", "age of the oldest unsent reading", registry=r
+        )
+        self.outbox_dropped = Gauge(
+            "meterlink_outbox_dropped_total", "readings dropped past the disk budget", registry=r
+        )
 
     def set_outbox(self, depth: int, oldest_age_s: float | None, dropped: int) -> None:
         self.outbox_depth.set(depth)
@@ -34,6 +50,7 @@ class EdgeMetrics:
 
     def serve(self, listen: str) -> object:
         host, _, port = listen.rpartition(":")
-        server, _thread = start_http_server(int(port), addr=host or "127.0.0.1",
-                                            registry=self.registry)
+        server, _thread = start_http_server(
+            int(port), addr=host or "127.0.0.1", registry=self.registry
+        )
         return server

@@ -55,8 +55,9 @@ class Pending:
 
 
 class Outbox:
-    def __init__(self, path: Path | str, budget_bytes: int = 256 * 1024 * 1024, *,
-                 journal: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, budget_bytes: int = 256 * 1024 * 1024, *, journal: bool = False
+    ) -> None:
         self.path = Path(path)
         self.journal = journal
         self.budget_bytes = budget_bytes
@@ -68,8 +69,7 @@ class Outbox:
     # ------------------------------------------------------------------ opening
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                               timeout=30)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
@@ -84,8 +84,12 @@ class Outbox:
         except sqlite3.DatabaseError as exc:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-            log.error("outbox %s is corrupt (%s); moved to %s and starting a new one",
-                      self.path, exc, aside)
+            log.error(
+                "outbox %s is corrupt (%s); moved to %s and starting a new one",
+                self.path,
+                exc,
+                aside,
+            )
             self.path.rename(aside)
             for extra in ("-wal", "-shm"):
                 side = self.path.with_name(self.path.name + extra)
@@ -104,13 +108,17 @@ class Outbox:
 
     @staticmethod
     def _bump(conn: sqlite3.Connection, name: str, by: int) -> None:
-        conn.execute("INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) "
-                     "DO UPDATE SET value = value + excluded.value", (name, by))
+        conn.execute(
+            "INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) "
+            "DO UPDATE SET value = value + excluded.value",
+            (name, by),
+        )
 
     def counter(self, name: str) -> int:
         with self._lock:
-            row = self._conn.execute("SELECT value FROM counters WHERE name = ?",
-                                     (name,)).fetchone()
+            row = self._conn.execute(
+                "SELECT value FROM counters WHERE name = ?", (name,)
+            ).fetchone()
         return int(row[0]) if row else 0
 
     @property
@@ -124,21 +132,22 @@ class Outbox:
         if not readings:
             return
         now = time.time()
-        rows = [(now, json.dumps(reading_to_dict(r), separators=(",", ":")))
-                for r in readings]
+        rows = [(now, json.dumps(reading_to_dict(r), separators=(",", ":"))) for r in readings]
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.executemany("INSERT INTO outbox(created, body) VALUES (?, ?)", rows)
                 if self.journal:
-                    self._conn.executemany("INSERT INTO journal(body) VALUES (?)",
-                                           [(body,) for _, body in rows])
+                    self._conn.executemany(
+                        "INSERT INTO journal(body) VALUES (?)", [(body,) for _, body in rows]
+                    )
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
-                raise OutboxError(f"cannot commit {len(rows)} readings to {self.path}: "
-                                  f"{exc}") from exc
+                raise OutboxError(
+                    f"cannot commit {len(rows)} readings to {self.path}: {exc}"
+                ) from exc
             self._enforce_budget()
 
     def journaled(self) -> list[Reading]:
@@ -172,18 +181,25 @@ class Outbox:
         share = min(1.0, (used - 0.9 * self.budget_bytes) / used)
         n = max(1, int(depth * share))
         self._conn.execute("BEGIN IMMEDIATE")
-        self._conn.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id "
-                           "LIMIT ?)", (n,))
+        self._conn.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (n,)
+        )
         self._bump(self._conn, "dropped", n)
         self._conn.execute("COMMIT")
-        log.error("outbox over its %d-byte budget: dropped the %d oldest unsent readings "
-                  "(%d dropped in all)", self.budget_bytes, n, self.dropped)
+        log.error(
+            "outbox over its %d-byte budget: dropped the %d oldest unsent readings "
+            "(%d dropped in all)",
+            self.budget_bytes,
+            n,
+            self.dropped,
+        )
 
     def take(self, limit: int, after_id: int = 0) -> Pending:
         """The oldest unsent readings after ``after_id``, in order (not removed)."""
         with self._lock:
-            rows = self._conn.execute("SELECT id, body FROM outbox WHERE id > ? ORDER BY id "
-                                      "LIMIT ?", (after_id, limit)).fetchall()
+            rows = self._conn.execute(
+                "SELECT id, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+            ).fetchall()
         ids, readings = [], []
         for rid, body in rows:
             ids.append(rid)
@@ -193,11 +209,12 @@ class Outbox:
     def take_newest(self, limit: int) -> Pending:
         """The newest unsent readings, oldest of them first (live data during a replay)."""
         with self._lock:
-            rows = self._conn.execute("SELECT id, body FROM (SELECT id, body FROM outbox "
-                                      "ORDER BY id DESC LIMIT ?) ORDER BY id",
-                                      (limit,)).fetchall()
-        return Pending([r[0] for r in rows],
-                       [reading_from_dict(json.loads(r[1])) for r in rows])
+            rows = self._conn.execute(
+                "SELECT id, body FROM (SELECT id, body FROM outbox "
+                "ORDER BY id DESC LIMIT ?) ORDER BY id",
+                (limit,),
+            ).fetchall()
+        return Pending([r[0] for r in rows], [reading_from_dict(json.loads(r[1])) for r in rows])
 
     def ack(self, ids: Sequence[int]) -> None:
         """The broker acknowledged these: delete them."""
@@ -225,12 +242,17 @@ class Outbox:
     def command_seen(self, command_id: str) -> bool:
         """True if this command id was executed before; records it otherwise."""
         with self._lock:
-            row = self._conn.execute("SELECT 1 FROM seen_commands WHERE id = ?",
-                                     (command_id,)).fetchone()
+            row = self._conn.execute(
+                "SELECT 1 FROM seen_commands WHERE id = ?", (command_id,)
+            ).fetchone()
             if row:
                 return True
-            self._conn.execute("INSERT INTO seen_commands(id, at) VALUES (?, ?)",
-                               (command_id, time.time()))
-            self._conn.execute("DELETE FROM seen_commands WHERE id NOT IN (SELECT id FROM "
-                               "seen_commands ORDER BY at DESC LIMIT ?)", (KEEP_COMMANDS,))
+            self._conn.execute(
+                "INSERT INTO seen_commands(id, at) VALUES (?, ?)", (command_id, time.time())
+            )
+            self._conn.execute(
+                "DELETE FROM seen_commands WHERE id NOT IN (SELECT id FROM "
+                "seen_commands ORDER BY at DESC LIMIT ?)",
+                (KEEP_COMMANDS,),
+            )
             return False

@@ -45,13 +45,15 @@ def trigger_for(plan: PlanConfig, tz: ZoneInfo, now: datetime) -> BaseTrigger:
 
 
 class PlanRunner:
-    def __init__(self, plans: tuple[PlanConfig, ...], tz: ZoneInfo, clock: Clock,
-                 fire: Fire) -> None:
+    def __init__(
+        self, plans: tuple[PlanConfig, ...], tz: ZoneInfo, clock: Clock, fire: Fire
+    ) -> None:
         self.plans, self.tz, self.clock, self.fire = plans, tz, clock, fire
         now = clock.now()
         self.triggers = {p.name: trigger_for(p, tz, now) for p in plans}
         self.next: dict[str, datetime | None] = {
-            p.name: self.triggers[p.name].get_next_fire_time(None, now) for p in plans}
+            p.name: self.triggers[p.name].get_next_fire_time(None, now) for p in plans
+        }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -65,10 +67,12 @@ class PlanRunner:
 
     def _advance(self, plan: PlanConfig, fired: datetime) -> None:
         self.next[plan.name] = self.triggers[plan.name].get_next_fire_time(
-            fired, fired + timedelta(microseconds=1))
+            fired, fired + timedelta(microseconds=1)
+        )
 
-    def run_until(self, end: datetime, set_clock: Callable[[datetime], None],
-                  wait_idle: Callable[[], None]) -> int:
+    def run_until(
+        self, end: datetime, set_clock: Callable[[datetime], None], wait_idle: Callable[[], None]
+    ) -> int:
         """Fire every plan due up to ``end`` in order, moving a manual clock to each fire
         time and waiting for the buses to finish before the next. Returns the firings."""
         fired = 0
@@ -119,13 +123,24 @@ class PlanRunner:
             missed, latest = missed + 1, t
             t = trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
         if plan.kind == "interval":
-            log.warning("plan %s: %d slots from %s to %s missed (the clock jumped forward "
-                        "or the agent was stalled); interval values cannot be read after "
-                        "their time, skipped", plan.name, missed, when, latest)
+            log.warning(
+                "plan %s: %d slots from %s to %s missed (the clock jumped forward "
+                "or the agent was stalled); interval values cannot be read after "
+                "their time, skipped",
+                plan.name,
+                missed,
+                when,
+                latest,
+            )
         else:
-            log.warning("plan %s: %d firings missed up to %s (the clock jumped forward or "
-                        "the agent was stalled); firing once for %s", plan.name, missed,
-                        latest, latest)
+            log.warning(
+                "plan %s: %d firings missed up to %s (the clock jumped forward or "
+                "the agent was stalled); firing once for %s",
+                plan.name,
+                missed,
+                latest,
+                latest,
+            )
             try:
                 self.fire(plan, latest)
             except Exception:

@@ -30,8 +30,14 @@ class RuntimeError_(Exception):
 
 
 class EdgeRuntime:
-    def __init__(self, config: EdgeConfig, *, sink: Sink, clock: Clock | None = None,
-                 metrics: EdgeMetrics | None = None) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        sink: Sink,
+        clock: Clock | None = None,
+        metrics: EdgeMetrics | None = None,
+    ) -> None:
         check_budgets(config)  # a plan that cannot fit its interval is refused at start
         self.config = config
         self.sink = sink
@@ -41,10 +47,16 @@ class EdgeRuntime:
         self._build()
 
     def _build(self) -> None:
-        self.workers = {b.name: BusWorker(b, sink=self.sink, clock=self.clock,
-                                          tz_name=self.config.gateway.timezone,
-                                          metrics=self.metrics)
-                        for b in self.config.buses}
+        self.workers = {
+            b.name: BusWorker(
+                b,
+                sink=self.sink,
+                clock=self.clock,
+                tz_name=self.config.gateway.timezone,
+                metrics=self.metrics,
+            )
+            for b in self.config.buses
+        }
         self.plans = PlanRunner(self.config.plans, self.tz, self.clock, self._fire)
         self._started = False
 
@@ -86,8 +98,9 @@ class EdgeRuntime:
                 job = Job("read", meters, when, plan.quantities, ReadingKind.EVENT)
             elif plan.kind == "daily_freeze":
                 yesterday = when.astimezone(self.tz).date() - timedelta(days=1)
-                job = Job("freeze", meters, when, reading_kind=ReadingKind.FREEZE,
-                          data_date=yesterday)
+                job = Job(
+                    "freeze", meters, when, reading_kind=ReadingKind.FREEZE, data_date=yesterday
+                )
             else:
                 job = Job("clock", meters, when, threshold_s=plan.threshold_s)
             worker.submit(job)
@@ -101,22 +114,31 @@ class EdgeRuntime:
                     return w, m
         raise RuntimeError_(f"no meter {meter_id!r} on this gateway")
 
-    def read_now(self, meter_id: str, quantities: Sequence[str] | None = None,
-                 timeout: float = 30.0) -> list[Reading]:
+    def read_now(
+        self, meter_id: str, quantities: Sequence[str] | None = None, timeout: float = 30.0
+    ) -> list[Reading]:
         """召测: read a meter now (source on_demand); the readings also go to the sink."""
         worker, meter = self._meter(meter_id)
-        qs = tuple(quantities) if quantities else next(
-            (p.quantities for p in self.config.plans if p.kind == "interval"), ())
-        job = Job("read", [meter], self.clock.now().replace(microsecond=0), qs,  # type: ignore[list-item]
-                  source=Source.ON_DEMAND, on_demand=True)
+        qs = (
+            tuple(quantities)
+            if quantities
+            else next((p.quantities for p in self.config.plans if p.kind == "interval"), ())
+        )
+        job = Job(
+            "read",
+            [meter],
+            self.clock.now().replace(microsecond=0),
+            qs,  # type: ignore[list-item]
+            source=Source.ON_DEMAND,
+            on_demand=True,
+        )
         result = worker.submit(job).result(timeout)
         failed = result.get("failed") or []
         if failed and not job.collected:
             raise RuntimeError_(f"meter {meter_id}: {failed[0]['reason']}")  # type: ignore[index]
         return job.collected
 
-    def backfill(self, items: Sequence[BackfillItem], timeout: float = 300.0) -> dict[
-            str, object]:
+    def backfill(self, items: Sequence[BackfillItem], timeout: float = 300.0) -> dict[str, object]:
         """补抄: read the daily freezes closing the given dates (source backfill)."""
         futures: list[tuple[BackfillItem, Future[dict[str, object]]]] = []
         unknown = []
@@ -124,12 +146,23 @@ class EdgeRuntime:
             try:
                 worker, meter = self._meter(it.meter)
             except RuntimeError_:
-                unknown.append({"meter": it.meter, "date": it.date.isoformat(),
-                                "reason": "not on this gateway"})
+                unknown.append(
+                    {
+                        "meter": it.meter,
+                        "date": it.date.isoformat(),
+                        "reason": "not on this gateway",
+                    }
+                )
                 continue
-            job = Job("freeze", [meter], self.clock.now(),  # type: ignore[list-item]
-                      reading_kind=ReadingKind.FREEZE, source=Source.BACKFILL,
-                      data_date=it.date, on_demand=True)
+            job = Job(
+                "freeze",
+                [meter],
+                self.clock.now(),  # type: ignore[list-item]
+                reading_kind=ReadingKind.FREEZE,
+                source=Source.BACKFILL,
+                data_date=it.date,
+                on_demand=True,
+            )
             futures.append((it, worker.submit(job)))
         read = 0
         failed = list(unknown)
@@ -137,8 +170,9 @@ class EdgeRuntime:
             res = fut.result(timeout)
             read += int(res["read"])  # type: ignore[call-overload]
             for f in res["failed"]:  # type: ignore[attr-defined]
-                failed.append({"meter": it.meter, "date": it.date.isoformat(),
-                               "reason": f["reason"]})
+                failed.append(
+                    {"meter": it.meter, "date": it.date.isoformat(), "reason": f["reason"]}
+                )
         return {"read": read, "failed": failed}
 
     def time_sync(self, bus: str | None = None) -> dict[str, object]:
@@ -149,10 +183,13 @@ class EdgeRuntime:
         results = {}
         for name in names:
             w = self.workers[name]
-            res = w.submit(Job("clock", list(w.bus.meters), self.clock.now(), threshold_s=0.0,
-                               on_demand=True)).result(120)
-            results[name] = {"max_offset_s": res.get("max_offset_s"),
-                             "time_set": bool(res.get("time_set"))}
+            res = w.submit(
+                Job("clock", list(w.bus.meters), self.clock.now(), threshold_s=0.0, on_demand=True)
+            ).result(120)
+            results[name] = {
+                "max_offset_s": res.get("max_offset_s"),
+                "time_set": bool(res.get("time_set")),
+            }
         return {"buses": results}
 
     def rediscover(self, bus: str) -> dict[str, object]:
@@ -162,12 +199,18 @@ class EdgeRuntime:
             raise RuntimeError_(f"no bus {bus!r} on this gateway")
         w = self.workers[bus]
         if w.transport is None:
-            raise RuntimeError_(f"bus {bus} carries Modbus meters: scan with "
-                                "`meterlink-edge discover`")
+            raise RuntimeError_(
+                f"bus {bus} carries Modbus meters: scan with `meterlink-edge discover`"
+            )
         transport = w.transport
         timeout_s = w.bus.timeout_ms / 1000
-        job = Job("call", [], self.clock.now(), on_demand=True,
-                  call=lambda: {"addresses": discover_dlt645(transport, timeout_s=timeout_s)})
+        job = Job(
+            "call",
+            [],
+            self.clock.now(),
+            on_demand=True,
+            call=lambda: {"addresses": discover_dlt645(transport, timeout_s=timeout_s)},
+        )
         return w.submit(job).result(900)
 
     def reload_config(self, config: EdgeConfig) -> None:

@@ -35,8 +35,9 @@ class LineStats:
 class SerialTransport:
     """pyserial on a device path or a ``socket://host:port`` URL, opened lazily."""
 
-    def __init__(self, url: str, *, baud: int = 2400, parity: str = "E", bytesize: int = 8,
-                 stopbits: int = 1) -> None:
+    def __init__(
+        self, url: str, *, baud: int = 2400, parity: str = "E", bytesize: int = 8, stopbits: int = 1
+    ) -> None:
         self.url, self.baud, self.parity = url, baud, parity
         self.bytesize, self.stopbits = bytesize, stopbits
         self._port: serial.SerialBase | None = None
@@ -47,8 +48,14 @@ class SerialTransport:
             return
         try:
             self._port = serial.serial_for_url(
-                self.url, baudrate=self.baud, parity=self.parity, bytesize=self.bytesize,
-                stopbits=self.stopbits, timeout=0.02, write_timeout=5)
+                self.url,
+                baudrate=self.baud,
+                parity=self.parity,
+                bytesize=self.bytesize,
+                stopbits=self.stopbits,
+                timeout=0.02,
+                write_timeout=5,
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"cannot open {self.url}: {exc}") from exc
 
@@ -84,8 +91,9 @@ class SerialTransport:
             self.close()
             raise TransportError(f"read from {self.url} failed: {exc}") from exc
 
-    def transact(self, request: bytes, timeout_s: float, *,
-                 expect_reply: bool = True) -> Frame | None:
+    def transact(
+        self, request: bytes, timeout_s: float, *, expect_reply: bool = True
+    ) -> Frame | None:
         """Send ``request``; return the first valid reply frame, or raise :class:`ReadTimeout`.
 
         A broadcast (``expect_reply=False``) returns None after the write. Frames that are

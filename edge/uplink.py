@@ -49,10 +49,16 @@ CONNACK_WAIT_S = 5.0  # a broker that took the connection but sends no CONNACK: 
 
 
 class Uplink:
-    def __init__(self, broker: BrokerConfig, gateway: str, outbox: Outbox, *,
-                 on_command: Callable[[bytes], None],
-                 status: Callable[[], wire.GatewayStatus],
-                 status_every_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        broker: BrokerConfig,
+        gateway: str,
+        outbox: Outbox,
+        *,
+        on_command: Callable[[bytes], None],
+        status: Callable[[], wire.GatewayStatus],
+        status_every_s: float = 60.0,
+    ) -> None:
         self.broker, self.gateway, self.outbox = broker, gateway, outbox
         self.on_command, self.status = on_command, status
         self.status_every_s = status_every_s
@@ -85,20 +91,26 @@ class Uplink:
 
     def _make_client(self) -> mqtt.Client:
         b = self.broker
-        kwargs: dict[str, object] = {"callback_api_version": CallbackAPIVersion.VERSION2,
-                                     "client_id": b.client_id, "protocol": self.protocol}
+        kwargs: dict[str, object] = {
+            "callback_api_version": CallbackAPIVersion.VERSION2,
+            "client_id": b.client_id,
+            "protocol": self.protocol,
+        }
         if self.protocol != mqtt.MQTTv5:
             kwargs["clean_session"] = False
         c = mqtt.Client(**kwargs)  # type: ignore[arg-type]
         if b.username:
             c.username_pw_set(b.username, b.password)
         if b.tls or b.ca_file:
-            c.tls_set(ca_certs=str(b.ca_file) if b.ca_file else None,
-                      certfile=str(b.cert_file) if b.cert_file else None,
-                      keyfile=str(b.key_file) if b.key_file else None,
-                      tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        c.will_set(self.topic_status, wire.last_will(self.gateway, datetime.now(UTC)), qos=1,
-                   retain=True)
+            c.tls_set(
+                ca_certs=str(b.ca_file) if b.ca_file else None,
+                certfile=str(b.cert_file) if b.cert_file else None,
+                keyfile=str(b.key_file) if b.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        c.will_set(
+            self.topic_status, wire.last_will(self.gateway, datetime.now(UTC)), qos=1, retain=True
+        )
         c.max_inflight_messages_set(MAX_INFLIGHT)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(1, 30)
@@ -117,17 +129,21 @@ class Uplink:
 
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 7 * 24 * 3600
-        self._client.connect_async(self.broker.host, self.broker.port,
-                                   keepalive=self.broker.keepalive_s,
-                                   clean_start=False if self.protocol == mqtt.MQTTv5
-                                   else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                                   properties=props)
+        self._client.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=self.broker.keepalive_s,
+            clean_start=False if self.protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
         self._client.loop_start()
         if self.broker.protocol == "auto":
             threading.Thread(target=self._watchdog, name="uplink-v5-check", daemon=True).start()
-        for target, name in ((self._publisher, "uplink-publish"),
-                             (self._command_loop, "uplink-commands"),
-                             (self._status_loop, "uplink-status")):
+        for target, name in (
+            (self._publisher, "uplink-publish"),
+            (self._command_loop, "uplink-commands"),
+            (self._status_loop, "uplink-status"),
+        ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -139,11 +155,21 @@ class Uplink:
             t.join(10)
         if self.connected.is_set():
             st = self.status()
-            offline = wire.GatewayStatus(self.gateway, False, datetime.now(UTC), st.version,
-                                         reason, st.buses, st.meters, st.outbox_depth,
-                                         st.outbox_oldest_age_s, st.outbox_dropped)
-            info = self._client.publish(self.topic_status, wire.encode_status(offline), qos=1,
-                                        retain=True)
+            offline = wire.GatewayStatus(
+                self.gateway,
+                False,
+                datetime.now(UTC),
+                st.version,
+                reason,
+                st.buses,
+                st.meters,
+                st.outbox_depth,
+                st.outbox_oldest_age_s,
+                st.outbox_dropped,
+            )
+            info = self._client.publish(
+                self.topic_status, wire.encode_status(offline), qos=1, retain=True
+            )
             try:
                 info.wait_for_publish(5)
             except (RuntimeError, ValueError):
@@ -157,22 +183,33 @@ class Uplink:
         if self._socket_opened_at is None:
             self._socket_opened_at = time.monotonic()
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
-                    reason: ReasonCode, properties: object) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: object,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
         self._answered.set()
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.broker.url, reason)
-            if (self.broker.protocol == "auto" and self.protocol == mqtt.MQTTv5
-                    and "protocol" in str(reason).lower()):
+            if (
+                self.broker.protocol == "auto"
+                and self.protocol == mqtt.MQTTv5
+                and "protocol" in str(reason).lower()
+            ):
                 threading.Thread(target=self._fallback_311, daemon=True).start()
             return
-        log.info("connected to %s (MQTT %s)", self.broker.url,
-                 "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
+        log.info(
+            "connected to %s (MQTT %s)",
+            self.broker.url,
+            "5" if self.protocol == mqtt.MQTTv5 else "3.1.1",
+        )
         client.subscribe(self.topic_cmd, qos=1)
         if self.receipts:
             client.subscribe(self.topic_receipt, qos=1)
-        client.publish(self.topic_status, wire.encode_status(self.status()), qos=1,
-                       retain=True)
+        client.publish(self.topic_status, wire.encode_status(self.status()), qos=1, retain=True)
         self.connected.set()
 
     def _watchdog(self) -> None:
@@ -180,12 +217,14 @@ class Uplink:
         # counts from the first TCP connection: a broker that is down (a gateway started
         # during an outage) has said nothing about MQTT 5, and a refusing CONNACK is an
         # answer (a refused protocol falls back in _on_connect).
-        while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 \
-                and not self._answered.is_set():
+        while (
+            not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self._answered.is_set()
+        ):
             opened = self._socket_opened_at
             if opened is not None and time.monotonic() - opened >= CONNACK_WAIT_S:
-                log.warning("no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1",
-                            CONNACK_WAIT_S)
+                log.warning(
+                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1", CONNACK_WAIT_S
+                )
                 self._fallback_311()
                 return
             self._answered.wait(0.25)
@@ -195,12 +234,19 @@ class Uplink:
         self._client.loop_stop()
         self.protocol = mqtt.MQTTv311
         self._client = self._make_client()
-        self._client.connect_async(self.broker.host, self.broker.port,
-                                   keepalive=self.broker.keepalive_s)
+        self._client.connect_async(
+            self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s
+        )
         self._client.loop_start()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
-                       reason: ReasonCode, properties: object) -> None:
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: object,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
         self.connected.clear()
         with self._lock:
             self._inflight.clear()
@@ -209,11 +255,20 @@ class Uplink:
             self._awaiting.clear()
             self._cursor = 0
         if not self._stop.is_set():
-            log.warning("disconnected from %s: %s; unacknowledged batches will be resent",
-                        self.broker.url, reason)
+            log.warning(
+                "disconnected from %s: %s; unacknowledged batches will be resent",
+                self.broker.url,
+                reason,
+            )
 
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
-                    reason: ReasonCode, properties: object) -> None:
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
         with self._lock:
             sent = self._inflight.pop(mid, None)
             if sent is None:
@@ -271,8 +326,7 @@ class Uplink:
         """Batches without a receipt in time are sent again (the server merges repeats)."""
         now = time.monotonic()
         with self._lock:
-            late = [b for b, (_, at) in self._awaiting.items()
-                    if now - at > self._receipt_timeout]
+            late = [b for b, (_, at) in self._awaiting.items() if now - at > self._receipt_timeout]
             if not late:
                 return
             for b in late:
@@ -282,11 +336,13 @@ class Uplink:
             self.resent_batches += len(late)
             timeout = self._receipt_timeout
             self._receipt_timeout = min(timeout * 2, MAX_RECEIPT_TIMEOUT_S)
-        log.warning("%d batches had no receipt from the server in %.0f s; sending them again",
-                    len(late), timeout)
+        log.warning(
+            "%d batches had no receipt from the server in %.0f s; sending them again",
+            len(late),
+            timeout,
+        )
 
-    def _on_message(self, client: mqtt.Client, userdata: object,
-                    msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self.topic_receipt:
             self._on_receipt(bytes(msg.payload))
             return
@@ -331,8 +387,9 @@ class Uplink:
             if self.receipts:
                 self._expire_unconfirmed()
             with self._lock:
-                room = min(MAX_INFLIGHT - len(self._inflight),
-                           MAX_UNCONFIRMED - len(self._awaiting))
+                room = min(
+                    MAX_INFLIGHT - len(self._inflight), MAX_UNCONFIRMED - len(self._awaiting)
+                )
                 cursor = self._cursor
             if room <= 0:
                 time.sleep(0.002)
@@ -343,14 +400,20 @@ class Uplink:
                 continue
             with self._lock:
                 self._cursor = oldest.ids[-1]
-            pairs = [(i, r) for i, r in zip(oldest.ids, oldest.readings, strict=True)
-                     if i not in self._inflight_ids]
+            pairs = [
+                (i, r)
+                for i, r in zip(oldest.ids, oldest.readings, strict=True)
+                if i not in self._inflight_ids
+            ]
             if pairs:
                 self._publish_batch([p[0] for p in pairs], [p[1] for p in pairs])
             if len(oldest.ids) == size and room > 1:  # a backlog: also send the newest
                 newest = self.outbox.take_newest(size)
-                fresh = [(i, r) for i, r in zip(newest.ids, newest.readings, strict=True)
-                         if i > self._cursor + size and i not in self._inflight_ids]
+                fresh = [
+                    (i, r)
+                    for i, r in zip(newest.ids, newest.readings, strict=True)
+                    if i > self._cursor + size and i not in self._inflight_ids
+                ]
                 if fresh:
                     self._publish_batch([p[0] for p in fresh], [p[1] for p in fresh])
             elif len(oldest.ids) < size:
@@ -369,8 +432,9 @@ class Uplink:
     def _status_loop(self) -> None:
         while not self._stop.wait(self.status_every_s):
             if self.connected.is_set():
-                self._client.publish(self.topic_status, wire.encode_status(self.status()),
-                                     qos=1, retain=True)
+                self._client.publish(
+                    self.topic_status, wire.encode_status(self.status()), qos=1, retain=True
+                )
 
     def publish_result(self, payload: bytes) -> None:
         self._client.publish(self.topic_result, payload, qos=1)

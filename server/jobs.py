@@ -31,8 +31,9 @@ def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
         if not got or not got[0]:
             log.info("job %s runs in another process; skipped", name)
             return None
-        run = conn.execute("INSERT INTO job_runs (job) VALUES (%s) RETURNING id",
-                           (name,)).fetchone()
+        run = conn.execute(
+            "INSERT INTO job_runs (job) VALUES (%s) RETURNING id", (name,)
+        ).fetchone()
         conn.commit()
         outcome, detail = "error", None
         try:
@@ -45,9 +46,10 @@ def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
             raise
         finally:
             conn.rollback()
-            conn.execute("UPDATE job_runs SET finished_at = now(), outcome = %s, detail = %s "
-                         "WHERE id = %s", (outcome, Jsonb(_plain(detail)),
-                                           run[0] if run else None))
+            conn.execute(
+                "UPDATE job_runs SET finished_at = now(), outcome = %s, detail = %s WHERE id = %s",
+                (outcome, Jsonb(_plain(detail)), run[0] if run else None),
+            )
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
             conn.commit()
 
@@ -64,24 +66,45 @@ class JobsService:
         self.scheduler = BackgroundScheduler(timezone=ctx.settings.utility_timezone)
         tz = ctx.settings.tz
         hh, mm = (int(x) for x in ctx.settings.collection_window_end.split(":"))
-        self.scheduler.add_job(self.retention, CronTrigger(hour=3, minute=17, timezone=tz),
-                               id="retention", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.anomaly_scan, CronTrigger(hour=hh, minute=mm, timezone=tz),
-                               id="anomaly_scan", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.reread, CronTrigger(hour=f"{hh}-23", minute="*/10",
-                                                        timezone=tz),
-                               id="reread", max_instances=1, coalesce=True)
+        self.scheduler.add_job(
+            self.retention,
+            CronTrigger(hour=3, minute=17, timezone=tz),
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.anomaly_scan,
+            CronTrigger(hour=hh, minute=mm, timezone=tz),
+            id="anomaly_scan",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.reread,
+            CronTrigger(hour=f"{hh}-23", minute="*/10", timezone=tz),
+            id="reread",
+            max_instances=1,
+            coalesce=True,
+        )
 
         if ctx.settings.checks_incremental_s:
-            self.scheduler.add_job(self.incremental_checks,
-                                   IntervalTrigger(seconds=ctx.settings.checks_incremental_s),
-                                   id="incremental_checks", max_instances=1, coalesce=True)
+            self.scheduler.add_job(
+                self.incremental_checks,
+                IntervalTrigger(seconds=ctx.settings.checks_incremental_s),
+                id="incremental_checks",
+                max_instances=1,
+                coalesce=True,
+            )
 
     def incremental_checks(self) -> Any:
         from .checks.rules import run_incremental
 
-        return run_locked(self.ctx, "incremental_checks", lambda conn: run_incremental(
-            conn, self.ctx.settings.utility_timezone))
+        return run_locked(
+            self.ctx,
+            "incremental_checks",
+            lambda conn: run_incremental(conn, self.ctx.settings.utility_timezone),
+        )
 
     def _yesterday(self) -> Any:
         from datetime import timedelta
@@ -92,8 +115,14 @@ class JobsService:
         from .checks.rules import run_rules
 
         day = self._yesterday()
-        return run_locked(self.ctx, "anomaly_scan", lambda conn: {
-            "date": str(day), "found": run_rules(conn, day, self.ctx.settings.utility_timezone)})
+        return run_locked(
+            self.ctx,
+            "anomaly_scan",
+            lambda conn: {
+                "date": str(day),
+                "found": run_rules(conn, day, self.ctx.settings.utility_timezone),
+            },
+        )
 
     def reread(self) -> Any:
         from datetime import timedelta
@@ -101,8 +130,13 @@ class JobsService:
         from .checks.reread import auto_reread
 
         today = self._yesterday() + timedelta(days=1)
-        return run_locked(self.ctx, "reread", lambda conn: auto_reread(
-            conn, today, per_gateway=self.ctx.settings.reread_rate_per_gateway_per_min * 10))
+        return run_locked(
+            self.ctx,
+            "reread",
+            lambda conn: auto_reread(
+                conn, today, per_gateway=self.ctx.settings.reread_rate_per_gateway_per_min * 10
+            ),
+        )
 
     def retention(self) -> Any:
         def run(conn: Any) -> Any:

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
             raise ValueError(f"settings file {p} is not valid TOML: {exc}") from None
         import os
 
-        env_set = {k[len("METERLINK_"):].lower() for k in os.environ if k.startswith("METERLINK_")}
+        env_set = {k[len("METERLINK_") :].lower() for k in os.environ if k.startswith("METERLINK_")}
         merged = {k: v for k, v in data.items() if k not in env_set}
         merged.update(overrides)
         return cls(**merged)

@@ -1,9 +1,9 @@
 """``meterlink-sim``: serve simulated meter buses for test teams.
 
-    meterlink-sim run FLEET [--fast] [--speed X] [--start ISO] [--control-port P]
-                            [--ground-truth FILE] [--duration S]
-    meterlink-sim fault METER KIND [--param k=v ...] [--start ISO] [--clear] [--control URL]
-    meterlink-sim example [PATH]
+meterlink-sim run FLEET [--fast] [--speed X] [--start ISO] [--control-port P]
+                        [--ground-truth FILE] [--duration S]
+meterlink-sim fault METER KIND [--param k=v ...] [--start ISO] [--clear] [--control URL]
+meterlink-sim example [PATH]
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise SystemExit("error: --speed must be >= 0")
         fleet = replace(fleet, speed=args.speed)
     clock = VirtualClock(fleet.start, fleet.speed)
-    sim = Simulation(fleet, clock=clock, ground_truth=args.ground_truth,
-                     fast=True if args.fast else None)
+    sim = Simulation(
+        fleet, clock=clock, ground_truth=args.ground_truth, fast=True if args.fast else None
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -69,8 +70,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(json.dumps({"bus": name, "meters": meters, **where}), flush=True)
         if control is not None:
             print(json.dumps({"control": control.url}), flush=True)
-        print(f"serving {len(sim.meters)} meters on {len(endpoints)} buses; virtual time "
-              f"{clock.now().isoformat()} at x{fleet.speed:g}; Ctrl-C stops", file=sys.stderr)
+        print(
+            f"serving {len(sim.meters)} meters on {len(endpoints)} buses; virtual time "
+            f"{clock.now().isoformat()} at x{fleet.speed:g}; Ctrl-C stops",
+            file=sys.stderr,
+        )
         stop.wait(args.duration)
     finally:
         if control is not None:
@@ -99,26 +103,35 @@ def cmd_fault(args: argparse.Namespace) -> int:
         req = urllib.request.Request(url, method="DELETE")
     else:
         if not args.kind:
-            raise SystemExit("error: give a fault KIND (or --clear); kinds: "
-                             + ", ".join(sorted(FAULT_KINDS)))
-        body: dict[str, Any] = {"meter": args.meter, "kind": args.kind,
-                                "params": _params(args.param)}
+            raise SystemExit(
+                "error: give a fault KIND (or --clear); kinds: " + ", ".join(sorted(FAULT_KINDS))
+            )
+        body: dict[str, Any] = {
+            "meter": args.meter,
+            "kind": args.kind,
+            "params": _params(args.param),
+        }
         if args.start:
             body["start"] = _instant(args.start).isoformat()
-        req = urllib.request.Request(f"{base}/faults", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"},
-                                     method="POST")
+        req = urllib.request.Request(
+            f"{base}/faults",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             print(resp.read().decode())
             return 0
     except urllib.error.HTTPError as exc:
-        print(f"error: {json.loads(exc.read() or b'{}').get('error', exc.reason)}",
-              file=sys.stderr)
+        print(f"error: {json.loads(exc.read() or b'{}').get('error', exc.reason)}", file=sys.stderr)
         return 1
     except urllib.error.URLError as exc:
-        print(f"error: no simulator control API at {base} ({exc.reason}); start "
-              "`meterlink-sim run FLEET` with [control] port set", file=sys.stderr)
+        print(
+            f"error: no simulator control API at {base} ({exc.reason}); start "
+            "`meterlink-sim run FLEET` with [control] port set",
+            file=sys.stderr,
+        )
         return 1
 
 

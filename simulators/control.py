@@ -28,8 +28,9 @@ MAX_BODY = 64 * 1024
 
 
 class ControlServer:
-    def __init__(self, sim: Simulation, endpoints: dict[str, Any], host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self, sim: Simulation, endpoints: dict[str, Any], host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.sim = sim
         self.endpoints = endpoints
         control = self
@@ -59,8 +60,9 @@ class ControlServer:
                 url = urlsplit(self.path)
                 parts = [p for p in url.path.split("/") if p]
                 try:
-                    code, body = control.handle(method, parts, parse_qs(url.query),
-                                                self._body if method == "POST" else None)
+                    code, body = control.handle(
+                        method, parts, parse_qs(url.query), self._body if method == "POST" else None
+                    )
                 except (ValueError, FaultError) as exc:
                     code, body = 400, {"error": str(exc)}
                 except SimulationError as exc:
@@ -86,17 +88,24 @@ class ControlServer:
         host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
-    def handle(self, method: str, parts: list[str], query: dict[str, list[str]],
-               body: Any) -> tuple[int, Any]:
+    def handle(
+        self, method: str, parts: list[str], query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
         if method == "GET" and parts == ["buses"]:
             return 200, self.endpoints
         if method == "GET" and len(parts) == 2 and parts[0] == "meters":
             meter = self.sim.meter(parts[1])
             now = self.sim.clock.now()
-            return 200, {"meter": meter.archive_id, "address": meter.address_at(now),
-                         "at": now.isoformat(), "registers": self.sim.expected(parts[1]),
-                         "faults": [{"kind": f.kind, "params": dict(f.params),
-                                     "start": f.start.isoformat()} for f in meter.faults]}
+            return 200, {
+                "meter": meter.archive_id,
+                "address": meter.address_at(now),
+                "at": now.isoformat(),
+                "registers": self.sim.expected(parts[1]),
+                "faults": [
+                    {"kind": f.kind, "params": dict(f.params), "start": f.start.isoformat()}
+                    for f in meter.faults
+                ],
+            }
         if method == "GET" and parts == ["faults"]:
             return 200, self.sim.truth.records
         if method == "POST" and parts == ["faults"]:
@@ -117,8 +126,12 @@ class ControlServer:
                 if when.tzinfo is None:
                     raise ValueError("'start' needs a time zone")
             fault = self.sim.inject(meter, kind, params, when)
-            return 201, {"meter": meter, "kind": fault.kind, "params": dict(fault.params),
-                         "start": fault.start.isoformat()}
+            return 201, {
+                "meter": meter,
+                "kind": fault.kind,
+                "params": dict(fault.params),
+                "start": fault.start.isoformat(),
+            }
         if method == "DELETE" and len(parts) == 2 and parts[0] == "faults":
             kind = query.get("kind", [None])[0]
             gone = self.sim.clear(parts[1], kind)
@@ -126,8 +139,9 @@ class ControlServer:
         return 404, {"error": f"no such resource: {method} /{'/'.join(parts)}"}
 
     def start(self) -> ControlServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="sim-control",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="sim-control", daemon=True
+        )
         self._thread.start()
         return self
 

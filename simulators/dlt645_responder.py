@@ -47,8 +47,15 @@ from simulators.meter import SimMeter
 log = logging.getLogger(__name__)
 
 _ROLLOVER_KWH = 1_000_000
-_UNAUTHORISED = {"write_data", "write_address", "change_password", "max_demand_reset",
-                 "meter_clear", "event_clear", "relay_control"}
+_UNAUTHORISED = {
+    "write_data",
+    "write_address",
+    "change_password",
+    "max_demand_reset",
+    "meter_clear",
+    "event_clear",
+    "relay_control",
+}
 
 
 def meter_version(meter: SimMeter) -> Version:
@@ -72,8 +79,9 @@ class Dlt645Responder:
 
         return respond
 
-    def respond(self, meter: SimMeter, frame: Frame, now: datetime,
-                preamble: int = 0) -> bytes | None:
+    def respond(
+        self, meter: SimMeter, frame: Frame, now: datetime, preamble: int = 0
+    ) -> bytes | None:
         version = meter_version(meter)
         other = version_of_function(frame.function)
         if other is not None and other != version:
@@ -89,8 +97,9 @@ class Dlt645Responder:
                 self._last[meter.archive_id] = reply
         return reply
 
-    def _answer(self, meter: SimMeter, req: Request, now: datetime, version: Version,
-                preamble: int) -> bytes | None:
+    def _answer(
+        self, meter: SimMeter, req: Request, now: datetime, version: Version, preamble: int
+    ) -> bytes | None:
         own = meter.address_at(now)
         name = req.function
         if name == "broadcast_time":
@@ -114,11 +123,19 @@ class Dlt645Responder:
             return build_error_reply(own, req.code, bits, version, preamble)
         if name in _UNAUTHORISED:
             return build_error_reply(own, req.code, "unauthorised", version, preamble)
-        return build_error_reply(own, req.code, "other" if version == "2007"
-                                 else "illegal_data", version, preamble)
+        return build_error_reply(
+            own, req.code, "other" if version == "2007" else "illegal_data", version, preamble
+        )
 
-    def _read(self, meter: SimMeter, req: Request, now: datetime, version: Version,
-              own: str, preamble: int) -> bytes:
+    def _read(
+        self,
+        meter: SimMeter,
+        req: Request,
+        now: datetime,
+        version: Version,
+        own: str,
+        preamble: int,
+    ) -> bytes:
         di = req.di
         assert di is not None
         entry = find_item(di, version)
@@ -137,16 +154,18 @@ class Dlt645Responder:
             if not more:
                 with self._lock:
                     self._pending.pop(key, None)
-            return build_read_reply_raw(own, di, chunk, version, more,
-                                        req.seq if version == "2007" else None, preamble)
+            return build_read_reply_raw(
+                own, di, chunk, version, more, req.seq if version == "2007" else None, preamble
+            )
         try:
             payload = entry.encode(self._values(meter, entry, now))
         except KeyError:  # the meter has no such register (a phase B voltage on 1 phase)
             return build_error_reply(own, req.code, "no_such_data", version, preamble)
         except Dlt645Error as exc:
             log.warning("meter %s: cannot encode %s: %s", meter.archive_id, entry.di_text, exc)
-            return build_error_reply(own, req.code, "other" if version == "2007"
-                                     else "illegal_data", version, preamble)
+            return build_error_reply(
+                own, req.code, "other" if version == "2007" else "illegal_data", version, preamble
+            )
         if len(payload) <= room + 1:  # fits one frame (no SEQ byte in a first reply)
             return build_read_reply_raw(own, di, payload, version, False, None, preamble)
         with self._lock:
@@ -163,8 +182,9 @@ class Dlt645Responder:
             out.append(self._value(meter, field.quantity, regs, now, shown))
         return out
 
-    def _value(self, meter: SimMeter, q: str, regs: dict[str, float], now: datetime,
-               shown: datetime | None) -> Any:
+    def _value(
+        self, meter: SimMeter, q: str, regs: dict[str, float], now: datetime, shown: datetime | None
+    ) -> Any:
         if q == "freeze_time":
             assert shown is not None
             return shown.replace(tzinfo=None)

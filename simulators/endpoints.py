@@ -329,16 +329,24 @@ class SerialEndpoint(Endpoint):
         self._port: Any = None
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "serial", "device": self.device, "baud": self.pacing.baud,
-                "parity": self.parity}
+        return {
+            "type": "serial",
+            "device": self.device,
+            "baud": self.pacing.baud,
+            "parity": self.parity,
+        }
 
     def _open(self) -> None:
         import serial  # only this endpoint needs pyserial
 
         try:
             self._port = serial.Serial(
-                self.device, self.pacing.baud, bytesize=8, parity=self.parity,
-                stopbits=1, timeout=_POLL_S,
+                self.device,
+                self.pacing.baud,
+                bytesize=8,
+                parity=self.parity,
+                stopbits=1,
+                timeout=_POLL_S,
             )
         except (serial.SerialException, ValueError) as exc:
             raise EndpointError(f"bus {self.bus.name}: cannot open {self.device}: {exc}") from exc

@@ -46,8 +46,13 @@ class FaultKind:
     three_phase_only: bool = False
 
 
-def _k(name: str, description: str, communication: bool = False, three_phase_only: bool = False,
-       **params: tuple[type, Any]) -> FaultKind:
+def _k(
+    name: str,
+    description: str,
+    communication: bool = False,
+    three_phase_only: bool = False,
+    **params: tuple[type, Any],
+) -> FaultKind:
     return FaultKind(name, description, params, communication, three_phase_only)
 
 
@@ -56,33 +61,64 @@ FAULT_KINDS: Final[dict[str, FaultKind]] = {
     for k in (
         _k("dead", "meter never answers", True),
         _k("intermittent", "meter drops a share of requests", True, drop_rate=(float, 0.5)),
-        _k("slow", "meter answers after a delay beyond the usual timeout", True,
-           delay_s=(float, 3.0)),
+        _k(
+            "slow",
+            "meter answers after a delay beyond the usual timeout",
+            True,
+            delay_s=(float, 3.0),
+        ),
         _k("bad_checksum", "replies carry a wrong checksum", True),
-        _k("wrong_address", "replies carry another meter's address", True,
-           reply_address=(str, "999999999998")),
-        _k("register_decrease", "energy registers drop once by an amount",
-           amount_kwh=(float, 50.0)),
+        _k(
+            "wrong_address",
+            "replies carry another meter's address",
+            True,
+            reply_address=(str, "999999999998"),
+        ),
+        _k(
+            "register_decrease", "energy registers drop once by an amount", amount_kwh=(float, 50.0)
+        ),
         _k("stopped_register", "registers stop while the meter shows load"),
         _k("flying_register", "registers run faster than the load", factor=(float, 5.0)),
-        _k("tariff_mismatch", "tariff registers do not add up to the total",
-           offset_kwh=(float, 10.0)),
-        _k("reverse_energy", "reverse active energy grows on a customer without generation",
-           kwh_per_day=(float, 5.0)),
+        _k(
+            "tariff_mismatch",
+            "tariff registers do not add up to the total",
+            offset_kwh=(float, 10.0),
+        ),
+        _k(
+            "reverse_energy",
+            "reverse active energy grows on a customer without generation",
+            kwh_per_day=(float, 5.0),
+        ),
         _k("zero_consumption", "no consumption from the start (registers and load stop)"),
         _k("clock_drift", "meter clock drifts by a rate", seconds_per_day=(float, 120.0)),
-        _k("voltage_loss", "a phase voltage falls below 78 % of nominal while it carries "
-           "current", phase=(str, "a")),
-        _k("phase_break", "a phase voltage below 60 % of nominal and its current zero",
-           phase=(str, "a")),
-        _k("current_imbalance", "phase currents unbalanced beyond 30 %", False, True,
-           ratio=(float, 0.6)),
-        _k("load_surge", "the customer's load rises by a factor: registers, power and "
-           "maximum demand alike", factor=(float, 4.0)),
-        _k("cover_open", "meter cover opened: the cover-open counter increases",
-           count=(int, 1)),
-        _k("meter_replaced", "meter replaced: new address, registers from zero",
-           new_address=(str, None)),
+        _k(
+            "voltage_loss",
+            "a phase voltage falls below 78 % of nominal while it carries current",
+            phase=(str, "a"),
+        ),
+        _k(
+            "phase_break",
+            "a phase voltage below 60 % of nominal and its current zero",
+            phase=(str, "a"),
+        ),
+        _k(
+            "current_imbalance",
+            "phase currents unbalanced beyond 30 %",
+            False,
+            True,
+            ratio=(float, 0.6),
+        ),
+        _k(
+            "load_surge",
+            "the customer's load rises by a factor: registers, power and maximum demand alike",
+            factor=(float, 4.0),
+        ),
+        _k("cover_open", "meter cover opened: the cover-open counter increases", count=(int, 1)),
+        _k(
+            "meter_replaced",
+            "meter replaced: new address, registers from zero",
+            new_address=(str, None),
+        ),
     )
 }
 
@@ -104,7 +140,11 @@ class Fault:
 
 
 def make_fault(
-    kind: str, start: datetime, params: Mapping[str, Any] | None = None, *, phases: int = 3,
+    kind: str,
+    start: datetime,
+    params: Mapping[str, Any] | None = None,
+    *,
+    phases: int = 3,
     where: str = "fault",
 ) -> Fault:
     """A validated :class:`Fault`; errors name ``where`` (e.g. ``areas[0].meters[3]``)."""
@@ -124,9 +164,7 @@ def make_fault(
             if typ is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if not isinstance(value, typ) or isinstance(value, bool):
-                raise FaultError(
-                    f"{where}.params.{name}: expected {typ.__name__}, got {value!r}"
-                )
+                raise FaultError(f"{where}.params.{name}: expected {typ.__name__}, got {value!r}")
         elif default is None:
             raise FaultError(f"{where}.params.{name}: required for fault {kind}")
         else:
@@ -190,8 +228,14 @@ class GroundTruthWriter:
 
 
 def truth_record(
-    action: str, *, meter: str, address: str, fault: Fault, area: str | None,
-    recorded_at: datetime, end: datetime | None = None,
+    action: str,
+    *,
+    meter: str,
+    address: str,
+    fault: Fault,
+    area: str | None,
+    recorded_at: datetime,
+    end: datetime | None = None,
 ) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "action": action,

@@ -191,8 +191,10 @@ def fleet_from_dict(
         ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise FleetError(f"timezone: unknown time zone {tz_name!r}") from exc
-    start = _instant(top.get("start", (str, datetime)), "start") if "start" in data else (
-        (now or datetime.now(UTC)).astimezone(UTC)
+    start = (
+        _instant(top.get("start", (str, datetime)), "start")
+        if "start" in data
+        else ((now or datetime.now(UTC)).astimezone(UTC))
     )
     speed = top.number("speed", 0.0, 1e6, 1.0)
     commissioned = (
@@ -227,8 +229,19 @@ def fleet_from_dict(
         meters.append(_meter(_V(raw, f"meters[{i}]"), ctx, area=None, role="customer"))
     top.done()
     _check_unique(meters)
-    return Fleet(seed, tz_name, start, speed, commissioned, tuple(buses), tuple(areas),
-                 tuple(meters), ground_truth, control_host, control_port)
+    return Fleet(
+        seed,
+        tz_name,
+        start,
+        speed,
+        commissioned,
+        tuple(buses),
+        tuple(areas),
+        tuple(meters),
+        ground_truth,
+        control_host,
+        control_port,
+    )
 
 
 @dataclass
@@ -280,14 +293,19 @@ def _area(v: _V, ctx: _Ctx, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
             customers.append(spec)
     if not customers:
         raise FleetError(f"{v.path}: an area needs at least one customer meter")
-    master_spec, master_bus = _meter(_V(v.get("master", dict), f"{v.path}.master"), ctx,
-                                     area=area_id, role="master")
+    master_spec, master_bus = _meter(
+        _V(v.get("master", dict), f"{v.path}.master"), ctx, area=area_id, role="master"
+    )
     meters.insert(start_count, (master_spec, master_bus))
     v.done()
-    return AreaSpec(area_id, name, loss, master_spec.archive_id,
-                    tuple(c.archive_id for c in customers),
-                    {c.archive_id: c.theft_fraction for c in customers if c.theft_fraction})
-
+    return AreaSpec(
+        area_id,
+        name,
+        loss,
+        master_spec.archive_id,
+        tuple(c.archive_id for c in customers),
+        {c.archive_id: c.theft_fraction for c in customers if c.theft_fraction},
+    )
 
 
 def _meter(v: _V, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSpec, str]:
@@ -302,27 +320,35 @@ def _meter(v: _V, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSpec,
     return meter, bus
 
 
-def _meter_fields(v: _V, ctx: _Ctx, archive_id: str, address: str, area: str | None,
-                  role: str) -> tuple[MeterSpec, str]:
+def _meter_fields(
+    v: _V, ctx: _Ctx, archive_id: str, address: str, area: str | None, role: str
+) -> tuple[MeterSpec, str]:
     bus_name = v.get("bus", str)
     if bus_name not in ctx.buses:
         raise FleetError(f"{v.path}.bus: no bus named {bus_name!r} (define it under [[buses]])")
     bus = ctx.buses[bus_name]
-    protocol = v.choice("protocol", PROTOCOLS, "modbus" if bus.protocol == "modbus"
-                        else "dlt645-2007")
+    protocol = v.choice(
+        "protocol", PROTOCOLS, "modbus" if bus.protocol == "modbus" else "dlt645-2007"
+    )
     if (protocol == "modbus") != (bus.protocol == "modbus"):
-        raise FleetError(f"{v.path}.protocol: a {protocol} meter cannot sit on "
-                         f"{bus.protocol} bus {bus_name!r}")
+        raise FleetError(
+            f"{v.path}.protocol: a {protocol} meter cannot sit on {bus.protocol} bus {bus_name!r}"
+        )
     profile = v.get("modbus_profile", str, "ddsu666" if protocol == "modbus" else None)
     if protocol == "modbus" and profile not in PROFILES:
-        raise FleetError(f"{v.path}.modbus_profile: unknown profile {profile!r} "
-                         f"(known: {', '.join(sorted(PROFILES))})")
+        raise FleetError(
+            f"{v.path}.modbus_profile: unknown profile {profile!r} "
+            f"(known: {', '.join(sorted(PROFILES))})"
+        )
     default_phases = PROFILES[profile].phases if profile else (3 if role == "master" else 1)
     phases = v.integer("phases", 1, 3, default_phases)
     if phases == 2:
         raise FleetError(f"{v.path}.phases: must be 1 or 3")
-    load = v.choice("load", tuple(k.value for k in LoadKind),
-                    "industrial" if role == "master" else "residential")
+    load = v.choice(
+        "load",
+        tuple(k.value for k in LoadKind),
+        "industrial" if role == "master" else "residential",
+    )
     try:
         faults = tuple(
             _fault(_V(raw, f"{v.path}.faults[{i}]"), ctx, phases)
@@ -359,8 +385,11 @@ def _meter_fields(v: _V, ctx: _Ctx, archive_id: str, address: str, area: str | N
 
 def _fault(v: _V, ctx: _Ctx, phases: int) -> Fault:
     kind = v.get("kind", str)
-    start = _instant(v.get("start", (str, datetime)), f"{v.path}.start") if "start" in v.data \
+    start = (
+        _instant(v.get("start", (str, datetime)), f"{v.path}.start")
+        if "start" in v.data
         else ctx.start
+    )
     params = v.get("params", dict, {})
     v.done()
     try:
@@ -379,17 +408,21 @@ def _generate(v: _V, ctx: _Ctx, area: str) -> list[tuple[MeterSpec, str]]:
     if not (len(first_address) == 12 and first_address.isdigit()):
         raise FleetError(f"{v.path}.first_address: must be 12 decimal digits")
     first_unit = v.integer("first_unit_id", 1, 247, 1)
-    template = {k: val for k, val in v.data.items()
-                if k not in ("count", "archive_prefix", "first_archive", "first_address",
-                             "first_unit_id")}
+    template = {
+        k: val
+        for k, val in v.data.items()
+        if k not in ("count", "archive_prefix", "first_archive", "first_address", "first_unit_id")
+    }
     v.used.update(v.data)
     out = []
     for n in range(count):
         item = dict(template)
         item["archive_id"] = f"{prefix}{first_archive + n:06d}"
         item["address"] = f"{int(first_address) + n:012d}"
-        if item.get("protocol", ctx.buses.get(str(item.get("bus")), BusSpec("?")).protocol) \
-                == "modbus":
+        if (
+            item.get("protocol", ctx.buses.get(str(item.get("bus")), BusSpec("?")).protocol)
+            == "modbus"
+        ):
             if first_unit + n > 247:
                 raise FleetError(f"{v.path}: unit ids run past 247 (count too large)")
             item["unit_id"] = first_unit + n
@@ -408,12 +441,16 @@ def _check_unique(meters: list[tuple[MeterSpec, str]]) -> None:
         if m.protocol == "modbus":
             key_u = (bus, m.unit_id)
             if key_u in seen_unit:
-                raise FleetError(f"meter {m.archive_id}: unit id {m.unit_id} already used by "
-                                 f"{seen_unit[key_u]} on bus {bus}")
+                raise FleetError(
+                    f"meter {m.archive_id}: unit id {m.unit_id} already used by "
+                    f"{seen_unit[key_u]} on bus {bus}"
+                )
             seen_unit[key_u] = m.archive_id
         else:
             key = (bus, m.address)
             if key in seen_addr:
-                raise FleetError(f"meter {m.archive_id}: address {m.address} already used by "
-                                 f"{seen_addr[key]} on bus {bus}")
+                raise FleetError(
+                    f"meter {m.archive_id}: address {m.address} already used by "
+                    f"{seen_addr[key]} on bus {bus}"
+                )
             seen_addr[key] = m.archive_id

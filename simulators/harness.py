@@ -58,8 +58,7 @@ def running_fleet(
             if not spec.meters_on(bus.name):
                 continue
             if bus.protocol == "dlt645":
-                host, port = sim.serve_dlt645_tcp(bus.name, fast=fast,
-                                                  turnaround_ms=turnaround_ms)
+                host, port = sim.serve_dlt645_tcp(bus.name, fast=fast, turnaround_ms=turnaround_ms)
                 urls[bus.name] = f"socket://{host}:{port}"
             else:
                 host, port = sim.serve_modbus_tcp(bus.name, framing="tcp")
@@ -86,14 +85,24 @@ def edge_config_dict(
             continue
         meters = []
         for m in fleet.meters_on(bus.name):
-            entry: dict[str, Any] = {"id": m.archive_id, "address": m.address,
-                                     "protocol": _EDGE_PROTOCOL[m.protocol]}
+            entry: dict[str, Any] = {
+                "id": m.archive_id,
+                "address": m.address,
+                "protocol": _EDGE_PROTOCOL[m.protocol],
+            }
             if m.protocol == "modbus":
                 entry["profile"] = m.modbus_profile
                 entry["unit"] = m.unit_id
             meters.append(entry)
-        out_buses.append({"name": bus.name, "port": urls[bus.name], "baud": bus.baud,
-                          "parity": bus.parity, "meter": meters})
+        out_buses.append(
+            {
+                "name": bus.name,
+                "port": urls[bus.name],
+                "baud": bus.baud,
+                "parity": bus.parity,
+                "meter": meters,
+            }
+        )
     return {
         "gateway": {"id": gateway_id, "timezone": fleet.timezone, "data_dir": data_dir},
         "broker": {"url": broker_url},

@@ -92,8 +92,9 @@ class SimMeter:
     def _split(self) -> tuple[float, float, float]:
         if self.spec.phases == 1:
             return (1.0, 0.0, 0.0)
-        raw = [1 + 0.1 * (stable_unit(self.load.seed, self.spec.archive_id, p) - 0.5)
-               for p in "abc"]
+        raw = [
+            1 + 0.1 * (stable_unit(self.load.seed, self.spec.archive_id, p) - 0.5) for p in "abc"
+        ]
         s = sum(raw)
         return (raw[0] / s, raw[1] / s, raw[2] / s)
 
@@ -169,8 +170,10 @@ class SimMeter:
         f = self.active_fault("load_surge", t)
         if f:
             at_start, _ = self.load.at(f.start.astimezone(self.tz))
-            regs = [s + int(f.params["factor"] * (r - s)) if r >= s else r
-                    for r, s in zip(regs, at_start, strict=True)]
+            regs = [
+                s + int(f.params["factor"] * (r - s)) if r >= s else r
+                for r, s in zip(regs, at_start, strict=True)
+            ]
         return regs
 
     def _power(self, t: datetime) -> float:
@@ -197,8 +200,10 @@ class SimMeter:
         f = self.active_fault("flying_register", t)
         if f:
             at_start = self._energy(f.start)
-            regs = [s + int(f.params["factor"] * (r - s)) if r >= s else r
-                    for r, s in zip(regs, at_start, strict=True)]
+            regs = [
+                s + int(f.params["factor"] * (r - s)) if r >= s else r
+                for r, s in zip(regs, at_start, strict=True)
+            ]
         f = self.active_fault("register_decrease", t)
         if f:
             regs = _take(regs, round(f.params["amount_kwh"] * 100))
@@ -293,8 +298,10 @@ class SimMeter:
         surge = self.active_fault("load_surge", t)
         for s in range(slot + 1):
             kw = plan.tariff_energy[tariffs[s] - 1] / 100 * plan.slot_weight[s] * 4
-            if surge and (midnight + timedelta(minutes=15 * s)).replace(
-                    tzinfo=self.tz) >= surge.start:
+            if (
+                surge
+                and (midnight + timedelta(minutes=15 * s)).replace(tzinfo=self.tz) >= surge.start
+            ):
                 kw *= surge.params["factor"]
             if kw > best:
                 best, best_slot = kw, s
@@ -305,8 +312,11 @@ class SimMeter:
         return max(0, int(days / self._pd_period))
 
     def _cover_opens(self, t: datetime) -> int:
-        return sum(int(f.params["count"]) for f in self._state.faults
-                   if f.kind == "cover_open" and f.start <= t)
+        return sum(
+            int(f.params["count"])
+            for f in self._state.faults
+            if f.kind == "cover_open" and f.start <= t
+        )
 
     # --- daily freeze history ---------------------------------------------------------
 

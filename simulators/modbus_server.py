@@ -55,8 +55,12 @@ def _device(meter: SimMeter, clock: VirtualClock, rng: random.Random) -> SimDevi
     ]
 
     async def action(
-        function_code: int, start_address: int, address: int, count: int,
-        registers: list[int], set_values: Any,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: Any,
     ) -> ExcCodes | None:
         if set_values is not None:
             return ExcCodes.ILLEGAL_FUNCTION
@@ -118,8 +122,9 @@ class ModbusServer:
         return {"type": self.framing, "host": self.host, "port": self.port}
 
     def start(self, timeout: float = 10.0) -> ModbusServer:
-        self._thread = threading.Thread(target=self._run, name=f"sim-modbus-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"sim-modbus-{self.name}", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(timeout):
             raise ModbusServerError(f"Modbus server {self.name} did not start in {timeout} s")
@@ -148,11 +153,15 @@ class ModbusServer:
         try:
             devices = [_device(m, self.clock, self._rng) for m in self.meters]
             # a unit id nobody has stays silent, as on a real RS-485 line
-            server = ModbusTcpServer(devices, framer=FRAMERS[self.framing],
-                                     address=(self.host, self.port),
-                                     ignore_missing_devices=True)
+            server = ModbusTcpServer(
+                devices,
+                framer=FRAMERS[self.framing],
+                address=(self.host, self.port),
+                ignore_missing_devices=True,
+            )
             server.context = _OnlyUnits(  # type: ignore[assignment]
-                server.context, {m.spec.unit_id for m in self.meters})
+                server.context, {m.spec.unit_id for m in self.meters}
+            )
             await server.serve_forever(background=True)
             sockets = getattr(server.transport, "sockets", None)
             if sockets:
@@ -197,8 +206,9 @@ class PtyBridge:
 
     def start(self) -> PtyBridge:
         self._sock = socket.create_connection(self.target, timeout=5)
-        self._thread = threading.Thread(target=self._run, name=f"sim-ptybridge-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"sim-ptybridge-{self.name}", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -43,15 +43,21 @@ def build_meters(fleet: Fleet) -> dict[str, SimMeter]:
         if spec.role == "master":
             continue
         loads[spec.archive_id] = LoadModel(
-            seed=fleet.seed, key=spec.archive_id, kind=spec.load,
-            commissioned=spec.commissioned, daily_kwh=spec.daily_kwh,
+            seed=fleet.seed,
+            key=spec.archive_id,
+            kind=spec.load,
+            commissioned=spec.commissioned,
+            daily_kwh=spec.daily_kwh,
             scale=1.0 - spec.theft_fraction,
         )
     for area in fleet.areas:
         master = specs[area.master]
         loads[master.archive_id] = LoadModel(
-            seed=fleet.seed, key=master.archive_id, kind=master.load,
-            commissioned=master.commissioned, scale=1.0 + area.loss,
+            seed=fleet.seed,
+            key=master.archive_id,
+            kind=master.load,
+            commissioned=master.commissioned,
+            scale=1.0 + area.loss,
             parts=tuple(loads[c] for c in area.customers),
         )
     return {aid: SimMeter(specs[aid], loads[aid]) for aid in specs}
@@ -72,8 +78,9 @@ class Simulation:
         self.clock = clock or VirtualClock(fleet.start, fleet.speed)
         self.meters = build_meters(fleet)
         self.fast_override = fast
-        self.truth = GroundTruthWriter(ground_truth if ground_truth is not None
-                                       else fleet.ground_truth)
+        self.truth = GroundTruthWriter(
+            ground_truth if ground_truth is not None else fleet.ground_truth
+        )
         self._bus_of = {m.archive_id: b for m, b in fleet.meters}
         self._lock = threading.Lock()
         self.buses: dict[str, Bus] = {}
@@ -98,13 +105,21 @@ class Simulation:
         return self.meter(archive_id).registers_at(at or self.clock.now())
 
     def inject(
-        self, archive_id: str, kind: str, params: Mapping[str, Any] | None = None,
+        self,
+        archive_id: str,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
         start: datetime | None = None,
     ) -> Fault:
         """Add a fault from ``start`` (default now); it is written to the ground truth."""
         meter = self.meter(archive_id)
-        fault = make_fault(kind, start or self.clock.now(), params, phases=meter.spec.phases,
-                           where=f"meter {archive_id}")
+        fault = make_fault(
+            kind,
+            start or self.clock.now(),
+            params,
+            phases=meter.spec.phases,
+            where=f"meter {archive_id}",
+        )
         meter.add_fault(fault)
         self._record("inject", meter, fault)
         return fault
@@ -118,12 +133,21 @@ class Simulation:
             self._record("clear", meter, fault, end=now)
         return gone
 
-    def _record(self, action: str, meter: SimMeter, fault: Fault,
-                end: datetime | None = None) -> None:
+    def _record(
+        self, action: str, meter: SimMeter, fault: Fault, end: datetime | None = None
+    ) -> None:
         address = meter.spec.address
-        self.truth.write(truth_record(action, meter=meter.archive_id, address=address,
-                                      fault=fault, area=meter.spec.area,
-                                      recorded_at=self.clock.now(), end=end))
+        self.truth.write(
+            truth_record(
+                action,
+                meter=meter.archive_id,
+                address=address,
+                fault=fault,
+                area=meter.spec.area,
+                recorded_at=self.clock.now(),
+                end=end,
+            )
+        )
 
     # --- buses ------------------------------------------------------------------------
 
@@ -144,13 +168,20 @@ class Simulation:
             if name in self.endpoints:
                 raise SimulationError(f"bus {name} is already being served")
         meters = self.meters_on(name)
-        fast = spec.fast if self.fast_override is None or "fast" in overrides \
-            else self.fast_override
+        fast = (
+            spec.fast if self.fast_override is None or "fast" in overrides else self.fast_override
+        )
         if spec.protocol == "dlt645":
-            bus = Bus(name, meters, self.clock, self.responder.for_bus(spec.preamble),
-                      seed=self.fleet.seed)
-            pacing = Pacing(spec.baud, 11 if spec.parity != "N" else 10,
-                            spec.turnaround_ms / 1000, fast)
+            bus = Bus(
+                name,
+                meters,
+                self.clock,
+                self.responder.for_bus(spec.preamble),
+                seed=self.fleet.seed,
+            )
+            pacing = Pacing(
+                spec.baud, 11 if spec.parity != "N" else 10, spec.turnaround_ms / 1000, fast
+            )
             ep: Endpoint
             if spec.endpoint == "tcp":
                 ep = TcpSerialEndpoint(bus, pacing, spec.host, spec.port)
@@ -164,10 +195,15 @@ class Simulation:
             handle: Any = ep
         else:
             framing = "tcp" if spec.endpoint == "modbus-tcp" else "rtu-over-tcp"
-            server = ModbusServer(meters, self.clock, framing=framing,
-                                  host=spec.host if spec.endpoint != "pty" else "127.0.0.1",
-                                  port=spec.port if spec.endpoint != "pty" else 0,
-                                  seed=self.fleet.seed, name=name).start()
+            server = ModbusServer(
+                meters,
+                self.clock,
+                framing=framing,
+                host=spec.host if spec.endpoint != "pty" else "127.0.0.1",
+                port=spec.port if spec.endpoint != "pty" else 0,
+                seed=self.fleet.seed,
+                name=name,
+            ).start()
             handle = server
             if spec.endpoint == "pty":
                 bridge = PtyBridge(server.address, name).start()
@@ -192,18 +228,17 @@ class Simulation:
                 self.start_bus(b.name)
         return {name: ep.describe() for name, ep in self.endpoints.items()}
 
-    def serve_dlt645_tcp(self, bus: str, *, fast: bool = True, port: int = 0,
-                         turnaround_ms: float | None = None) -> tuple[str, int]:
+    def serve_dlt645_tcp(
+        self, bus: str, *, fast: bool = True, port: int = 0, turnaround_ms: float | None = None
+    ) -> tuple[str, int]:
         """Serve a DL/T 645 bus on a loopback TCP port; returns (host, port)."""
-        over: dict[str, Any] = {"endpoint": "tcp", "fast": fast, "port": port,
-                                "host": "127.0.0.1"}
+        over: dict[str, Any] = {"endpoint": "tcp", "fast": fast, "port": port, "host": "127.0.0.1"}
         if turnaround_ms is not None:
             over["turnaround_ms"] = turnaround_ms
         ep = self.start_bus(bus, **over)
         return ep.address  # type: ignore[no-any-return]
 
-    def serve_modbus_tcp(self, bus: str, *, framing: str = "tcp",
-                         port: int = 0) -> tuple[str, int]:
+    def serve_modbus_tcp(self, bus: str, *, framing: str = "tcp", port: int = 0) -> tuple[str, int]:
         """Serve a Modbus bus as Modbus TCP (``framing="tcp"``) or RTU over TCP
         (``"rtu-over-tcp"``) on loopback; returns (host, port)."""
         endpoint = {"tcp": "modbus-tcp", "rtu-over-tcp": "rtu-over-tcp"}.get(framing)

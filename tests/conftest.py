@@ -167,12 +167,15 @@ class PrivateBroker:
 
         conf = os.path.join(self.workdir, f"mosquitto-{self.port}.conf")
         with open(conf, "w") as fh:
-            fh.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                     "max_queued_messages 0\nmax_inflight_messages 0\n"
-                     f"persistence {'true' if self.persist else 'false'}\n"
-                     f"persistence_location {self.workdir}/\n")
-        self.proc = subprocess.Popen([self.binary, "-c", conf], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+            fh.write(
+                f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                "max_queued_messages 0\nmax_inflight_messages 0\n"
+                f"persistence {'true' if self.persist else 'false'}\n"
+                f"persistence_location {self.workdir}/\n"
+            )
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with socket.socket() as s:

@@ -45,13 +45,13 @@ class Dlt645Driver:
         try:
             frame = self.transport.transact(wire, self.timeout_s)
         except ReadTimeout:
-            raise ReadError(meter.id, "timeout", f"no reply within {self.timeout_s:.1f} s") \
-                from None
+            raise ReadError(
+                meter.id, "timeout", f"no reply within {self.timeout_s:.1f} s"
+            ) from None
         assert frame is not None
         return self._check(meter, frame, di, version)
 
-    def _check(self, meter: MeterConfig, frame: Frame, di: int | None,
-               version: Version) -> d.Reply:
+    def _check(self, meter: MeterConfig, frame: Frame, di: int | None, version: Version) -> d.Reply:
         if frame.address != meter.address:
             raise ReadError(meter.id, "wrong_address", f"reply from {frame.address}")
         try:
@@ -59,23 +59,29 @@ class Dlt645Driver:
         except d.FrameError as exc:
             raise ReadError(meter.id, "bad_reply", str(exc)) from exc
         if reply.error is not None:
-            raise ReadError(meter.id, "error_reply: " + ",".join(reply.error),
-                            "" if di is None else d.format_di(di, version))
+            raise ReadError(
+                meter.id,
+                "error_reply: " + ",".join(reply.error),
+                "" if di is None else d.format_di(di, version),
+            )
         if di is not None and reply.di != di:
             raise ReadError(meter.id, "bad_reply", f"reply for DI {reply.di_text}")
         return reply
 
     def read_item(self, meter: MeterConfig, entry: DataItem) -> tuple[d.Value, ...]:
         version = entry.version
-        reply = self._ask(meter, d.build_read(meter.address, entry.di, version), entry.di,
-                          version)
+        reply = self._ask(meter, d.build_read(meter.address, entry.di, version), entry.di, version)
         raw, seq = reply.raw, 0
         while reply.more_follows:
             seq += 1
             if seq > MAX_SUBSEQUENT:
                 raise ReadError(meter.id, "bad_reply", "too many subsequent frames")
-            reply = self._ask(meter, d.build_read_subsequent(meter.address, entry.di, seq,
-                                                             version), entry.di, version)
+            reply = self._ask(
+                meter,
+                d.build_read_subsequent(meter.address, entry.di, seq, version),
+                entry.di,
+                version,
+            )
             raw += reply.raw
         if raw == reply.raw and reply.values:
             return reply.values
@@ -112,8 +118,9 @@ class Dlt645Driver:
 
     # ------------------------------------------------------------------ quantities
 
-    def plan(self, meter: MeterConfig, version: Version,
-             quantities: Sequence[str]) -> list[DataItem]:
+    def plan(
+        self, meter: MeterConfig, version: Version, quantities: Sequence[str]
+    ) -> list[DataItem]:
         """The reads covering ``quantities``: blocks where two or more members are wanted
         and the meter has not refused the block, single items otherwise."""
         wanted = []
@@ -132,8 +139,9 @@ class Dlt645Driver:
         reads.extend(w for w in wanted if w.di not in covered)
         return reads
 
-    def read(self, meter: MeterConfig, quantities: Sequence[str]) -> tuple[
-            dict[str, float], list[ReadError]]:
+    def read(
+        self, meter: MeterConfig, quantities: Sequence[str]
+    ) -> tuple[dict[str, float], list[ReadError]]:
         """Values by quantity; items the meter refuses are returned as errors, a meter that
         does not answer at all raises :class:`ReadError`."""
         version = self.version(meter)
@@ -146,8 +154,7 @@ class Dlt645Driver:
             except ReadError as exc:
                 if exc.reason == "error_reply: no_such_data" and entry.is_block:
                     self._no_blocks.add((meter.id, entry.di))
-                    log.info("meter %s refuses block %s; reading items", meter.id,
-                             entry.di_text)
+                    log.info("meter %s refuses block %s; reading items", meter.id, entry.di_text)
                     sub = self.read(meter, [q for q in entry.quantities if q in want])
                     values.update(sub[0])
                     refused.extend(sub[1])
@@ -174,8 +181,9 @@ class Dlt645Driver:
         """The daily-freeze registers that close ``data_date`` (meter-local calendar)."""
         version = self.version(meter)
         if version != "2007":
-            raise ReadError(meter.id, "unsupported", "DL/T 645-1997 meters keep no daily "
-                                                     "freeze history")
+            raise ReadError(
+                meter.id, "unsupported", "DL/T 645-1997 meters keep no daily freeze history"
+            )
         n0 = (today - data_date).days
         for n in (n0, n0 - 1, n0 + 1):
             if not 1 <= n <= 62:
@@ -194,14 +202,23 @@ class Dlt645Driver:
                 if exc.communication:
                     raise
             return out
-        raise ReadError(meter.id, "unsupported",
-                        f"no daily freeze for {data_date} in the meter's 62-day history")
+        raise ReadError(
+            meter.id,
+            "unsupported",
+            f"no daily freeze for {data_date} in the meter's 62-day history",
+        )
 
     def broadcast_time(self, local_now: datetime) -> None:
-        self.transport.transact(d.build_broadcast_time(local_now.replace(tzinfo=None)),
-                                self.timeout_s, expect_reply=False)
+        self.transport.transact(
+            d.build_broadcast_time(local_now.replace(tzinfo=None)),
+            self.timeout_s,
+            expect_reply=False,
+        )
 
 
 def _numbers(entry: DataItem, values: tuple[d.Value, ...]) -> dict[str, float]:
-    return {q: float(v) for q, v in zip(entry.quantities, values, strict=True)
-            if isinstance(v, (int, float))}
+    return {
+        q: float(v)
+        for q, v in zip(entry.quantities, values, strict=True)
+        if isinstance(v, (int, float))
+    }

@@ -30,20 +30,32 @@ class ModbusDriver:
             parts = urlsplit(bus.port)
             framer = FramerType.SOCKET if parts.scheme == "modbus-tcp" else FramerType.RTU
             self.client: ModbusTcpClient | ModbusSerialClient = ModbusTcpClient(
-                parts.hostname or "127.0.0.1", port=parts.port or 502, framer=framer,
-                timeout=timeout, retries=0)
+                parts.hostname or "127.0.0.1",
+                port=parts.port or 502,
+                framer=framer,
+                timeout=timeout,
+                retries=0,
+            )
         else:
             self.client = ModbusSerialClient(
-                bus.port, framer=FramerType.RTU, baudrate=bus.baud, parity=bus.parity,
-                bytesize=bus.bytesize, stopbits=bus.stopbits, timeout=timeout, retries=0)
+                bus.port,
+                framer=FramerType.RTU,
+                baudrate=bus.baud,
+                parity=bus.parity,
+                bytesize=bus.bytesize,
+                stopbits=bus.stopbits,
+                timeout=timeout,
+                retries=0,
+            )
         self.transactions = 0
         self.timeouts = 0
 
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]
 
-    def read(self, meter: MeterConfig, quantities: Sequence[str]) -> tuple[
-            dict[str, float], list[ReadError]]:
+    def read(
+        self, meter: MeterConfig, quantities: Sequence[str]
+    ) -> tuple[dict[str, float], list[ReadError]]:
         assert meter.profile is not None
         profile = get_profile(meter.profile)
         wanted = [q for q in quantities if q in profile.quantities]
@@ -51,8 +63,11 @@ class ModbusDriver:
             raise ReadError(meter.id, "line", "cannot connect to the Modbus port")
         values: dict[str, float] = {}
         for plan in plan_reads(profile, wanted):
-            read = (self.client.read_input_registers if plan.function == 4
-                    else self.client.read_holding_registers)
+            read = (
+                self.client.read_input_registers
+                if plan.function == 4
+                else self.client.read_holding_registers
+            )
             self.transactions += 1
             try:
                 rr = read(plan.address, count=plan.count, device_id=meter.unit)
@@ -62,8 +77,11 @@ class ModbusDriver:
                 raise ReadError(meter.id, "timeout", str(exc)) from exc
             if rr.isError():
                 code = getattr(rr, "exception_code", "?")
-                raise ReadError(meter.id, f"error_reply: exception {code}",
-                                f"registers {plan.address:#06x}+{plan.count}")
+                raise ReadError(
+                    meter.id,
+                    f"error_reply: exception {code}",
+                    f"registers {plan.address:#06x}+{plan.count}",
+                )
             try:
                 values.update(plan.decode(rr.registers))
             except ModbusCodecError as exc:

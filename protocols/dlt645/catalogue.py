@@ -94,8 +94,7 @@ class DataItem:
             seq = values
         if len(seq) != len(self.fields):
             raise RequestError(
-                f"{self.di_text} ({self.name}) takes {len(self.fields)} value(s), "
-                f"got {len(seq)}"
+                f"{self.di_text} ({self.name}) takes {len(self.fields)} value(s), got {len(seq)}"
             )
         try:
             return b"".join(f.format.encode(v) for f, v in zip(self.fields, seq, strict=True))
@@ -162,72 +161,131 @@ PHASES: Final[tuple[str, ...]] = ("a", "b", "c")
 
 #: Quantity names used here that :mod:`protocols.model` does not (yet) define.
 EXTRA_QUANTITIES: Final[tuple[str, ...]] = (
-    "energy_combined_t1", "energy_combined_t2", "energy_combined_t3", "energy_combined_t4",
+    "energy_combined_t1",
+    "energy_combined_t2",
+    "energy_combined_t3",
+    "energy_combined_t4",
     "energy_reactive_import_total",
-    "max_demand_import_time", "meter_date", "meter_time", "meter_address", "meter_number",
+    "max_demand_import_time",
+    "meter_date",
+    "meter_time",
+    "meter_address",
+    "meter_number",
     "freeze_time",
     # block / record entries (their fields carry the member quantities)
-    "energy_combined_block", "energy_import_block", "energy_export_block",
-    "voltage_block", "current_block", "power_active_block", "pf_block",
-    "freeze_energy_import", "freeze_energy_export",
+    "energy_combined_block",
+    "energy_import_block",
+    "energy_export_block",
+    "voltage_block",
+    "current_block",
+    "power_active_block",
+    "pf_block",
+    "freeze_energy_import",
+    "freeze_energy_export",
 )
 
 
-def _one(di: int, version: Version, name: str, quantity: str, fmt: Format,
-         unit: str | None) -> DataItem:
+def _one(
+    di: int, version: Version, name: str, quantity: str, fmt: Format, unit: str | None
+) -> DataItem:
     return DataItem(di, version, name, quantity, unit, (Field(quantity, fmt, unit),))
 
 
-def _block(di: int, version: Version, name: str, quantity: str,
-           members: Sequence[DataItem]) -> DataItem:
+def _block(
+    di: int, version: Version, name: str, quantity: str, members: Sequence[DataItem]
+) -> DataItem:
     fields = tuple(f for m in members for f in m.fields)
-    return DataItem(di, version, name, quantity, members[0].unit, fields,
-                    tuple(m.di for m in members))
+    return DataItem(
+        di, version, name, quantity, members[0].unit, fields, tuple(m.di for m in members)
+    )
 
 
-def _with_block(singles: Sequence[DataItem], di: int, version: Version, name: str,
-                quantity: str) -> tuple[DataItem, ...]:
+def _with_block(
+    singles: Sequence[DataItem], di: int, version: Version, name: str, quantity: str
+) -> tuple[DataItem, ...]:
     return (*singles, _block(di, version, name, quantity, singles))
 
 
 # -- DL/T 645-2007 ------------------------------------------------------------------------
 
+
 def _energy_2007(prefix: int, base: str, label: str, fmt: Format) -> tuple[DataItem, ...]:
     singles = [
-        _one(prefix << 16 | k << 8, "2007", f"{label} active energy, {t}", f"{base}_{t}",
-             fmt, "kWh")
+        _one(
+            prefix << 16 | k << 8, "2007", f"{label} active energy, {t}", f"{base}_{t}", fmt, "kWh"
+        )
         for k, t in enumerate(TARIFFS)
     ]
-    return _with_block(singles, prefix << 16 | 0xFF00, "2007",
-                       f"{label} active energy block (total + T1..T4)", f"{base}_block")
+    return _with_block(
+        singles,
+        prefix << 16 | 0xFF00,
+        "2007",
+        f"{label} active energy block (total + T1..T4)",
+        f"{base}_block",
+    )
 
 
-def _phases_2007(group: int, base: str, label: str, fmt: Format, unit: str | None,
-                 with_total: bool, block_quantity: str) -> tuple[DataItem, ...]:
+def _phases_2007(
+    group: int,
+    base: str,
+    label: str,
+    fmt: Format,
+    unit: str | None,
+    with_total: bool,
+    block_quantity: str,
+) -> tuple[DataItem, ...]:
     singles = []
     if with_total:
-        singles.append(_one(0x02000000 | group << 16, "2007", f"{label}, total",
-                            f"{base}_total", fmt, unit))
+        singles.append(
+            _one(0x02000000 | group << 16, "2007", f"{label}, total", f"{base}_total", fmt, unit)
+        )
     for k, ph in enumerate(PHASES, start=1):
-        singles.append(_one(0x02000000 | group << 16 | k << 8, "2007",
-                            f"{label}, phase {ph.upper()}", f"{base}_{ph}", fmt, unit))
-    return _with_block(singles, 0x02000000 | group << 16 | 0xFF00, "2007",
-                       f"{label} block", block_quantity)
+        singles.append(
+            _one(
+                0x02000000 | group << 16 | k << 8,
+                "2007",
+                f"{label}, phase {ph.upper()}",
+                f"{base}_{ph}",
+                fmt,
+                unit,
+            )
+        )
+    return _with_block(
+        singles, 0x02000000 | group << 16 | 0xFF00, "2007", f"{label} block", block_quantity
+    )
 
 
 def _freezes_2007() -> tuple[DataItem, ...]:
     rows: list[DataItem] = []
     stamp = calendar("YYMMDDhhmm")
     for n in range(1, 63):
-        rows.append(DataItem(0x05060000 | n, "2007", f"daily freeze time, {n}. last",
-                             "freeze_time", None, (Field("freeze_time", stamp, None),),
-                             history=n))
-        for group, base, label in ((1, "energy_import", "forward"),
-                                   (2, "energy_export", "reverse")):
+        rows.append(
+            DataItem(
+                0x05060000 | n,
+                "2007",
+                f"daily freeze time, {n}. last",
+                "freeze_time",
+                None,
+                (Field("freeze_time", stamp, None),),
+                history=n,
+            )
+        )
+        for group, base, label in (
+            (1, "energy_import", "forward"),
+            (2, "energy_export", "reverse"),
+        ):
             fields = tuple(Field(f"{base}_{t}", ENERGY, "kWh") for t in TARIFFS)
-            rows.append(DataItem(0x05060000 | group << 8 | n, "2007",
-                                 f"daily freeze {label} active energy, {n}. last",
-                                 f"freeze_{base}", "kWh", fields, history=n))
+            rows.append(
+                DataItem(
+                    0x05060000 | group << 8 | n,
+                    "2007",
+                    f"daily freeze {label} active energy, {n}. last",
+                    f"freeze_{base}",
+                    "kWh",
+                    fields,
+                    history=n,
+                )
+            )
     return tuple(rows)
 
 
@@ -235,26 +293,63 @@ CATALOGUE_2007: Final[tuple[DataItem, ...]] = (
     *_energy_2007(0x0000, "energy_combined", "combined", ENERGY_SIGNED),
     *_energy_2007(0x0001, "energy_import", "forward", ENERGY),
     *_energy_2007(0x0002, "energy_export", "reverse", ENERGY),
-    _one(0x00030000, "2007", "combined reactive energy 1, total", "energy_reactive_1_total",
-         ENERGY_SIGNED, "kvarh"),
-    _one(0x00040000, "2007", "combined reactive energy 2, total", "energy_reactive_2_total",
-         ENERGY_SIGNED, "kvarh"),
-    DataItem(0x01010000, "2007", "forward active max demand and its time",
-             "max_demand_import", "kW",
-             (Field("max_demand_import", number("XX.XXXX"), "kW"),
-              Field("max_demand_import_time", calendar("YYMMDDhhmm"), None))),
-    *_phases_2007(0x01, "voltage", "voltage", number("XXX.X"), "V", False,
-                  "voltage_block"),
-    *_phases_2007(0x02, "current", "current", number("XXX.XXX", signed=True), "A", False,
-                  "current_block"),
-    *_phases_2007(0x03, "power_active", "active power", number("XX.XXXX", signed=True), "kW",
-                  True, "power_active_block"),
-    _one(0x02040000, "2007", "reactive power, total", "power_reactive_total",
-         number("XX.XXXX", signed=True), "kvar"),
-    _one(0x02050000, "2007", "apparent power, total", "power_apparent_total",
-         number("XX.XXXX"), "kVA"),
-    *_phases_2007(0x06, "pf", "power factor", number("X.XXX", signed=True), None, True,
-                  "pf_block"),
+    _one(
+        0x00030000,
+        "2007",
+        "combined reactive energy 1, total",
+        "energy_reactive_1_total",
+        ENERGY_SIGNED,
+        "kvarh",
+    ),
+    _one(
+        0x00040000,
+        "2007",
+        "combined reactive energy 2, total",
+        "energy_reactive_2_total",
+        ENERGY_SIGNED,
+        "kvarh",
+    ),
+    DataItem(
+        0x01010000,
+        "2007",
+        "forward active max demand and its time",
+        "max_demand_import",
+        "kW",
+        (
+            Field("max_demand_import", number("XX.XXXX"), "kW"),
+            Field("max_demand_import_time", calendar("YYMMDDhhmm"), None),
+        ),
+    ),
+    *_phases_2007(0x01, "voltage", "voltage", number("XXX.X"), "V", False, "voltage_block"),
+    *_phases_2007(
+        0x02, "current", "current", number("XXX.XXX", signed=True), "A", False, "current_block"
+    ),
+    *_phases_2007(
+        0x03,
+        "power_active",
+        "active power",
+        number("XX.XXXX", signed=True),
+        "kW",
+        True,
+        "power_active_block",
+    ),
+    _one(
+        0x02040000,
+        "2007",
+        "reactive power, total",
+        "power_reactive_total",
+        number("XX.XXXX", signed=True),
+        "kvar",
+    ),
+    _one(
+        0x02050000,
+        "2007",
+        "apparent power, total",
+        "power_apparent_total",
+        number("XX.XXXX"),
+        "kVA",
+    ),
+    *_phases_2007(0x06, "pf", "power factor", number("X.XXX", signed=True), None, True, "pf_block"),
     _one(0x02800002, "2007", "grid frequency", "frequency", number("XX.XX"), "Hz"),
     _one(0x03110000, "2007", "power-down count", "power_down_count", COUNT, None),
     _one(0x03300D00, "2007", "meter-cover open count", "cover_open_count", COUNT, None),
@@ -268,35 +363,52 @@ CATALOGUE_2007: Final[tuple[DataItem, ...]] = (
 
 # -- DL/T 645-1997 ------------------------------------------------------------------------
 
+
 def _energy_1997(base_di: int, base: str, label: str, unit: str) -> tuple[DataItem, ...]:
     singles = [
         _one(base_di + k, "1997", f"{label}, {t}", f"{base}_{t}", ENERGY, unit)
         for k, t in enumerate(TARIFFS)
     ]
-    return _with_block(singles, base_di | 0xF, "1997", f"{label} block (total + T1..T4)",
-                       f"{base}_block")
+    return _with_block(
+        singles, base_di | 0xF, "1997", f"{label} block (total + T1..T4)", f"{base}_block"
+    )
 
 
-def _phases_1997(base_di: int, base: str, label: str, fmt: Format, unit: str | None,
-                 with_total: bool, block_quantity: str) -> tuple[DataItem, ...]:
+def _phases_1997(
+    base_di: int,
+    base: str,
+    label: str,
+    fmt: Format,
+    unit: str | None,
+    with_total: bool,
+    block_quantity: str,
+) -> tuple[DataItem, ...]:
     singles = []
     if with_total:
         singles.append(_one(base_di, "1997", f"{label}, total", f"{base}_total", fmt, unit))
     for k, ph in enumerate(PHASES, start=1):
-        singles.append(_one(base_di + k, "1997", f"{label}, phase {ph.upper()}",
-                            f"{base}_{ph}", fmt, unit))
+        singles.append(
+            _one(base_di + k, "1997", f"{label}, phase {ph.upper()}", f"{base}_{ph}", fmt, unit)
+        )
     return _with_block(singles, base_di | 0xF, "1997", f"{label} block", block_quantity)
 
 
 CATALOGUE_1997: Final[tuple[DataItem, ...]] = (
     *_energy_1997(0x9010, "energy_import", "forward active energy", "kWh"),
     *_energy_1997(0x9020, "energy_export", "reverse active energy", "kWh"),
-    _one(0x9110, "1997", "forward reactive energy, total", "energy_reactive_import_total",
-         ENERGY, "kvarh"),
+    _one(
+        0x9110,
+        "1997",
+        "forward reactive energy, total",
+        "energy_reactive_import_total",
+        ENERGY,
+        "kvarh",
+    ),
     *_phases_1997(0xB610, "voltage", "voltage", number("XXX"), "V", False, "voltage_block"),
     *_phases_1997(0xB620, "current", "current", number("XX.XX"), "A", False, "current_block"),
-    *_phases_1997(0xB630, "power_active", "active power", number("XX.XXXX"), "kW", True,
-                  "power_active_block"),
+    *_phases_1997(
+        0xB630, "power_active", "active power", number("XX.XXXX"), "kW", True, "power_active_block"
+    ),
     *_phases_1997(0xB650, "pf", "power factor", number("X.XXX"), None, True, "pf_block"),
     _one(0xC010, "1997", "meter date and weekday", "meter_date", calendar("YYMMDDWW"), None),
     _one(0xC011, "1997", "meter time", "meter_time", calendar("hhmmss"), None),

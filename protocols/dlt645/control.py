@@ -141,8 +141,10 @@ def error_names(code: int, version: Version = "2007") -> tuple[str, ...]:
     return tuple(names)
 
 
-def error_code(bits: int | str | tuple[str, ...] | list[str] | frozenset[str] | set[str],
-               version: Version = "2007") -> int:
+def error_code(
+    bits: int | str | tuple[str, ...] | list[str] | frozenset[str] | set[str],
+    version: Version = "2007",
+) -> int:
     """ERR byte from bit names (or an int passed through); RequestError for unknown names."""
     if isinstance(bits, int):
         if not 0 <= bits <= 0xFF:
@@ -162,8 +164,14 @@ def error_code(bits: int | str | tuple[str, ...] | list[str] | frozenset[str] | 
 
 
 #: Change-baud Z byte: one bit per rate (``17`` request data, ``97`` reply data).
-BAUD_BITS: Final[dict[int, int]] = {600: 0x02, 1200: 0x04, 2400: 0x08, 4800: 0x10,
-                                    9600: 0x20, 19200: 0x40}
+BAUD_BITS: Final[dict[int, int]] = {
+    600: 0x02,
+    1200: 0x04,
+    2400: 0x08,
+    4800: 0x10,
+    9600: 0x20,
+    19200: 0x40,
+}
 _BAUD_BY_BIT: Final[dict[int, int]] = {bit: baud for baud, bit in BAUD_BITS.items()}
 
 

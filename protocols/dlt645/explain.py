@@ -93,9 +93,11 @@ def explain(text: str) -> dict[str, Any]:
             else:
                 values = request.values
     except FrameError as exc:
-        return {"error": f"{function_name(frame.function, version)} "
-                         f"{'reply' if frame.is_reply else 'request'} "
-                         f"(control {frame.control:02X}): {exc}"}
+        return {
+            "error": f"{function_name(frame.function, version)} "
+            f"{'reply' if frame.is_reply else 'request'} "
+            f"(control {frame.control:02X}): {exc}"
+        }
     return {
         "protocol": version,
         "direction": "response" if frame.is_reply else "request",
@@ -141,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m protocols.dlt645``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "explain":
-        sys.stderr.write("usage: python -m protocols.dlt645 explain [HEX ...]\n"
-                         "       (no HEX: one frame per line on stdin)\n")
+        sys.stderr.write(
+            "usage: python -m protocols.dlt645 explain [HEX ...]\n"
+            "       (no HEX: one frame per line on stdin)\n"
+        )
         return 2
     return run(args[1:], sys.stdin, sys.stdout)

@@ -178,8 +178,12 @@ def _encode_calendar(fmt: Format, value: object) -> bytes:
             raise RequestError(f"{fmt.pattern} needs a {wanted.__name__}, got {value!r}")
         if not 2000 <= value.year <= 2099:
             raise RequestError(f"{fmt.pattern} holds years 2000-2099, got {value.year}")
-        parts = {"YY": value.year - 2000, "MM": value.month, "DD": value.day,
-                 "WW": value.isoweekday() % 7}
+        parts = {
+            "YY": value.year - 2000,
+            "MM": value.month,
+            "DD": value.day,
+            "WW": value.isoweekday() % 7,
+        }
         if isinstance(value, datetime):
             parts.update(hh=value.hour, mm=value.minute, ss=value.second)
     return bytes.fromhex("".join(f"{parts[f]:02d}" for f in fields))[::-1]
@@ -197,7 +201,6 @@ def _decode_calendar(fmt: Format, raw: bytes) -> Value:
         day = date(2000 + parts["YY"], parts["MM"], parts["DD"])
         if fmt.kind == "date":
             return day
-        return datetime(day.year, day.month, day.day, parts["hh"], parts["mm"],
-                        parts.get("ss", 0))
+        return datetime(day.year, day.month, day.day, parts["hh"], parts["mm"], parts.get("ss", 0))
     except ValueError as exc:
         raise FrameError(f"bad {fmt.pattern} value {text}: {exc}") from exc

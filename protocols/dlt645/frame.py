@@ -139,8 +139,9 @@ def inspect_frame(wire: bytes | bytearray | memoryview) -> FrameInfo:
             f"frame too short: {len(raw) - pos} bytes from offset {pos}, need at least 12"
         )
     if raw[pos + 7] != START:
-        raise FrameError(f"expected second start byte 68 at offset {pos + 7}, "
-                         f"got {raw[pos + 7]:02X}")
+        raise FrameError(
+            f"expected second start byte 68 at offset {pos + 7}, got {raw[pos + 7]:02X}"
+        )
     length = raw[pos + 9]
     end = pos + HEADER_LEN + length  # offset of CS
     if len(raw) < end + 2:
@@ -151,8 +152,9 @@ def inspect_frame(wire: bytes | bytearray | memoryview) -> FrameInfo:
     if raw[end + 1] != END:
         raise FrameError(f"expected end byte 16 at offset {end + 1}, got {raw[end + 1]:02X}")
     if len(raw) > end + 2:
-        raise FrameError(f"{len(raw) - end - 2} unexpected bytes after the end byte "
-                         f"at offset {end + 1}")
+        raise FrameError(
+            f"{len(raw) - end - 2} unexpected bytes after the end byte at offset {end + 1}"
+        )
     try:
         address = address_from_wire(raw[pos + 1 : pos + 7])
     except FrameError as exc:

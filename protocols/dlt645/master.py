@@ -33,16 +33,21 @@ def _read_code(version: Version) -> int:
     return 0x11 if version == "2007" else 0x01
 
 
-def build_read(address: str, di: int | str, version: Version = "2007",
-               preamble: int = DEFAULT_PREAMBLE) -> bytes:
+def build_read(
+    address: str, di: int | str, version: Version = "2007", preamble: int = DEFAULT_PREAMBLE
+) -> bytes:
     """Read one data identifier (2007 ``11`` / 1997 ``01``)."""
     key = parse_di(di, version)
     return build(address, _read_code(version), di_to_bytes(key, version), preamble)
 
 
-def build_read_subsequent(address: str, di: int | str, seq: int = 1,
-                          version: Version = "2007",
-                          preamble: int = DEFAULT_PREAMBLE) -> bytes:
+def build_read_subsequent(
+    address: str,
+    di: int | str,
+    seq: int = 1,
+    version: Version = "2007",
+    preamble: int = DEFAULT_PREAMBLE,
+) -> bytes:
     """Ask for the next frame of a long reply: 2007 ``12`` DI + SEQ, 1997 ``02`` DI."""
     key = parse_di(di, version)
     if version == "1997":
@@ -57,9 +62,15 @@ def build_read_address(preamble: int = DEFAULT_PREAMBLE) -> bytes:
     return build(WILDCARD, 0x13, b"", preamble)
 
 
-def build_write(address: str, di: int | str, value: bytes | Value | Sequence[Value],
-                password: str = "00000000", operator: str = "00000000",
-                version: Version = "2007", preamble: int = DEFAULT_PREAMBLE) -> bytes:
+def build_write(
+    address: str,
+    di: int | str,
+    value: bytes | Value | Sequence[Value],
+    password: str = "00000000",
+    operator: str = "00000000",
+    version: Version = "2007",
+    preamble: int = DEFAULT_PREAMBLE,
+) -> bytes:
     """Write data (2007 ``14``: DI, PA P0 P1 P2, C0..C3, data; 1997 ``04``: DI, password,
     data). ``value`` is raw item bytes, or value(s) encoded through the catalogue."""
     key = parse_di(di, version)
@@ -73,16 +84,18 @@ def build_write(address: str, di: int | str, value: bytes | Value | Sequence[Val
     return build(address, 0x04, head + payload, preamble)
 
 
-def build_broadcast_time(dt: datetime, version: Version = "2007",
-                         preamble: int = DEFAULT_PREAMBLE) -> bytes:
+def build_broadcast_time(
+    dt: datetime, version: Version = "2007", preamble: int = DEFAULT_PREAMBLE
+) -> bytes:
     """Broadcast time ``08`` to ``999999999999``, data ``ss mm hh DD MM YY`` (no reply).
     ``dt`` is the meters' local wall-clock time; a time zone, if any, is not converted."""
     del version  # same layout in 1997 and 2007
     return build(BROADCAST, 0x08, BROADCAST_TIME.encode(dt), preamble)
 
 
-def build_freeze(address: str, pattern: str = "99999999",
-                 preamble: int = DEFAULT_PREAMBLE) -> bytes:
+def build_freeze(
+    address: str, pattern: str = "99999999", preamble: int = DEFAULT_PREAMBLE
+) -> bytes:
     """Freeze ``16``; ``pattern`` is ``mmhhDDMM`` in wire order (minute first), ``99`` =
     any; ``"99999999"`` freezes at once. ``address`` may be the broadcast address."""
     text = pattern.strip() if isinstance(pattern, str) else ""
@@ -91,11 +104,11 @@ def build_freeze(address: str, pattern: str = "99999999",
     return build(address, 0x16, bytes.fromhex(text), preamble)
 
 
-def build_change_baud(address: str, baud: int, version: Version = "2007",
-                      preamble: int = DEFAULT_PREAMBLE) -> bytes:
+def build_change_baud(
+    address: str, baud: int, version: Version = "2007", preamble: int = DEFAULT_PREAMBLE
+) -> bytes:
     """Change the meter's baud rate (2007 ``17`` / 1997 ``0C``), data = Z byte."""
-    return build(address, 0x17 if version == "2007" else 0x0C, bytes((baud_to_z(baud),)),
-                 preamble)
+    return build(address, 0x17 if version == "2007" else 0x0C, bytes((baud_to_z(baud),)), preamble)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +152,9 @@ class Reply:
         return self
 
 
-def parse_reply(frame: Frame, version: Version | None = None,
-                request_di: int | str | None = None) -> Reply:
+def parse_reply(
+    frame: Frame, version: Version | None = None, request_di: int | str | None = None
+) -> Reply:
     """Frame -> :class:`Reply` (see the module docstring for what raises)."""
     if not frame.is_reply:
         raise FrameError(f"expected a reply, got a request (control {frame.control:02X})")
@@ -149,18 +163,41 @@ def parse_reply(frame: Frame, version: Version | None = None,
     data = frame.data
     want_di = None if request_di is None else parse_di(request_di, ver)
 
-    def reply(di: int | None = None, values: tuple[Value, ...] = (), raw: bytes = b"",
-              seq: int | None = None, entry: DataItem | None = None,
-              error: tuple[str, ...] | None = None, code: int | None = None) -> Reply:
-        return Reply(frame.address, frame.control, frame.function, name, ver, di, values,
-                     raw, data, frame.more_follows, seq, error, code, entry)
+    def reply(
+        di: int | None = None,
+        values: tuple[Value, ...] = (),
+        raw: bytes = b"",
+        seq: int | None = None,
+        entry: DataItem | None = None,
+        error: tuple[str, ...] | None = None,
+        code: int | None = None,
+    ) -> Reply:
+        return Reply(
+            frame.address,
+            frame.control,
+            frame.function,
+            name,
+            ver,
+            di,
+            values,
+            raw,
+            data,
+            frame.more_follows,
+            seq,
+            error,
+            code,
+            entry,
+        )
 
     if frame.is_error:
         if len(data) < 1:
             raise FrameError(f"error reply {frame.control:02X} without an ERR byte")
-        return reply(error=error_names(data[0], ver), code=data[0],
-                     entry=None if want_di is None else find_item(want_di, ver),
-                     di=want_di)
+        return reply(
+            error=error_names(data[0], ver),
+            code=data[0],
+            entry=None if want_di is None else find_item(want_di, ver),
+            di=want_di,
+        )
 
     if name in ("read_data", "read_subsequent", "reread"):
         size = di_length(ver)
@@ -169,8 +206,9 @@ def parse_reply(frame: Frame, version: Version | None = None,
             raise FrameError(f"{name} reply too short for a DI: {len(data)} data bytes")
         di = int.from_bytes(data[:size], "little")
         if want_di is not None and di != want_di:
-            raise FrameError(f"reply carries DI {format_di(di, ver)}, "
-                             f"asked for {format_di(want_di, ver)}")
+            raise FrameError(
+                f"reply carries DI {format_di(di, ver)}, asked for {format_di(want_di, ver)}"
+            )
         raw = data[size:-1] if has_seq else data[size:]
         seq = data[-1] if has_seq else None
         entry = find_item(di, ver)

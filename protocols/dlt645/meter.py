@@ -104,9 +104,15 @@ def parse_request(frame: Frame, version: Version | None = None) -> Request:
         values: tuple[Value, ...] = ()
         if entry is not None and len(payload) == entry.nbytes:
             values = entry.decode(payload)
-        return replace(base, di=di, payload=payload,
-                       password=password_from_wire(data[size : size + 4]),
-                       operator=operator, values=values, item=entry)
+        return replace(
+            base,
+            di=di,
+            payload=payload,
+            password=password_from_wire(data[size : size + 4]),
+            operator=operator,
+            values=values,
+            item=entry,
+        )
     if name == "broadcast_time":
         need(6, exact=True)
         stamp = BROADCAST_TIME.decode(data)
@@ -133,17 +139,28 @@ def _reply_address(address: str) -> str:
     return text
 
 
-def build_ack(address: str, function: int | str, data: bytes = b"",
-              version: Version = "2007", more_follows: bool = False,
-              preamble: int = 0) -> bytes:
+def build_ack(
+    address: str,
+    function: int | str,
+    data: bytes = b"",
+    version: Version = "2007",
+    more_follows: bool = False,
+    preamble: int = 0,
+) -> bytes:
     """A normal reply ``C | 0x80`` (``| 0x20`` with more frames) carrying ``data``."""
     control = code_of(function, version) | DIR_REPLY | (MORE_FOLLOWS if more_follows else 0)
     return build(_reply_address(address), control, bytes(data), preamble)
 
 
-def build_read_reply_raw(address: str, di: int | str, payload: bytes,
-                         version: Version = "2007", more_follows: bool = False,
-                         seq: int | None = None, preamble: int = 0) -> bytes:
+def build_read_reply_raw(
+    address: str,
+    di: int | str,
+    payload: bytes,
+    version: Version = "2007",
+    more_follows: bool = False,
+    seq: int | None = None,
+    preamble: int = 0,
+) -> bytes:
     """A read reply with raw item bytes (one slice of long data).
 
     ``seq=None`` answers ``11``/``01`` (``91``, or ``B1`` with ``more_follows``); a
@@ -152,8 +169,9 @@ def build_read_reply_raw(address: str, di: int | str, payload: bytes,
     key = parse_di(di, version)
     data = di_to_bytes(key, version) + bytes(payload)
     if seq is None:
-        return build_ack(address, 0x11 if version == "2007" else 0x01, data, version,
-                         more_follows, preamble)
+        return build_ack(
+            address, 0x11 if version == "2007" else 0x01, data, version, more_follows, preamble
+        )
     if version != "2007":
         return build_ack(address, 0x02, data, version, more_follows, preamble)
     if not 0 <= seq <= 0xFF:
@@ -161,22 +179,37 @@ def build_read_reply_raw(address: str, di: int | str, payload: bytes,
     return build_ack(address, 0x12, data + bytes((seq,)), version, more_follows, preamble)
 
 
-def build_read_reply(address: str, di: int | str, values: Value | Sequence[Value],
-                     version: Version = "2007", more_follows: bool = False,
-                     seq: int | None = None, preamble: int = 0) -> bytes:
+def build_read_reply(
+    address: str,
+    di: int | str,
+    values: Value | Sequence[Value],
+    version: Version = "2007",
+    more_follows: bool = False,
+    seq: int | None = None,
+    preamble: int = 0,
+) -> bytes:
     """A read reply with ``values`` encoded through the catalogue (one per field, in
     order; block reads take the members' values concatenated)."""
     key = parse_di(di, version)
-    return build_read_reply_raw(address, key, item(key, version).encode(values), version,
-                                more_follows, seq, preamble)
+    return build_read_reply_raw(
+        address, key, item(key, version).encode(values), version, more_follows, seq, preamble
+    )
 
 
-def build_error_reply(address: str, function: int | str,
-                      error_bits: int | str | Sequence[str] | frozenset[str] | set[str],
-                      version: Version = "2007", preamble: int = 0) -> bytes:
+def build_error_reply(
+    address: str,
+    function: int | str,
+    error_bits: int | str | Sequence[str] | frozenset[str] | set[str],
+    version: Version = "2007",
+    preamble: int = 0,
+) -> bytes:
     """An abnormal reply ``C | 0xC0`` with one ERR byte built from named bits (or an int)."""
-    bits = error_code(error_bits if not isinstance(error_bits, Sequence)
-                      or isinstance(error_bits, str) else tuple(error_bits), version)
+    bits = error_code(
+        error_bits
+        if not isinstance(error_bits, Sequence) or isinstance(error_bits, str)
+        else tuple(error_bits),
+        version,
+    )
     control = code_of(function, version) | DIR_REPLY | ABNORMAL
     return build(_reply_address(address), control, bytes((bits,)), preamble)
 
@@ -189,8 +222,7 @@ def build_address_reply(address: str, preamble: int = 0) -> bytes:
 
 def build_write_ack(address: str, version: Version = "2007", preamble: int = 0) -> bytes:
     """Answer to a successful write: ``94`` (1997 ``84``), no data."""
-    return build_ack(address, 0x14 if version == "2007" else 0x04, b"", version, False,
-                     preamble)
+    return build_ack(address, 0x14 if version == "2007" else 0x04, b"", version, False, preamble)
 
 
 def build_freeze_ack(address: str, preamble: int = 0) -> bytes:
@@ -198,8 +230,15 @@ def build_freeze_ack(address: str, preamble: int = 0) -> bytes:
     return build_ack(address, 0x16, b"", "2007", False, preamble)
 
 
-def build_baud_reply(address: str, baud: int, version: Version = "2007",
-                     preamble: int = 0) -> bytes:
+def build_baud_reply(
+    address: str, baud: int, version: Version = "2007", preamble: int = 0
+) -> bytes:
     """Answer to change baud: ``97`` (1997 ``8C``) echoing the Z byte."""
-    return build_ack(address, 0x17 if version == "2007" else 0x0C,
-                     bytes((baud_to_z(baud),)), version, False, preamble)
+    return build_ack(
+        address,
+        0x17 if version == "2007" else 0x0C,
+        bytes((baud_to_z(baud),)),
+        version,
+        False,
+        preamble,
+    )

@@ -62,9 +62,7 @@ class RegisterSpec:
         if self.quantity not in QUANTITY_BY_NAME:
             raise ProfileError(f"register {self.address:#06x}: unknown quantity {self.quantity!r}")
         if self.function not in (3, 4):
-            raise ProfileError(
-                f"register {self.quantity}: function {self.function} is not 3 or 4"
-            )
+            raise ProfileError(f"register {self.quantity}: function {self.function} is not 3 or 4")
         if not 0 <= self.address <= 0xFFFF - self.data_type.words + 1:
             raise ProfileError(f"register {self.quantity}: address {self.address} out of range")
         if self.scale == 0:
@@ -219,9 +217,7 @@ DTSU666: Final = MeterProfile(
     ),
 )
 
-PROFILES: Final[dict[str, MeterProfile]] = {
-    p.name: p for p in (DTSU666, DDSU666, SDM120, SDM630)
-}
+PROFILES: Final[dict[str, MeterProfile]] = {p.name: p for p in (DTSU666, DDSU666, SDM120, SDM630)}
 
 
 def get_profile(name: str) -> MeterProfile:

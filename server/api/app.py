@@ -30,14 +30,24 @@ def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
         return
     with pool.connection() as conn, conn.transaction():
         if q.count_users(conn) == 0:
-            users.create_user(conn, actor="bootstrap", username="admin",
-                              password=settings.admin_password.get_secret_value(),
-                              role="admin", display_name="Administrator", now=now)
+            users.create_user(
+                conn,
+                actor="bootstrap",
+                username="admin",
+                password=settings.admin_password.get_secret_value(),
+                role="admin",
+                display_name="Administrator",
+                now=now,
+            )
             log.info("created the first user 'admin' (password from settings)")
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None,
-               services: Sequence[ServiceFactory] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    services: Sequence[ServiceFactory] | None = None,
+) -> FastAPI:
     now = clock or (lambda: datetime.now(UTC))
 
     @asynccontextmanager
@@ -67,8 +77,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         app.state.clock = now
         app.state.mqtt_url = mqtt_url
         app.state.database_url = url
-        ctx = AppContext(settings, pool, now, mqtt_url,
-                         embedded_broker=settings.mqtt_url is None)
+        ctx = AppContext(settings, pool, now, mqtt_url, embedded_broker=settings.mqtt_url is None)
         factories = default_services(settings) if services is None else services
         running = []
         try:
@@ -88,9 +97,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             for thing in reversed(embedded):
                 thing.stop()
 
-    app = FastAPI(title="meterlink", version="0.1.0", lifespan=lifespan,
-                  description="Remote meter reading: archive, readings, collection "
-                              "completeness, anomalies.")
+    app = FastAPI(
+        title="meterlink",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Remote meter reading: archive, readings, collection completeness, anomalies.",
+    )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,15 +110,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         for err in exc.errors():
             where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
             problems.append(f"{where}: {err.get('msg')}")
-        return JSONResponse({"detail": "; ".join(problems) or "invalid request"},
-                            status_code=422)
+        return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=422)
 
     @app.exception_handler(psycopg.errors.DataError)
     async def _bad_value(request: Request, exc: psycopg.errors.DataError) -> JSONResponse:
         # a value the database cannot hold (out of range, bad text): the request's fault
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return JSONResponse({"detail": f"a value in the request is not acceptable: {first}"},
-                            status_code=422)
+        return JSONResponse(
+            {"detail": f"a value in the request is not acceptable: {first}"}, status_code=422
+        )
 
     from .routes.archive import router as archive_router
     from .routes.auth import router as auth_router
@@ -115,8 +127,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     from .routes.ingest import router as ingest_router
     from .routes.readings import router as readings_router
 
-    for router in (health_router, auth_router, archive_router, readings_router, ingest_router,
-                   checks_router):
+    for router in (
+        health_router,
+        auth_router,
+        archive_router,
+        readings_router,
+        ingest_router,
+        checks_router,
+    ):
         app.include_router(router)
     from ..web import mount
 

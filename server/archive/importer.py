@@ -11,12 +11,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-PROTOCOL_ALIASES = {"2007": "dlt645-2007", "dlt645-2007": "dlt645-2007", "645-2007": "dlt645-2007",
-                    "1997": "dlt645-1997", "dlt645-1997": "dlt645-1997", "645-1997": "dlt645-1997",
-                    "modbus": "modbus"}
+PROTOCOL_ALIASES = {
+    "2007": "dlt645-2007",
+    "dlt645-2007": "dlt645-2007",
+    "645-2007": "dlt645-2007",
+    "1997": "dlt645-1997",
+    "dlt645-1997": "dlt645-1997",
+    "645-1997": "dlt645-1997",
+    "modbus": "modbus",
+}
 CLASSES = ("residential", "commercial", "industrial", "agricultural", "other")
-CLASS_ALIASES = {"居民": "residential", "商业": "commercial", "工业": "industrial",
-                 "农业": "agricultural", "其他": "other"}
+CLASS_ALIASES = {
+    "居民": "residential",
+    "商业": "commercial",
+    "工业": "industrial",
+    "农业": "agricultural",
+    "其他": "other",
+}
 
 # canonical column -> accepted header names
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -75,8 +86,11 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
         if not rows:
             raise ImportError_(f"{filename}: the first sheet is empty")
         header = [str(h).strip() if h is not None else "" for h in rows[0]]
-        return [dict(zip(header, r, strict=False)) for r in rows[1:]
-                if any(v not in (None, "") for v in r)]
+        return [
+            dict(zip(header, r, strict=False))
+            for r in rows[1:]
+            if any(v not in (None, "") for v in r)
+        ]
     if name.endswith(".csv"):
         try:
             text = content.decode("utf-8-sig")
@@ -182,8 +196,9 @@ def validate(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Row
                     err(col, f"not a valid number: {rec[col]!r} ({exc})")
         phases = rec.get("phases")
         if phases is not None:
-            text = str(phases).strip().lower().replace("相", "").replace("单", "1").replace(
-                "三", "3")
+            text = (
+                str(phases).strip().lower().replace("相", "").replace("单", "1").replace("三", "3")
+            )
             if text in ("1", "1.0", "3", "3.0"):
                 rec["phases"] = int(float(text))
             else:
@@ -196,8 +211,11 @@ def validate(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Row
                     rec[col] = _date(rec[col])
                 except ValueError:
                     err(col, f"expected a date YYYY-MM-DD, got {rec[col]!r}")
-        if (isinstance(rec.get("installed_on"), date) and isinstance(rec.get("removed_on"), date)
-                and rec["removed_on"] < rec["installed_on"]):
+        if (
+            isinstance(rec.get("installed_on"), date)
+            and isinstance(rec.get("removed_on"), date)
+            and rec["removed_on"] < rec["installed_on"]
+        ):
             err("removed_on", "before installed_on")
         for col in ("is_generation", "is_area_master"):
             if rec.get(col) is not None:
@@ -210,8 +228,16 @@ def validate(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Row
                 rec["modbus_unit"] = int(rec["modbus_unit"])
             except (TypeError, ValueError):
                 err("modbus_unit", f"not an integer: {rec['modbus_unit']!r}")
-        for col in ("gateway_id", "area_id", "bus", "customer_name", "customer_phone",
-                    "customer_address", "modbus_profile", "replaces_meter_id"):
+        for col in (
+            "gateway_id",
+            "area_id",
+            "bus",
+            "customer_name",
+            "customer_phone",
+            "customer_address",
+            "modbus_profile",
+            "replaces_meter_id",
+        ):
             if rec.get(col) is not None:
                 rec[col] = str(rec[col]).strip()
         if len(errors) == bad:

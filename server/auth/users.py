@@ -46,7 +46,12 @@ def create_user(
         now=now,
     )
     q.audit_user_change(
-        conn, actor=actor, action="user.create", username=username, before=None, after=row,
+        conn,
+        actor=actor,
+        action="user.create",
+        username=username,
+        before=None,
+        after=row,
         now=now,
     )
     return row
@@ -72,8 +77,8 @@ def update_user(
         hashed = passwords.hash_password(password) if password is not None else None
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    revoke = password is not None or (role is not None and role != before["role"]) or (
-        active is False
+    revoke = (
+        password is not None or (role is not None and role != before["role"]) or (active is False)
     )
     after = q.update_user(
         conn,
@@ -94,7 +99,12 @@ def update_user(
 
 
 def sign_in(
-    conn: Connection[Any], *, secret: bytes, username: str, password: str, now: datetime,
+    conn: Connection[Any],
+    *,
+    secret: bytes,
+    username: str,
+    password: str,
+    now: datetime,
     ttl_s: int,
 ) -> tuple[str, dict[str, Any]]:
     """Check the password and issue a token; a wrong user or password gives one message."""

@@ -13,8 +13,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-GROUPS = {"all": "'all'", "area": "m.area_id", "gateway": "m.gateway_id",
-          "protocol": "m.protocol", "customer_class": "m.customer_class"}
+GROUPS = {
+    "all": "'all'",
+    "area": "m.area_id",
+    "gateway": "m.gateway_id",
+    "protocol": "m.protocol",
+    "customer_class": "m.customer_class",
+}
 
 DUE = """
 SELECT m.* FROM meters m
@@ -27,8 +32,12 @@ READ = """SELECT meter_id FROM daily_freeze
             WHERE data_date = %(d)s AND quantity = 'energy_import_total'"""  # unique by the key
 
 
-def report(conn: psycopg.Connection[Any], day: date, groups: tuple[str, ...] = tuple(GROUPS),
-           threshold: float = 0.98) -> dict[str, list[dict[str, Any]]]:
+def report(
+    conn: psycopg.Connection[Any],
+    day: date,
+    groups: tuple[str, ...] = tuple(GROUPS),
+    threshold: float = 0.98,
+) -> dict[str, list[dict[str, Any]]]:
     """The success rate of ``day`` for each grouping in ``groups``, in one pass over the due
     meters (grouping sets), so the whole report costs one scan of the archive and of the
     day's freezes however many groupings it shows."""
@@ -36,22 +45,25 @@ def report(conn: psycopg.Connection[Any], day: date, groups: tuple[str, ...] = t
     if bad or not groups:
         raise ValueError(f"group by one of {', '.join(GROUPS)}, not {bad or groups!r}")
     keys = {g: GROUPS[g] for g in groups}
-    which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{g}'" for g, k in keys.items()
-                     if g != "all")
+    which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{g}'" for g, k in keys.items() if g != "all")
     sets = ", ".join("()" if g == "all" else f"({k})" for g, k in keys.items())
     key = " ".join(f"WHEN GROUPING({k}) = 0 THEN {k}" for g, k in keys.items() if g != "all")
-    sql = f"""
+    sql = (
+        f"""
     WITH due AS ({DUE}), read AS ({READ})
     SELECT CASE {which} ELSE 'all' END AS grp,
            CASE {key} ELSE 'all' END AS key,
            count(*) AS due, count(r.meter_id) AS read
     FROM due m LEFT JOIN read r ON r.meter_id = m.id
     GROUP BY GROUPING SETS ({sets}) ORDER BY 1, 2
-    """ if len(keys) > 1 or "all" not in keys else f"""
+    """
+        if len(keys) > 1 or "all" not in keys
+        else f"""
     WITH due AS ({DUE}), read AS ({READ})
     SELECT 'all' AS grp, 'all' AS key, count(*) AS due, count(r.meter_id) AS read
     FROM due m LEFT JOIN read r ON r.meter_id = m.id
     """
+    )
     sql = sql.replace("CASE  ELSE", "CASE WHEN false THEN NULL ELSE")
     out: dict[str, list[dict[str, Any]]] = {g: [] for g in groups}
     with conn.cursor(row_factory=dict_row) as cur:
@@ -61,21 +73,27 @@ def report(conn: psycopg.Connection[Any], day: date, groups: tuple[str, ...] = t
             r["below_threshold"] = r["rate"] is not None and r["rate"] < threshold
             out[grp].append(r)
     if "all" in out and not out["all"]:
-        out["all"] = [{"key": "all", "due": 0, "read": 0, "rate": None,
-                       "below_threshold": False}]
+        out["all"] = [{"key": "all", "due": 0, "read": 0, "rate": None, "below_threshold": False}]
     return out
 
 
-def success_rate(conn: psycopg.Connection[Any], day: date, by: str = "all",
-                 threshold: float = 0.98) -> list[dict[str, Any]]:
+def success_rate(
+    conn: psycopg.Connection[Any], day: date, by: str = "all", threshold: float = 0.98
+) -> list[dict[str, Any]]:
     if by not in GROUPS:
         raise ValueError(f"group by one of {', '.join(GROUPS)}, not {by!r}")
     return report(conn, day, (by,), threshold)[by]
 
 
-def failed_meters(conn: psycopg.Connection[Any], day: date, *, limit: int = 1000,
-                  offset: int = 0, area: str | None = None,
-                  gateway: str | None = None) -> list[dict[str, Any]]:
+def failed_meters(
+    conn: psycopg.Connection[Any],
+    day: date,
+    *,
+    limit: int = 1000,
+    offset: int = 0,
+    area: str | None = None,
+    gateway: str | None = None,
+) -> list[dict[str, Any]]:
     """Due meters without a reading for ``day``, each with an actionable reason."""
     sql = f"""
     WITH due AS ({DUE})
@@ -112,12 +130,14 @@ def failed_meters(conn: psycopg.Connection[Any], day: date, *, limit: int = 1000
     ORDER BY m.area_id, m.id LIMIT %(limit)s OFFSET %(offset)s
     """
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, {"d": day, "area": area, "gw": gateway, "limit": limit,
-                                 "offset": offset}).fetchall()
+        return cur.execute(
+            sql, {"d": day, "area": area, "gw": gateway, "limit": limit, "offset": offset}
+        ).fetchall()
 
 
-def curve_completeness(conn: psycopg.Connection[Any], day: date, tz: str,
-                       by: str = "area") -> list[dict[str, Any]]:
+def curve_completeness(
+    conn: psycopg.Connection[Any], day: date, tz: str, by: str = "area"
+) -> list[dict[str, Any]]:
     """Of the 96 points of ``day``, how many each group's meters have; meters complete."""
     if by not in GROUPS:
         raise ValueError(f"group by one of {', '.join(GROUPS)}, not {by!r}")

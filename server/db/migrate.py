@@ -28,16 +28,19 @@ def migrate(target: str | psycopg.Connection[Any]) -> list[str]:
     """Apply what is missing; returns the versions applied now."""
     conn = psycopg.connect(target, autocommit=True) if isinstance(target, str) else target
     try:
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
-                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
+            "applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         if not conn.autocommit:
             conn.commit()
         applied = []
         for version, sql in migration_files():
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-                done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s",
-                                    (version,)).fetchone()
+                done = conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = %s", (version,)
+                ).fetchone()
                 if done:
                     continue
                 conn.execute(sql.encode())

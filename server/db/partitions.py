@@ -50,20 +50,24 @@ def ensure_partitions(conn: psycopg.Connection[Any], years: set[int]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('meterlink.readings_partitions'))")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES FROM "
-            f"('{year}-01-01 00:00:00+00') TO ('{year + 1}-01-01 00:00:00+00')")
+            f"('{year}-01-01 00:00:00+00') TO ('{year + 1}-01-01 00:00:00+00')"
+        )
     with _lock:
         _known[key] |= seen
 
 
-def drop_old(conn: psycopg.Connection[Any], retention_days: int,
-             now: datetime | None = None) -> list[str]:
+def drop_old(
+    conn: psycopg.Connection[Any], retention_days: int, now: datetime | None = None
+) -> list[str]:
     """Drop readings older than the retention: whole chunks or whole yearly partitions."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     if is_partitioned(conn):
         dropped = []
-        rows = conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON "
-                            "c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
-                            "WHERE p.relname = 'readings'").fetchall()
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON "
+            "c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
+            "WHERE p.relname = 'readings'"
+        ).fetchall()
         for (name,) in rows:
             year = int(name.removeprefix("readings_y"))
             if datetime(year + 1, 1, 1, tzinfo=UTC) <= cutoff:

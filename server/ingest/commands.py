@@ -14,17 +14,25 @@ from psycopg.types.json import Jsonb
 from protocols import wire
 
 
-def queue_command(conn: psycopg.Connection[Any], *, gateway_id: str, name: str,
-                  args: dict[str, Any], requested_by: str,
-                  command_id: str | None = None) -> str:
+def queue_command(
+    conn: psycopg.Connection[Any],
+    *,
+    gateway_id: str,
+    name: str,
+    args: dict[str, Any],
+    requested_by: str,
+    command_id: str | None = None,
+) -> str:
     """Insert a pending command after checking it against the wire contract."""
     cmd_id = command_id or uuid.uuid4().hex
     wire.check_gateway_id(gateway_id)
     cmd = wire.Command(cmd_id, wire.CommandName(name), datetime.now().astimezone(), args)
     wire.encode_command(cmd)  # raises WireError for bad arguments
-    conn.execute("INSERT INTO gateway_commands (id, gateway_id, name, args, requested_by) "
-                 "VALUES (%s, %s, %s, %s, %s)",
-                 (cmd_id, gateway_id, name, Jsonb(args), requested_by))
+    conn.execute(
+        "INSERT INTO gateway_commands (id, gateway_id, name, args, requested_by) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (cmd_id, gateway_id, name, Jsonb(args), requested_by),
+    )
     return cmd_id
 
 
@@ -33,14 +41,17 @@ def take_pending(conn: psycopg.Connection[Any], limit: int = 100) -> list[tuple[
     rows = conn.execute(
         "SELECT id, gateway_id, name, args, created_at FROM gateway_commands "
         "WHERE status = 'pending' ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED",
-        (limit,)).fetchall()
+        (limit,),
+    ).fetchall()
     out = []
     for cmd_id, gw, name, args, created in rows:
-        payload = wire.encode_command(wire.Command(cmd_id, wire.CommandName(name), created,
-                                                   args or {}))
+        payload = wire.encode_command(
+            wire.Command(cmd_id, wire.CommandName(name), created, args or {})
+        )
         out.append((cmd_id, gw, payload))
-        conn.execute("UPDATE gateway_commands SET status = 'sent', sent_at = now() "
-                     "WHERE id = %s", (cmd_id,))
+        conn.execute(
+            "UPDATE gateway_commands SET status = 'sent', sent_at = now() WHERE id = %s", (cmd_id,)
+        )
     return out
 
 
@@ -49,8 +60,15 @@ def record_result(conn: psycopg.Connection[Any], gateway: str, res: wire.Command
     row = conn.execute(
         "UPDATE gateway_commands SET status = %s, finished_at = %s, result = %s, error = %s "
         "WHERE id = %s AND gateway_id = %s RETURNING id",
-        ("ok" if res.ok else "error", res.finished_at, Jsonb(dict(res.result)), res.error,
-         res.id, gateway)).fetchone()
+        (
+            "ok" if res.ok else "error",
+            res.finished_at,
+            Jsonb(dict(res.result)),
+            res.error,
+            res.id,
+            gateway,
+        ),
+    ).fetchone()
     return row is not None
 
 

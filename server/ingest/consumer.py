@@ -41,10 +41,20 @@ CONNACK_WAIT_S = 5.0  # a broker that took the connection but sends no CONNACK: 
 
 
 class MqttConfig:
-    def __init__(self, url: str, *, root: str = "meterlink", share_group: str | None = None,
-                 client_id: str | None = None, username: str | None = None,
-                 password: str | None = None, ca: str | None = None, cert: str | None = None,
-                 key: str | None = None, protocol: str = "auto") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        root: str = "meterlink",
+        share_group: str | None = None,
+        client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ca: str | None = None,
+        cert: str | None = None,
+        key: str | None = None,
+        protocol: str = "auto",
+    ) -> None:
         from urllib.parse import urlsplit
 
         self.protocol = protocol  # "auto" | "5" | "3.1.1"
@@ -73,10 +83,20 @@ class _Job:
 
 
 class Consumer:
-    def __init__(self, mqtt_cfg: MqttConfig, pool: ConnectionPool, *, tz: str,
-                 batch_max: int = 5000, batch_ms: int = 200, future_tolerance_s: int = 900,
-                 retention_days: int = 1095, clock: Callable[[], datetime] | None = None,
-                 on_stored: Callable[[Batch], None] | None = None, writers: int = 2) -> None:
+    def __init__(
+        self,
+        mqtt_cfg: MqttConfig,
+        pool: ConnectionPool,
+        *,
+        tz: str,
+        batch_max: int = 5000,
+        batch_ms: int = 200,
+        future_tolerance_s: int = 900,
+        retention_days: int = 1095,
+        clock: Callable[[], datetime] | None = None,
+        on_stored: Callable[[Batch], None] | None = None,
+        writers: int = 2,
+    ) -> None:
         self.cfg, self.pool, self.tz = mqtt_cfg, pool, tz
         self.batch_max, self.batch_ms = batch_max, batch_ms
         self.future_s, self.retention_days = future_tolerance_s, retention_days
@@ -103,9 +123,12 @@ class Consumer:
     # ------------------------------------------------------------------ MQTT
 
     def _make_client(self) -> mqtt.Client:
-        kwargs: dict[str, Any] = {"callback_api_version": CallbackAPIVersion.VERSION2,
-                                  "client_id": self.cfg.client_id, "protocol": self.protocol,
-                                  "manual_ack": True}
+        kwargs: dict[str, Any] = {
+            "callback_api_version": CallbackAPIVersion.VERSION2,
+            "client_id": self.cfg.client_id,
+            "protocol": self.protocol,
+            "manual_ack": True,
+        }
         if self.protocol != mqtt.MQTTv5:
             kwargs["clean_session"] = False
         c = mqtt.Client(**kwargs)
@@ -123,15 +146,18 @@ class Consumer:
 
     def _topics(self) -> list[str]:
         group = self.cfg.share_group
-        return [wire.subscription(ch, self.cfg.root, group)
-                for ch in (wire.Channel.READINGS, wire.Channel.STATUS, wire.Channel.CMD_RESULT)]
+        return [
+            wire.subscription(ch, self.cfg.root, group)
+            for ch in (wire.Channel.READINGS, wire.Channel.STATUS, wire.Channel.CMD_RESULT)
+        ]
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         if self._socket_opened_at is None:
             self._socket_opened_at = time.monotonic()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
-                    properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
         self._answered.set()
         if reason.is_failure:
             log.error("broker refused the consumer: %s", reason)
@@ -140,21 +166,27 @@ class Consumer:
             return
         client.subscribe([(t, 1) for t in self._topics()])
         self.connected.set()
-        log.info("ingest consumer connected to %s:%d as %s (MQTT %s)", self.cfg.host,
-                 self.cfg.port, self.cfg.client_id,
-                 "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
+        log.info(
+            "ingest consumer connected to %s:%d as %s (MQTT %s)",
+            self.cfg.host,
+            self.cfg.port,
+            self.cfg.client_id,
+            "5" if self.protocol == mqtt.MQTTv5 else "3.1.1",
+        )
 
     def _watchdog(self) -> None:
         # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back. The wait
         # counts from the first TCP connection: a broker that is down (a server started
         # during a broker outage) has said nothing about MQTT 5, and a refusing CONNACK is an
         # answer (a refused protocol falls back in _on_connect)
-        while not self._stop.is_set() and self.protocol == mqtt.MQTTv5 \
-                and not self._answered.is_set():
+        while (
+            not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self._answered.is_set()
+        ):
             opened = self._socket_opened_at
             if opened is not None and time.monotonic() - opened >= CONNACK_WAIT_S:
-                log.warning("no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1",
-                            CONNACK_WAIT_S)
+                log.warning(
+                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1", CONNACK_WAIT_S
+                )
                 self._fallback_311()
                 return
             self._answered.wait(0.25)
@@ -165,8 +197,9 @@ class Consumer:
         self._client = self._make_client()
         self._connect()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
-                       reason: ReasonCode, properties: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
         self.connected.clear()
         if not self._stop.is_set():
             log.warning("ingest consumer disconnected: %s", reason)
@@ -182,9 +215,13 @@ class Consumer:
 
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 24 * 3600
-        self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30,
-                                   clean_start=False if self.protocol == mqtt.MQTTv5
-                                   else mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props)
+        self._client.connect_async(
+            self.cfg.host,
+            self.cfg.port,
+            keepalive=30,
+            clean_start=False if self.protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
         self._client.loop_start()
 
     # ------------------------------------------------------------------ lifecycle
@@ -289,9 +326,10 @@ class Consumer:
         for gw, ids in receipts.items():
             topic = wire.topic(gw, wire.Channel.RECEIPT, self.cfg.root)
             for i in range(0, len(ids), wire.MAX_RECEIPT_BATCHES):
-                chunk = tuple(ids[i:i + wire.MAX_RECEIPT_BATCHES])
-                self._client.publish(topic, wire.encode_receipt(
-                    wire.Receipt(gw, chunk, now)), qos=1)
+                chunk = tuple(ids[i : i + wire.MAX_RECEIPT_BATCHES])
+                self._client.publish(
+                    topic, wire.encode_receipt(wire.Receipt(gw, chunk, now)), qos=1
+                )
 
     def _store(self, msgs: list[mqtt.MQTTMessage]) -> dict[str, list[str]]:
         """Decode and store ``msgs`` at once, without the pipeline or acknowledgements (for
@@ -319,8 +357,10 @@ class Consumer:
                 if topic.channel is wire.Channel.READINGS:
                     rows = wire.decode_readings_rows(payload)
                     if rows.gateway != topic.gateway:
-                        raise wire.WireError(f"payload gateway {rows.gateway!r} does not match "
-                                             f"the topic's {topic.gateway!r}")
+                        raise wire.WireError(
+                            f"payload gateway {rows.gateway!r} does not match "
+                            f"the topic's {topic.gateway!r}"
+                        )
                     good, bad = screen(rows.rows, now, self.future_s, self.retention_days)
                     batch.add_rows(rows.gateway, rows.batch_id, good)
                     for row, why in bad:
@@ -331,8 +371,10 @@ class Consumer:
                 elif topic.channel is wire.Channel.STATUS:
                     st = wire.decode_status(payload)
                     if st.gateway != topic.gateway:
-                        raise wire.WireError(f"payload gateway {st.gateway!r} does not match "
-                                             f"the topic's {topic.gateway!r}")
+                        raise wire.WireError(
+                            f"payload gateway {st.gateway!r} does not match "
+                            f"the topic's {topic.gateway!r}"
+                        )
                     job.statuses.append(st)
                 elif topic.channel is wire.Channel.CMD_RESULT:
                     job.results.append((topic.gateway, wire.decode_result(payload)))
@@ -346,8 +388,7 @@ class Consumer:
                 metrics.DEAD.labels(type(exc).__name__).inc()
             except Exception as exc:  # a defect of ours: keep the message, keep the decoder
                 log.exception("could not handle a message on %s", m.topic)
-                batch.add_dead(m.topic, topic.gateway, f"could not be handled: {exc!r}",
-                               payload)
+                batch.add_dead(m.topic, topic.gateway, f"could not be handled: {exc!r}", payload)
                 metrics.DEAD.labels(type(exc).__name__).inc()
         return job
 
@@ -362,10 +403,11 @@ class Consumer:
                     self._status(conn, st)
                 for gw, res in job.results:
                     if not commands.record_result(conn, gw, res):
-                        conn.execute("INSERT INTO dead_letters (topic, gateway_id, reason, "
-                                     "payload) VALUES (%s, %s, %s, %s)",
-                                     (f"{gw}/cmd/result", gw,
-                                      f"result for unknown command {res.id!r}", b""))
+                        conn.execute(
+                            "INSERT INTO dead_letters (topic, gateway_id, reason, "
+                            "payload) VALUES (%s, %s, %s, %s)",
+                            (f"{gw}/cmd/result", gw, f"result for unknown command {res.id!r}", b""),
+                        )
         job.inserted = result.inserted
         metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
         metrics.INSERTED.inc(result.inserted)
@@ -388,7 +430,8 @@ class Consumer:
             "version = coalesce(nullif(excluded.version, ''), gateways.version), "
             "updated_at = now() WHERE gateways.status_at IS NULL OR "
             "gateways.status_at <= excluded.status_at",
-            (st.gateway, st.online, st.ts, Jsonb(json.loads(body)), st.ts, st.version))
+            (st.gateway, st.online, st.ts, Jsonb(json.loads(body)), st.ts, st.version),
+        )
 
     # ------------------------------------------------------------------ commands out
 

@@ -96,9 +96,17 @@ ORDER BY meter_id, quantity, ts
 ON CONFLICT (meter_id, quantity, ts) DO NOTHING
 """
 
-CHECKED_QUANTITIES: frozenset[str] = frozenset({
-    "voltage_a", "voltage_b", "voltage_c", "current_a", "current_b", "current_c",
-    "power_active_total"})
+CHECKED_QUANTITIES: frozenset[str] = frozenset(
+    {
+        "voltage_a",
+        "voltage_b",
+        "voltage_c",
+        "current_a",
+        "current_b",
+        "current_c",
+        "power_active_total",
+    }
+)
 
 # the meter-days whose anomaly rules should run again (server.checks.rules.run_incremental):
 # a freeze for D changes D's consumption and D+1's; events and the per-point quantities of
@@ -146,8 +154,11 @@ class Batch:
         """Every reading as a staging row (meter, quantity, ts, value, kind, source, quality,
         gateway, batch id)."""
         none = _NO_FLAGS
-        return [(m, q, ts, v, k, s, list(qual) if qual else none, gw, bid)
-                for gw, bid, rows in self.groups for m, q, ts, v, k, s, qual in rows]
+        return [
+            (m, q, ts, v, k, s, list(qual) if qual else none, gw, bid)
+            for gw, bid, rows in self.groups
+            for m, q, ts, v, k, s, qual in rows
+        ]
 
 
 @dataclass
@@ -157,8 +168,9 @@ class StoreResult:
     dead: int
 
 
-def screen(rows: Sequence[ReadingRow], now: datetime, future_s: int,
-           retention_days: int) -> tuple[list[ReadingRow], list[tuple[ReadingRow, str]]]:
+def screen(
+    rows: Sequence[ReadingRow], now: datetime, future_s: int, retention_days: int
+) -> tuple[list[ReadingRow], list[tuple[ReadingRow, str]]]:
     """Split rows into storable ones and ones with a bad timestamp (and why)."""
     latest = now + timedelta(seconds=future_s)
     earliest = now - timedelta(days=retention_days)
@@ -168,11 +180,21 @@ def screen(rows: Sequence[ReadingRow], now: datetime, future_s: int,
     for row in rows:
         ts = row[2]
         if ts > latest:
-            bad.append((row, f"timestamp {ts.isoformat()} is more than {future_s} s in the "
-                             f"future (received {now.isoformat()})"))
+            bad.append(
+                (
+                    row,
+                    f"timestamp {ts.isoformat()} is more than {future_s} s in the "
+                    f"future (received {now.isoformat()})",
+                )
+            )
         elif ts < earliest:
-            bad.append((row, f"timestamp {ts.isoformat()} is older than the retention of "
-                             f"{retention_days} days"))
+            bad.append(
+                (
+                    row,
+                    f"timestamp {ts.isoformat()} is older than the retention of "
+                    f"{retention_days} days",
+                )
+            )
         else:
             good.append(row)
     return good, bad
@@ -180,8 +202,17 @@ def screen(rows: Sequence[ReadingRow], now: datetime, future_s: int,
 
 def row_json(row: ReadingRow) -> bytes:
     m, q, ts, v, k, s, qual = row
-    return json.dumps({"meter": m, "quantity": q, "ts": ts.isoformat(), "value": v,
-                       "kind": k, "source": s, "quality": list(qual)}).encode()
+    return json.dumps(
+        {
+            "meter": m,
+            "quantity": q,
+            "ts": ts.isoformat(),
+            "value": v,
+            "kind": k,
+            "source": s,
+            "quality": list(qual),
+        }
+    ).encode()
 
 
 def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResult:
@@ -191,8 +222,11 @@ def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResul
     with conn.transaction():
         if batch.dead:
             with conn.cursor() as cur:
-                cur.executemany("INSERT INTO dead_letters (topic, gateway_id, reason, payload) "
-                                "VALUES (%s, %s, %s, %s)", batch.dead)
+                cur.executemany(
+                    "INSERT INTO dead_letters (topic, gateway_id, reason, payload) "
+                    "VALUES (%s, %s, %s, %s)",
+                    batch.dead,
+                )
         if size:
             ensure_partitions(conn, {r[2].year for _, _, rows in batch.groups for r in rows})
             direct = _copy_new_series(conn, batch, tz)
@@ -205,8 +239,9 @@ def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResul
     return StoreResult(size, inserted, len(batch.dead))
 
 
-def _copy_new_series(conn: psycopg.Connection[Any], batch: Batch,
-                     tz: str) -> tuple[int, list[tuple[Any, ...]]] | None:
+def _copy_new_series(
+    conn: psycopg.Connection[Any], batch: Batch, tz: str
+) -> tuple[int, list[tuple[Any, ...]]] | None:
     """The common case, fast: interval readings of archived meters that are all new go
     straight into ``readings`` by binary COPY (no staging, no per-row conflict check), in a
     savepoint. A repeat (a redelivery, a duplicate within the batch, a concurrent writer
@@ -223,10 +258,13 @@ def _copy_new_series(conn: psycopg.Connection[Any], batch: Batch,
     none = _NO_FLAGS
     try:
         with conn.transaction(), conn.cursor() as cur:  # a savepoint
-            with cur.copy("COPY readings (meter_id, quantity, ts, value, kind, source, "
-                          "quality, gateway_id) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
-                              "text[]", "text"])
+            with cur.copy(
+                "COPY readings (meter_id, quantity, ts, value, kind, source, "
+                "quality, gateway_id) FROM STDIN (FORMAT BINARY)"
+            ) as cp:
+                cp.set_types(
+                    ["text", "text", "timestamptz", "float8", "text", "text", "text[]", "text"]
+                )
                 write = cp.write_row
                 for gw, bid, rows in batch.groups:
                     for m, q, ts, v, k, s, qual in rows:
@@ -234,13 +272,19 @@ def _copy_new_series(conn: psycopg.Connection[Any], batch: Batch,
                             write((m, q, ts, v, k, s, list(qual) if qual else none, gw))
                             direct += 1
                         else:
-                            rest.append((m, q, ts, v, k, s, list(qual) if qual else none, gw,
-                                         bid))
+                            rest.append((m, q, ts, v, k, s, list(qual) if qual else none, gw, bid))
     except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
         return None
-    _queue_checks(conn, [r for _, _, rows in batch.groups for r in rows
-                         if r[1] in CHECKED_QUANTITIES and r[4] == "interval" and r[0] in known],
-                  tz)
+    _queue_checks(
+        conn,
+        [
+            r
+            for _, _, rows in batch.groups
+            for r in rows
+            if r[1] in CHECKED_QUANTITIES and r[4] == "interval" and r[0] in known
+        ],
+        tz,
+    )
     return direct, rest
 
 
@@ -258,19 +302,25 @@ def _queue_checks(conn: psycopg.Connection[Any], rows: list[ReadingRow], tz: str
         days.add((r[0], d))
     if days:
         meters, dates = zip(*days, strict=True)
-        conn.execute("INSERT INTO check_queue (meter_id, data_date) SELECT * FROM "
-                     "unnest(%s::text[], %s::date[]) ON CONFLICT (meter_id, data_date) "
-                     "DO NOTHING", (list(meters), list(dates)))
+        conn.execute(
+            "INSERT INTO check_queue (meter_id, data_date) SELECT * FROM "
+            "unnest(%s::text[], %s::date[]) ON CONFLICT (meter_id, data_date) "
+            "DO NOTHING",
+            (list(meters), list(dates)),
+        )
 
 
 def _merge(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) -> int:
     """Stage ``rows`` and merge them: repeats, conflicts, quarantine, freezes, events."""
     conn.execute(STAGING)
     with conn.cursor() as cur:
-        with cur.copy("COPY staging (meter_id, quantity, ts, value, kind, source, "
-                      "quality, gateway_id, batch_id) FROM STDIN (FORMAT BINARY)") as cp:
-            cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
-                          "text[]", "text", "text"])
+        with cur.copy(
+            "COPY staging (meter_id, quantity, ts, value, kind, source, "
+            "quality, gateway_id, batch_id) FROM STDIN (FORMAT BINARY)"
+        ) as cp:
+            cp.set_types(
+                ["text", "text", "timestamptz", "float8", "text", "text", "text[]", "text", "text"]
+            )
             for row in rows:
                 cp.write_row(row)
     inserted = max(conn.execute(MERGE).rowcount, 0)

@@ -97,9 +97,15 @@ ALSO: dict[str, set[str]] = {
     "zero_consumption": {"stopped"},
 }
 COMMUNICATION = ("dead", "intermittent", "slow", "bad_checksum", "wrong_address")
-ENERGY_CHANGING = {"register_decrease", "stopped_register", "flying_register",
-                   "flying_register_wild",
-                   "zero_consumption", "load_surge", "meter_replaced"}
+ENERGY_CHANGING = {
+    "register_decrease",
+    "stopped_register",
+    "flying_register",
+    "flying_register_wild",
+    "zero_consumption",
+    "load_surge",
+    "meter_replaced",
+}
 # scenario fault names that inject a simulator fault kind with other parameters
 SIM_KIND = {"flying_register_wild": "flying_register"}
 PARAMS: dict[str, dict[str, Any]] = {
@@ -125,7 +131,8 @@ class Outcome:
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "problems"} | {
-            "problems": len(self.problems)}
+            "problems": len(self.problems)
+        }
 
 
 def build_fleet(meters: int, start: datetime) -> dict[str, Any]:
@@ -143,30 +150,59 @@ def build_fleet(meters: int, start: datetime) -> dict[str, Any]:
             n = a * 1000 + i + 1
             three = i % 4 == 3
             cust: dict[str, Any] = {
-                "archive_id": f"C{n:06d}", "address": f"{n:012d}",
-                "bus": bus_names[(i + 1) // PER_BUS], "phases": 3 if three else 1,
-                "load": ("commercial" if i % 8 == 3 else "industrial") if three
-                else "residential"}
+                "archive_id": f"C{n:06d}",
+                "address": f"{n:012d}",
+                "bus": bus_names[(i + 1) // PER_BUS],
+                "phases": 3 if three else 1,
+                "load": ("commercial" if i % 8 == 3 else "industrial") if three else "residential",
+            }
             if three:
                 cust["rated_current"] = 100.0  # direct-connected 3x20(100) A
             if a == 0 and i == 1:
                 cust["theft_fraction"] = 0.9  # the stealing customer of area 0
                 cust["load"], cust["phases"] = "industrial", 3
             customers.append(cust)
-        areas.append({"id": f"A{a:02d}", "loss": 0.04,
-                      "master": {"archive_id": f"M{a:02d}", "address": f"{900000 + a:012d}",
-                                 "bus": bus_names[0], "phases": 3, "load": "industrial"},
-                      "meters": customers})
+        areas.append(
+            {
+                "id": f"A{a:02d}",
+                "loss": 0.04,
+                "master": {
+                    "archive_id": f"M{a:02d}",
+                    "address": f"{900000 + a:012d}",
+                    "bus": bus_names[0],
+                    "phases": 3,
+                    "load": "industrial",
+                },
+                "meters": customers,
+            }
+        )
     # a spur for the slow meters: their late replies would collide with the next request
     buses.append({"name": "gw99-rs485-spur", "fast": True})
-    areas.append({"id": "A99", "loss": 0.04,
-                  "master": {"archive_id": "M99", "address": "000000999099",
-                             "bus": "gw99-rs485-spur", "phases": 3, "load": "industrial"},
-                  "meters": [{"archive_id": "S000001", "address": "000000990001",
-                              "bus": "gw99-rs485-spur"}]})
-    return {"seed": 11, "timezone": TZ_NAME, "start": start.isoformat(), "speed": 0.0,
-            "commissioned": (start.date() - timedelta(days=90)).isoformat(),
-            "buses": buses, "areas": areas}
+    areas.append(
+        {
+            "id": "A99",
+            "loss": 0.04,
+            "master": {
+                "archive_id": "M99",
+                "address": "000000999099",
+                "bus": "gw99-rs485-spur",
+                "phases": 3,
+                "load": "industrial",
+            },
+            "meters": [
+                {"archive_id": "S000001", "address": "000000990001", "bus": "gw99-rs485-spur"}
+            ],
+        }
+    )
+    return {
+        "seed": 11,
+        "timezone": TZ_NAME,
+        "start": start.isoformat(),
+        "speed": 0.0,
+        "commissioned": (start.date() - timedelta(days=90)).isoformat(),
+        "buses": buses,
+        "areas": areas,
+    }
 
 
 def gateway_of(bus: str) -> str:
@@ -178,52 +214,87 @@ def plan_faults(fleet: Fleet, first: date, days: int) -> list[tuple[str, str, da
     healthy apart from its thief, so its line loss can be judged)."""
     kinds = [k for k in (*COMMUNICATION, *EXPECTED, "meter_replaced") if k != "slow"]
     per_kind = max(1, len(fleet.meters) // 120)
-    pool = [m for m, _ in fleet.meters if m.role == "customer" and m.area not in ("A00", "A99")
-            and not m.theft_fraction]
+    pool = [
+        m
+        for m, _ in fleet.meters
+        if m.role == "customer" and m.area not in ("A00", "A99") and not m.theft_fraction
+    ]
     three = [m for m in pool if m.phases == 3]
     single = [m for m in pool if m.phases == 1]
-    out: list[tuple[str, str, datetime]] = [("S000001", "slow", datetime.combine(
-        first + timedelta(days=2), datetime.min.time(), TZ))]
+    out: list[tuple[str, str, datetime]] = [
+        ("S000001", "slow", datetime.combine(first + timedelta(days=2), datetime.min.time(), TZ))
+    ]
     # faults start once every meter has the history the spike rule needs (5 days of
     # consumption), and at least 6 days before the end so that every rule can see them
     span = max(1, days - 12)
     i = 0
     for kind in kinds:
         for _ in range(per_kind):
-            src = three if kind in ("current_imbalance",) else single if kind in (
-                "flying_register_wild",) else (three if i % 3 else single)
+            src = (
+                three
+                if kind in ("current_imbalance",)
+                else single
+                if kind in ("flying_register_wild",)
+                else (three if i % 3 else single)
+            )
             if not src:
                 raise ValueError("fleet too small for every fault kind")
             meter = src.pop(0)
             day = first + timedelta(days=6 + i % span)
-            out.append((meter.archive_id, kind, datetime.combine(
-                day, datetime.min.time(), TZ) + timedelta(hours=10)))
+            out.append(
+                (
+                    meter.archive_id,
+                    kind,
+                    datetime.combine(day, datetime.min.time(), TZ) + timedelta(hours=10),
+                )
+            )
             i += 1
     return out
 
 
-def load_archive(conn: psycopg.Connection[Any], fleet: Fleet, contracts: dict[str, float],
-                 installed: date) -> None:
+def load_archive(
+    conn: psycopg.Connection[Any], fleet: Fleet, contracts: dict[str, float], installed: date
+) -> None:
     with conn.transaction():
         for area in fleet.areas:
-            conn.execute("INSERT INTO areas (id, name, master_meter_id) VALUES (%s, %s, %s)",
-                         (area.id, area.id, area.master))
+            conn.execute(
+                "INSERT INTO areas (id, name, master_meter_id) VALUES (%s, %s, %s)",
+                (area.id, area.id, area.master),
+            )
         for gw in sorted({gateway_of(b.name) for b in fleet.buses}):
             area = "A" + gw[2:]
-            conn.execute("INSERT INTO gateways (id, name, area_id, online) VALUES "
-                         "(%s, %s, %s, true)", (gw, gw, area))
+            conn.execute(
+                "INSERT INTO gateways (id, name, area_id, online) VALUES (%s, %s, %s, true)",
+                (gw, gw, area),
+            )
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO meters (id, address, protocol, gateway_id, bus, area_id, "
                 "customer_class, phases, rated_voltage, rated_current, is_area_master, "
                 "contracted_kw, installed_on) VALUES (%s, %s, 'dlt645-2007', %s, %s, %s, %s, "
                 "%s, %s, %s, %s, %s, %s)",
-                [(m.archive_id, m.address, gateway_of(bus), bus, m.area,
-                  {"residential": "residential", "commercial": "commercial",
-                   "industrial": "industrial"}.get(m.load.value, "other"), m.phases,
-                  m.rated_voltage, m.rated_current,
-                  m.role == "master", contracts.get(m.archive_id), installed)
-                 for m, bus in fleet.meters])
+                [
+                    (
+                        m.archive_id,
+                        m.address,
+                        gateway_of(bus),
+                        bus,
+                        m.area,
+                        {
+                            "residential": "residential",
+                            "commercial": "commercial",
+                            "industrial": "industrial",
+                        }.get(m.load.value, "other"),
+                        m.phases,
+                        m.rated_voltage,
+                        m.rated_current,
+                        m.role == "master",
+                        contracts.get(m.archive_id),
+                        installed,
+                    )
+                    for m, bus in fleet.meters
+                ],
+            )
 
 
 class Delivered:
@@ -248,13 +319,24 @@ class Delivered:
 
 
 def read_set(conn: psycopg.Connection[Any], first: date, last: date) -> set[tuple[str, date]]:
-    return {(m, d) for m, d in conn.execute(
-        "SELECT meter_id, data_date FROM daily_freeze WHERE quantity = 'energy_import_total' "
-        "AND data_date BETWEEN %s AND %s", (first, last))}
+    return {
+        (m, d)
+        for m, d in conn.execute(
+            "SELECT meter_id, data_date FROM daily_freeze WHERE quantity = 'energy_import_total' "
+            "AND data_date BETWEEN %s AND %s",
+            (first, last),
+        )
+    }
 
 
-def run(database_url: str, *, meters: int = 1000, days: int = 31,
-        work_dir: Path | None = None, log: Any = print) -> Outcome:
+def run(
+    database_url: str,
+    *,
+    meters: int = 1000,
+    days: int = 31,
+    work_dir: Path | None = None,
+    log: Any = print,
+) -> Outcome:
     if days < 12:
         raise ValueError("days must be >= 12: faults need history before and days after")
     t0 = time.monotonic()
@@ -271,8 +353,10 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
     logging.getLogger().setLevel(logging.INFO)
     migrate(database_url)
     clock = VirtualClock(start.astimezone(UTC), 0.0)
-    with running_fleet(fleet, clock=clock, fast=True, ground_truth=tmp / "truth.jsonl") as fr, \
-            psycopg.connect(database_url) as conn:
+    with (
+        running_fleet(fleet, clock=clock, fast=True, ground_truth=tmp / "truth.jsonl") as fr,
+        psycopg.connect(database_url) as conn,
+    ):
         sim = fr.sim
         delivered = Delivered(sim)
         sim.on_clean_reply(delivered)
@@ -282,10 +366,13 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
             if m.role != "customer":
                 continue
             meter = sim.meter(m.archive_id)
-            peak = max(meter.demand_at(datetime.combine(first + timedelta(days=k),
-                                                        datetime.min.time(), TZ)
-                                       + timedelta(hours=23, minutes=50))[0]
-                       for k in range(days + 1))
+            peak = max(
+                meter.demand_at(
+                    datetime.combine(first + timedelta(days=k), datetime.min.time(), TZ)
+                    + timedelta(hours=23, minutes=50)
+                )[0]
+                for k in range(days + 1)
+            )
             contracts[m.archive_id] = round(max(peak * 1.5, 1.0), 1)
         load_archive(conn, fleet, contracts, fleet.commissioned)
         injected = plan_faults(fleet, first, days)
@@ -302,15 +389,35 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
             bus["timeout_ms"] = 400
             bus["gap_ms"] = 0
         cfg["plan"] = [
-            {"name": "interval", "kind": "interval", "every_min": 180,
-             "quantities": ["energy_import_total", "voltage_a", "voltage_b", "voltage_c",
-                            "current_a", "current_b", "current_c", "power_active_total"]},
+            {
+                "name": "interval",
+                "kind": "interval",
+                "every_min": 180,
+                "quantities": [
+                    "energy_import_total",
+                    "voltage_a",
+                    "voltage_b",
+                    "voltage_c",
+                    "current_a",
+                    "current_b",
+                    "current_c",
+                    "power_active_total",
+                ],
+            },
             {"name": "daily_freeze", "kind": "daily_freeze", "at": "00:05"},
             {"name": "clock_check", "kind": "clock_check", "at": "12:00", "threshold_s": 60},
-            {"name": "events", "kind": "events", "at": "00:30",
-             "quantities": ["power_down_count", "cover_open_count"]},
-            {"name": "demand", "kind": "events", "at": "23:50",
-             "quantities": ["max_demand_import"]},
+            {
+                "name": "events",
+                "kind": "events",
+                "at": "00:30",
+                "quantities": ["power_down_count", "cover_open_count"],
+            },
+            {
+                "name": "demand",
+                "kind": "events",
+                "at": "23:50",
+                "quantities": ["max_demand_import"],
+            },
         ]
         config = config_from_dict(cfg)
         outbox = Outbox(tmp / "outbox.sqlite")
@@ -332,8 +439,7 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
                     by_gw[gw_of[r.meter]].append(r)
                 batch = Batch()
                 for gw, readings in by_gw.items():
-                    payload = wire.batch_of(gw, str(pending.ids[0]), readings,
-                                            datetime.now(UTC))
+                    payload = wire.batch_of(gw, str(pending.ids[0]), readings, datetime.now(UTC))
                     rows = wire.decode_readings_rows(payload)
                     batch.add_rows(gw, rows.batch_id, rows.rows)
                 store(conn, batch, tz=TZ_NAME)
@@ -343,19 +449,21 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
         try:
             for k in range(days):
                 day = first + timedelta(days=k)
-                runtime.run_plans_until(datetime.combine(day + timedelta(days=1),
-                                                         datetime.min.time(), TZ)
-                                        + timedelta(minutes=31))
+                runtime.run_plans_until(
+                    datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+                    + timedelta(minutes=31)
+                )
                 publish()
                 rules.run_incremental(conn, TZ_NAME, limit=10**7)
                 if k % 5 == 4:
-                    log(f"  day {k + 1}/{days}: {published} readings stored, "
-                        f"{time.monotonic() - t0:.0f} s")
+                    log(
+                        f"  day {k + 1}/{days}: {published} readings stored, "
+                        f"{time.monotonic() - t0:.0f} s"
+                    )
             for k in range(days):  # the daily scan (idempotent over what ran incrementally)
                 rules.run_rules(conn, first + timedelta(days=k), TZ_NAME)
             before = read_set(conn, first, last)
-            _compare(out, "before re-reading", before, delivered.days, first, last, conn,
-                     fleet)
+            _compare(out, "before re-reading", before, delivered.days, first, last, conn, fleet)
             out.read_before = len(before)
 
             # some dead meters were repaired; the re-read job asks for every missing day
@@ -381,11 +489,13 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
             out.read_after = len(after)
             out.reread_recovered = len(after - before)
             if repaired and out.reread_recovered == 0:
-                out.problems.append("re-reading recovered nothing although meters were "
-                                    "repaired")
+                out.problems.append("re-reading recovered nothing although meters were repaired")
             _check_anomalies(out, conn, injected, fleet)
-            out.due = sum(r["due"] for d in range(days) for r in completeness.success_rate(
-                conn, first + timedelta(days=d)))
+            out.due = sum(
+                r["due"]
+                for d in range(days)
+                for r in completeness.success_rate(conn, first + timedelta(days=d))
+            )
         finally:
             runtime.stop()
             outbox.close()
@@ -393,9 +503,16 @@ def run(database_url: str, *, meters: int = 1000, days: int = 31,
     return out
 
 
-def _compare(out: Outcome, when: str, got: set[tuple[str, date]],
-             truth: set[tuple[str, date]], first: date, last: date,
-             conn: psycopg.Connection[Any], fleet: Fleet) -> None:
+def _compare(
+    out: Outcome,
+    when: str,
+    got: set[tuple[str, date]],
+    truth: set[tuple[str, date]],
+    first: date,
+    last: date,
+    conn: psycopg.Connection[Any],
+    fleet: Fleet,
+) -> None:
     truth = {(m, d) for m, d in truth if first <= d <= last}
     for m, d in sorted(got - truth)[:20]:
         out.problems.append(f"{when}: {m} {d} stored but no meter delivered it")
@@ -407,12 +524,18 @@ def _compare(out: Outcome, when: str, got: set[tuple[str, date]],
         rate = completeness.success_rate(conn, day)[0]
         want = sum(1 for m, d in truth if d == day and m in ids)
         if (rate["due"], rate["read"]) != (len(ids), want):
-            out.problems.append(f"{when}: {day} success rate {rate['read']}/{rate['due']}, "
-                                f"ground truth {want}/{len(ids)}")
+            out.problems.append(
+                f"{when}: {day} success rate {rate['read']}/{rate['due']}, "
+                f"ground truth {want}/{len(ids)}"
+            )
 
 
-def _check_anomalies(out: Outcome, conn: psycopg.Connection[Any],
-                     injected: list[tuple[str, str, datetime]], fleet: Fleet) -> None:
+def _check_anomalies(
+    out: Outcome,
+    conn: psycopg.Connection[Any],
+    injected: list[tuple[str, str, datetime]],
+    fleet: Fleet,
+) -> None:
     found: dict[str, set[str]] = defaultdict(set)
     areas: set[str] = set()
     for rule, meter, area in conn.execute("SELECT rule, meter_id, area_id FROM anomalies"):
@@ -428,11 +551,13 @@ def _check_anomalies(out: Outcome, conn: psycopg.Connection[Any],
         for kind in kinds:
             allowed |= EXPECTED.get(kind, set()) | ALSO.get(kind, set())
             if kind in EXPECTED and not found[meter] & EXPECTED[kind]:
-                out.problems.append(f"{meter}: {kind} not found (rules raised: "
-                                    f"{sorted(found[meter]) or 'none'})")
+                out.problems.append(
+                    f"{meter}: {kind} not found (rules raised: {sorted(found[meter]) or 'none'})"
+                )
         if found[meter] - allowed:
-            out.problems.append(f"{meter} ({', '.join(sorted(kinds))}): unexpected "
-                                f"{sorted(found[meter] - allowed)}")
+            out.problems.append(
+                f"{meter} ({', '.join(sorted(kinds))}): unexpected {sorted(found[meter] - allowed)}"
+            )
     for meter, rules_ in found.items():
         if meter not in faults_of:
             out.problems.append(f"{meter} has no fault but {sorted(rules_)} was raised")
@@ -448,8 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--meters", type=int, default=1000)
     ap.add_argument("--days", type=int, default=31)
-    ap.add_argument("--database-url", required=True,
-                    help="an empty database (it is migrated and filled)")
+    ap.add_argument(
+        "--database-url", required=True, help="an empty database (it is migrated and filled)"
+    )
     args = ap.parse_args(argv)
     out = run(args.database_url, meters=args.meters, days=args.days)
     print(json.dumps(out.summary(), indent=2, default=str))

@@ -16,8 +16,16 @@ def test_checks_match_the_ground_truth(pg_url: str, tmp_path: Path) -> None:
     out = run(pg_url, meters=METERS, days=DAYS, work_dir=tmp_path, log=lambda *_: None)
     assert not out.problems, "\n".join(out.problems)
     # every kind of fault was injected and the run exercised both phases
-    assert set(out.faults) >= {"dead", "intermittent", "slow", "bad_checksum",
-                               "wrong_address", "meter_replaced", "load_surge",
-                               "flying_register", "flying_register_wild"}
+    assert set(out.faults) >= {
+        "dead",
+        "intermittent",
+        "slow",
+        "bad_checksum",
+        "wrong_address",
+        "meter_replaced",
+        "load_surge",
+        "flying_register",
+        "flying_register_wild",
+    }
     assert out.read_after > out.read_before and out.reread_recovered > 0
     assert out.read_before < out.due  # there were failures to find

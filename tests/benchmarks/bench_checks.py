@@ -98,10 +98,20 @@ def bench(admin_url: str, label: str, meters: int) -> dict[str, Any]:
     try:
         migrate(url)
         with psycopg.connect(url) as conn:
-            t_load, _ = timed(lambda: (conn.execute(ARCHIVE.replace("%(areas)s", str(
-                -(-meters // 64))).replace("%(meters)s", str(meters))), [conn.execute(
-                FREEZES, {"meters": meters, "d": D, "day": day, "tz": TZ})
-                for day in (D - timedelta(days=1), D)], conn.commit()))
+            t_load, _ = timed(
+                lambda: (
+                    conn.execute(
+                        ARCHIVE.replace("%(areas)s", str(-(-meters // 64))).replace(
+                            "%(meters)s", str(meters)
+                        )
+                    ),
+                    [
+                        conn.execute(FREEZES, {"meters": meters, "d": D, "day": day, "tz": TZ})
+                        for day in (D - timedelta(days=1), D)
+                    ],
+                    conn.commit(),
+                )
+            )
             conn.commit()
             # what autovacuum has long done to a day's readings that arrived over the day:
             # hint bits set, visibility map built, statistics gathered
@@ -113,18 +123,24 @@ def bench(admin_url: str, label: str, meters: int) -> dict[str, Any]:
             def report() -> dict[str, Any]:
                 out = completeness.report(conn, D)  # the five groupings, one pass
                 failed = completeness.failed_meters(conn, D, limit=meters)
-                return {"rate": out["all"][0], "failed": len(failed),
-                        "areas": len(out["area"])}
+                return {"rate": out["all"][0], "failed": len(failed), "areas": len(out["area"])}
 
             t_report, rep = timed(report)
             t_scan, found = timed(lambda: rules.run_rules(conn, D, TZ))
             t_rescan, _ = timed(lambda: rules.run_rules(conn, D, TZ))
-        return {"db": label, "meters": meters, "freeze_rows": rows[0] if rows else 0,
-                "load_s": round(t_load, 1), "vacuum_s": round(t_vacuum, 1),
-                "report_s": round(t_report, 2),
-                "scan_s": round(t_scan, 2), "rescan_s": round(t_rescan, 2),
-                "rate": rep["rate"], "failed": rep["failed"],
-                "found": {k: v for k, v in found.items() if v}}
+        return {
+            "db": label,
+            "meters": meters,
+            "freeze_rows": rows[0] if rows else 0,
+            "load_s": round(t_load, 1),
+            "vacuum_s": round(t_vacuum, 1),
+            "report_s": round(t_report, 2),
+            "scan_s": round(t_scan, 2),
+            "rescan_s": round(t_rescan, 2),
+            "rate": rep["rate"],
+            "failed": rep["failed"],
+            "found": {k: v for k, v in found.items() if v},
+        }
     finally:
         drop_db(admin_url, name)
 
@@ -132,11 +148,14 @@ def bench(admin_url: str, label: str, meters: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--meters", type=int, default=1_000_000)
-    ap.add_argument("--database-url", default=os.environ.get(
-        "METERLINK_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "METERLINK_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     ap.add_argument("--timescale-url", default=os.environ.get("METERLINK_TEST_TIMESCALE_URL"))
-    ap.add_argument("--only", choices=("postgres", "timescale"),
-                    help="run one of the two targets")
+    ap.add_argument("--only", choices=("postgres", "timescale"), help="run one of the two targets")
     args = ap.parse_args(argv)
     targets = [] if args.only == "timescale" else [("PostgreSQL", args.database_url)]
     if args.only == "postgres":
@@ -149,12 +168,18 @@ def main(argv: list[str] | None = None) -> int:
         r = bench(url, label, args.meters)
         ok_r = "ok" if r["report_s"] <= 10 else "OVER"
         ok_s = "ok" if r["scan_s"] <= 60 else "OVER"
-        print(f"{label}: {r['meters']:,} meters, {r['freeze_rows']:,} freeze rows "
-              f"(generated in {r['load_s']} s, vacuumed in {r['vacuum_s']} s)")
-        print(f"  report (5 success-rate groupings + {r['failed']:,} failed meters): "
-              f"{r['report_s']} s [{ok_r}, target 10 s]; rate {r['rate']['rate']}")
-        print(f"  anomaly scan: {r['scan_s']} s [{ok_s}, target 60 s]; again (updating "
-              f"ongoing records): {r['rescan_s']} s; found {r['found']}")
+        print(
+            f"{label}: {r['meters']:,} meters, {r['freeze_rows']:,} freeze rows "
+            f"(generated in {r['load_s']} s, vacuumed in {r['vacuum_s']} s)"
+        )
+        print(
+            f"  report (5 success-rate groupings + {r['failed']:,} failed meters): "
+            f"{r['report_s']} s [{ok_r}, target 10 s]; rate {r['rate']['rate']}"
+        )
+        print(
+            f"  anomaly scan: {r['scan_s']} s [{ok_s}, target 60 s]; again (updating "
+            f"ongoing records): {r['rescan_s']} s; found {r['found']}"
+        )
     return 0
 
 

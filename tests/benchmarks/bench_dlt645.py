@@ -33,8 +33,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     args = ap.parse_args()
     s = args.seconds
-    dis = ["00010000", "0001FF00", "02010100", "0201FF00", "02020100", "02030000",
-           "02060000", "02800002", "04000101", "05060101"]
+    dis = [
+        "00010000",
+        "0001FF00",
+        "02010100",
+        "0201FF00",
+        "02020100",
+        "02030000",
+        "02060000",
+        "02800002",
+        "04000101",
+        "05060101",
+    ]
     # Replies of every kind from the byte-exact vector table (energy, blocks, signed values,
     # dates, freezes, errors), all valid.
     replies = [v.wire for v in VECTORS if v.expect["direction"] == "response"]
@@ -60,8 +70,9 @@ def main() -> None:
         def run() -> int:
             dec = d.StreamDecoder()
             for i in range(0, len(data), 64):
-                dec.feed(data[i:i + 64])
+                dec.feed(data[i : i + 64])
             return len(data)
+
         return run
 
     enc = rate(encode_requests, s)
@@ -74,9 +85,11 @@ def main() -> None:
 
     print(f"encode read requests   {enc:12,.0f} frames/s")
     print(f"decode read replies    {dec:12,.0f} frames/s (frame + values)")
-    print(f"stream, clean traffic  {clean_bps / 1e6:12.2f} MB/s = "
-          f"{clean_bps * frames_per_byte:,.0f} frames/s = {clean_bps / wire_9600:,.0f}x a "
-          "9600-baud line")
+    print(
+        f"stream, clean traffic  {clean_bps / 1e6:12.2f} MB/s = "
+        f"{clean_bps * frames_per_byte:,.0f} frames/s = {clean_bps / wire_9600:,.0f}x a "
+        "9600-baud line"
+    )
     print(f"stream, noisy traffic  {noisy_bps / 1e6:12.2f} MB/s (0-12 noise bytes per frame)")
     print(f"stream, pure garbage   {garbage_bps / 1e6:12.2f} MB/s")
     try:
@@ -100,8 +113,9 @@ def main() -> None:
     penc = rate(peer_encode, s)
     pdec = rate(peer_decode, s)
     print(f"peer dlt645 encode     {penc:12,.0f} frames/s; ours/peer = {enc / penc:.2f}")
-    print(f"peer dlt645 decode     {pdec:12,.0f} frames/s (frame only); ours/peer = "
-          f"{dec / pdec:.2f}")
+    print(
+        f"peer dlt645 decode     {pdec:12,.0f} frames/s (frame only); ours/peer = {dec / pdec:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,11 +24,30 @@ from simulators.clock import VirtualClock
 from simulators.fleet import fleet_from_dict
 from simulators.simulation import Simulation
 
-ITEMS = ("energy_import_total", "energy_import_t1", "energy_import_t2", "energy_import_t3",
-         "energy_import_t4", "energy_export_total", "voltage_a", "current_a",
-         "power_active_total", "pf_total")
-DIS = (0x00010000, 0x00010100, 0x00010200, 0x00010300, 0x00010400, 0x00020000,
-       0x02010100, 0x02020100, 0x02030000, 0x02060000)
+ITEMS = (
+    "energy_import_total",
+    "energy_import_t1",
+    "energy_import_t2",
+    "energy_import_t3",
+    "energy_import_t4",
+    "energy_export_total",
+    "voltage_a",
+    "current_a",
+    "power_active_total",
+    "pf_total",
+)
+DIS = (
+    0x00010000,
+    0x00010100,
+    0x00010200,
+    0x00010300,
+    0x00010400,
+    0x00020000,
+    0x02010100,
+    0x02020100,
+    0x02030000,
+    0x02060000,
+)
 START = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
 
 
@@ -36,21 +55,48 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--meters", type=int, default=32)
     args = ap.parse_args()
-    fleet = fleet_from_dict({
-        "seed": 3, "start": START.isoformat(), "speed": 1.0, "commissioned": "2026-01-01",
-        "buses": [{"name": "b", "baud": 2400, "turnaround_ms": 50, "fast": False}],
-        "meters": [{"archive_id": f"M{i:02d}", "address": f"{i + 1:012d}", "bus": "b"}
-                   for i in range(args.meters)]})
+    fleet = fleet_from_dict(
+        {
+            "seed": 3,
+            "start": START.isoformat(),
+            "speed": 1.0,
+            "commissioned": "2026-01-01",
+            "buses": [{"name": "b", "baud": 2400, "turnaround_ms": 50, "fast": False}],
+            "meters": [
+                {"archive_id": f"M{i:02d}", "address": f"{i + 1:012d}", "bus": "b"}
+                for i in range(args.meters)
+            ],
+        }
+    )
     with Simulation(fleet, clock=VirtualClock(START, 1.0)) as sim:
         host, port = sim.serve_dlt645_tcp("b", fast=False, turnaround_ms=50)
         endpoint = sim.endpoints["b"]
-        cfg = config_from_dict({"gateway": {"id": "bench"}, "bus": [{
-            "name": "b", "port": f"socket://{host}:{port}", "baud": 2400, "gap_ms": 0,
-            "timeout_ms": 1000, "meter": [{"id": m.archive_id, "address": m.address,
-                                           "protocol": "2007"} for m, _ in fleet.meters]}]})
+        cfg = config_from_dict(
+            {
+                "gateway": {"id": "bench"},
+                "bus": [
+                    {
+                        "name": "b",
+                        "port": f"socket://{host}:{port}",
+                        "baud": 2400,
+                        "gap_ms": 0,
+                        "timeout_ms": 1000,
+                        "meter": [
+                            {"id": m.archive_id, "address": m.address, "protocol": "2007"}
+                            for m, _ in fleet.meters
+                        ],
+                    }
+                ],
+            }
+        )
         got: list[object] = []
-        worker = BusWorker(cfg.buses[0], sink=got.extend, clock=ManualClock(START),
-                           tz_name="Asia/Shanghai", metrics=EdgeMetrics())
+        worker = BusWorker(
+            cfg.buses[0],
+            sink=got.extend,
+            clock=ManualClock(START),
+            tz_name="Asia/Shanghai",
+            metrics=EdgeMetrics(),
+        )
         worker.start()
         b0, o0 = endpoint.bytes_in, endpoint.bytes_out
         t0 = time.perf_counter()
@@ -63,7 +109,7 @@ def main() -> None:
         readings = len(got)
         # 10 % of the meters dead: they fail three reads, then back off; measure the cycle
         # once the backoff holds and compare with the healthy one
-        dead = [m.archive_id for m, _ in fleet.meters][:: 10][: max(1, args.meters // 10)]
+        dead = [m.archive_id for m, _ in fleet.meters][::10][: max(1, args.meters // 10)]
         for mid in dead:
             sim.inject(mid, "dead")
         cycles = []
@@ -75,16 +121,22 @@ def main() -> None:
             sim.clear(mid)
         worker.stop()
         floor = line_bytes * 11 / 2400 + tx * 0.050
-        print(f"ours: {args.meters} meters x {len(ITEMS)} items = {readings} readings in "
-              f"{ours:.1f} s, {tx} transactions, {line_bytes} bytes on the line")
-        print(f"wire floor for that traffic: {floor:.1f} s -> ratio {ours / floor:.3f} "
-              "(target <= 1.05)")
+        print(
+            f"ours: {args.meters} meters x {len(ITEMS)} items = {readings} readings in "
+            f"{ours:.1f} s, {tx} transactions, {line_bytes} bytes on the line"
+        )
+        print(
+            f"wire floor for that traffic: {floor:.1f} s -> ratio {ours / floor:.3f} "
+            "(target <= 1.05)"
+        )
         healthy_share = ours * (args.meters - len(dead)) / args.meters
-        print(f"{len(dead)} of {args.meters} meters dead: cycles "
-              f"{', '.join(f'{c:.1f}' for c in cycles)} s (timeouts until they are marked "
-              f"dead, then skipped); steady cycle {cycles[-1]:.1f} s against "
-              f"{healthy_share:.1f} s for the same live meters when all were healthy: "
-              f"{100 * (cycles[-1] / healthy_share - 1):+.1f} % (target <= +10 %)")
+        print(
+            f"{len(dead)} of {args.meters} meters dead: cycles "
+            f"{', '.join(f'{c:.1f}' for c in cycles)} s (timeouts until they are marked "
+            f"dead, then skipped); steady cycle {cycles[-1]:.1f} s against "
+            f"{healthy_share:.1f} s for the same live meters when all were healthy: "
+            f"{100 * (cycles[-1] / healthy_share - 1):+.1f} % (target <= +10 %)"
+        )
         from edge.discover import discover_dlt645
         from edge.transports import SerialTransport
 
@@ -92,8 +144,10 @@ def main() -> None:
         tr = SerialTransport(f"socket://{host}:{port}")
         found = discover_dlt645(tr, timeout_s=0.5)
         tr.close()
-        print(f"discovery of {args.meters} unknown meters at 2400 baud: found {len(found)} in "
-              f"{time.perf_counter() - t2:.1f} s (target: 32 in 600 s)")
+        print(
+            f"discovery of {args.meters} unknown meters at 2400 baud: found {len(found)} in "
+            f"{time.perf_counter() - t2:.1f} s (target: 32 in 600 s)"
+        )
         try:
             import dlt645
         except ImportError:
@@ -113,9 +167,11 @@ def main() -> None:
         peer_bytes = endpoint.bytes_in - b0 + endpoint.bytes_out - o0
         client.disconnect()
         peer_floor = peer_bytes * 11 / 2400 + len(DIS) * args.meters * 0.050
-        print(f"peer dlt645 client: {ok} of {args.meters * len(DIS)} items in {peer:.1f} s, "
-              f"{peer_bytes} bytes; its own wire-floor ratio {peer / peer_floor:.3f}; "
-              f"ours takes {ours / peer:.2f}x its time for the same readings")
+        print(
+            f"peer dlt645 client: {ok} of {args.meters * len(DIS)} items in {peer:.1f} s, "
+            f"{peer_bytes} bytes; its own wire-floor ratio {peer / peer_floor:.3f}; "
+            f"ours takes {ours / peer:.2f}x its time for the same readings"
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,15 @@ def edge_child(cfg_dict: dict[str, Any], hours: float, out: Any) -> None:
     wall = time.perf_counter() - t0
     rt.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    out.put({"fired": fired, "readings": outbox.depth(), "wall_s": wall,
-             "cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_mb": usage.ru_maxrss / 1024})
+    out.put(
+        {
+            "fired": fired,
+            "readings": outbox.depth(),
+            "wall_s": wall,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "max_rss_mb": usage.ru_maxrss / 1024,
+        }
+    )
 
 
 def main() -> None:
@@ -50,8 +57,10 @@ def main() -> None:
     ap.add_argument("--per-bus", type=int, default=32)
     args = ap.parse_args()
     fleet = gateway_fleet(args.buses, args.per_bus, START, speed=1.0)
-    with tempfile.TemporaryDirectory() as tmp, \
-            running_fleet(fleet, clock=VirtualClock(START, 0.0)) as run:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_fleet(fleet, clock=VirtualClock(START, 0.0)) as run,
+    ):
         cfg = edge_config_dict(fleet, run.urls, "bench", data_dir=tmp)
         for bus in cfg["bus"]:
             bus["gap_ms"] = 0
@@ -62,10 +71,14 @@ def main() -> None:
         res = q.get(timeout=3600)
         child.join()
     meters = args.buses * args.per_bus
-    print(f"{meters} meters on {args.buses} buses, {args.hours:g} h of virtual time: "
-          f"{res['fired']} plan firings, {res['readings']} readings committed to the outbox")
-    print(f"edge process: peak RSS {res['max_rss_mb']:.1f} MB (target <= 60 MB), CPU "
-          f"{res['cpu_s']:.1f} s over {res['wall_s']:.1f} s of wall time")
+    print(
+        f"{meters} meters on {args.buses} buses, {args.hours:g} h of virtual time: "
+        f"{res['fired']} plan firings, {res['readings']} readings committed to the outbox"
+    )
+    print(
+        f"edge process: peak RSS {res['max_rss_mb']:.1f} MB (target <= 60 MB), CPU "
+        f"{res['cpu_s']:.1f} s over {res['wall_s']:.1f} s of wall time"
+    )
 
 
 if __name__ == "__main__":

@@ -59,11 +59,11 @@ def payloads(n: int, batch: int, meters: int, offset_days: int) -> list[bytes]:
 def setup_meters(url: str, meters: int) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO gateways (id, name) VALUES ('gw-bench', 'bench')")
-        with conn.cursor().copy("COPY meters (id, address, protocol, gateway_id, installed_on) "
-                                "FROM STDIN") as cp:
+        with conn.cursor().copy(
+            "COPY meters (id, address, protocol, gateway_id, installed_on) FROM STDIN"
+        ) as cp:
             for m in range(meters):
-                cp.write_row((f"M{m:05d}", f"{m:012d}", "dlt645-2007", "gw-bench",
-                              "2025-01-01"))
+                cp.write_row((f"M{m:05d}", f"{m:012d}", "dlt645-2007", "gw-bench", "2025-01-01"))
         conn.commit()
 
 
@@ -76,9 +76,14 @@ def count(url: str) -> int:
 def end_to_end(url: str, broker: str, data: list[bytes], total: int) -> float:
     root = "bench" + uuid.uuid4().hex[:6]
     pool = open_pool(url, max_size=4)
-    consumer = Consumer(MqttConfig(broker, root=root, client_id="bench-" + root), pool,
-                        tz="Asia/Shanghai", batch_max=20000, batch_ms=100,
-                        retention_days=3650)
+    consumer = Consumer(
+        MqttConfig(broker, root=root, client_id="bench-" + root),
+        pool,
+        tz="Asia/Shanghai",
+        batch_max=20000,
+        batch_ms=100,
+        retention_days=3650,
+    )
     consumer.start()
     consumer.connected.wait(10)
     parts = urlsplit(broker)
@@ -113,7 +118,7 @@ def _batches(data: list[bytes]) -> list[Batch]:
     out = []
     for chunk in range(0, len(decoded), 10):
         b = Batch()
-        for d in decoded[chunk:chunk + 10]:
+        for d in decoded[chunk : chunk + 10]:
             b.add_rows(d.gateway, d.batch_id, d.rows)
         out.append(b)
     return out
@@ -138,10 +143,22 @@ def timed_writes(url: str, data: list[bytes], total: int, how: str) -> float:
             else:
                 with conn.transaction(), conn.cursor() as cur:
                     ensure_partitions(conn, {r[2].year for r in b.rows})
-                    with cur.copy("COPY readings (meter_id, quantity, ts, value, kind, source, "
-                                  "quality, gateway_id) FROM STDIN (FORMAT BINARY)") as cp:
-                        cp.set_types(["text", "text", "timestamptz", "float8", "text", "text",
-                                      "text[]", "text"])
+                    with cur.copy(
+                        "COPY readings (meter_id, quantity, ts, value, kind, source, "
+                        "quality, gateway_id) FROM STDIN (FORMAT BINARY)"
+                    ) as cp:
+                        cp.set_types(
+                            [
+                                "text",
+                                "text",
+                                "timestamptz",
+                                "float8",
+                                "text",
+                                "text",
+                                "text[]",
+                                "text",
+                            ]
+                        )
                         for r in b.rows:
                             cp.write_row(r[:8])
     elapsed = time.perf_counter() - t0
@@ -158,8 +175,14 @@ def main() -> None:
     broker = os.environ.get("METERLINK_LOAD_MQTT_URL")
     if not broker:
         raise SystemExit("set METERLINK_LOAD_MQTT_URL (deploy/scripts/mosquitto-load.sh start)")
-    targets = [("PostgreSQL", os.environ.get("METERLINK_TEST_PG_URL",
-                                             "postgresql://postgres@127.0.0.1:5432/postgres"))]
+    targets = [
+        (
+            "PostgreSQL",
+            os.environ.get(
+                "METERLINK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+            ),
+        )
+    ]
     if os.environ.get("METERLINK_TEST_TIMESCALE_URL"):
         targets.append(("TimescaleDB", os.environ["METERLINK_TEST_TIMESCALE_URL"]))
     data = payloads(args.readings, args.batch, args.meters, offset_days=30)
@@ -170,13 +193,18 @@ def main() -> None:
         for how in ("e2e", "store", "merge", "copy"):
             url = fresh_db(admin, "mlbench_" + how)
             setup_meters(url, args.meters)
-            rates[how] = (end_to_end(url, broker, data, total) if how == "e2e"
-                          else timed_writes(url, data, total, how))
+            rates[how] = (
+                end_to_end(url, broker, data, total)
+                if how == "e2e"
+                else timed_writes(url, data, total, how)
+            )
         e2e = rates["e2e"]
-        print(f"{name}: end to end {e2e:,.0f} readings/s | without MQTT: store() "
-              f"{rates['store']:,.0f} /s (ratio {e2e / rates['store']:.2f}), COPY -> staging "
-              f"-> merge {rates['merge']:,.0f} /s (ratio {e2e / rates['merge']:.2f}), bare COPY "
-              f"{rates['copy']:,.0f} /s (ratio {e2e / rates['copy']:.2f})")
+        print(
+            f"{name}: end to end {e2e:,.0f} readings/s | without MQTT: store() "
+            f"{rates['store']:,.0f} /s (ratio {e2e / rates['store']:.2f}), COPY -> staging "
+            f"-> merge {rates['merge']:,.0f} /s (ratio {e2e / rates['merge']:.2f}), bare COPY "
+            f"{rates['copy']:,.0f} /s (ratio {e2e / rates['copy']:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,11 @@ class Server:
         with self.lock:
             for r in obj["readings"]:
                 self.keys.add((r["meter"], r["quantity"], r["ts"], r["kind"]))
-        client.publish(wire.topic(self.gateway, wire.Channel.RECEIPT), wire.encode_receipt(
-            wire.Receipt(self.gateway, (obj["batch_id"],), datetime.now(UTC))), qos=1)
+        client.publish(
+            wire.topic(self.gateway, wire.Channel.RECEIPT),
+            wire.encode_receipt(wire.Receipt(self.gateway, (obj["batch_id"],), datetime.now(UTC))),
+            qos=1,
+        )
 
     def close(self) -> None:
         self.c.loop_stop()
@@ -75,8 +78,9 @@ def main() -> None:
     port = free_port()
     sim_clock = VirtualClock(START, 0.0)
     with tempfile.TemporaryDirectory() as tmp, running_fleet(fleet, clock=sim_clock) as run:
-        cfg = edge_config_dict(fleet, run.urls, "gw-outage", data_dir=tmp,
-                               broker_url=f"mqtt://127.0.0.1:{port}")
+        cfg = edge_config_dict(
+            fleet, run.urls, "gw-outage", data_dir=tmp, broker_url=f"mqtt://127.0.0.1:{port}"
+        )
         cfg["outbox"] = {"journal": True, "budget_mb": 1024}
         cfg["broker"]["batch_ms"] = 20
         for bus in cfg["bus"]:
@@ -89,15 +93,21 @@ def main() -> None:
         t_read = time.perf_counter() - t0
         depth, size = agent.outbox.depth(), agent.outbox.size_bytes()
         meters = args.buses * args.per_bus
-        print(f"{meters} meters, {args.hours:g} h of virtual time with the broker down "
-              f"(read in {t_read:.0f} s): {depth:,} readings in the outbox, "
-              f"{size / 1024**2:.1f} MB on disk, {agent.outbox.dropped} dropped")
+        print(
+            f"{meters} meters, {args.hours:g} h of virtual time with the broker down "
+            f"(read in {t_read:.0f} s): {depth:,} readings in the outbox, "
+            f"{size / 1024**2:.1f} MB on disk, {agent.outbox.dropped} dropped"
+        )
         conf = Path(tmp) / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                        "max_queued_messages 0\npersistence false\n")
-        broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c",
-                                   str(conf)], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+            "max_queued_messages 0\npersistence false\n"
+        )
+        broker = subprocess.Popen(
+            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(0.3)
             server = Server(port, "gw-outage")
@@ -109,17 +119,21 @@ def main() -> None:
             t_replay = time.perf_counter() - t1
             # kind in the key: the interval sample at 00:00 and the register frozen at 00:00
             # are two readings of the same quantity at the same time
-            committed = {(r.meter, r.quantity, wire.format_ts(r.ts), r.kind.value)
-                         for r in agent.outbox.journaled()}
+            committed = {
+                (r.meter, r.quantity, wire.format_ts(r.ts), r.kind.value)
+                for r in agent.outbox.journaled()
+            }
             time.sleep(0.5)
             with server.lock:
                 missing = committed - server.keys
-            print(f"broker back: reconnected in {t_connect:.1f} s, outbox emptied by receipts "
-                  f"in {t_replay:.1f} s ({depth / t_replay:,.0f} readings/s; "
-                  f"{depth / max(t_replay - t_connect, 1e-3):,.0f} /s once connected); "
-                  f"{len(committed):,} distinct "
-                  f"readings committed, {len(committed) - len(missing):,} arrived, "
-                  f"{len(missing)} missing")
+            print(
+                f"broker back: reconnected in {t_connect:.1f} s, outbox emptied by receipts "
+                f"in {t_replay:.1f} s ({depth / t_replay:,.0f} readings/s; "
+                f"{depth / max(t_replay - t_connect, 1e-3):,.0f} /s once connected); "
+                f"{len(committed):,} distinct "
+                f"readings committed, {len(committed) - len(missing):,} arrived, "
+                f"{len(missing)} missing"
+            )
             server.close()
         finally:
             agent.stop()

@@ -39,8 +39,11 @@ def receipter(url: str, root: str, gateway: str) -> mqtt.Client:
 
     def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         batch_id = json.loads(msg.payload)["batch_id"]
-        client.publish(wire.topic(gateway, wire.Channel.RECEIPT, root), wire.encode_receipt(
-            wire.Receipt(gateway, (batch_id,), datetime.now(UTC))), qos=1)
+        client.publish(
+            wire.topic(gateway, wire.Channel.RECEIPT, root),
+            wire.encode_receipt(wire.Receipt(gateway, (batch_id,), datetime.now(UTC))),
+            qos=1,
+        )
 
     c.on_message = on_message
     c.connect(host, int(port))
@@ -60,16 +63,43 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         box = Outbox(Path(tmp) / "o.sqlite", 2 * 1024**3)
         for k in range(0, args.backlog, 5000):
-            box.add([Reading(f"M{i % 256:03d}", "energy_import_total",
-                             T0 + timedelta(minutes=15 * ((k + i) // 256)), float(k + i))
-                     for i in range(5000)])
-        cfg = config_from_dict({"gateway": {"id": "gw-bench"}, "broker": {
-            "url": url, "root": f"bench{os.getpid()}", "batch_max": args.batch, "batch_ms": 20,
-            "delivery": args.delivery},
-            "bus": [{"name": "b", "port": "socket://127.0.0.1:9",
-                     "meter": [{"id": "M1", "address": "000000000001"}]}]})
-        up = Uplink(cfg.broker, "gw-bench", box, on_command=lambda p: None,
-                    status=lambda: wire.GatewayStatus("gw-bench", True, datetime.now(UTC)))
+            box.add(
+                [
+                    Reading(
+                        f"M{i % 256:03d}",
+                        "energy_import_total",
+                        T0 + timedelta(minutes=15 * ((k + i) // 256)),
+                        float(k + i),
+                    )
+                    for i in range(5000)
+                ]
+            )
+        cfg = config_from_dict(
+            {
+                "gateway": {"id": "gw-bench"},
+                "broker": {
+                    "url": url,
+                    "root": f"bench{os.getpid()}",
+                    "batch_max": args.batch,
+                    "batch_ms": 20,
+                    "delivery": args.delivery,
+                },
+                "bus": [
+                    {
+                        "name": "b",
+                        "port": "socket://127.0.0.1:9",
+                        "meter": [{"id": "M1", "address": "000000000001"}],
+                    }
+                ],
+            }
+        )
+        up = Uplink(
+            cfg.broker,
+            "gw-bench",
+            box,
+            on_command=lambda p: None,
+            status=lambda: wire.GatewayStatus("gw-bench", True, datetime.now(UTC)),
+        )
         stop = threading.Event()
         waits: list[float] = []
         live_first_id: list[int] = []
@@ -78,9 +108,17 @@ def main() -> None:
             n = 0
             while not stop.is_set():
                 added = time.perf_counter()
-                box.add([Reading(f"L{i:03d}", "energy_import_total",
-                                 T0 + timedelta(days=400, minutes=n), float(n))
-                         for i in range(256)])
+                box.add(
+                    [
+                        Reading(
+                            f"L{i:03d}",
+                            "energy_import_total",
+                            T0 + timedelta(days=400, minutes=n),
+                            float(n),
+                        )
+                        for i in range(256)
+                    ]
+                )
                 newest = box.take_newest(1).ids
                 live_first_id.append(newest[0] if newest else 0)
                 rid = live_first_id[-1]
@@ -90,8 +128,11 @@ def main() -> None:
                 n += 1
                 stop.wait(max(0.0, 0.5 - (time.perf_counter() - added)))
 
-        server = (receipter(url, f"bench{os.getpid()}", "gw-bench")
-                  if args.delivery == "receipt" else None)
+        server = (
+            receipter(url, f"bench{os.getpid()}", "gw-bench")
+            if args.delivery == "receipt"
+            else None
+        )
         t0 = time.perf_counter()
         up.start()
         up.connected.wait(10)
@@ -107,13 +148,17 @@ def main() -> None:
             server.loop_stop()
             server.disconnect()
         total = box.counter("acked")
-        print(f"replayed {args.backlog:,} backlog readings (+ live ones, {total:,} acked in "
-              f"all) in {elapsed:.1f} s: {total / elapsed:,.0f} readings/s "
-              f"(target >= 5,000), batches of {args.batch}, delivery by {args.delivery}")
+        print(
+            f"replayed {args.backlog:,} backlog readings (+ live ones, {total:,} acked in "
+            f"all) in {elapsed:.1f} s: {total / elapsed:,.0f} readings/s "
+            f"(target >= 5,000), batches of {args.batch}, delivery by {args.delivery}"
+        )
         if waits:
             waits.sort()
-            print(f"live readings during the replay: {len(waits)} rounds of 256; time to "
-                  f"acknowledgement median {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s")
+            print(
+                f"live readings during the replay: {len(waits)} rounds of 256; time to "
+                f"acknowledgement median {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s"
+            )
 
 
 if __name__ == "__main__":

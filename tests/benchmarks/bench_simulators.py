@@ -34,19 +34,40 @@ START = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
 def fleet(buses: int, per_bus: int, fast: bool) -> Any:
     areas = []
     for b in range(buses):
-        areas.append({
-            "id": f"A{b:02d}", "loss": 0.04,
-            "master": {"archive_id": f"M{b:02d}", "address": f"{900000 + b:012d}",
-                       "bus": f"bus{b:02d}", "phases": 3, "load": "industrial"},
-            "generate": [{"count": per_bus - 1, "archive_prefix": f"C{b:02d}-",
-                          "first_address": f"{b * 1000 + 1:012d}", "bus": f"bus{b:02d}"}],
-        })
-    return fleet_from_dict({
-        "seed": 1, "start": START.isoformat(), "speed": 1.0, "commissioned": "2026-01-01",
-        "buses": [{"name": f"bus{b:02d}", "fast": fast, "turnaround_ms": 50, "baud": 2400}
-                  for b in range(buses)],
-        "areas": areas,
-    })
+        areas.append(
+            {
+                "id": f"A{b:02d}",
+                "loss": 0.04,
+                "master": {
+                    "archive_id": f"M{b:02d}",
+                    "address": f"{900000 + b:012d}",
+                    "bus": f"bus{b:02d}",
+                    "phases": 3,
+                    "load": "industrial",
+                },
+                "generate": [
+                    {
+                        "count": per_bus - 1,
+                        "archive_prefix": f"C{b:02d}-",
+                        "first_address": f"{b * 1000 + 1:012d}",
+                        "bus": f"bus{b:02d}",
+                    }
+                ],
+            }
+        )
+    return fleet_from_dict(
+        {
+            "seed": 1,
+            "start": START.isoformat(),
+            "speed": 1.0,
+            "commissioned": "2026-01-01",
+            "buses": [
+                {"name": f"bus{b:02d}", "fast": fast, "turnaround_ms": 50, "baud": 2400}
+                for b in range(buses)
+            ],
+            "areas": areas,
+        }
+    )
 
 
 def transact(sock: socket.socket, dec: d.StreamDecoder, wire: bytes) -> d.Frame:
@@ -86,16 +107,18 @@ def pacing(samples: int) -> None:
                 if first is not None:
                     rates.append((reply_len - 1) / (last - first))
         bps = 2400 / 11
-        print(f"pacing: transaction time / wire floor = {statistics.median(ratios):.3f} "
-              f"(median of {samples}, min {min(ratios):.3f}, max {max(ratios):.3f})")
+        print(
+            f"pacing: transaction time / wire floor = {statistics.median(ratios):.3f} "
+            f"(median of {samples}, min {min(ratios):.3f}, max {max(ratios):.3f})"
+        )
         if rates:
             r = statistics.median(rates)
-            print(f"pacing: reply byte rate {r:.1f} B/s vs baud/11 = {bps:.1f} B/s "
-                  f"-> {r / bps:.3f}")
+            print(
+                f"pacing: reply byte rate {r:.1f} B/s vs baud/11 = {bps:.1f} B/s -> {r / bps:.3f}"
+            )
 
 
-def client(port_list: list[int], addresses: dict[int, list[str]], seconds: float,
-           out: Any) -> None:
+def client(port_list: list[int], addresses: dict[int, list[str]], seconds: float, out: Any) -> None:
     socks = []
     for port in port_list:
         s = socket.create_connection(("127.0.0.1", port))
@@ -120,12 +143,14 @@ def capacity(buses: int, per_bus: int, seconds: float) -> None:
             _, port = sim.serve_dlt645_tcp(b.name, fast=True)
             ports[port] = [m.address for m in f.meters_on(b.name)]
         plist = list(ports)
-        groups = [plist[i:i + 8] for i in range(0, len(plist), 8)]
+        groups = [plist[i : i + 8] for i in range(0, len(plist), 8)]
         q: Any = mp.get_context("fork").Queue()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
-        procs = [mp.get_context("fork").Process(target=client, args=(g, ports, seconds, q))
-                 for g in groups]
+        procs = [
+            mp.get_context("fork").Process(target=client, args=(g, ports, seconds, q))
+            for g in groups
+        ]
         for p in procs:
             p.start()
         total = sum(q.get() for _ in procs)
@@ -136,11 +161,15 @@ def capacity(buses: int, per_bus: int, seconds: float) -> None:
         cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     meters = buses * per_bus
     need = meters * 10 / 900  # 10 items per meter every 15 minutes
-    print(f"capacity: {meters} meters on {buses} buses, fast mode, one process: "
-          f"{total / wall:,.0f} transactions/s over {wall:.1f} s; simulator CPU "
-          f"{cpu / wall * 100:.0f} % of one core, {cpu / total * 1e6:.0f} us per transaction")
-    print(f"capacity: a 15-minute schedule of 10 items per meter needs {need:,.1f} "
-          f"transactions/s -> headroom x{total / wall / need:,.0f}")
+    print(
+        f"capacity: {meters} meters on {buses} buses, fast mode, one process: "
+        f"{total / wall:,.0f} transactions/s over {wall:.1f} s; simulator CPU "
+        f"{cpu / wall * 100:.0f} % of one core, {cpu / total * 1e6:.0f} us per transaction"
+    )
+    print(
+        f"capacity: a 15-minute schedule of 10 items per meter needs {need:,.1f} "
+        f"transactions/s -> headroom x{total / wall / need:,.0f}"
+    )
 
 
 def main() -> None:

@@ -10,9 +10,22 @@ from simulators.fleet import fleet_from_dict
 
 
 def gateway_fleet(buses: int, per_bus: int, start: datetime, speed: float) -> Any:
-    return fleet_from_dict({
-        "seed": 5, "start": start.isoformat(), "speed": speed, "commissioned": "2026-01-01",
-        "buses": [{"name": f"b{i}", "fast": True} for i in range(buses)],
-        "meters": [{"archive_id": f"M{b}-{i:02d}", "address": f"{b * 1000 + i + 1:012d}",
-                    "bus": f"b{b}", "phases": 3 if i % 4 == 0 else 1}
-                   for b in range(buses) for i in range(per_bus)]})
+    return fleet_from_dict(
+        {
+            "seed": 5,
+            "start": start.isoformat(),
+            "speed": speed,
+            "commissioned": "2026-01-01",
+            "buses": [{"name": f"b{i}", "fast": True} for i in range(buses)],
+            "meters": [
+                {
+                    "archive_id": f"M{b}-{i:02d}",
+                    "address": f"{b * 1000 + i + 1:012d}",
+                    "bus": f"b{b}",
+                    "phases": 3 if i % 4 == 0 else 1,
+                }
+                for b in range(buses)
+                for i in range(per_bus)
+            ],
+        }
+    )

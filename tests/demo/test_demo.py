@@ -13,11 +13,24 @@ import pytest
 @pytest.mark.slow
 def test_meterlink_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
     exe = shutil.which("meterlink") or str(Path(sys.executable).with_name("meterlink"))
-    out = subprocess.run([exe, "demo", "--duration", "2", "--days", "3", "--data-dir",
-                          str(tmp_path / "demo"), "--port", "18080"],
-                         capture_output=True, text=True, timeout=600,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-                              "COLUMNS": "120", "TERM": "dumb"})
+    out = subprocess.run(
+        [
+            exe,
+            "demo",
+            "--duration",
+            "2",
+            "--days",
+            "3",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--port",
+            "18080",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "120", "TERM": "dumb"},
+    )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "server up on http://127.0.0.1:" in text

@@ -37,11 +37,13 @@ COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
 HERE = COMPOSE.parent
 SERVER_IMAGE = "meterlink:latest"
 # what a site puts in .env (the header names each); values only to interpolate with
-DOT_ENV = {"METERLINK_BROKER_HOSTNAME": "broker.example.org",
-           "METERLINK_DB_PASSWORD": "dbsecret0123",
-           "METERLINK_MQTT_PASSWORD": "mqtt-secret-0123",
-           "METERLINK_AUTH_SECRET": "auth-secret-0123456789-0123456789",
-           "METERLINK_ADMIN_PASSWORD": "admin-secret-0123"}
+DOT_ENV = {
+    "METERLINK_BROKER_HOSTNAME": "broker.example.org",
+    "METERLINK_DB_PASSWORD": "dbsecret0123",
+    "METERLINK_MQTT_PASSWORD": "mqtt-secret-0123",
+    "METERLINK_AUTH_SECRET": "auth-secret-0123456789-0123456789",
+    "METERLINK_ADMIN_PASSWORD": "admin-secret-0123",
+}
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -156,12 +158,13 @@ def test_meterlink_variables_are_server_settings_with_valid_values(tmp_path: Pat
     for name, svc in servers(compose()).items():
         env = environment(svc)
         ours = {k: v for k, v in env.items() if k.startswith("METERLINK_")}
-        assert ours == env, f"{name}: sets variables the server does not read: " \
-                            f"{sorted(set(env) - set(ours))}"
-        unknown = {k for k in ours if k[len("METERLINK_"):].lower() not in fields}
+        assert ours == env, (
+            f"{name}: sets variables the server does not read: {sorted(set(env) - set(ours))}"
+        )
+        unknown = {k for k in ours if k[len("METERLINK_") :].lower() not in fields}
         assert not unknown, f"{name}: {sorted(unknown)} are not server settings"
         # the values pass the settings' own validation (URLs, time zone, numbers, flags)
-        kwargs = {k[len("METERLINK_"):].lower(): v for k, v in ours.items()}
+        kwargs = {k[len("METERLINK_") :].lower(): v for k, v in ours.items()}
         settings = Settings(**kwargs)
         assert settings.database_url and settings.database_url.startswith("postgresql://")
         assert urlsplit(settings.database_url).hostname == "timescaledb"
@@ -169,8 +172,12 @@ def test_meterlink_variables_are_server_settings_with_valid_values(tmp_path: Pat
         assert settings.auth_secret is not None
         # the CA file the server is told to use is mounted into its container
         assert str(settings.mqtt_tls_ca) in {dst for _, dst in bind_mounts(svc)}, name
-    api = Settings(**{k[len("METERLINK_"):].lower(): v
-                      for k, v in environment(compose()["services"]["api"]).items()})
+    api = Settings(
+        **{
+            k[len("METERLINK_") :].lower(): v
+            for k, v in environment(compose()["services"]["api"]).items()
+        }
+    )
     assert api.http_host == "0.0.0.0" and not api.ingest_enabled and api.jobs_enabled
     assert api.admin_password is not None
 
@@ -190,13 +197,17 @@ def test_every_command_is_a_real_console_script_and_subcommand() -> None:
         assert argv[0] in scripts, f"{name}: {argv[0]} is not one of {sorted(scripts)}"
         # the subcommand exists: its own --help answers (runs nothing)
         module = scripts[argv[0]].split(":")[0]
-        res = subprocess.run([sys.executable, "-m", module, *argv[1:], "--help"],
-                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+        res = subprocess.run(
+            [sys.executable, "-m", module, *argv[1:], "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
         assert res.returncode == 0 and "usage" in res.stdout.lower(), (name, res.stderr)
         installed = shutil.which(argv[0])
         if installed:  # the installed script, as the image runs it
-            res = subprocess.run([installed, "--help"], capture_output=True, text=True,
-                                 timeout=60)
+            res = subprocess.run([installed, "--help"], capture_output=True, text=True, timeout=60)
             assert res.returncode == 0 and argv[1] in res.stdout, res.stdout
 
 
@@ -217,9 +228,12 @@ def acl_share_groups(acl: Path, user: str) -> set[str]:
 
 def test_ingestion_shares_one_subscription_group_the_broker_allows() -> None:
     c = compose()
-    ingesting = {n: s for n, s in servers(c).items()
-                 if environment(s).get("METERLINK_INGEST_ENABLED", "true").lower()
-                 not in ("false", "0", "no")}
+    ingesting = {
+        n: s
+        for n, s in servers(c).items()
+        if environment(s).get("METERLINK_INGEST_ENABLED", "true").lower()
+        not in ("false", "0", "no")
+    }
     assert set(ingesting) == {"ingest"}
     assert c["services"]["ingest"]["deploy"]["replicas"] > 1
     groups = {environment(s).get("METERLINK_MQTT_SHARE_GROUP") for s in ingesting.values()}
@@ -250,10 +264,15 @@ def test_the_broker_config_is_the_one_tested_on_a_real_mosquitto() -> None:
     assert re.search(r"^certfile ", text, re.M) and "allow_anonymous false" in text
     # every file the config names is in a mounted folder, or under a named volume
     by_dst = {PurePosixPath(dst): src for src, dst in bind_mounts(mosq)}
-    vols = [PurePosixPath(v.split(":")[1]) for v in mosq["volumes"]
-            if not v.startswith((".", "/"))]
-    for key in ("password_file", "acl_file", "cafile", "certfile", "keyfile",
-                "persistence_location"):
+    vols = [PurePosixPath(v.split(":")[1]) for v in mosq["volumes"] if not v.startswith((".", "/"))]
+    for key in (
+        "password_file",
+        "acl_file",
+        "cafile",
+        "certfile",
+        "keyfile",
+        "persistence_location",
+    ):
         path = PurePosixPath(re.search(rf"^{key} (\S+)", text, re.M).group(1))  # type: ignore[union-attr]
         assert any(path == d or d in path.parents for d in [*by_dst, *vols]), (key, path)
 
@@ -273,13 +292,13 @@ def test_mounted_files_exist_or_are_made_by_the_header_steps(tmp_path: Path) -> 
     assert any("make-ca.sh" in s for s in steps) and any("cp " in s for s in steps)
     for step in steps:
         step = step.replace("GATEWAY_PASSWORD=...", "")
-        res = subprocess.run(["bash", "-c", step], cwd=site, env=env, capture_output=True,
-                             text=True, timeout=120)
+        res = subprocess.run(
+            ["bash", "-c", step], cwd=site, env=env, capture_output=True, text=True, timeout=120
+        )
         assert res.returncode == 0, (step, res.stderr)
     for name, svc in c["services"].items():
         for src, dst in bind_mounts(svc):
-            rel = src.relative_to(HERE.resolve()) if src.is_relative_to(HERE.resolve()) \
-                else None
+            rel = src.relative_to(HERE.resolve()) if src.is_relative_to(HERE.resolve()) else None
             if src.exists():
                 assert src.is_relative_to(ROOT / "deploy"), (name, src)
                 continue
@@ -294,9 +313,12 @@ def test_mounted_files_exist_or_are_made_by_the_header_steps(tmp_path: Path) -> 
     mosq = c["services"]["mosquitto"]
     names = {"mosquitto", *mosq.get("networks", {}).get("default", {}).get("aliases", [])}
     assert host in names, (host, names)
-    san = subprocess.run(["openssl", "x509", "-in", str(certs / "server.crt"), "-noout",
-                          "-ext", "subjectAltName"], capture_output=True, text=True,
-                         timeout=30)
+    san = subprocess.run(
+        ["openssl", "x509", "-in", str(certs / "server.crt"), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert san.returncode == 0 and f"DNS:{host}" in san.stdout, san.stdout
     # the server's MQTT user is in the broker's password file, made by the header's step
     assert "meterlink-server:" in (certs / "passwd").read_text()

@@ -19,24 +19,44 @@ from tests.conftest import free_port
 from .test_mosquitto_security import PASSWORDS, Peer, secure_broker  # noqa: F401
 
 
-def test_uplink_over_tls_with_gateway_credentials(secure_broker: tuple[int, Path],  # noqa: F811
-                                                  tmp_path: Path) -> None:
+def test_uplink_over_tls_with_gateway_credentials(
+    secure_broker: tuple[int, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
     port, certs = secure_broker
     server = Peer(port, certs, "meterlink-server")
     assert server.connect()
     server.c.subscribe("meterlink/v1/gw/+/readings", 1)
     time.sleep(0.3)
-    cfg = config_from_dict({
-        "gateway": {"id": "gw-a"},
-        "broker": {"url": f"mqtts://localhost:{port}", "username": "gw-a",
-                   "password_env": "GW_PW", "ca_file": str(certs / "ca.crt"), "batch_ms": 20},
-        "bus": [{"name": "b", "port": "socket://127.0.0.1:9",
-                 "meter": [{"id": "M1", "address": "000000000001"}]}]},
-        env={"GW_PW": PASSWORDS["gw-a"]})
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw-a"},
+            "broker": {
+                "url": f"mqtts://localhost:{port}",
+                "username": "gw-a",
+                "password_env": "GW_PW",
+                "ca_file": str(certs / "ca.crt"),
+                "batch_ms": 20,
+            },
+            "bus": [
+                {
+                    "name": "b",
+                    "port": "socket://127.0.0.1:9",
+                    "meter": [{"id": "M1", "address": "000000000001"}],
+                }
+            ],
+        },
+        env={"GW_PW": PASSWORDS["gw-a"]},
+    )
     box = Outbox(tmp_path / "o.sqlite")
     box.add([Reading("M1", "energy_import_total", datetime(2026, 11, 1, tzinfo=UTC), 12.5)])
-    up = Uplink(cfg.broker, "gw-a", box, on_command=lambda p: None,
-                status=lambda: wire.GatewayStatus("gw-a", True, datetime.now(UTC)))
+    up = Uplink(
+        cfg.broker,
+        "gw-a",
+        box,
+        on_command=lambda p: None,
+        status=lambda: wire.GatewayStatus("gw-a", True, datetime.now(UTC)),
+    )
     up.start()
     try:
         assert up.connected.wait(10), "TLS connection with the gateway's password failed"
@@ -44,13 +64,17 @@ def test_uplink_over_tls_with_gateway_credentials(secure_broker: tuple[int, Path
         batches: list[wire.ReadingsBatch] = []
         while not batches and time.monotonic() < deadline:
             time.sleep(0.05)
-            batches = [wire.decode_readings(p) for t, p in list(server.got)
-                       if t.endswith("/readings")]
+            batches = [
+                wire.decode_readings(p) for t, p in list(server.got) if t.endswith("/readings")
+            ]
         assert batches and batches[0].readings[0].value == 12.5
         assert box.depth() == 1  # the broker has it; the server has not said it is stored
         # the server's receipt passes the site ACL (server writes, gateway reads its own)
-        server.c.publish(wire.topic("gw-a", wire.Channel.RECEIPT), wire.encode_receipt(
-            wire.Receipt("gw-a", (batches[0].batch_id,), datetime.now(UTC))), qos=1)
+        server.c.publish(
+            wire.topic("gw-a", wire.Channel.RECEIPT),
+            wire.encode_receipt(wire.Receipt("gw-a", (batches[0].batch_id,), datetime.now(UTC))),
+            qos=1,
+        )
         while box.depth() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert box.depth() == 0

@@ -30,24 +30,37 @@ def secure_broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
             reason = f"{tool} is not installed (.ci/run installs mosquitto and openssl)"
             pytest.fail(reason) if IN_CI else pytest.skip(reason)
     certs = tmp_path / "certs"
-    subprocess.run(["bash", str(DEPLOY / "make-ca.sh"), str(certs), "localhost"], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        ["bash", str(DEPLOY / "make-ca.sh"), str(certs), "localhost"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     for gw, pw in PASSWORDS.items():
-        subprocess.run(["bash", str(DEPLOY / "add-gateway.sh"), str(certs), gw], check=True,
-                       capture_output=True, timeout=60, env={**os.environ,
-                                                             "GATEWAY_PASSWORD": pw})
+        subprocess.run(
+            ["bash", str(DEPLOY / "add-gateway.sh"), str(certs), gw],
+            check=True,
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "GATEWAY_PASSWORD": pw},
+        )
     shutil.copy(DEPLOY / "acl", certs / "acl")
     port = free_port()
     conf = (DEPLOY / "mosquitto.conf").read_text()
-    conf = conf.replace("/etc/mosquitto/meterlink", str(certs)).replace(
-        "listener 8883", f"listener {port} 127.0.0.1").replace(
-        "persistence true", "persistence false").replace(
-        "persistence_location /var/lib/mosquitto/", "")
+    conf = (
+        conf.replace("/etc/mosquitto/meterlink", str(certs))
+        .replace("listener 8883", f"listener {port} 127.0.0.1")
+        .replace("persistence true", "persistence false")
+        .replace("persistence_location /var/lib/mosquitto/", "")
+    )
     conf += "\nuser root\n"  # the test's files live in a private temporary folder
     (tmp_path / "mosquitto.conf").write_text(conf)
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([binary, "-c", str(tmp_path / "mosquitto.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [binary, "-c", str(tmp_path / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -65,13 +78,15 @@ def secure_broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 
 class Peer:
-    def __init__(self, port: int, certs: Path, user: str, password: str | None = None,
-                 tls: bool = True) -> None:
+    def __init__(
+        self, port: int, certs: Path, user: str, password: str | None = None, tls: bool = True
+    ) -> None:
         self.got: list[tuple[str, bytes]] = []
         self.connack: list[object] = []
         self.connected = threading.Event()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}",
-                             protocol=mqtt.MQTTv311)
+        self.c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}", protocol=mqtt.MQTTv311
+        )
         self.c.username_pw_set(user, PASSWORDS.get(user) if password is None else password)
         if tls:
             self.c.tls_set(ca_certs=str(certs / "ca.crt"), tls_version=ssl.PROTOCOL_TLS_CLIENT)
@@ -136,7 +151,11 @@ def test_refusals_and_allowed_paths(secure_broker: tuple[int, Path]) -> None:
 
 def test_client_certificate_is_signed_by_the_site_ca(secure_broker: tuple[int, Path]) -> None:
     _, certs = secure_broker
-    out = subprocess.run(["openssl", "verify", "-CAfile", str(certs / "ca.crt"),
-                          str(certs / "gw-a.crt")], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(certs / "ca.crt"), str(certs / "gw-a.crt")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0 and "OK" in out.stdout
     assert oct((certs / "gw-a.key").stat().st_mode & 0o777) == "0o600"

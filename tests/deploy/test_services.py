@@ -18,12 +18,14 @@ def test_timescaledb_extension_loads_and_makes_hypertables(timescale_url: str) -
     with psycopg.connect(timescale_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         version = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone()
         assert version is not None
         conn.execute("CREATE TABLE t (ts timestamptz NOT NULL, v double precision)")
         conn.execute("SELECT create_hypertable('t', 'ts', chunk_time_interval => interval '1 day')")
-        conn.execute("INSERT INTO t SELECT now() - i * interval '1 hour', i "
-                     "FROM generate_series(1, 72) i")
+        conn.execute(
+            "INSERT INTO t SELECT now() - i * interval '1 hour', i FROM generate_series(1, 72) i"
+        )
         chunks = conn.execute("SELECT count(*) FROM show_chunks('t')").fetchone()
         assert chunks is not None and chunks[0] >= 3
         conn.execute("SELECT drop_chunks('t', older_than => now() - interval '2 days')")
@@ -54,8 +56,9 @@ def test_load_broker_queues_beyond_the_default_limit() -> None:
         if len(got) == n:
             done.set()
 
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ml-load-sub",
-                      clean_session=False)
+    sub = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id="ml-load-sub", clean_session=False
+    )
     sub.on_message = on_message
     sub.connect(host, port)
     sub.subscribe("ml/load/#", qos=1)

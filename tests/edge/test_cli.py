@@ -15,26 +15,52 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def edge(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True,
-                          text=True, timeout=120, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
 
 
 def test_read_prints_values(running: RunningFleet) -> None:
-    out = edge("read", "--port", running.urls["b1"], "--address", "000000000001",
-               "--timeout-ms", "500", "energy_import_total", "0201FF00", "04000401")
+    out = edge(
+        "read",
+        "--port",
+        running.urls["b1"],
+        "--address",
+        "000000000001",
+        "--timeout-ms",
+        "500",
+        "energy_import_total",
+        "0201FF00",
+        "04000401",
+    )
     assert out.returncode == 1, out.stderr  # the block of three phases is refused: exit 1
     lines = [json.loads(x) for x in out.stdout.splitlines()]
     assert lines[0]["item"] == "00010000" and lines[0]["unit"] == "kWh"
     assert lines[0]["values"][0] == pytest.approx(
-        running.sim.expected("C1")["energy_import_total"], abs=0.005)
+        running.sim.expected("C1")["energy_import_total"], abs=0.005
+    )
     assert "no_such_data" in lines[1]["error"]  # a single-phase meter has no voltage block
     assert lines[2]["values"] == ["000000000001"]
 
 
 def test_read_reports_a_dead_meter(running: RunningFleet) -> None:
     running.sim.inject("C2", "dead")
-    out = edge("read", "--port", running.urls["b1"], "--address", "000000000002",
-               "--protocol", "2007", "--timeout-ms", "300", "energy_import_total")
+    out = edge(
+        "read",
+        "--port",
+        running.urls["b1"],
+        "--address",
+        "000000000002",
+        "--protocol",
+        "2007",
+        "--timeout-ms",
+        "300",
+        "energy_import_total",
+    )
     assert out.returncode == 1 and "timeout" in out.stdout
 
 
@@ -46,16 +72,26 @@ def test_discover_prints_a_configuration_snippet(running: RunningFleet) -> None:
 
 
 def test_discover_modbus_units(running: RunningFleet) -> None:
-    out = edge("discover", "--port", running.urls["mb"], "--modbus", "--units", "1-4",
-               "--timeout-ms", "300")
+    out = edge(
+        "discover",
+        "--port",
+        running.urls["mb"],
+        "--modbus",
+        "--units",
+        "1-4",
+        "--timeout-ms",
+        "300",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"units": [1, 2]}
 
 
 def test_check_config_reports_field_errors(tmp_path: Path) -> None:
     bad = tmp_path / "edge.toml"
-    bad.write_text('[gateway]\nid = "gw-1"\n[[bus]]\nname = "b"\nport = "/dev/ttyS1"\n'
-                   '[[bus.meter]]\nid = "M1"\naddress = "12AB"\n')
+    bad.write_text(
+        '[gateway]\nid = "gw-1"\n[[bus]]\nname = "b"\nport = "/dev/ttyS1"\n'
+        '[[bus.meter]]\nid = "M1"\naddress = "12AB"\n'
+    )
     out = edge("check-config", str(bad))
     assert out.returncode == 2
     assert "bus[0].meter[0].address: expected 12 digits" in out.stderr

@@ -56,7 +56,8 @@ def settle() -> None:
 
 
 def test_forward_jump_skips_missed_interval_slots_and_fires_the_freeze_once(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     t0 = datetime(2026, 11, 10, 22, 0, 30, tzinfo=TZ)
     clock = JumpClock(t0)
     runner, fired = running(clock)
@@ -70,8 +71,10 @@ def test_forward_jump_skips_missed_interval_slots_and_fires_the_freeze_once(
         # no storm of 19 interval readings stamped with slots long gone; the freeze missed
         # at 00:05 fires once (it reads what the meter froze at midnight)
         assert fired[1:] == [("daily_freeze", datetime(2026, 11, 11, 0, 5, tzinfo=TZ))]
-        assert "19 slots from 2026-11-10 22:30:00+08:00 to 2026-11-11 03:00:00+08:00 missed" \
+        assert (
+            "19 slots from 2026-11-10 22:30:00+08:00 to 2026-11-11 03:00:00+08:00 missed"
             in caplog.text
+        )
         clock.set(datetime(2026, 11, 11, 3, 15, 5, tzinfo=TZ))  # on schedule again
         settle()
         assert fired[-1] == ("interval", datetime(2026, 11, 11, 3, 15, tzinfo=TZ))

@@ -17,8 +17,15 @@ from protocols.model import Reading
 
 def readings(n: int, start: int = 0, meter: str = "M1") -> list[Reading]:
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
-    return [Reading(meter, "energy_import_total", t0 + timedelta(minutes=15 * (start + i)),
-                    100.0 + start + i) for i in range(n)]
+    return [
+        Reading(
+            meter,
+            "energy_import_total",
+            t0 + timedelta(minutes=15 * (start + i)),
+            100.0 + start + i,
+        )
+        for i in range(n)
+    ]
 
 
 def test_add_take_ack_in_order(tmp_path: Path) -> None:
@@ -89,9 +96,12 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path: Path) -> None:
     rng = random.Random(5)
     committed = 0
     for _round in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
-                                stdout=subprocess.PIPE, text=True,
-                                cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         time.sleep(0.3 + rng.random() * 0.5)
         os.kill(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
@@ -112,7 +122,8 @@ def test_journal_keeps_every_committed_reading_after_delivery(tmp_path: Path) ->
     box.ack(box.take(10).ids)
     assert box.depth() == 0
     assert [(r.meter, r.ts, r.value) for r in box.journaled()] == [
-        (r.meter, r.ts, r.value) for r in readings(5)]
+        (r.meter, r.ts, r.value) for r in readings(5)
+    ]
     box.close()
     plain = Outbox(tmp_path / "p.sqlite")
     plain.add(readings(3))
@@ -133,7 +144,11 @@ def test_scaled_clock_is_shared_by_processes_that_know_the_same_numbers() -> Non
     b = ScaledClock(datetime(2026, 10, 31, 16, tzinfo=UTC), epoch, 600)
     assert abs((a.now() - b.now()).total_seconds()) < 5  # 600 x the few ms between calls
     assert a.now() >= datetime(2026, 10, 31, 16, tzinfo=UTC)
-    for bad in ("2026-11-01T00:00:00+08:00,1", "2026-11-01T00:00:00,1,600",
-                "2026-11-01T00:00:00+08:00,1,0", "yesterday,1,2"):
+    for bad in (
+        "2026-11-01T00:00:00+08:00,1",
+        "2026-11-01T00:00:00,1,600",
+        "2026-11-01T00:00:00+08:00,1,0",
+        "yesterday,1,2",
+    ):
         with pytest.raises(ValueError, match="virtual clock"):
             ScaledClock.parse(bad)

@@ -37,12 +37,13 @@ def test_read_now_matches_the_meters(runtime: EdgeRuntime, running: RunningFleet
         readings = {r.quantity: r for r in runtime.read_now(meter)}
         expected = running.sim.expected(meter)
         assert readings["energy_import_total"].value == pytest.approx(
-            expected["energy_import_total"], abs=0.005)
-        assert sum(readings[f"energy_import_t{i}"].value for i in range(1, 5)) == \
-            pytest.approx(expected["energy_import_total"], abs=0.03)
+            expected["energy_import_total"], abs=0.005
+        )
+        assert sum(readings[f"energy_import_t{i}"].value for i in range(1, 5)) == pytest.approx(
+            expected["energy_import_total"], abs=0.03
+        )
         assert readings["voltage_a"].value == pytest.approx(expected["voltage_a"], abs=0.05)
-        assert all(r.source is Source.ON_DEMAND and r.meter == meter
-                   for r in readings.values())
+        assert all(r.source is Source.ON_DEMAND and r.meter == meter for r in readings.values())
     three = {r.quantity for r in runtime.read_now("C3")}
     assert {"voltage_b", "current_c"} <= three
     # the readings went to the sink (the outbox) too
@@ -55,14 +56,19 @@ def test_1997_meter_detected_when_left_open(running: RunningFleet, tmp_path: Pat
 
     bus = next(b for b in cfg.buses if b.name == "b2")
     auto = dataclasses.replace(bus.meters[0], protocol="auto")
-    cfg = dataclasses.replace(cfg, buses=tuple(dataclasses.replace(b, meters=(auto,))
-                                               if b.name == "b2" else b for b in cfg.buses))
+    cfg = dataclasses.replace(
+        cfg,
+        buses=tuple(
+            dataclasses.replace(b, meters=(auto,)) if b.name == "b2" else b for b in cfg.buses
+        ),
+    )
     rt = EdgeRuntime(cfg, sink=lambda r: None, clock=ManualClock(START))
     rt.start(plans=False)
     try:
         got = {r.quantity: r.value for r in rt.read_now("C97")}
         assert got["energy_import_total"] == pytest.approx(
-            running.sim.expected("C97")["energy_import_total"], abs=0.005)
+            running.sim.expected("C97")["energy_import_total"], abs=0.005
+        )
         assert rt.workers["b2"].dlt._versions["C97"] == "1997"
     finally:
         rt.stop()
@@ -84,29 +90,36 @@ class NoBlocks(Dlt645Responder):
         return super()._read(meter, req, now, version, own, preamble)
 
 
-def test_block_read_falls_back_to_single_items(fleet: Any, sim_clock: Any,
-                                               tmp_path: Path) -> None:
+def test_block_read_falls_back_to_single_items(fleet: Any, sim_clock: Any, tmp_path: Path) -> None:
     with running_fleet(fleet, clock=sim_clock) as run:
         run.sim.stop()
         run.sim.responder = NoBlocks()
         host, port = run.sim.serve_dlt645_tcp("b1")
         run.urls.update({"b1": f"socket://{host}:{port}"})
         cfg = edge_config(run, tmp_path)
-        cfg = type(cfg)(cfg.gateway, cfg.broker, cfg.outbox, None,
-                        tuple(b for b in cfg.buses if b.name == "b1"), cfg.plans)
+        cfg = type(cfg)(
+            cfg.gateway,
+            cfg.broker,
+            cfg.outbox,
+            None,
+            tuple(b for b in cfg.buses if b.name == "b1"),
+            cfg.plans,
+        )
         rt = EdgeRuntime(cfg, sink=lambda r: None, clock=ManualClock(START))
         rt.start(plans=False)
         try:
             got = {r.quantity: r.value for r in rt.read_now("C1")}
             assert got["energy_import_t3"] == pytest.approx(
-                run.sim.expected("C1")["energy_import_t3"], abs=0.005)
+                run.sim.expected("C1")["energy_import_t3"], abs=0.005
+            )
             assert ("C1", 0x0001FF00) in rt.workers["b1"].dlt._no_blocks
         finally:
             rt.stop()
 
 
-def test_garbled_bus_and_dead_meters_never_stop_the_worker(runtime: EdgeRuntime,
-                                                          running: RunningFleet) -> None:
+def test_garbled_bus_and_dead_meters_never_stop_the_worker(
+    runtime: EdgeRuntime, running: RunningFleet
+) -> None:
     sim = running.sim
     sim.inject("C1", "bad_checksum")
     sim.inject("C2", "wrong_address", {"reply_address": "000000000777"})
@@ -124,8 +137,9 @@ def test_garbled_bus_and_dead_meters_never_stop_the_worker(runtime: EdgeRuntime,
     assert states["C1"].last_error == "timeout" and states["C3"].state == "ok"
 
 
-def test_dead_meter_backs_off_and_others_keep_their_pace(running: RunningFleet,
-                                                         tmp_path: Path) -> None:
+def test_dead_meter_backs_off_and_others_keep_their_pace(
+    running: RunningFleet, tmp_path: Path
+) -> None:
     clock = ManualClock(START)
     got: list[Any] = []
     rt = EdgeRuntime(edge_config(running, tmp_path), sink=got.extend, clock=clock)
@@ -144,8 +158,9 @@ def test_dead_meter_backs_off_and_others_keep_their_pace(running: RunningFleet,
         rt.stop()
 
 
-def test_a_virtual_day_gives_96_points_and_the_freeze(fleet: Any, sim_clock: Any,
-                                                      tmp_path: Path) -> None:
+def test_a_virtual_day_gives_96_points_and_the_freeze(
+    fleet: Any, sim_clock: Any, tmp_path: Path
+) -> None:
     from simulators.fleet import fleet_from_dict
     from tests.simulators.conftest import fleet_dict
 
@@ -163,8 +178,13 @@ def test_a_virtual_day_gives_96_points_and_the_freeze(fleet: Any, sim_clock: Any
             rt.run_plans_until(day0 + timedelta(hours=24) - timedelta(seconds=1))
         finally:
             rt.stop()
-    interval = [r for r in got if r.meter == "C1" and r.kind is ReadingKind.INTERVAL
-                and r.quantity == "energy_import_total"]
+    interval = [
+        r
+        for r in got
+        if r.meter == "C1"
+        and r.kind is ReadingKind.INTERVAL
+        and r.quantity == "energy_import_total"
+    ]
     assert len({r.ts for r in interval}) == 96
     values = [r.value for r in sorted(interval, key=lambda r: r.ts)]
     assert values == sorted(values)  # the register only grows through the day
@@ -181,21 +201,23 @@ def test_a_virtual_day_gives_96_points_and_the_freeze(fleet: Any, sim_clock: Any
 
 def test_backfill_reads_history(runtime: EdgeRuntime, running: RunningFleet) -> None:
     day = (START - timedelta(days=5)).date()
-    res = runtime.backfill([BackfillItem("C1", day), BackfillItem("C97", day),
-                            BackfillItem("ZZZ", day)])
+    res = runtime.backfill(
+        [BackfillItem("C1", day), BackfillItem("C97", day), BackfillItem("ZZZ", day)]
+    )
     assert res["read"] >= 5
     reasons = {f["meter"]: f["reason"] for f in res["failed"]}  # type: ignore[attr-defined]
     assert reasons == {"C97": "unsupported", "ZZZ": "not on this gateway"}
-    freeze = [r for r in runtime.sink_readings  # type: ignore[attr-defined]
-              if r.meter == "C1" and r.kind is ReadingKind.FREEZE]
+    freeze = [
+        r
+        for r in runtime.sink_readings  # type: ignore[attr-defined]
+        if r.meter == "C1" and r.kind is ReadingKind.FREEZE
+    ]
     assert freeze and all(r.source is Source.BACKFILL for r in freeze)
 
 
-def test_clock_drift_is_corrected_by_broadcast(runtime: EdgeRuntime,
-                                               running: RunningFleet) -> None:
+def test_clock_drift_is_corrected_by_broadcast(runtime: EdgeRuntime, running: RunningFleet) -> None:
     meter = running.sim.meter("C1")
-    meter.set_clock((START + timedelta(minutes=5)).replace(tzinfo=None) + timedelta(hours=8),
-                    START)
+    meter.set_clock((START + timedelta(minutes=5)).replace(tzinfo=None) + timedelta(hours=8), START)
     assert meter.clock_error_s(START) == pytest.approx(300, abs=1)
     res = runtime.time_sync("b1")
     assert res["buses"]["b1"]["time_set"] is True  # type: ignore[index]
@@ -226,15 +248,29 @@ def test_a_meter_dead_for_weeks_does_not_break_its_bus() -> None:
     from edge.config import config_from_dict
     from edge.meters.errors import ReadError
 
-    cfg = config_from_dict({"gateway": {"id": "gw-x", "data_dir": "/tmp"},
-                            "broker": {"url": "mqtt://127.0.0.1:1"},
-                            "bus": [{"name": "b", "port": "socket://127.0.0.1:9",
-                                     "meter": [{"id": "M1", "address": "000000000001"}]}]})
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw-x", "data_dir": "/tmp"},
+            "broker": {"url": "mqtt://127.0.0.1:1"},
+            "bus": [
+                {
+                    "name": "b",
+                    "port": "socket://127.0.0.1:9",
+                    "meter": [{"id": "M1", "address": "000000000001"}],
+                }
+            ],
+        }
+    )
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=UTC))
     from edge.metrics import EdgeMetrics
 
-    worker = BusWorker(cfg.buses[0], clock=clock, sink=lambda r: None,
-                       tz_name="Asia/Shanghai", metrics=EdgeMetrics())
+    worker = BusWorker(
+        cfg.buses[0],
+        clock=clock,
+        sink=lambda r: None,
+        tz_name="Asia/Shanghai",
+        metrics=EdgeMetrics(),
+    )
     meter = cfg.buses[0].meters[0]
     state = worker.states["M1"]
     for _ in range(2000):
@@ -242,8 +278,9 @@ def test_a_meter_dead_for_weeks_does_not_break_its_bus() -> None:
     assert state.state == "dead" and state.retry_at == clock.now() + BACKOFF_MAX
 
 
-def test_a_full_disk_pauses_the_bus_and_loses_nothing(running: RunningFleet, tmp_path: Path,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_a_full_disk_pauses_the_bus_and_loses_nothing(
+    running: RunningFleet, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The gateway's disk fills up: the outbox refuses with SQLite's "database or disk is
     full", the bus worker keeps the readings it took and retries (the bus waits), what was
     committed before stays intact, and once there is room the readings are committed."""

@@ -38,8 +38,9 @@ class Listener:
         self.results: list[wire.CommandResult] = []
         self.status: list[wire.GatewayStatus] = []
         self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"listener-{root}", clean_session=False)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"listener-{root}", clean_session=False
+        )
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.subscribe(f"{root}/#", qos=1)
@@ -56,8 +57,11 @@ class Listener:
                 if self.receipts:
                     client.publish(
                         wire.topic(batch.gateway, wire.Channel.RECEIPT, self.root),
-                        wire.encode_receipt(wire.Receipt(batch.gateway, (batch.batch_id,),
-                                                         datetime.now(UTC))), qos=1)
+                        wire.encode_receipt(
+                            wire.Receipt(batch.gateway, (batch.batch_id,), datetime.now(UTC))
+                        ),
+                        qos=1,
+                    )
             elif msg.topic.endswith("/cmd/result"):
                 self.results.append(wire.decode_result(msg.payload))
             elif msg.topic.endswith("/status"):
@@ -78,8 +82,9 @@ class Listener:
 
 
 def agent_config(run: RunningFleet, tmp_path: Path, url: str, root: str) -> Any:
-    data = edge_config_dict(run.fleet, run.urls, "gw-test", broker_url=url,
-                            data_dir=str(tmp_path / "edge"))
+    data = edge_config_dict(
+        run.fleet, run.urls, "gw-test", broker_url=url, data_dir=str(tmp_path / "edge")
+    )
     data["broker"]["root"] = root
     data["broker"]["batch_ms"] = 50
     for bus in data["bus"]:
@@ -97,11 +102,14 @@ def send_command(broker_host: str, port: int, root: str, payload: bytes) -> None
     c.disconnect()
 
 
-def test_readings_and_commands_over_the_broker(running: RunningFleet, tmp_path: Path,
-                                               mqtt_broker: Broker, topic_prefix: str) -> None:
+def test_readings_and_commands_over_the_broker(
+    running: RunningFleet, tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
+) -> None:
     listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
-    agent = Agent(agent_config(running, tmp_path, mqtt_broker.url, topic_prefix),
-                  clock=LinkedClock(START, running.sim.clock))
+    agent = Agent(
+        agent_config(running, tmp_path, mqtt_broker.url, topic_prefix),
+        clock=LinkedClock(START, running.sim.clock),
+    )
     agent.start(plans=False)
     try:
         assert agent.uplink.connected.wait(10)
@@ -112,18 +120,28 @@ def test_readings_and_commands_over_the_broker(running: RunningFleet, tmp_path: 
         result = next(r for r in listener.results if r.id == "c-1")
         assert result.ok, result.error
         expected = running.sim.expected("C1")["energy_import_total"]
-        assert listener.wait(lambda s: any(k[0] == "C1" and k[1] == "energy_import_total"
-                                           for k in s.readings))
-        got = [v for k, v in listener.readings.items()
-               if k[0] == "C1" and k[1] == "energy_import_total"]
+        assert listener.wait(
+            lambda s: any(k[0] == "C1" and k[1] == "energy_import_total" for k in s.readings)
+        )
+        got = [
+            v
+            for k, v in listener.readings.items()
+            if k[0] == "C1" and k[1] == "energy_import_total"
+        ]
         assert got[0] == pytest.approx(expected, abs=0.005)
         # malformed and unknown commands get clear error results and change nothing
         send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix, b"{not json")
-        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix,
-                     json.dumps({"schema": 1, "id": "c-2", "command": "explode",
-                                 "issued_at": START.isoformat()}).encode())
-        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix,
-                     wire.encode_command(cmd))  # the same id again: not run twice
+        send_command(
+            mqtt_broker.host,
+            mqtt_broker.port,
+            topic_prefix,
+            json.dumps(
+                {"schema": 1, "id": "c-2", "command": "explode", "issued_at": START.isoformat()}
+            ).encode(),
+        )
+        send_command(
+            mqtt_broker.host, mqtt_broker.port, topic_prefix, wire.encode_command(cmd)
+        )  # the same id again: not run twice
         assert listener.wait(lambda s: len(s.results) >= 4)
         by_id = {r.id: r for r in listener.results}
         assert by_id["unknown"].ok is False and "malformed" in (by_id["unknown"].error or "")
@@ -138,13 +156,12 @@ def test_readings_and_commands_over_the_broker(running: RunningFleet, tmp_path: 
     assert listener.status[-1].reason == "shutdown"
 
 
-def test_a_day_of_broker_outage_is_delivered_afterwards(running: RunningFleet, tmp_path: Path,
-                                                       private_broker: PrivateBroker,
-                                                       topic_prefix: str) -> None:
+def test_a_day_of_broker_outage_is_delivered_afterwards(
+    running: RunningFleet, tmp_path: Path, private_broker: PrivateBroker, topic_prefix: str
+) -> None:
     listener = Listener("127.0.0.1", private_broker.port, topic_prefix)
     clock = LinkedClock(START, running.sim.clock)
-    agent = Agent(agent_config(running, tmp_path, private_broker.url, topic_prefix),
-                  clock=clock)
+    agent = Agent(agent_config(running, tmp_path, private_broker.url, topic_prefix), clock=clock)
     agent.start(plans=False)
     try:
         assert agent.uplink.connected.wait(10)
@@ -190,8 +207,9 @@ while True:
 """
 
 
-def test_kill_9_while_publishing_loses_nothing(tmp_path: Path, mqtt_broker: Broker,
-                                               topic_prefix: str) -> None:
+def test_kill_9_while_publishing_loses_nothing(
+    tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
+) -> None:
     from .test_outbox import readings
 
     path = tmp_path / "o.sqlite"
@@ -204,9 +222,12 @@ def test_kill_9_while_publishing_loses_nothing(tmp_path: Path, mqtt_broker: Brok
     repo = Path(__file__).resolve().parents[2]
     try:
         for _ in range(10):
-            proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(path),
-                                     mqtt_broker.url, topic_prefix], stdout=subprocess.PIPE,
-                                    text=True, cwd=repo)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", PUBLISHER, str(path), mqtt_broker.url, topic_prefix],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=repo,
+            )
             assert proc.stdout is not None
             depth = int(proc.stdout.readline() or total)
             # kill while it is mid-stream (or at once when it is done)
@@ -251,7 +272,8 @@ while True:
 
 
 def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
-        tmp_path: Path, mqtt_broker: Broker, topic_prefix: str) -> None:
+    tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
+) -> None:
     """The broker acknowledges every batch but nobody stores them (no subscriber: the
     broker drops them, as a broker killed before delivering would): the gateway keeps
     them, sends them again when no receipt comes, and forgets them only on receipts."""
@@ -263,12 +285,16 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
     box.add(readings(total))
     box.close()
     repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-c", RECEIPT_PUBLISHER, str(path),
-                             mqtt_broker.url, topic_prefix], stdout=subprocess.PIPE,
-                            text=True, cwd=repo)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RECEIPT_PUBLISHER, str(path), mqtt_broker.url, topic_prefix],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=repo,
+    )
     assert proc.stdout is not None
     listener = None
     try:
+
         def state() -> tuple[int, int, int]:
             assert proc.stdout is not None
             depth, published, resent = (int(x) for x in proc.stdout.readline().split())
@@ -308,17 +334,31 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
 def _bare_uplink(tmp_path: Path, url: str) -> Any:
     from edge.uplink import Uplink
 
-    cfg = config_from_dict({"gateway": {"id": "gw-proto"},
-                            "broker": {"url": url, "root": "mltest-proto"},
-                            "bus": [{"name": "b", "port": "socket://127.0.0.1:9",
-                                     "meter": [{"id": "M1", "address": "000000000001"}]}]})
-    return Uplink(cfg.broker, "gw-proto", Outbox(tmp_path / "o.sqlite"),
-                  on_command=lambda p: None,
-                  status=lambda: wire.GatewayStatus("gw-proto", True, datetime.now(UTC)))
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw-proto"},
+            "broker": {"url": url, "root": "mltest-proto"},
+            "bus": [
+                {
+                    "name": "b",
+                    "port": "socket://127.0.0.1:9",
+                    "meter": [{"id": "M1", "address": "000000000001"}],
+                }
+            ],
+        }
+    )
+    return Uplink(
+        cfg.broker,
+        "gw-proto",
+        Outbox(tmp_path / "o.sqlite"),
+        on_command=lambda p: None,
+        status=lambda: wire.GatewayStatus("gw-proto", True, datetime.now(UTC)),
+    )
 
 
 def test_a_broker_down_at_start_is_waited_for_not_taken_for_an_mqtt_3_broker(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A gateway started during a broker outage: the broker says nothing because it is not
     there, not because it does not speak MQTT 5. Once it is back, the gateway connects with
     MQTT 5 (it used to fall back to 3.1.1 for good 5 s after starting)."""
@@ -340,7 +380,8 @@ def test_a_broker_down_at_start_is_waited_for_not_taken_for_an_mqtt_3_broker(
 
 
 def test_a_broker_that_never_answers_an_mqtt_5_connect_gets_3_1_1(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fallback itself still works: a broker that takes the connection and sends no
     CONNACK (as amqtt does with MQTT 5) is tried with MQTT 3.1.1."""
     import socket

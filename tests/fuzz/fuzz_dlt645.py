@@ -63,7 +63,7 @@ def _feed(dec: d.StreamDecoder, rng: random.Random, stream: bytes) -> list[d.Fra
     i = 0
     while i < len(stream):
         n = rng.choice((1, 2, 7, 13, 64, 4096))
-        out += dec.feed(stream[i:i + n])
+        out += dec.feed(stream[i : i + n])
         assert dec.pending <= dec.max_buffer, "buffer past its bound"
         i += n
     return out
@@ -83,7 +83,7 @@ def one(rng: random.Random, counts: Counts) -> None:
         stream = bytes(buf)
     elif mode == 2:  # truncated
         whole = b"".join(picked)
-        stream = whole[:rng.randrange(len(whole))]
+        stream = whole[: rng.randrange(len(whole))]
     else:  # random bytes, sometimes with start bytes sprinkled in
         stream = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
         if rng.random() < 0.5:
@@ -103,8 +103,7 @@ def one(rng: random.Random, counts: Counts) -> None:
         if d.decode_frame(again) != fr:
             counts.failures.append(f"mode {mode}: a frame that does not re-encode: {fr}")
         if mode != 1 and fr.data not in known:
-            counts.failures.append(f"mode {mode}: invented frame {again.hex()} from "
-                                   f"{stream.hex()}")
+            counts.failures.append(f"mode {mode}: invented frame {again.hex()} from {stream.hex()}")
         elif mode == 1 and fr.data not in known:
             counts.mutated_frames_new_but_valid += 1
     if mode == 0:
@@ -131,10 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     c = fuzz(args.streams, args.seed)
-    print(f"{c.streams:,} streams, {c.bytes_fed:,} bytes, {c.frames_out:,} frames out "
-          f"({c.frames_expected_clean:,} from clean streams, all recovered in order; "
-          f"{c.mutated_frames_new_but_valid:,} self-consistent frames made by mutations), "
-          f"{len(c.failures)} failures, {time.perf_counter() - t0:.0f} s")
+    print(
+        f"{c.streams:,} streams, {c.bytes_fed:,} bytes, {c.frames_out:,} frames out "
+        f"({c.frames_expected_clean:,} from clean streams, all recovered in order; "
+        f"{c.mutated_frames_new_but_valid:,} self-consistent frames made by mutations), "
+        f"{len(c.failures)} failures, {time.perf_counter() - t0:.0f} s"
+    )
     for f in c.failures:
         print("FAIL", f)
     return 1 if c.failures else 0

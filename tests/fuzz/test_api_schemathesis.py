@@ -24,8 +24,9 @@ EXAMPLES = int(os.environ.get("METERLINK_SCHEMATHESIS_EXAMPLES", "40"))
 
 
 @pytest.fixture(scope="module")
-def api(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory,
-        request: pytest.FixtureRequest) -> Iterator[tuple[Any, dict[str, str]]]:
+def api(
+    pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[Any, dict[str, str]]]:
     broker: Broker = request.getfixturevalue("mqtt_broker")
     for url in _fresh_database(pg_admin_url, "mltest_api"):
         migrate(url)
@@ -43,8 +44,7 @@ def api_schema(api: tuple[Any, dict[str, str]]) -> Any:
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
-def test_no_request_breaks_the_server(api_schema: Any, api: tuple[Any, dict[str, str]]
-                                      ) -> None:
+def test_no_request_breaks_the_server(api_schema: Any, api: tuple[Any, dict[str, str]]) -> None:
     """Each operation in turn (schemathesis' strategies driven by Hypothesis directly)."""
     _, headers = api
     failures: list[str] = []
@@ -55,17 +55,23 @@ def test_no_request_breaks_the_server(api_schema: Any, api: tuple[Any, dict[str,
         operations += 1
 
         @given(case=op.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: Any) -> None:
             if "test-admin" in str(case.path_parameters or {}) and case.method != "GET":
                 return  # changing the signed-in admin would turn the rest into 401s
             response = case.call(headers=headers)
             calls["n"] += 1
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} "
-                                f"{case.query or ''} {str(case.body)[:200]} -> "
-                                f"{response.status_code}: {response.text[:200]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} "
+                    f"{case.query or ''} {str(case.body)[:200]} -> "
+                    f"{response.status_code}: {response.text[:200]}"
+                )
 
         run()
     assert operations > 20 and calls["n"] > operations * 3

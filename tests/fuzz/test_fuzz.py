@@ -69,16 +69,26 @@ def test_server_message_handling(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         conn.execute("INSERT INTO gateways (id, name) VALUES ('gw-f', 'f')")
         for i in range(20):
-            conn.execute("INSERT INTO meters (id, address, protocol, gateway_id, installed_on) "
-                         "VALUES (%s, %s, 'dlt645-2007', 'gw-f', '2025-01-01')",
-                         (f"F{i}", f"{i:012d}"))
+            conn.execute(
+                "INSERT INTO meters (id, address, protocol, gateway_id, installed_on) "
+                "VALUES (%s, %s, 'dlt645-2007', 'gw-f', '2025-01-01')",
+                (f"F{i}", f"{i:012d}"),
+            )
         conn.commit()
     msgs: list[Msg] = []
     for n in range(1500):
-        readings = [Reading(f"F{rng.randrange(20)}", "energy_import_total",
-                            now - timedelta(minutes=15 * rng.randrange(2000)),
-                            round(rng.uniform(0, 1e5), 2), "kWh", ReadingKind.INTERVAL,
-                            Source.SCHEDULED) for _ in range(rng.randint(1, 30))]
+        readings = [
+            Reading(
+                f"F{rng.randrange(20)}",
+                "energy_import_total",
+                now - timedelta(minutes=15 * rng.randrange(2000)),
+                round(rng.uniform(0, 1e5), 2),
+                "kWh",
+                ReadingKind.INTERVAL,
+                Source.SCHEDULED,
+            )
+            for _ in range(rng.randint(1, 30))
+        ]
         payload = wire.batch_of("gw-f", str(n), readings, now)
         kind = rng.randrange(5)
         topic = "meterlink/v1/gw/gw-f/readings"
@@ -89,8 +99,14 @@ def test_server_message_handling(pg_url: str) -> None:
         elif kind == 3:
             topic = "meterlink/v1/gw/gw-other/readings"  # a gateway publishing as another
         elif kind == 4 and rng.random() < 0.3:
-            topic = rng.choice(["meterlink/v1/gw//readings", "meterlink/v2/gw/gw-f/readings",
-                                "meterlink/v1/gw/gw-f/status", "meterlink/v1/gw/a+b/readings"])
+            topic = rng.choice(
+                [
+                    "meterlink/v1/gw//readings",
+                    "meterlink/v2/gw/gw-f/readings",
+                    "meterlink/v1/gw/gw-f/status",
+                    "meterlink/v1/gw/a+b/readings",
+                ]
+            )
         msgs.append(Msg(topic, payload))
     # what should be stored: the rows of every message the wire decoder accepts on a right
     # topic whose gateway matches (the distinct keys, as storage is idempotent)
@@ -109,14 +125,16 @@ def test_server_message_handling(pg_url: str) -> None:
     try:
         consumer = Consumer(MqttConfig("mqtt://127.0.0.1:9"), pool, tz="Asia/Shanghai")
         for i in range(0, len(msgs), 50):
-            consumer._store(msgs[i:i + 50])  # noqa: SLF001 - the handling without transport
+            consumer._store(msgs[i : i + 50])  # noqa: SLF001 - the handling without transport
     finally:
         pool.close()
     with psycopg.connect(pg_url) as conn:
-        stored = {(m, q, ts) for m, q, ts in conn.execute(
-            "SELECT meter_id, quantity, ts FROM readings")}
-        quarantined = {(m, q, ts) for m, q, ts in conn.execute(
-            "SELECT meter_id, quantity, ts FROM quarantine")}
+        stored = {
+            (m, q, ts) for m, q, ts in conn.execute("SELECT meter_id, quantity, ts FROM readings")
+        }
+        quarantined = {
+            (m, q, ts) for m, q, ts in conn.execute("SELECT meter_id, quantity, ts FROM quarantine")
+        }
         dead = conn.execute("SELECT reason, payload FROM dead_letters").fetchall()
     refused_rows = set()  # rows refused one by one (a timestamp in the future, say)
     for _reason, payload in dead:
@@ -143,19 +161,41 @@ def _mutate_toml(rng: random.Random, text: str) -> str:
             del lines[i]
         elif op == 1 and "=" in line:
             key = line.split("=")[0]
-            lines[i] = key + "= " + rng.choice(['""', "-1", "0", "1e9", "true", "[]", "{}",
-                                                '"\u0000"', '"../../etc"', "99999999999",
-                                                '"socket://"', '"25:99"', "3.5"])
+            lines[i] = (
+                key
+                + "= "
+                + rng.choice(
+                    [
+                        '""',
+                        "-1",
+                        "0",
+                        "1e9",
+                        "true",
+                        "[]",
+                        "{}",
+                        '"\u0000"',
+                        '"../../etc"',
+                        "99999999999",
+                        '"socket://"',
+                        '"25:99"',
+                        "3.5",
+                    ]
+                )
+            )
         elif op == 2:
             lines.insert(i, lines[rng.randrange(len(lines))])  # a duplicated line
         elif op == 3 and line:
             j = rng.randrange(len(line))
-            lines[i] = line[:j] + chr(rng.randrange(32, 127)) + line[j + 1:]
+            lines[i] = line[:j] + chr(rng.randrange(32, 127)) + line[j + 1 :]
         elif op == 4:
             lines[i] = line.replace("[[", "[").replace("]]", "]")
         else:
-            lines.insert(i, rng.choice(["unknown_key = 1", "[nonsense]", "[[bus]]",
-                                        "[[bus.meter]]", "[[plan]]"]))
+            lines.insert(
+                i,
+                rng.choice(
+                    ["unknown_key = 1", "[nonsense]", "[[bus]]", "[[bus.meter]]", "[[plan]]"]
+                ),
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -163,8 +203,11 @@ def _mutate_toml(rng: random.Random, text: str) -> str:
 def test_configuration_mutations(which: str, tmp_path: Path) -> None:
     """Random mutations of the shipped configuration files: each is either accepted (and
     then valid) or refused with the loader's own error naming the place; never a crash."""
-    source = (ROOT / "edge" / "example.toml") if which == "edge" else (
-        ROOT / "simulators" / "fleets" / "example.toml")
+    source = (
+        (ROOT / "edge" / "example.toml")
+        if which == "edge"
+        else (ROOT / "simulators" / "fleets" / "example.toml")
+    )
     text = source.read_text()
     rng = random.Random(which)
     path = tmp_path / "mutated.toml"
@@ -184,9 +227,9 @@ def test_configuration_mutations(which: str, tmp_path: Path) -> None:
             try:
                 tomllib.loads(path.read_text())
             except tomllib.TOMLDecodeError:
-                raise AssertionError(f"invalid TOML not reported as a config error: {exc!r}"
-                                     ) from exc
-            raise AssertionError(f"{type(exc).__name__}: {exc} for\n{path.read_text()}"
-                                 ) from exc
+                raise AssertionError(
+                    f"invalid TOML not reported as a config error: {exc!r}"
+                ) from exc
+            raise AssertionError(f"{type(exc).__name__}: {exc} for\n{path.read_text()}") from exc
     assert refused > 50 and accepted > 10, (accepted, refused)
     json.dumps({"accepted": accepted, "refused": refused})

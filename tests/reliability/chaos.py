@@ -90,7 +90,8 @@ class Outcome:
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "problems"} | {
-            "problems": len(self.problems)}
+            "problems": len(self.problems)
+        }
 
 
 # --------------------------------------------------------------------------- processes
@@ -99,8 +100,9 @@ class Outcome:
 class Service:
     """One process of the run: started, killed with SIGKILL, started again."""
 
-    def __init__(self, name: str, argv: list[str], log_dir: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name, self.argv = name, argv
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_dir / f"{name}.log"
@@ -109,8 +111,14 @@ class Service:
 
     def start(self) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=REPO, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         log.close()
         self.starts += 1
 
@@ -163,8 +171,9 @@ def toml(data: dict[str, Any]) -> str:
 
     def table(d: dict[str, Any], path: str, out: list[str]) -> None:
         for k, v in d.items():
-            if not isinstance(v, dict) and not (isinstance(v, list) and v
-                                                 and isinstance(v[0], dict)):
+            if not isinstance(v, dict) and not (
+                isinstance(v, list) and v and isinstance(v[0], dict)
+            ):
                 out.append(f"{k} = {scalar(v)}")
         for k, v in d.items():
             sub = f"{path}.{k}" if path else k
@@ -189,15 +198,36 @@ def build_fleet(gateways: int, per_gw: int, start: datetime) -> dict[str, Any]:
     for g in range(gateways):
         bus = f"gw{g:02d}-rs485-0"
         buses.append({"name": bus, "fast": True})
-        areas.append({"id": f"A{g:02d}", "loss": 0.04,
-                      "master": {"archive_id": f"M{g:02d}", "address": f"{900000 + g:012d}",
-                                 "bus": bus, "phases": 3, "load": "industrial"},
-                      "meters": [{"archive_id": f"C{g:02d}{i:04d}",
-                                  "address": f"{g * 10000 + i + 1:012d}", "bus": bus}
-                                 for i in range(per_gw - 1)]})
-    return {"seed": 23, "timezone": TZ_NAME, "start": start.isoformat(), "speed": 0.0,
-            "commissioned": (start.date() - timedelta(days=90)).isoformat(),
-            "buses": buses, "areas": areas}
+        areas.append(
+            {
+                "id": f"A{g:02d}",
+                "loss": 0.04,
+                "master": {
+                    "archive_id": f"M{g:02d}",
+                    "address": f"{900000 + g:012d}",
+                    "bus": bus,
+                    "phases": 3,
+                    "load": "industrial",
+                },
+                "meters": [
+                    {
+                        "archive_id": f"C{g:02d}{i:04d}",
+                        "address": f"{g * 10000 + i + 1:012d}",
+                        "bus": bus,
+                    }
+                    for i in range(per_gw - 1)
+                ],
+            }
+        )
+    return {
+        "seed": 23,
+        "timezone": TZ_NAME,
+        "start": start.isoformat(),
+        "speed": 0.0,
+        "commissioned": (start.date() - timedelta(days=90)).isoformat(),
+        "buses": buses,
+        "areas": areas,
+    }
 
 
 def read_outbox(path: Path, before: datetime) -> tuple[dict[Key, float], int, list[str]]:
@@ -215,8 +245,10 @@ def read_outbox(path: Path, before: datetime) -> tuple[dict[Key, float], int, li
                 continue
             key = (r.meter, r.quantity, r.ts, r.kind.value == "freeze")
             if key in journal and journal[key] != r.value:
-                problems.append(f"the edge committed {key} twice with different values "
-                                f"{journal[key]} and {r.value}")
+                problems.append(
+                    f"the edge committed {key} twice with different values "
+                    f"{journal[key]} and {r.value}"
+                )
             journal[key] = r.value
         for (body,) in conn.execute("SELECT body FROM outbox"):
             if reading_from_dict(json.loads(body)).ts < before:
@@ -232,16 +264,31 @@ def read_outbox(path: Path, before: datetime) -> tuple[dict[Key, float], int, li
 def timescale_restarter() -> Callable[[], None]:
     def restart() -> None:
         for cmd in ("stop", "start"):
-            subprocess.run(["bash", str(TIMESCALE_SCRIPT), cmd], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=180)
+            subprocess.run(
+                ["bash", str(TIMESCALE_SCRIPT), cmd],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=180,
+            )
+
     return restart
 
 
-def run(admin_url: str, *, gateways: int = 2, per_gw: int = 12, days: int = 2,
-        speed: float = 1440.0, chaos_every: tuple[float, float] = (4.0, 9.0),
-        restart_db: Callable[[], None] | None = None, seed: int = 1,
-        work_dir: Path | None = None, settle_s: float = 300.0,
-        log: Callable[[str], None] = print) -> Outcome:
+def run(
+    admin_url: str,
+    *,
+    gateways: int = 2,
+    per_gw: int = 12,
+    days: int = 2,
+    speed: float = 1440.0,
+    chaos_every: tuple[float, float] = (4.0, 9.0),
+    restart_db: Callable[[], None] | None = None,
+    seed: int = 1,
+    work_dir: Path | None = None,
+    settle_s: float = 300.0,
+    log: Callable[[str], None] = print,
+) -> Outcome:
     t0 = time.monotonic()
     rng = random.Random(seed)
     tmp = Path(work_dir or tempfile.mkdtemp(prefix="meterlink-chaos-"))
@@ -270,38 +317,76 @@ def run(admin_url: str, *, gateways: int = 2, per_gw: int = 12, days: int = 2,
 
             broker_port = free_port()
             conf = tmp / "mosquitto.conf"
-            conf.write_text(f"listener {broker_port} 127.0.0.1\nallow_anonymous true\n"
-                            "max_queued_messages 0\npersistence false\n")
+            conf.write_text(
+                f"listener {broker_port} 127.0.0.1\nallow_anonymous true\n"
+                "max_queued_messages 0\npersistence false\n"
+            )
             mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
             broker = Service("broker", [mosquitto, "-c", str(conf)], tmp)
             broker_url = f"mqtt://127.0.0.1:{broker_port}"
-            servers = [Service(f"server{i}", [sys.executable, "-m", "server.cli", "run"], tmp, {
-                "METERLINK_DATABASE_URL": url, "METERLINK_MQTT_URL": broker_url,
-                "METERLINK_HTTP_PORT": str(free_port()), "METERLINK_JOBS_ENABLED": "false",
-                "METERLINK_MQTT_CLIENT_ID": f"chaos-server-{i}",
-                "METERLINK_DATA_DIR": str(tmp / f"server{i}"),
-                "METERLINK_INGEST_BATCH_MS": "50", "METERLINK_POOL_MAX": "4"})
-                for i in range(2)]
+            servers = [
+                Service(
+                    f"server{i}",
+                    [sys.executable, "-m", "server.cli", "run"],
+                    tmp,
+                    {
+                        "METERLINK_DATABASE_URL": url,
+                        "METERLINK_MQTT_URL": broker_url,
+                        "METERLINK_HTTP_PORT": str(free_port()),
+                        "METERLINK_JOBS_ENABLED": "false",
+                        "METERLINK_MQTT_CLIENT_ID": f"chaos-server-{i}",
+                        "METERLINK_DATA_DIR": str(tmp / f"server{i}"),
+                        "METERLINK_INGEST_BATCH_MS": "50",
+                        "METERLINK_POOL_MAX": "4",
+                    },
+                )
+                for i in range(2)
+            ]
             edges = []
             spec = f"{start.astimezone(UTC).isoformat()},{epoch},{speed}"
             for bus in fleet.buses:
                 gw = gateway_of(bus.name)
-                cfg = edge_config_dict(fleet, fr.urls, gw, buses=[bus.name],
-                                       broker_url=broker_url, data_dir=str(tmp / gw))
-                cfg["broker"].update({"batch_ms": 100, "receipt_timeout_s": 5,
-                                      "client_id": f"chaos-{gw}"})
+                cfg = edge_config_dict(
+                    fleet,
+                    fr.urls,
+                    gw,
+                    buses=[bus.name],
+                    broker_url=broker_url,
+                    data_dir=str(tmp / gw),
+                )
+                cfg["broker"].update(
+                    {"batch_ms": 100, "receipt_timeout_s": 5, "client_id": f"chaos-{gw}"}
+                )
                 cfg["outbox"] = {"journal": True}
                 cfg["metrics"] = {"listen": ""}
                 for b in cfg["bus"]:
                     b.update({"timeout_ms": 300, "gap_ms": 0})
                 cfg["plan"] = [
-                    {"name": "interval", "kind": "interval", "every_min": 15,
-                     "quantities": ["energy_import_total", "voltage_a"]},
-                    {"name": "daily_freeze", "kind": "daily_freeze", "at": "00:05"}]
+                    {
+                        "name": "interval",
+                        "kind": "interval",
+                        "every_min": 15,
+                        "quantities": ["energy_import_total", "voltage_a"],
+                    },
+                    {"name": "daily_freeze", "kind": "daily_freeze", "at": "00:05"},
+                ]
                 path = tmp / f"{gw}.toml"
                 path.write_text(toml(cfg))
-                edges.append(Service(f"edge-{gw}", [sys.executable, "-m", "edge.cli", "run",
-                                                    str(path), "--virtual-clock", spec], tmp))
+                edges.append(
+                    Service(
+                        f"edge-{gw}",
+                        [
+                            sys.executable,
+                            "-m",
+                            "edge.cli",
+                            "run",
+                            str(path),
+                            "--virtual-clock",
+                            spec,
+                        ],
+                        tmp,
+                    )
+                )
             services = [broker, *servers, *edges]
             broker.start()
             wait_port(broker_port)
@@ -322,8 +407,11 @@ def run(admin_url: str, *, gateways: int = 2, per_gw: int = 12, days: int = 2,
                     restart_db()
                     kills["database restarts"] += 1
                     continue
-                victim = {"edge": lambda: rng.choice(edges), "server": lambda: rng.choice(
-                    servers), "broker": lambda: broker}[kind]()
+                victim = {
+                    "edge": lambda: rng.choice(edges),
+                    "server": lambda: rng.choice(servers),
+                    "broker": lambda: broker,
+                }[kind]()
                 victim.kill9()
                 kills[f"{kind} kill -9"] += 1
                 time.sleep(rng.uniform(0.2, 2.0))
@@ -350,10 +438,12 @@ def run(admin_url: str, *, gateways: int = 2, per_gw: int = 12, days: int = 2,
                         journal.update(j)
                         pending += p
                         out.problems.extend(probs)
-                    busy = conn.execute("SELECT count(*) FROM gateway_commands WHERE status "
-                                        "IN ('pending', 'sent')").fetchone()
-                    if (pending == 0 and busy is not None and busy[0] == 0) \
-                            or time.monotonic() > deadline:
+                    busy = conn.execute(
+                        "SELECT count(*) FROM gateway_commands WHERE status IN ('pending', 'sent')"
+                    ).fetchone()
+                    if (
+                        pending == 0 and busy is not None and busy[0] == 0
+                    ) or time.monotonic() > deadline:
                         return journal, pending + (busy[0] if busy else 0)
                     time.sleep(1.0)
 
@@ -366,8 +456,10 @@ def run(admin_url: str, *, gateways: int = 2, per_gw: int = 12, days: int = 2,
             log(f"  settled ({left} undelivered); re-reading {len(missing)} meter-days")
             journal, left = settled(time.monotonic() + settle_s)
             if left:
-                out.problems.append(f"{left} readings or commands still undelivered after "
-                                    f"{settle_s:.0f} s of settling")
+                out.problems.append(
+                    f"{left} readings or commands still undelivered after "
+                    f"{settle_s:.0f} s of settling"
+                )
             _account(out, conn, journal, cutoff, fleet, delivered.days, first, last)
             for s in services:
                 if (why := s.check_alive()) is not None:
@@ -385,15 +477,26 @@ def run(admin_url: str, *, gateways: int = 2, per_gw: int = 12, days: int = 2,
     return out
 
 
-def _account(out: Outcome, conn: psycopg.Connection[Any], journal: dict[Key, float],
-             cutoff: datetime, fleet: Any, truth_days: set[tuple[str, date]], first: date,
-             last: date) -> None:
+def _account(
+    out: Outcome,
+    conn: psycopg.Connection[Any],
+    journal: dict[Key, float],
+    cutoff: datetime,
+    fleet: Any,
+    truth_days: set[tuple[str, date]],
+    first: date,
+    last: date,
+) -> None:
     ids = [m.archive_id for m, _ in fleet.meters]
-    stored = {(m, q, ts, f): v for m, q, ts, v, f in conn.execute(
-        "SELECT meter_id, quantity, ts, value, false FROM readings WHERE meter_id = ANY(%s) "
-        "AND ts < %s UNION ALL SELECT meter_id, quantity, freeze_ts, value, true "
-        "FROM daily_freeze WHERE meter_id = ANY(%s) AND freeze_ts < %s",
-        (ids, cutoff, ids, cutoff))}
+    stored = {
+        (m, q, ts, f): v
+        for m, q, ts, v, f in conn.execute(
+            "SELECT meter_id, quantity, ts, value, false FROM readings WHERE meter_id = ANY(%s) "
+            "AND ts < %s UNION ALL SELECT meter_id, quantity, freeze_ts, value, true "
+            "FROM daily_freeze WHERE meter_id = ANY(%s) AND freeze_ts < %s",
+            (ids, cutoff, ids, cutoff),
+        )
+    }
     out.committed, out.stored = len(journal), len(stored)
     missing = sorted(set(journal) - set(stored))
     extra = sorted(set(stored) - set(journal))
@@ -405,10 +508,12 @@ def _account(out: Outcome, conn: psycopg.Connection[Any], journal: dict[Key, flo
     for k in changed[:10]:
         out.problems.append(f"stored with another value: {k} {stored[k]} != {journal[k]}")
     if len(missing) > 10 or len(extra) > 10 or len(changed) > 10:
-        out.problems.append(f"in all: {len(missing)} missing, {len(extra)} extra, "
-                            f"{len(changed)} changed")
-    row = conn.execute("SELECT (SELECT count(*) FROM reading_conflicts), "
-                       "(SELECT count(*) FROM dead_letters)").fetchone()
+        out.problems.append(
+            f"in all: {len(missing)} missing, {len(extra)} extra, {len(changed)} changed"
+        )
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM reading_conflicts), (SELECT count(*) FROM dead_letters)"
+    ).fetchone()
     out.conflicts, out.dead_letters = (row[0], row[1]) if row else (0, 0)
     if out.conflicts:
         out.problems.append(f"{out.conflicts} reading conflicts")
@@ -426,8 +531,9 @@ def _account(out: Outcome, conn: psycopg.Connection[Any], journal: dict[Key, flo
         rate = completeness.success_rate(conn, day)[0]
         want = sum(1 for _, d in truth if d == day)
         if (rate["due"], rate["read"]) != (len(ids), want):
-            out.problems.append(f"{day}: success rate {rate['read']}/{rate['due']}, "
-                                f"ground truth {want}/{len(ids)}")
+            out.problems.append(
+                f"{day}: success rate {rate['read']}/{rate['due']}, ground truth {want}/{len(ids)}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -435,18 +541,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gateways", type=int, default=4)
     ap.add_argument("--meters-per-gateway", type=int, default=16)
     ap.add_argument("--days", type=int, default=7)
-    ap.add_argument("--speed", type=float, default=1440.0,
-                    help="virtual seconds per real second (1440: a day in a minute)")
+    ap.add_argument(
+        "--speed",
+        type=float,
+        default=1440.0,
+        help="virtual seconds per real second (1440: a day in a minute)",
+    )
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--database-url", default=os.environ.get("METERLINK_TEST_TIMESCALE_URL"),
-                    help="a server the run may restart (default: the private TimescaleDB)")
+    ap.add_argument(
+        "--database-url",
+        default=os.environ.get("METERLINK_TEST_TIMESCALE_URL"),
+        help="a server the run may restart (default: the private TimescaleDB)",
+    )
     ap.add_argument("--no-database-restarts", action="store_true")
     args = ap.parse_args(argv)
     if not args.database_url:
         ap.error("--database-url or METERLINK_TEST_TIMESCALE_URL is required")
     restart = None if args.no_database_restarts else timescale_restarter()
-    out = run(args.database_url, gateways=args.gateways, per_gw=args.meters_per_gateway,
-              days=args.days, speed=args.speed, restart_db=restart, seed=args.seed)
+    out = run(
+        args.database_url,
+        gateways=args.gateways,
+        per_gw=args.meters_per_gateway,
+        days=args.days,
+        speed=args.speed,
+        restart_db=restart,
+        seed=args.seed,
+    )
     print(json.dumps(out.summary(), indent=1, default=str))
     for p in out.problems:
         print("PROBLEM:", p)

@@ -22,9 +22,14 @@ def migrated(db_url: str) -> str:
 
 
 def settings_for(db: str, broker_url: str, tmp: Path, **over: Any) -> Settings:
-    return Settings(database_url=db, mqtt_url=broker_url, data_dir=tmp,
-                    auth_secret="test-secret-test-secret-test-secret", jobs_enabled=False,
-                    **over)
+    return Settings(
+        database_url=db,
+        mqtt_url=broker_url,
+        data_dir=tmp,
+        auth_secret="test-secret-test-secret-test-secret",
+        jobs_enabled=False,
+        **over,
+    )
 
 
 @pytest.fixture

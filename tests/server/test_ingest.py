@@ -37,11 +37,21 @@ def publisher(broker: Broker) -> mqtt.Client:
     return c
 
 
-def batch(gw: str, meters: list[str], slots: int, start: int = 0,
-          kind: ReadingKind = ReadingKind.INTERVAL) -> bytes:
+def batch(
+    gw: str, meters: list[str], slots: int, start: int = 0, kind: ReadingKind = ReadingKind.INTERVAL
+) -> bytes:
     t0 = NOW - timedelta(days=20)  # 20 days of slots fit before now (no future readings)
-    readings = [Reading(m, "energy_import_total", t0 + timedelta(minutes=15 * (start + i)),
-                        float(start + i), kind=kind) for m in meters for i in range(slots)]
+    readings = [
+        Reading(
+            m,
+            "energy_import_total",
+            t0 + timedelta(minutes=15 * (start + i)),
+            float(start + i),
+            kind=kind,
+        )
+        for m in meters
+        for i in range(slots)
+    ]
     return wire.batch_of(gw, f"{gw}-{start}", readings, NOW)
 
 
@@ -63,9 +73,15 @@ def wait_for(fn: Any, timeout: float = 30) -> bool:
 @pytest.fixture
 def consumer(migrated: str, mqtt_broker: Broker, topic_prefix: str) -> Iterator[Consumer]:
     pool = open_pool(migrated)
-    c = Consumer(MqttConfig(mqtt_broker.url, root=topic_prefix, share_group=None,
-                            client_id=f"srv-{topic_prefix}"), pool, tz="Asia/Shanghai",
-                 batch_ms=50, retention_days=30)
+    c = Consumer(
+        MqttConfig(
+            mqtt_broker.url, root=topic_prefix, share_group=None, client_id=f"srv-{topic_prefix}"
+        ),
+        pool,
+        tz="Asia/Shanghai",
+        batch_ms=50,
+        retention_days=30,
+    )
     c.start()
     assert c.connected.wait(10)
     try:
@@ -75,9 +91,9 @@ def consumer(migrated: str, mqtt_broker: Broker, topic_prefix: str) -> Iterator[
         pool.close()
 
 
-def test_readings_stored_once_and_bad_messages_kept(consumer: Consumer, migrated: str,
-                                                    mqtt_broker: Broker,
-                                                    topic_prefix: str) -> None:
+def test_readings_stored_once_and_bad_messages_kept(
+    consumer: Consumer, migrated: str, mqtt_broker: Broker, topic_prefix: str
+) -> None:
     add_meters(migrated, [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(1, 4)])
     pub = publisher(mqtt_broker)
     topic = wire.topic("gw-1", wire.Channel.READINGS, topic_prefix)
@@ -87,8 +103,9 @@ def test_readings_stored_once_and_bad_messages_kept(consumer: Consumer, migrated
         "malformed JSON": b"{not json",
         "unknown schema": json.dumps({"schema": 99, "gateway": "gw-1"}).encode(),
         "gateway mismatch": batch("gw-2", ["M1"], 1),
-        "future": wire.batch_of("gw-1", "f", [Reading("M1", "energy_import_total",
-                                                      NOW + timedelta(days=3), 1.0)], NOW),
+        "future": wire.batch_of(
+            "gw-1", "f", [Reading("M1", "energy_import_total", NOW + timedelta(days=3), 1.0)], NOW
+        ),
     }
     for payload in bad.values():
         pub.publish(topic, payload, qos=1).wait_for_publish(5)
@@ -105,16 +122,18 @@ def test_readings_stored_once_and_bad_messages_kept(consumer: Consumer, migrated
     pub.loop_stop()
 
 
-def test_status_last_will_and_command_round_trip(consumer: Consumer, migrated: str,
-                                                 mqtt_broker: Broker, topic_prefix: str) -> None:
+def test_status_last_will_and_command_round_trip(
+    consumer: Consumer, migrated: str, mqtt_broker: Broker, topic_prefix: str
+) -> None:
     add_meters(migrated, [{"id": "M1", "address": "000000000001"}])
     pub = publisher(mqtt_broker)
     status = wire.GatewayStatus("gw-1", True, NOW, "0.1.0", outbox_depth=7)
     st_topic = wire.topic("gw-1", wire.Channel.STATUS, topic_prefix)
     pub.publish(st_topic, wire.encode_status(status), qos=1).wait_for_publish(5)
     assert wait_for(lambda: count(migrated, "SELECT count(*) FROM gateways WHERE online") == 1)
-    pub.publish(st_topic, wire.last_will("gw-1", NOW + timedelta(seconds=5)),
-                qos=1).wait_for_publish(5)
+    pub.publish(
+        st_topic, wire.last_will("gw-1", NOW + timedelta(seconds=5)), qos=1
+    ).wait_for_publish(5)
     assert wait_for(lambda: count(migrated, "SELECT count(*) FROM gateways WHERE online") == 0)
     # a command is sent to the gateway and its result recorded
     got: list[bytes] = []
@@ -125,17 +144,20 @@ def test_status_last_will_and_command_round_trip(consumer: Consumer, migrated: s
     gw.loop_start()
     time.sleep(0.2)
     with psycopg.connect(migrated) as conn:
-        cmd_id = queue_command(conn, gateway_id="gw-1", name="read_now",
-                               args={"meter": "M1"}, requested_by="test")
+        cmd_id = queue_command(
+            conn, gateway_id="gw-1", name="read_now", args={"meter": "M1"}, requested_by="test"
+        )
         conn.commit()
     assert wait_for(lambda: bool(got))
     cmd = wire.decode_command(got[0])
     assert cmd.id == cmd_id
     res = wire.CommandResult(cmd_id, "read_now", True, NOW, None, {"readings": 3})
-    gw.publish(wire.topic("gw-1", wire.Channel.CMD_RESULT, topic_prefix),
-               wire.encode_result(res), qos=1).wait_for_publish(5)
-    assert wait_for(lambda: count(migrated, "SELECT count(*) FROM gateway_commands WHERE "
-                                            "status = 'ok'") == 1)
+    gw.publish(
+        wire.topic("gw-1", wire.Channel.CMD_RESULT, topic_prefix), wire.encode_result(res), qos=1
+    ).wait_for_publish(5)
+    assert wait_for(
+        lambda: count(migrated, "SELECT count(*) FROM gateway_commands WHERE status = 'ok'") == 1
+    )
     gw.loop_stop()
     pub.loop_stop()
 
@@ -155,12 +177,13 @@ while True:
 """
 
 
-def run_consumer(url: str, broker: str, root: str, group: str, cid: str) -> subprocess.Popen[
-        bytes]:
-    return subprocess.Popen([sys.executable, "-c", CONSUMER, url, broker, root, group, cid],
-                            cwd=Path(__file__).resolve().parents[2],
-                            stdout=subprocess.DEVNULL,
-                            stderr=open(f"/tmp/consumer-{cid}.log", "w"))  # noqa: SIM115
+def run_consumer(url: str, broker: str, root: str, group: str, cid: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CONSUMER, url, broker, root, group, cid],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=open(f"/tmp/consumer-{cid}.log", "w"),
+    )  # noqa: SIM115
 
 
 def publish_all(broker: Broker, root: str, meters: list[str], batches: int) -> int:
@@ -176,8 +199,10 @@ def publish_all(broker: Broker, root: str, meters: list[str], batches: int) -> i
 def test_kill_9_mid_stream_loses_nothing(migrated: str, topic_prefix: str) -> None:
     broker_url = os.environ.get("METERLINK_LOAD_MQTT_URL")
     if not broker_url:
-        reason = ("needs the load-test broker (METERLINK_LOAD_MQTT_URL, started by .ci/run): "
-                  "the default broker drops queued QoS 1 messages past 1000")
+        reason = (
+            "needs the load-test broker (METERLINK_LOAD_MQTT_URL, started by .ci/run): "
+            "the default broker drops queued QoS 1 messages past 1000"
+        )
         pytest.fail(reason) if IN_CI else pytest.skip(reason)
     from urllib.parse import urlsplit
 
@@ -207,8 +232,9 @@ def test_kill_9_mid_stream_loses_nothing(migrated: str, topic_prefix: str) -> No
         second.wait()
 
 
-def test_two_consumers_share_the_stream_exactly_once(migrated: str, mqtt_broker: Broker,
-                                                     topic_prefix: str) -> None:
+def test_two_consumers_share_the_stream_exactly_once(
+    migrated: str, mqtt_broker: Broker, topic_prefix: str
+) -> None:
     meters = [f"M{i}" for i in range(1, 11)]
     add_meters(migrated, [{"id": m, "address": f"{i + 1:012d}"} for i, m in enumerate(meters)])
     group = f"g-{topic_prefix}"
@@ -234,15 +260,22 @@ def _set_read_only(url: str, on: bool) -> None:
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET default_transaction_read_only = off")  # this session may write
-        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = '
-                     f'{"on" if on else "off"}')
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                     "datname = current_database() AND pid <> pg_backend_pid()")
+        conn.execute(
+            f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}'
+        )
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+            "datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def test_a_database_that_refuses_writes_holds_the_stream_and_loses_nothing(
-        consumer: Consumer, migrated: str, mqtt_broker: Broker, topic_prefix: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+    consumer: Consumer,
+    migrated: str,
+    mqtt_broker: Broker,
+    topic_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     add_meters(migrated, [{"id": "M1", "address": "000000000001"}])
     receipts: list[wire.Receipt] = []
     pub = publisher(mqtt_broker)
@@ -267,14 +300,19 @@ def test_a_database_that_refuses_writes_holds_the_stream_and_loses_nothing(
 
 
 def test_batches_committed_out_of_order_are_acknowledged_in_arrival_order(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """With several writers a later batch can commit first; its messages wait until every
     earlier batch is committed, so the broker never sees a message acknowledged while an
     earlier one may still be lost."""
     from server.ingest.consumer import _Job
 
-    c = Consumer(MqttConfig("mqtt://127.0.0.1:9"), None, tz="Asia/Shanghai",  # type: ignore[arg-type]
-                 writers=3)
+    c = Consumer(
+        MqttConfig("mqtt://127.0.0.1:9"),
+        None,
+        tz="Asia/Shanghai",  # type: ignore[arg-type]
+        writers=3,
+    )
     acked: list[int] = []
     monkeypatch.setattr(c._client, "ack", lambda mid, qos: acked.append(mid))  # noqa: SLF001
 
@@ -296,7 +334,8 @@ def test_batches_committed_out_of_order_are_acknowledged_in_arrival_order(
 
 
 def test_a_server_started_during_a_broker_outage_keeps_mqtt_5(
-        migrated: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    migrated: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A broker that is down says nothing about MQTT 5: the consumer waits for it and then
     connects with MQTT 5 (it used to fall back to 3.1.1 for good 5 s after starting, losing
     the shared subscription and the session expiry)."""
@@ -306,8 +345,11 @@ def test_a_server_started_during_a_broker_outage_keeps_mqtt_5(
     monkeypatch.setattr(consumer_module, "CONNACK_WAIT_S", 1.0, raising=False)
     broker = PrivateBroker(str(tmp_path))
     pool = open_pool(migrated)
-    c = Consumer(MqttConfig(broker.url, root="mltest-outage", share_group="g",
-                            client_id="srv-outage"), pool, tz="Asia/Shanghai")
+    c = Consumer(
+        MqttConfig(broker.url, root="mltest-outage", share_group="g", client_id="srv-outage"),
+        pool,
+        tz="Asia/Shanghai",
+    )
     c.start()
     try:
         time.sleep(6.0)  # longer than any wait for a CONNACK, with nothing listening
@@ -322,8 +364,8 @@ def test_a_server_started_during_a_broker_outage_keeps_mqtt_5(
 
 
 def test_a_message_our_code_fails_on_is_kept_and_the_decoder_goes_on(
-        migrated: str, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    migrated: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """A defect in decoding (not a bad message: an exception the wire layer does not
     promise) must neither stop the decoder thread nor lose the message: it is kept as a
     dead letter with the error, and the next message is stored as usual."""
@@ -343,8 +385,9 @@ def test_a_message_our_code_fails_on_is_kept_and_the_decoder_goes_on(
         c = Consumer(MqttConfig("mqtt://127.0.0.1:9"), pool, tz="Asia/Shanghai")
         msgs = []
         for start in (0, 10):
-            m = mqtt.MQTTMessage(mid=start + 1, topic=wire.topic(
-                "gw-1", wire.Channel.READINGS).encode())
+            m = mqtt.MQTTMessage(
+                mid=start + 1, topic=wire.topic("gw-1", wire.Channel.READINGS).encode()
+            )
             m.payload = batch("gw-1", ["M1"], 10, start=start)
             msgs.append(m)
         receipts = c._store(msgs)  # noqa: SLF001 - the handling without transport
@@ -352,6 +395,11 @@ def test_a_message_our_code_fails_on_is_kept_and_the_decoder_goes_on(
         pool.close()
     assert receipts == {"gw-1": ["gw-1-10"]}
     assert count(migrated) == 10
-    assert count(migrated, "SELECT count(*) FROM dead_letters WHERE reason LIKE "
-                           "'could not be handled: KeyError%'") == 1
+    assert (
+        count(
+            migrated,
+            "SELECT count(*) FROM dead_letters WHERE reason LIKE 'could not be handled: KeyError%'",
+        )
+        == 1
+    )
     assert "could not handle a message" in caplog.text

@@ -17,10 +17,18 @@ from .helpers import add_meters
 T0 = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # local midnight of 2026-11-02
 
 
-def rows(meter: str, n: int, value: float = 1.0, kind: str = "interval",
-         quantity: str = "energy_import_total", t0: datetime = T0) -> list[ReadingRow]:
-    return [(meter, quantity, t0 + timedelta(minutes=15 * i), value + i, kind, "scheduled", ())
-            for i in range(n)]
+def rows(
+    meter: str,
+    n: int,
+    value: float = 1.0,
+    kind: str = "interval",
+    quantity: str = "energy_import_total",
+    t0: datetime = T0,
+) -> list[ReadingRow]:
+    return [
+        (meter, quantity, t0 + timedelta(minutes=15 * i), value + i, kind, "scheduled", ())
+        for i in range(n)
+    ]
 
 
 def test_migrations_twice_and_flavour(db_url: str) -> None:
@@ -30,8 +38,10 @@ def test_migrations_twice_and_flavour(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         ts = conn.execute("SELECT 1 FROM pg_extension WHERE extname='timescaledb'").fetchone()
         if ts:
-            hyper = conn.execute("SELECT 1 FROM timescaledb_information.hypertables WHERE "
-                                 "hypertable_name = 'readings'").fetchone()
+            hyper = conn.execute(
+                "SELECT 1 FROM timescaledb_information.hypertables WHERE "
+                "hypertable_name = 'readings'"
+            ).fetchone()
             assert hyper is not None
         else:
             assert is_partitioned(conn)
@@ -63,38 +73,55 @@ def test_new_readings_by_direct_copy_and_every_kind_of_repeat(migrated: str) -> 
     repeats some readings (or holds one reading twice) falls back to the merge as a whole:
     nothing doubled, nothing lost, conflicts kept aside; the meter-days to check again are
     queued the same way on both paths."""
-    add_meters(migrated, [{"id": "M1", "address": "000000000001"},
-                          {"id": "M2", "address": "000000000002"}])
+    add_meters(
+        migrated, [{"id": "M1", "address": "000000000001"}, {"id": "M2", "address": "000000000002"}]
+    )
     tz = "Asia/Shanghai"
     with psycopg.connect(migrated) as conn:
         b = Batch()
-        b.add_rows("gw-1", "b1", rows("M1", 8) + rows("M1", 8, 220.0, quantity="voltage_a")
-                   + rows("GHOST", 2) + rows("M2", 1, 5.0, kind="freeze")
-                   + rows("M2", 1, 1.0, kind="event", quantity="cover_open_count"))
+        b.add_rows(
+            "gw-1",
+            "b1",
+            rows("M1", 8)
+            + rows("M1", 8, 220.0, quantity="voltage_a")
+            + rows("GHOST", 2)
+            + rows("M2", 1, 5.0, kind="freeze")
+            + rows("M2", 1, 1.0, kind="event", quantity="cover_open_count"),
+        )
         assert store(conn, b, tz=tz).inserted == 8 + 8 + 1 + 1
         assert conn.execute("SELECT count(*) FROM quarantine").fetchone() == (2,)
         assert conn.execute("SELECT count(*) FROM daily_freeze").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM meter_events").fetchone() == (1,)
-        direct_days = conn.execute("SELECT meter_id, data_date FROM check_queue "
-                                   "WHERE meter_id = 'M1' ORDER BY 2").fetchall()
+        direct_days = conn.execute(
+            "SELECT meter_id, data_date FROM check_queue WHERE meter_id = 'M1' ORDER BY 2"
+        ).fetchall()
         # 8 slots from local midnight: the voltage points queue M1's day once
         assert [d.isoformat() for _, d in direct_days] == ["2026-11-02"]
         # half old, half new, one new reading twice with two values: the merge decides
         mixed = Batch()
-        mixed.add_rows("gw-1", "b2", rows("M1", 12) + rows("M2", 2, 7.0, t0=T0 + timedelta(days=1))
-                       + rows("M2", 1, 9.0, t0=T0 + timedelta(days=1)))
+        mixed.add_rows(
+            "gw-1",
+            "b2",
+            rows("M1", 12)
+            + rows("M2", 2, 7.0, t0=T0 + timedelta(days=1))
+            + rows("M2", 1, 9.0, t0=T0 + timedelta(days=1)),
+        )
         assert store(conn, mixed, tz=tz).inserted == 4 + 2
         assert conn.execute("SELECT count(*) FROM readings").fetchone() == (8 + 8 + 1 + 4 + 2,)
         assert conn.execute("SELECT count(*) FROM reading_conflicts").fetchone() == (1,)
         # the same voltage points through the merge queue the same meter-day
         conn.execute("DELETE FROM check_queue")
-        conn.execute("DELETE FROM readings WHERE quantity = 'voltage_a' AND ts > %s",
-                     (T0 + timedelta(hours=1),))
+        conn.execute(
+            "DELETE FROM readings WHERE quantity = 'voltage_a' AND ts > %s",
+            (T0 + timedelta(hours=1),),
+        )
         again = Batch()
         again.add_rows("gw-1", "b3", rows("M1", 8, 220.0, quantity="voltage_a"))
         assert store(conn, again, tz=tz).inserted == 3  # a partial repeat: merged
-        assert conn.execute("SELECT meter_id, data_date FROM check_queue ORDER BY 2"
-                            ).fetchall() == direct_days
+        assert (
+            conn.execute("SELECT meter_id, data_date FROM check_queue ORDER BY 2").fetchall()
+            == direct_days
+        )
 
 
 def test_two_writers_storing_the_same_readings_at_once(migrated: str) -> None:
@@ -185,12 +212,14 @@ def test_midnight_interval_sample_and_freeze_are_not_a_conflict(migrated: str) -
         assert conn.execute("SELECT count(*) FROM reading_conflicts").fetchone() == (0,)
         assert conn.execute("SELECT value FROM readings").fetchall() == [(1234.51,)]
         assert conn.execute("SELECT data_date::text, value FROM daily_freeze").fetchall() == [
-            ("2026-11-01", 1234.50)]
+            ("2026-11-01", 1234.50)
+        ]
         other = Batch()  # the same freeze with another value
         other.add_rows("gw-1", "b3", rows("M1", 1, 1200.0, kind="freeze", t0=midnight))
         store(conn, other, tz="Asia/Shanghai")
-        assert conn.execute("SELECT kind, stored_value, new_value FROM reading_conflicts"
-                            ).fetchall() == [("freeze", 1234.50, 1200.0)]
+        assert conn.execute(
+            "SELECT kind, stored_value, new_value FROM reading_conflicts"
+        ).fetchall() == [("freeze", 1234.50, 1200.0)]
         assert conn.execute("SELECT value FROM daily_freeze").fetchall() == [(1234.50,)]
 
 

@@ -25,24 +25,57 @@ def fleet_dict(**top: Any) -> dict[str, Any]:
             {"name": "b2", "fast": True},
             {"name": "mb", "protocol": "modbus", "endpoint": "modbus-tcp"},
         ],
-        "areas": [{
-            "id": "A1", "loss": 0.05,
-            "master": {"archive_id": "M-A1", "address": "000000000900", "bus": "b1",
-                       "phases": 3, "load": "industrial"},
-            "meters": [
-                {"archive_id": "C1", "address": "000000000001", "bus": "b1"},
-                {"archive_id": "C2", "address": "000000000002", "bus": "b1",
-                 "load": "commercial"},
-                {"archive_id": "C3", "address": "000000000013", "bus": "b1", "phases": 3,
-                 "load": "industrial"},
-                {"archive_id": "C97", "address": "000000001997", "bus": "b2",
-                 "protocol": "dlt645-1997"},
-                {"archive_id": "MB1", "address": "000000000101", "bus": "mb",
-                 "protocol": "modbus", "modbus_profile": "dtsu666", "unit_id": 1},
-                {"archive_id": "MB2", "address": "000000000102", "bus": "mb",
-                 "protocol": "modbus", "modbus_profile": "sdm120", "unit_id": 2},
-            ],
-        }],
+        "areas": [
+            {
+                "id": "A1",
+                "loss": 0.05,
+                "master": {
+                    "archive_id": "M-A1",
+                    "address": "000000000900",
+                    "bus": "b1",
+                    "phases": 3,
+                    "load": "industrial",
+                },
+                "meters": [
+                    {"archive_id": "C1", "address": "000000000001", "bus": "b1"},
+                    {
+                        "archive_id": "C2",
+                        "address": "000000000002",
+                        "bus": "b1",
+                        "load": "commercial",
+                    },
+                    {
+                        "archive_id": "C3",
+                        "address": "000000000013",
+                        "bus": "b1",
+                        "phases": 3,
+                        "load": "industrial",
+                    },
+                    {
+                        "archive_id": "C97",
+                        "address": "000000001997",
+                        "bus": "b2",
+                        "protocol": "dlt645-1997",
+                    },
+                    {
+                        "archive_id": "MB1",
+                        "address": "000000000101",
+                        "bus": "mb",
+                        "protocol": "modbus",
+                        "modbus_profile": "dtsu666",
+                        "unit_id": 1,
+                    },
+                    {
+                        "archive_id": "MB2",
+                        "address": "000000000102",
+                        "bus": "mb",
+                        "protocol": "modbus",
+                        "modbus_profile": "sdm120",
+                        "unit_id": 2,
+                    },
+                ],
+            }
+        ],
     }
     data.update(top)
     return data

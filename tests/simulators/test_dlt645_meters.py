@@ -110,7 +110,8 @@ def test_block_reads_and_three_phase_values(sim: Simulation, b1: Bus) -> None:
     assert pf is not None
     for k in range(3):
         assert p.values[k + 1] == pytest.approx(
-            v.values[k] * i.values[k] * pf.values[k + 1] / 1000, rel=0.02, abs=0.002)
+            v.values[k] * i.values[k] * pf.values[k + 1] / 1000, rel=0.02, abs=0.002
+        )
 
 
 def test_single_phase_meter_has_no_phase_b(b1: Bus) -> None:
@@ -129,8 +130,7 @@ def test_unknown_item_and_unsupported_functions(b1: Bus) -> None:
 def test_1997_meter(sim: Simulation, b2: Bus) -> None:
     reply = ask(b2, d.build_read("000000001997", "9010", "1997"))
     assert reply is not None and reply.version == "1997"
-    assert reply.values[0] == pytest.approx(sim.expected("C97")["energy_import_total"],
-                                            abs=0.005)
+    assert reply.values[0] == pytest.approx(sim.expected("C97")["energy_import_total"], abs=0.005)
     block = ask(b2, d.build_read("000000001997", "901F", "1997"))
     assert block is not None and len(block.values) == 5
     # a 1997 meter does not understand 2007 functions: it stays silent
@@ -154,7 +154,8 @@ def test_long_reply_comes_in_subsequent_frames(sim: Simulation) -> None:
             break
         seq += 1
     assert d.item("0001FF00").decode(raw)[0] == pytest.approx(
-        sim.expected("C1")["energy_import_total"], abs=0.005)
+        sim.expected("C1")["energy_import_total"], abs=0.005
+    )
 
 
 def test_freeze_command_acknowledged(b1: Bus) -> None:
@@ -173,8 +174,9 @@ def test_over_tcp_like_a_serial_server(sim: Simulation) -> None:
         while not frames and time.monotonic() < deadline:
             frames = dec.feed(s.recv(256))
         reply = d.parse_reply(frames[0])
-        assert reply.values[0] == pytest.approx(sim.expected("C2")["energy_import_total"],
-                                                abs=0.005)
+        assert reply.values[0] == pytest.approx(
+            sim.expected("C2")["energy_import_total"], abs=0.005
+        )
 
 
 def test_consumption_is_deterministic_from_the_seed(fleet: object) -> None:
@@ -197,8 +199,10 @@ def test_area_master_is_customers_plus_loss(sim: Simulation) -> None:
     customers = ["C1", "C2", "C3", "C97", "MB1", "MB2"]
 
     def used(mid: str) -> float:
-        return (sim.meter(mid).registers_at(t1)["energy_import_total"]
-                - sim.meter(mid).registers_at(t0)["energy_import_total"])
+        return (
+            sim.meter(mid).registers_at(t1)["energy_import_total"]
+            - sim.meter(mid).registers_at(t0)["energy_import_total"]
+        )
 
     master = used("M-A1")
     total = sum(used(c) for c in customers)

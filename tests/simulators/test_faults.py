@@ -31,10 +31,26 @@ def regs(sim: Simulation, meter: str, t=LATER) -> dict[str, float]:  # noqa: ANN
 
 
 def test_fault_catalogue_is_complete() -> None:
-    wanted = {"dead", "intermittent", "slow", "bad_checksum", "wrong_address",
-              "register_decrease", "stopped_register", "flying_register", "tariff_mismatch",
-              "reverse_energy", "zero_consumption", "clock_drift", "voltage_loss",
-              "phase_break", "current_imbalance", "cover_open", "meter_replaced", "load_surge"}
+    wanted = {
+        "dead",
+        "intermittent",
+        "slow",
+        "bad_checksum",
+        "wrong_address",
+        "register_decrease",
+        "stopped_register",
+        "flying_register",
+        "tariff_mismatch",
+        "reverse_energy",
+        "zero_consumption",
+        "clock_drift",
+        "voltage_loss",
+        "phase_break",
+        "current_imbalance",
+        "cover_open",
+        "meter_replaced",
+        "load_surge",
+    }
     assert wanted <= set(FAULT_KINDS)
 
 
@@ -89,11 +105,15 @@ def test_stopped_and_zero(sim: Simulation) -> None:
 
 
 def test_flying_register(sim: Simulation) -> None:
-    normal = regs(sim, "C2", LATER)["energy_import_total"] - regs(sim, "C2", START)[
-        "energy_import_total"]
+    normal = (
+        regs(sim, "C2", LATER)["energy_import_total"]
+        - regs(sim, "C2", START)["energy_import_total"]
+    )
     sim.inject("C2", "flying_register", {"factor": 5.0}, START)
-    flying = regs(sim, "C2", LATER)["energy_import_total"] - regs(sim, "C2", START)[
-        "energy_import_total"]
+    flying = (
+        regs(sim, "C2", LATER)["energy_import_total"]
+        - regs(sim, "C2", START)["energy_import_total"]
+    )
     assert flying == pytest.approx(5 * normal, rel=0.01)
 
 
@@ -101,13 +121,16 @@ def test_load_surge_raises_registers_power_and_demand(sim: Simulation) -> None:
     before = {t: regs(sim, "C2", t) for t in (START, LATER)}
     sim.inject("C2", "load_surge", {"factor": 4.0}, START)
     after = {t: regs(sim, "C2", t) for t in (START, LATER)}
-    used = [r[LATER]["energy_import_total"] - r[START]["energy_import_total"]
-            for r in (before, after)]
+    used = [
+        r[LATER]["energy_import_total"] - r[START]["energy_import_total"] for r in (before, after)
+    ]
     assert used[1] == pytest.approx(4 * used[0], rel=0.01)
     assert after[LATER]["power_active_total"] == pytest.approx(
-        4 * before[LATER]["power_active_total"], rel=0.01)
+        4 * before[LATER]["power_active_total"], rel=0.01
+    )
     assert after[LATER]["max_demand_import"] == pytest.approx(
-        4 * before[LATER]["max_demand_import"], rel=0.01)
+        4 * before[LATER]["max_demand_import"], rel=0.01
+    )
     tariffs = sum(after[LATER][f"energy_import_t{i}"] for i in range(1, 5))
     assert tariffs == pytest.approx(after[LATER]["energy_import_total"], abs=0.02)
 
@@ -177,7 +200,10 @@ def test_ground_truth_file(sim: Simulation, tmp_path: Path) -> None:
     sim.clear("C1")
     records = read_ground_truth(tmp_path / "truth.jsonl")
     assert [(r["action"], r["meter"], r["kind"]) for r in records] == [
-        ("inject", "C1", "dead"), ("inject", "C3", "phase_break"), ("clear", "C1", "dead")]
+        ("inject", "C1", "dead"),
+        ("inject", "C3", "phase_break"),
+        ("clear", "C1", "dead"),
+    ]
     assert records[1]["area"] == "A1" and records[1]["params"]["phase"] == "a"
     assert records[1]["start"] == START.isoformat()
     for line in (tmp_path / "truth.jsonl").read_text().splitlines():

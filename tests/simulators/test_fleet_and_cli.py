@@ -31,15 +31,18 @@ def test_shipped_example_fleet_loads() -> None:
     assert example_text() == path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda f: f["buses"][0].update(baud="fast"), "buses[0].baud"),
-    (lambda f: f["areas"][0]["meters"][0].update(address="12AB"), "areas[0].meters[0].address"),
-    (lambda f: f["areas"][0]["meters"][0].update(bus="nowhere"), "no bus named 'nowhere'"),
-    (lambda f: f["areas"][0]["meters"][1].update(address="000000000001"), "used by C1"),
-    (lambda f: f["areas"][0]["meters"][0].update(colour="red"), "colour"),
-    (lambda f: f["areas"][0]["meters"][0].update(faults=[{"kind": "melted"}]), "melted"),
-    (lambda f: f.update(timezone="Mars/Base"), "timezone"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f["buses"][0].update(baud="fast"), "buses[0].baud"),
+        (lambda f: f["areas"][0]["meters"][0].update(address="12AB"), "areas[0].meters[0].address"),
+        (lambda f: f["areas"][0]["meters"][0].update(bus="nowhere"), "no bus named 'nowhere'"),
+        (lambda f: f["areas"][0]["meters"][1].update(address="000000000001"), "used by C1"),
+        (lambda f: f["areas"][0]["meters"][0].update(colour="red"), "colour"),
+        (lambda f: f["areas"][0]["meters"][0].update(faults=[{"kind": "melted"}]), "melted"),
+        (lambda f: f.update(timezone="Mars/Base"), "timezone"),
+    ],
+)
 def test_bad_fleet_names_the_field(change, message: str) -> None:  # noqa: ANN001
     data = fleet_dict()
     change(data)
@@ -71,14 +74,29 @@ def test_harness_and_edge_config(tmp_path: Path) -> None:
 
 def test_cli_run_fault_and_stop(tmp_path: Path) -> None:
     fleet_file = tmp_path / "fleet.toml"
-    subprocess.run([sys.executable, "-m", "simulators.cli", "example", str(fleet_file)],
-                   check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "simulators.cli", "example", str(fleet_file)], check=True, timeout=60
+    )
     control_port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulators.cli", "run", str(fleet_file), "--fast",
-         "--control-port", str(control_port), "--ground-truth", str(tmp_path / "gt.jsonl"),
-         "--duration", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "simulators.cli",
+            "run",
+            str(fleet_file),
+            "--fast",
+            "--control-port",
+            str(control_port),
+            "--ground-truth",
+            str(tmp_path / "gt.jsonl"),
+            "--duration",
+            "60",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         assert proc.stdout is not None
@@ -107,13 +125,31 @@ def test_cli_run_fault_and_stop(tmp_path: Path) -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        out = subprocess.run([sys.executable, "-m", "simulators.cli", "fault", "C000001",
-                              "intermittent", "--param", "drop_rate=0.25", "--control", url],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "simulators.cli",
+                "fault",
+                "C000001",
+                "intermittent",
+                "--param",
+                "drop_rate=0.25",
+                "--control",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["params"]["drop_rate"] == 0.25
-        bad = subprocess.run([sys.executable, "-m", "simulators.cli", "fault", "NOPE", "dead",
-                              "--control", url], capture_output=True, text=True, timeout=30)
+        bad = subprocess.run(
+            [sys.executable, "-m", "simulators.cli", "fault", "NOPE", "dead", "--control", url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert bad.returncode == 1 and "NOPE" in bad.stderr
         truth = [json.loads(x) for x in (tmp_path / "gt.jsonl").read_text().splitlines()]
         assert any(r["meter"] == "C000001" and r["kind"] == "intermittent" for r in truth)

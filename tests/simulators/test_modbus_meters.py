@@ -17,8 +17,9 @@ from simulators.simulation import Simulation
 from tests.conftest import IN_CI
 
 
-def raw_modbus_tcp(host: str, port: int, unit: int, function: int, address: int,
-                   count: int) -> list[int]:
+def raw_modbus_tcp(
+    host: str, port: int, unit: int, function: int, address: int, count: int
+) -> list[int]:
     """A Modbus TCP read written from the specification's byte layout (MBAP + PDU)."""
     pdu = struct.pack(">BHH", function, address, count)
     mbap = struct.pack(">HHHB", 0x1234, 0, len(pdu) + 1, unit)
@@ -65,15 +66,17 @@ def test_pymodbus_and_raw_client_read_our_meters(sim: Simulation) -> None:
     assert client.connect()
     try:
         for plan in plan_reads(SDM120):
-            read = (client.read_input_registers if plan.function == 4
-                    else client.read_holding_registers)
+            read = (
+                client.read_input_registers if plan.function == 4 else client.read_holding_registers
+            )
             rr = read(plan.address, count=plan.count, device_id=2)
             assert not rr.isError(), rr
             for s in plan.specs:
                 off = s.address - plan.address
-                value = decode_value(s, rr.registers[off:off + s.data_type.words])
-                assert value == pytest.approx(sim.expected("MB2")[s.quantity], rel=1e-4,
-                                              abs=1e-3), s.quantity
+                value = decode_value(s, rr.registers[off : off + s.data_type.words])
+                assert value == pytest.approx(
+                    sim.expected("MB2")[s.quantity], rel=1e-4, abs=1e-3
+                ), s.quantity
     finally:
         client.close()
     # a unit id nobody has: silence, as on a real RS-485 line
@@ -96,9 +99,29 @@ def test_mbpoll_reads_our_meter(sim: Simulation) -> None:
     spec = SDM120.spec("energy_import_total")
     # mbpoll: -a unit, -r first register (1-based), -t 3:float input registers float,
     # -B big-endian word order, -c count, -1 one poll
-    out = subprocess.run(["mbpoll", "-m", "tcp", "-p", str(port), "-a", "2",
-                          "-r", str(spec.address + 1), "-t", "3:float", "-B", "-c", "1", "-1",
-                          host], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            "mbpoll",
+            "-m",
+            "tcp",
+            "-p",
+            str(port),
+            "-a",
+            "2",
+            "-r",
+            str(spec.address + 1),
+            "-t",
+            "3:float",
+            "-B",
+            "-c",
+            "1",
+            "-1",
+            host,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     line = next(x for x in out.stdout.splitlines() if x.startswith(f"[{spec.address + 1}]"))
     value = float(line.split(":", 1)[1])
@@ -116,6 +139,7 @@ def test_rtu_over_tcp(sim: Simulation) -> None:
         rr = client.read_input_registers(spec.address, count=2, device_id=2)
         assert not rr.isError(), rr
         assert decode_value(spec, rr.registers) == pytest.approx(
-            sim.expected("MB2")["voltage_a"], rel=1e-4)
+            sim.expected("MB2")["voltage_a"], rel=1e-4
+        )
     finally:
         client.close()

@@ -14,8 +14,9 @@ def wire_order(printed: str) -> str:
     return bytes.fromhex(printed)[::-1].hex()
 
 
-@pytest.mark.parametrize(("di", "quantity"), [(0x00010000, "energy_import_total"),
-                                              (0x02010100, "voltage_a")])
+@pytest.mark.parametrize(
+    ("di", "quantity"), [(0x00010000, "energy_import_total"), (0x02010100, "voltage_a")]
+)
 def test_pypi_client_reads_energy_and_voltage(sim: Simulation, di: int, quantity: str) -> None:
     host, port = sim.serve_dlt645_tcp("b1", fast=True)
     client = dlt645.MeterClientService.new_tcp_client(host, port, timeout=5)

@@ -41,14 +41,23 @@ def meter_day(day: date) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = []
     for i in range(96):
         ts = t0 + timedelta(minutes=15 * i)
-        rows.append(("M1", "power_active_total", ts, round(0.4 + 0.05 * (i % 24), 3),
-                     "interval", "scheduled", ()))
+        rows.append(
+            (
+                "M1",
+                "power_active_total",
+                ts,
+                round(0.4 + 0.05 * (i % 24), 3),
+                "interval",
+                "scheduled",
+                (),
+            )
+        )
         rows.append(("M1", "voltage_a", ts, 221.0 + (i % 5) / 10, "interval", "scheduled", ()))
-    rows += [("M1", "clock_offset", t0 + timedelta(hours=12), 4.0, "clock", "scheduled", ()),
-             ("M1", "cover_open_count", t0 + timedelta(minutes=30), 1.0, "event", "scheduled",
-              ()),
-             ("M1", "power_down_count", t0 + timedelta(minutes=30), 3.0, "event", "scheduled",
-              ())]
+    rows += [
+        ("M1", "clock_offset", t0 + timedelta(hours=12), 4.0, "clock", "scheduled", ()),
+        ("M1", "cover_open_count", t0 + timedelta(minutes=30), 1.0, "event", "scheduled", ()),
+        ("M1", "power_down_count", t0 + timedelta(minutes=30), 3.0, "event", "scheduled", ()),
+    ]
     return rows
 
 
@@ -58,8 +67,12 @@ def live_server(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[tu
 
     migrate(pg_url)
     yesterday = datetime.now(TZ).date() - timedelta(days=1)
-    add_meters(pg_url, [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(1, 6)],
-               gateway="gw-1", area="A1")
+    add_meters(
+        pg_url,
+        [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(1, 6)],
+        gateway="gw-1",
+        area="A1",
+    )
     add_meters(pg_url, [{"id": "N1", "address": "000000000101"}], gateway="gw-2", area="A2")
     rows = []
     for back in range(3, -1, -1):
@@ -72,8 +85,17 @@ def live_server(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[tu
             rows.append((meter, "energy_import_total", ts, value, "freeze", "scheduled", ()))
             if meter == "M1":  # tariff registers that add up to the total
                 for i, share in enumerate((0.1, 0.3, 0.4, 0.2), start=1):
-                    rows.append((meter, f"energy_import_t{i}", ts, round(value * share, 2),
-                                 "freeze", "scheduled", ()))
+                    rows.append(
+                        (
+                            meter,
+                            f"energy_import_t{i}",
+                            ts,
+                            round(value * share, 2),
+                            "freeze",
+                            "scheduled",
+                            (),
+                        )
+                    )
     rows += meter_day(PICKED(yesterday))
     with psycopg.connect(pg_url) as conn:
         b = Batch()
@@ -81,9 +103,15 @@ def live_server(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[tu
         store(conn, b, tz="Asia/Shanghai")
         run_rules(conn, yesterday, "Asia/Shanghai")
     port = free_port()
-    settings = Settings(database_url=pg_url, mqtt_url=mqtt_broker.url, data_dir=tmp_path,
-                        auth_secret="dashboard-test-secret-0123456789", jobs_enabled=False,
-                        ingest_enabled=False, http_port=port)  # type: ignore[arg-type]
+    settings = Settings(
+        database_url=pg_url,
+        mqtt_url=mqtt_broker.url,
+        data_dir=tmp_path,
+        auth_secret="dashboard-test-secret-0123456789",
+        jobs_enabled=False,
+        ingest_enabled=False,
+        http_port=port,
+    )  # type: ignore[arg-type]
     app = create_app(settings, services=[])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -109,9 +137,18 @@ def test_dashboard_in_chromium(live_server: tuple[str, str]) -> None:
     api_rate = client.get("/api/completeness", headers=headers).json()["groups"][0]["rate"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1024, "height": 768}, accept_downloads=True)
         page.goto(base + "/ui/#/login")
         page.fill("#username", "test-operator")
@@ -137,8 +174,9 @@ def test_dashboard_in_chromium(live_server: tuple[str, str]) -> None:
         page.click("button.reread[data-meter='M4']")
         page.wait_for_selector("button.reread[data-meter='M4'][disabled]")
         with psycopg.connect(db) as conn:
-            assert conn.execute("SELECT count(*) FROM reread_requests WHERE meter_id = 'M4'"
-                                ).fetchone() == (1,)
+            assert conn.execute(
+                "SELECT count(*) FROM reread_requests WHERE meter_id = 'M4'"
+            ).fetchone() == (1,)
         # anomalies: confirm the register decrease
         page.goto(base + "/ui/#/anomalies?status=open")
         page.wait_for_selector("button.act[data-status='confirmed']")
@@ -150,8 +188,9 @@ def test_dashboard_in_chromium(live_server: tuple[str, str]) -> None:
         page.wait_for_selector("span.status:has-text('confirmed')")
         page.screenshot(path=str(ARTIFACTS / "anomalies.png"), full_page=True)
         with psycopg.connect(db) as conn:
-            row = conn.execute("SELECT status, comment, updated_by FROM anomalies WHERE "
-                               "meter_id = 'M2'").fetchone()
+            row = conn.execute(
+                "SELECT status, comment, updated_by FROM anomalies WHERE meter_id = 'M2'"
+            ).fetchone()
         assert row == ("confirmed", "checked on site", "test-operator")
         # a meter's page: yesterday (utility time zone) by default, then a picked day
         yesterday = datetime.now(TZ).date() - timedelta(days=1)
@@ -165,15 +204,24 @@ def test_dashboard_in_chromium(live_server: tuple[str, str]) -> None:
         page.screenshot(path=str(ARTIFACTS / "meter.png"), full_page=True)
         page.click("#raw-next")  # the second page of raw readings
         page.wait_for_selector("#raw-range:has-text('51–100')")
-        api_raw = client.get(f"/api/meters/M1/readings?date={picked}&limit=50&offset=50",
-                             headers=headers).json()
+        api_raw = client.get(
+            f"/api/meters/M1/readings?date={picked}&limit=50&offset=50", headers=headers
+        ).json()
         assert page.locator("#raw span.num").all_inner_texts() == [
-            js_number(x["value"]) for x in api_raw["items"]]
+            js_number(x["value"]) for x in api_raw["items"]
+        ]
         assert page.input_value("#meter-date") == picked.isoformat()
         page.click("#lang")  # English -> 中文: every heading of the page has its Chinese name
         page.wait_for_selector("h3:has-text('事件记录')")
-        for text in ("负荷曲线", "日用电量（按费率）", "原始读数", "数据日期", "尖", "谷",
-                     "开表盖次数"):
+        for text in (
+            "负荷曲线",
+            "日用电量（按费率）",
+            "原始读数",
+            "数据日期",
+            "尖",
+            "谷",
+            "开表盖次数",
+        ):
             assert page.locator(f"main:has-text('{text}')").count() == 1, text
         page.screenshot(path=str(ARTIFACTS / "meter-zh.png"), full_page=True)
         page.goto(base + "/ui/#/gateways")
@@ -191,40 +239,52 @@ def js_number(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
-def check_meter_page(page: object, client: httpx.Client, headers: dict[str, str],
-                     day: date) -> None:
+def check_meter_page(
+    page: object, client: httpx.Client, headers: dict[str, str], day: date
+) -> None:
     """The numbers the meter page shows for ``day`` are the API's."""
     from playwright.sync_api import Page
 
     assert isinstance(page, Page)
     raw = client.get(f"/api/meters/M1/readings?date={day}&limit=50", headers=headers).json()
-    curve = client.get("/api/meters/M1/curve", headers=headers, params={
-        "quantity": "power_active_total", "start": raw["start"], "end": raw["end"]}).json()
-    freeze = client.get(f"/api/meters/M1/freeze?start={day - timedelta(days=1)}&end={day}",
-                        headers=headers).json()["freezes"]
-    events = client.get(f"/api/meters/M1/events?date={day}&days=31&limit=20",
-                        headers=headers).json()
+    curve = client.get(
+        "/api/meters/M1/curve",
+        headers=headers,
+        params={"quantity": "power_active_total", "start": raw["start"], "end": raw["end"]},
+    ).json()
+    freeze = client.get(
+        f"/api/meters/M1/freeze?start={day - timedelta(days=1)}&end={day}", headers=headers
+    ).json()["freezes"]
+    events = client.get(
+        f"/api/meters/M1/events?date={day}&days=31&limit=20", headers=headers
+    ).json()
     assert len(curve["points"]) == 96 and raw["total"] == 2 * 96 + 3
     # the curve: one dot per point, each with its value
     titles = page.locator("svg.chart circle title").all_text_contents()
-    assert [x.split(": ")[1] for x in titles] == [f"{p['value']:.2f} kW"
-                                                  for p in curve["points"]]
+    assert [x.split(": ")[1] for x in titles] == [f"{p['value']:.2f} kW" for p in curve["points"]]
     # ... at the utility's local times: the day starts at 00:00 and ends at 23:45
     assert (titles[0].split(": ")[0], titles[-1].split(": ")[0]) == ("00:00", "23:45")
     # the day's consumption, total and by tariff: today's freeze minus yesterday's
     by = {(f["data_date"], f["quantity"]): f["value"] for f in freeze}
-    for q in ("energy_import_total", "energy_import_t1", "energy_import_t2",
-              "energy_import_t3", "energy_import_t4"):
+    for q in (
+        "energy_import_total",
+        "energy_import_t1",
+        "energy_import_t2",
+        "energy_import_t3",
+        "energy_import_t4",
+    ):
         want = f"{by[(day.isoformat(), q)] - by[((day - timedelta(days=1)).isoformat(), q)]:.2f}"
         assert page.inner_text(f"#daily span[data-date='{day}'][data-q='{q}']") == want, q
         if q == "energy_import_total":
             assert page.inner_text("#day-kwh") == f"{want} kWh"
     # raw readings: the first page, in the API's order, and the count
     assert page.locator("#raw span.num").all_inner_texts() == [
-        js_number(x["value"]) for x in raw["items"]]
+        js_number(x["value"]) for x in raw["items"]
+    ]
     assert page.inner_text("#raw-range") == f"1–50 of {raw['total']}"
     # events: the API's, newest first
     assert events["total"] == 3
     assert page.locator("#events span.num").all_inner_texts() == [
-        js_number(x["value"]) for x in events["items"]]
+        js_number(x["value"]) for x in events["items"]
+    ]
     assert "Cover-open count" in page.inner_text("#events")

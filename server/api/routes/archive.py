@@ -1,7 +1,6 @@
 """Archive REST: meters, areas, gateways and org units (CRUD with paging and filters), and
 the all-or-nothing CSV/XLSX import. Every change is audited."""
 
-
 from datetime import date
 from typing import Any, Literal
 
@@ -29,8 +28,9 @@ class MeterIn(BaseModel):
     gateway_id: str | None = None
     bus: str | None = None
     area_id: str | None = None
-    customer_class: Literal["residential", "commercial", "industrial", "agricultural",
-                            "other"] = "residential"
+    customer_class: Literal["residential", "commercial", "industrial", "agricultural", "other"] = (
+        "residential"
+    )
     customer_name: str | None = None
     customer_phone: str | None = None
     customer_address: str | None = None
@@ -53,8 +53,9 @@ class MeterPatch(BaseModel):
     gateway_id: str | None = None
     bus: str | None = None
     area_id: str | None = None
-    customer_class: Literal["residential", "commercial", "industrial", "agricultural",
-                            "other"] | None = None
+    customer_class: (
+        Literal["residential", "commercial", "industrial", "agricultural", "other"] | None
+    ) = None
     customer_name: str | None = None
     customer_phone: str | None = None
     customer_address: str | None = None
@@ -90,11 +91,13 @@ def _write(request: Request, fn: Any) -> Any:
         with request.app.state.pool.connection() as conn, conn.transaction():
             return fn(conn)
     except psycopg.errors.ForeignKeyViolation as exc:
-        raise HTTPException(409, f"refers to something that does not exist: "
-                                 f"{exc.diag.message_detail}") from None
+        raise HTTPException(
+            409, f"refers to something that does not exist: {exc.diag.message_detail}"
+        ) from None
     except psycopg.errors.IntegrityError as exc:
-        raise HTTPException(409, f"conflicts with the archive: {exc.diag.message_primary}") \
-            from None
+        raise HTTPException(
+            409, f"conflicts with the archive: {exc.diag.message_primary}"
+        ) from None
 
 
 def _check_id(key: str) -> str:
@@ -109,10 +112,14 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
     path = table.replace("_", "-")
 
     @router.get(f"/{path}", name=f"list_{table}")
-    def list_items(request: Request, limit: int = Query(100, ge=1, le=1000),
-                   offset: int = Query(0, ge=0, le=1_000_000_000), area_id: str | None = None,
-                   gateway_id: str | None = None,
-                   principal: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+    def list_items(
+        request: Request,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0, le=1_000_000_000),
+        area_id: str | None = None,
+        gateway_id: str | None = None,
+        principal: Principal = Depends(require_role("viewer")),
+    ) -> dict[str, Any]:
         filters: dict[str, Any] = {}
         if area_id is not None and "area_id" in q.TABLES[table]:
             filters["area_id"] = area_id
@@ -125,8 +132,9 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
     @router.get(f"/{path}/{{key}}", name=f"get_{table}")
-    def get_item(key: str, request: Request,
-                 principal: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+    def get_item(
+        key: str, request: Request, principal: Principal = Depends(require_role("viewer"))
+    ) -> dict[str, Any]:
         with request.app.state.pool.connection() as conn:
             row = q.get(conn, table, _check_id(key))
         if row is None:
@@ -134,24 +142,41 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         return redact_meter(row, principal) if table == "meters" else row
 
     @router.put(f"/{path}/{{key}}", name=f"put_{table}")
-    def put_item(key: str, body: model, request: Request,  # type: ignore[valid-type]
-                 principal: Principal = Depends(require_role("operator"))) -> dict[str, Any]:
+    def put_item(
+        key: str,
+        body: model,
+        request: Request,  # type: ignore[valid-type]
+        principal: Principal = Depends(require_role("operator")),
+    ) -> dict[str, Any]:
         values = body.model_dump()  # type: ignore[attr-defined]
-        return dict(_write(request, lambda conn: q.upsert(
-            conn, table, _check_id(key), values, actor=current_actor(principal))))
+        return dict(
+            _write(
+                request,
+                lambda conn: q.upsert(
+                    conn, table, _check_id(key), values, actor=current_actor(principal)
+                ),
+            )
+        )
 
     @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
-    def delete_item(key: str, request: Request,
-                    principal: Principal = Depends(require_role("operator"))) -> None:
-        if not _write(request, lambda conn: q.delete(conn, table, _check_id(key),
-                                                     actor=current_actor(principal))):
+    def delete_item(
+        key: str, request: Request, principal: Principal = Depends(require_role("operator"))
+    ) -> None:
+        if not _write(
+            request,
+            lambda conn: q.delete(conn, table, _check_id(key), actor=current_actor(principal)),
+        ):
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
 
     if patch is not None:
+
         @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
-        def patch_item(key: str, body: patch, request: Request,  # type: ignore[valid-type]
-                       principal: Principal = Depends(require_role("operator"))
-                       ) -> dict[str, Any]:
+        def patch_item(
+            key: str,
+            body: patch,
+            request: Request,  # type: ignore[valid-type]
+            principal: Principal = Depends(require_role("operator")),
+        ) -> dict[str, Any]:
             values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
 
             def run(conn: Any) -> dict[str, Any]:
@@ -169,9 +194,11 @@ crud("meters", MeterIn, MeterPatch)
 
 
 @router.post("/archive/import")
-async def import_archive(request: Request, file: UploadFile = File(...),
-                         principal: Principal = Depends(require_role("operator"))
-                         ) -> dict[str, Any]:
+async def import_archive(
+    request: Request,
+    file: UploadFile = File(...),
+    principal: Principal = Depends(require_role("operator")),
+) -> dict[str, Any]:
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
@@ -181,8 +208,13 @@ async def import_archive(request: Request, file: UploadFile = File(...),
     except ImportError_ as exc:
         raise HTTPException(400, str(exc)) from None
     if errors:
-        raise HTTPException(422, {"message": f"nothing imported: {len(errors)} problems",
-                                  "errors": [e.__dict__ for e in errors[:1000]]})
+        raise HTTPException(
+            422,
+            {
+                "message": f"nothing imported: {len(errors)} problems",
+                "errors": [e.__dict__ for e in errors[:1000]],
+            },
+        )
     actor = current_actor(principal)
 
     def run(conn: Any) -> dict[str, Any]:
@@ -197,14 +229,16 @@ async def import_archive(request: Request, file: UploadFile = File(...),
                 conn.execute("UPDATE gateways SET known = true WHERE id = %s", (gw,))
         for r in good:
             existed = q.get(conn, "meters", r["id"]) is not None
-            q.upsert(conn, "meters", r["id"], {k: v for k, v in r.items() if k != "id"},
-                     actor=actor)
+            q.upsert(
+                conn, "meters", r["id"], {k: v for k, v in r.items() if k != "id"}, actor=actor
+            )
             updated += existed
             created += not existed
         for r in good:
             if r.get("is_area_master") and r.get("area_id"):
-                conn.execute("UPDATE areas SET master_meter_id = %s WHERE id = %s",
-                             (r["id"], r["area_id"]))
+                conn.execute(
+                    "UPDATE areas SET master_meter_id = %s WHERE id = %s", (r["id"], r["area_id"])
+                )
         return {"imported": len(good), "created": created, "updated": updated}
 
     return _write(request, run)  # type: ignore[no-any-return]

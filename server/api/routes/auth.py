@@ -86,8 +86,9 @@ def login(body: LoginRequest, request: Request, response: Response) -> LoginResp
         secure=request.url.scheme == "https",
     )
     expires = datetime.fromtimestamp(int(now.timestamp()) + _ttl(request), UTC)
-    return LoginResponse(token=token, username=user["username"], role=user["role"],
-                         expires_at=expires)
+    return LoginResponse(
+        token=token, username=user["username"], role=user["role"], expires_at=expires
+    )
 
 
 @router.post("/auth/logout", status_code=204)
@@ -137,8 +138,9 @@ def update_user(
     request: Request,
     principal: Principal = Depends(require_role("admin")),
 ) -> dict[str, Any]:
-    if username == principal.username and (body.role not in (None, "admin") or
-                                           body.active is False):
+    if username == principal.username and (
+        body.role not in (None, "admin") or body.active is False
+    ):
         raise HTTPException(409, "an admin cannot demote or disable their own account")
     try:
         with request.app.state.pool.connection() as conn:

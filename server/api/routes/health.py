@@ -33,8 +33,9 @@ def ready(request: Request) -> JSONResponse:
     except OSError as exc:
         checks["broker"] = f"unreachable: {exc.strerror or exc}"
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ok else "not ready", **checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503
+    )
 
 
 @router.get("/metrics")

@@ -24,9 +24,15 @@ def _meter(request: Request, meter: str) -> None:
 
 
 @router.get("/{meter}/curve")
-def curve(meter: str, request: Request, start: datetime, end: datetime,
-          quantity: str = "energy_import_total", limit: int = Query(5000, ge=1, le=100_000),
-          _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+def curve(
+    meter: str,
+    request: Request,
+    start: datetime,
+    end: datetime,
+    quantity: str = "energy_import_total",
+    limit: int = Query(5000, ge=1, le=100_000),
+    _: Principal = Depends(require_role("viewer")),
+) -> dict[str, Any]:
     if quantity not in QUANTITY_BY_NAME:
         raise HTTPException(400, f"unknown quantity {quantity!r}")
     if start.tzinfo is None or end.tzinfo is None:
@@ -38,13 +44,18 @@ def curve(meter: str, request: Request, start: datetime, end: datetime,
     _meter(request, meter)
     with request.app.state.pool.connection() as conn:
         points = q.curve(conn, meter=meter, quantity=quantity, start=start, end=end, limit=limit)
-    return {"meter": meter, "quantity": quantity, "unit": QUANTITY_BY_NAME[quantity].unit,
-            "points": points}
+    return {
+        "meter": meter,
+        "quantity": quantity,
+        "unit": QUANTITY_BY_NAME[quantity].unit,
+        "points": points,
+    }
 
 
 @router.get("/{meter}/latest")
-def latest(meter: str, request: Request,
-           _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+def latest(
+    meter: str, request: Request, _: Principal = Depends(require_role("viewer"))
+) -> dict[str, Any]:
     _meter(request, meter)
     with request.app.state.pool.connection() as conn:
         rows = q.latest(conn, meter=meter)
@@ -52,8 +63,13 @@ def latest(meter: str, request: Request,
 
 
 @router.get("/{meter}/freeze")
-def freeze(meter: str, request: Request, start: date, end: date,
-           _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+def freeze(
+    meter: str,
+    request: Request,
+    start: date,
+    end: date,
+    _: Principal = Depends(require_role("viewer")),
+) -> dict[str, Any]:
     if end < start or (end - start).days > 400:
         raise HTTPException(400, "end must be on or after start, at most 400 days apart")
     _meter(request, meter)
@@ -62,8 +78,9 @@ def freeze(meter: str, request: Request, start: date, end: date,
     return {"meter": meter, "freezes": rows}
 
 
-def _local_day(request: Request, day: date | None, days: int = 1
-               ) -> tuple[date, date, datetime, datetime]:
+def _local_day(
+    request: Request, day: date | None, days: int = 1
+) -> tuple[date, date, datetime, datetime]:
     """(first, last, start, end): the ``days`` data dates ending with ``day`` (default
     yesterday) in the utility time zone, and the instants that bound them."""
     tz = request.app.state.settings.tz
@@ -88,10 +105,15 @@ def _unit(quantity: str) -> str | None:
 
 
 @router.get("/{meter}/readings")
-def raw_readings(meter: str, request: Request, day: date | None = Query(None, alias="date"),
-                 quantity: str | None = None, limit: int = Query(100, ge=1, le=5000),
-                 offset: int = Query(0, ge=0, le=10_000_000),
-                 _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+def raw_readings(
+    meter: str,
+    request: Request,
+    day: date | None = Query(None, alias="date"),
+    quantity: str | None = None,
+    limit: int = Query(100, ge=1, le=5000),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    _: Principal = Depends(require_role("viewer")),
+) -> dict[str, Any]:
     """The readings of one data date (default yesterday in the utility time zone) as they
     were stored: interval, instantaneous, event and clock readings, oldest first, paged.
     ``start`` and ``end`` are the instants that bound the day."""
@@ -99,21 +121,35 @@ def raw_readings(meter: str, request: Request, day: date | None = Query(None, al
     d, _last, start, end = _local_day(request, day)
     _meter(request, meter)
     with request.app.state.pool.connection() as conn:
-        rows, total = q.raw_readings(conn, meter=meter, start=start, end=end,
-                                     quantity=quantity, limit=limit, offset=offset)
+        rows, total = q.raw_readings(
+            conn, meter=meter, start=start, end=end, quantity=quantity, limit=limit, offset=offset
+        )
     for r in rows:
         r["unit"] = _unit(r["quantity"])
-    return {"meter": meter, "date": d, "timezone": request.app.state.settings.utility_timezone,
-            "start": start, "end": end, "total": total, "limit": limit, "offset": offset,
-            "items": rows}
+    return {
+        "meter": meter,
+        "date": d,
+        "timezone": request.app.state.settings.utility_timezone,
+        "start": start,
+        "end": end,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": rows,
+    }
 
 
 @router.get("/{meter}/events")
-def meter_events(meter: str, request: Request, day: date | None = Query(None, alias="date"),
-                 days: int = Query(1, ge=1, le=400), quantity: str | None = None,
-                 limit: int = Query(50, ge=1, le=5000),
-                 offset: int = Query(0, ge=0, le=10_000_000),
-                 _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+def meter_events(
+    meter: str,
+    request: Request,
+    day: date | None = Query(None, alias="date"),
+    days: int = Query(1, ge=1, le=400),
+    quantity: str | None = None,
+    limit: int = Query(50, ge=1, le=5000),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    _: Principal = Depends(require_role("viewer")),
+) -> dict[str, Any]:
     """The meter's events (cover-open and power-down counters, clock offsets, maximum
     demand) of the ``days`` data dates ending with ``date`` (default yesterday in the
     utility time zone), newest first, paged."""
@@ -121,10 +157,20 @@ def meter_events(meter: str, request: Request, day: date | None = Query(None, al
     first, last, start, end = _local_day(request, day, days)
     _meter(request, meter)
     with request.app.state.pool.connection() as conn:
-        rows, total = q.events(conn, meter=meter, start=start, end=end, quantity=quantity,
-                               limit=limit, offset=offset)
+        rows, total = q.events(
+            conn, meter=meter, start=start, end=end, quantity=quantity, limit=limit, offset=offset
+        )
     for r in rows:
         r["unit"] = _unit(r["quantity"])
-    return {"meter": meter, "from": first, "to": last,
-            "timezone": request.app.state.settings.utility_timezone, "start": start,
-            "end": end, "total": total, "limit": limit, "offset": offset, "items": rows}
+    return {
+        "meter": meter,
+        "from": first,
+        "to": last,
+        "timezone": request.app.state.settings.utility_timezone,
+        "start": start,
+        "end": end,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": rows,
+    }

@@ -10,30 +10,63 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-METER_FIELDS = ("address", "protocol", "modbus_profile", "modbus_unit", "gateway_id", "bus",
-                "area_id", "customer_class", "customer_name", "customer_phone",
-                "customer_address", "phases", "rated_voltage", "rated_current", "ct_ratio",
-                "pt_ratio", "contracted_kw", "is_generation", "is_area_master", "installed_on",
-                "removed_on", "replaces_meter_id")
-TABLES = {"meters": METER_FIELDS,
-          "areas": ("name", "org_unit_id", "master_meter_id", "capacity_kva"),
-          "gateways": ("name", "area_id", "org_unit_id"),
-          "org_units": ("name", "parent_id")}
+METER_FIELDS = (
+    "address",
+    "protocol",
+    "modbus_profile",
+    "modbus_unit",
+    "gateway_id",
+    "bus",
+    "area_id",
+    "customer_class",
+    "customer_name",
+    "customer_phone",
+    "customer_address",
+    "phases",
+    "rated_voltage",
+    "rated_current",
+    "ct_ratio",
+    "pt_ratio",
+    "contracted_kw",
+    "is_generation",
+    "is_area_master",
+    "installed_on",
+    "removed_on",
+    "replaces_meter_id",
+)
+TABLES = {
+    "meters": METER_FIELDS,
+    "areas": ("name", "org_unit_id", "master_meter_id", "capacity_kva"),
+    "gateways": ("name", "area_id", "org_unit_id"),
+    "org_units": ("name", "parent_id"),
+}
 
 
 def _jsonable(row: dict[str, Any] | None) -> Any:
     if row is None:
         return None
-    return json.loads(json.dumps(row, default=lambda v: v.isoformat()
-                                 if isinstance(v, (date, datetime)) else str(v)))
+    return json.loads(
+        json.dumps(
+            row, default=lambda v: v.isoformat() if isinstance(v, (date, datetime)) else str(v)
+        )
+    )
 
 
-def audit(conn: psycopg.Connection[Any], *, actor: str, action: str, entity: str,
-          entity_id: str | None, before: Any, after: Any) -> None:
-    conn.execute("INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "
-                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                 (actor, action, entity, entity_id, Jsonb(_jsonable(before)),
-                  Jsonb(_jsonable(after))))
+def audit(
+    conn: psycopg.Connection[Any],
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    before: Any,
+    after: Any,
+) -> None:
+    conn.execute(
+        "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (actor, action, entity, entity_id, Jsonb(_jsonable(before)), Jsonb(_jsonable(after))),
+    )
 
 
 def get(conn: psycopg.Connection[Any], table: str, key: str) -> dict[str, Any] | None:
@@ -42,8 +75,9 @@ def get(conn: psycopg.Connection[Any], table: str, key: str) -> dict[str, Any] |
         return cur.execute(f"SELECT * FROM {table} WHERE id = %s", (key,)).fetchone()
 
 
-def listing(conn: psycopg.Connection[Any], table: str, *, filters: dict[str, Any],
-            limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def listing(
+    conn: psycopg.Connection[Any], table: str, *, filters: dict[str, Any], limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     assert table in TABLES
     where, params = [], []
     for col, val in filters.items():
@@ -53,34 +87,36 @@ def listing(conn: psycopg.Connection[Any], table: str, *, filters: dict[str, Any
             params.append(val)
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(f"SELECT * FROM {table}{clause} ORDER BY id LIMIT %s OFFSET %s",
-                           (*params, limit, offset)).fetchall()
+        rows = cur.execute(
+            f"SELECT * FROM {table}{clause} ORDER BY id LIMIT %s OFFSET %s",
+            (*params, limit, offset),
+        ).fetchall()
         total = cur.execute(f"SELECT count(*) AS n FROM {table}{clause}", params).fetchone()
     return rows, int(total["n"]) if total else 0
 
 
-def upsert(conn: psycopg.Connection[Any], table: str, key: str, values: dict[str, Any], *,
-           actor: str) -> dict[str, Any]:
+def upsert(
+    conn: psycopg.Connection[Any], table: str, key: str, values: dict[str, Any], *, actor: str
+) -> dict[str, Any]:
     assert table in TABLES
     cols = [c for c in values if c in TABLES[table]]
     before = get(conn, table, key)
     if before is None:
         names = ", ".join(["id", *cols])
         marks = ", ".join(["%s"] * (len(cols) + 1))
-        conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})",
-                     (key, *[values[c] for c in cols]))
+        conn.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks})", (key, *[values[c] for c in cols])
+        )
         action = f"{table}.create"
     else:
         if not cols:
             return before
         sets = ", ".join(f"{c} = %s" for c in cols)
-        conn.execute(f"UPDATE {table} SET {sets} WHERE id = %s", (*[values[c] for c in cols],
-                                                                   key))
+        conn.execute(f"UPDATE {table} SET {sets} WHERE id = %s", (*[values[c] for c in cols], key))
         action = f"{table}.update"
     after = get(conn, table, key)
     assert after is not None
-    audit(conn, actor=actor, action=action, entity=table, entity_id=key, before=before,
-          after=after)
+    audit(conn, actor=actor, action=action, entity=table, entity_id=key, before=before, after=after)
     return after
 
 
@@ -89,6 +125,13 @@ def delete(conn: psycopg.Connection[Any], table: str, key: str, *, actor: str) -
     if before is None:
         return False
     conn.execute(f"DELETE FROM {table} WHERE id = %s", (key,))
-    audit(conn, actor=actor, action=f"{table}.delete", entity=table, entity_id=key,
-          before=before, after=None)
+    audit(
+        conn,
+        actor=actor,
+        action=f"{table}.delete",
+        entity=table,
+        entity_id=key,
+        before=before,
+        after=None,
+    )
     return True

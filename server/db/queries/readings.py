@@ -9,13 +9,21 @@ import psycopg
 from psycopg.rows import dict_row
 
 
-def curve(conn: psycopg.Connection[Any], *, meter: str, quantity: str, start: datetime,
-          end: datetime, limit: int) -> list[dict[str, Any]]:
+def curve(
+    conn: psycopg.Connection[Any],
+    *,
+    meter: str,
+    quantity: str,
+    start: datetime,
+    end: datetime,
+    limit: int,
+) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT ts, value, source, quality FROM readings WHERE meter_id = %s AND "
             "quantity = %s AND ts >= %s AND ts < %s AND kind = 'interval' ORDER BY ts LIMIT %s",
-            (meter, quantity, start, end, limit)).fetchall()
+            (meter, quantity, start, end, limit),
+        ).fetchall()
 
 
 def latest(conn: psycopg.Connection[Any], *, meter: str) -> list[dict[str, Any]]:
@@ -27,21 +35,35 @@ def latest(conn: psycopg.Connection[Any], *, meter: str) -> list[dict[str, Any]]
             " WHERE meter_id = %(m)s AND ts > now() - interval '400 days'"
             " UNION ALL SELECT quantity, freeze_ts, value, 'freeze', source FROM daily_freeze"
             " WHERE meter_id = %(m)s AND freeze_ts > now() - interval '400 days') x "
-            "ORDER BY quantity, ts DESC, kind", {"m": meter}).fetchall()
+            "ORDER BY quantity, ts DESC, kind",
+            {"m": meter},
+        ).fetchall()
 
 
-def freezes(conn: psycopg.Connection[Any], *, meter: str, start: date,
-            end: date) -> list[dict[str, Any]]:
+def freezes(
+    conn: psycopg.Connection[Any], *, meter: str, start: date, end: date
+) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT data_date, quantity, value, freeze_ts, source FROM daily_freeze "
             "WHERE meter_id = %s AND data_date BETWEEN %s AND %s ORDER BY data_date, quantity",
-            (meter, start, end)).fetchall()
+            (meter, start, end),
+        ).fetchall()
 
 
-def _page(conn: psycopg.Connection[Any], *, table: str, columns: str, order: str, meter: str,
-          start: datetime, end: datetime, quantity: str | None, limit: int, offset: int
-          ) -> tuple[list[dict[str, Any]], int]:
+def _page(
+    conn: psycopg.Connection[Any],
+    *,
+    table: str,
+    columns: str,
+    order: str,
+    meter: str,
+    start: datetime,
+    end: datetime,
+    quantity: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
     """One page of a meter's rows of ``table`` in [start, end) (one quantity or all), and
     how many there are in all."""
     cond = "meter_id = %(m)s AND ts >= %(s)s AND ts < %(e)s"
@@ -49,27 +71,62 @@ def _page(conn: psycopg.Connection[Any], *, table: str, columns: str, order: str
         cond += " AND quantity = %(q)s"
     args = {"m": meter, "s": start, "e": end, "q": quantity, "limit": limit, "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(f"SELECT {columns} FROM {table} WHERE {cond} ORDER BY {order} "
-                           "LIMIT %(limit)s OFFSET %(offset)s", args).fetchall()
+        rows = cur.execute(
+            f"SELECT {columns} FROM {table} WHERE {cond} ORDER BY {order} "
+            "LIMIT %(limit)s OFFSET %(offset)s",
+            args,
+        ).fetchall()
         total = cur.execute(f"SELECT count(*) AS n FROM {table} WHERE {cond}", args).fetchone()
     return rows, int(total["n"]) if total else 0
 
 
-def raw_readings(conn: psycopg.Connection[Any], *, meter: str, start: datetime, end: datetime,
-                 quantity: str | None, limit: int, offset: int
-                 ) -> tuple[list[dict[str, Any]], int]:
+def raw_readings(
+    conn: psycopg.Connection[Any],
+    *,
+    meter: str,
+    start: datetime,
+    end: datetime,
+    quantity: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
     """The readings as stored (every kind but freezes, which live in ``daily_freeze``) in
     [start, end), oldest first, one page; and how many there are in all."""
-    return _page(conn, table="readings", order="ts, quantity",
-                 columns="ts, quantity, value, kind, source, quality, gateway_id, received_at",
-                 meter=meter, start=start, end=end, quantity=quantity, limit=limit,
-                 offset=offset)
+    return _page(
+        conn,
+        table="readings",
+        order="ts, quantity",
+        columns="ts, quantity, value, kind, source, quality, gateway_id, received_at",
+        meter=meter,
+        start=start,
+        end=end,
+        quantity=quantity,
+        limit=limit,
+        offset=offset,
+    )
 
 
-def events(conn: psycopg.Connection[Any], *, meter: str, start: datetime, end: datetime,
-           quantity: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def events(
+    conn: psycopg.Connection[Any],
+    *,
+    meter: str,
+    start: datetime,
+    end: datetime,
+    quantity: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
     """The meter's events (cover openings, clock offsets, power-downs, maximum demand) in
     [start, end), newest first, one page; and how many there are in all."""
-    return _page(conn, table="meter_events", order="ts DESC, quantity",
-                 columns="ts, quantity, value, gateway_id, received_at", meter=meter,
-                 start=start, end=end, quantity=quantity, limit=limit, offset=offset)
+    return _page(
+        conn,
+        table="meter_events",
+        order="ts DESC, quantity",
+        columns="ts, quantity, value, gateway_id, received_at",
+        meter=meter,
+        start=start,
+        end=end,
+        quantity=quantity,
+        limit=limit,
+        offset=offset,
+    )

@@ -14,16 +14,68 @@ from protocols.dlt645.formats import Format
 from protocols.model import QUANTITY_BY_NAME
 
 # Every identifier the shared reference (dlt645.md) lists, by version.
-REFERENCE_2007 = [
-    "00000000", "00010000", "00020000", "00010100", "00010200", "00010300", "00010400",
-    "0001FF00", "00030000", "00040000", "01010000", "02010100", "02010200", "02010300",
-    "0201FF00", "02020100", "02020200", "02020300", "0202FF00", "02030000", "02030100",
-    "02030200", "02030300", "02040000", "02050000", "02060000", "02060100", "02060200",
-    "02060300", "02800002", "04000101", "04000102", "04000401", "03110000", "03300D00",
-] + [f"050600{n:02X}" for n in range(1, 63)] + [f"050601{n:02X}" for n in range(1, 63)] + [
-    f"050602{n:02X}" for n in range(1, 63)]
-REFERENCE_1997 = ["9010", "9020", "901F", "9110", "B611", "B612", "B613", "B621", "B622",
-                  "B623", "B630", "B631", "B632", "B633", "B650", "C010", "C011", "C032"]
+REFERENCE_2007 = (
+    [
+        "00000000",
+        "00010000",
+        "00020000",
+        "00010100",
+        "00010200",
+        "00010300",
+        "00010400",
+        "0001FF00",
+        "00030000",
+        "00040000",
+        "01010000",
+        "02010100",
+        "02010200",
+        "02010300",
+        "0201FF00",
+        "02020100",
+        "02020200",
+        "02020300",
+        "0202FF00",
+        "02030000",
+        "02030100",
+        "02030200",
+        "02030300",
+        "02040000",
+        "02050000",
+        "02060000",
+        "02060100",
+        "02060200",
+        "02060300",
+        "02800002",
+        "04000101",
+        "04000102",
+        "04000401",
+        "03110000",
+        "03300D00",
+    ]
+    + [f"050600{n:02X}" for n in range(1, 63)]
+    + [f"050601{n:02X}" for n in range(1, 63)]
+    + [f"050602{n:02X}" for n in range(1, 63)]
+)
+REFERENCE_1997 = [
+    "9010",
+    "9020",
+    "901F",
+    "9110",
+    "B611",
+    "B612",
+    "B613",
+    "B621",
+    "B622",
+    "B623",
+    "B630",
+    "B631",
+    "B632",
+    "B633",
+    "B650",
+    "C010",
+    "C011",
+    "C032",
+]
 
 
 @pytest.mark.parametrize(("version", "dis"), [("2007", REFERENCE_2007), ("1997", REFERENCE_1997)])
@@ -60,7 +112,12 @@ def test_block_members_in_order() -> None:
     block = d.item("0001FF00")
     assert block.is_block
     assert [m.di_text for m in block.member_items] == [
-        "00010000", "00010100", "00010200", "00010300", "00010400"]
+        "00010000",
+        "00010100",
+        "00010200",
+        "00010300",
+        "00010400",
+    ]
     assert block.nbytes == 20
 
 
@@ -91,9 +148,10 @@ def test_unknown_identifier_is_a_request_error() -> None:
 
 # --------------------------------------------------------------- round trips, both roles
 
+
 def value_strategy(fmt: Format) -> st.SearchStrategy[object]:
     if fmt.kind == "number":
-        top = 10 ** fmt.digits - 1
+        top = 10**fmt.digits - 1
         if fmt.signed:  # sign in bit 7 of the top byte: the top digit stays 0..7
             top = int("7" + "9" * (fmt.digits - 1)) if fmt.digits % 2 == 0 else top
         units = st.integers(min_value=-top if fmt.signed else 0, max_value=top)
@@ -108,7 +166,8 @@ def value_strategy(fmt: Format) -> st.SearchStrategy[object]:
         return st.dates(date(2000, 1, 1), date(2099, 12, 31))
     with_seconds = fmt.pattern.endswith("ss")
     return st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31, 23, 59, 59)).map(
-        lambda t: t.replace(second=t.second if with_seconds else 0, microsecond=0))
+        lambda t: t.replace(second=t.second if with_seconds else 0, microsecond=0)
+    )
 
 
 ALL_ITEMS = [e for e in d.items() if e.history in (0, 1, 62)]

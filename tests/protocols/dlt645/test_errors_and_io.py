@@ -10,8 +10,22 @@ import pytest
 from protocols import dlt645 as d
 
 PROTOCOLS = Path(__file__).resolve().parents[3] / "protocols"
-IO_MODULES = {"socket", "serial", "asyncio", "paho", "psycopg", "threading", "select",
-              "subprocess", "selectors", "ssl", "urllib", "http", "sqlite3", "os"}
+IO_MODULES = {
+    "socket",
+    "serial",
+    "asyncio",
+    "paho",
+    "psycopg",
+    "threading",
+    "select",
+    "subprocess",
+    "selectors",
+    "ssl",
+    "urllib",
+    "http",
+    "sqlite3",
+    "os",
+}
 
 
 def test_request_errors_and_frame_errors_are_separate_branches() -> None:

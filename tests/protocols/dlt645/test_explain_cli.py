@@ -8,18 +8,37 @@ import sys
 
 from .vectors import VECTORS
 
-KEYS = {"protocol", "direction", "address", "control", "function", "error", "more_follows",
-        "di", "values", "unit", "checksum_ok"}
+KEYS = {
+    "protocol",
+    "direction",
+    "address",
+    "control",
+    "function",
+    "error",
+    "more_follows",
+    "di",
+    "values",
+    "unit",
+    "checksum_ok",
+}
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "protocols.dlt645", "explain", *args],
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "protocols.dlt645", "explain", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_arguments_one_json_line_each() -> None:
-    picked = [v for v in VECTORS if v.name in {"reply_energy_block", "r97_reply_energy",
-                                               "reply_error_no_such_data"}]
+    picked = [
+        v
+        for v in VECTORS
+        if v.name in {"reply_energy_block", "r97_reply_energy", "reply_error_no_such_data"}
+    ]
     out = run(*[v.hex for v in picked])
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

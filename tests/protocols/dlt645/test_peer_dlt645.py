@@ -60,11 +60,16 @@ def ask(port: int, wire: bytes, timeout: float = 3.0) -> list[d.Frame]:
 
 @pytest.mark.parametrize(
     ("di", "expected", "unit"),
-    [("00010000", 12345.67, "kWh"), ("00020000", 42.5, "kWh"),
-     ("02010100", 220.1, "V"), ("02800002", 50.01, "Hz")],
+    [
+        ("00010000", 12345.67, "kWh"),
+        ("00020000", 42.5, "kWh"),
+        ("02010100", 220.1, "V"),
+        ("02800002", 50.01, "Hz"),
+    ],
 )
-def test_peer_simulator_answers_our_read(peer_meter: int, di: str, expected: float,
-                                         unit: str) -> None:
+def test_peer_simulator_answers_our_read(
+    peer_meter: int, di: str, expected: float, unit: str
+) -> None:
     frames = ask(peer_meter, d.build_read(ADDRESS, di))
     assert len(frames) == 1, "the peer did not answer"
     reply = d.parse_reply(frames[0], request_di=di).raise_for_error()

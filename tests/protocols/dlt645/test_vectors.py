@@ -38,7 +38,7 @@ def test_table_covers_what_the_issue_asks() -> None:
 @pytest.mark.parametrize("vec", VECTORS, ids=IDS)
 def test_bytes_agree_with_reference_encoder(vec: Vector) -> None:
     wire = vec.wire
-    body = wire[vec.preamble:]
+    body = wire[vec.preamble :]
     plain = bytes((b - 0x33) & 0xFF for b in body[10:-2])
     assert reference_frame(body[1:7], body[8], plain, vec.preamble) == wire
 
@@ -101,7 +101,7 @@ def test_stream_of_all_vectors_yields_them_in_order() -> None:
     stream = b"".join(v.wire for v in VECTORS)
     frames = []
     for i in range(0, len(stream), 7):  # cut every 7 bytes, straight through frames
-        frames += decoder.feed(stream[i:i + 7])
+        frames += decoder.feed(stream[i : i + 7])
     assert [f.control for f in frames] == [int(v.expect["control"], 16) for v in VECTORS]
     assert decoder.discarded_bytes == 0
 
