@@ -9,13 +9,10 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
+from protocols.clock import Clock
 
-class Clock(Protocol):
-    def now(self) -> datetime: ...  # aware UTC
-
-    def sleep(self, seconds: float) -> None: ...
+__all__ = ["Clock", "ManualClock", "ScaledClock", "SystemClock"]
 
 
 class SystemClock:
