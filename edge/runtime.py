@@ -126,9 +126,9 @@ class EdgeRuntime:
         )
         job = Job(
             "read",
-            [meter],
+            [meter],  # type: ignore[list-item]
             self.clock.now().replace(microsecond=0),
-            qs,  # type: ignore[list-item]
+            qs,
             source=Source.ON_DEMAND,
             on_demand=True,
         )
@@ -156,8 +156,8 @@ class EdgeRuntime:
                 continue
             job = Job(
                 "freeze",
-                [meter],
-                self.clock.now(),  # type: ignore[list-item]
+                [meter],  # type: ignore[list-item]
+                self.clock.now(),
                 reading_kind=ReadingKind.FREEZE,
                 source=Source.BACKFILL,
                 data_date=it.date,

@@ -182,8 +182,8 @@ def run_demo(args: argparse.Namespace) -> int:
         mqtt_url=args.mqtt_url,
         data_dir=data_dir / "server",
         http_port=port,
-        admin_password=password,
-    )  # type: ignore[arg-type]
+        admin_password=password,  # type: ignore[arg-type]
+    )
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -144,8 +144,8 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
     @router.put(f"/{path}/{{key}}", name=f"put_{table}")
     def put_item(
         key: str,
-        body: model,
-        request: Request,  # type: ignore[valid-type]
+        body: model,  # type: ignore[valid-type]
+        request: Request,
         principal: Principal = Depends(require_role("operator")),
     ) -> dict[str, Any]:
         values = body.model_dump()  # type: ignore[attr-defined]
@@ -173,8 +173,8 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
         def patch_item(
             key: str,
-            body: patch,
-            request: Request,  # type: ignore[valid-type]
+            body: patch,  # type: ignore[valid-type]
+            request: Request,
             principal: Principal = Depends(require_role("operator")),
         ) -> dict[str, Any]:
             values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
