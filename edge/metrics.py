@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 
@@ -48,9 +50,20 @@ class EdgeMetrics:
         self.outbox_oldest.set(oldest_age_s or 0.0)
         self.outbox_dropped.set(dropped)
 
-    def serve(self, listen: str) -> object:
+    def serve(self, listen: str) -> MetricsServer:
         host, _, port = listen.rpartition(":")
         server, _thread = start_http_server(
             int(port), addr=host or "127.0.0.1", registry=self.registry
         )
-        return server
+        return MetricsServer(server)
+
+
+class MetricsServer:
+    """The running Prometheus endpoint; :meth:`shutdown` stops it and closes its socket."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -207,3 +207,54 @@ def private_broker(tmp_path: object) -> Iterator[PrivateBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+# --------------------------------------------------------------------------- markers, header
+
+#: Fixtures that mean "this test needs that service": the markers follow from them, so
+#: ``-m "not postgres"`` (or ``not mqtt``, ``not timescale``, ``not slow``) selects honestly.
+_SERVICE_FIXTURES = {
+    "postgres": {"pg_admin_url", "pg_url"},
+    "timescale": {"timescale_admin_url", "timescale_url"},
+    "mqtt": {"mqtt_broker", "private_broker"},
+}
+#: Whole folders of long end-to-end runs.
+_SLOW_FOLDERS = ("accuracy", "reliability", "demo")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in _SERVICE_FIXTURES.items():
+            if names & fixtures:
+                item.add_marker(marker)
+        if "db_url" in names:
+            callspec = getattr(item, "callspec", None)
+            flavour = callspec.params.get("db_url") if callspec else None
+            item.add_marker("timescale" if flavour == "timescale" else "postgres")
+        if any(f"tests/{folder}/" in item.nodeid for folder in _SLOW_FOLDERS):
+            item.add_marker("slow")
+
+
+def _reachable(url: str, default_port: int) -> str:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return f"{host}:{port} reachable"
+    except OSError as exc:
+        return f"{host}:{port} NOT reachable ({exc.strerror or exc})"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    pg = os.environ.get("METERLINK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    ts = os.environ.get("METERLINK_TEST_TIMESCALE_URL")
+    mq = os.environ.get("METERLINK_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+    missing = "fail" if IN_CI else "skip"
+    return [
+        f"meterlink services (tests that need a missing one {missing}):",
+        f"  PostgreSQL  {_reachable(pg, 5432)}",
+        "  TimescaleDB "
+        + (_reachable(ts, 5432) if ts else "not configured (METERLINK_TEST_TIMESCALE_URL)"),
+        f"  MQTT broker {_reachable(mq, 1883)}",
+    ]

@@ -238,6 +238,7 @@ def test_kill_9_while_publishing_loses_nothing(
                 depth = int(line)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+            proc.stdout.close()
             box = Outbox(path)
             left = box.depth()
             box.close()
@@ -327,6 +328,7 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         if listener is not None:
             listener.close()
 

@@ -178,12 +178,14 @@ while True:
 
 
 def run_consumer(url: str, broker: str, root: str, group: str, cid: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", CONSUMER, url, broker, root, group, cid],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=open(f"/tmp/consumer-{cid}.log", "w"),
-    )  # noqa: SIM115
+    # the child keeps its own copy of the log's descriptor; ours is closed at once
+    with open(f"/tmp/consumer-{cid}.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", CONSUMER, url, broker, root, group, cid],
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def publish_all(broker: Broker, root: str, meters: list[str], batches: int) -> int:

@@ -156,9 +156,10 @@ def test_cli_run_fault_and_stop(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(20)
+            proc.communicate(timeout=20)  # waits and closes both pipes
         except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+            proc.kill()
+            proc.communicate()
             raise
     assert proc.returncode == 0
 
