@@ -15,27 +15,10 @@ SCRAMBLE: Final[bytes] = bytes((i + 0x33) & 0xFF for i in range(256))
 #: Table subtracting 0x33 from every byte (mod 256): what a receiver applies to DATA.
 UNSCRAMBLE: Final[bytes] = bytes((i - 0x33) & 0xFF for i in range(256))
 
-_BCD_BYTE_OK: Final[tuple[bool, ...]] = tuple((i >> 4) <= 9 and (i & 0x0F) <= 9 for i in range(256))
-
-
-def scramble(data: bytes) -> bytes:
-    """Add 0x33 to every byte (mod 256)."""
-    return data.translate(SCRAMBLE)
-
-
-def unscramble(data: bytes) -> bytes:
-    """Subtract 0x33 from every byte (mod 256)."""
-    return data.translate(UNSCRAMBLE)
-
 
 def checksum(data: bytes | bytearray | memoryview) -> int:
     """Sum of the bytes modulo 256 (the frame CS over 68 .. last DATA byte)."""
     return sum(data) & 0xFF
-
-
-def is_bcd(data: bytes) -> bool:
-    """True when every nibble of ``data`` is a decimal digit."""
-    return all(_BCD_BYTE_OK[b] for b in data)
 
 
 def int_to_bcd(value: int, nbytes: int) -> bytes:
@@ -60,13 +43,6 @@ def bcd_to_int(data: bytes, what: str = "value") -> int:
     if not text.isdigit():
         raise FrameError(f"bad BCD in {what}: {data.hex(' ').upper()}")
     return int(text)
-
-
-def digits_to_bcd(digits: str, nbytes: int, what: str = "value") -> bytes:
-    """Pack a string of decimal digits (printed high first) into BCD, low byte first."""
-    if len(digits) != 2 * nbytes or not digits.isdigit() or not digits.isascii():
-        raise RequestError(f"{what} must be {2 * nbytes} decimal digits, got {digits!r}")
-    return bytes.fromhex(digits)[::-1]
 
 
 def bcd_to_digits(data: bytes, what: str = "value") -> str:
