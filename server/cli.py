@@ -15,10 +15,10 @@ import getpass
 import logging
 import os
 import sys
-from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from .clock import SystemClock
 from .settings import Settings
 
 
@@ -77,7 +77,7 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
                 username=args.name,
                 password=password,
                 role=args.role,
-                now=datetime.now(UTC),
+                now=SystemClock().now(),
             )
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)

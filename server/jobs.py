@@ -109,7 +109,7 @@ class JobsService:
     def _yesterday(self) -> Any:
         from datetime import timedelta
 
-        return self.ctx.clock().astimezone(self.ctx.settings.tz).date() - timedelta(days=1)
+        return self.ctx.clock.now().astimezone(self.ctx.settings.tz).date() - timedelta(days=1)
 
     def anomaly_scan(self) -> Any:
         from .checks.rules import run_rules
@@ -141,7 +141,7 @@ class JobsService:
     def retention(self) -> Any:
         def run(conn: Any) -> Any:
             with conn.transaction():
-                dropped = drop_old(conn, self.ctx.settings.retention_days, self.ctx.clock())
+                dropped = drop_old(conn, self.ctx.settings.retention_days, self.ctx.clock.now())
             log.info("retention: dropped %s", dropped or "nothing")
             return dropped
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from psycopg_pool import ConnectionPool
 
+from .clock import Clock
 from .settings import Settings
 
 
@@ -17,7 +17,7 @@ from .settings import Settings
 class AppContext:
     settings: Settings
     pool: ConnectionPool
-    clock: Callable[[], datetime]
+    clock: Clock
     mqtt_url: str
     embedded_broker: bool = False
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from ..clock import Clock, SystemClock
 from ..db.migrate import migrate
 from ..db.pool import open_pool
 from ..embedded import EmbeddedBroker, EmbeddedPostgres
@@ -45,10 +46,10 @@ def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
 def create_app(
     settings: Settings,
     *,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
     services: Sequence[ServiceFactory] | None = None,
 ) -> FastAPI:
-    now = clock or (lambda: datetime.now(UTC))
+    the_clock: Clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,13 +72,15 @@ def create_app(
             log.info("broker: %s", mqtt_url)
         migrate(url)
         pool = open_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
-        bootstrap_admin(pool, settings, now())
+        bootstrap_admin(pool, settings, the_clock.now())
         app.state.settings = settings
         app.state.pool = pool
-        app.state.clock = now
+        app.state.clock = the_clock
         app.state.mqtt_url = mqtt_url
         app.state.database_url = url
-        ctx = AppContext(settings, pool, now, mqtt_url, embedded_broker=settings.mqtt_url is None)
+        ctx = AppContext(
+            settings, pool, the_clock, mqtt_url, embedded_broker=settings.mqtt_url is None
+        )
         factories = default_services(settings) if services is None else services
         running = []
         try:

@@ -8,7 +8,7 @@ no valid token and 403 when the caller's role is too low.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,14 @@ from fastapi import HTTPException, Request, status
 from server.auth.roles import Principal, check_role
 from server.auth.secret import load_or_create_secret
 from server.auth.users import AuthError, principal_for_token
+from server.clock import Clock
 
 COOKIE_NAME = "meterlink_session"
 
 
 def app_now(request: Request) -> datetime:
-    clock = getattr(request.app.state, "clock", None)
-    return clock() if clock is not None else datetime.now(UTC)
+    clock: Clock = request.app.state.clock
+    return clock.now()
 
 
 def auth_secret(request: Request) -> bytes:

@@ -56,11 +56,9 @@ def ensure_partitions(conn: psycopg.Connection[Any], years: set[int]) -> None:
         _known[key] |= seen
 
 
-def drop_old(
-    conn: psycopg.Connection[Any], retention_days: int, now: datetime | None = None
-) -> list[str]:
+def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) -> list[str]:
     """Drop readings older than the retention: whole chunks or whole yearly partitions."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    cutoff = now - timedelta(days=retention_days)
     if is_partitioned(conn):
         dropped = []
         rows = conn.execute(

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from protocols import wire
+
+_CHECK_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def queue_command(
@@ -26,7 +28,9 @@ def queue_command(
     """Insert a pending command after checking it against the wire contract."""
     cmd_id = command_id or uuid.uuid4().hex
     wire.check_gateway_id(gateway_id)
-    cmd = wire.Command(cmd_id, wire.CommandName(name), datetime.now().astimezone(), args)
+    # The command's time on the wire is its row's created_at (set by take_pending); the check
+    # needs only the name and arguments, so any valid instant stands in here.
+    cmd = wire.Command(cmd_id, wire.CommandName(name), _CHECK_STAMP, args)
     wire.encode_command(cmd)  # raises WireError for bad arguments
     conn.execute(
         "INSERT INTO gateway_commands (id, gateway_id, name, args, requested_by) "

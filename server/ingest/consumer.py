@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -33,6 +32,7 @@ from psycopg_pool import ConnectionPool
 
 from protocols import wire
 
+from ..clock import Clock, SystemClock
 from . import commands, metrics
 from .store import Batch, row_json, screen, store
 
@@ -93,14 +93,14 @@ class Consumer:
         batch_ms: int = 200,
         future_tolerance_s: int = 900,
         retention_days: int = 1095,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         on_stored: Callable[[Batch], None] | None = None,
         writers: int = 2,
     ) -> None:
         self.cfg, self.pool, self.tz = mqtt_cfg, pool, tz
         self.batch_max, self.batch_ms = batch_max, batch_ms
         self.future_s, self.retention_days = future_tolerance_s, retention_days
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or SystemClock()
         self.on_stored = on_stored
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
         self._stop = threading.Event()
@@ -322,7 +322,7 @@ class Consumer:
     def _send_receipts(self, receipts: dict[str, list[str]]) -> None:
         """Tell each gateway which of its batches are committed (QoS 1; a receipt lost on the
         way only makes the gateway send the batch again, which the merge ignores)."""
-        now = datetime.now(UTC)
+        now = self.clock.now()
         for gw, ids in receipts.items():
             topic = wire.topic(gw, wire.Channel.RECEIPT, self.cfg.root)
             for i in range(0, len(ids), wire.MAX_RECEIPT_BATCHES):
@@ -344,7 +344,7 @@ class Consumer:
         the receipts once committed)."""
         job = _Job(seq, msgs)
         batch = job.batch
-        now = self.clock()
+        now = self.clock.now()
         for m in msgs:
             payload = bytes(m.payload)
             try:

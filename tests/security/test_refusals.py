@@ -22,11 +22,16 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = T0
+    """A clock the test moves by hand (``at``)."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __init__(self) -> None:
+        self.at = T0
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -97,9 +102,9 @@ def test_a_wrong_password_is_refused_and_says_nothing_more(client: TestClient, p
 def test_an_expired_token_is_refused(client: TestClient, pg_url: str, clock: Clock) -> None:
     viewer = auth_headers(client, "viewer", pg_url)
     assert client.get("/api/anomalies", headers=viewer).status_code == 200
-    clock.now = T0 + timedelta(seconds=599)
+    clock.at = T0 + timedelta(seconds=599)
     assert client.get("/api/anomalies", headers=viewer).status_code == 200
-    clock.now = T0 + timedelta(seconds=601)
+    clock.at = T0 + timedelta(seconds=601)
     r = client.get("/api/anomalies", headers=viewer)
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     assert r.headers.get("www-authenticate", "").lower().startswith("bearer")

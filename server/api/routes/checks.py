@@ -28,7 +28,7 @@ Format = Literal["json", "csv", "xlsx"]
 def _day(request: Request, day: date | None) -> date:
     if day is not None:
         return day
-    now = request.app.state.clock()
+    now = request.app.state.clock.now()
     yesterday: date = now.astimezone(request.app.state.settings.tz).date() - timedelta(days=1)
     return yesterday
 
@@ -175,7 +175,7 @@ class RereadIn(BaseModel):
 def staff_reread(
     body: RereadIn, request: Request, principal: Principal = Depends(require_role("operator"))
 ) -> dict[str, Any]:
-    today = request.app.state.clock().astimezone(request.app.state.settings.tz).date()
+    today = request.app.state.clock.now().astimezone(request.app.state.settings.tz).date()
     items = []
     with request.app.state.pool.connection() as conn, conn.transaction():
         for i, it in enumerate(body.items):

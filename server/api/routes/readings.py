@@ -84,7 +84,7 @@ def _local_day(
     """(first, last, start, end): the ``days`` data dates ending with ``day`` (default
     yesterday) in the utility time zone, and the instants that bound them."""
     tz = request.app.state.settings.tz
-    last = day or request.app.state.clock().astimezone(tz).date() - timedelta(days=1)
+    last = day or request.app.state.clock.now().astimezone(tz).date() - timedelta(days=1)
     try:
         first = last - timedelta(days=days - 1)
         start = datetime.combine(first, time.min, tz)
