@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from protocols.config_schema import Table, setting
 from protocols.modbus import PROFILES
+from protocols.model import DEFAULT_METER_TIMEZONE
 from simulators.faults import Fault, FaultError, make_fault
 from simulators.meter import PROTOCOLS, MeterError, MeterSpec
 from simulators.profiles import LoadKind
@@ -135,7 +136,7 @@ def fleet_from_dict(
     """Validate a fleet given as plain data (the TOML structure) into a :class:`Fleet`."""
     top = _table(data, "")
     seed = top.get("seed", int, 1)
-    tz_name = top.get("timezone", str, "Asia/Shanghai")
+    tz_name = top.get("timezone", str, DEFAULT_METER_TIMEZONE)
     try:
         ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
