@@ -12,6 +12,7 @@ wrong. It does not know any message family: those live in the sibling modules.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -119,3 +120,90 @@ def typed_field(obj: Mapping[str, Any], name: str, typ: type[Any]) -> Any:
     if not isinstance(value, typ):
         raise WireError(f"{name}: expected {typ.__name__}, got {kind_of(value)}")
     return value
+
+
+#: The largest count a status may carry: the largest integer every JSON reader keeps exact.
+MAX_COUNT: Final[int] = 2**53 - 1
+
+
+def show(value: object) -> str:
+    """A value as the peer sent it (JSON), shortened, for error messages."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_fields(
+    obj: Mapping[str, Any], where: str, required: tuple[str, ...], allowed: tuple[str, ...] = ()
+) -> None:
+    """``obj`` has every required field and, when ``allowed`` is given, no other field."""
+    missing = [k for k in required if k not in obj]
+    if missing:
+        raise WireError(f"{where}: missing field(s) {', '.join(missing)}")
+    if allowed:
+        unknown = sorted(str(k) for k in obj if k not in allowed)
+        if unknown:
+            raise WireError(f"{where}: unknown field(s) {', '.join(unknown)}")
+
+
+def an_object(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise WireError(f"{where}: expected an object, got {show(value)}")
+    return value
+
+
+def a_list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise WireError(f"{where}: expected a list, got {show(value)}")
+    return value
+
+
+def a_bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise WireError(f"{where}: expected true or false, got {show(value)}")
+    return value
+
+
+def a_string(value: object, where: str, *, max_len: int, non_empty: bool = False) -> str:
+    if not isinstance(value, str) or (non_empty and not value) or len(value) > max_len:
+        what = "a non-empty string" if non_empty else "a string"
+        raise WireError(
+            f"{where}: expected {what} of at most {max_len} characters, got {show(value)}"
+        )
+    return value
+
+
+def a_string_or_null(value: object, where: str, *, max_len: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise WireError(
+            f"{where}: expected null or a string of at most {max_len} characters, got {show(value)}"
+        )
+    return value
+
+
+def a_count(value: object, where: str) -> int:
+    """A non-negative integer (a counter or a size); ``true`` is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise WireError(f"{where}: expected a non-negative integer, got {show(value)}")
+    if value > MAX_COUNT:
+        raise WireError(f"{where}: {show(value)} is out of range (at most {MAX_COUNT})")
+    return value
+
+
+def seconds_or_null(value: object, where: str) -> float | None:
+    """A non-negative, finite number of seconds, or null."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise WireError(f"{where}: expected null or a non-negative number, got {show(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise WireError(f"{where}: {show(value)} is out of range") from None
+    if not math.isfinite(seconds):
+        raise WireError(f"{where}: {show(value)} is not finite")
+    return seconds

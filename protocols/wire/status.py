@@ -8,7 +8,6 @@ offline status (:func:`last_will`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -16,12 +15,19 @@ from typing import Final
 from protocols.wire.codec import (
     SCHEMA_VERSION,
     WireError,
+    a_bool,
+    a_count,
+    a_list,
+    a_string,
+    a_string_or_null,
+    an_object,
+    check_fields,
     check_gateway_id,
     dump,
     format_ts,
-    kind_of,
     load,
     parse_ts,
+    seconds_or_null,
     typed_field,
 )
 
@@ -95,51 +101,84 @@ def encode_status(status: GatewayStatus) -> bytes:
     )
 
 
+#: The fields of one bus entry; any other field is refused (the record is closed).
+BUS_FIELDS: Final[tuple[str, ...]] = (
+    "name",
+    "ok",
+    "transactions",
+    "timeouts",
+    "checksum_errors",
+    "meters_ok",
+    "meters_failing",
+    "last_error",
+)
+_NAME_MAX = 64  # a meter's archive id, as in a reading
+_TEXT_MAX = 1000  # a bus name, a version, a reason, an error text
+
+
 def decode_status(payload: bytes) -> GatewayStatus:
+    """Decode a status; every field is checked and a bad one is named by its path
+    (``buses[0].timeouts: expected a non-negative integer, got "x"``).
+
+    Unknown fields are ignored at the top level, in ``outbox`` and in meter entries, and
+    refused in bus entries (as the first version of this decoder did).
+    """
     obj = load(payload)
+    check_fields(obj, "status", ("gateway", "online", "ts"))
     gateway = check_gateway_id(typed_field(obj, "gateway", str))
-    online = typed_field(obj, "online", bool)
-    buses_raw = obj.get("buses", [])
-    meters_raw = obj.get("meters", [])
-    outbox = obj.get("outbox", {})
-    if not isinstance(buses_raw, list) or not isinstance(meters_raw, list):
-        raise WireError("buses and meters must be lists")
-    if not isinstance(outbox, Mapping):
-        raise WireError(f"outbox: expected an object, got {kind_of(outbox)}")
-    try:
-        buses = tuple(BusHealth(**b) for b in buses_raw)
-    except TypeError as exc:
-        raise WireError(f"buses: {exc}") from None
-    meters = []
-    for i, m in enumerate(meters_raw):
-        where = f"meters[{i}]"
-        if not isinstance(m, Mapping):
-            raise WireError(f"{where}: expected an object")
-        state = m.get("state")
-        if state not in METER_STATES:
-            raise WireError(f"{where}.state: {state!r} is not one of ok, failing, dead")
-        last_ok = m.get("last_ok")
-        meters.append(
-            MeterHealth(
-                meter=str(m.get("meter", "")),
-                state=str(state),
-                last_ok=parse_ts(last_ok, f"{where}.last_ok") if last_ok else None,
-                last_error=m.get("last_error"),
-                consecutive_failures=int(m.get("consecutive_failures", 0)),
-            )
-        )
-    age = outbox.get("oldest_age_s")
+    online = a_bool(obj["online"], "online")
+    ts = parse_ts(obj["ts"], "ts")
+    version = a_string(obj.get("version", ""), "version", max_len=_TEXT_MAX)
+    reason = a_string_or_null(obj.get("reason"), "reason", max_len=_TEXT_MAX)
+    buses_raw = a_list(obj.get("buses", []), "buses")
+    buses = tuple(_bus(b, f"buses[{i}]") for i, b in enumerate(buses_raw))
+    meters_raw = a_list(obj.get("meters", []), "meters")
+    meters = tuple(_meter(m, f"meters[{i}]") for i, m in enumerate(meters_raw))
+    outbox = an_object(obj.get("outbox", {}), "outbox")
     return GatewayStatus(
         gateway=gateway,
         online=online,
-        ts=parse_ts(obj.get("ts"), "ts"),
-        version=str(obj.get("version", "")),
-        reason=obj.get("reason"),
+        ts=ts,
+        version=version,
+        reason=reason,
         buses=buses,
-        meters=tuple(meters),
-        outbox_depth=int(outbox.get("depth", 0)),
-        outbox_oldest_age_s=float(age) if age is not None else None,
-        outbox_dropped=int(outbox.get("dropped", 0)),
+        meters=meters,
+        outbox_depth=a_count(outbox.get("depth", 0), "outbox.depth"),
+        outbox_oldest_age_s=seconds_or_null(outbox.get("oldest_age_s"), "outbox.oldest_age_s"),
+        outbox_dropped=a_count(outbox.get("dropped", 0), "outbox.dropped"),
+    )
+
+
+def _bus(value: object, where: str) -> BusHealth:
+    b = an_object(value, where)
+    check_fields(b, where, ("name", "ok"), BUS_FIELDS)
+    return BusHealth(
+        name=a_string(b["name"], f"{where}.name", max_len=_TEXT_MAX),
+        ok=a_bool(b["ok"], f"{where}.ok"),
+        transactions=a_count(b.get("transactions", 0), f"{where}.transactions"),
+        timeouts=a_count(b.get("timeouts", 0), f"{where}.timeouts"),
+        checksum_errors=a_count(b.get("checksum_errors", 0), f"{where}.checksum_errors"),
+        meters_ok=a_count(b.get("meters_ok", 0), f"{where}.meters_ok"),
+        meters_failing=a_count(b.get("meters_failing", 0), f"{where}.meters_failing"),
+        last_error=a_string_or_null(b.get("last_error"), f"{where}.last_error", max_len=_TEXT_MAX),
+    )
+
+
+def _meter(value: object, where: str) -> MeterHealth:
+    m = an_object(value, where)
+    check_fields(m, where, ("meter", "state"))
+    state = m["state"]
+    if not isinstance(state, str) or state not in METER_STATES:
+        raise WireError(f"{where}.state: {state!r} is not one of ok, failing, dead")
+    last_ok = m.get("last_ok")
+    return MeterHealth(
+        meter=a_string(m["meter"], f"{where}.meter", max_len=_NAME_MAX, non_empty=True),
+        state=str(state),
+        last_ok=parse_ts(last_ok, f"{where}.last_ok") if last_ok is not None else None,
+        last_error=a_string_or_null(m.get("last_error"), f"{where}.last_error", max_len=_TEXT_MAX),
+        consecutive_failures=a_count(
+            m.get("consecutive_failures", 0), f"{where}.consecutive_failures"
+        ),
     )
 
 
