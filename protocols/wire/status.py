@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from protocols.vocabulary import MeterState
 from protocols.wire.codec import (
     SCHEMA_VERSION,
-    WireError,
     a_bool,
     a_count,
     a_list,
@@ -24,6 +24,7 @@ from protocols.wire.codec import (
     check_fields,
     check_gateway_id,
     dump,
+    enum_value,
     format_ts,
     load,
     parse_ts,
@@ -49,13 +50,13 @@ class MeterHealth:
     """Per-meter state so the server can say *why* a meter was not read."""
 
     meter: str
-    state: str  # "ok" | "failing" | "dead"
+    state: str  # a MeterState (decoded statuses carry the member)
     last_ok: datetime | None = None
-    last_error: str | None = None  # "timeout" | "checksum" | "wrong_address" | "error_reply: ..."
+    last_error: str | None = None  # a ReadFailureKind, "error_reply" with details after ": "
     consecutive_failures: int = 0
 
 
-METER_STATES: Final[frozenset[str]] = frozenset({"ok", "failing", "dead"})
+METER_STATES: Final[frozenset[str]] = frozenset(MeterState)
 
 
 @dataclass(frozen=True)
@@ -167,13 +168,11 @@ def _bus(value: object, where: str) -> BusHealth:
 def _meter(value: object, where: str) -> MeterHealth:
     m = an_object(value, where)
     check_fields(m, where, ("meter", "state"))
-    state = m["state"]
-    if not isinstance(state, str) or state not in METER_STATES:
-        raise WireError(f"{where}.state: {state!r} is not one of ok, failing, dead")
+    state: MeterState = enum_value(MeterState, m["state"], f"{where}.state")
     last_ok = m.get("last_ok")
     return MeterHealth(
         meter=a_string(m["meter"], f"{where}.meter", max_len=_NAME_MAX, non_empty=True),
-        state=str(state),
+        state=state,
         last_ok=parse_ts(last_ok, f"{where}.last_ok") if last_ok is not None else None,
         last_error=a_string_or_null(m.get("last_error"), f"{where}.last_error", max_len=_TEXT_MAX),
         consecutive_failures=a_count(
