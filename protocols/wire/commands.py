@@ -78,7 +78,8 @@ def _check_args(name: CommandName, args: Mapping[str, Any]) -> None:
             raise WireError("args.meter: read_now needs the meter's archive id")
         qs = args.get("quantities")
         if qs is not None and (
-            not isinstance(qs, list) or any(q not in QUANTITY_BY_NAME for q in qs)
+            not isinstance(qs, list)
+            or any(not isinstance(q, str) or q not in QUANTITY_BY_NAME for q in qs)
         ):
             raise WireError(f"args.quantities: {qs!r} is not a list of known quantities")
     elif name is CommandName.BACKFILL:
