@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 from . import rule_sql
@@ -91,6 +92,7 @@ class Rule:
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
+    @cached_property
     def placeholders(self) -> frozenset[str]:
         """Every name the query binds."""
         return frozenset(re.findall(r"%\(([^)]+)\)s", self.sql))
@@ -99,7 +101,7 @@ class Rule:
         """The values of the query's parameter placeholders, from the parameters in force
         by rule name (the run adds the context)."""
         out: dict[str, Any] = {}
-        for name in self.placeholders() - CONTEXT:
+        for name in self.placeholders - CONTEXT:
             rule_name, _, key = name.rpartition(".")
             rule = BY_NAME[rule_name or self.name]
             param = rule.param(key)
@@ -107,10 +109,6 @@ class Rule:
                 raise KeyError(f"rule {self.name}: no parameter for %({name})s")
             out[name] = param.bound(params[rule.name][key])
         return out
-
-
-def _p(name: str, default: float, low: float, high: float, unit: str) -> Param:
-    return Param(name, default, low, high, unit)
 
 
 def _days(name: str, default: int, low: int = 1, high: int = MAX_DAYS_BACK) -> Param:
@@ -125,7 +123,7 @@ RULES: tuple[Rule, ...] = (
         "Register decrease",
         "The import register went down from one daily freeze to the next.",
         ("energy_import_total",),
-        (_p("tolerance_kwh", 0.01, 0, 1000, "kWh"),),
+        (Param("tolerance_kwh", 0.01, 0, 1000, "kWh"),),
         rule_sql.DECREASE,
     ),
     Rule(
@@ -141,7 +139,7 @@ RULES: tuple[Rule, ...] = (
             "energy_import_t3",
             "energy_import_t4",
         ),  # fmt: skip
-        (_p("tolerance_kwh", 0.05, 0, 1000, "kWh"),),
+        (Param("tolerance_kwh", 0.05, 0, 1000, "kWh"),),
         rule_sql.UNBALANCED_REGISTERS,
     ),
     Rule(
@@ -151,7 +149,7 @@ RULES: tuple[Rule, ...] = (
         "Reverse energy",
         "A consumer's (not a generator's) export register advanced during the day.",
         ("energy_export_total",),
-        (_p("min_kwh", 0.05, 0, 100_000, "kWh"),),
+        (Param("min_kwh", 0.05, 0, 100_000, "kWh"),),
         rule_sql.REVERSE_ENERGY,
     ),
     Rule(
@@ -172,7 +170,7 @@ RULES: tuple[Rule, ...] = (
         "Stopped meter",
         "The import register did not move although the meter measured active power.",
         ("energy_import_total", "power_active_total"),
-        (_p("min_kw", 0.05, 0, 100_000, "kW"),),
+        (Param("min_kw", 0.05, 0, 100_000, "kW"),),
         rule_sql.STOPPED,
     ),
     Rule(
@@ -186,8 +184,8 @@ RULES: tuple[Rule, ...] = (
         "The day's consumption is a multiple of the recent daily average.",
         ("energy_import_total",),
         (
-            _p("factor", 3.0, 1, 1000, "x average"),
-            _p("min_kwh", 2.0, 0, 1_000_000, "kWh"),
+            Param("factor", 3.0, 1, 1000, "x average"),
+            Param("min_kwh", 2.0, 0, 1_000_000, "kWh"),
             _days("history_days", 7, high=MAX_DAYS_BACK - 1),
             _days("min_history_days", 5, high=MAX_DAYS_BACK - 1),
         ),
@@ -200,7 +198,7 @@ RULES: tuple[Rule, ...] = (
         "Energy overrun",
         "The day's consumption exceeds what the rated voltage and current could deliver.",
         ("energy_import_total",),
-        (_p("factor", 1.0, 0.1, 100, "x capacity"),),
+        (Param("factor", 1.0, 0.1, 100, "x capacity"),),
         rule_sql.OVERRUN,
         class_overrides_from=("flying",),
     ),
@@ -211,7 +209,7 @@ RULES: tuple[Rule, ...] = (
         "Flying meter",
         "The day's consumption is far beyond what the meter's rating could deliver.",
         ("energy_import_total",),
-        (_p("factor", 1.5, 0.1, 100, "x capacity"),),
+        (Param("factor", 1.5, 0.1, 100, "x capacity"),),
         rule_sql.FLYING,
     ),
     Rule(
@@ -221,7 +219,7 @@ RULES: tuple[Rule, ...] = (
         "Clock deviation",
         "The meter's clock was off by more than the limit at a clock check.",
         ("clock_offset",),
-        (_p("max_offset_s", 300, 1, 86_400, "s"),),
+        (Param("max_offset_s", 300, 1, 86_400, "s"),),
         rule_sql.CLOCK,
     ),
     Rule(
@@ -232,8 +230,8 @@ RULES: tuple[Rule, ...] = (
         "A phase's voltage fell well below the rated one while current still flowed.",
         ("voltage_a", "voltage_b", "voltage_c", "current_a", "current_b", "current_c"),
         (
-            _p("ratio", 0.78, 0, 1, "x rated voltage"),
-            _p("min_current_a", 0.05, 0, 10_000, "A"),
+            Param("ratio", 0.78, 0, 1, "x rated voltage"),
+            Param("min_current_a", 0.05, 0, 10_000, "A"),
         ),
         rule_sql.VOLTAGE_LOSS,
     ),
@@ -245,8 +243,8 @@ RULES: tuple[Rule, ...] = (
         "A phase's voltage fell well below the rated one and its current stopped.",
         ("voltage_a", "voltage_b", "voltage_c", "current_a", "current_b", "current_c"),
         (
-            _p("ratio", 0.60, 0, 1, "x rated voltage"),
-            _p("max_current_a", 0.01, 0, 10_000, "A"),
+            Param("ratio", 0.60, 0, 1, "x rated voltage"),
+            Param("max_current_a", 0.01, 0, 10_000, "A"),
         ),
         rule_sql.PHASE_BREAK,
     ),
@@ -258,8 +256,8 @@ RULES: tuple[Rule, ...] = (
         "The three phase currents differ by more than the ratio, phase breaks aside.",
         ("voltage_a", "voltage_b", "voltage_c", "current_a", "current_b", "current_c"),
         (
-            _p("ratio", 0.30, 0, 1, "of the largest current"),
-            _p("min_current_a", 1.0, 0, 10_000, "A"),
+            Param("ratio", 0.30, 0, 1, "of the largest current"),
+            Param("min_current_a", 1.0, 0, 10_000, "A"),
         ),
         rule_sql.CURRENT_IMBALANCE,
         # it reads phase_break's parameters, but only the general ones: a class's
@@ -282,7 +280,7 @@ RULES: tuple[Rule, ...] = (
         "Demand over contract",
         "The day's maximum demand (primary side) exceeds the contracted demand.",
         ("max_demand_import",),
-        (_p("factor", 1.0, 0.1, 100, "x contracted kW"),),
+        (Param("factor", 1.0, 0.1, 100, "x contracted kW"),),
         rule_sql.DEMAND_OVER_CONTRACT,
     ),
     Rule(
@@ -292,7 +290,7 @@ RULES: tuple[Rule, ...] = (
         "Line loss",
         "A fully read transformer area's loss is negative or above the limit.",
         ("energy_import_total",),
-        (_p("max_ratio", 0.10, 0, 1, "of supply"),),
+        (Param("max_ratio", 0.10, 0, 1, "of supply"),),
         rule_sql.LINE_LOSS,
     ),
 )
@@ -328,16 +326,14 @@ def check_update(name: str, params: Mapping[str, float], customer_class: str = "
             f"rule {name} judges transformer areas, not customers: its "
             "parameters cannot differ by customer class"
         )
-    problems = [p for k, v in params.items() if (p := _problem(found, k, v)) is not None]
+    problems = []
+    for key, value in params.items():
+        param = found.param(key)
+        if param is not None and (problem := param.problem(value)) is not None:
+            problems.append(problem)
     if problems:
         raise BadParams(f"rule {name}: " + "; ".join(problems))
     return found
-
-
-def _problem(found: Rule, key: str, value: float) -> str | None:
-    param = found.param(key)
-    assert param is not None
-    return param.problem(value)
 
 
 def describe() -> list[dict[str, Any]]:

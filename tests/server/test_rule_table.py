@@ -57,8 +57,8 @@ def test_defaults_inside_ranges(rule: rule_table.Rule) -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
 def test_placeholders_match_parameters(rule: rule_table.Rule) -> None:
-    own = {n for n in rule.placeholders() - CONTEXT if "." not in n}
-    borrowed = {n for n in rule.placeholders() if "." in n}
+    own = {n for n in rule.placeholders - CONTEXT if "." not in n}
+    borrowed = {n for n in rule.placeholders if "." in n}
     # every own placeholder is a parameter and every parameter is used
     assert own == {p.name for p in rule.params}
     for name in borrowed:
@@ -94,7 +94,7 @@ def test_bind_gives_every_placeholder_a_typed_value() -> None:
     spike = BY_NAME["spike"].bind(general | {"spike": {**general["spike"], "history_days": 9.0}})
     assert spike["history_days"] == 9 and isinstance(spike["history_days"], int)
     for r in RULES:
-        assert set(r.bind(general)) == r.placeholders() - CONTEXT
+        assert set(r.bind(general)) == r.placeholders - CONTEXT
 
 
 def test_updates_are_checked_against_the_table() -> None:
