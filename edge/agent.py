@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 from protocols import wire
@@ -35,7 +34,10 @@ class Agent:
         self.config_path = config_path
         self.metrics = EdgeMetrics()
         self.outbox = Outbox(
-            config.outbox.path, config.outbox.budget_bytes, journal=config.outbox.journal
+            config.outbox.path,
+            config.outbox.budget_bytes,
+            journal=config.outbox.journal,
+            clock=self.clock,
         )
         self.runtime = EdgeRuntime(
             config, sink=self.outbox.add, clock=self.clock, metrics=self.metrics
@@ -53,6 +55,7 @@ class Agent:
             self.outbox,
             self.uplink.publish_result,
             self._reload if config_path else None,
+            clock=self.clock,
         )
         self._metrics_server: object | None = None
 
@@ -70,7 +73,7 @@ class Agent:
         return wire.GatewayStatus(
             gateway=self.config.gateway.id,
             online=True,
-            ts=datetime.now(UTC),
+            ts=self.clock.now(),
             version=__version__,
             buses=buses,
             meters=meters,

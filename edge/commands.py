@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from protocols import wire
 from protocols.wire import CommandName, CommandResult
 
+from .clock import Clock, SystemClock
 from .outbox import Outbox
 from .runtime import EdgeRuntime, RuntimeError_
 
@@ -29,9 +29,12 @@ class CommandHandler:
         outbox: Outbox,
         publish: Callable[[bytes], None],
         reload_config: Callable[[], None] | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self.runtime, self.outbox, self.publish = runtime, outbox, publish
         self.reload = reload_config
+        self.clock = clock or SystemClock()
 
     def _answer(
         self,
@@ -41,7 +44,7 @@ class CommandHandler:
         error: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
-        res = CommandResult(cmd_id, name, ok, datetime.now(UTC), error, result or {})
+        res = CommandResult(cmd_id, name, ok, self.clock.now(), error, result or {})
         self.publish(wire.encode_result(res))
 
     def handle(self, payload: bytes) -> None:
