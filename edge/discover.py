@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 
 from protocols import dlt645 as d
 
-from .transports import SerialTransport
+from .transports import Transport
 
 log = logging.getLogger(__name__)
 
 
-def _probe(transport: SerialTransport, pattern: str, timeout_s: float) -> tuple[str, str | None]:
+def _probe(transport: Transport, pattern: str, timeout_s: float) -> tuple[str, str | None]:
     """("none" | "one" | "many", address)."""
     decoder = d.StreamDecoder(accept="replies")
     transport.write(d.build_read(pattern, "04000401"))
@@ -43,7 +43,7 @@ def _probe(transport: SerialTransport, pattern: str, timeout_s: float) -> tuple[
 
 
 def discover_dlt645(
-    transport: SerialTransport,
+    transport: Transport,
     *,
     timeout_s: float = 1.0,
     progress: Callable[[str], None] | None = None,
