@@ -17,7 +17,7 @@ from protocols.wire import CommandName, CommandResult
 
 from .clock import Clock, SystemClock
 from .outbox import Outbox
-from .runtime import EdgeRuntime, RuntimeError_
+from .runtime import CommandRefused, EdgeRuntime
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class CommandHandler:
             return
         try:
             result = self._run(cmd)
-        except (RuntimeError_, KeyError, ValueError, TimeoutError) as exc:
+        except (CommandRefused, KeyError, ValueError, TimeoutError) as exc:
             self._answer(cmd.id, cmd.name.value, False, str(exc))
             return
         except Exception as exc:
@@ -89,7 +89,7 @@ class CommandHandler:
             return rt.rediscover(cmd.args["bus"])
         if cmd.name is CommandName.RELOAD_CONFIG:
             if self.reload is None:
-                raise RuntimeError_("this agent was not started from a configuration file")
+                raise CommandRefused("this agent was not started from a configuration file")
             self.reload()
             return {"reloaded": True}
-        raise RuntimeError_(f"unknown command {cmd.name}")
+        raise CommandRefused(f"unknown command {cmd.name}")

@@ -27,8 +27,9 @@ from .wire_budget import check_budgets
 log = logging.getLogger(__name__)
 
 
-class RuntimeError_(Exception):
-    """A command the runtime cannot carry out (unknown meter or bus); message says which."""
+class CommandRefused(Exception):
+    """A command the agent cannot carry out (an unknown meter or bus, a meter that gave
+    nothing); the message says why and goes back as the command's error."""
 
 
 class EdgeRuntime:
@@ -118,7 +119,7 @@ class EdgeRuntime:
             for m in w.bus.meters:
                 if m.id == meter_id:
                     return w, m
-        raise RuntimeError_(f"no meter {meter_id!r} on this gateway")
+        raise CommandRefused(f"no meter {meter_id!r} on this gateway")
 
     def read_now(
         self, meter_id: str, quantities: Sequence[str] | None = None, timeout: float = 30.0
@@ -140,7 +141,7 @@ class EdgeRuntime:
         )
         result = worker.submit(job).result(timeout)
         if result.failed and not job.collected:
-            raise RuntimeError_(f"meter {meter_id}: {result.failed[0].reason}")
+            raise CommandRefused(f"meter {meter_id}: {result.failed[0].reason}")
         return job.collected
 
     def backfill(self, items: Sequence[BackfillItem], timeout: float = 300.0) -> dict[str, object]:
@@ -150,7 +151,7 @@ class EdgeRuntime:
         for it in items:
             try:
                 worker, meter = self._meter(it.meter)
-            except RuntimeError_:
+            except CommandRefused:
                 unknown.append(
                     {
                         "meter": it.meter,
@@ -182,7 +183,7 @@ class EdgeRuntime:
         names = [bus] if bus else list(self.workers)
         for name in names:
             if name not in self.workers:
-                raise RuntimeError_(f"no bus {name!r} on this gateway")
+                raise CommandRefused(f"no bus {name!r} on this gateway")
         results = {}
         for name in names:
             w = self.workers[name]
@@ -202,10 +203,10 @@ class EdgeRuntime:
         from .discover import discover_dlt645
 
         if bus not in self.workers:
-            raise RuntimeError_(f"no bus {bus!r} on this gateway")
+            raise CommandRefused(f"no bus {bus!r} on this gateway")
         w = self.workers[bus]
         if not isinstance(w.reader, Dlt645Reader):
-            raise RuntimeError_(
+            raise CommandRefused(
                 f"bus {bus} carries Modbus meters: scan with `meterlink-edge discover`"
             )
         transport = w.reader.transport

@@ -12,7 +12,7 @@ import pytest
 from edge.clock import ManualClock
 from edge.discover import discover_dlt645
 from edge.meters.reader import Dlt645Reader
-from edge.runtime import EdgeRuntime, RuntimeError_
+from edge.runtime import CommandRefused, EdgeRuntime
 from edge.transports import SerialTransport
 from protocols import dlt645 as d
 from protocols.model import ReadingKind, Source
@@ -126,7 +126,7 @@ def test_garbled_bus_and_dead_meters_never_stop_the_worker(
     sim.inject("C2", "wrong_address", {"reply_address": "000000000777"})
     sim.inject("M-A1", "dead")
     for meter, reason in (("C1", "timeout"), ("C2", "wrong_address"), ("M-A1", "timeout")):
-        with pytest.raises(RuntimeError_, match=reason):
+        with pytest.raises(CommandRefused, match=reason):
             runtime.read_now(meter)
     # line noise and the others still read fine
     w = runtime.workers["b1"]
