@@ -58,6 +58,9 @@ class MeterState:
 
 
 class BusWorker:
+    """The coordinator of one bus: a thread, a priority queue of jobs (on demand first, then
+    in submission order), the meters' health, and the reader it talks through."""
+
     def __init__(
         self,
         bus: BusConfig,
