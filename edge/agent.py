@@ -12,7 +12,7 @@ from . import __version__
 from .clock import Clock, SystemClock
 from .commands import CommandHandler
 from .config import EdgeConfig, load_config
-from .metrics import EdgeMetrics
+from .metrics import EdgeMetrics, MetricsServer
 from .outbox import Outbox
 from .runtime import EdgeRuntime
 from .uplink import Uplink
@@ -57,7 +57,7 @@ class Agent:
             self._reload if config_path else None,
             clock=self.clock,
         )
-        self._metrics_server: object | None = None
+        self._metrics_server: MetricsServer | None = None
 
     def _on_command(self, payload: bytes) -> None:
         self.commands.handle(payload)
@@ -99,7 +99,7 @@ class Agent:
         self.uplink.stop()
         self.outbox.close()
         if self._metrics_server is not None:
-            self._metrics_server.shutdown()  # type: ignore[attr-defined]
+            self._metrics_server.shutdown()
 
     def refresh_metrics(self) -> None:
         self.metrics.set_outbox(
