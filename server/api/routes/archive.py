@@ -5,15 +5,14 @@ from datetime import date
 from typing import Any, Literal
 
 import psycopg
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from server.archive.importer import ImportError_, read_table, validate
-from server.auth.deps import require_role
-from server.auth.roles import Principal
 from server.db.queries import archive as q
 
 from ..actor import current_actor
+from ..deps import Db, Operator, Viewer
 from ..privacy import redact_meter
 
 router = APIRouter(prefix="/api", tags=["archive"])
@@ -86,9 +85,9 @@ class OrgUnitIn(BaseModel):
 IdPath = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
-def _write(request: Request, fn: Any) -> Any:
+def _write(conn: psycopg.Connection[Any], fn: Any) -> Any:
     try:
-        with request.app.state.pool.connection() as conn, conn.transaction():
+        with conn.transaction():
             return fn(conn)
     except psycopg.errors.ForeignKeyViolation as exc:
         raise HTTPException(
@@ -113,45 +112,41 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
 
     @router.get(f"/{path}", name=f"list_{table}")
     def list_items(
-        request: Request,
+        principal: Viewer,
+        conn: Db,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=1_000_000_000),
         area_id: str | None = None,
         gateway_id: str | None = None,
-        principal: Principal = Depends(require_role("viewer")),
     ) -> dict[str, Any]:
         filters: dict[str, Any] = {}
         if area_id is not None and "area_id" in q.TABLES[table]:
             filters["area_id"] = area_id
         if gateway_id is not None and "gateway_id" in q.TABLES[table]:
             filters["gateway_id"] = gateway_id
-        with request.app.state.pool.connection() as conn:
-            rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
+        rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
         if table == "meters":
             rows = [redact_meter(r, principal) for r in rows]
         return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
     @router.get(f"/{path}/{{key}}", name=f"get_{table}")
-    def get_item(
-        key: str, request: Request, principal: Principal = Depends(require_role("viewer"))
-    ) -> dict[str, Any]:
-        with request.app.state.pool.connection() as conn:
-            row = q.get(conn, table, _check_id(key))
+    def get_item(principal: Viewer, conn: Db, key: str) -> dict[str, Any]:
+        row = q.get(conn, table, _check_id(key))
         if row is None:
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
         return redact_meter(row, principal) if table == "meters" else row
 
     @router.put(f"/{path}/{{key}}", name=f"put_{table}")
     def put_item(
+        principal: Operator,
         key: str,
         body: model,  # type: ignore[valid-type]
-        request: Request,
-        principal: Principal = Depends(require_role("operator")),
+        conn: Db,
     ) -> dict[str, Any]:
         values = body.model_dump()  # type: ignore[attr-defined]
         return dict(
             _write(
-                request,
+                conn,
                 lambda conn: q.upsert(
                     conn, table, _check_id(key), values, actor=current_actor(principal)
                 ),
@@ -159,11 +154,9 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         )
 
     @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
-    def delete_item(
-        key: str, request: Request, principal: Principal = Depends(require_role("operator"))
-    ) -> None:
+    def delete_item(principal: Operator, key: str, conn: Db) -> None:
         if not _write(
-            request,
+            conn,
             lambda conn: q.delete(conn, table, _check_id(key), actor=current_actor(principal)),
         ):
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
@@ -172,10 +165,10 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
 
         @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
         def patch_item(
+            principal: Operator,
             key: str,
             body: patch,  # type: ignore[valid-type]
-            request: Request,
-            principal: Principal = Depends(require_role("operator")),
+            conn: Db,
         ) -> dict[str, Any]:
             values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
 
@@ -184,7 +177,7 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
                     raise HTTPException(404, f"no meter {key!r}")
                 return q.upsert(conn, table, key, values, actor=current_actor(principal))
 
-            return dict(_write(request, run))
+            return dict(_write(conn, run))
 
 
 crud("org_units", OrgUnitIn)
@@ -195,9 +188,7 @@ crud("meters", MeterIn, MeterPatch)
 
 @router.post("/archive/import")
 async def import_archive(
-    request: Request,
-    file: UploadFile = File(...),
-    principal: Principal = Depends(require_role("operator")),
+    principal: Operator, conn: Db, file: UploadFile = File(...)
 ) -> dict[str, Any]:
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
@@ -241,4 +232,4 @@ async def import_archive(
                 )
         return {"imported": len(good), "created": created, "updated": updated}
 
-    return _write(request, run)  # type: ignore[no-any-return]
+    return _write(conn, run)  # type: ignore[no-any-return]

@@ -20,17 +20,10 @@ from server.checks import completeness, reread, rules
 from server.db.queries.archive import audit
 
 from ..actor import current_actor
+from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer, Yesterday
 
 router = APIRouter(prefix="/api", tags=["checks"])
 Format = Literal["json", "csv", "xlsx"]
-
-
-def _day(request: Request, day: date | None) -> date:
-    if day is not None:
-        return day
-    now = request.app.state.clock.now()
-    yesterday: date = now.astimezone(request.app.state.settings.tz).date() - timedelta(days=1)
-    return yesterday
 
 
 def export(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:
@@ -72,70 +65,55 @@ def export(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:
 
 @router.get("/completeness")
 def success_rate(
-    request: Request,
-    day: date | None = Query(None, alias="date"),
+    _: Viewer,
+    conn: Db,
+    settings: SettingsDep,
+    d: ReportDay,
     by: Literal["all", "area", "gateway", "protocol", "customer_class"] = "all",
     format: Format = "json",
-    _: Principal = Depends(require_role("viewer")),
 ) -> Any:
-    d = _day(request, day)
-    with request.app.state.pool.connection() as conn:
-        rows = completeness.success_rate(conn, d, by, request.app.state.settings.success_threshold)
-        rec = reread.recovered(conn, d)
+    rows = completeness.success_rate(conn, d, by, settings.success_threshold)
+    rec = reread.recovered(conn, d)
     if format != "json":
         return export(rows, format, f"success-rate-{d}-{by}")
     return {"date": d, "by": by, "groups": rows, "reread": rec}
 
 
 @router.get("/completeness/report")
-def success_report(
-    request: Request,
-    day: date | None = Query(None, alias="date"),
-    _: Principal = Depends(require_role("viewer")),
-) -> dict[str, Any]:
+def success_report(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> dict[str, Any]:
     """Every grouping of the day's success rate (organisation, area, concentrator, protocol,
     customer class) from one pass over the archive, and the re-reading tally."""
-    d = _day(request, day)
-    with request.app.state.pool.connection() as conn:
-        groups = completeness.report(
-            conn, d, threshold=request.app.state.settings.success_threshold
-        )
-        rec = reread.recovered(conn, d)
+    groups = completeness.report(conn, d, threshold=settings.success_threshold)
+    rec = reread.recovered(conn, d)
     return {"date": d, "groups": groups, "reread": rec}
 
 
 @router.get("/completeness/trend")
 def trend(
-    request: Request,
-    days: int = Query(30, ge=1, le=62),
-    _: Principal = Depends(require_role("viewer")),
+    _: Viewer, conn: Db, end: Yesterday, days: int = Query(30, ge=1, le=62)
 ) -> dict[str, Any]:
-    end = _day(request, None)
     out = []
-    with request.app.state.pool.connection() as conn:
-        for n in range(days - 1, -1, -1):
-            d = end - timedelta(days=n)
-            g = completeness.success_rate(conn, d, "all")
-            out.append({"date": d, **(g[0] if g else {"due": 0, "read": 0, "rate": None})})
+    for n in range(days - 1, -1, -1):
+        d = end - timedelta(days=n)
+        g = completeness.success_rate(conn, d, "all")
+        out.append({"date": d, **(g[0] if g else {"due": 0, "read": 0, "rate": None})})
     return {"days": out}
 
 
 @router.get("/failed-meters")
 def failed(
-    request: Request,
-    day: date | None = Query(None, alias="date"),
+    _: Viewer,
+    conn: Db,
+    d: ReportDay,
     area: str | None = None,
     gateway: str | None = None,
     limit: int = Query(1000, ge=1, le=100_000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     format: Format = "json",
-    _: Principal = Depends(require_role("viewer")),
 ) -> Any:
-    d = _day(request, day)
-    with request.app.state.pool.connection() as conn:
-        rows = completeness.failed_meters(
-            conn, d, limit=limit, offset=offset, area=area, gateway=gateway
-        )
+    rows = completeness.failed_meters(
+        conn, d, limit=limit, offset=offset, area=area, gateway=gateway
+    )
     if format != "json":
         return export(rows, format, f"failed-meters-{d}")
     return {"date": d, "items": rows}
@@ -143,28 +121,19 @@ def failed(
 
 @router.get("/curve-completeness")
 def curves(
-    request: Request,
-    day: date | None = Query(None, alias="date"),
+    _: Viewer,
+    conn: Db,
+    settings: SettingsDep,
+    d: ReportDay,
     by: Literal["all", "area", "gateway", "protocol", "customer_class"] = "area",
-    _: Principal = Depends(require_role("viewer")),
 ) -> dict[str, Any]:
-    d = _day(request, day)
-    with request.app.state.pool.connection() as conn:
-        rows = completeness.curve_completeness(
-            conn, d, request.app.state.settings.utility_timezone, by
-        )
+    rows = completeness.curve_completeness(conn, d, settings.utility_timezone, by)
     return {"date": d, "by": by, "groups": rows}
 
 
 @router.get("/line-loss")
-def loss(
-    request: Request,
-    day: date | None = Query(None, alias="date"),
-    _: Principal = Depends(require_role("viewer")),
-) -> dict[str, Any]:
-    d = _day(request, day)
-    with request.app.state.pool.connection() as conn:
-        return {"date": d, "areas": rules.line_loss(conn, d)}
+def loss(_: Viewer, conn: Db, d: ReportDay) -> dict[str, Any]:
+    return {"date": d, "areas": rules.line_loss(conn, d)}
 
 
 class RereadIn(BaseModel):
@@ -173,11 +142,10 @@ class RereadIn(BaseModel):
 
 @router.post("/reread", status_code=202)
 def staff_reread(
-    body: RereadIn, request: Request, principal: Principal = Depends(require_role("operator"))
+    principal: Operator, body: RereadIn, conn: Db, today: LocalToday
 ) -> dict[str, Any]:
-    today = request.app.state.clock.now().astimezone(request.app.state.settings.tz).date()
     items = []
-    with request.app.state.pool.connection() as conn, conn.transaction():
+    with conn.transaction():
         for i, it in enumerate(body.items):
             try:
                 d = date.fromisoformat(it.get("date", ""))
@@ -212,7 +180,8 @@ def staff_reread(
 
 @router.get("/anomalies")
 def anomalies(
-    request: Request,
+    _: Viewer,
+    conn: Db,
     status: str | None = None,
     rule: str | None = None,
     area: str | None = None,
@@ -220,7 +189,6 @@ def anomalies(
     limit: int = Query(100, ge=1, le=100_000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     format: Format = "json",
-    _: Principal = Depends(require_role("viewer")),
 ) -> Any:
     where, params = [], []
     for col, val in (("status", status), ("rule", rule), ("area_id", area), ("meter_id", meter)):
@@ -228,7 +196,7 @@ def anomalies(
             where.append(f"{col} = %s")
             params.append(val)
     clause = ("WHERE " + " AND ".join(where)) if where else ""
-    with request.app.state.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             f"SELECT * FROM anomalies {clause} ORDER BY last_date DESC, id LIMIT %s OFFSET %s",
             (*params, limit, offset),
@@ -257,18 +225,9 @@ class StatusIn(BaseModel):
 
 
 @router.post("/anomalies/{anomaly_id}/status")
-def set_status(
-    anomaly_id: int,
-    body: StatusIn,
-    request: Request,
-    principal: Principal = Depends(require_role("operator")),
-) -> dict[str, Any]:
+def set_status(principal: Operator, anomaly_id: int, body: StatusIn, conn: Db) -> dict[str, Any]:
     actor = current_actor(principal)
-    with (
-        request.app.state.pool.connection() as conn,
-        conn.transaction(),
-        conn.cursor(row_factory=dict_row) as cur,
-    ):
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "SELECT * FROM anomalies WHERE id = %s FOR UPDATE", (anomaly_id,)
         ).fetchone()
@@ -296,14 +255,8 @@ def set_status(
 
 
 @router.post("/checks/run")
-def run_checks(
-    request: Request,
-    day: date | None = Query(None, alias="date"),
-    _: Principal = Depends(require_role("operator")),
-) -> dict[str, Any]:
-    d = _day(request, day)
-    with request.app.state.pool.connection() as conn:
-        found = rules.run_rules(conn, d, request.app.state.settings.utility_timezone)
+def run_checks(_: Operator, conn: Db, settings: SettingsDep, d: ReportDay) -> dict[str, Any]:
+    found = rules.run_rules(conn, d, settings.utility_timezone)
     return {"date": d, "found": found}
 
 
@@ -385,11 +338,7 @@ def set_params(
 
 
 @router.get("/jobs/runs")
-def job_runs(
-    request: Request,
-    limit: int = Query(50, ge=1, le=1000),
-    _: Principal = Depends(require_role("viewer")),
-) -> dict[str, Any]:
-    with request.app.state.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+def job_runs(_: Viewer, conn: Db, limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute("SELECT * FROM job_runs ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
     return {"runs": rows}

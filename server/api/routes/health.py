@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..deps import MqttUrl, Pool
 
 router = APIRouter(tags=["health"])
 
@@ -18,15 +20,15 @@ def live() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-def ready(request: Request) -> JSONResponse:
+def ready(pool: Pool, mqtt_url: MqttUrl) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        with request.app.state.pool.connection(timeout=3) as conn:
+        with pool.connection(timeout=3) as conn:
             conn.execute("SELECT 1")
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         checks["database"] = f"unavailable: {type(exc).__name__}"
-    parts = urlsplit(request.app.state.mqtt_url)
+    parts = urlsplit(mqtt_url)
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1883), 3):
             checks["broker"] = "ok"

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+import psycopg
+from fastapi import APIRouter, HTTPException, Query
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from protocols import wire
-from server.auth.deps import require_role
-from server.auth.roles import Principal
 from server.ingest.commands import queue_command
 
 from ..actor import current_actor
+from ..deps import Db, Operator, Viewer
 
 router = APIRouter(prefix="/api", tags=["ingestion"])
 
 
 def _page(
-    request: Request, sql: str, params: tuple[Any, ...], limit: int, offset: int
+    conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...], limit: int, offset: int
 ) -> dict[str, Any]:
-    with request.app.state.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(f"{sql} LIMIT %s OFFSET %s", (*params, limit, offset)).fetchall()
         total = cur.execute(f"SELECT count(*) AS n FROM ({sql}) t", params).fetchone()
     return {"items": rows, "total": total["n"] if total else 0, "limit": limit, "offset": offset}
@@ -30,13 +30,13 @@ def _page(
 
 @router.get("/dead-letters")
 def dead_letters(
-    request: Request,
+    _: Operator,
+    conn: Db,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
-    _: Principal = Depends(require_role("operator")),
 ) -> dict[str, Any]:
     page = _page(
-        request,
+        conn,
         "SELECT id, received_at, topic, gateway_id, reason, "
         "encode(substring(payload from 1 for 2000), 'escape') AS payload "
         "FROM dead_letters ORDER BY id DESC",
@@ -49,13 +49,13 @@ def dead_letters(
 
 @router.get("/quarantine")
 def quarantine(
-    request: Request,
+    _: Viewer,
+    conn: Db,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
-    _: Principal = Depends(require_role("viewer")),
 ) -> dict[str, Any]:
     return _page(
-        request,
+        conn,
         "SELECT meter_id, gateway_id, count(*) AS readings, min(ts) AS "
         "first_ts, max(ts) AS last_ts FROM quarantine GROUP BY meter_id, gateway_id "
         "ORDER BY meter_id",
@@ -67,29 +67,29 @@ def quarantine(
 
 @router.get("/conflicts")
 def conflicts(
-    request: Request,
+    _: Viewer,
+    conn: Db,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     meter: str | None = None,
-    _: Principal = Depends(require_role("viewer")),
 ) -> dict[str, Any]:
     where, params = ("WHERE meter_id = %s", (meter,)) if meter else ("", ())
     return _page(
-        request, f"SELECT * FROM reading_conflicts {where} ORDER BY id DESC", params, limit, offset
+        conn, f"SELECT * FROM reading_conflicts {where} ORDER BY id DESC", params, limit, offset
     )
 
 
 @router.get("/gateway-status")
 def gateway_status(
-    request: Request,
+    _: Viewer,
+    conn: Db,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     online: bool | None = None,
-    _: Principal = Depends(require_role("viewer")),
 ) -> dict[str, Any]:
     where, params = ("WHERE online = %s", (online,)) if online is not None else ("", ())
     return _page(
-        request,
+        conn,
         "SELECT id, name, area_id, online, known, last_seen, status_at, "
         f"version, status FROM gateways {where} ORDER BY id",
         params,
@@ -104,14 +104,9 @@ class CommandIn(BaseModel):
 
 
 @router.post("/gateways/{gateway}/commands", status_code=202)
-def send_command(
-    gateway: str,
-    body: CommandIn,
-    request: Request,
-    principal: Principal = Depends(require_role("operator")),
-) -> dict[str, Any]:
+def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -> dict[str, Any]:
     try:
-        with request.app.state.pool.connection() as conn, conn.transaction():
+        with conn.transaction():
             if conn.execute("SELECT 1 FROM gateways WHERE id = %s", (gateway,)).fetchone() is None:
                 raise HTTPException(404, f"no gateway {gateway!r}")
             cmd_id = queue_command(
@@ -127,10 +122,8 @@ def send_command(
 
 
 @router.get("/commands/{cmd_id}")
-def command(
-    cmd_id: str, request: Request, _: Principal = Depends(require_role("viewer"))
-) -> dict[str, Any]:
-    with request.app.state.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+def command(_: Viewer, conn: Db, cmd_id: str) -> dict[str, Any]:
+    with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute("SELECT * FROM gateway_commands WHERE id = %s", (cmd_id,)).fetchone()
     if row is None:
         raise HTTPException(404, f"no command {cmd_id!r}")
