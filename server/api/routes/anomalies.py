@@ -17,12 +17,13 @@ from server.db.queries.archive import audit
 
 from ..actor import current_actor
 from ..deps import Db, Operator, ReportDay, SettingsDep, Viewer
-from .export import Format, export
+from ..models import Anomalies, Anomaly, ChecksRun
+from .export import FILE_RESPONSES, Format, export
 
 router = APIRouter(prefix="/api", tags=["anomalies"])
 
 
-@router.get("/anomalies")
+@router.get("/anomalies", response_model=Anomalies, responses=FILE_RESPONSES)
 def anomalies(
     _: Viewer,
     conn: Db,
@@ -39,7 +40,7 @@ def anomalies(
     by_rule = q.open_by_rule(conn)
     if format != "json":
         return export(rows, format, "anomalies")
-    return {"items": rows, "total": total, "open_by_rule": by_rule}
+    return Anomalies.model_validate({"items": rows, "total": total, "open_by_rule": by_rule})
 
 
 class StatusIn(BaseModel):
@@ -48,7 +49,7 @@ class StatusIn(BaseModel):
 
 
 @router.post("/anomalies/{anomaly_id}/status")
-def set_status(principal: Operator, anomaly_id: int, body: StatusIn, conn: Db) -> dict[str, Any]:
+def set_status(principal: Operator, anomaly_id: int, body: StatusIn, conn: Db) -> Anomaly:
     actor = current_actor(principal)
     with conn.transaction():
         row = q.lock(conn, anomaly_id=anomaly_id)
@@ -70,10 +71,10 @@ def set_status(principal: Operator, anomaly_id: int, body: StatusIn, conn: Db) -
             before=row,
             after=after,
         )
-    return dict(after or {})
+    return Anomaly.model_validate(after)
 
 
 @router.post("/checks/run")
-def run_checks(_: Operator, conn: Db, settings: SettingsDep, d: ReportDay) -> dict[str, Any]:
+def run_checks(_: Operator, conn: Db, settings: SettingsDep, d: ReportDay) -> ChecksRun:
     found = rules.run_rules(conn, d, settings.utility_timezone)
-    return {"date": d, "found": found}
+    return ChecksRun(date=d, found=found)

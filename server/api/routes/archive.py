@@ -13,6 +13,7 @@ from server.db.queries import archive as q
 
 from ..actor import current_actor
 from ..deps import Db, Operator, Viewer
+from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
 
 router = APIRouter(prefix="/api", tags=["archive"])
@@ -118,7 +119,7 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         offset: int = Query(0, ge=0, le=1_000_000_000),
         area_id: str | None = None,
         gateway_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Page:
         filters: dict[str, Any] = {}
         if area_id is not None and "area_id" in q.TABLES[table]:
             filters["area_id"] = area_id
@@ -127,14 +128,16 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
         if table == "meters":
             rows = [redact_meter(r, principal) for r in rows]
-        return {"items": rows, "total": total, "limit": limit, "offset": offset}
+        return Page(items=rows, total=total, limit=limit, offset=offset)
 
     @router.get(f"/{path}/{{key}}", name=f"get_{table}")
-    def get_item(principal: Viewer, conn: Db, key: str) -> dict[str, Any]:
+    def get_item(principal: Viewer, conn: Db, key: str) -> ArchiveRecord:
         row = q.get(conn, table, _check_id(key))
         if row is None:
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
-        return redact_meter(row, principal) if table == "meters" else row
+        return ArchiveRecord.model_validate(
+            redact_meter(row, principal) if table == "meters" else row
+        )
 
     @router.put(f"/{path}/{{key}}", name=f"put_{table}")
     def put_item(
@@ -142,9 +145,9 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         key: str,
         body: model,  # type: ignore[valid-type]
         conn: Db,
-    ) -> dict[str, Any]:
+    ) -> ArchiveRecord:
         values = body.model_dump()  # type: ignore[attr-defined]
-        return dict(
+        return ArchiveRecord.model_validate(
             _write(
                 conn,
                 lambda conn: q.upsert(
@@ -169,7 +172,7 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
             key: str,
             body: patch,  # type: ignore[valid-type]
             conn: Db,
-        ) -> dict[str, Any]:
+        ) -> ArchiveRecord:
             values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
 
             def run(conn: Any) -> dict[str, Any]:
@@ -177,7 +180,7 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
                     raise HTTPException(404, f"no meter {key!r}")
                 return q.upsert(conn, table, key, values, actor=current_actor(principal))
 
-            return dict(_write(conn, run))
+            return ArchiveRecord.model_validate(_write(conn, run))
 
 
 crud("org_units", OrgUnitIn)
@@ -187,9 +190,7 @@ crud("meters", MeterIn, MeterPatch)
 
 
 @router.post("/archive/import")
-async def import_archive(
-    principal: Operator, conn: Db, file: UploadFile = File(...)
-) -> dict[str, Any]:
+async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(...)) -> Imported:
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
@@ -232,4 +233,4 @@ async def import_archive(
                 )
         return {"imported": len(good), "created": created, "updated": updated}
 
-    return _write(conn, run)  # type: ignore[no-any-return]
+    return Imported.model_validate(_write(conn, run))

@@ -13,6 +13,7 @@ from server.auth.deps import COOKIE_NAME
 from server.db.queries import auth as q
 
 from ..deps import Admin, AuthSecret, ClockDep, Db, SettingsDep, Viewer
+from ..models import Me
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -104,8 +105,8 @@ def logout(response: Response) -> Response:
 
 
 @router.get("/auth/me")
-def me(principal: Viewer) -> dict[str, str]:
-    return {"username": principal.username, "role": principal.role}
+def me(principal: Viewer) -> Me:
+    return Me(username=principal.username, role=principal.role)
 
 
 @router.get("/users", response_model=list[UserOut])

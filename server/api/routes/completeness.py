@@ -13,13 +13,22 @@ from fastapi import APIRouter, Query
 from server.checks import completeness, reread, rules
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer, Yesterday
-from .export import Format, export
+from ..models import (
+    CurveCompleteness,
+    FailedMeters,
+    LineLoss,
+    RereadTally,
+    SuccessRate,
+    SuccessReport,
+    Trend,
+)
+from .export import FILE_RESPONSES, Format, export
 
 router = APIRouter(prefix="/api", tags=["completeness"])
 Grouping = Literal["all", "area", "gateway", "protocol", "customer_class"]
 
 
-@router.get("/completeness")
+@router.get("/completeness", response_model=SuccessRate, responses=FILE_RESPONSES)
 def success_rate(
     _: Viewer,
     conn: Db,
@@ -32,31 +41,29 @@ def success_rate(
     rec = reread.recovered(conn, d)
     if format != "json":
         return export(rows, format, f"success-rate-{d}-{by}")
-    return {"date": d, "by": by, "groups": rows, "reread": rec}
+    return SuccessRate(date=d, by=by, groups=rows, reread=RereadTally.model_validate(rec))
 
 
 @router.get("/completeness/report")
-def success_report(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> dict[str, Any]:
+def success_report(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> SuccessReport:
     """Every grouping of the day's success rate (organisation, area, concentrator, protocol,
     customer class) from one pass over the archive, and the re-reading tally."""
     groups = completeness.report(conn, d, threshold=settings.success_threshold)
     rec = reread.recovered(conn, d)
-    return {"date": d, "groups": groups, "reread": rec}
+    return SuccessReport(date=d, groups=groups, reread=RereadTally.model_validate(rec))
 
 
 @router.get("/completeness/trend")
-def trend(
-    _: Viewer, conn: Db, end: Yesterday, days: int = Query(30, ge=1, le=62)
-) -> dict[str, Any]:
+def trend(_: Viewer, conn: Db, end: Yesterday, days: int = Query(30, ge=1, le=62)) -> Trend:
     out = []
     for n in range(days - 1, -1, -1):
         d = end - timedelta(days=n)
         g = completeness.success_rate(conn, d, "all")
         out.append({"date": d, **(g[0] if g else {"due": 0, "read": 0, "rate": None})})
-    return {"days": out}
+    return Trend(days=out)
 
 
-@router.get("/failed-meters")
+@router.get("/failed-meters", response_model=FailedMeters, responses=FILE_RESPONSES)
 def failed(
     _: Viewer,
     conn: Db,
@@ -72,17 +79,17 @@ def failed(
     )
     if format != "json":
         return export(rows, format, f"failed-meters-{d}")
-    return {"date": d, "items": rows}
+    return FailedMeters(date=d, items=rows)
 
 
 @router.get("/curve-completeness")
 def curves(
     _: Viewer, conn: Db, settings: SettingsDep, d: ReportDay, by: Grouping = "area"
-) -> dict[str, Any]:
+) -> CurveCompleteness:
     rows = completeness.curve_completeness(conn, d, settings.utility_timezone, by)
-    return {"date": d, "by": by, "groups": rows}
+    return CurveCompleteness(date=d, by=by, groups=rows)
 
 
 @router.get("/line-loss")
-def loss(_: Viewer, conn: Db, d: ReportDay) -> dict[str, Any]:
-    return {"date": d, "areas": rules.line_loss(conn, d)}
+def loss(_: Viewer, conn: Db, d: ReportDay) -> LineLoss:
+    return LineLoss(date=d, areas=rules.line_loss(conn, d))

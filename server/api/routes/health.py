@@ -10,16 +10,21 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import MqttUrl, Pool
+from ..models import Liveness, Readiness
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health/live")
-def live() -> dict[str, str]:
-    return {"status": "alive"}
+def live() -> Liveness:
+    return Liveness(status="alive")
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "the database or the broker is down"}},
+)
 def ready(pool: Pool, mqtt_url: MqttUrl) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -40,6 +45,14 @@ def ready(pool: Pool, mqtt_url: MqttUrl) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            "description": "Prometheus metrics in the text exposition format",
+        }
+    },
+)
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -15,17 +15,18 @@ from server.ingest.commands import queue_command
 
 from ..actor import current_actor
 from ..deps import Db, Operator, Viewer
+from ..models import Command, CommandQueued, Page
 
 router = APIRouter(prefix="/api", tags=["ingestion"])
 
 
 def _page(
     conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...], limit: int, offset: int
-) -> dict[str, Any]:
+) -> Page:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(f"{sql} LIMIT %s OFFSET %s", (*params, limit, offset)).fetchall()
         total = cur.execute(f"SELECT count(*) AS n FROM ({sql}) t", params).fetchone()
-    return {"items": rows, "total": total["n"] if total else 0, "limit": limit, "offset": offset}
+    return Page(items=rows, total=total["n"] if total else 0, limit=limit, offset=offset)
 
 
 @router.get("/dead-letters")
@@ -34,7 +35,7 @@ def dead_letters(
     conn: Db,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
-) -> dict[str, Any]:
+) -> Page:
     page = _page(
         conn,
         "SELECT id, received_at, topic, gateway_id, reason, "
@@ -53,7 +54,7 @@ def quarantine(
     conn: Db,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
-) -> dict[str, Any]:
+) -> Page:
     return _page(
         conn,
         "SELECT meter_id, gateway_id, count(*) AS readings, min(ts) AS "
@@ -72,7 +73,7 @@ def conflicts(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     meter: str | None = None,
-) -> dict[str, Any]:
+) -> Page:
     where, params = ("WHERE meter_id = %s", (meter,)) if meter else ("", ())
     return _page(
         conn, f"SELECT * FROM reading_conflicts {where} ORDER BY id DESC", params, limit, offset
@@ -86,7 +87,7 @@ def gateway_status(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     online: bool | None = None,
-) -> dict[str, Any]:
+) -> Page:
     where, params = ("WHERE online = %s", (online,)) if online is not None else ("", ())
     return _page(
         conn,
@@ -104,7 +105,7 @@ class CommandIn(BaseModel):
 
 
 @router.post("/gateways/{gateway}/commands", status_code=202)
-def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -> dict[str, Any]:
+def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -> CommandQueued:
     try:
         with conn.transaction():
             if conn.execute("SELECT 1 FROM gateways WHERE id = %s", (gateway,)).fetchone() is None:
@@ -118,13 +119,13 @@ def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -
             )
     except wire.WireError as exc:
         raise HTTPException(422, f"bad command: {exc}") from None
-    return {"id": cmd_id, "status": "pending"}
+    return CommandQueued(id=cmd_id, status="pending")
 
 
 @router.get("/commands/{cmd_id}")
-def command(_: Viewer, conn: Db, cmd_id: str) -> dict[str, Any]:
+def command(_: Viewer, conn: Db, cmd_id: str) -> Command:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute("SELECT * FROM gateway_commands WHERE id = %s", (cmd_id,)).fetchone()
     if row is None:
         raise HTTPException(404, f"no command {cmd_id!r}")
-    return dict(row)
+    return Command.model_validate(row)

@@ -14,6 +14,7 @@ from server.db.queries import archive as qa
 from server.db.queries import readings as q
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer
+from ..models import Curve, DayReadings, Freezes, Latest, MeterEvents
 
 router = APIRouter(prefix="/api/meters", tags=["readings"])
 
@@ -32,7 +33,7 @@ def curve(
     end: datetime,
     quantity: str = "energy_import_total",
     limit: int = Query(5000, ge=1, le=100_000),
-) -> dict[str, Any]:
+) -> Curve:
     if quantity not in QUANTITY_BY_NAME:
         raise HTTPException(400, f"unknown quantity {quantity!r}")
     if start.tzinfo is None or end.tzinfo is None:
@@ -43,28 +44,25 @@ def curve(
         raise HTTPException(400, "at most 400 days per request")
     _meter(conn, meter)
     points = q.curve(conn, meter=meter, quantity=quantity, start=start, end=end, limit=limit)
-    return {
-        "meter": meter,
-        "quantity": quantity,
-        "unit": QUANTITY_BY_NAME[quantity].unit,
-        "points": points,
-    }
+    return Curve(
+        meter=meter, quantity=quantity, unit=QUANTITY_BY_NAME[quantity].unit, points=points
+    )
 
 
 @router.get("/{meter}/latest")
-def latest(_: Viewer, conn: Db, meter: str) -> dict[str, Any]:
+def latest(_: Viewer, conn: Db, meter: str) -> Latest:
     _meter(conn, meter)
     rows = q.latest(conn, meter=meter)
-    return {"meter": meter, "values": rows}
+    return Latest(meter=meter, values=rows)
 
 
 @router.get("/{meter}/freeze")
-def freeze(_: Viewer, conn: Db, meter: str, start: date, end: date) -> dict[str, Any]:
+def freeze(_: Viewer, conn: Db, meter: str, start: date, end: date) -> Freezes:
     if end < start or (end - start).days > 400:
         raise HTTPException(400, "end must be on or after start, at most 400 days apart")
     _meter(conn, meter)
     rows = q.freezes(conn, meter=meter, start=start, end=end)
-    return {"meter": meter, "freezes": rows}
+    return Freezes(meter=meter, freezes=rows)
 
 
 def _local_days(tz: tzinfo, last: date, days: int = 1) -> tuple[date, date, datetime, datetime]:
@@ -99,7 +97,7 @@ def raw_readings(
     quantity: str | None = None,
     limit: int = Query(100, ge=1, le=5000),
     offset: int = Query(0, ge=0, le=10_000_000),
-) -> dict[str, Any]:
+) -> DayReadings:
     """The readings of one data date (default yesterday in the utility time zone) as they
     were stored: interval, instantaneous, event and clock readings, oldest first, paged.
     ``start`` and ``end`` are the instants that bound the day."""
@@ -111,17 +109,17 @@ def raw_readings(
     )
     for r in rows:
         r["unit"] = _unit(r["quantity"])
-    return {
-        "meter": meter,
-        "date": d,
-        "timezone": settings.utility_timezone,
-        "start": start,
-        "end": end,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "items": rows,
-    }
+    return DayReadings(
+        meter=meter,
+        date=d,
+        timezone=settings.utility_timezone,
+        start=start,
+        end=end,
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=rows,
+    )
 
 
 @router.get("/{meter}/events")
@@ -135,7 +133,7 @@ def meter_events(
     quantity: str | None = None,
     limit: int = Query(50, ge=1, le=5000),
     offset: int = Query(0, ge=0, le=10_000_000),
-) -> dict[str, Any]:
+) -> MeterEvents:
     """The meter's events (cover-open and power-down counters, clock offsets, maximum
     demand) of the ``days`` data dates ending with ``date`` (default yesterday in the
     utility time zone), newest first, paged."""
@@ -147,15 +145,17 @@ def meter_events(
     )
     for r in rows:
         r["unit"] = _unit(r["quantity"])
-    return {
-        "meter": meter,
-        "from": first,
-        "to": last,
-        "timezone": settings.utility_timezone,
-        "start": start,
-        "end": end,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "items": rows,
-    }
+    return MeterEvents.model_validate(
+        {
+            "meter": meter,
+            "from": first,
+            "to": last,
+            "timezone": settings.utility_timezone,
+            "start": start,
+            "end": end,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "items": rows,
+        }
+    )

@@ -5,7 +5,6 @@ again, within the meters' freeze history. The automatic re-reading is a job
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
@@ -15,6 +14,7 @@ from server.db.queries import reread as q
 
 from ..actor import current_actor
 from ..deps import Db, LocalToday, Operator
+from ..models import RereadRequested
 
 router = APIRouter(prefix="/api", tags=["re-reading"])
 
@@ -26,7 +26,7 @@ class RereadIn(BaseModel):
 @router.post("/reread", status_code=202)
 def staff_reread(
     principal: Operator, body: RereadIn, conn: Db, today: LocalToday
-) -> dict[str, Any]:
+) -> RereadRequested:
     items = []
     with conn.transaction():
         for i, it in enumerate(body.items):
@@ -52,4 +52,4 @@ def staff_reread(
         sent = reread.request(
             conn, items, requested_by=current_actor(principal), per_gateway=len(items)
         )
-    return {"requested": sent}
+    return RereadRequested(requested=sent)

@@ -15,6 +15,7 @@ from server.checks import rules
 from server.db.queries.archive import audit
 
 from ..actor import current_actor
+from ..models import RuleParams, RuleParamsSet
 
 router = APIRouter(prefix="/api", tags=["rules"])
 
@@ -26,7 +27,7 @@ class ParamsIn(BaseModel):
 CustomerClass = Literal["*", "residential", "commercial", "industrial", "agricultural", "other"]
 
 
-@router.get("/rule-params")
+@router.get("/rule-params", response_model=RuleParams)
 def get_params(request: Request, _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
     """Every rule's parameters in force: general, and per customer class where overridden."""
     with request.app.state.pool.connection() as conn:
@@ -46,7 +47,7 @@ def get_params(request: Request, _: Principal = Depends(require_role("viewer")))
     return {"rules": out}
 
 
-@router.put("/rule-params/{rule}")
+@router.put("/rule-params/{rule}", response_model=RuleParamsSet)
 def set_params(
     rule: str,
     body: ParamsIn,
