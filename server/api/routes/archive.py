@@ -218,7 +218,7 @@ async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(
             if q.get(conn, "gateways", gw) is None:
                 q.upsert(conn, "gateways", gw, {"name": gw}, actor=actor)
             else:
-                conn.execute("UPDATE gateways SET known = true WHERE id = %s", (gw,))
+                q.mark_gateway_known(conn, gateway_id=gw)
         for r in good:
             existed = q.get(conn, "meters", r["id"]) is not None
             q.upsert(
@@ -228,9 +228,7 @@ async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(
             created += not existed
         for r in good:
             if r.get("is_area_master") and r.get("area_id"):
-                conn.execute(
-                    "UPDATE areas SET master_meter_id = %s WHERE id = %s", (r["id"], r["area_id"])
-                )
+                q.set_area_master(conn, area_id=r["area_id"], meter_id=r["id"])
         return {"imported": len(good), "created": created, "updated": updated}
 
     return Imported.model_validate(_write(conn, run))

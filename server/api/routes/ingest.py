@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import psycopg
 from fastapi import APIRouter, HTTPException, Query
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from protocols import wire
+from server.db.queries import commands as qc
+from server.db.queries import ingest_review as q
 from server.ingest.commands import queue_command
 
 from ..actor import current_actor
@@ -20,13 +20,9 @@ from ..models import Command, CommandQueued, Page
 router = APIRouter(prefix="/api", tags=["ingestion"])
 
 
-def _page(
-    conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...], limit: int, offset: int
-) -> Page:
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(f"{sql} LIMIT %s OFFSET %s", (*params, limit, offset)).fetchall()
-        total = cur.execute(f"SELECT count(*) AS n FROM ({sql}) t", params).fetchone()
-    return Page(items=rows, total=total["n"] if total else 0, limit=limit, offset=offset)
+def _page(found: tuple[list[dict[str, Any]], int], limit: int, offset: int) -> Page:
+    rows, total = found
+    return Page(items=rows, total=total, limit=limit, offset=offset)
 
 
 @router.get("/dead-letters")
@@ -36,16 +32,7 @@ def dead_letters(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> Page:
-    page = _page(
-        conn,
-        "SELECT id, received_at, topic, gateway_id, reason, "
-        "encode(substring(payload from 1 for 2000), 'escape') AS payload "
-        "FROM dead_letters ORDER BY id DESC",
-        (),
-        limit,
-        offset,
-    )
-    return page
+    return _page(q.dead_letters(conn, limit=limit, offset=offset), limit, offset)
 
 
 @router.get("/quarantine")
@@ -55,15 +42,7 @@ def quarantine(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> Page:
-    return _page(
-        conn,
-        "SELECT meter_id, gateway_id, count(*) AS readings, min(ts) AS "
-        "first_ts, max(ts) AS last_ts FROM quarantine GROUP BY meter_id, gateway_id "
-        "ORDER BY meter_id",
-        (),
-        limit,
-        offset,
-    )
+    return _page(q.quarantine(conn, limit=limit, offset=offset), limit, offset)
 
 
 @router.get("/conflicts")
@@ -74,10 +53,7 @@ def conflicts(
     offset: int = Query(0, ge=0, le=1_000_000_000),
     meter: str | None = None,
 ) -> Page:
-    where, params = ("WHERE meter_id = %s", (meter,)) if meter else ("", ())
-    return _page(
-        conn, f"SELECT * FROM reading_conflicts {where} ORDER BY id DESC", params, limit, offset
-    )
+    return _page(q.conflicts(conn, meter=meter, limit=limit, offset=offset), limit, offset)
 
 
 @router.get("/gateway-status")
@@ -88,15 +64,7 @@ def gateway_status(
     offset: int = Query(0, ge=0, le=1_000_000_000),
     online: bool | None = None,
 ) -> Page:
-    where, params = ("WHERE online = %s", (online,)) if online is not None else ("", ())
-    return _page(
-        conn,
-        "SELECT id, name, area_id, online, known, last_seen, status_at, "
-        f"version, status FROM gateways {where} ORDER BY id",
-        params,
-        limit,
-        offset,
-    )
+    return _page(q.gateway_status(conn, online=online, limit=limit, offset=offset), limit, offset)
 
 
 class CommandIn(BaseModel):
@@ -108,7 +76,7 @@ class CommandIn(BaseModel):
 def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -> CommandQueued:
     try:
         with conn.transaction():
-            if conn.execute("SELECT 1 FROM gateways WHERE id = %s", (gateway,)).fetchone() is None:
+            if not qc.gateway_exists(conn, gateway_id=gateway):
                 raise HTTPException(404, f"no gateway {gateway!r}")
             cmd_id = queue_command(
                 conn,
@@ -124,8 +92,7 @@ def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -
 
 @router.get("/commands/{cmd_id}")
 def command(_: Viewer, conn: Db, cmd_id: str) -> Command:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT * FROM gateway_commands WHERE id = %s", (cmd_id,)).fetchone()
+    row = qc.get_command(conn, command_id=cmd_id)
     if row is None:
         raise HTTPException(404, f"no command {cmd_id!r}")
     return Command.model_validate(row)
