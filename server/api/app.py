@@ -124,7 +124,7 @@ def create_app(
         )
 
     from .routes import anomalies, completeness, jobs, reread, rules
-    from .routes.archive import router as archive_router
+    from .routes.archive import archive_router
     from .routes.auth import router as auth_router
     from .routes.health import router as health_router
     from .routes.ingest import router as ingest_router
@@ -133,7 +133,7 @@ def create_app(
     for router in (
         health_router,
         auth_router,
-        archive_router,
+        archive_router(),
         readings_router,
         ingest_router,
         completeness.router,

@@ -1,6 +1,7 @@
 """Archive REST: meters, areas, gateways and org units (CRUD with paging and filters), and
 the all-or-nothing CSV/XLSX import. Every change is audited."""
 
+import re
 from datetime import date
 from typing import Any, Literal
 
@@ -8,7 +9,7 @@ import psycopg
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from server.archive.importer import ImportError_, read_table, validate
+from server.archive.importer import ArchiveFileError, read_table, validate
 from server.db.queries import archive as q
 
 from ..actor import current_actor
@@ -16,7 +17,6 @@ from ..deps import Db, Operator, Viewer
 from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
 
-router = APIRouter(prefix="/api", tags=["archive"])
 MAX_UPLOAD = 50 * 1024 * 1024
 
 
@@ -83,9 +83,6 @@ class OrgUnitIn(BaseModel):
     parent_id: str | None = None
 
 
-IdPath = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-
-
 def _write(conn: psycopg.Connection[Any], fn: Any) -> Any:
     try:
         with conn.transaction():
@@ -101,14 +98,15 @@ def _write(conn: psycopg.Connection[Any], fn: Any) -> Any:
 
 
 def _check_id(key: str) -> str:
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", key):
         raise HTTPException(400, f"bad id {key!r}: 1-64 letters, digits or _ . : -")
     return key
 
 
-def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = None) -> None:
+def crud(
+    router: APIRouter, table: str, model: type[BaseModel], patch: type[BaseModel] | None = None
+) -> None:
+    """List, get, put and delete (and patch, given a patch model) one archive table."""
     path = table.replace("_", "-")
 
     @router.get(f"/{path}", name=f"list_{table}")
@@ -183,13 +181,6 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
             return ArchiveRecord.model_validate(_write(conn, run))
 
 
-crud("org_units", OrgUnitIn)
-crud("areas", AreaIn)
-crud("gateways", GatewayIn)
-crud("meters", MeterIn, MeterPatch)
-
-
-@router.post("/archive/import")
 async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(...)) -> Imported:
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
@@ -197,7 +188,7 @@ async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(
     try:
         rows = read_table(file.filename or "upload", content)
         good, errors = validate(rows)
-    except ImportError_ as exc:
+    except ArchiveFileError as exc:
         raise HTTPException(400, str(exc)) from None
     if errors:
         raise HTTPException(
@@ -232,3 +223,15 @@ async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(
         return {"imported": len(good), "created": created, "updated": updated}
 
     return Imported.model_validate(_write(conn, run))
+
+
+def archive_router() -> APIRouter:
+    """The archive's routes, built when the application is (not when this module is
+    imported): CRUD for org units, areas, gateways and meters, and the import."""
+    router = APIRouter(prefix="/api", tags=["archive"])
+    crud(router, "org_units", OrgUnitIn)
+    crud(router, "areas", AreaIn)
+    crud(router, "gateways", GatewayIn)
+    crud(router, "meters", MeterIn, MeterPatch)
+    router.add_api_route("/archive/import", import_archive, methods=["POST"])
+    return router
