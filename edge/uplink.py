@@ -17,7 +17,9 @@ batches are bounded (``MAX_INFLIGHT``); a disconnect forgets them and they are s
 (the server merges repeats idempotently).
 
 MQTT 5 is used where the broker speaks it; with ``protocol = "auto"`` a broker that refuses
-MQTT 5 is retried with 3.1.1.
+MQTT 5 is retried with 3.1.1. When to fall back is decided by
+:class:`protocols.mqtt_session.SessionPolicy` (shared with the server's consumer); this module
+only reports paho's events to it and carries out what it says.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from protocols import wire
+from protocols import mqtt_session, wire
 from protocols.model import Reading
+from protocols.mqtt_session import Action, SessionPolicy
 
 from .config import BrokerConfig
 from .outbox import Outbox
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 MAX_INFLIGHT = 32
 MAX_UNCONFIRMED = 256
 MAX_RECEIPT_TIMEOUT_S = 3600.0
-CONNACK_WAIT_S = 5.0  # a broker that took the connection but sends no CONNACK: not MQTT 5
+CONNACK_WAIT_S = mqtt_session.CONNACK_WAIT_S  # read when an Uplink is made (tests shorten it)
 
 
 class Uplink:
@@ -71,8 +74,8 @@ class Uplink:
         self._receipt_timeout = float(broker.receipt_timeout_s)
         self._awaiting: dict[str, tuple[list[int], float]] = {}  # batch id -> ids, sent at
         self.connected = threading.Event()
-        self._answered = threading.Event()  # a CONNACK came (accepting or refusing)
-        self._socket_opened_at: float | None = None  # the first TCP connection to the broker
+        self._session = SessionPolicy(broker.protocol, connack_wait_s=CONNACK_WAIT_S)
+        self._session_lock = threading.Lock()  # paho's thread, the watchdog, the fallback
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._inflight: dict[int, tuple[str, list[int]]] = {}  # mid -> batch id, ids
@@ -83,9 +86,13 @@ class Uplink:
         self.published_batches = 0
         self.acked_readings = 0
         self.resent_batches = 0
-        self.protocol = mqtt.MQTTv5 if broker.protocol in ("auto", "5") else mqtt.MQTTv311
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def protocol(self) -> int:
+        """The MQTT version in use (paho's ``MQTTv5`` or ``MQTTv311``)."""
+        return int(self._session.version)
 
     # ------------------------------------------------------------------ client
 
@@ -121,7 +128,7 @@ class Uplink:
         c.on_message = self._on_message
         return c
 
-    def start(self) -> None:
+    def _connect(self) -> None:
         props = None
         if self.protocol == mqtt.MQTTv5:
             from paho.mqtt.packettypes import PacketTypes
@@ -137,7 +144,10 @@ class Uplink:
             properties=props,
         )
         self._client.loop_start()
-        if self.broker.protocol == "auto":
+
+    def start(self) -> None:
+        self._connect()
+        if self._session.watching:
             threading.Thread(target=self._watchdog, name="uplink-v5-check", daemon=True).start()
         for target, name in (
             (self._publisher, "uplink-publish"),
@@ -180,8 +190,8 @@ class Uplink:
     # ------------------------------------------------------------------ callbacks
 
     def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: object) -> None:
-        if self._socket_opened_at is None:
-            self._socket_opened_at = time.monotonic()
+        with self._session_lock:
+            self._session.socket_opened(time.monotonic())
 
     def _on_connect(
         self,
@@ -191,15 +201,13 @@ class Uplink:
         reason: ReasonCode,
         properties: object,
     ) -> None:
-        self._answered.set()
+        with self._session_lock:
+            action = self._session.connack(accepted=not reason.is_failure, reason=str(reason))
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.broker.url, reason)
-            if (
-                self.broker.protocol == "auto"
-                and self.protocol == mqtt.MQTTv5
-                and "protocol" in str(reason).lower()
-            ):
-                threading.Thread(target=self._fallback_311, daemon=True).start()
+        if action is Action.FALL_BACK:
+            threading.Thread(target=self._fallback_311, daemon=True).start()
+        if action is not Action.SESSION_UP:
             return
         log.info(
             "connected to %s (MQTT %s)",
@@ -213,31 +221,27 @@ class Uplink:
         self.connected.set()
 
     def _watchdog(self) -> None:
-        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back. The wait
-        # counts from the first TCP connection: a broker that is down (a gateway started
-        # during an outage) has said nothing about MQTT 5, and a refusing CONNACK is an
-        # answer (a refused protocol falls back in _on_connect).
-        while (
-            not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self._answered.is_set()
-        ):
-            opened = self._socket_opened_at
-            if opened is not None and time.monotonic() - opened >= CONNACK_WAIT_S:
+        """Ticks the session policy while a missing CONNACK may still mean "no MQTT 5"."""
+        while not self._stop.wait(0.25):
+            with self._session_lock:
+                if not self._session.watching:
+                    return
+                action = self._session.tick(time.monotonic())
+            if action is Action.FALL_BACK:
                 log.warning(
-                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1", CONNACK_WAIT_S
+                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1",
+                    self._session.connack_wait_s,
                 )
                 self._fallback_311()
                 return
-            self._answered.wait(0.25)
 
     def _fallback_311(self) -> None:
         log.info("broker does not speak MQTT 5; using 3.1.1")
         self._client.loop_stop()
-        self.protocol = mqtt.MQTTv311
+        with self._session_lock:
+            self._session.client_replaced()
         self._client = self._make_client()
-        self._client.connect_async(
-            self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s
-        )
-        self._client.loop_start()
+        self._connect()
 
     def _on_disconnect(
         self,
@@ -248,6 +252,8 @@ class Uplink:
         properties: object,
     ) -> None:
         self.connected.clear()
+        with self._session_lock:
+            self._session.disconnected()
         with self._lock:
             self._inflight.clear()
             self._inflight_ids.clear()
