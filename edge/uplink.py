@@ -7,6 +7,8 @@ delivering it loses what it acknowledged. A batch without a receipt after
 ``receipt_timeout_s`` is sent again (the timeout doubles, up to an hour, while no receipt at
 all comes, so a server that is down is not flooded); at most ``MAX_UNCONFIRMED`` batches wait
 for receipts at once. With ``delivery = "puback"`` the PUBACK deletes (for a durable broker).
+Which batch is where, and which readings may be deleted, is kept by one object,
+:class:`edge.delivery_ledger.DeliveryLedger`; the callbacks here only report to it.
 The status message is retained; the last will marks the gateway offline.
 Commands arrive on the gateway's ``cmd`` topic and are handed to a handler thread.
 
@@ -41,13 +43,11 @@ from protocols.model import Reading
 from protocols.mqtt_session import Action, SessionPolicy
 
 from .config import BrokerConfig
+from .delivery_ledger import MAX_INFLIGHT, Delivery, DeliveryLedger
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-MAX_INFLIGHT = 32
-MAX_UNCONFIRMED = 256
-MAX_RECEIPT_TIMEOUT_S = 3600.0
 CONNACK_WAIT_S = mqtt_session.CONNACK_WAIT_S  # read when an Uplink is made (tests shorten it)
 
 
@@ -71,23 +71,25 @@ class Uplink:
         self.topic_result = wire.topic(gateway, wire.Channel.CMD_RESULT, broker.root)
         self.topic_receipt = wire.topic(gateway, wire.Channel.RECEIPT, broker.root)
         self.receipts = broker.delivery == "receipt"
-        self._receipt_timeout = float(broker.receipt_timeout_s)
-        self._awaiting: dict[str, tuple[list[int], float]] = {}  # batch id -> ids, sent at
+        # what is on its way and what may be deleted: every call under self._lock
+        self._ledger = DeliveryLedger(
+            Delivery(broker.delivery), receipt_timeout_s=broker.receipt_timeout_s
+        )
         self.connected = threading.Event()
         self._session = SessionPolicy(broker.protocol, connack_wait_s=CONNACK_WAIT_S)
         self._session_lock = threading.Lock()  # paho's thread, the watchdog, the fallback
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._inflight: dict[int, tuple[str, list[int]]] = {}  # mid -> batch id, ids
-        self._inflight_ids: set[int] = set()
-        self._early_acks: dict[int, float] = {}  # PUBACKs that beat the mid's record
-        self._cursor = 0
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
         self.published_batches = 0
         self.acked_readings = 0
-        self.resent_batches = 0
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def resent_batches(self) -> int:
+        """Batches sent again for want of a receipt in time."""
+        return self._ledger.resent_batches
 
     @property
     def protocol(self) -> int:
@@ -255,11 +257,7 @@ class Uplink:
         with self._session_lock:
             self._session.disconnected()
         with self._lock:
-            self._inflight.clear()
-            self._inflight_ids.clear()
-            self._early_acks.clear()
-            self._awaiting.clear()
-            self._cursor = 0
+            self._ledger.disconnected()
         if not self._stop.is_set():
             log.warning(
                 "disconnected from %s: %s; unacknowledged batches will be resent",
@@ -276,25 +274,8 @@ class Uplink:
         properties: object,
     ) -> None:
         with self._lock:
-            sent = self._inflight.pop(mid, None)
-            if sent is None:
-                # our batch's mid not recorded yet, or a status/result publish: keep briefly
-                self._early_acks[mid] = time.monotonic()
-                if len(self._early_acks) > 256:
-                    cutoff = time.monotonic() - 30
-                    for old in [m for m, t in self._early_acks.items() if t < cutoff]:
-                        del self._early_acks[old]
-                return
-            batch_id, ids = sent
-            if reason.is_failure:
-                self._inflight_ids.difference_update(ids)  # refused: send again
-                self._cursor = 0
-                return
-            if self.receipts:
-                self._awaiting[batch_id] = (ids, time.monotonic())
-                return
-            self._inflight_ids.difference_update(ids)
-        self._forget(ids)
+            done = self._ledger.puback(mid, not reason.is_failure, time.monotonic())
+        self._forget(done)
 
     def _forget(self, ids: list[int]) -> None:
         if ids:
@@ -310,43 +291,20 @@ class Uplink:
         if receipt.gateway != self.gateway:
             log.warning("ignored a receipt for gateway %r", receipt.gateway)
             return
-        done: list[int] = []
         with self._lock:
-            for batch_id in receipt.batches:
-                entry = self._awaiting.pop(batch_id, None)
-                if entry is None:
-                    # a receipt faster than the PUBACK, or for a batch already resent
-                    for mid, (bid, ids) in list(self._inflight.items()):
-                        if bid == batch_id:
-                            del self._inflight[mid]
-                            entry = (ids, 0.0)
-                            break
-                if entry is not None:
-                    self._inflight_ids.difference_update(entry[0])
-                    done.extend(entry[0])
-            if done:
-                self._receipt_timeout = float(self.broker.receipt_timeout_s)
+            done = self._ledger.receipt(receipt.batches)
         self._forget(done)
 
     def _expire_unconfirmed(self) -> None:
         """Batches without a receipt in time are sent again (the server merges repeats)."""
-        now = time.monotonic()
         with self._lock:
-            late = [b for b, (_, at) in self._awaiting.items() if now - at > self._receipt_timeout]
-            if not late:
-                return
-            for b in late:
-                ids, _ = self._awaiting.pop(b)
-                self._inflight_ids.difference_update(ids)
-            self._cursor = 0
-            self.resent_batches += len(late)
-            timeout = self._receipt_timeout
-            self._receipt_timeout = min(timeout * 2, MAX_RECEIPT_TIMEOUT_S)
-        log.warning(
-            "%d batches had no receipt from the server in %.0f s; sending them again",
-            len(late),
-            timeout,
-        )
+            late, timeout = self._ledger.expire(time.monotonic())
+        if late:
+            log.warning(
+                "%d batches had no receipt from the server in %.0f s; sending them again",
+                len(late),
+                timeout,
+            )
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self.topic_receipt:
@@ -365,24 +323,14 @@ class Uplink:
         # never call paho while holding our lock: paho calls on_publish under its own
         # mutex, and on_publish takes our lock (a lock-order deadlock otherwise)
         with self._lock:
-            self._inflight_ids.update(ids)
+            self._ledger.sending(batch_id, ids)
         info = self._client.publish(self.topic_readings, payload, qos=1)
         with self._lock:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                self._inflight_ids.difference_update(ids)
+                self._ledger.send_failed(batch_id)
                 return
-            acked = False
-            if info.mid in self._early_acks:
-                del self._early_acks[info.mid]
-                if self.receipts:
-                    self._awaiting[batch_id] = (ids, time.monotonic())
-                else:
-                    self._inflight_ids.difference_update(ids)
-                    acked = True
-            else:
-                self._inflight[info.mid] = (batch_id, ids)
-        if acked:
-            self._forget(ids)
+            done = self._ledger.published(batch_id, info.mid, time.monotonic())
+        self._forget(done)
         self.published_batches += 1
 
     def _publisher(self) -> None:
@@ -393,10 +341,8 @@ class Uplink:
             if self.receipts:
                 self._expire_unconfirmed()
             with self._lock:
-                room = min(
-                    MAX_INFLIGHT - len(self._inflight), MAX_UNCONFIRMED - len(self._awaiting)
-                )
-                cursor = self._cursor
+                room = self._ledger.room()
+                cursor = self._ledger.cursor
             if room <= 0:
                 time.sleep(0.002)
                 continue
@@ -405,21 +351,22 @@ class Uplink:
                 time.sleep(self.broker.batch_ms / 1000 or 0.05)
                 continue
             with self._lock:
-                self._cursor = oldest.ids[-1]
-            pairs = [
-                (i, r)
-                for i, r in zip(oldest.ids, oldest.readings, strict=True)
-                if i not in self._inflight_ids
-            ]
+                self._ledger.advance(oldest.ids[-1])
+                pairs = [
+                    (i, r)
+                    for i, r in zip(oldest.ids, oldest.readings, strict=True)
+                    if not self._ledger.holds(i)
+                ]
             if pairs:
                 self._publish_batch([p[0] for p in pairs], [p[1] for p in pairs])
             if len(oldest.ids) == size and room > 1:  # a backlog: also send the newest
                 newest = self.outbox.take_newest(size)
-                fresh = [
-                    (i, r)
-                    for i, r in zip(newest.ids, newest.readings, strict=True)
-                    if i > self._cursor + size and i not in self._inflight_ids
-                ]
+                with self._lock:
+                    fresh = [
+                        (i, r)
+                        for i, r in zip(newest.ids, newest.readings, strict=True)
+                        if i > self._ledger.cursor + size and not self._ledger.holds(i)
+                    ]
                 if fresh:
                     self._publish_batch([p[0] for p in fresh], [p[1] for p in fresh])
             elif len(oldest.ids) < size:
