@@ -32,7 +32,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -42,6 +41,7 @@ from protocols import mqtt_session, wire
 from protocols.model import Reading
 from protocols.mqtt_session import Action, SessionPolicy
 
+from .clock import Clock, SystemClock
 from .config import BrokerConfig
 from .delivery_ledger import MAX_INFLIGHT, Delivery, DeliveryLedger
 from .outbox import Outbox
@@ -61,8 +61,10 @@ class Uplink:
         on_command: Callable[[bytes], None],
         status: Callable[[], wire.GatewayStatus],
         status_every_s: float = 60.0,
+        clock: Clock | None = None,
     ) -> None:
         self.broker, self.gateway, self.outbox = broker, gateway, outbox
+        self.clock: Clock = clock or SystemClock()  # stamps the will, statuses and batches
         self.on_command, self.status = on_command, status
         self.status_every_s = status_every_s
         self.topic_readings = wire.topic(gateway, wire.Channel.READINGS, broker.root)
@@ -118,7 +120,7 @@ class Uplink:
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         c.will_set(
-            self.topic_status, wire.last_will(self.gateway, datetime.now(UTC)), qos=1, retain=True
+            self.topic_status, wire.last_will(self.gateway, self.clock.now()), qos=1, retain=True
         )
         c.max_inflight_messages_set(MAX_INFLIGHT)
         c.max_queued_messages_set(0)
@@ -170,7 +172,7 @@ class Uplink:
             offline = wire.GatewayStatus(
                 self.gateway,
                 False,
-                datetime.now(UTC),
+                self.clock.now(),
                 st.version,
                 reason,
                 st.buses,
@@ -319,7 +321,7 @@ class Uplink:
 
     def _publish_batch(self, ids: list[int], readings: list[Reading]) -> None:
         batch_id = f"{self.gateway}-{ids[0]}-{ids[-1]}"
-        payload = wire.batch_of(self.gateway, batch_id, readings, datetime.now(UTC))
+        payload = wire.batch_of(self.gateway, batch_id, readings, self.clock.now())
         # never call paho while holding our lock: paho calls on_publish under its own
         # mutex, and on_publish takes our lock (a lock-order deadlock otherwise)
         with self._lock:

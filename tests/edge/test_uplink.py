@@ -35,6 +35,7 @@ class Listener:
         self.root, self.receipts = root, receipts
         self.readings: dict[tuple[str, str, datetime], float] = {}
         self.batches = 0
+        self.sent_at: list[datetime] = []
         self.results: list[wire.CommandResult] = []
         self.status: list[wire.GatewayStatus] = []
         self.lock = threading.Lock()
@@ -52,6 +53,7 @@ class Listener:
             if msg.topic.endswith("/readings"):
                 batch = wire.decode_readings(msg.payload)
                 self.batches += 1
+                self.sent_at.append(batch.sent_at)
                 for r in batch.readings:
                     self.readings[(r.meter, r.quantity, r.ts)] = r.value
                 if self.receipts:
@@ -356,6 +358,56 @@ def _bare_uplink(tmp_path: Path, url: str) -> Any:
         on_command=lambda p: None,
         status=lambda: wire.GatewayStatus("gw-proto", True, datetime.now(UTC)),
     )
+
+
+def test_batches_and_the_offline_status_are_stamped_by_the_uplinks_clock(
+    tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
+) -> None:
+    """A simulated week stamps what it sends with the simulated time, not the host's."""
+    from edge.clock import ManualClock
+    from edge.uplink import Uplink
+
+    from .test_outbox import readings
+
+    clock = ManualClock(START)
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw-clock"},
+            "broker": {"url": mqtt_broker.url, "root": topic_prefix, "batch_ms": 10},
+            "bus": [
+                {
+                    "name": "b",
+                    "port": "socket://127.0.0.1:9",
+                    "meter": [{"id": "M1", "address": "000000000001"}],
+                }
+            ],
+        }
+    )
+    box = Outbox(tmp_path / "o.sqlite")
+    box.add(readings(5))
+    listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
+    up = Uplink(
+        cfg.broker,
+        "gw-clock",
+        box,
+        on_command=lambda p: None,
+        status=lambda: wire.GatewayStatus("gw-clock", True, clock.now()),
+        clock=clock,
+    )
+    up.start()
+    try:
+        assert up.connected.wait(10)
+        assert listener.wait(lambda s: box.depth() == 0)
+        assert listener.sent_at and set(listener.sent_at) == {START}
+        clock.advance(7 * 24 * 3600)
+    finally:
+        up.stop()
+        box.close()
+    try:
+        assert listener.wait(lambda s: bool(s.status) and not s.status[-1].online, 10)
+        assert listener.status[-1].ts == START + timedelta(days=7)
+    finally:
+        listener.close()
 
 
 def test_a_broker_down_at_start_is_waited_for_not_taken_for_an_mqtt_3_broker(
