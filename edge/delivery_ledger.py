@@ -25,9 +25,13 @@ FORGOTTEN and RELEASED are terminal: the row leaves the ledger. Any release rewi
 again and the released readings are picked up (the server merges repeats idempotently).
 
 Also kept here: PUBACKs that beat the publisher to recording the message id (paho may call
-``on_publish`` before ``publish`` returns), and the receipt timeout, which doubles while no
-receipt comes at all so a server that is down is not flooded, and falls back to its base as
-soon as one does.
+``on_publish`` before ``publish`` returns), and the receipt timeout. A batch waits for its
+receipt the timeout that was current when the broker acknowledged it. The timeout doubles
+(up to an hour) while no receipt comes at all, so a server that is down is not flooded: once
+per round of late batches, when a batch that was given the current timeout is late, not once
+per late batch (batches acknowledged milliseconds apart are late in different checks of the
+publisher, and each used to double the timeout for the next: the last batch of a round of
+five waited 40 s instead of 5). Any receipt brings the base timeout back, for every batch.
 
 Pure bookkeeping: no I/O, no clock (``now`` is the caller's monotonic seconds), no threads; the
 uplink serialises every call under its lock and does the deleting (:meth:`Outbox.ack`) itself
@@ -109,6 +113,7 @@ class _Batch:
     state: BatchState = BatchState.PUBLISHING
     mid: int | None = None
     acked_at: float = 0.0  # when the broker acknowledged it (monotonic seconds)
+    timeout: float = 0.0  # how long it waits for its receipt from then
 
 
 class DeliveryLedger:
@@ -212,25 +217,29 @@ class DeliveryLedger:
         for batch_id in batch_ids:
             if batch_id in self._batches:
                 done += self._fire(batch_id, Event.RECEIPT, 0.0)
-        if done:
+        if done:  # the server is there: the base timeout again, also for those waiting
             self.receipt_timeout_s = self.base_timeout_s
+            for b in self._batches.values():
+                b.timeout = min(b.timeout, self.base_timeout_s)
         return done
 
     def expire(self, now: float) -> tuple[list[str], float]:
         """Release the batches whose receipt is late, to be sent again; returns them and the
-        timeout they had. The timeout doubles (up to the maximum) while none comes."""
-        timeout = self.receipt_timeout_s
+        longest timeout they had. The timeout doubles (up to the maximum) once per round."""
         late = [
-            b.id
+            b
             for b in self._batches.values()
-            if b.state is BatchState.AWAITING_RECEIPT and now - b.acked_at > timeout
+            if b.state is BatchState.AWAITING_RECEIPT and now - b.acked_at > b.timeout
         ]
-        for batch_id in late:
-            self._fire(batch_id, Event.RECEIPT_LATE, now)
-        if late:
-            self.resent_batches += len(late)
+        if not late:
+            return [], self.receipt_timeout_s
+        timeout = max(b.timeout for b in late)
+        for b in late:
+            self._fire(b.id, Event.RECEIPT_LATE, now)
+        self.resent_batches += len(late)
+        if timeout >= self.receipt_timeout_s:  # a batch of the current round: back off
             self.receipt_timeout_s = min(timeout * 2, self.max_receipt_timeout_s)
-        return late, timeout
+        return [b.id for b in late], timeout
 
     def disconnected(self) -> None:
         """The connection is gone: nothing on its way is known to arrive; send it all again."""
@@ -264,5 +273,5 @@ class DeliveryLedger:
         if nxt is BatchState.PUBLISHED and batch.mid is not None:
             self._by_mid[batch.mid] = batch_id
         if nxt is BatchState.AWAITING_RECEIPT:
-            batch.acked_at = now
+            batch.acked_at, batch.timeout = now, self.receipt_timeout_s
         return []

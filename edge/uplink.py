@@ -4,11 +4,12 @@ Readings leave the outbox in batches (QoS 1) and are deleted from it only when t
 receipt for the batch arrives on the gateway's ``receipt`` topic (``delivery = "receipt"``,
 the default): a broker's PUBACK only says the broker has the batch, and a broker killed before
 delivering it loses what it acknowledged. A batch without a receipt after
-``receipt_timeout_s`` is sent again (the timeout doubles, up to an hour, while no receipt at
-all comes, so a server that is down is not flooded); at most ``MAX_UNCONFIRMED`` batches wait
-for receipts at once. With ``delivery = "puback"`` the PUBACK deletes (for a durable broker).
-Which batch is where, and which readings may be deleted, is kept by one object,
-:class:`edge.delivery_ledger.DeliveryLedger`; the callbacks here only report to it.
+``receipt_timeout_s`` is sent again (the timeout doubles once per round of late batches, up
+to an hour, while no receipt at all comes, so a server that is down is not flooded); at most
+``MAX_UNCONFIRMED`` batches wait for receipts at once. With ``delivery = "puback"`` the
+PUBACK deletes (for a durable broker). Which batch is where, and which readings may be
+deleted, is kept by one object, :class:`edge.delivery_ledger.DeliveryLedger`; the callbacks
+here only report to it.
 The status message is retained; the last will marks the gateway offline.
 Commands arrive on the gateway's ``cmd`` topic and are handed to a handler thread.
 

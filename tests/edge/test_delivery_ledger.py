@@ -245,3 +245,48 @@ def test_nothing_is_deleted_without_a_receipt_whatever_happens() -> None:
     assert deleted, "the walk deleted nothing: it tests nothing"
     assert set(deleted) <= received
     assert len(deleted) == len(set(deleted))  # and nothing twice
+
+
+def test_a_round_of_batches_acked_ms_apart_is_resent_together_and_backs_off_once() -> None:
+    """The flaky "resent 4 < 5" of the broker test: five batches acknowledged 12 ms apart are
+    late in different checks of the publisher (one every 10 ms). Each of them waits its own
+    5 s; the timeout doubles once for the round (it used to double at every check, so the
+    fifth batch of the round waited 40 s)."""
+    led = DeliveryLedger(Delivery.RECEIPT, receipt_timeout_s=5)
+    acked: dict[str, float] = {}
+    for n in range(5):
+        batch_id = f"b{n}"
+        led.sending(batch_id, [n])
+        led.published(batch_id, n, 0.0)
+        led.puback(n, True, 0.012 * n)
+        acked[batch_id] = 0.012 * n
+    released: dict[str, float] = {}
+    for tick in range(0, 6_000):  # a check every 10 ms for a minute
+        now = tick * 0.01
+        for batch_id in led.expire(now)[0]:
+            released[batch_id] = now
+    assert sorted(released) == sorted(acked)
+    for batch_id, at in released.items():
+        assert 5.0 < at - acked[batch_id] <= 5.01, (batch_id, at)
+    assert led.resent_batches == 5 and led.receipt_timeout_s == 10.0
+    # the second round: sent again together, they wait the doubled timeout, once more
+    for n in range(5):
+        led.sending(f"b{n}", [n])
+        led.published(f"b{n}", 10 + n, 60.0)
+        led.puback(10 + n, True, 60.0 + 0.012 * n)
+    assert led.expire(70.0) == ([], 10.0)
+    late = [b for tick in range(7001, 7100) for b in led.expire(tick * 0.01)[0]]
+    assert sorted(late) == sorted(acked) and led.receipt_timeout_s == 20.0
+
+
+def test_a_receipt_brings_the_base_timeout_back_for_batches_already_waiting() -> None:
+    led = DeliveryLedger(Delivery.RECEIPT, receipt_timeout_s=5)
+    for n, mid in enumerate((1, 2)):
+        led.sending(f"b{n}", [n])
+        led.published(f"b{n}", mid, 0.0)
+    led.puback(1, True, 0.0)
+    assert led.expire(5.01)[0] == ["b0"]  # the server is silent: 10 s from now on
+    led.puback(2, True, 6.0)  # b1 waits 10 s
+    led.sending("b2", [2])
+    assert led.receipt(["b2"]) == [2]  # the server is back
+    assert led.expire(11.5) == (["b1"], 5.0)

@@ -446,16 +446,21 @@ def test_a_broker_that_never_answers_an_mqtt_5_connect_gets_3_1_1(
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
+    silent.settimeout(0.1)
     held: list[socket.socket] = []
+    done = threading.Event()
 
     def accept() -> None:
-        while True:
+        while not done.is_set():
             try:
                 held.append(silent.accept()[0])
+            except TimeoutError:
+                continue
             except OSError:
                 return
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     up = _bare_uplink(tmp_path, f"mqtt://127.0.0.1:{silent.getsockname()[1]}")
     up.start()
     try:
@@ -466,6 +471,8 @@ def test_a_broker_that_never_answers_an_mqtt_5_connect_gets_3_1_1(
         assert held, "the uplink never connected to the silent broker"
     finally:
         up.stop()
+        done.set()
+        acceptor.join(5)  # nothing is accepted after this: every accepted socket is closed
         silent.close()
         for s in held:
             s.close()
