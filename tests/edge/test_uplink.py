@@ -274,6 +274,40 @@ while True:
 """
 
 
+class Progress:
+    """What a publisher subprocess prints (depth, published batches, resent batches), read as
+    it comes: :meth:`state` returns a line printed after it was called, never one that waited
+    in the pipe (after a wait of 40 s the next line in the pipe is 40 s old)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self.stdout = proc.stdout
+        self.cond = threading.Condition()
+        self.lines = 0
+        self.last = (0, 0, 0)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.stdout:  # until the process is killed
+            depth, published, resent = (int(x) for x in line.split())
+            with self.cond:
+                self.last = (depth, published, resent)
+                self.lines += 1
+                self.cond.notify_all()
+
+    def state(self) -> tuple[int, int, int]:
+        with self.cond:
+            seen = self.lines
+            assert self.cond.wait_for(lambda: self.lines > seen, 10), "the publisher is silent"
+            return self.last
+
+    def close(self) -> None:
+        """After the process is gone: the reader has met the end of the pipe."""
+        self.reader.join(10)
+        self.stdout.close()
+
+
 def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
     tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
 ) -> None:
@@ -294,15 +328,10 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
         text=True,
         cwd=repo,
     )
-    assert proc.stdout is not None
+    progress = Progress(proc)
+    state = progress.state
     listener = None
     try:
-
-        def state() -> tuple[int, int, int]:
-            assert proc.stdout is not None
-            depth, published, resent = (int(x) for x in proc.stdout.readline().split())
-            return depth, published, resent
-
         deadline = time.monotonic() + 20
         while (st := state())[1] < total // 100 and time.monotonic() < deadline:
             pass
@@ -315,7 +344,8 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
         while (st := state())[2] < total // 100 and time.monotonic() < deadline:
             pass
         # delivered again (a batch resent before the listener's subscription was in place
-        # comes once more, after the doubled timeout)
+        # comes once more, after the doubled timeout; each batch of a round is resent after
+        # its own timeout, the back-off doubles once per round: see test_delivery_ledger)
         assert quiet.wait(lambda s: len(s.readings) == total, 40), len(quiet.readings)
         quiet.close()
         assert st[2] >= total // 100 and state()[0] == total, st  # and still kept
@@ -330,7 +360,7 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        proc.stdout.close()
+        progress.close()
         if listener is not None:
             listener.close()
 
