@@ -242,7 +242,11 @@ class Uplink:
 
     def _fallback_311(self) -> None:
         log.info("broker does not speak MQTT 5; using 3.1.1")
-        self._client.loop_stop()
+        old = self._client
+        old.loop_stop()
+        sock = old.socket()  # the discarded client's connection: closed now, not left to GC
+        if sock is not None:
+            sock.close()
         with self._session_lock:
             self._session.client_replaced()
         self._client = self._make_client()

@@ -1,6 +1,6 @@
 """One clock: only the clock modules read the host's time.
 
-Everything else in ``edge/`` takes the time from a ``protocols.clock.Clock`` so a simulated
+Everything else in ``edge/`` and ``server/`` takes the time from a ``protocols.clock.Clock`` so a simulated
 week stamps statuses, batches and command results with simulated time. ``time.monotonic``
 (timeouts, elapsed time) is not "the time" and stays allowed.
 """
@@ -15,8 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: The modules allowed to read the host's time.
 CLOCK_MODULES = {"edge/clock.py", "server/clock.py", "simulators/clock.py"}
-#: Modules still to be converted (another part of issue 15 does them); empty when done.
-PENDING = {"edge/uplink.py"}
 
 #: (object, attribute) calls that read the host's time.
 FORBIDDEN = {
@@ -43,13 +41,13 @@ def _host_time_calls(path: Path) -> list[str]:
 
 
 def host_time_readers(packages: Iterable[str]) -> dict[str, list[str]]:
-    """Every module of ``packages`` (outside the clock modules and PENDING) that reads the
-    host's time, with where."""
+    """Every module of ``packages`` (outside the clock modules) that reads the host's time,
+    with where."""
     out = {}
     for package in packages:
         for path in sorted((ROOT / package).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
-            if rel in CLOCK_MODULES or rel in PENDING:
+            if rel in CLOCK_MODULES:
                 continue
             calls = _host_time_calls(path)
             if calls:
@@ -57,8 +55,8 @@ def host_time_readers(packages: Iterable[str]) -> dict[str, list[str]]:
     return out
 
 
-def test_the_edge_takes_the_time_only_from_its_clock() -> None:
-    assert host_time_readers(["edge"]) == {}
+def test_the_edge_and_the_server_take_the_time_only_from_their_clocks() -> None:
+    assert host_time_readers(["edge", "server"]) == {}
 
 
 def test_the_scan_sees_a_host_time_call(tmp_path: Path) -> None:
