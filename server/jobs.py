@@ -14,8 +14,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .context import AppContext, Service
 from .db.partitions import drop_old
-from .services import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +152,7 @@ class JobsService:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
+
+
+def jobs_service(ctx: AppContext) -> Service:
+    return JobsService(ctx)

@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..clock import Clock, SystemClock
+from ..context import AppContext, ServiceFactory
 from ..db.migrate import migrate
 from ..db.pool import open_pool
 from ..embedded import EmbeddedBroker, EmbeddedPostgres
-from ..services import AppContext, ServiceFactory, default_services
+from ..services import default_services
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
