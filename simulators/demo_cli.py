@@ -103,7 +103,7 @@ def load_archive(pool: Any, fleet: Any, commissioned: date) -> None:
 
 
 def request_history(pool: Any, fleet: Any, days: list[date]) -> int:
-    from server.ingest.commands import queue_command
+    from server.gateways.commands import queue_command
 
     wanted = 0
     with pool.connection() as conn, conn.transaction():

@@ -27,13 +27,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from protocols import wire
 
 from ..clock import Clock, SystemClock
-from . import commands, metrics
+from ..gateways.dispatch import send_pending
+from ..gateways.results import record_results
+from ..gateways.status import record_status
+from . import metrics
 from .store import Batch, row_json, screen, store
 
 log = logging.getLogger(__name__)
@@ -400,14 +402,8 @@ class Consumer:
             result = store(conn, job.batch, tz=self.tz)
             with conn.transaction():
                 for st in job.statuses:
-                    self._status(conn, st)
-                for gw, res in job.results:
-                    if not commands.record_result(conn, gw, res):
-                        conn.execute(
-                            "INSERT INTO dead_letters (topic, gateway_id, reason, "
-                            "payload) VALUES (%s, %s, %s, %s)",
-                            (f"{gw}/cmd/result", gw, f"result for unknown command {res.id!r}", b""),
-                        )
+                    record_status(conn, st)
+                record_results(conn, job.results)
         job.inserted = result.inserted
         metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
         metrics.INSERTED.inc(result.inserted)
@@ -417,22 +413,6 @@ class Consumer:
             except Exception:
                 log.exception("after-store hook failed")
 
-    @staticmethod
-    def _status(conn: Any, st: wire.GatewayStatus) -> None:
-        body = wire.encode_status(st).decode()
-        import json
-
-        conn.execute(
-            "INSERT INTO gateways (id, online, known, last_seen, status, status_at, version) "
-            "VALUES (%s, %s, false, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "online = excluded.online, last_seen = greatest(gateways.last_seen, "
-            "excluded.last_seen), status = excluded.status, status_at = excluded.status_at, "
-            "version = coalesce(nullif(excluded.version, ''), gateways.version), "
-            "updated_at = now() WHERE gateways.status_at IS NULL OR "
-            "gateways.status_at <= excluded.status_at",
-            (st.gateway, st.online, st.ts, Jsonb(json.loads(body)), st.ts, st.version),
-        )
-
     # ------------------------------------------------------------------ commands out
 
     def _commander(self) -> None:
@@ -440,10 +420,9 @@ class Consumer:
             if not self.connected.is_set():
                 continue
             try:
-                with self.pool.connection() as conn, conn.transaction():
-                    for cmd_id, gw, payload in commands.take_pending(conn):
-                        topic = wire.topic(gw, wire.Channel.CMD, self.cfg.root)
-                        self._client.publish(topic, payload, qos=1)
-                        log.info("sent command %s to %s", cmd_id, gw)
+                send_pending(self.pool, self._publish_command, root=self.cfg.root)
             except Exception:
                 log.exception("sending commands failed")
+
+    def _publish_command(self, topic: str, payload: bytes) -> None:
+        self._client.publish(topic, payload, qos=1)

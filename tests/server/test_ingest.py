@@ -21,7 +21,7 @@ import pytest
 from protocols import wire
 from protocols.model import Reading, ReadingKind
 from server.db.pool import open_pool
-from server.ingest.commands import queue_command
+from server.gateways.commands import queue_command
 from server.ingest.consumer import Consumer, MqttConfig
 from tests.conftest import IN_CI, Broker
 

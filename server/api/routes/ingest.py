@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from protocols import wire
 from server.auth.deps import require_role
 from server.auth.roles import Principal
-from server.ingest.commands import queue_command
+from server.gateways.commands import queue_command
 
 from ..actor import current_actor
 
