@@ -13,21 +13,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from ..auth import users
 from ..clock import Clock, SystemClock
 from ..context import AppContext, ServiceFactory
 from ..db.migrate import migrate
 from ..db.pool import open_pool
+from ..db.queries import auth as q
 from ..embedded import EmbeddedBroker, EmbeddedPostgres
 from ..services import default_services
 from ..settings import Settings
+from ..web import mount
+from .routes.archive import router as archive_router
+from .routes.auth import router as auth_router
+from .routes.checks import router as checks_router
+from .routes.health import router as health_router
+from .routes.ingest import router as ingest_router
+from .routes.readings import router as readings_router
 
 log = logging.getLogger(__name__)
 
 
 def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
-    from ..auth import users
-    from ..db.queries import auth as q
-
     if settings.admin_password is None:
         return
     with pool.connection() as conn, conn.transaction():
@@ -124,13 +130,6 @@ def create_app(
             {"detail": f"a value in the request is not acceptable: {first}"}, status_code=422
         )
 
-    from .routes.archive import router as archive_router
-    from .routes.auth import router as auth_router
-    from .routes.checks import router as checks_router
-    from .routes.health import router as health_router
-    from .routes.ingest import router as ingest_router
-    from .routes.readings import router as readings_router
-
     for router in (
         health_router,
         auth_router,
@@ -140,7 +139,5 @@ def create_app(
         checks_router,
     ):
         app.include_router(router)
-    from ..web import mount
-
     mount(app)
     return app

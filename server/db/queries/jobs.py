@@ -1,0 +1,34 @@
+"""SQL of the scheduled jobs' bookkeeping: the advisory lock that lets one process at a time
+run a job, and the ``job_runs`` record of every run. What the jobs do is elsewhere
+(:mod:`server.checks`, :mod:`server.db.partitions`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+
+def try_job_lock(conn: Connection[Any], *, key: int) -> bool:
+    """Take the session-level advisory lock ``key``; False when another session holds it."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    return bool(row and row[0])
+
+
+def release_job_lock(conn: Connection[Any], *, key: int) -> None:
+    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def start_job_run(conn: Connection[Any], *, job: str) -> int | None:
+    """Record that ``job`` started now; the run's id."""
+    row = conn.execute("INSERT INTO job_runs (job) VALUES (%s) RETURNING id", (job,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def finish_job_run(conn: Connection[Any], *, run_id: int | None, outcome: str, detail: Any) -> None:
+    """Close a run with its outcome (``ok`` or ``error``) and a JSON detail."""
+    conn.execute(
+        "UPDATE job_runs SET finished_at = now(), outcome = %s, detail = %s WHERE id = %s",
+        (outcome, Jsonb(detail), run_id),
+    )
