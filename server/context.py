@@ -10,9 +10,10 @@ context, and the context never imports a service back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from .clock import Clock
@@ -28,6 +29,8 @@ class AppContext:
     clock: Clock
     mqtt_url: str
     embedded_broker: bool = False
+    #: the process's Prometheus registry (``/metrics`` serves it); services add theirs to it
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
 
 class Service(Protocol):

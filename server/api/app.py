@@ -12,8 +12,14 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+)
 
-from ..auth import users
+from ..auth import passwords, users
 from ..clock import Clock, SystemClock
 from ..context import AppContext, ServiceFactory
 from ..db.migrate import migrate
@@ -50,6 +56,16 @@ def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
             log.info("created the first user 'admin' (password from settings)")
 
 
+def metrics_registry() -> CollectorRegistry:
+    """A registry for one app: the process, platform and garbage-collector metrics the
+    process-wide default registry carries, and whatever the services add to it."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
+
 def create_app(
     settings: Settings,
     *,
@@ -80,13 +96,20 @@ def create_app(
         migrate(url)
         pool = open_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
         bootstrap_admin(pool, settings, the_clock.now())
+        passwords.dummy_hash()  # now, so the first unknown user costs what the others do
         app.state.settings = settings
         app.state.pool = pool
         app.state.clock = the_clock
         app.state.mqtt_url = mqtt_url
         app.state.database_url = url
+        app.state.metrics_registry = registry = metrics_registry()
         ctx = AppContext(
-            settings, pool, the_clock, mqtt_url, embedded_broker=settings.mqtt_url is None
+            settings,
+            pool,
+            the_clock,
+            mqtt_url,
+            embedded_broker=settings.mqtt_url is None,
+            metrics=registry,
         )
         factories = default_services(settings) if services is None else services
         running = []

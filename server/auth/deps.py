@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from fastapi import HTTPException, Request, status
 
@@ -85,10 +84,3 @@ def require_role(needed: str) -> Callable[[Request], Principal]:
 
     dependency.__name__ = f"require_{needed}"
     return dependency
-
-
-def optional_principal(request: Request) -> Any:
-    try:
-        return current_principal(request)
-    except HTTPException:
-        return None

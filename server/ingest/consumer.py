@@ -35,7 +35,7 @@ from ..clock import Clock, SystemClock
 from ..gateways.dispatch import send_pending
 from ..gateways.results import record_results
 from ..gateways.status import record_status
-from . import metrics
+from .metrics import IngestMetrics
 from .store import Batch, row_json, screen, store
 
 log = logging.getLogger(__name__)
@@ -98,12 +98,14 @@ class Consumer:
         clock: Clock | None = None,
         on_stored: Callable[[Batch], None] | None = None,
         writers: int = 2,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.cfg, self.pool, self.tz = mqtt_cfg, pool, tz
         self.batch_max, self.batch_ms = batch_max, batch_ms
         self.future_s, self.retention_days = future_tolerance_s, retention_days
         self.clock: Clock = clock or SystemClock()
         self.on_stored = on_stored
+        self.metrics = metrics if metrics is not None else IngestMetrics()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -354,7 +356,7 @@ class Consumer:
             except wire.WireError as exc:
                 batch.add_dead(m.topic, None, f"bad topic: {exc}", payload)
                 continue
-            metrics.MESSAGES.labels(topic.channel.value).inc()
+            self.metrics.messages.labels(topic.channel.value).inc()
             try:
                 if topic.channel is wire.Channel.READINGS:
                     rows = wire.decode_readings_rows(payload)
@@ -367,7 +369,7 @@ class Consumer:
                     batch.add_rows(rows.gateway, rows.batch_id, good)
                     for row, why in bad:
                         batch.add_dead(m.topic, topic.gateway, why, row_json(row))
-                    metrics.READINGS.inc(len(good))
+                    self.metrics.readings.inc(len(good))
                     if rows.batch_id:
                         job.receipts.setdefault(rows.gateway, []).append(rows.batch_id)
                 elif topic.channel is wire.Channel.STATUS:
@@ -387,11 +389,11 @@ class Consumer:
                 if isinstance(exc, wire.UnknownSchemaError):
                     reason = f"unknown schema: {exc}"
                 batch.add_dead(m.topic, topic.gateway, reason, payload)
-                metrics.DEAD.labels(type(exc).__name__).inc()
+                self.metrics.dead.labels(type(exc).__name__).inc()
             except Exception as exc:  # a defect of ours: keep the message, keep the decoder
                 log.exception("could not handle a message on %s", m.topic)
                 batch.add_dead(m.topic, topic.gateway, f"could not be handled: {exc!r}", payload)
-                metrics.DEAD.labels(type(exc).__name__).inc()
+                self.metrics.dead.labels(type(exc).__name__).inc()
         return job
 
     def _write(self, job: _Job) -> None:
@@ -405,8 +407,8 @@ class Consumer:
                     record_status(conn, st)
                 record_results(conn, job.results)
         job.inserted = result.inserted
-        metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
-        metrics.INSERTED.inc(result.inserted)
+        self.metrics.commit_seconds.observe(time.monotonic() - started)
+        self.metrics.inserted.inc(result.inserted)
         if self.on_stored is not None and job.batch.groups:
             try:
                 self.on_stored(job.batch)

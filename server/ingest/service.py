@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..context import AppContext, Service
 from .consumer import Consumer, MqttConfig
+from .metrics import IngestMetrics
 
 
 def ingest_service(ctx: AppContext) -> Service:
@@ -30,4 +31,5 @@ def ingest_service(ctx: AppContext) -> Service:
         retention_days=s.retention_days,
         clock=ctx.clock,
         writers=s.ingest_writers,
+        metrics=IngestMetrics(ctx.metrics),
     )

@@ -10,6 +10,8 @@ a module, else at ``pkg``.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,29 @@ def test_the_graph_sees_relative_and_absolute_imports() -> None:
 def test_no_import_cycle(package: str) -> None:
     cycle = find_cycle(import_graph(modules_of(package)))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+IMPORT_ALL = """
+import argon2
+import prometheus_client
+
+hashed = []
+real = argon2.PasswordHasher.hash
+argon2.PasswordHasher.hash = lambda self, *a, **k: hashed.append(1) or real(self, *a, **k)
+before = set(prometheus_client.REGISTRY._names_to_collectors)
+
+import importlib, pkgutil, server
+
+for info in pkgutil.walk_packages(server.__path__, "server."):
+    importlib.import_module(info.name)
+
+assert hashed == [], "an Argon2 hash was computed at import"
+added = set(prometheus_client.REGISTRY._names_to_collectors) - before
+assert not added, f"metrics registered in the global registry at import: {sorted(added)}"
+"""
+
+
+def test_importing_the_server_hashes_nothing_and_registers_no_global_metric() -> None:
+    """Import-time side effects: the timing guard's Argon2 hash is made on first use (or at
+    the app's start), and the ingest metrics live on a registry per app or consumer."""
+    subprocess.run([sys.executable, "-c", IMPORT_ALL], cwd=ROOT, check=True, timeout=120)
