@@ -11,6 +11,10 @@ no-op. Several server processes share the readings through a shared subscription
 
 Bad input never stops the consumer and never vanishes: anything that cannot be stored as
 it came goes to ``dead_letters`` with the reason, in the same transaction.
+
+Gateway statuses and command results arrive here too and are recorded by
+:mod:`server.gateways`; pending commands leave through this consumer's connection
+(:func:`server.gateways.dispatch.send_pending`).
 """
 
 from __future__ import annotations
