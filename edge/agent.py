@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 from protocols import wire
@@ -13,7 +12,7 @@ from . import __version__
 from .clock import Clock, SystemClock
 from .commands import CommandHandler
 from .config import EdgeConfig, load_config
-from .metrics import EdgeMetrics
+from .metrics import EdgeMetrics, MetricsServer
 from .outbox import Outbox
 from .runtime import EdgeRuntime
 from .uplink import Uplink
@@ -35,7 +34,10 @@ class Agent:
         self.config_path = config_path
         self.metrics = EdgeMetrics()
         self.outbox = Outbox(
-            config.outbox.path, config.outbox.budget_bytes, journal=config.outbox.journal
+            config.outbox.path,
+            config.outbox.budget_bytes,
+            journal=config.outbox.journal,
+            clock=self.clock,
         )
         self.runtime = EdgeRuntime(
             config, sink=self.outbox.add, clock=self.clock, metrics=self.metrics
@@ -53,8 +55,9 @@ class Agent:
             self.outbox,
             self.uplink.publish_result,
             self._reload if config_path else None,
+            clock=self.clock,
         )
-        self._metrics_server: object | None = None
+        self._metrics_server: MetricsServer | None = None
 
     def _on_command(self, payload: bytes) -> None:
         self.commands.handle(payload)
@@ -70,7 +73,7 @@ class Agent:
         return wire.GatewayStatus(
             gateway=self.config.gateway.id,
             online=True,
-            ts=datetime.now(UTC),
+            ts=self.clock.now(),
             version=__version__,
             buses=buses,
             meters=meters,
@@ -96,7 +99,7 @@ class Agent:
         self.uplink.stop()
         self.outbox.close()
         if self._metrics_server is not None:
-            self._metrics_server.shutdown()  # type: ignore[attr-defined]
+            self._metrics_server.shutdown()
 
     def refresh_metrics(self) -> None:
         self.metrics.set_outbox(

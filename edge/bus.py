@@ -1,5 +1,10 @@
-"""One worker thread per physical port: it owns the line, runs one transaction at a time,
-and turns each job into readings handed to the sink.
+"""One worker thread per physical port: the coordinator of its bus. It orders the work
+(on-demand jobs before scheduled ones, one transaction at a time), paces the line
+(``gap_ms`` between meters), backs off dead meters and reports (readings to the sink, a
+:class:`~edge.jobs.JobResult` per job, meter and line health).
+
+It builds no I/O itself: a :class:`~edge.meters.reader.MeterReader` does the talking (the
+bus's own from :func:`~edge.meters.reader.build_reader` unless a test hands one in).
 
 Dead meters never slow the others: a meter that fails three reads in a row is ``dead`` and
 scheduled reads skip it until its backoff (15 min, doubling up to 6 h of clock time) has
@@ -15,19 +20,22 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from protocols.model import QUANTITY_BY_NAME, Reading, ReadingKind, Source, freeze_instant
 from protocols.wire import BusHealth, MeterHealth
 
 from .clock import Clock
 from .config import BusConfig, MeterConfig
-from .meters.dlt645_driver import Dlt645Driver
-from .meters.errors import ReadError
-from .meters.modbus_driver import ModbusDriver
+from .jobs import Job, JobKind, JobResult, ReadFailure
+from .meters.errors import FailureKind, ReadError
+from .meters.reader import MeterReader, build_reader
 from .metrics import EdgeMetrics
-from .transports import SerialTransport, TransportError
+from .transports import TransportError
+
+__all__ = ["BACKOFF_MAX", "BusWorker", "Job", "JobKind", "JobResult", "MeterState", "Sink"]
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +44,6 @@ DEAD_AFTER = 3
 BACKOFF_START = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(hours=6)
 NO_SYNC_WINDOW = ((23, 55), (0, 5))  # local times between which no clock is set
-
-
-@dataclass
-class Job:
-    """Work for one bus. ``kind``: read | freeze | clock | broadcast_time."""
-
-    kind: str
-    meters: list[MeterConfig]
-    slot: datetime
-    quantities: tuple[str, ...] = ()
-    reading_kind: ReadingKind = ReadingKind.INTERVAL
-    source: Source = Source.SCHEDULED
-    data_date: date | None = None
-    threshold_s: float = 60.0
-    on_demand: bool = False
-    call: Callable[[], dict[str, object]] | None = None  # runs on the bus thread (discovery)
-    collected: list[Reading] = field(default_factory=list)  # the readings this job made
-    future: Future[dict[str, object]] = field(default_factory=Future)
 
 
 @dataclass
@@ -68,26 +58,22 @@ class MeterState:
 
 
 class BusWorker:
-    def __init__(
-        self, bus: BusConfig, *, sink: Sink, clock: Clock, tz_name: str, metrics: EdgeMetrics
-    ) -> None:
-        from zoneinfo import ZoneInfo
+    """The coordinator of one bus: a thread, a priority queue of jobs (on demand first, then
+    in submission order), the meters' health, and the reader it talks through."""
 
+    def __init__(
+        self,
+        bus: BusConfig,
+        *,
+        sink: Sink,
+        clock: Clock,
+        tz_name: str,
+        metrics: EdgeMetrics,
+        reader: MeterReader | None = None,
+    ) -> None:
         self.bus, self.sink, self.clock, self.metrics = bus, sink, clock, metrics
         self.tz = ZoneInfo(tz_name)
-        self.modbus = bus.meters[0].protocol == "modbus"
-        self.transport: SerialTransport | None = None
-        if self.modbus:
-            self.mb = ModbusDriver(bus)
-        else:
-            self.transport = SerialTransport(
-                bus.port,
-                baud=bus.baud,
-                parity=bus.parity,
-                bytesize=bus.bytesize,
-                stopbits=bus.stopbits,
-            )
-            self.dlt = Dlt645Driver(self.transport, timeout_s=bus.timeout_ms / 1000, tz=self.tz)
+        self.reader = reader or build_reader(bus, tz=self.tz)
         self.states = {m.id: MeterState() for m in bus.meters}
         self._queue: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
         self._seq = itertools.count()
@@ -107,12 +93,9 @@ class BusWorker:
         self._stop.set()
         self._queue.put((-1, next(self._seq), None))
         self._thread.join(timeout)
-        if self.transport is not None:
-            self.transport.close()
-        if self.modbus:
-            self.mb.close()
+        self.reader.close()
 
-    def submit(self, job: Job) -> Future[dict[str, object]]:
+    def submit(self, job: Job) -> Future[JobResult]:
         with self._pending_lock:
             self._pending += 1
             self._busy.set()
@@ -151,83 +134,84 @@ class BusWorker:
                     if self._pending == 0:
                         self._busy.clear()
 
-    def _execute(self, job: Job) -> dict[str, object]:
-        if job.kind == "broadcast_time":
+    def _execute(self, job: Job) -> JobResult:
+        if job.kind is JobKind.BROADCAST_TIME:
             self._broadcast_time()
-            return {"broadcast": True}
+            return JobResult(time_set=True)
         if job.call is not None:
-            return job.call()
+            return JobResult(output=job.call())
         readings: list[Reading] = []
-        failed: list[dict[str, str]] = []
+        result = JobResult()
         offsets: list[float] = []
         for meter in job.meters:
             state = self.states[meter.id]
-            now = self.clock.now()
-            if (
-                not job.on_demand
-                and state.state == "dead"
-                and state.retry_at
-                and now < state.retry_at
-            ):
-                failed.append({"meter": meter.id, "reason": "dead (backing off)"})
+            if self._backing_off(state, job):
+                result.failed.append(
+                    ReadFailure(meter.id, FailureKind.BACKING_OFF, FailureKind.BACKING_OFF.value)
+                )
                 continue
             if self.bus.gap_ms:
                 time.sleep(self.bus.gap_ms / 1000)
             started = time.monotonic()
             try:
-                got = self._read(meter, job)
+                got, offset = self._read(meter, job)
             except ReadError as exc:
                 self._failed(meter, state, exc)
-                failed.append({"meter": meter.id, "reason": exc.reason})
+                result.failed.append(ReadFailure(meter.id, exc.kind, exc.reason))
                 continue
             except TransportError as exc:
                 self.last_error = str(exc)
-                self._failed(meter, state, ReadError(meter.id, "line", str(exc)))
-                failed.append({"meter": meter.id, "reason": "line"})
+                self._failed(meter, state, ReadError(meter.id, FailureKind.LINE, str(exc)))
+                result.failed.append(
+                    ReadFailure(meter.id, FailureKind.LINE, FailureKind.LINE.value)
+                )
                 continue
             self.metrics.response_time.labels(self.bus.name).observe(time.monotonic() - started)
             self._ok(meter, state)
-            if job.kind == "clock" and "clock_offset" in got[0]:
-                offsets.append(got[0]["clock_offset"])
-            readings.extend(got[1])
+            if offset is not None:
+                offsets.append(offset)
+            readings.extend(got)
         self._sync_counters()
         if readings:
             self._deliver(readings)
             job.collected.extend(readings)
-        result: dict[str, object] = {"read": len(readings), "failed": failed}
-        if job.kind == "clock":
+        result.read = len(readings)
+        if job.kind is JobKind.CLOCK:
             worst = max((abs(o) for o in offsets), default=0.0)
-            result["max_offset_s"] = worst
+            result.max_offset_s = worst
             if worst > job.threshold_s and not self._in_no_sync_window():
                 self._broadcast_time()
-                result["time_set"] = True
+                result.time_set = True
         return result
 
-    def _read(self, meter: MeterConfig, job: Job) -> tuple[dict[str, float], list[Reading]]:
-        if job.kind == "freeze":
+    def _backing_off(self, state: MeterState, job: Job) -> bool:
+        """A dead meter waiting for its retry time (scheduled jobs only)."""
+        return (
+            not job.on_demand
+            and state.state == "dead"
+            and state.retry_at is not None
+            and self.clock.now() < state.retry_at
+        )
+
+    def _read(self, meter: MeterConfig, job: Job) -> tuple[list[Reading], float | None]:
+        """The readings one meter gives for ``job``, and its clock offset (clock jobs)."""
+        if job.kind is JobKind.FREEZE:
             assert job.data_date is not None
-            if self.modbus:
-                raise ReadError(meter.id, "unsupported", "Modbus meters keep no freeze history")
             today = self.clock.now().astimezone(self.tz).date()
-            values = self.dlt.freeze(meter, job.data_date, today)
+            values = self.reader.freeze(meter, job.data_date, today)
             ts = freeze_instant(job.data_date, self.tz)
-            return values, self._readings(meter, values, ts, ReadingKind.FREEZE, job.source)
-        if job.kind == "clock":
-            if self.modbus:
-                return {}, []
-            shown = self.dlt.meter_clock(meter)
+            return self._readings(meter, values, ts, ReadingKind.FREEZE, job.source), None
+        if job.kind is JobKind.CLOCK:
+            shown = self.reader.meter_clock(meter)
+            if shown is None:
+                return [], None
             offset = (shown - self.clock.now()).total_seconds()
             values = {"clock_offset": offset}
-            return values, self._readings(
+            return self._readings(
                 meter, values, self.clock.now(), ReadingKind.CLOCK, job.source
-            )
-        if self.modbus:
-            values, _ = self.mb.read(meter, job.quantities)
-        else:
-            values, refused = self.dlt.read(meter, job.quantities)
-            if not values and refused:
-                raise refused[0]
-        return values, self._readings(meter, values, job.slot, job.reading_kind, job.source)
+            ), offset
+        values = self.reader.read(meter, job.quantities)
+        return self._readings(meter, values, job.slot, job.reading_kind, job.source), None
 
     def _readings(
         self,
@@ -264,9 +248,7 @@ class BusWorker:
                 delay = min(delay * 2, 5.0)
 
     def _broadcast_time(self) -> None:
-        if self.modbus:
-            return
-        self.dlt.broadcast_time(self.clock.now().astimezone(self.tz))
+        self.reader.broadcast_time(self.clock.now().astimezone(self.tz))
 
     def _in_no_sync_window(self) -> bool:
         local = self.clock.now().astimezone(self.tz)
@@ -301,35 +283,30 @@ class BusWorker:
 
     def _sync_counters(self) -> None:
         name = self.bus.name
-        if self.transport is not None:
-            s = self.transport.stats
-            for counter, value in (
-                (self.metrics.transactions, s.transactions),
-                (self.metrics.timeouts, s.timeouts),
-                (self.metrics.checksum_errors, s.checksum_errors),
-            ):
-                child = counter.labels(name)
-                delta = value - child._value.get()
-                if delta > 0:
-                    child.inc(delta)
+        line = self.reader.stats
+        for counter, value in (
+            (self.metrics.transactions, line.transactions),
+            (self.metrics.timeouts, line.timeouts),
+            (self.metrics.checksum_errors, line.checksum_errors),
+        ):
+            child = counter.labels(name)
+            delta = value - child._value.get()
+            if delta > 0:
+                child.inc(delta)
 
     def health(self) -> tuple[BusHealth, list[MeterHealth]]:
         meters = [
             MeterHealth(mid, s.state, s.last_ok, s.last_error, s.failures)
             for mid, s in self.states.items()
         ]
-        if self.transport is not None:
-            st = self.transport.stats
-            tx, to, cs = st.transactions, st.timeouts, st.checksum_errors
-        else:
-            tx, to, cs = self.mb.transactions, self.mb.timeouts, 0
+        line = self.reader.stats
         ok = sum(1 for m in meters if m.state == "ok")
         return BusHealth(
             self.bus.name,
             self.last_error is None or ok > 0,
-            tx,
-            to,
-            cs,
+            line.transactions,
+            line.timeouts,
+            line.checksum_errors,
             ok,
             len(meters) - ok,
             self.last_error,

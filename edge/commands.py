@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from protocols import wire
 from protocols.wire import CommandName, CommandResult
 
+from .clock import Clock, SystemClock
 from .outbox import Outbox
-from .runtime import EdgeRuntime, RuntimeError_
+from .runtime import CommandRefused, EdgeRuntime
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,12 @@ class CommandHandler:
         outbox: Outbox,
         publish: Callable[[bytes], None],
         reload_config: Callable[[], None] | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self.runtime, self.outbox, self.publish = runtime, outbox, publish
         self.reload = reload_config
+        self.clock = clock or SystemClock()
 
     def _answer(
         self,
@@ -41,7 +44,7 @@ class CommandHandler:
         error: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
-        res = CommandResult(cmd_id, name, ok, datetime.now(UTC), error, result or {})
+        res = CommandResult(cmd_id, name, ok, self.clock.now(), error, result or {})
         self.publish(wire.encode_result(res))
 
     def handle(self, payload: bytes) -> None:
@@ -64,7 +67,7 @@ class CommandHandler:
             return
         try:
             result = self._run(cmd)
-        except (RuntimeError_, KeyError, ValueError, TimeoutError) as exc:
+        except (CommandRefused, KeyError, ValueError, TimeoutError) as exc:
             self._answer(cmd.id, cmd.name.value, False, str(exc))
             return
         except Exception as exc:
@@ -86,7 +89,7 @@ class CommandHandler:
             return rt.rediscover(cmd.args["bus"])
         if cmd.name is CommandName.RELOAD_CONFIG:
             if self.reload is None:
-                raise RuntimeError_("this agent was not started from a configuration file")
+                raise CommandRefused("this agent was not started from a configuration file")
             self.reload()
             return {"reloaded": True}
-        raise RuntimeError_(f"unknown command {cmd.name}")
+        raise CommandRefused(f"unknown command {cmd.name}")

@@ -6,6 +6,11 @@ Every error names the field path and what is wrong, e.g.
 ``[outbox]`` and ``[metrics]`` (e.g. ``METERLINK_EDGE_BROKER_URL``). Secrets are never in
 the file: the broker password comes from ``password_env`` (a variable's name) or
 ``password_file``, and is hidden from ``repr``.
+
+Each setting's default and range is declared once, on its dataclass field
+(:func:`protocols.config_schema.setting`), and read through the shared
+:class:`protocols.config_schema.Table`; this module keeps what the settings mean together
+(ports, secrets, ids used twice, plans).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from protocols.config_schema import Table, declared, default_of, setting
 from protocols.modbus import PROFILES
 from protocols.model import DEFAULT_METER_TIMEZONE, QUANTITY_BY_NAME
 from protocols.wire import WireError, check_gateway_id
@@ -26,6 +32,8 @@ from protocols.wire import WireError, check_gateway_id
 PROTOCOLS = ("2007", "1997", "auto", "modbus")
 PARITIES = ("N", "E", "O")
 PLAN_KINDS = ("interval", "daily_freeze", "clock_check", "events")
+BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+DEFAULT_BUDGET_MB = 256
 
 DEFAULT_INTERVAL_QUANTITIES = (
     "energy_import_total",
@@ -62,22 +70,22 @@ class GatewayConfig:
 
 @dataclass(frozen=True)
 class BrokerConfig:
-    url: str = "mqtt://127.0.0.1:1883"
-    root: str = "meterlink"
+    url: str = setting("mqtt://127.0.0.1:1883")
+    root: str = setting("meterlink")
     client_id: str = ""
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    protocol: str = "auto"
-    keepalive_s: int = 30
-    batch_max: int = 1000
-    batch_ms: int = 500
+    protocol: str = setting("auto", choices=("auto", "5", "3.1.1"))
+    keepalive_s: int = setting(30, lo=5, hi=3600)
+    batch_max: int = setting(1000, lo=1, hi=20000)
+    batch_ms: int = setting(500, lo=0, hi=60000)
     # "receipt": a reading leaves the outbox when the server's receipt says it is committed;
     # "puback": when the broker acknowledges it (only for a broker that is itself durable)
-    delivery: str = "receipt"
-    receipt_timeout_s: int = 120
+    delivery: str = setting("receipt", choices=("receipt", "puback"))
+    receipt_timeout_s: int = setting(120, lo=5, hi=86400)
 
     @property
     def host(self) -> str:
@@ -96,30 +104,31 @@ class BrokerConfig:
 @dataclass(frozen=True)
 class OutboxConfig:
     path: Path
-    budget_bytes: int = 256 * 1024 * 1024
-    journal: bool = False  # keep a copy of every committed reading (test benches' audits)
+    budget_bytes: int = DEFAULT_BUDGET_MB * 1024 * 1024
+    journal: bool = setting(False)  # keep a copy of every committed reading (test benches)
 
 
 @dataclass(frozen=True)
 class MeterConfig:
     id: str
     address: str
-    protocol: str = "auto"
+    protocol: str = setting("auto", choices=PROTOCOLS)
     profile: str | None = None
-    unit: int = 1
+    unit: int = setting(1, lo=1, hi=247)
 
 
 @dataclass(frozen=True)
 class BusConfig:
     name: str
     port: str
-    baud: int = 2400
-    parity: str = "E"
-    bytesize: int = 8
-    stopbits: int = 1
-    timeout_ms: int = 1000
-    gap_ms: int = 20
-    turnaround_ms: int = 50  # the meters' expected response delay, for the wire budget
+    baud: int = setting(2400, lo=300, hi=115200)
+    parity: str = setting("E", choices=PARITIES)
+    bytesize: int = setting(8, lo=7, hi=8)
+    stopbits: int = setting(1, lo=1, hi=2)
+    timeout_ms: int = setting(1000, lo=50, hi=60000)
+    gap_ms: int = setting(20, lo=0, hi=10000)
+    # the meters' expected response delay, for the wire budget
+    turnaround_ms: int = setting(50, lo=0, hi=2000)
     meters: tuple[MeterConfig, ...] = ()
 
     @property
@@ -134,8 +143,8 @@ class BusConfig:
 @dataclass(frozen=True)
 class PlanConfig:
     name: str
-    kind: str
-    every_min: int = 15
+    kind: str = setting(choices=PLAN_KINDS)
+    every_min: int = setting(15, lo=1, hi=1440)
     at: str = "00:05"  # daily plans: local time of day
     quantities: tuple[str, ...] = ()
     threshold_s: float = 60.0  # clock check: drift that triggers a broadcast time
@@ -158,66 +167,16 @@ class EdgeConfig:
         raise KeyError(meter_id)
 
 
-class _Section:
-    """Typed access to one table, remembering the keys used so leftovers are reported."""
-
-    def __init__(self, data: Any, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{path}: expected a table, got {type(data).__name__}")
-        self.data, self.path = data, path
-        self.used: set[str] = set()
-
-    def _p(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def get(self, key: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is ...:
-                raise ConfigError(f"{self._p(key)}: required")
-            return default
-        value = self.data[key]
-        if isinstance(value, bool) and bool not in (typ if isinstance(typ, tuple) else (typ,)):
-            raise ConfigError(f"{self._p(key)}: expected {_name(typ)}, got a boolean")
-        if not isinstance(value, typ):
-            raise ConfigError(f"{self._p(key)}: expected {_name(typ)}, got {value!r}")
-        return value
-
-    def integer(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
-        value = self.get(key, int, default)
-        if value is not None and not lo <= value <= hi:
-            raise ConfigError(f"{self._p(key)}: must be within {lo}..{hi}, got {value}")
-        return int(value)
-
-    def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
-        value = str(self.get(key, (str, int), default))
-        if value not in options:
-            raise ConfigError(f"{self._p(key)}: must be one of {', '.join(options)}, got {value!r}")
-        return value
-
-    def tables(self, key: str) -> list[Any]:
-        value = self.get(key, list, [])
-        return list(value)
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.used)
-        if extra:
-            raise ConfigError(f"{self._p(extra[0])}: unknown key")
+def _table(data: Any, path: str) -> Table:
+    return Table(data, path, error=ConfigError, name="configuration")
 
 
-def _name(typ: type | tuple[type, ...]) -> str:
-    types = typ if isinstance(typ, tuple) else (typ,)
-    return " or ".join(
-        {
-            "str": "a string",
-            "int": "an integer",
-            "float": "a number",
-            "bool": "true/false",
-            "list": "a list",
-            "dict": "a table",
-        }.get(t.__name__, t.__name__)
-        for t in types
-    )
+# the keys an environment override must turn into integers (budget_mb is the file's name
+# for OutboxConfig.budget_bytes)
+_INTEGER_KEYS = frozenset(
+    {n for cls in (BrokerConfig, OutboxConfig) for n, d in declared(cls).items() if d.type is int}
+    | {"budget_mb"}
+)
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -232,12 +191,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             current = table.get(key)
             if isinstance(current, bool):
                 table[key] = value.lower() in ("1", "true", "yes")
-            elif isinstance(current, int) or key in (
-                "keepalive_s",
-                "batch_max",
-                "batch_ms",
-                "budget_mb",
-            ):
+            elif isinstance(current, int) or key in _INTEGER_KEYS:
                 try:
                     table[key] = int(value)
                 except ValueError:
@@ -262,39 +216,39 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> EdgeC
 def config_from_dict(
     data: Mapping[str, Any], *, env: Mapping[str, str] | None = None, base_dir: Path | None = None
 ) -> EdgeConfig:
-    top = _Section(_apply_env(dict(data), env or {}), "")
+    top = _table(_apply_env(dict(data), env or {}), "")
     base = base_dir or Path(".")
 
-    g = _Section(top.get("gateway", dict), "gateway")
+    g = top.table("gateway", required=True)
     try:
         gw_id = check_gateway_id(g.get("id", str))
     except WireError as exc:
         raise ConfigError(f"gateway.id: {exc}") from None
-    tz = g.get("timezone", str, DEFAULT_METER_TIMEZONE)
+    tz = g.setting(GatewayConfig, "timezone")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"gateway.timezone: unknown time zone {tz!r}") from None
-    data_dir = base / g.get("data_dir", str, "var/edge")
+    data_dir = base / g.get("data_dir", str, str(default_of(GatewayConfig, "data_dir")))
     g.done()
     gateway = GatewayConfig(gw_id, tz, data_dir)
 
-    broker = _broker(_Section(top.get("broker", dict, {}), "broker"), gw_id, base, env or {})
-    o = _Section(top.get("outbox", dict, {}), "outbox")
+    broker = _broker(top.table("broker"), gw_id, base, env or {})
+    o = top.table("outbox")
     opath = o.get("path", str, "")
-    budget_mb = o.integer("budget_mb", 1, 1_000_000, 256)
-    journal = o.get("journal", bool, False)
+    budget_mb = o.integer("budget_mb", 1, 1_000_000, DEFAULT_BUDGET_MB)
+    journal = o.setting(OutboxConfig, "journal")
     o.done()
     outbox = OutboxConfig(
         base / opath if opath else data_dir / "outbox.sqlite", budget_mb * 1024 * 1024, journal
     )
-    m = _Section(top.get("metrics", dict, {}), "metrics")
+    m = top.table("metrics")
     listen = m.get("listen", str, "")
     m.done()
     if listen and (":" not in listen or not listen.rsplit(":", 1)[1].isdigit()):
         raise ConfigError(f"metrics.listen: expected host:port or empty, got {listen!r}")
 
-    buses = tuple(_bus(_Section(raw, f"bus[{i}]"), i) for i, raw in enumerate(top.tables("bus")))
+    buses = tuple(_bus(_table(raw, f"bus[{i}]"), i) for i, raw in enumerate(top.tables("bus")))
     if not buses:
         raise ConfigError("bus: at least one [[bus]] is required")
     _unique([b.name for b in buses], "bus", "name")
@@ -306,7 +260,7 @@ def config_from_dict(
                     f"meter {mc.id}: archive id used twice (buses {ids[mc.id]} and {b.name})"
                 )
             ids[mc.id] = b.name
-    plans = tuple(_plan(_Section(raw, f"plan[{i}]")) for i, raw in enumerate(top.tables("plan")))
+    plans = tuple(_plan(_table(raw, f"plan[{i}]")) for i, raw in enumerate(top.tables("plan")))
     if not plans:
         plans = default_plans()
     _unique([p.name for p in plans], "plan", "name")
@@ -333,8 +287,8 @@ def _unique(names: list[str], table: str, key: str) -> None:
             raise ConfigError(f"{table}[{i}].{key}: duplicate {n!r}")
 
 
-def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> BrokerConfig:
-    url = b.get("url", str, "mqtt://127.0.0.1:1883")
+def _broker(b: Table, gw_id: str, base: Path, env: Mapping[str, str]) -> BrokerConfig:
+    url = b.setting(BrokerConfig, "url")
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise ConfigError(
@@ -374,19 +328,22 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
 
     cfg = BrokerConfig(
         url=url,
-        root=b.get("root", str, "meterlink"),
+        root=b.setting(BrokerConfig, "root"),
         client_id=b.get("client_id", str, "") or f"meterlink-edge-{gw_id}",
         username=b.get("username", str, "") or None,
         password=password,
         ca_file=path("ca_file"),
         cert_file=path("cert_file"),
         key_file=path("key_file"),
-        protocol=b.choice("protocol", ("auto", "5", "3.1.1"), "auto"),
-        keepalive_s=b.integer("keepalive_s", 5, 3600, 30),
-        batch_max=b.integer("batch_max", 1, 20000, 1000),
-        batch_ms=b.integer("batch_ms", 0, 60000, 500),
-        delivery=b.choice("delivery", ("receipt", "puback"), "receipt"),
-        receipt_timeout_s=b.integer("receipt_timeout_s", 5, 86400, 120),
+        **b.settings(
+            BrokerConfig,
+            "protocol",
+            "keepalive_s",
+            "batch_max",
+            "batch_ms",
+            "delivery",
+            "receipt_timeout_s",
+        ),
     )
     b.done()
     if (cfg.cert_file is None) != (cfg.key_file is None):
@@ -394,7 +351,7 @@ def _broker(b: _Section, gw_id: str, base: Path, env: Mapping[str, str]) -> Brok
     return cfg
 
 
-def _bus(b: _Section, i: int) -> BusConfig:
+def _bus(b: Table, i: int) -> BusConfig:
     name = b.get("name", str)
     port = b.get("port", str)
     if not (
@@ -405,23 +362,20 @@ def _bus(b: _Section, i: int) -> BusConfig:
             f"bus[{i}].port: expected a device path, socket://host:port or "
             f"modbus-tcp://host:port, got {port!r}"
         )
-    baud = b.integer("baud", 300, 115200, 2400)
-    if baud not in (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+    baud = b.setting(BusConfig, "baud")
+    if baud not in BAUD_RATES:
         raise ConfigError(f"bus[{i}].baud: {baud} is not a standard rate")
     spec: dict[str, Any] = dict(
         name=name,
         port=port,
         baud=baud,
-        parity=b.choice("parity", PARITIES, "E"),
-        bytesize=b.integer("bytesize", 7, 8, 8),
-        stopbits=b.integer("stopbits", 1, 2, 1),
-        timeout_ms=b.integer("timeout_ms", 50, 60000, 1000),
-        gap_ms=b.integer("gap_ms", 0, 10000, 20),
-        turnaround_ms=b.integer("turnaround_ms", 0, 2000, 50),
+        **b.settings(
+            BusConfig, "parity", "bytesize", "stopbits", "timeout_ms", "gap_ms", "turnaround_ms"
+        ),
     )
     meters = []
     for j, raw in enumerate(b.tables("meter")):
-        meters.append(_meter(_Section(raw, f"bus[{i}].meter[{j}]")))
+        meters.append(_meter(_table(raw, f"bus[{i}].meter[{j}]")))
     b.done()
     if not meters:
         raise ConfigError(f"bus[{i}].meter: a bus needs at least one [[bus.meter]]")
@@ -446,11 +400,11 @@ def _bus(b: _Section, i: int) -> BusConfig:
     return BusConfig(meters=tuple(meters), **spec)
 
 
-def _meter(m: _Section) -> MeterConfig:
+def _meter(m: Table) -> MeterConfig:
     mid = m.get("id", str)
     if not mid or len(mid) > 64:
         raise ConfigError(f"{m.path}.id: expected 1..64 characters")
-    protocol = m.choice("protocol", PROTOCOLS, "auto")
+    protocol = m.setting(MeterConfig, "protocol")
     address = str(m.get("address", (str, int), "000000000000"))
     if protocol != "modbus" and not (len(address) == 12 and address.isdigit()):
         raise ConfigError(f"{m.path}.address: expected 12 digits, got {address!r}")
@@ -467,18 +421,18 @@ def _meter(m: _Section) -> MeterConfig:
             )
     elif profile is not None:
         raise ConfigError(f"{m.path}.profile: only Modbus meters have a profile")
-    unit = m.integer("unit", 1, 247, 1)
+    unit = m.setting(MeterConfig, "unit")
     m.done()
     return MeterConfig(mid, address, protocol, profile, unit)
 
 
-def _plan(p: _Section) -> PlanConfig:
+def _plan(p: Table) -> PlanConfig:
     name = p.get("name", str)
-    kind = p.choice("kind", PLAN_KINDS)
-    every = p.integer("every_min", 1, 1440, 15)
+    kind = p.setting(PlanConfig, "kind")
+    every = p.setting(PlanConfig, "every_min")
     if kind == "interval" and 1440 % every:
         raise ConfigError(f"{p.path}.every_min: {every} does not divide a day")
-    at = p.get("at", str, "00:05")
+    at = p.setting(PlanConfig, "at")
     hh, _, mm = at.partition(":")
     if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
         raise ConfigError(f"{p.path}.at: expected HH:MM, got {at!r}")
@@ -488,6 +442,6 @@ def _plan(p: _Section) -> PlanConfig:
             raise ConfigError(f"{p.path}.quantities: unknown quantity {q!r}")
     if kind == "interval" and not quantities:
         quantities = DEFAULT_INTERVAL_QUANTITIES
-    threshold = float(p.get("threshold_s", (int, float), 60.0))
+    threshold = float(p.setting(PlanConfig, "threshold_s"))
     p.done()
     return PlanConfig(name, kind, every, at, quantities, threshold)

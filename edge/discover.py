@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 
 from protocols import dlt645 as d
 
-from .transports import SerialTransport
+from .transports import Transport
 
 log = logging.getLogger(__name__)
 
 
-def _probe(transport: SerialTransport, pattern: str, timeout_s: float) -> tuple[str, str | None]:
+def _probe(transport: Transport, pattern: str, timeout_s: float) -> tuple[str, str | None]:
     """("none" | "one" | "many", address)."""
     decoder = d.StreamDecoder(accept="replies")
     transport.write(d.build_read(pattern, "04000401"))
@@ -38,12 +38,16 @@ def _probe(transport: SerialTransport, pattern: str, timeout_s: float) -> tuple[
         elif quiet_until is not None and time.monotonic() > quiet_until:
             break
     decoder.flush()
-    echo = sum(x.nbytes for x in decoder.discards if x.reason == "wrong_direction")
-    return ("many", None) if heard > echo else ("none", None)
+    # Every byte that is neither our echo (a valid request frame, with its FE preamble,
+    # which the decoder skips silently) nor a reply ends up in a discard: garbage means
+    # several meters answered at once. (Counting bytes heard against the echo's frame
+    # bytes took an echoed preamble for a collision.)
+    garbage = [x for x in decoder.discards if x.reason != "wrong_direction"]
+    return ("many", None) if heard and garbage else ("none", None)
 
 
 def discover_dlt645(
-    transport: SerialTransport,
+    transport: Transport,
     *,
     timeout_s: float = 1.0,
     progress: Callable[[str], None] | None = None,

@@ -1,5 +1,11 @@
 """Store and forward: every reading is committed to SQLite before it is published, and
-deleted only after the broker acknowledged it.
+deleted only when the uplink says it arrived (:meth:`Outbox.ack`).
+
+What "arrived" means is the uplink's choice, not this module's: by default
+(``delivery = "receipt"``) the uplink acks a batch only when the server's receipt for it comes
+back on the gateway's ``receipt`` topic, never on the broker's PUBACK alone; with
+``delivery = "puback"`` (a durable broker) the PUBACK is enough. Until then the readings stay
+here and are sent again after a timeout or a reconnect.
 
 - WAL journal, ``synchronous=FULL``: a reading :meth:`Outbox.add` returned for survives
   ``kill -9`` and a power cut.
@@ -10,6 +16,7 @@ deleted only after the broker acknowledged it.
 - With ``journal`` on (a test bench's audit, not for the field: it grows without bound) a
   copy of every committed reading goes to the ``journal`` table in the same transaction,
   so a reconciliation knows exactly what the gateway committed.
+- Times (``created``, a command's ``at``) are epoch seconds of the agent's clock.
 - Recent command ids are remembered here too, so a command redelivered by the broker after
   a restart is not executed twice.
 """
@@ -20,14 +27,14 @@ import json
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from protocols.model import Reading
 from protocols.wire import reading_from_dict, reading_to_dict
+
+from .clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +63,15 @@ class Pending:
 
 class Outbox:
     def __init__(
-        self, path: Path | str, budget_bytes: int = 256 * 1024 * 1024, *, journal: bool = False
+        self,
+        path: Path | str,
+        budget_bytes: int = 256 * 1024 * 1024,
+        *,
+        journal: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         self.path = Path(path)
+        self.clock = clock or SystemClock()
         self.journal = journal
         self.budget_bytes = budget_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +95,7 @@ class Outbox:
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             log.error(
                 "outbox %s is corrupt (%s); moved to %s and starting a new one",
@@ -131,7 +144,7 @@ class Outbox:
         """Commit ``readings``; returns only once they are on disk (fsync'd)."""
         if not readings:
             return
-        now = time.time()
+        now = self.clock.now().timestamp()
         rows = [(now, json.dumps(reading_to_dict(r), separators=(",", ":"))) for r in readings]
         with self._lock:
             try:
@@ -217,7 +230,8 @@ class Outbox:
         return Pending([r[0] for r in rows], [reading_from_dict(json.loads(r[1])) for r in rows])
 
     def ack(self, ids: Sequence[int]) -> None:
-        """The broker acknowledged these: delete them."""
+        """These readings arrived (the server's receipt, or the PUBACK if the uplink is
+        configured so): delete them."""
         if not ids:
             return
         with self._lock:
@@ -235,7 +249,7 @@ class Outbox:
             row = self._conn.execute("SELECT min(created) FROM outbox").fetchone()
         if row is None or row[0] is None:
             return None
-        return max(0.0, (now or time.time()) - float(row[0]))
+        return max(0.0, (now or self.clock.now().timestamp()) - float(row[0]))
 
     # ------------------------------------------------------------------ commands
 
@@ -248,7 +262,8 @@ class Outbox:
             if row:
                 return True
             self._conn.execute(
-                "INSERT INTO seen_commands(id, at) VALUES (?, ?)", (command_id, time.time())
+                "INSERT INTO seen_commands(id, at) VALUES (?, ?)",
+                (command_id, self.clock.now().timestamp()),
             )
             self._conn.execute(
                 "DELETE FROM seen_commands WHERE id NOT IN (SELECT id FROM "

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from protocols.model import Reading, ReadingKind, Source, slot_start
 from protocols.wire import BackfillItem, BusHealth, MeterHealth
 
-from .bus import BusWorker, Job, Sink
+from .bus import BusWorker, Sink
 from .clock import Clock, ManualClock, SystemClock
-from .config import EdgeConfig, PlanConfig
+from .config import EdgeConfig, MeterConfig, PlanConfig
+from .jobs import Job, JobKind, JobResult
+from .meters.reader import Dlt645Reader
 from .metrics import EdgeMetrics
 from .plans import PlanRunner
 from .wire_budget import check_budgets
@@ -25,8 +27,9 @@ from .wire_budget import check_budgets
 log = logging.getLogger(__name__)
 
 
-class RuntimeError_(Exception):
-    """A command the runtime cannot carry out (unknown meter or bus); message says which."""
+class CommandRefused(Exception):
+    """A command the agent cannot carry out (an unknown meter or bus, a meter that gave
+    nothing); the message says why and goes back as the command's error."""
 
 
 class EdgeRuntime:
@@ -93,26 +96,30 @@ class EdgeRuntime:
         for worker in self.workers.values():
             meters = list(worker.bus.meters)
             if plan.kind == "interval":
-                job = Job("read", meters, slot_start(when, plan.every_min), plan.quantities)
+                job = Job(JobKind.READ, meters, slot_start(when, plan.every_min), plan.quantities)
             elif plan.kind == "events":
-                job = Job("read", meters, when, plan.quantities, ReadingKind.EVENT)
+                job = Job(JobKind.READ, meters, when, plan.quantities, ReadingKind.EVENT)
             elif plan.kind == "daily_freeze":
                 yesterday = when.astimezone(self.tz).date() - timedelta(days=1)
                 job = Job(
-                    "freeze", meters, when, reading_kind=ReadingKind.FREEZE, data_date=yesterday
+                    JobKind.FREEZE,
+                    meters,
+                    when,
+                    reading_kind=ReadingKind.FREEZE,
+                    data_date=yesterday,
                 )
             else:
-                job = Job("clock", meters, when, threshold_s=plan.threshold_s)
+                job = Job(JobKind.CLOCK, meters, when, threshold_s=plan.threshold_s)
             worker.submit(job)
 
     # ------------------------------------------------------------------ commands
 
-    def _meter(self, meter_id: str) -> tuple[BusWorker, object]:
+    def _meter(self, meter_id: str) -> tuple[BusWorker, MeterConfig]:
         for w in self.workers.values():
             for m in w.bus.meters:
                 if m.id == meter_id:
                     return w, m
-        raise RuntimeError_(f"no meter {meter_id!r} on this gateway")
+        raise CommandRefused(f"no meter {meter_id!r} on this gateway")
 
     def read_now(
         self, meter_id: str, quantities: Sequence[str] | None = None, timeout: float = 30.0
@@ -125,27 +132,26 @@ class EdgeRuntime:
             else next((p.quantities for p in self.config.plans if p.kind == "interval"), ())
         )
         job = Job(
-            "read",
-            [meter],  # type: ignore[list-item]
+            JobKind.READ,
+            [meter],
             self.clock.now().replace(microsecond=0),
             qs,
             source=Source.ON_DEMAND,
             on_demand=True,
         )
         result = worker.submit(job).result(timeout)
-        failed = result.get("failed") or []
-        if failed and not job.collected:
-            raise RuntimeError_(f"meter {meter_id}: {failed[0]['reason']}")  # type: ignore[index]
+        if result.failed and not job.collected:
+            raise CommandRefused(f"meter {meter_id}: {result.failed[0].reason}")
         return job.collected
 
     def backfill(self, items: Sequence[BackfillItem], timeout: float = 300.0) -> dict[str, object]:
         """补抄: read the daily freezes closing the given dates (source backfill)."""
-        futures: list[tuple[BackfillItem, Future[dict[str, object]]]] = []
+        futures: list[tuple[BackfillItem, Future[JobResult]]] = []
         unknown = []
         for it in items:
             try:
                 worker, meter = self._meter(it.meter)
-            except RuntimeError_:
+            except CommandRefused:
                 unknown.append(
                     {
                         "meter": it.meter,
@@ -155,8 +161,8 @@ class EdgeRuntime:
                 )
                 continue
             job = Job(
-                "freeze",
-                [meter],  # type: ignore[list-item]
+                JobKind.FREEZE,
+                [meter],
                 self.clock.now(),
                 reading_kind=ReadingKind.FREEZE,
                 source=Source.BACKFILL,
@@ -168,50 +174,51 @@ class EdgeRuntime:
         failed = list(unknown)
         for it, fut in futures:
             res = fut.result(timeout)
-            read += int(res["read"])  # type: ignore[call-overload]
-            for f in res["failed"]:  # type: ignore[attr-defined]
-                failed.append(
-                    {"meter": it.meter, "date": it.date.isoformat(), "reason": f["reason"]}
-                )
+            read += res.read
+            for f in res.failed:
+                failed.append({"meter": it.meter, "date": it.date.isoformat(), "reason": f.reason})
         return {"read": read, "failed": failed}
 
     def time_sync(self, bus: str | None = None) -> dict[str, object]:
         names = [bus] if bus else list(self.workers)
         for name in names:
             if name not in self.workers:
-                raise RuntimeError_(f"no bus {name!r} on this gateway")
+                raise CommandRefused(f"no bus {name!r} on this gateway")
         results = {}
         for name in names:
             w = self.workers[name]
             res = w.submit(
-                Job("clock", list(w.bus.meters), self.clock.now(), threshold_s=0.0, on_demand=True)
+                Job(
+                    JobKind.CLOCK,
+                    list(w.bus.meters),
+                    self.clock.now(),
+                    threshold_s=0.0,
+                    on_demand=True,
+                )
             ).result(120)
-            results[name] = {
-                "max_offset_s": res.get("max_offset_s"),
-                "time_set": bool(res.get("time_set")),
-            }
+            results[name] = {"max_offset_s": res.max_offset_s, "time_set": res.time_set}
         return {"buses": results}
 
     def rediscover(self, bus: str) -> dict[str, object]:
         from .discover import discover_dlt645
 
         if bus not in self.workers:
-            raise RuntimeError_(f"no bus {bus!r} on this gateway")
+            raise CommandRefused(f"no bus {bus!r} on this gateway")
         w = self.workers[bus]
-        if w.transport is None:
-            raise RuntimeError_(
+        if not isinstance(w.reader, Dlt645Reader):
+            raise CommandRefused(
                 f"bus {bus} carries Modbus meters: scan with `meterlink-edge discover`"
             )
-        transport = w.transport
+        transport = w.reader.transport
         timeout_s = w.bus.timeout_ms / 1000
         job = Job(
-            "call",
+            JobKind.CALL,
             [],
             self.clock.now(),
             on_demand=True,
             call=lambda: {"addresses": discover_dlt645(transport, timeout_s=timeout_s)},
         )
-        return w.submit(job).result(900)
+        return w.submit(job).result(900).output
 
     def reload_config(self, config: EdgeConfig) -> None:
         check_budgets(config)
@@ -230,7 +237,3 @@ class EdgeRuntime:
             buses.append(b)
             meters.extend(ms)
         return tuple(buses), tuple(meters)
-
-    def freeze_dates(self, days: int) -> list[date]:
-        today = self.clock.now().astimezone(self.tz).date()
-        return [today - timedelta(days=n) for n in range(days, 0, -1)]

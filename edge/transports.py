@@ -1,15 +1,27 @@
-"""Byte channels to a bus: a serial device, a TCP serial server (``socket://``), or a fake.
+"""Byte channels to a bus: a serial device, a TCP serial server (``socket://``), or an
+in-memory line for tests.
 
-One :class:`SerialTransport` per physical port; only its bus worker uses it, so there is
-never more than one transaction on a line. ``transact`` writes a request and collects the
-reply through a :class:`~protocols.dlt645.StreamDecoder`, dropping line noise and the echo
-of our own request.
+:class:`Transport` is the shape a DL/T 645 reader and discovery need: write bytes, read what
+has arrived, count what happened on the line. :func:`transact` is the one request/reply
+exchange over any transport: it writes a request and collects the reply through a
+:class:`~protocols.dlt645.StreamDecoder`, dropping line noise and the echo of our own request.
+
+- :class:`SerialTransport`: pyserial, one per physical port; only its bus worker uses it, so
+  there is never more than one transaction on a line.
+- :class:`MemoryTransport`: a line without a port (as pymodbus's NullModem): every request
+  frame written is handed to an ``answer`` function (in tests, the simulators' bus with its
+  DL/T 645 responder) and its bytes are what the next reads return. No pty, no socket.
+
+This module does not know what a meter is: codes and addresses are the readers' business.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import serial
 
@@ -29,7 +41,52 @@ class LineStats:
     transactions: int = 0
     timeouts: int = 0
     checksum_errors: int = 0
-    noise_bytes: int = 0
+
+
+class Transport(Protocol):
+    """A byte channel to one bus."""
+
+    stats: LineStats
+
+    def write(self, data: bytes) -> None:
+        """Send ``data``, dropping whatever unread bytes the line holds."""
+        ...
+
+    def read(self, size: int = 512) -> bytes:
+        """What has arrived (up to ``size`` bytes), after a short wait; b"" if nothing."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def transact(
+    line: Transport, request: bytes, timeout_s: float, *, expect_reply: bool = True
+) -> Frame | None:
+    """Send ``request``; return the first valid reply frame, or raise :class:`ReadTimeout`.
+
+    A broadcast (``expect_reply=False``) returns None after the write. Frames that are not
+    replies (our own echo) and garbage are dropped; bad checksums are counted.
+    """
+    line.stats.transactions += 1
+    line.write(request)
+    if not expect_reply:
+        return None
+    decoder = StreamDecoder(accept="replies")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            chunk = line.read()
+            if not chunk:
+                continue
+            frames = decoder.feed(chunk)
+            if frames:
+                return frames[0]
+        line.stats.timeouts += 1
+        raise ReadTimeout(f"no reply within {timeout_s:.2f} s")
+    finally:
+        for discard in decoder.take_discards():
+            if discard.reason == "bad_checksum":
+                line.stats.checksum_errors += 1
 
 
 class SerialTransport:
@@ -94,30 +151,50 @@ class SerialTransport:
     def transact(
         self, request: bytes, timeout_s: float, *, expect_reply: bool = True
     ) -> Frame | None:
-        """Send ``request``; return the first valid reply frame, or raise :class:`ReadTimeout`.
+        """:func:`transact` on this port."""
+        return transact(self, request, timeout_s, expect_reply=expect_reply)
 
-        A broadcast (``expect_reply=False``) returns None after the write. Frames that are
-        not replies (our own echo) and garbage are dropped and counted.
-        """
-        self.stats.transactions += 1
-        self.write(request)
-        if not expect_reply:
-            return None
-        decoder = StreamDecoder(accept="replies")
-        deadline = time.monotonic() + timeout_s
-        try:
-            while time.monotonic() < deadline:
-                chunk = self.read()
-                if not chunk:
-                    continue
-                frames = decoder.feed(chunk)
-                if frames:
-                    return frames[0]
-            self.stats.timeouts += 1
-            raise ReadTimeout(f"no reply within {timeout_s:.2f} s")
-        finally:
-            for discard in decoder.take_discards():
-                if discard.reason == "bad_checksum":
-                    self.stats.checksum_errors += 1
-                elif discard.reason != "wrong_direction":
-                    self.stats.noise_bytes += discard.nbytes
+
+#: A line's answer to one request frame: the bytes the meters put on the wire (b"" for
+#: silence). ``simulators.bus.Bus.handle`` gives one: ``lambda f: bus.handle(f).data``.
+Answer = Callable[[Frame], bytes]
+
+
+class MemoryTransport:
+    """An in-memory line: requests go to ``answer``, its bytes come back on the next reads.
+
+    ``echo`` puts each request back on the line first, as a half-duplex RS-485 adapter
+    does. A read with nothing to return waits ``poll_s`` (a port's read timeout), so a
+    silent meter costs its bus the reader's timeout, as on a wire.
+    """
+
+    def __init__(self, answer: Answer, *, echo: bool = False, poll_s: float = 0.001) -> None:
+        self.answer, self.echo, self.poll_s = answer, echo, poll_s
+        self.stats = LineStats()
+        self.requests: list[Frame] = []  # every request frame written, in order
+        self.closed = False
+        self._decoder = StreamDecoder(accept="requests")
+        self._incoming = bytearray()
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            raise TransportError("write to a closed memory line")
+        with self._lock:
+            self._incoming.clear()
+            if self.echo:
+                self._incoming += data
+            for frame in self._decoder.feed(data):
+                self.requests.append(frame)
+                self._incoming += self.answer(frame)
+
+    def read(self, size: int = 512) -> bytes:
+        with self._lock:
+            chunk = bytes(self._incoming[:size])
+            del self._incoming[:size]
+        if not chunk:
+            time.sleep(self.poll_s)
+        return chunk
+
+    def close(self) -> None:
+        self.closed = True

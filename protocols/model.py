@@ -2,7 +2,9 @@
 
 A reading is one value of one quantity of one meter at one instant (UTC). The edge builds
 readings from DL/T 645 and Modbus replies; the server stores them; the simulators know the
-same names. Protocol catalogues map their identifiers onto the names defined here.
+same names. Protocol catalogues map their identifiers onto the names defined here. The
+shared vocabulary (meter protocols, meter states, read-failure kinds, customer classes, the
+62-day freeze depth) is defined in :mod:`protocols.vocabulary` and re-exported here.
 
 Daily freezes: a meter freezes its registers at 00:00 local time. The freeze taken at
 00:00 on day D+1 closes day D, so its *data date* is D (see :func:`data_date_of_freeze`),
@@ -16,6 +18,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
+
+# The shared vocabulary lives in protocols.vocabulary; it is re-exported here so that
+# "the model" names every shared word.
+from protocols.vocabulary import EDGE_PROTOCOL_OF as EDGE_PROTOCOL_OF
+from protocols.vocabulary import FREEZE_HISTORY_DAYS as FREEZE_HISTORY_DAYS
+from protocols.vocabulary import CustomerClass as CustomerClass
+from protocols.vocabulary import EdgeProtocol as EdgeProtocol
+from protocols.vocabulary import MeterProtocol as MeterProtocol
+from protocols.vocabulary import MeterState as MeterState
+from protocols.vocabulary import ReadFailureKind as ReadFailureKind
+from protocols.vocabulary import read_failure_kind as read_failure_kind
 
 
 class ReadingKind(StrEnum):

@@ -3,7 +3,10 @@
 A fleet file is TOML (``meterlink-sim example`` writes a commented one; the package
 ships ``example_fleet.toml``). :func:`load_fleet` reads a file, :func:`fleet_from_dict`
 takes the same structure from Python. Every error names the field path, e.g.
-``areas[2].meters[5].address: must be 12 decimal digits, got '12AB'``.
+``areas[2].meters[5].address: must be 12 decimal digits, got '12AB'``. The typed
+reading, the bus settings' defaults and ranges (declared once on :class:`BusSpec`) and
+the unknown-key errors are the shared engine's, :mod:`protocols.config_schema`, the same
+the edge's configuration uses.
 
 Areas (台区): each has an area master meter (总表) whose consumption equals the true
 consumption of its customers times ``1 + loss`` (technical loss; negative values model
@@ -21,7 +24,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from protocols.config_schema import Table, setting
 from protocols.modbus import PROFILES
+from protocols.model import DEFAULT_METER_TIMEZONE
 from simulators.faults import Fault, FaultError, make_fault
 from simulators.meter import PROTOCOLS, MeterError, MeterSpec
 from simulators.profiles import LoadKind
@@ -39,16 +44,16 @@ MODBUS_ENDPOINTS = ("modbus-tcp", "rtu-over-tcp", "pty")
 @dataclass(frozen=True)
 class BusSpec:
     name: str
-    protocol: str = "dlt645"
-    endpoint: str = "tcp"
+    protocol: str = setting("dlt645", choices=BUS_PROTOCOLS)
+    endpoint: str = "tcp"  # one of DLT645_ENDPOINTS or MODBUS_ENDPOINTS, by protocol
     host: str = "127.0.0.1"
-    port: int = 0
+    port: int = setting(0, lo=0, hi=65535)
     device: str | None = None
-    baud: int = 2400
-    parity: str = "E"
-    turnaround_ms: float = 50.0
+    baud: int = setting(2400, lo=300, hi=115200)  # a Modbus bus defaults to 9600
+    parity: str = setting("E", choices=("N", "E", "O"))  # a Modbus bus defaults to N
+    turnaround_ms: float = setting(50.0, lo=0, hi=5000)
     fast: bool = False
-    preamble: int = 0  # FE bytes in front of DL/T 645 replies
+    preamble: int = setting(0, lo=0, hi=4)  # FE bytes in front of DL/T 645 replies
 
 
 @dataclass(frozen=True)
@@ -97,63 +102,8 @@ def load_fleet(path: Path | str, *, now: datetime | None = None) -> Fleet:
     return fleet_from_dict(data, base_dir=p.parent, now=now)
 
 
-class _V:
-    """Typed getters that name the field path in every error."""
-
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise FleetError(f"{path or 'fleet'}: expected a table, got {type(data).__name__}")
-        self.data, self.path, self.used = data, path, set[str]()
-
-    def _p(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def get(self, key: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is ...:
-                raise FleetError(f"{self._p(key)}: required")
-            return default
-        value = self.data[key]
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        types = typ if isinstance(typ, tuple) else (typ,)
-        if isinstance(value, bool) and bool not in types:
-            raise FleetError(f"{self._p(key)}: expected {_names(types)}, got {value!r}")
-        if not isinstance(value, types):
-            raise FleetError(f"{self._p(key)}: expected {_names(types)}, got {value!r}")
-        return value
-
-    def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
-        value = self.get(key, str, default)
-        if value not in options:
-            raise FleetError(f"{self._p(key)}: must be one of {', '.join(options)}, got {value!r}")
-        return str(value)
-
-    def number(self, key: str, lo: float, hi: float, default: Any = ...) -> Any:
-        value = self.get(key, float, default)
-        if value is not None and not lo <= value <= hi:
-            raise FleetError(f"{self._p(key)}: must be within {lo}..{hi}, got {value}")
-        return float(value) if value is not None else value
-
-    def integer(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
-        value = self.get(key, int, default)
-        if not lo <= value <= hi:
-            raise FleetError(f"{self._p(key)}: must be within {lo}..{hi}, got {value}")
-        return int(value)
-
-    def table_list(self, key: str) -> list[Any]:
-        value = self.get(key, list, [])
-        return list(value)
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.used)
-        if extra:
-            raise FleetError(f"{self.path or 'fleet'}: unknown field(s) {', '.join(extra)}")
-
-
-def _names(types: tuple[type, ...]) -> str:
-    return " or ".join("number" if t is float else t.__name__ for t in types)
+def _table(data: Any, path: str) -> Table:
+    return Table(data, path, error=FleetError, name="fleet")
 
 
 def _instant(value: Any, path: str) -> datetime:
@@ -184,9 +134,9 @@ def fleet_from_dict(
     data: Mapping[str, Any], *, base_dir: Path | None = None, now: datetime | None = None
 ) -> Fleet:
     """Validate a fleet given as plain data (the TOML structure) into a :class:`Fleet`."""
-    top = _V(data, "")
+    top = _table(data, "")
     seed = top.get("seed", int, 1)
-    tz_name = top.get("timezone", str, "Asia/Shanghai")
+    tz_name = top.get("timezone", str, DEFAULT_METER_TIMEZONE)
     try:
         ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -206,14 +156,14 @@ def fleet_from_dict(
         raise FleetError("commissioned: must not be after start")
     gt = top.get("ground_truth", str, None)
     ground_truth = (base_dir or Path(".")) / gt if gt else None
-    control = _V(top.get("control", dict, {}), "control")
+    control = top.table("control")
     control_host = control.get("host", str, "127.0.0.1")
     control_port = control.get("port", int, None)
     control.done()
 
     buses: list[BusSpec] = []
-    for i, raw in enumerate(top.table_list("buses")):
-        buses.append(_bus(_V(raw, f"buses[{i}]")))
+    for i, raw in enumerate(top.tables("buses")):
+        buses.append(_bus(_table(raw, f"buses[{i}]")))
     names = [b.name for b in buses]
     for i, n in enumerate(names):
         if names.index(n) != i:
@@ -223,10 +173,10 @@ def fleet_from_dict(
     ctx = _Ctx(seed, tz_name, commissioned, start, bus_by_name)
     meters: list[tuple[MeterSpec, str]] = []
     areas: list[AreaSpec] = []
-    for i, raw in enumerate(top.table_list("areas")):
-        areas.append(_area(_V(raw, f"areas[{i}]"), ctx, meters))
-    for i, raw in enumerate(top.table_list("meters")):
-        meters.append(_meter(_V(raw, f"meters[{i}]"), ctx, area=None, role="customer"))
+    for i, raw in enumerate(top.tables("areas")):
+        areas.append(_area(_table(raw, f"areas[{i}]"), ctx, meters))
+    for i, raw in enumerate(top.tables("meters")):
+        meters.append(_meter(_table(raw, f"meters[{i}]"), ctx, area=None, role="customer"))
     top.done()
     _check_unique(meters)
     return Fleet(
@@ -253,23 +203,20 @@ class _Ctx:
     buses: dict[str, BusSpec]
 
 
-def _bus(v: _V) -> BusSpec:
-    name = v.get("name", str)
-    protocol = v.choice("protocol", BUS_PROTOCOLS, "dlt645")
-    endpoints = DLT645_ENDPOINTS if protocol == "dlt645" else MODBUS_ENDPOINTS
+def _bus(v: Table) -> BusSpec:
+    name = v.setting(BusSpec, "name")
+    protocol = v.setting(BusSpec, "protocol")
+    dlt645 = protocol == "dlt645"
+    endpoints = DLT645_ENDPOINTS if dlt645 else MODBUS_ENDPOINTS
     endpoint = v.choice("endpoint", endpoints, endpoints[0])
     spec = BusSpec(
         name=name,
         protocol=protocol,
         endpoint=endpoint,
-        host=v.get("host", str, "127.0.0.1"),
-        port=v.integer("port", 0, 65535, 0),
-        device=v.get("device", str, None),
-        baud=v.integer("baud", 300, 115200, 2400 if protocol == "dlt645" else 9600),
-        parity=v.choice("parity", ("N", "E", "O"), "E" if protocol == "dlt645" else "N"),
-        turnaround_ms=v.number("turnaround_ms", 0, 5000, 50.0),
-        fast=v.get("fast", bool, False),
-        preamble=v.integer("preamble", 0, 4, 0),
+        **v.settings(BusSpec, "host", "port", "device"),
+        baud=v.setting(BusSpec, "baud", default=... if dlt645 else 9600),
+        parity=v.setting(BusSpec, "parity", default=... if dlt645 else "N"),
+        **v.settings(BusSpec, "turnaround_ms", "fast", "preamble"),
     )
     if endpoint == "serial" and not spec.device:
         raise FleetError(f"{v.path}.device: required for a serial endpoint")
@@ -277,24 +224,24 @@ def _bus(v: _V) -> BusSpec:
     return spec
 
 
-def _area(v: _V, ctx: _Ctx, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
+def _area(v: Table, ctx: _Ctx, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
     area_id = v.get("id", str)
     name = v.get("name", str, area_id)
     loss = v.number("loss", -0.5, 0.9, 0.04)
     start_count = len(meters)
     customers: list[MeterSpec] = []
-    for i, raw in enumerate(v.table_list("meters")):
-        spec, bus = _meter(_V(raw, f"{v.path}.meters[{i}]"), ctx, area=area_id, role="customer")
+    for i, raw in enumerate(v.tables("meters")):
+        spec, bus = _meter(_table(raw, f"{v.path}.meters[{i}]"), ctx, area=area_id, role="customer")
         meters.append((spec, bus))
         customers.append(spec)
-    for i, raw in enumerate(v.table_list("generate")):
-        for spec, bus in _generate(_V(raw, f"{v.path}.generate[{i}]"), ctx, area_id):
+    for i, raw in enumerate(v.tables("generate")):
+        for spec, bus in _generate(_table(raw, f"{v.path}.generate[{i}]"), ctx, area_id):
             meters.append((spec, bus))
             customers.append(spec)
     if not customers:
         raise FleetError(f"{v.path}: an area needs at least one customer meter")
     master_spec, master_bus = _meter(
-        _V(v.get("master", dict), f"{v.path}.master"), ctx, area=area_id, role="master"
+        v.table("master", required=True), ctx, area=area_id, role="master"
     )
     meters.insert(start_count, (master_spec, master_bus))
     v.done()
@@ -308,7 +255,7 @@ def _area(v: _V, ctx: _Ctx, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
     )
 
 
-def _meter(v: _V, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSpec, str]:
+def _meter(v: Table, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSpec, str]:
     archive_id = v.get("archive_id", str)
     address = v.get("address", str)
     if not (len(address) == 12 and address.isdigit()):
@@ -321,7 +268,7 @@ def _meter(v: _V, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSpec,
 
 
 def _meter_fields(
-    v: _V, ctx: _Ctx, archive_id: str, address: str, area: str | None, role: str
+    v: Table, ctx: _Ctx, archive_id: str, address: str, area: str | None, role: str
 ) -> tuple[MeterSpec, str]:
     bus_name = v.get("bus", str)
     if bus_name not in ctx.buses:
@@ -351,8 +298,8 @@ def _meter_fields(
     )
     try:
         faults = tuple(
-            _fault(_V(raw, f"{v.path}.faults[{i}]"), ctx, phases)
-            for i, raw in enumerate(v.table_list("faults"))
+            _fault(_table(raw, f"{v.path}.faults[{i}]"), ctx, phases)
+            for i, raw in enumerate(v.tables("faults"))
         )
         spec = MeterSpec(
             archive_id=archive_id,
@@ -383,7 +330,7 @@ def _meter_fields(
     return spec, bus_name
 
 
-def _fault(v: _V, ctx: _Ctx, phases: int) -> Fault:
+def _fault(v: Table, ctx: _Ctx, phases: int) -> Fault:
     kind = v.get("kind", str)
     start = (
         _instant(v.get("start", (str, datetime)), f"{v.path}.start")
@@ -398,7 +345,7 @@ def _fault(v: _V, ctx: _Ctx, phases: int) -> Fault:
         raise FleetError(str(exc)) from exc
 
 
-def _generate(v: _V, ctx: _Ctx, area: str) -> list[tuple[MeterSpec, str]]:
+def _generate(v: Table, ctx: _Ctx, area: str) -> list[tuple[MeterSpec, str]]:
     """``count`` similar customers: archive ids ``{prefix}{n:06d}`` and addresses from
     ``first_address`` upwards (unit ids from ``first_unit_id`` for Modbus meters)."""
     count = v.integer("count", 1, 100000)
@@ -426,7 +373,7 @@ def _generate(v: _V, ctx: _Ctx, area: str) -> list[tuple[MeterSpec, str]]:
             if first_unit + n > 247:
                 raise FleetError(f"{v.path}: unit ids run past 247 (count too large)")
             item["unit_id"] = first_unit + n
-        out.append(_meter(_V(item, f"{v.path}[{n}]"), ctx, area=area, role="customer"))
+        out.append(_meter(_table(item, f"{v.path}[{n}]"), ctx, area=area, role="customer"))
     return out
 
 

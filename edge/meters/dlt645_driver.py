@@ -15,23 +15,25 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from protocols import dlt645 as d
 from protocols.dlt645 import DataItem, Frame, Version
 
 from ..config import MeterConfig
-from ..transports import ReadTimeout, SerialTransport
-from .errors import ReadError
+from ..transports import ReadTimeout, Transport, transact
+from .errors import FailureKind, ReadError
 
 log = logging.getLogger(__name__)
 
 MAX_SUBSEQUENT = 16
+#: How a meter left ``auto`` is asked which version it speaks: the total import energy.
+VERSION_PROBES: tuple[tuple[Version, str], ...] = (("2007", "00010000"), ("1997", "9010"))
 
 
 class Dlt645Driver:
-    def __init__(self, transport: SerialTransport, *, timeout_s: float, tz: ZoneInfo) -> None:
+    def __init__(self, transport: Transport, *, timeout_s: float, tz: ZoneInfo) -> None:
         self.transport = transport
         self.timeout_s = timeout_s
         self.tz = tz
@@ -43,29 +45,30 @@ class Dlt645Driver:
 
     def _ask(self, meter: MeterConfig, wire: bytes, di: int | None, version: Version) -> d.Reply:
         try:
-            frame = self.transport.transact(wire, self.timeout_s)
+            frame = transact(self.transport, wire, self.timeout_s)
         except ReadTimeout:
             raise ReadError(
-                meter.id, "timeout", f"no reply within {self.timeout_s:.1f} s"
+                meter.id, FailureKind.TIMEOUT, f"no reply within {self.timeout_s:.1f} s"
             ) from None
         assert frame is not None
         return self._check(meter, frame, di, version)
 
     def _check(self, meter: MeterConfig, frame: Frame, di: int | None, version: Version) -> d.Reply:
         if frame.address != meter.address:
-            raise ReadError(meter.id, "wrong_address", f"reply from {frame.address}")
+            raise ReadError(meter.id, FailureKind.WRONG_ADDRESS, f"reply from {frame.address}")
         try:
             reply = d.parse_reply(frame, version)
         except d.FrameError as exc:
-            raise ReadError(meter.id, "bad_reply", str(exc)) from exc
+            raise ReadError(meter.id, FailureKind.BAD_REPLY, str(exc)) from exc
         if reply.error is not None:
             raise ReadError(
                 meter.id,
-                "error_reply: " + ",".join(reply.error),
+                FailureKind.ERROR_REPLY,
                 "" if di is None else d.format_di(di, version),
+                bits=reply.error,
             )
         if di is not None and reply.di != di:
-            raise ReadError(meter.id, "bad_reply", f"reply for DI {reply.di_text}")
+            raise ReadError(meter.id, FailureKind.BAD_REPLY, f"reply for DI {reply.di_text}")
         return reply
 
     def read_item(self, meter: MeterConfig, entry: DataItem) -> tuple[d.Value, ...]:
@@ -75,7 +78,7 @@ class Dlt645Driver:
         while reply.more_follows:
             seq += 1
             if seq > MAX_SUBSEQUENT:
-                raise ReadError(meter.id, "bad_reply", "too many subsequent frames")
+                raise ReadError(meter.id, FailureKind.BAD_REPLY, "too many subsequent frames")
             reply = self._ask(
                 meter,
                 d.build_read_subsequent(meter.address, entry.di, seq, version),
@@ -88,31 +91,33 @@ class Dlt645Driver:
         try:
             return entry.decode(raw)
         except d.FrameError as exc:
-            raise ReadError(meter.id, "bad_reply", str(exc)) from exc
+            raise ReadError(meter.id, FailureKind.BAD_REPLY, str(exc)) from exc
 
     # ------------------------------------------------------------------ versions
 
     def version(self, meter: MeterConfig) -> Version:
-        if meter.protocol in ("2007", "1997"):
-            return meter.protocol  # type: ignore[return-value]
+        if meter.protocol == "2007":
+            return "2007"
+        if meter.protocol == "1997":
+            return "1997"
         with self._lock:
             known = self._versions.get(meter.id)
         if known:
             return known
         last: ReadError | None = None
-        for ver, di in (("2007", "00010000"), ("1997", "9010")):
+        for ver, di in VERSION_PROBES:
             try:
-                self.read_item(meter, d.item(di, ver))  # type: ignore[arg-type]
+                self.read_item(meter, d.item(di, ver))
             except ReadError as exc:
                 last = exc
-                if exc.reason.startswith("error_reply"):  # it speaks this version
-                    self._versions[meter.id] = ver  # type: ignore[assignment]
-                    return ver  # type: ignore[return-value]
+                if exc.kind is FailureKind.ERROR_REPLY:  # it speaks this version
+                    self._versions[meter.id] = ver
+                    return ver
                 continue
             with self._lock:
-                self._versions[meter.id] = ver  # type: ignore[assignment]
+                self._versions[meter.id] = ver
             log.info("meter %s speaks DL/T 645-%s", meter.id, ver)
-            return ver  # type: ignore[return-value]
+            return ver
         assert last is not None
         raise last
 
@@ -152,7 +157,7 @@ class Dlt645Driver:
             try:
                 got = self.read_item(meter, entry)
             except ReadError as exc:
-                if exc.reason == "error_reply: no_such_data" and entry.is_block:
+                if exc.bits == ("no_such_data",) and entry.is_block:
                     self._no_blocks.add((meter.id, entry.di))
                     log.info("meter %s refuses block %s; reading items", meter.id, entry.di_text)
                     sub = self.read(meter, [q for q in entry.quantities if q in want])
@@ -175,14 +180,17 @@ class Dlt645Driver:
         day = self.read_item(meter, d.item(date_di, version))[0]
         clock = self.read_item(meter, d.item(time_di, version))[0]
         assert isinstance(day, date) and not isinstance(day, datetime)
-        return datetime.combine(day, clock, self.tz)  # type: ignore[arg-type]
+        assert isinstance(clock, time)
+        return datetime.combine(day, clock, self.tz)
 
     def freeze(self, meter: MeterConfig, data_date: date, today: date) -> dict[str, float]:
         """The daily-freeze registers that close ``data_date`` (meter-local calendar)."""
         version = self.version(meter)
         if version != "2007":
             raise ReadError(
-                meter.id, "unsupported", "DL/T 645-1997 meters keep no daily freeze history"
+                meter.id,
+                FailureKind.UNSUPPORTED,
+                "DL/T 645-1997 meters keep no daily freeze history",
             )
         n0 = (today - data_date).days
         for n in (n0, n0 - 1, n0 + 1):
@@ -191,7 +199,7 @@ class Dlt645Driver:
             when_item, energy_item, export_item = d.freeze_items(n)
             shown = self.read_item(meter, when_item)[0]
             if not isinstance(shown, datetime):
-                raise ReadError(meter.id, "bad_reply", f"freeze time {shown!r}")
+                raise ReadError(meter.id, FailureKind.BAD_REPLY, f"freeze time {shown!r}")
             closes = (shown - timedelta(minutes=1)).date()
             if closes != data_date:
                 continue
@@ -204,12 +212,13 @@ class Dlt645Driver:
             return out
         raise ReadError(
             meter.id,
-            "unsupported",
+            FailureKind.UNSUPPORTED,
             f"no daily freeze for {data_date} in the meter's 62-day history",
         )
 
     def broadcast_time(self, local_now: datetime) -> None:
-        self.transport.transact(
+        transact(
+            self.transport,
             d.build_broadcast_time(local_now.replace(tzinfo=None)),
             self.timeout_s,
             expect_reply=False,

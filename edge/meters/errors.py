@@ -1,17 +1,48 @@
-"""Why a meter could not be read, in words field staff can act on."""
+"""Why a meter could not be read, in words field staff can act on.
+
+:class:`FailureKind` is the closed list of reasons; :class:`ReadError` carries one, plus the
+meter's own error bits when it answered with an error reply. Callers branch on ``kind``,
+never on the text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from enum import StrEnum
+
+
+class FailureKind(StrEnum):
+    """Why a read failed. The values are what results and statuses report."""
+
+    TIMEOUT = "timeout"  # no valid reply in time (silence, garbage, a bad checksum)
+    WRONG_ADDRESS = "wrong_address"  # a reply from another meter
+    BAD_REPLY = "bad_reply"  # a valid frame that does not answer the request
+    ERROR_REPLY = "error_reply"  # the meter refused the item (its error bits say why)
+    LINE = "line"  # the port or the line failed, not the meter
+    UNSUPPORTED = "unsupported"  # the meter cannot do this (a 1997 meter's freeze history)
+    BACKING_OFF = "dead (backing off)"  # not tried: a dead meter waiting for its retry time
+
+
+#: Kinds where the meter answered and refused: they do not count towards "dead".
+REFUSALS = frozenset({FailureKind.ERROR_REPLY, FailureKind.UNSUPPORTED})
+
 
 class ReadError(Exception):
-    """A meter read failed. ``reason`` is a short code: ``timeout``, ``checksum``,
-    ``wrong_address``, ``error_reply: <bits>``, ``bad_reply``, ``line``, ``unsupported``."""
+    """A meter read failed. ``reason`` is the kind, followed by the meter's error bits for
+    an error reply (``error_reply: no_such_data``)."""
 
-    def __init__(self, meter: str, reason: str, detail: str = "") -> None:
-        self.meter, self.reason, self.detail = meter, reason, detail
-        super().__init__(f"meter {meter}: {reason}" + (f" ({detail})" if detail else ""))
+    def __init__(
+        self, meter: str, kind: FailureKind | str, detail: str = "", *, bits: Sequence[str] = ()
+    ) -> None:
+        self.meter, self.kind, self.detail = meter, FailureKind(kind), detail
+        self.bits = tuple(bits)
+        super().__init__(f"meter {meter}: {self.reason}" + (f" ({detail})" if detail else ""))
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind}: {','.join(self.bits)}" if self.bits else str(self.kind)
 
     @property
     def communication(self) -> bool:
         """True when the meter did not answer usefully (as opposed to refusing an item)."""
-        return not self.reason.startswith(("error_reply", "unsupported"))
+        return self.kind not in REFUSALS

@@ -18,7 +18,7 @@ from pymodbus.exceptions import ModbusException
 from protocols.modbus import ModbusCodecError, get_profile, plan_reads
 
 from ..config import BusConfig, MeterConfig
-from .errors import ReadError
+from .errors import FailureKind, ReadError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class ModbusDriver:
         profile = get_profile(meter.profile)
         wanted = [q for q in quantities if q in profile.quantities]
         if not self.client.connected and not self.client.connect():
-            raise ReadError(meter.id, "line", "cannot connect to the Modbus port")
+            raise ReadError(meter.id, FailureKind.LINE, "cannot connect to the Modbus port")
         values: dict[str, float] = {}
         for plan in plan_reads(profile, wanted):
             read = (
@@ -74,16 +74,17 @@ class ModbusDriver:
             except ModbusException as exc:
                 self.timeouts += 1
                 self.client.close()  # type: ignore[no-untyped-call]
-                raise ReadError(meter.id, "timeout", str(exc)) from exc
+                raise ReadError(meter.id, FailureKind.TIMEOUT, str(exc)) from exc
             if rr.isError():
                 code = getattr(rr, "exception_code", "?")
                 raise ReadError(
                     meter.id,
-                    f"error_reply: exception {code}",
+                    FailureKind.ERROR_REPLY,
                     f"registers {plan.address:#06x}+{plan.count}",
+                    bits=(f"exception {code}",),
                 )
             try:
                 values.update(plan.decode(rr.registers))
             except ModbusCodecError as exc:
-                raise ReadError(meter.id, "bad_reply", str(exc)) from exc
+                raise ReadError(meter.id, FailureKind.BAD_REPLY, str(exc)) from exc
         return values, []

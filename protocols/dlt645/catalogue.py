@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ..vocabulary import FREEZE_HISTORY_DAYS
 from .control import Version
 from .errors import FrameError, RequestError, UnknownItemError
 from .formats import Format, Value, calendar, digits, number
@@ -456,8 +457,8 @@ def by_quantity(quantity: str, version: Version = "2007") -> DataItem:
 def freeze_items(n: int) -> tuple[DataItem, DataItem, DataItem]:
     """The 2007 daily-freeze entries (time, forward energy, reverse energy) of the n-th
     last freeze, n = 1..62."""
-    if not 1 <= n <= 62:
-        raise RequestError(f"daily freeze index must be 1..62, got {n}")
+    if not 1 <= n <= FREEZE_HISTORY_DAYS:
+        raise RequestError(f"daily freeze index must be 1..{FREEZE_HISTORY_DAYS}, got {n}")
     return (item(0x05060000 | n), item(0x05060100 | n), item(0x05060200 | n))
 
 

@@ -16,9 +16,10 @@ import argparse
 import time
 from datetime import UTC, datetime
 
-from edge.bus import BusWorker, Job
+from edge.bus import BusWorker, Job, JobKind
 from edge.clock import ManualClock
 from edge.config import config_from_dict
+from edge.meters.reader import Dlt645Reader
 from edge.metrics import EdgeMetrics
 from simulators.clock import VirtualClock
 from simulators.fleet import fleet_from_dict
@@ -100,11 +101,11 @@ def main() -> None:
         worker.start()
         b0, o0 = endpoint.bytes_in, endpoint.bytes_out
         t0 = time.perf_counter()
-        assert worker.transport is not None
-        tx0 = worker.transport.stats.transactions
-        worker.submit(Job("read", list(cfg.buses[0].meters), START, ITEMS)).result(600)
+        assert isinstance(worker.reader, Dlt645Reader)
+        tx0 = worker.reader.stats.transactions
+        worker.submit(Job(JobKind.READ, list(cfg.buses[0].meters), START, ITEMS)).result(600)
         ours = time.perf_counter() - t0
-        tx = worker.transport.stats.transactions - tx0
+        tx = worker.reader.stats.transactions - tx0
         line_bytes = endpoint.bytes_in - b0 + endpoint.bytes_out - o0
         readings = len(got)
         # 10 % of the meters dead: they fail three reads, then back off; measure the cycle
@@ -115,7 +116,7 @@ def main() -> None:
         cycles = []
         for _ in range(4):
             t1 = time.perf_counter()
-            worker.submit(Job("read", list(cfg.buses[0].meters), START, ITEMS)).result(900)
+            worker.submit(Job(JobKind.READ, list(cfg.buses[0].meters), START, ITEMS)).result(900)
             cycles.append(time.perf_counter() - t1)
         for mid in dead:
             sim.clear(mid)

@@ -11,7 +11,8 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.discover import discover_dlt645
-from edge.runtime import EdgeRuntime, RuntimeError_
+from edge.meters.reader import Dlt645Reader
+from edge.runtime import CommandRefused, EdgeRuntime
 from edge.transports import SerialTransport
 from protocols import dlt645 as d
 from protocols.model import ReadingKind, Source
@@ -69,7 +70,7 @@ def test_1997_meter_detected_when_left_open(running: RunningFleet, tmp_path: Pat
         assert got["energy_import_total"] == pytest.approx(
             running.sim.expected("C97")["energy_import_total"], abs=0.005
         )
-        assert rt.workers["b2"].dlt._versions["C97"] == "1997"
+        assert rt.workers["b2"].reader.driver._versions["C97"] == "1997"
     finally:
         rt.stop()
 
@@ -112,7 +113,7 @@ def test_block_read_falls_back_to_single_items(fleet: Any, sim_clock: Any, tmp_p
             assert got["energy_import_t3"] == pytest.approx(
                 run.sim.expected("C1")["energy_import_t3"], abs=0.005
             )
-            assert ("C1", 0x0001FF00) in rt.workers["b1"].dlt._no_blocks
+            assert ("C1", 0x0001FF00) in rt.workers["b1"].reader.driver._no_blocks
         finally:
             rt.stop()
 
@@ -125,13 +126,13 @@ def test_garbled_bus_and_dead_meters_never_stop_the_worker(
     sim.inject("C2", "wrong_address", {"reply_address": "000000000777"})
     sim.inject("M-A1", "dead")
     for meter, reason in (("C1", "timeout"), ("C2", "wrong_address"), ("M-A1", "timeout")):
-        with pytest.raises(RuntimeError_, match=reason):
+        with pytest.raises(CommandRefused, match=reason):
             runtime.read_now(meter)
     # line noise and the others still read fine
     w = runtime.workers["b1"]
-    assert w.transport is not None
+    assert isinstance(w.reader, Dlt645Reader)
     assert runtime.read_now("C3")
-    assert w.transport.stats.checksum_errors >= 1
+    assert w.reader.stats.checksum_errors >= 1
     buses, meters = runtime.health()
     states = {m.meter: m for m in meters}
     assert states["C1"].last_error == "timeout" and states["C3"].state == "ok"

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from protocols.model import QUANTITIES, Quality, Reading, ReadingKind, Source
 from protocols.wire import (
+    ReadingRow,
     WireError,
     batch_of,
     decode_readings,
@@ -173,3 +174,23 @@ def test_valid_batch_round_trips() -> None:
     assert _check_same(payload) == "ok"
     rows = decode_readings_rows(payload).rows
     assert rows[1] == ("M2", "voltage_a", ts, 230.0, "interval", "scheduled", ("late",))
+
+
+def test_rows_are_named_tuples() -> None:
+    ts = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
+    big = 2**60  # an integer beyond 2**53 leaves the fast path for the reference decoder
+    payload = batch_of(
+        "GW-1",
+        "8",
+        [Reading("M1", "voltage_a", ts, 230.5), Reading("M3", "frequency", ts, big)],
+        ts,
+    ).replace(str(float(big)).encode(), str(big).encode())
+    fast, ref = decode_readings_rows(payload).rows
+    for row in (fast, ref):
+        assert isinstance(row, ReadingRow) and isinstance(row, tuple)
+    assert fast.meter == "M1" and fast.ts == ts and fast.value == 230.5
+    assert fast.kind == "interval" and fast.source == "scheduled" and fast.quality == ()
+    meter, quantity, *_ = ref
+    assert (meter, quantity, ref.value) == ("M3", "frequency", float(big))
+    built = ReadingRow("M1", "voltage_a", ts, 230.5, "interval", "scheduled", ())
+    assert built == fast == ("M1", "voltage_a", ts, 230.5, "interval", "scheduled", ())

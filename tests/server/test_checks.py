@@ -661,3 +661,31 @@ def test_overrun_and_flying_are_two_thresholds_of_one_capacity(client: TestClien
     ]
     listed = client.get("/api/anomalies?rule=flying", headers=viewer).json()
     assert listed["total"] == 4 and {"rule": "flying", "n": 4} in listed["open_by_rule"]
+
+
+def test_rule_table_through_the_api(client: TestClient) -> None:
+    url = str(client.app.state.database_url)  # type: ignore[attr-defined]
+    viewer = auth_headers(client, "viewer", url)
+    admin = auth_headers(client, "admin", url)
+    listed = client.get("/api/rules", headers=viewer).json()["rules"]
+    assert [r["name"] for r in listed] == list(rules.DEFAULTS)
+    clock = next(r for r in listed if r["name"] == "clock")
+    assert clock["params"] == [
+        {"name": "max_offset_s", "default": 300, "min": 1, "max": 86400, "unit": "s",
+         "integer": False}
+    ]  # fmt: skip
+    # an update outside the table's range is refused with the range, and nothing is stored
+    bad = client.put("/api/rule-params/voltage_loss", json={"params": {"ratio": 7}}, headers=admin)
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == (
+        "rule voltage_loss: ratio must be between 0 and 1 x rated voltage, not 7"
+    )
+    bad = client.put(
+        "/api/rule-params/spike", json={"params": {"history_days": 6.5}}, headers=admin
+    )
+    assert bad.status_code == 422 and "whole number" in bad.json()["detail"]
+    unknown = client.put("/api/rule-params/nope", json={"params": {}}, headers=admin)
+    assert unknown.status_code == 404 and "no rule 'nope'" in unknown.json()["detail"]
+    shown = client.get("/api/rule-params", headers=viewer).json()["rules"]
+    assert shown["voltage_loss"]["general"] == {"ratio": 0.78, "min_current_a": 0.05}
+    assert shown["spike"]["general"] == rules.DEFAULTS["spike"]

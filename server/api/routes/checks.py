@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from server.auth.deps import require_role
 from server.auth.roles import Principal
-from server.checks import completeness, reread, rules
+from server.checks import completeness, reread, rule_table, rules
 from server.db.queries.archive import audit
 
 from ..actor import current_actor
@@ -314,6 +314,12 @@ class ParamsIn(BaseModel):
 CustomerClass = Literal["*", "residential", "commercial", "industrial", "agricultural", "other"]
 
 
+@router.get("/rules")
+def list_rules(_: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
+    """The rule table: names, labels, scope, quantities, parameters with defaults and ranges."""
+    return {"rules": rule_table.describe()}
+
+
 @router.get("/rule-params")
 def get_params(request: Request, _: Principal = Depends(require_role("viewer"))) -> dict[str, Any]:
     """Every rule's parameters in force: general, and per customer class where overridden."""
@@ -343,17 +349,12 @@ def set_params(
     principal: Principal = Depends(require_role("admin")),
 ) -> dict[str, Any]:
     """Set a rule's parameters for every customer class (``*``) or for one class."""
-    if rule not in rules.DEFAULTS:
-        raise HTTPException(404, f"no rule {rule!r} (rules: {', '.join(rules.DEFAULTS)})")
-    unknown = set(body.params) - set(rules.DEFAULTS[rule])
-    if unknown:
-        raise HTTPException(422, f"rule {rule} has no parameter {sorted(unknown)[0]!r}")
-    if customer_class != "*" and rule in rules.AREA_RULES:
-        raise HTTPException(
-            422,
-            f"rule {rule} judges transformer areas, not customers: its "
-            "parameters cannot differ by customer class",
-        )
+    try:
+        rule_table.check_update(rule, body.params, customer_class)
+    except rule_table.UnknownRule as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except rule_table.BadParams as exc:
+        raise HTTPException(422, str(exc)) from exc
     actor = current_actor(principal)
     with request.app.state.pool.connection() as conn, conn.transaction():
         before = conn.execute(

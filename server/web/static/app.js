@@ -43,17 +43,14 @@ const I18N = {
     energy_import_t2: "T2 peak", energy_import_t3: "T3 flat", energy_import_t4: "T4 valley",
   },
 };
-// anomaly rules (server/checks/rules.py) by code: [中文, English]
-const RULES = {
-  decrease: ["示度下降", "Register decrease"], unbalanced_registers: ["示值不平", "Tariff registers do not add up"],
-  reverse_energy: ["反向电量异常", "Reverse energy"], zero_consumption: ["零度户", "Zero consumption"],
-  spike: ["用电量突增", "Consumption spike"], overrun: ["电能量超差", "Energy overrun"],
-  flying: ["电能表飞走", "Flying meter"], stopped: ["电能表停走", "Stopped meter"],
-  clock: ["时钟超差", "Clock deviation"], cover_open: ["开表盖", "Cover opened"],
-  voltage_loss: ["失压", "Voltage loss"], phase_break: ["断相", "Phase break"],
-  current_imbalance: ["电流不平衡", "Current imbalance"],
-  demand_over_contract: ["需量超容", "Demand over contract"], line_loss: ["台区线损异常", "Line loss"],
-};
+// anomaly rules by code: [中文, English], read from the rule table (GET /api/rules,
+// server/checks/rule_table.py) once signed in
+let RULES = {};
+async function loadRules() {
+  if (Object.keys(RULES).length) return;
+  const data = await api("/api/rules");
+  RULES = Object.fromEntries(data.rules.map((r) => [r.name, [r.label.zh, r.label.en]]));
+}
 // quantities (protocols/model.py), reading kinds, sources and quality flags: [中文, English]
 const NAMES = {
   energy_combined_total: ["组合有功总电能", "Combined active energy"],
@@ -326,7 +323,10 @@ async function route() {
   const name = signedIn ? (parts[0] || "overview") : "login";
   delete main.dataset.date;
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === "#/" + name));
-  try { await (pages[name] || pages.overview)(decodeURIComponent(parts[1] || "")); }
+  try {
+    if (signedIn) await loadRules();
+    await (pages[name] || pages.overview)(decodeURIComponent(parts[1] || ""));
+  }
   catch (e) { if (e.message !== "401") main.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
   main.dataset.page = name;
 }

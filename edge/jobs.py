@@ -1,0 +1,64 @@
+"""Work for a bus worker and what comes back: :class:`Job`, :class:`JobKind`,
+:class:`JobResult`, :class:`ReadFailure`.
+
+Plans and commands (``edge.runtime``) make jobs; the bus worker (``edge.bus``) runs them one
+at a time and answers each job's future with a :class:`JobResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from protocols.model import Reading, ReadingKind, Source
+
+from .config import MeterConfig
+from .meters.errors import FailureKind
+
+
+class JobKind(StrEnum):
+    READ = "read"  # quantities now (interval, events, on demand)
+    FREEZE = "freeze"  # the daily freeze closing ``data_date``
+    CLOCK = "clock"  # read the meters' clocks; broadcast the time if one is off
+    BROADCAST_TIME = "broadcast_time"  # set every meter's clock, nothing read
+    CALL = "call"  # run ``call`` on the bus thread (discovery owns the line meanwhile)
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """One meter a job could not read. ``reason`` is what results report (the kind, with
+    the meter's error bits for an error reply)."""
+
+    meter: str
+    kind: FailureKind
+    reason: str
+
+
+@dataclass
+class JobResult:
+    read: int = 0  # readings made
+    failed: list[ReadFailure] = field(default_factory=list)
+    max_offset_s: float | None = None  # clock jobs: the largest meter clock error
+    time_set: bool = False  # clock jobs: the time was broadcast
+    output: dict[str, object] = field(default_factory=dict)  # what a CALL returned
+
+
+@dataclass
+class Job:
+    """Work for one bus."""
+
+    kind: JobKind
+    meters: list[MeterConfig]
+    slot: datetime
+    quantities: tuple[str, ...] = ()
+    reading_kind: ReadingKind = ReadingKind.INTERVAL
+    source: Source = Source.SCHEDULED
+    data_date: date | None = None
+    threshold_s: float = 60.0
+    on_demand: bool = False
+    call: Callable[[], dict[str, object]] | None = None  # runs on the bus thread (discovery)
+    collected: list[Reading] = field(default_factory=list)  # the readings this job made
+    future: Future[JobResult] = field(default_factory=Future)

@@ -1,0 +1,95 @@
+"""The words every part of meterlink spells the same way, written once.
+
+The edge, the server, the simulators and the wire all name meter protocols, meter states,
+read-failure kinds and customer classes; each is a ``StrEnum`` here, so a member *is* its
+string (``MeterState.DEAD == "dead"``, it goes into JSON and SQL as is) and a typo is a
+name error rather than a silently different word. :mod:`protocols.model` re-exports them.
+
+What this module does not own: quantity names and units, reading kinds, sources and
+quality flags (:mod:`protocols.model`); topic channels and command names
+(:mod:`protocols.wire`); user roles (the server's, the wire does not carry them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+
+class MeterProtocol(StrEnum):
+    """A meter's protocol as the archive, the API and the simulated fleet name it."""
+
+    DLT645_2007 = "dlt645-2007"
+    DLT645_1997 = "dlt645-1997"
+    MODBUS = "modbus"
+
+
+class EdgeProtocol(StrEnum):
+    """A meter's protocol as a gateway's configuration names it (``auto``: try DL/T 645-2007,
+    fall back to 1997)."""
+
+    DLT645_2007 = "2007"
+    DLT645_1997 = "1997"
+    AUTO = "auto"
+    MODBUS = "modbus"
+
+
+#: The gateway-configuration word for each archive protocol.
+EDGE_PROTOCOL_OF: Final[Mapping[MeterProtocol, EdgeProtocol]] = MappingProxyType(
+    {
+        MeterProtocol.DLT645_2007: EdgeProtocol.DLT645_2007,
+        MeterProtocol.DLT645_1997: EdgeProtocol.DLT645_1997,
+        MeterProtocol.MODBUS: EdgeProtocol.MODBUS,
+    }
+)
+
+
+class MeterState(StrEnum):
+    """How a gateway sees one of its meters (carried in its status)."""
+
+    OK = "ok"  # the last read succeeded
+    FAILING = "failing"  # the last reads failed, fewer times than the dead threshold
+    DEAD = "dead"  # failed often enough that the gateway backs off retrying
+
+
+class ReadFailureKind(StrEnum):
+    """Why a meter read failed: the first word of a gateway's ``last_error`` for a meter.
+
+    ``error_reply`` carries details after a colon (``"error_reply: no_such_data"``); use
+    :func:`read_failure_kind` to recover the kind rather than comparing prefixes.
+    """
+
+    TIMEOUT = "timeout"  # no (valid) reply in time
+    CHECKSUM = "checksum"  # a reply with a bad checksum
+    WRONG_ADDRESS = "wrong_address"  # a reply from another meter
+    BAD_REPLY = "bad_reply"  # a reply that does not decode
+    ERROR_REPLY = "error_reply"  # the meter answered with an error (it was reached)
+    LINE = "line"  # the serial line or serial server itself failed
+    UNSUPPORTED = "unsupported"  # the meter does not offer what was asked
+
+
+def read_failure_kind(reason: str) -> ReadFailureKind | None:
+    """The kind of a ``last_error`` text (``"error_reply: ..."`` -> ``ERROR_REPLY``), or
+    None for a text that names no known kind."""
+    head = reason.partition(":")[0].strip()
+    try:
+        return ReadFailureKind(head)
+    except ValueError:
+        return None
+
+
+class CustomerClass(StrEnum):
+    """The tariff class of a metering point, as the archive keeps it."""
+
+    RESIDENTIAL = "residential"
+    COMMERCIAL = "commercial"
+    INDUSTRIAL = "industrial"
+    AGRICULTURAL = "agricultural"
+    OTHER = "other"
+
+
+#: How many daily freezes a DL/T 645 meter keeps (the 0506xxnn history, n = 1..62): the
+#: oldest day a re-read (补抄) can still fetch.
+FREEZE_HISTORY_DAYS: Final[int] = 62

@@ -1,0 +1,159 @@
+"""Commands (server -> edge) and their results (edge -> server).
+
+A command names what the gateway should do now and carries its arguments; each command's
+arguments are checked on both sides (:func:`encode_command` and :func:`decode_command`).
+The gateway answers every command with one :class:`CommandResult` under the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from protocols.model import QUANTITY_BY_NAME
+from protocols.wire.codec import (
+    SCHEMA_VERSION,
+    WireError,
+    dump,
+    enum_value,
+    format_ts,
+    kind_of,
+    load,
+    parse_ts,
+    typed_field,
+)
+
+
+class CommandName(StrEnum):
+    READ_NOW = "read_now"  # 召测: args {"meter": id, "quantities": [..] (optional)}
+    BACKFILL = "backfill"  # 补抄: args {"items": [{"meter": id, "date": "YYYY-MM-DD"}, ...]}
+    TIME_SYNC = "time_sync"  # args {"bus": name (optional: all buses)}
+    REDISCOVER = "rediscover"  # args {"bus": name}
+    RELOAD_CONFIG = "reload_config"  # args {}
+
+
+@dataclass(frozen=True)
+class BackfillItem:
+    meter: str
+    date: date
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    name: CommandName
+    issued_at: datetime
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def backfill_items(self) -> tuple[BackfillItem, ...]:
+        """The meter-days of a backfill command, validated."""
+        if self.name is not CommandName.BACKFILL:
+            raise WireError(f"command {self.name.value} has no backfill items")
+        return _backfill_items(self.args)
+
+
+def _backfill_items(args: Mapping[str, Any]) -> tuple[BackfillItem, ...]:
+    items = args.get("items")
+    if not isinstance(items, list) or not items:
+        raise WireError("args.items: expected a non-empty list of {meter, date}")
+    out = []
+    for i, it in enumerate(items):
+        where = f"args.items[{i}]"
+        if not isinstance(it, Mapping) or not isinstance(it.get("meter"), str):
+            raise WireError(f"{where}: expected an object with a string meter")
+        try:
+            day = date.fromisoformat(str(it.get("date")))
+        except ValueError:
+            raise WireError(f"{where}.date: {it.get('date')!r} is not YYYY-MM-DD") from None
+        out.append(BackfillItem(it["meter"], day))
+    return tuple(out)
+
+
+def _check_args(name: CommandName, args: Mapping[str, Any]) -> None:
+    if name is CommandName.READ_NOW:
+        if not isinstance(args.get("meter"), str) or not args["meter"]:
+            raise WireError("args.meter: read_now needs the meter's archive id")
+        qs = args.get("quantities")
+        if qs is not None and (
+            not isinstance(qs, list)
+            or any(not isinstance(q, str) or q not in QUANTITY_BY_NAME for q in qs)
+        ):
+            raise WireError(f"args.quantities: {qs!r} is not a list of known quantities")
+    elif name is CommandName.BACKFILL:
+        _backfill_items(args)
+    elif name is CommandName.REDISCOVER:
+        if not isinstance(args.get("bus"), str):
+            raise WireError("args.bus: rediscover needs a bus name")
+    elif name is CommandName.TIME_SYNC:
+        bus = args.get("bus")
+        if bus is not None and not isinstance(bus, str):
+            raise WireError("args.bus: expected a bus name or nothing")
+
+
+def encode_command(cmd: Command) -> bytes:
+    _check_args(cmd.name, cmd.args)
+    return dump(
+        {
+            "schema": SCHEMA_VERSION,
+            "id": cmd.id,
+            "command": cmd.name.value,
+            "issued_at": format_ts(cmd.issued_at),
+            "args": dict(cmd.args),
+        }
+    )
+
+
+def decode_command(payload: bytes) -> Command:
+    obj = load(payload)
+    cmd_id = typed_field(obj, "id", str)
+    if not cmd_id or len(cmd_id) > 128:
+        raise WireError("id: expected a non-empty string of at most 128 characters")
+    name = enum_value(CommandName, obj.get("command"), "command")
+    args = obj.get("args", {})
+    if not isinstance(args, Mapping):
+        raise WireError(f"args: expected an object, got {kind_of(args)}")
+    _check_args(name, args)
+    return Command(cmd_id, name, parse_ts(obj.get("issued_at"), "issued_at"), dict(args))
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: str
+    command: str
+    ok: bool
+    finished_at: datetime
+    error: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+
+def encode_result(res: CommandResult) -> bytes:
+    return dump(
+        {
+            "schema": SCHEMA_VERSION,
+            "id": res.id,
+            "command": res.command,
+            "ok": res.ok,
+            "error": res.error,
+            "finished_at": format_ts(res.finished_at),
+            "result": dict(res.result),
+        }
+    )
+
+
+def decode_result(payload: bytes) -> CommandResult:
+    obj = load(payload)
+    result = obj.get("result", {})
+    if not isinstance(result, Mapping):
+        raise WireError(f"result: expected an object, got {kind_of(result)}")
+    error = obj.get("error")
+    return CommandResult(
+        id=typed_field(obj, "id", str),
+        command=str(obj.get("command", "")),
+        ok=typed_field(obj, "ok", bool),
+        finished_at=parse_ts(obj.get("finished_at"), "finished_at"),
+        error=str(error) if error is not None else None,
+        result=dict(result),
+    )

@@ -1,0 +1,40 @@
+"""The ``meterlink`` command line without starting anything: help, and a clear message with
+the pip command when the server's extra is not installed."""
+
+from __future__ import annotations
+
+from importlib.machinery import ModuleSpec
+
+import pytest
+
+from simulators.demo import cli
+
+
+def test_demo_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--duration", "--days", "--data-dir", "--port", "--database-url", "--mqtt-url"):
+        assert option in out
+
+
+def test_without_the_server_extra_the_demo_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def find_spec(name: str) -> ModuleSpec | None:
+        return None if name in ("fastapi", "uvicorn") else ModuleSpec(name, None)
+
+    monkeypatch.setattr(cli, "find_spec", find_spec)
+    assert cli.missing_modules() == ["fastapi", "uvicorn"]
+    assert cli.main(["demo", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "missing: fastapi, uvicorn" in err
+    assert "pip install 'meterlink[server,sim]'" in err
+
+
+def test_days_out_of_range_is_refused_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["demo", "--days", "61"]) == 2
+    assert "--days must be within 1..60" in capsys.readouterr().out

@@ -1,0 +1,70 @@
+"""Commands, results and receipts: round trips, and hostile payloads refused as WireError."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from protocols import wire
+
+TS = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
+
+
+def _command(**changes: Any) -> bytes:
+    obj: dict[str, Any] = {
+        "schema": 1,
+        "id": "c1",
+        "command": "read_now",
+        "issued_at": "2026-11-22T16:00:00Z",
+        "args": {"meter": "M1"},
+    }
+    obj.update(changes)
+    return json.dumps(obj).encode()
+
+
+def test_command_round_trips() -> None:
+    cmd = wire.Command(
+        "c2", wire.CommandName.BACKFILL, TS, {"items": [{"meter": "M1", "date": "2026-11-20"}]}
+    )
+    back = wire.decode_command(wire.encode_command(cmd))
+    assert back == cmd
+    assert back.backfill_items() == (wire.BackfillItem("M1", date(2026, 11, 20)),)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (_command(args={"meter": "M1", "quantities": [["voltage_a"]]}), "args.quantities: "),
+        (_command(args={"meter": "M1", "quantities": [{}]}), "args.quantities: "),
+        (_command(args={"meter": "M1", "quantities": ["bogus"]}), "args.quantities: "),
+        (_command(command=["read_now"]), "command: ['read_now'] is not one of"),
+        (_command(args=[1]), "args: expected an object, got list"),
+        (_command(id=""), "id: expected a non-empty string"),
+        (
+            _command(command="backfill", args={"items": [{"meter": "M", "date": "x"}]}),
+            "args.items[0].date: 'x' is not YYYY-MM-DD",
+        ),
+    ],
+)
+def test_hostile_command_is_refused(payload: bytes, message: str) -> None:
+    with pytest.raises(wire.WireError) as err:
+        wire.decode_command(payload)
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_result_and_receipt_round_trip() -> None:
+    res = wire.CommandResult("c1", "read_now", True, TS, None, {"readings": 3})
+    assert wire.decode_result(wire.encode_result(res)) == res
+    rcpt = wire.Receipt("gw-1", ("1", "2"), TS)
+    assert wire.decode_receipt(wire.encode_receipt(rcpt)) == rcpt
+
+
+def test_receipt_refuses_too_many_or_bad_ids() -> None:
+    too_many = wire.Receipt("gw-1", tuple(str(i) for i in range(wire.MAX_RECEIPT_BATCHES + 1)), TS)
+    with pytest.raises(wire.WireError, match=r"^batches: "):
+        wire.decode_receipt(wire.encode_receipt(too_many))
+    with pytest.raises(wire.WireError, match=r"^batches: "):
+        wire.decode_receipt(wire.encode_receipt(wire.Receipt("gw-1", ("",), TS)))
