@@ -29,7 +29,7 @@ class AppContext:
     clock: Clock
     mqtt_url: str
     embedded_broker: bool = False
-    #: the process's Prometheus registry (``/metrics`` serves it); services add theirs to it
+    #: the app's Prometheus registry (``/metrics`` serves it); services add theirs to it
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
 
