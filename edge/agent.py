@@ -49,6 +49,7 @@ class Agent:
             on_command=self._on_command,
             status=self.status,
             status_every_s=status_every_s,
+            clock=self.clock,
         )
         self.commands = CommandHandler(
             lambda: self.runtime,

@@ -4,9 +4,12 @@ Readings leave the outbox in batches (QoS 1) and are deleted from it only when t
 receipt for the batch arrives on the gateway's ``receipt`` topic (``delivery = "receipt"``,
 the default): a broker's PUBACK only says the broker has the batch, and a broker killed before
 delivering it loses what it acknowledged. A batch without a receipt after
-``receipt_timeout_s`` is sent again (the timeout doubles, up to an hour, while no receipt at
-all comes, so a server that is down is not flooded); at most ``MAX_UNCONFIRMED`` batches wait
-for receipts at once. With ``delivery = "puback"`` the PUBACK deletes (for a durable broker).
+``receipt_timeout_s`` is sent again (the timeout doubles once per round of late batches, up
+to an hour, while no receipt at all comes, so a server that is down is not flooded); at most
+``MAX_UNCONFIRMED`` batches wait for receipts at once. With ``delivery = "puback"`` the
+PUBACK deletes (for a durable broker). Which batch is where, and which readings may be
+deleted, is kept by one object, :class:`edge.delivery_ledger.DeliveryLedger`; the callbacks
+here only report to it.
 The status message is retained; the last will marks the gateway offline.
 Commands arrive on the gateway's ``cmd`` topic and are handed to a handler thread.
 
@@ -17,7 +20,9 @@ batches are bounded (``MAX_INFLIGHT``); a disconnect forgets them and they are s
 (the server merges repeats idempotently).
 
 MQTT 5 is used where the broker speaks it; with ``protocol = "auto"`` a broker that refuses
-MQTT 5 is retried with 3.1.1.
+MQTT 5 is retried with 3.1.1. When to fall back is decided by
+:class:`protocols.mqtt_session.SessionPolicy` (shared with the server's consumer); this module
+only reports paho's events to it and carries out what it says.
 """
 
 from __future__ import annotations
@@ -28,24 +33,23 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from protocols import wire
+from protocols import mqtt_session, wire
 from protocols.model import Reading
+from protocols.mqtt_session import Action, SessionPolicy
 
+from .clock import Clock, SystemClock
 from .config import BrokerConfig
+from .delivery_ledger import MAX_INFLIGHT, Delivery, DeliveryLedger
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-MAX_INFLIGHT = 32
-MAX_UNCONFIRMED = 256
-MAX_RECEIPT_TIMEOUT_S = 3600.0
-CONNACK_WAIT_S = 5.0  # a broker that took the connection but sends no CONNACK: not MQTT 5
+CONNACK_WAIT_S = mqtt_session.CONNACK_WAIT_S  # read when an Uplink is made (tests shorten it)
 
 
 class Uplink:
@@ -58,8 +62,10 @@ class Uplink:
         on_command: Callable[[bytes], None],
         status: Callable[[], wire.GatewayStatus],
         status_every_s: float = 60.0,
+        clock: Clock | None = None,
     ) -> None:
         self.broker, self.gateway, self.outbox = broker, gateway, outbox
+        self.clock: Clock = clock or SystemClock()  # stamps the will, statuses and batches
         self.on_command, self.status = on_command, status
         self.status_every_s = status_every_s
         self.topic_readings = wire.topic(gateway, wire.Channel.READINGS, broker.root)
@@ -68,24 +74,30 @@ class Uplink:
         self.topic_result = wire.topic(gateway, wire.Channel.CMD_RESULT, broker.root)
         self.topic_receipt = wire.topic(gateway, wire.Channel.RECEIPT, broker.root)
         self.receipts = broker.delivery == "receipt"
-        self._receipt_timeout = float(broker.receipt_timeout_s)
-        self._awaiting: dict[str, tuple[list[int], float]] = {}  # batch id -> ids, sent at
+        # what is on its way and what may be deleted: every call under self._lock
+        self._ledger = DeliveryLedger(
+            Delivery(broker.delivery), receipt_timeout_s=broker.receipt_timeout_s
+        )
         self.connected = threading.Event()
-        self._answered = threading.Event()  # a CONNACK came (accepting or refusing)
-        self._socket_opened_at: float | None = None  # the first TCP connection to the broker
+        self._session = SessionPolicy(broker.protocol, connack_wait_s=CONNACK_WAIT_S)
+        self._session_lock = threading.Lock()  # paho's thread, the watchdog, the fallback
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._inflight: dict[int, tuple[str, list[int]]] = {}  # mid -> batch id, ids
-        self._inflight_ids: set[int] = set()
-        self._early_acks: dict[int, float] = {}  # PUBACKs that beat the mid's record
-        self._cursor = 0
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
         self.published_batches = 0
         self.acked_readings = 0
-        self.resent_batches = 0
-        self.protocol = mqtt.MQTTv5 if broker.protocol in ("auto", "5") else mqtt.MQTTv311
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def resent_batches(self) -> int:
+        """Batches sent again for want of a receipt in time."""
+        return self._ledger.resent_batches
+
+    @property
+    def protocol(self) -> int:
+        """The MQTT version in use (paho's ``MQTTv5`` or ``MQTTv311``)."""
+        return int(self._session.version)
 
     # ------------------------------------------------------------------ client
 
@@ -109,7 +121,7 @@ class Uplink:
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         c.will_set(
-            self.topic_status, wire.last_will(self.gateway, datetime.now(UTC)), qos=1, retain=True
+            self.topic_status, wire.last_will(self.gateway, self.clock.now()), qos=1, retain=True
         )
         c.max_inflight_messages_set(MAX_INFLIGHT)
         c.max_queued_messages_set(0)
@@ -121,7 +133,7 @@ class Uplink:
         c.on_message = self._on_message
         return c
 
-    def start(self) -> None:
+    def _connect(self) -> None:
         props = None
         if self.protocol == mqtt.MQTTv5:
             from paho.mqtt.packettypes import PacketTypes
@@ -137,7 +149,10 @@ class Uplink:
             properties=props,
         )
         self._client.loop_start()
-        if self.broker.protocol == "auto":
+
+    def start(self) -> None:
+        self._connect()
+        if self._session.watching:
             threading.Thread(target=self._watchdog, name="uplink-v5-check", daemon=True).start()
         for target, name in (
             (self._publisher, "uplink-publish"),
@@ -158,7 +173,7 @@ class Uplink:
             offline = wire.GatewayStatus(
                 self.gateway,
                 False,
-                datetime.now(UTC),
+                self.clock.now(),
                 st.version,
                 reason,
                 st.buses,
@@ -180,8 +195,8 @@ class Uplink:
     # ------------------------------------------------------------------ callbacks
 
     def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: object) -> None:
-        if self._socket_opened_at is None:
-            self._socket_opened_at = time.monotonic()
+        with self._session_lock:
+            self._session.socket_opened(time.monotonic())
 
     def _on_connect(
         self,
@@ -191,15 +206,13 @@ class Uplink:
         reason: ReasonCode,
         properties: object,
     ) -> None:
-        self._answered.set()
+        with self._session_lock:
+            action = self._session.connack(accepted=not reason.is_failure, reason=str(reason))
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.broker.url, reason)
-            if (
-                self.broker.protocol == "auto"
-                and self.protocol == mqtt.MQTTv5
-                and "protocol" in str(reason).lower()
-            ):
-                threading.Thread(target=self._fallback_311, daemon=True).start()
+        if action is Action.FALL_BACK:
+            threading.Thread(target=self._fallback_311, daemon=True).start()
+        if action is not Action.SESSION_UP:
             return
         log.info(
             "connected to %s (MQTT %s)",
@@ -213,31 +226,27 @@ class Uplink:
         self.connected.set()
 
     def _watchdog(self) -> None:
-        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back. The wait
-        # counts from the first TCP connection: a broker that is down (a gateway started
-        # during an outage) has said nothing about MQTT 5, and a refusing CONNACK is an
-        # answer (a refused protocol falls back in _on_connect).
-        while (
-            not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self._answered.is_set()
-        ):
-            opened = self._socket_opened_at
-            if opened is not None and time.monotonic() - opened >= CONNACK_WAIT_S:
+        """Ticks the session policy while a missing CONNACK may still mean "no MQTT 5"."""
+        while not self._stop.wait(0.25):
+            with self._session_lock:
+                if not self._session.watching:
+                    return
+                action = self._session.tick(time.monotonic())
+            if action is Action.FALL_BACK:
                 log.warning(
-                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1", CONNACK_WAIT_S
+                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1",
+                    self._session.connack_wait_s,
                 )
                 self._fallback_311()
                 return
-            self._answered.wait(0.25)
 
     def _fallback_311(self) -> None:
         log.info("broker does not speak MQTT 5; using 3.1.1")
         self._client.loop_stop()
-        self.protocol = mqtt.MQTTv311
+        with self._session_lock:
+            self._session.client_replaced()
         self._client = self._make_client()
-        self._client.connect_async(
-            self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s
-        )
-        self._client.loop_start()
+        self._connect()
 
     def _on_disconnect(
         self,
@@ -248,12 +257,10 @@ class Uplink:
         properties: object,
     ) -> None:
         self.connected.clear()
+        with self._session_lock:
+            self._session.disconnected()
         with self._lock:
-            self._inflight.clear()
-            self._inflight_ids.clear()
-            self._early_acks.clear()
-            self._awaiting.clear()
-            self._cursor = 0
+            self._ledger.disconnected()
         if not self._stop.is_set():
             log.warning(
                 "disconnected from %s: %s; unacknowledged batches will be resent",
@@ -270,25 +277,8 @@ class Uplink:
         properties: object,
     ) -> None:
         with self._lock:
-            sent = self._inflight.pop(mid, None)
-            if sent is None:
-                # our batch's mid not recorded yet, or a status/result publish: keep briefly
-                self._early_acks[mid] = time.monotonic()
-                if len(self._early_acks) > 256:
-                    cutoff = time.monotonic() - 30
-                    for old in [m for m, t in self._early_acks.items() if t < cutoff]:
-                        del self._early_acks[old]
-                return
-            batch_id, ids = sent
-            if reason.is_failure:
-                self._inflight_ids.difference_update(ids)  # refused: send again
-                self._cursor = 0
-                return
-            if self.receipts:
-                self._awaiting[batch_id] = (ids, time.monotonic())
-                return
-            self._inflight_ids.difference_update(ids)
-        self._forget(ids)
+            done = self._ledger.puback(mid, not reason.is_failure, time.monotonic())
+        self._forget(done)
 
     def _forget(self, ids: list[int]) -> None:
         if ids:
@@ -304,43 +294,20 @@ class Uplink:
         if receipt.gateway != self.gateway:
             log.warning("ignored a receipt for gateway %r", receipt.gateway)
             return
-        done: list[int] = []
         with self._lock:
-            for batch_id in receipt.batches:
-                entry = self._awaiting.pop(batch_id, None)
-                if entry is None:
-                    # a receipt faster than the PUBACK, or for a batch already resent
-                    for mid, (bid, ids) in list(self._inflight.items()):
-                        if bid == batch_id:
-                            del self._inflight[mid]
-                            entry = (ids, 0.0)
-                            break
-                if entry is not None:
-                    self._inflight_ids.difference_update(entry[0])
-                    done.extend(entry[0])
-            if done:
-                self._receipt_timeout = float(self.broker.receipt_timeout_s)
+            done = self._ledger.receipt(receipt.batches)
         self._forget(done)
 
     def _expire_unconfirmed(self) -> None:
         """Batches without a receipt in time are sent again (the server merges repeats)."""
-        now = time.monotonic()
         with self._lock:
-            late = [b for b, (_, at) in self._awaiting.items() if now - at > self._receipt_timeout]
-            if not late:
-                return
-            for b in late:
-                ids, _ = self._awaiting.pop(b)
-                self._inflight_ids.difference_update(ids)
-            self._cursor = 0
-            self.resent_batches += len(late)
-            timeout = self._receipt_timeout
-            self._receipt_timeout = min(timeout * 2, MAX_RECEIPT_TIMEOUT_S)
-        log.warning(
-            "%d batches had no receipt from the server in %.0f s; sending them again",
-            len(late),
-            timeout,
-        )
+            late, timeout = self._ledger.expire(time.monotonic())
+        if late:
+            log.warning(
+                "%d batches had no receipt from the server in %.0f s; sending them again",
+                len(late),
+                timeout,
+            )
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self.topic_receipt:
@@ -355,28 +322,18 @@ class Uplink:
 
     def _publish_batch(self, ids: list[int], readings: list[Reading]) -> None:
         batch_id = f"{self.gateway}-{ids[0]}-{ids[-1]}"
-        payload = wire.batch_of(self.gateway, batch_id, readings, datetime.now(UTC))
+        payload = wire.batch_of(self.gateway, batch_id, readings, self.clock.now())
         # never call paho while holding our lock: paho calls on_publish under its own
         # mutex, and on_publish takes our lock (a lock-order deadlock otherwise)
         with self._lock:
-            self._inflight_ids.update(ids)
+            self._ledger.sending(batch_id, ids)
         info = self._client.publish(self.topic_readings, payload, qos=1)
         with self._lock:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                self._inflight_ids.difference_update(ids)
+                self._ledger.send_failed(batch_id)
                 return
-            acked = False
-            if info.mid in self._early_acks:
-                del self._early_acks[info.mid]
-                if self.receipts:
-                    self._awaiting[batch_id] = (ids, time.monotonic())
-                else:
-                    self._inflight_ids.difference_update(ids)
-                    acked = True
-            else:
-                self._inflight[info.mid] = (batch_id, ids)
-        if acked:
-            self._forget(ids)
+            done = self._ledger.published(batch_id, info.mid, time.monotonic())
+        self._forget(done)
         self.published_batches += 1
 
     def _publisher(self) -> None:
@@ -387,10 +344,8 @@ class Uplink:
             if self.receipts:
                 self._expire_unconfirmed()
             with self._lock:
-                room = min(
-                    MAX_INFLIGHT - len(self._inflight), MAX_UNCONFIRMED - len(self._awaiting)
-                )
-                cursor = self._cursor
+                room = self._ledger.room()
+                cursor = self._ledger.cursor
             if room <= 0:
                 time.sleep(0.002)
                 continue
@@ -399,21 +354,22 @@ class Uplink:
                 time.sleep(self.broker.batch_ms / 1000 or 0.05)
                 continue
             with self._lock:
-                self._cursor = oldest.ids[-1]
-            pairs = [
-                (i, r)
-                for i, r in zip(oldest.ids, oldest.readings, strict=True)
-                if i not in self._inflight_ids
-            ]
+                self._ledger.advance(oldest.ids[-1])
+                pairs = [
+                    (i, r)
+                    for i, r in zip(oldest.ids, oldest.readings, strict=True)
+                    if not self._ledger.holds(i)
+                ]
             if pairs:
                 self._publish_batch([p[0] for p in pairs], [p[1] for p in pairs])
             if len(oldest.ids) == size and room > 1:  # a backlog: also send the newest
                 newest = self.outbox.take_newest(size)
-                fresh = [
-                    (i, r)
-                    for i, r in zip(newest.ids, newest.readings, strict=True)
-                    if i > self._cursor + size and i not in self._inflight_ids
-                ]
+                with self._lock:
+                    fresh = [
+                        (i, r)
+                        for i, r in zip(newest.ids, newest.readings, strict=True)
+                        if i > self._ledger.cursor + size and not self._ledger.holds(i)
+                    ]
                 if fresh:
                     self._publish_batch([p[0] for p in fresh], [p[1] for p in fresh])
             elif len(oldest.ids) < size:

@@ -61,13 +61,13 @@ class ReadFailureKind(StrEnum):
     :func:`read_failure_kind` to recover the kind rather than comparing prefixes.
     """
 
-    TIMEOUT = "timeout"  # no (valid) reply in time
-    CHECKSUM = "checksum"  # a reply with a bad checksum
+    TIMEOUT = "timeout"  # no valid reply in time (silence, garbage, a bad checksum)
     WRONG_ADDRESS = "wrong_address"  # a reply from another meter
-    BAD_REPLY = "bad_reply"  # a reply that does not decode
-    ERROR_REPLY = "error_reply"  # the meter answered with an error (it was reached)
-    LINE = "line"  # the serial line or serial server itself failed
-    UNSUPPORTED = "unsupported"  # the meter does not offer what was asked
+    BAD_REPLY = "bad_reply"  # a valid frame that does not answer the request
+    ERROR_REPLY = "error_reply"  # the meter refused the item (its error bits say why)
+    LINE = "line"  # the port or the line failed, not the meter
+    UNSUPPORTED = "unsupported"  # the meter cannot do this (a 1997 meter's freeze history)
+    BACKING_OFF = "dead (backing off)"  # not tried: a dead meter waiting for its retry time
 
 
 def read_failure_kind(reason: str) -> ReadFailureKind | None:

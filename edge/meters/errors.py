@@ -8,19 +8,11 @@ never on the text.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 
+# The closed list is the wire's vocabulary (the server reads these words in statuses).
+from protocols.vocabulary import ReadFailureKind as FailureKind
 
-class FailureKind(StrEnum):
-    """Why a read failed. The values are what results and statuses report."""
-
-    TIMEOUT = "timeout"  # no valid reply in time (silence, garbage, a bad checksum)
-    WRONG_ADDRESS = "wrong_address"  # a reply from another meter
-    BAD_REPLY = "bad_reply"  # a valid frame that does not answer the request
-    ERROR_REPLY = "error_reply"  # the meter refused the item (its error bits say why)
-    LINE = "line"  # the port or the line failed, not the meter
-    UNSUPPORTED = "unsupported"  # the meter cannot do this (a 1997 meter's freeze history)
-    BACKING_OFF = "dead (backing off)"  # not tried: a dead meter waiting for its retry time
+__all__ = ["REFUSALS", "FailureKind", "ReadError"]
 
 
 #: Kinds where the meter answered and refused: they do not count towards "dead".

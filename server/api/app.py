@@ -29,9 +29,9 @@ from ..embedded import EmbeddedBroker, EmbeddedPostgres
 from ..services import default_services
 from ..settings import Settings
 from ..web import mount
-from .routes.archive import router as archive_router
+from .routes import anomalies, completeness, jobs, reread, rules
+from .routes.archive import archive_router
 from .routes.auth import router as auth_router
-from .routes.checks import router as checks_router
 from .routes.health import router as health_router
 from .routes.ingest import router as ingest_router
 from .routes.readings import router as readings_router
@@ -156,10 +156,14 @@ def create_app(
     for router in (
         health_router,
         auth_router,
-        archive_router,
+        archive_router(),
         readings_router,
         ingest_router,
-        checks_router,
+        completeness.router,
+        reread.router,
+        anomalies.router,
+        rules.router,
+        jobs.router,
     ):
         app.include_router(router)
     mount(app)

@@ -60,7 +60,7 @@ NUMERIC = ("rated_voltage", "rated_current", "ct_ratio", "pt_ratio", "contracted
 MAX_ROWS = 200_000
 
 
-class ImportError_(ValueError):
+class ArchiveFileError(ValueError):
     """The file cannot be read at all (not CSV/XLSX, no header...)."""
 
 
@@ -80,11 +80,11 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
         try:
             wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception as exc:
-            raise ImportError_(f"{filename}: not a readable XLSX workbook ({exc})") from None
+            raise ArchiveFileError(f"{filename}: not a readable XLSX workbook ({exc})") from None
         ws = wb.worksheets[0]
         rows = list(ws.iter_rows(values_only=True))
         if not rows:
-            raise ImportError_(f"{filename}: the first sheet is empty")
+            raise ArchiveFileError(f"{filename}: the first sheet is empty")
         header = [str(h).strip() if h is not None else "" for h in rows[0]]
         return [
             dict(zip(header, r, strict=False))
@@ -98,12 +98,12 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
             try:
                 text = content.decode("gb18030")
             except UnicodeDecodeError:
-                raise ImportError_(f"{filename}: not UTF-8 or GB18030 text") from None
+                raise ArchiveFileError(f"{filename}: not UTF-8 or GB18030 text") from None
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames:
-            raise ImportError_(f"{filename}: no header row")
+            raise ArchiveFileError(f"{filename}: no header row")
         return [r for r in reader if any((v or "").strip() for v in r.values())]
-    raise ImportError_(f"{filename}: expected a .csv or .xlsx file")
+    raise ArchiveFileError(f"{filename}: expected a .csv or .xlsx file")
 
 
 def _header_map(headers: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -138,9 +138,9 @@ def _bool(value: Any) -> bool:
 
 def validate(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[RowError]]:
     if not rows:
-        raise ImportError_("the file has no data rows")
+        raise ArchiveFileError("the file has no data rows")
     if len(rows) > MAX_ROWS:
-        raise ImportError_(f"{len(rows)} rows: at most {MAX_ROWS} per import")
+        raise ArchiveFileError(f"{len(rows)} rows: at most {MAX_ROWS} per import")
     mapping, unknown = _header_map(list(rows[0].keys()))
     errors: list[RowError] = [RowError(1, h, "unknown column") for h in unknown if h]
     missing = [c for c in REQUIRED if c not in mapping.values()]

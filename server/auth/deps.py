@@ -2,39 +2,24 @@
 
 A token is taken from ``Authorization: Bearer <token>`` or, for the dashboard, from the
 HttpOnly cookie :data:`COOKIE_NAME`. ``require_role("operator")`` answers 401 when there is
-no valid token and 403 when the caller's role is too low.
+no valid token and 403 when the caller's role is too low. Routes use it through the
+``Viewer``, ``Operator`` and ``Admin`` aliases of :mod:`server.api.deps`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+from psycopg_pool import ConnectionPool
 
+from server.api import state
 from server.auth.roles import Principal, check_role
-from server.auth.secret import load_or_create_secret
 from server.auth.users import AuthError, principal_for_token
 from server.clock import Clock
 
 COOKIE_NAME = "meterlink_session"
-
-
-def app_now(request: Request) -> datetime:
-    clock: Clock = request.app.state.clock
-    return clock.now()
-
-
-def auth_secret(request: Request) -> bytes:
-    state = request.app.state
-    secret: bytes | None = getattr(state, "auth_secret", None)
-    if secret is None:
-        settings = state.settings
-        configured = settings.auth_secret.get_secret_value() if settings.auth_secret else None
-        secret = load_or_create_secret(configured, Path(settings.data_dir))
-        state.auth_secret = secret
-    return secret
 
 
 def token_from_request(request: Request) -> str | None:
@@ -45,10 +30,12 @@ def token_from_request(request: Request) -> str | None:
     return request.cookies.get(COOKIE_NAME) or None
 
 
-def current_principal(request: Request) -> Principal:
-    cached: Principal | None = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
+def current_principal(
+    request: Request,
+    pool: Annotated[ConnectionPool[Any], Depends(state.pool)],
+    clock: Annotated[Clock, Depends(state.clock)],
+) -> Principal:
+    """The signed-in caller (FastAPI computes it once per request)."""
     token = token_from_request(request)
     if token is None:
         raise HTTPException(
@@ -57,24 +44,21 @@ def current_principal(request: Request) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        with request.app.state.pool.connection() as conn:
+        with pool.connection() as conn:
             user = principal_for_token(
-                conn, secret=auth_secret(request), token=token, now=app_now(request)
+                conn, secret=state.auth_secret(request), token=token, now=clock.now()
             )
     except AuthError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from exc
-    principal = Principal(user["username"], user["role"])
-    request.state.principal = principal
-    return principal
+    return Principal(user["username"], user["role"])
 
 
-def require_role(needed: str) -> Callable[[Request], Principal]:
+def require_role(needed: str) -> Callable[[Principal], Principal]:
     check_role(needed)
 
-    def dependency(request: Request) -> Principal:
-        principal = current_principal(request)
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.can(needed):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -33,7 +33,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from psycopg_pool import ConnectionPool
 
-from protocols import wire
+from protocols import mqtt_session, wire
+from protocols.mqtt_session import Action, SessionPolicy
 
 from ..clock import Clock, SystemClock
 from ..gateways.dispatch import send_pending
@@ -43,7 +44,7 @@ from .metrics import IngestMetrics
 from .store import Batch, row_json, screen, store
 
 log = logging.getLogger(__name__)
-CONNACK_WAIT_S = 5.0  # a broker that took the connection but sends no CONNACK: not MQTT 5
+CONNACK_WAIT_S = mqtt_session.CONNACK_WAIT_S  # read when a Consumer is made (tests shorten it)
 
 
 class MqttConfig:
@@ -113,9 +114,9 @@ class Consumer:
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
         self._stop = threading.Event()
         self.connected = threading.Event()
-        self._answered = threading.Event()  # a CONNACK came (accepting or refusing)
-        self._socket_opened_at: float | None = None  # the first TCP connection to the broker
-        self.protocol = mqtt.MQTTv311 if mqtt_cfg.protocol == "3.1.1" else mqtt.MQTTv5
+        # when to fall back to MQTT 3.1.1: the policy shared with the edge's uplink
+        self._session = SessionPolicy(mqtt_cfg.protocol, connack_wait_s=CONNACK_WAIT_S)
+        self._session_lock = threading.Lock()  # paho's thread, the watchdog, the fallback
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
         if writers < 1:
@@ -129,6 +130,11 @@ class Consumer:
         self.stored_readings = 0  # readings newly stored by acknowledged messages
 
     # ------------------------------------------------------------------ MQTT
+
+    @property
+    def protocol(self) -> int:
+        """The MQTT version in use (paho's ``MQTTv5`` or ``MQTTv311``)."""
+        return int(self._session.version)
 
     def _make_client(self) -> mqtt.Client:
         kwargs: dict[str, Any] = {
@@ -160,17 +166,19 @@ class Consumer:
         ]
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        if self._socket_opened_at is None:
-            self._socket_opened_at = time.monotonic()
+        with self._session_lock:
+            self._session.socket_opened(time.monotonic())
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
     ) -> None:
-        self._answered.set()
+        with self._session_lock:
+            action = self._session.connack(accepted=not reason.is_failure, reason=str(reason))
         if reason.is_failure:
             log.error("broker refused the consumer: %s", reason)
-            if self.protocol == mqtt.MQTTv5 and "protocol" in str(reason).lower():
-                threading.Thread(target=self._fallback_311, daemon=True).start()
+        if action is Action.FALL_BACK:
+            threading.Thread(target=self._fallback_311, daemon=True).start()
+        if action is not Action.SESSION_UP:
             return
         client.subscribe([(t, 1) for t in self._topics()])
         self.connected.set()
@@ -183,25 +191,25 @@ class Consumer:
         )
 
     def _watchdog(self) -> None:
-        # some brokers (amqtt) drop an MQTT 5 CONNECT without any CONNACK: fall back. The wait
-        # counts from the first TCP connection: a broker that is down (a server started
-        # during a broker outage) has said nothing about MQTT 5, and a refusing CONNACK is an
-        # answer (a refused protocol falls back in _on_connect)
-        while (
-            not self._stop.is_set() and self.protocol == mqtt.MQTTv5 and not self._answered.is_set()
-        ):
-            opened = self._socket_opened_at
-            if opened is not None and time.monotonic() - opened >= CONNACK_WAIT_S:
+        """Ticks the session policy while a missing CONNACK may still mean "no MQTT 5"."""
+        while not self._stop.wait(0.25):
+            with self._session_lock:
+                if not self._session.watching:
+                    return
+                action = self._session.tick(time.monotonic())
+            if action is Action.FALL_BACK:
                 log.warning(
-                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1", CONNACK_WAIT_S
+                    "no answer to an MQTT 5 connect in %g s; trying MQTT 3.1.1",
+                    self._session.connack_wait_s,
                 )
                 self._fallback_311()
                 return
-            self._answered.wait(0.25)
 
     def _fallback_311(self) -> None:
+        log.info("broker does not speak MQTT 5; using 3.1.1")
         self._client.loop_stop()
-        self.protocol = mqtt.MQTTv311
+        with self._session_lock:
+            self._session.client_replaced()
         self._client = self._make_client()
         self._connect()
 
@@ -209,6 +217,8 @@ class Consumer:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
     ) -> None:
         self.connected.clear()
+        with self._session_lock:
+            self._session.disconnected()
         if not self._stop.is_set():
             log.warning("ingest consumer disconnected: %s", reason)
 
@@ -236,7 +246,7 @@ class Consumer:
 
     def start(self) -> None:
         self._connect()
-        if self.cfg.protocol == "auto":
+        if self._session.watching:
             threading.Thread(target=self._watchdog, name="ingest-v5-check", daemon=True).start()
         targets = [(self._decoder, "ingest-decoder"), (self._commander, "ingest-cmd")]
         targets += [(self._writer, f"ingest-writer-{i}") for i in range(self.writers)]

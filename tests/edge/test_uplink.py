@@ -35,6 +35,7 @@ class Listener:
         self.root, self.receipts = root, receipts
         self.readings: dict[tuple[str, str, datetime], float] = {}
         self.batches = 0
+        self.sent_at: list[datetime] = []
         self.results: list[wire.CommandResult] = []
         self.status: list[wire.GatewayStatus] = []
         self.lock = threading.Lock()
@@ -52,6 +53,7 @@ class Listener:
             if msg.topic.endswith("/readings"):
                 batch = wire.decode_readings(msg.payload)
                 self.batches += 1
+                self.sent_at.append(batch.sent_at)
                 for r in batch.readings:
                     self.readings[(r.meter, r.quantity, r.ts)] = r.value
                 if self.receipts:
@@ -272,6 +274,40 @@ while True:
 """
 
 
+class Progress:
+    """What a publisher subprocess prints (depth, published batches, resent batches), read as
+    it comes: :meth:`state` returns a line printed after it was called, never one that waited
+    in the pipe (after a wait of 40 s the next line in the pipe is 40 s old)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self.stdout = proc.stdout
+        self.cond = threading.Condition()
+        self.lines = 0
+        self.last = (0, 0, 0)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.stdout:  # until the process is killed
+            depth, published, resent = (int(x) for x in line.split())
+            with self.cond:
+                self.last = (depth, published, resent)
+                self.lines += 1
+                self.cond.notify_all()
+
+    def state(self) -> tuple[int, int, int]:
+        with self.cond:
+            seen = self.lines
+            assert self.cond.wait_for(lambda: self.lines > seen, 10), "the publisher is silent"
+            return self.last
+
+    def close(self) -> None:
+        """After the process is gone: the reader has met the end of the pipe."""
+        self.reader.join(10)
+        self.stdout.close()
+
+
 def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
     tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
 ) -> None:
@@ -292,15 +328,10 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
         text=True,
         cwd=repo,
     )
-    assert proc.stdout is not None
+    progress = Progress(proc)
+    state = progress.state
     listener = None
     try:
-
-        def state() -> tuple[int, int, int]:
-            assert proc.stdout is not None
-            depth, published, resent = (int(x) for x in proc.stdout.readline().split())
-            return depth, published, resent
-
         deadline = time.monotonic() + 20
         while (st := state())[1] < total // 100 and time.monotonic() < deadline:
             pass
@@ -313,7 +344,8 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
         while (st := state())[2] < total // 100 and time.monotonic() < deadline:
             pass
         # delivered again (a batch resent before the listener's subscription was in place
-        # comes once more, after the doubled timeout)
+        # comes once more, after the doubled timeout; each batch of a round is resent after
+        # its own timeout, the back-off doubles once per round: see test_delivery_ledger)
         assert quiet.wait(lambda s: len(s.readings) == total, 40), len(quiet.readings)
         quiet.close()
         assert st[2] >= total // 100 and state()[0] == total, st  # and still kept
@@ -328,7 +360,7 @@ def test_broker_ack_is_not_enough_readings_wait_for_the_servers_receipt(
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        proc.stdout.close()
+        progress.close()
         if listener is not None:
             listener.close()
 
@@ -356,6 +388,56 @@ def _bare_uplink(tmp_path: Path, url: str) -> Any:
         on_command=lambda p: None,
         status=lambda: wire.GatewayStatus("gw-proto", True, datetime.now(UTC)),
     )
+
+
+def test_batches_and_the_offline_status_are_stamped_by_the_uplinks_clock(
+    tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
+) -> None:
+    """A simulated week stamps what it sends with the simulated time, not the host's."""
+    from edge.clock import ManualClock
+    from edge.uplink import Uplink
+
+    from .test_outbox import readings
+
+    clock = ManualClock(START)
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw-clock"},
+            "broker": {"url": mqtt_broker.url, "root": topic_prefix, "batch_ms": 10},
+            "bus": [
+                {
+                    "name": "b",
+                    "port": "socket://127.0.0.1:9",
+                    "meter": [{"id": "M1", "address": "000000000001"}],
+                }
+            ],
+        }
+    )
+    box = Outbox(tmp_path / "o.sqlite")
+    box.add(readings(5))
+    listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
+    up = Uplink(
+        cfg.broker,
+        "gw-clock",
+        box,
+        on_command=lambda p: None,
+        status=lambda: wire.GatewayStatus("gw-clock", True, clock.now()),
+        clock=clock,
+    )
+    up.start()
+    try:
+        assert up.connected.wait(10)
+        assert listener.wait(lambda s: box.depth() == 0)
+        assert listener.sent_at and set(listener.sent_at) == {START}
+        clock.advance(7 * 24 * 3600)
+    finally:
+        up.stop()
+        box.close()
+    try:
+        assert listener.wait(lambda s: bool(s.status) and not s.status[-1].online, 10)
+        assert listener.status[-1].ts == START + timedelta(days=7)
+    finally:
+        listener.close()
 
 
 def test_a_broker_down_at_start_is_waited_for_not_taken_for_an_mqtt_3_broker(
@@ -394,16 +476,21 @@ def test_a_broker_that_never_answers_an_mqtt_5_connect_gets_3_1_1(
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
+    silent.settimeout(0.1)
     held: list[socket.socket] = []
+    done = threading.Event()
 
     def accept() -> None:
-        while True:
+        while not done.is_set():
             try:
                 held.append(silent.accept()[0])
+            except TimeoutError:
+                continue
             except OSError:
                 return
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     up = _bare_uplink(tmp_path, f"mqtt://127.0.0.1:{silent.getsockname()[1]}")
     up.start()
     try:
@@ -414,6 +501,8 @@ def test_a_broker_that_never_answers_an_mqtt_5_connect_gets_3_1_1(
         assert held, "the uplink never connected to the silent broker"
     finally:
         up.stop()
+        done.set()
+        acceptor.join(5)  # nothing is accepted after this: every accepted socket is closed
         silent.close()
         for s in held:
             s.close()

@@ -29,12 +29,12 @@ def test_the_words_are_the_ones_stored_and_sent() -> None:
     ]
     assert set(ReadFailureKind) == {
         "timeout",
-        "checksum",
         "wrong_address",
         "bad_reply",
         "error_reply",
         "line",
         "unsupported",
+        "dead (backing off)",
     }
     assert vocabulary.FREEZE_HISTORY_DAYS == 62
 

@@ -125,14 +125,21 @@ def live_server(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[tu
         thread.join(20)
 
 
-def test_dashboard_in_chromium(live_server: tuple[str, str]) -> None:
+@pytest.fixture
+def api_client(live_server: tuple[str, str]) -> Iterator[httpx.Client]:
+    """An HTTP client of the live server, closed after the test (its pooled connection too)."""
+    with httpx.Client(base_url=live_server[0]) as client:
+        yield client
+
+
+def test_dashboard_in_chromium(live_server: tuple[str, str], api_client: httpx.Client) -> None:
     if not os.path.exists(CHROMIUM):
         reason = "Debian's chromium is not installed (.ci/run installs it)"
         pytest.fail(reason) if IN_CI else pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     base, db = live_server
-    client = httpx.Client(base_url=base)
+    client = api_client
     headers = auth_headers(client, "operator", db)  # creates test-operator
     api_rate = client.get("/api/completeness", headers=headers).json()["groups"][0]["rate"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,22 +1,22 @@
 """Archive REST: meters, areas, gateways and org units (CRUD with paging and filters), and
 the all-or-nothing CSV/XLSX import. Every change is audited."""
 
+import re
 from datetime import date
 from typing import Any, Literal
 
 import psycopg
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from server.archive.importer import ImportError_, read_table, validate
-from server.auth.deps import require_role
-from server.auth.roles import Principal
+from server.archive.importer import ArchiveFileError, read_table, validate
 from server.db.queries import archive as q
 
 from ..actor import current_actor
+from ..deps import Db, Operator, Viewer
+from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
 
-router = APIRouter(prefix="/api", tags=["archive"])
 MAX_UPLOAD = 50 * 1024 * 1024
 
 
@@ -83,12 +83,9 @@ class OrgUnitIn(BaseModel):
     parent_id: str | None = None
 
 
-IdPath = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-
-
-def _write(request: Request, fn: Any) -> Any:
+def _write(conn: psycopg.Connection[Any], fn: Any) -> Any:
     try:
-        with request.app.state.pool.connection() as conn, conn.transaction():
+        with conn.transaction():
             return fn(conn)
     except psycopg.errors.ForeignKeyViolation as exc:
         raise HTTPException(
@@ -101,57 +98,56 @@ def _write(request: Request, fn: Any) -> Any:
 
 
 def _check_id(key: str) -> str:
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", key):
         raise HTTPException(400, f"bad id {key!r}: 1-64 letters, digits or _ . : -")
     return key
 
 
-def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = None) -> None:
+def crud(
+    router: APIRouter, table: str, model: type[BaseModel], patch: type[BaseModel] | None = None
+) -> None:
+    """List, get, put and delete (and patch, given a patch model) one archive table."""
     path = table.replace("_", "-")
 
     @router.get(f"/{path}", name=f"list_{table}")
     def list_items(
-        request: Request,
+        principal: Viewer,
+        conn: Db,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=1_000_000_000),
         area_id: str | None = None,
         gateway_id: str | None = None,
-        principal: Principal = Depends(require_role("viewer")),
-    ) -> dict[str, Any]:
+    ) -> Page:
         filters: dict[str, Any] = {}
         if area_id is not None and "area_id" in q.TABLES[table]:
             filters["area_id"] = area_id
         if gateway_id is not None and "gateway_id" in q.TABLES[table]:
             filters["gateway_id"] = gateway_id
-        with request.app.state.pool.connection() as conn:
-            rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
+        rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
         if table == "meters":
             rows = [redact_meter(r, principal) for r in rows]
-        return {"items": rows, "total": total, "limit": limit, "offset": offset}
+        return Page(items=rows, total=total, limit=limit, offset=offset)
 
     @router.get(f"/{path}/{{key}}", name=f"get_{table}")
-    def get_item(
-        key: str, request: Request, principal: Principal = Depends(require_role("viewer"))
-    ) -> dict[str, Any]:
-        with request.app.state.pool.connection() as conn:
-            row = q.get(conn, table, _check_id(key))
+    def get_item(principal: Viewer, conn: Db, key: str) -> ArchiveRecord:
+        row = q.get(conn, table, _check_id(key))
         if row is None:
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
-        return redact_meter(row, principal) if table == "meters" else row
+        return ArchiveRecord.model_validate(
+            redact_meter(row, principal) if table == "meters" else row
+        )
 
     @router.put(f"/{path}/{{key}}", name=f"put_{table}")
     def put_item(
+        principal: Operator,
         key: str,
         body: model,  # type: ignore[valid-type]
-        request: Request,
-        principal: Principal = Depends(require_role("operator")),
-    ) -> dict[str, Any]:
+        conn: Db,
+    ) -> ArchiveRecord:
         values = body.model_dump()  # type: ignore[attr-defined]
-        return dict(
+        return ArchiveRecord.model_validate(
             _write(
-                request,
+                conn,
                 lambda conn: q.upsert(
                     conn, table, _check_id(key), values, actor=current_actor(principal)
                 ),
@@ -159,11 +155,9 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
         )
 
     @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
-    def delete_item(
-        key: str, request: Request, principal: Principal = Depends(require_role("operator"))
-    ) -> None:
+    def delete_item(principal: Operator, key: str, conn: Db) -> None:
         if not _write(
-            request,
+            conn,
             lambda conn: q.delete(conn, table, _check_id(key), actor=current_actor(principal)),
         ):
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
@@ -172,11 +166,11 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
 
         @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
         def patch_item(
+            principal: Operator,
             key: str,
             body: patch,  # type: ignore[valid-type]
-            request: Request,
-            principal: Principal = Depends(require_role("operator")),
-        ) -> dict[str, Any]:
+            conn: Db,
+        ) -> ArchiveRecord:
             values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
 
             def run(conn: Any) -> dict[str, Any]:
@@ -184,28 +178,17 @@ def crud(table: str, model: type[BaseModel], patch: type[BaseModel] | None = Non
                     raise HTTPException(404, f"no meter {key!r}")
                 return q.upsert(conn, table, key, values, actor=current_actor(principal))
 
-            return dict(_write(request, run))
+            return ArchiveRecord.model_validate(_write(conn, run))
 
 
-crud("org_units", OrgUnitIn)
-crud("areas", AreaIn)
-crud("gateways", GatewayIn)
-crud("meters", MeterIn, MeterPatch)
-
-
-@router.post("/archive/import")
-async def import_archive(
-    request: Request,
-    file: UploadFile = File(...),
-    principal: Principal = Depends(require_role("operator")),
-) -> dict[str, Any]:
+async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(...)) -> Imported:
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
     try:
         rows = read_table(file.filename or "upload", content)
         good, errors = validate(rows)
-    except ImportError_ as exc:
+    except ArchiveFileError as exc:
         raise HTTPException(400, str(exc)) from None
     if errors:
         raise HTTPException(
@@ -226,7 +209,7 @@ async def import_archive(
             if q.get(conn, "gateways", gw) is None:
                 q.upsert(conn, "gateways", gw, {"name": gw}, actor=actor)
             else:
-                conn.execute("UPDATE gateways SET known = true WHERE id = %s", (gw,))
+                q.mark_gateway_known(conn, gateway_id=gw)
         for r in good:
             existed = q.get(conn, "meters", r["id"]) is not None
             q.upsert(
@@ -236,9 +219,19 @@ async def import_archive(
             created += not existed
         for r in good:
             if r.get("is_area_master") and r.get("area_id"):
-                conn.execute(
-                    "UPDATE areas SET master_meter_id = %s WHERE id = %s", (r["id"], r["area_id"])
-                )
+                q.set_area_master(conn, area_id=r["area_id"], meter_id=r["id"])
         return {"imported": len(good), "created": created, "updated": updated}
 
-    return _write(request, run)  # type: ignore[no-any-return]
+    return Imported.model_validate(_write(conn, run))
+
+
+def archive_router() -> APIRouter:
+    """The archive's routes, built when the application is (not when this module is
+    imported): CRUD for org units, areas, gateways and meters, and the import."""
+    router = APIRouter(prefix="/api", tags=["archive"])
+    crud(router, "org_units", OrgUnitIn)
+    crud(router, "areas", AreaIn)
+    crud(router, "gateways", GatewayIn)
+    crud(router, "meters", MeterIn, MeterPatch)
+    router.add_api_route("/archive/import", import_archive, methods=["POST"])
+    return router

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from server.auth import users
-from server.auth.deps import COOKIE_NAME, app_now, auth_secret, require_role
-from server.auth.roles import Principal
+from server.auth.deps import COOKIE_NAME
 from server.db.queries import auth as q
+
+from ..deps import Admin, AuthSecret, ClockDep, Db, SettingsDep, Viewer
+from ..models import Me
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -56,23 +58,27 @@ class UserUpdate(BaseModel):
     active: bool | None = None
 
 
-def _ttl(request: Request) -> int:
-    return int(request.app.state.settings.auth_token_ttl_s)
-
-
 @router.post("/auth/login", response_model=LoginResponse)
-def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
-    now = app_now(request)
+def login(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    conn: Db,
+    settings: SettingsDep,
+    clock: ClockDep,
+    secret: AuthSecret,
+) -> LoginResponse:
+    now = clock.now()
+    ttl = int(settings.auth_token_ttl_s)
     try:
-        with request.app.state.pool.connection() as conn:
-            token, user = users.sign_in(
-                conn,
-                secret=auth_secret(request),
-                username=body.username,
-                password=body.password,
-                now=now,
-                ttl_s=_ttl(request),
-            )
+        token, user = users.sign_in(
+            conn,
+            secret=secret,
+            username=body.username,
+            password=body.password,
+            now=now,
+            ttl_s=ttl,
+        )
     except users.AuthError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
@@ -80,12 +86,12 @@ def login(body: LoginRequest, request: Request, response: Response) -> LoginResp
     response.set_cookie(
         COOKIE_NAME,
         token,
-        max_age=_ttl(request),
+        max_age=ttl,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
     )
-    expires = datetime.fromtimestamp(int(now.timestamp()) + _ttl(request), UTC)
+    expires = datetime.fromtimestamp(int(now.timestamp()) + ttl, UTC)
     return LoginResponse(
         token=token, username=user["username"], role=user["role"], expires_at=expires
     )
@@ -99,33 +105,27 @@ def logout(response: Response) -> Response:
 
 
 @router.get("/auth/me")
-def me(principal: Principal = Depends(require_role("viewer"))) -> dict[str, str]:
-    return {"username": principal.username, "role": principal.role}
+def me(principal: Viewer) -> Me:
+    return Me(username=principal.username, role=principal.role)
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(
-    request: Request, _: Principal = Depends(require_role("admin"))
-) -> list[dict[str, Any]]:
-    with request.app.state.pool.connection() as conn:
-        return q.list_users(conn)
+def list_users(_: Admin, conn: Db) -> list[dict[str, Any]]:
+    return q.list_users(conn)
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-def create_user(
-    body: UserCreate, request: Request, principal: Principal = Depends(require_role("admin"))
-) -> dict[str, Any]:
+def create_user(principal: Admin, body: UserCreate, conn: Db, clock: ClockDep) -> dict[str, Any]:
     try:
-        with request.app.state.pool.connection() as conn:
-            return users.create_user(
-                conn,
-                actor=principal.username,
-                username=body.username,
-                password=body.password,
-                role=body.role,
-                display_name=body.display_name,
-                now=app_now(request),
-            )
+        return users.create_user(
+            conn,
+            actor=principal.username,
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            display_name=body.display_name,
+            now=clock.now(),
+        )
     except users.UserError as exc:
         code = 409 if "already exists" in str(exc) else 422
         raise HTTPException(code, str(exc)) from exc
@@ -133,27 +133,23 @@ def create_user(
 
 @router.patch("/users/{username}", response_model=UserOut)
 def update_user(
-    username: str,
-    body: UserUpdate,
-    request: Request,
-    principal: Principal = Depends(require_role("admin")),
+    principal: Admin, username: str, body: UserUpdate, conn: Db, clock: ClockDep
 ) -> dict[str, Any]:
     if username == principal.username and (
         body.role not in (None, "admin") or body.active is False
     ):
         raise HTTPException(409, "an admin cannot demote or disable their own account")
     try:
-        with request.app.state.pool.connection() as conn:
-            return users.update_user(
-                conn,
-                actor=principal.username,
-                username=username,
-                now=app_now(request),
-                role=body.role,
-                password=body.password,
-                display_name=body.display_name,
-                active=body.active,
-            )
+        return users.update_user(
+            conn,
+            actor=principal.username,
+            username=username,
+            now=clock.now(),
+            role=body.role,
+            password=body.password,
+            display_name=body.display_name,
+            active=body.active,
+        )
     except users.UserError as exc:
         code = 404 if "does not exist" in str(exc) else 422
         raise HTTPException(code, str(exc)) from exc

@@ -5,28 +5,35 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..deps import MetricsRegistry, MqttUrl, Pool
+from ..models import Liveness, Readiness
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health/live")
-def live() -> dict[str, str]:
-    return {"status": "alive"}
+def live() -> Liveness:
+    return Liveness(status="alive")
 
 
-@router.get("/health/ready")
-def ready(request: Request) -> JSONResponse:
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "the database or the broker is down"}},
+)
+def ready(pool: Pool, mqtt_url: MqttUrl) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        with request.app.state.pool.connection(timeout=3) as conn:
+        with pool.connection(timeout=3) as conn:
             conn.execute("SELECT 1")
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         checks["database"] = f"unavailable: {type(exc).__name__}"
-    parts = urlsplit(request.app.state.mqtt_url)
+    parts = urlsplit(mqtt_url)
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1883), 3):
             checks["broker"] = "ok"
@@ -38,8 +45,14 @@ def ready(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
-def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST
-    )
+@router.get(
+    "/metrics",
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            "description": "Prometheus metrics in the text exposition format",
+        }
+    },
+)
+def metrics(registry: MetricsRegistry) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

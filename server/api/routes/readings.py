@@ -3,36 +3,37 @@ events."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+import psycopg
+from fastapi import APIRouter, HTTPException, Query
 
 from protocols.model import QUANTITY_BY_NAME
-from server.auth.deps import require_role
-from server.auth.roles import Principal
 from server.db.queries import archive as qa
 from server.db.queries import readings as q
+
+from ..deps import Db, ReportDay, SettingsDep, Viewer
+from ..models import Curve, DayReadings, Freezes, Latest, MeterEvents
 
 router = APIRouter(prefix="/api/meters", tags=["readings"])
 
 
-def _meter(request: Request, meter: str) -> None:
-    with request.app.state.pool.connection() as conn:
-        if qa.get(conn, "meters", meter) is None:
-            raise HTTPException(404, f"no meter {meter!r} in the archive")
+def _meter(conn: psycopg.Connection[Any], meter: str) -> None:
+    if qa.get(conn, "meters", meter) is None:
+        raise HTTPException(404, f"no meter {meter!r} in the archive")
 
 
 @router.get("/{meter}/curve")
 def curve(
+    _: Viewer,
+    conn: Db,
     meter: str,
-    request: Request,
     start: datetime,
     end: datetime,
     quantity: str = "energy_import_total",
     limit: int = Query(5000, ge=1, le=100_000),
-    _: Principal = Depends(require_role("viewer")),
-) -> dict[str, Any]:
+) -> Curve:
     if quantity not in QUANTITY_BY_NAME:
         raise HTTPException(400, f"unknown quantity {quantity!r}")
     if start.tzinfo is None or end.tzinfo is None:
@@ -41,50 +42,32 @@ def curve(
         raise HTTPException(400, "end must be after start")
     if end - start > timedelta(days=400):
         raise HTTPException(400, "at most 400 days per request")
-    _meter(request, meter)
-    with request.app.state.pool.connection() as conn:
-        points = q.curve(conn, meter=meter, quantity=quantity, start=start, end=end, limit=limit)
-    return {
-        "meter": meter,
-        "quantity": quantity,
-        "unit": QUANTITY_BY_NAME[quantity].unit,
-        "points": points,
-    }
+    _meter(conn, meter)
+    points = q.curve(conn, meter=meter, quantity=quantity, start=start, end=end, limit=limit)
+    return Curve(
+        meter=meter, quantity=quantity, unit=QUANTITY_BY_NAME[quantity].unit, points=points
+    )
 
 
 @router.get("/{meter}/latest")
-def latest(
-    meter: str, request: Request, _: Principal = Depends(require_role("viewer"))
-) -> dict[str, Any]:
-    _meter(request, meter)
-    with request.app.state.pool.connection() as conn:
-        rows = q.latest(conn, meter=meter)
-    return {"meter": meter, "values": rows}
+def latest(_: Viewer, conn: Db, meter: str) -> Latest:
+    _meter(conn, meter)
+    rows = q.latest(conn, meter=meter)
+    return Latest(meter=meter, values=rows)
 
 
 @router.get("/{meter}/freeze")
-def freeze(
-    meter: str,
-    request: Request,
-    start: date,
-    end: date,
-    _: Principal = Depends(require_role("viewer")),
-) -> dict[str, Any]:
+def freeze(_: Viewer, conn: Db, meter: str, start: date, end: date) -> Freezes:
     if end < start or (end - start).days > 400:
         raise HTTPException(400, "end must be on or after start, at most 400 days apart")
-    _meter(request, meter)
-    with request.app.state.pool.connection() as conn:
-        rows = q.freezes(conn, meter=meter, start=start, end=end)
-    return {"meter": meter, "freezes": rows}
+    _meter(conn, meter)
+    rows = q.freezes(conn, meter=meter, start=start, end=end)
+    return Freezes(meter=meter, freezes=rows)
 
 
-def _local_day(
-    request: Request, day: date | None, days: int = 1
-) -> tuple[date, date, datetime, datetime]:
-    """(first, last, start, end): the ``days`` data dates ending with ``day`` (default
-    yesterday) in the utility time zone, and the instants that bound them."""
-    tz = request.app.state.settings.tz
-    last = day or request.app.state.clock.now().astimezone(tz).date() - timedelta(days=1)
+def _local_days(tz: tzinfo, last: date, days: int = 1) -> tuple[date, date, datetime, datetime]:
+    """(first, last, start, end): the ``days`` data dates ending with ``last`` in the
+    utility time zone, and the instants that bound them."""
     try:
         first = last - timedelta(days=days - 1)
         start = datetime.combine(first, time.min, tz)
@@ -106,71 +89,73 @@ def _unit(quantity: str) -> str | None:
 
 @router.get("/{meter}/readings")
 def raw_readings(
+    _: Viewer,
+    conn: Db,
+    settings: SettingsDep,
     meter: str,
-    request: Request,
-    day: date | None = Query(None, alias="date"),
+    day: ReportDay,
     quantity: str | None = None,
     limit: int = Query(100, ge=1, le=5000),
     offset: int = Query(0, ge=0, le=10_000_000),
-    _: Principal = Depends(require_role("viewer")),
-) -> dict[str, Any]:
+) -> DayReadings:
     """The readings of one data date (default yesterday in the utility time zone) as they
     were stored: interval, instantaneous, event and clock readings, oldest first, paged.
     ``start`` and ``end`` are the instants that bound the day."""
     _quantity(quantity)
-    d, _last, start, end = _local_day(request, day)
-    _meter(request, meter)
-    with request.app.state.pool.connection() as conn:
-        rows, total = q.raw_readings(
-            conn, meter=meter, start=start, end=end, quantity=quantity, limit=limit, offset=offset
-        )
+    d, _last, start, end = _local_days(settings.tz, day)
+    _meter(conn, meter)
+    rows, total = q.raw_readings(
+        conn, meter=meter, start=start, end=end, quantity=quantity, limit=limit, offset=offset
+    )
     for r in rows:
         r["unit"] = _unit(r["quantity"])
-    return {
-        "meter": meter,
-        "date": d,
-        "timezone": request.app.state.settings.utility_timezone,
-        "start": start,
-        "end": end,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "items": rows,
-    }
+    return DayReadings(
+        meter=meter,
+        date=d,
+        timezone=settings.utility_timezone,
+        start=start,
+        end=end,
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=rows,
+    )
 
 
 @router.get("/{meter}/events")
 def meter_events(
+    _: Viewer,
+    conn: Db,
+    settings: SettingsDep,
     meter: str,
-    request: Request,
-    day: date | None = Query(None, alias="date"),
+    day: ReportDay,
     days: int = Query(1, ge=1, le=400),
     quantity: str | None = None,
     limit: int = Query(50, ge=1, le=5000),
     offset: int = Query(0, ge=0, le=10_000_000),
-    _: Principal = Depends(require_role("viewer")),
-) -> dict[str, Any]:
+) -> MeterEvents:
     """The meter's events (cover-open and power-down counters, clock offsets, maximum
     demand) of the ``days`` data dates ending with ``date`` (default yesterday in the
     utility time zone), newest first, paged."""
     _quantity(quantity)
-    first, last, start, end = _local_day(request, day, days)
-    _meter(request, meter)
-    with request.app.state.pool.connection() as conn:
-        rows, total = q.events(
-            conn, meter=meter, start=start, end=end, quantity=quantity, limit=limit, offset=offset
-        )
+    first, last, start, end = _local_days(settings.tz, day, days)
+    _meter(conn, meter)
+    rows, total = q.events(
+        conn, meter=meter, start=start, end=end, quantity=quantity, limit=limit, offset=offset
+    )
     for r in rows:
         r["unit"] = _unit(r["quantity"])
-    return {
-        "meter": meter,
-        "from": first,
-        "to": last,
-        "timezone": request.app.state.settings.utility_timezone,
-        "start": start,
-        "end": end,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "items": rows,
-    }
+    return MeterEvents.model_validate(
+        {
+            "meter": meter,
+            "from": first,
+            "to": last,
+            "timezone": settings.utility_timezone,
+            "start": start,
+            "end": end,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "items": rows,
+        }
+    )

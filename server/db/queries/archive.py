@@ -135,3 +135,12 @@ def delete(conn: psycopg.Connection[Any], table: str, key: str, *, actor: str) -
         after=None,
     )
     return True
+
+
+def mark_gateway_known(conn: psycopg.Connection[Any], *, gateway_id: str) -> None:
+    """The archive lists this gateway (it may have been created by its own status report)."""
+    conn.execute("UPDATE gateways SET known = true WHERE id = %s", (gateway_id,))
+
+
+def set_area_master(conn: psycopg.Connection[Any], *, area_id: str, meter_id: str) -> None:
+    conn.execute("UPDATE areas SET master_meter_id = %s WHERE id = %s", (meter_id, area_id))

@@ -1,0 +1,207 @@
+"""What the API answers, as pydantic models: the OpenAPI document shows them and FastAPI
+checks every answer against them.
+
+The envelopes are typed; the rows inside them are the database's rows as stored
+(:data:`Row`), since their columns follow the tables and the reports (a ``numeric``
+column is a decimal and answers as a string, as it always has). A body that is itself one
+such row is an open model (``extra="allow"``) naming only the columns it always has.
+Request bodies stay beside their routes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Row = dict[str, Any]
+
+
+class Liveness(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    broker: str
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+
+
+class Page(BaseModel):
+    """One page of a listing and how many items there are in all."""
+
+    items: list[Row]
+    total: int
+    limit: int
+    offset: int
+
+
+class ArchiveRecord(BaseModel):
+    """A meter, area, gateway or org unit as stored (personal details hidden from
+    viewers)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+
+
+class Imported(BaseModel):
+    imported: int
+    created: int
+    updated: int
+
+
+class RereadTally(BaseModel):
+    """Meter-days of the date asked again, and how many of them came back."""
+
+    requested: int
+    recovered: int
+
+
+class SuccessRate(BaseModel):
+    date: dt.date
+    by: str
+    groups: list[Row]
+    reread: RereadTally
+
+
+class SuccessReport(BaseModel):
+    date: dt.date
+    groups: dict[str, list[Row]]
+    reread: RereadTally
+
+
+class Trend(BaseModel):
+    days: list[Row]
+
+
+class FailedMeters(BaseModel):
+    date: dt.date
+    items: list[Row]
+
+
+class CurveCompleteness(BaseModel):
+    date: dt.date
+    by: str
+    groups: list[Row]
+
+
+class LineLoss(BaseModel):
+    date: dt.date
+    areas: list[Row]
+
+
+class RereadRequested(BaseModel):
+    """Meter-days asked again, by concentrator."""
+
+    requested: dict[str, int]
+
+
+class RuleCount(BaseModel):
+    rule: str
+    n: int
+
+
+class Anomalies(BaseModel):
+    items: list[Row]
+    total: int
+    open_by_rule: list[RuleCount]
+
+
+class Anomaly(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    status: str
+
+
+class ChecksRun(BaseModel):
+    """Anomalies found (new or still present) per rule."""
+
+    date: dt.date
+    found: dict[str, int]
+
+
+class RuleParamsInForce(BaseModel):
+    defaults: dict[str, Any]
+    general: dict[str, Any]
+    by_customer_class: dict[str, dict[str, Any]]
+
+
+class RuleParams(BaseModel):
+    rules: dict[str, RuleParamsInForce]
+
+
+class RuleTable(BaseModel):
+    rules: list[dict[str, Any]]
+
+
+class RuleParamsSet(BaseModel):
+    rule: str
+    customer_class: str
+    params: dict[str, Any]
+
+
+class JobRuns(BaseModel):
+    runs: list[Row]
+
+
+class Curve(BaseModel):
+    meter: str
+    quantity: str
+    unit: str | None
+    points: list[Row]
+
+
+class Latest(BaseModel):
+    meter: str
+    values: list[Row]
+
+
+class Freezes(BaseModel):
+    meter: str
+    freezes: list[Row]
+
+
+class DayReadings(BaseModel):
+    meter: str
+    date: dt.date
+    timezone: str
+    start: dt.datetime
+    end: dt.datetime
+    total: int
+    limit: int
+    offset: int
+    items: list[Row]
+
+
+class MeterEvents(BaseModel):
+    meter: str
+    first: dt.date = Field(alias="from")
+    last: dt.date = Field(alias="to")
+    timezone: str
+    start: dt.datetime
+    end: dt.datetime
+    total: int
+    limit: int
+    offset: int
+    items: list[Row]
+
+
+class CommandQueued(BaseModel):
+    id: str
+    status: str
+
+
+class Command(BaseModel):
+    """A command to a gateway and, once answered, its result."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    gateway_id: str
+    name: str
+    status: str

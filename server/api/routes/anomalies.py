@@ -1,0 +1,80 @@
+"""The anomaly archive: the list (filtered, paged, exportable), staff's status decisions
+(checked against :mod:`server.anomaly_workflow` and audited), and running the rules for a
+day on demand. The rules themselves are :mod:`server.checks.rules`; their parameters are
+:mod:`server.api.routes.rules`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from server.anomaly_workflow import TransitionRefused, check_transition
+from server.checks import rules
+from server.db.queries import anomalies as q
+from server.db.queries.archive import audit
+
+from ..actor import current_actor
+from ..deps import Db, Operator, ReportDay, SettingsDep, Viewer
+from ..models import Anomalies, Anomaly, ChecksRun
+from .export import FILE_RESPONSES, Format, export
+
+router = APIRouter(prefix="/api", tags=["anomalies"])
+
+
+@router.get("/anomalies", response_model=Anomalies, responses=FILE_RESPONSES)
+def anomalies(
+    _: Viewer,
+    conn: Db,
+    status: str | None = None,
+    rule: str | None = None,
+    area: str | None = None,
+    meter: str | None = None,
+    limit: int = Query(100, ge=1, le=100_000),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
+    format: Format = "json",
+) -> Any:
+    filters = {"status": status, "rule": rule, "area_id": area, "meter_id": meter}
+    rows, total = q.listing(conn, filters=filters, limit=limit, offset=offset)
+    by_rule = q.open_by_rule(conn)
+    if format != "json":
+        return export(rows, format, "anomalies")
+    return Anomalies.model_validate({"items": rows, "total": total, "open_by_rule": by_rule})
+
+
+class StatusIn(BaseModel):
+    status: Literal["confirmed", "dismissed", "closed", "open"]
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/anomalies/{anomaly_id}/status")
+def set_status(principal: Operator, anomaly_id: int, body: StatusIn, conn: Db) -> Anomaly:
+    actor = current_actor(principal)
+    with conn.transaction():
+        row = q.lock(conn, anomaly_id=anomaly_id)
+        if row is None:
+            raise HTTPException(404, f"no anomaly {anomaly_id}")
+        try:
+            check_transition(row["status"], body.status)
+        except TransitionRefused as exc:
+            raise HTTPException(409, str(exc)) from None
+        after = q.set_status(
+            conn, anomaly_id=anomaly_id, status=body.status, comment=body.comment, actor=actor
+        )
+        audit(
+            conn,
+            actor=actor,
+            action="anomaly.status",
+            entity="anomalies",
+            entity_id=str(anomaly_id),
+            before=row,
+            after=after,
+        )
+    return Anomaly.model_validate(after)
+
+
+@router.post("/checks/run")
+def run_checks(_: Operator, conn: Db, settings: SettingsDep, d: ReportDay) -> ChecksRun:
+    found = rules.run_rules(conn, d, settings.utility_timezone)
+    return ChecksRun(date=d, found=found)

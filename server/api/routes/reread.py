@@ -1,0 +1,55 @@
+"""Staff re-reading (补抄): ask concentrators to read meters' frozen values of past days
+again, within the meters' freeze history. The automatic re-reading is a job
+(:mod:`server.checks.reread`); this route queues the same ``backfill`` commands on request."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from server.checks import reread
+from server.db.queries import reread as q
+
+from ..actor import current_actor
+from ..deps import Db, LocalToday, Operator
+from ..models import RereadRequested
+
+router = APIRouter(prefix="/api", tags=["re-reading"])
+
+
+class RereadIn(BaseModel):
+    items: list[dict[str, str]] = Field(min_length=1, max_length=10_000)
+
+
+@router.post("/reread", status_code=202)
+def staff_reread(
+    principal: Operator, body: RereadIn, conn: Db, today: LocalToday
+) -> RereadRequested:
+    items = []
+    with conn.transaction():
+        for i, it in enumerate(body.items):
+            try:
+                d = date.fromisoformat(it.get("date", ""))
+            except ValueError:
+                raise HTTPException(422, f"items[{i}].date: expected YYYY-MM-DD") from None
+            if not 1 <= (today - d).days <= reread.HISTORY_DAYS:
+                raise HTTPException(
+                    422,
+                    f"items[{i}].date: {d} is outside the meters' "
+                    f"{reread.HISTORY_DAYS}-day freeze history",
+                )
+            gateway = q.meter_gateway(conn, meter=it.get("meter"))
+            if gateway is None:
+                raise HTTPException(
+                    422,
+                    f"items[{i}].meter: {it.get('meter')!r} is not in "
+                    "the archive or has no concentrator",
+                )
+            items.append((str(it["meter"]), gateway, d))
+        q.forget_requests(conn, meter_days=[(m, d) for m, _, d in items])
+        sent = reread.request(
+            conn, items, requested_by=current_actor(principal), per_gateway=len(items)
+        )
+    return RereadRequested(requested=sent)

@@ -1,0 +1,74 @@
+"""SQL of what staff review about ingestion: the dead letters and quarantined readings it
+kept aside, conflicting readings, and the gateways' reported state, each as one page and
+the count of all. Writing these rows is the ingest service's (:mod:`server.ingest`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+
+def _page(
+    conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...], limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(f"{sql} LIMIT %s OFFSET %s", (*params, limit, offset)).fetchall()
+        total = cur.execute(f"SELECT count(*) AS n FROM ({sql}) t", params).fetchone()
+    return rows, total["n"] if total else 0
+
+
+def dead_letters(
+    conn: psycopg.Connection[Any], *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Newest first; the payload as text, cut at 2000 bytes."""
+    return _page(
+        conn,
+        "SELECT id, received_at, topic, gateway_id, reason, "
+        "encode(substring(payload from 1 for 2000), 'escape') AS payload "
+        "FROM dead_letters ORDER BY id DESC",
+        (),
+        limit,
+        offset,
+    )
+
+
+def quarantine(
+    conn: psycopg.Connection[Any], *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Quarantined readings summed up per meter and gateway."""
+    return _page(
+        conn,
+        "SELECT meter_id, gateway_id, count(*) AS readings, min(ts) AS "
+        "first_ts, max(ts) AS last_ts FROM quarantine GROUP BY meter_id, gateway_id "
+        "ORDER BY meter_id",
+        (),
+        limit,
+        offset,
+    )
+
+
+def conflicts(
+    conn: psycopg.Connection[Any], *, meter: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Newest first, of one meter or of all."""
+    where, params = ("WHERE meter_id = %s", (meter,)) if meter else ("", ())
+    return _page(
+        conn, f"SELECT * FROM reading_conflicts {where} ORDER BY id DESC", params, limit, offset
+    )
+
+
+def gateway_status(
+    conn: psycopg.Connection[Any], *, online: bool | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Gateways by id, all or only those on line (or off line)."""
+    where, params = ("WHERE online = %s", (online,)) if online is not None else ("", ())
+    return _page(
+        conn,
+        "SELECT id, name, area_id, online, known, last_seen, status_at, "
+        f"version, status FROM gateways {where} ORDER BY id",
+        params,
+        limit,
+        offset,
+    )
