@@ -20,7 +20,7 @@ from .checks.reread import auto_reread
 from .checks.rules import run_incremental, run_rules
 from .context import AppContext, Service
 from .db.partitions import drop_old
-from .db.queries import jobs as q
+from .db.queries import job_runs as q
 
 log = logging.getLogger(__name__)
 

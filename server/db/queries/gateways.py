@@ -1,5 +1,6 @@
 """SQL for gateways' commands and reported status (tables ``gateway_commands`` and
-``gateways``). The wire checks and the sending are in :mod:`server.gateways`."""
+``gateways``): what :mod:`server.gateways` writes (the wire checks and the sending are
+there) and what the API reads back about one gateway or command."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from psycopg import Connection
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 
@@ -16,6 +18,17 @@ class PendingCommand(NamedTuple):
     name: str
     args: dict[str, Any]
     created_at: datetime
+
+
+def gateway_exists(conn: Connection[Any], *, gateway_id: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM gateways WHERE id = %s", (gateway_id,)).fetchone() is not None
+    )
+
+
+def get_command(conn: Connection[Any], *, command_id: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM gateway_commands WHERE id = %s", (command_id,)).fetchone()
 
 
 def insert_command(
