@@ -1,7 +1,7 @@
 """The server's clock: the host's time, as a :class:`protocols.clock.Clock`.
 
 Everything in ``server/`` that asks "what time is it" takes the clock it was given (the app's
-``app.state.clock``, the :class:`~server.services.AppContext`'s ``clock``), so a test can run
+``app.state.clock``, the :class:`~server.context.AppContext`'s ``clock``), so a test can run
 the jobs, the consumer and the API on a fixed or simulated time. Only this module reads the
 host's time.
 """

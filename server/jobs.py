@@ -5,35 +5,36 @@ process holds it. Every run is recorded in ``job_runs`` (visible through the API
 
 from __future__ import annotations
 
+import json
 import logging
 import zlib
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .checks.reread import auto_reread
+from .checks.rules import run_incremental, run_rules
+from .context import AppContext, Service
 from .db.partitions import drop_old
-from .services import AppContext
+from .db.queries import job_runs as q
 
 log = logging.getLogger(__name__)
 
 
 def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
     """Run ``fn(conn)`` if no other process runs job ``name`` now; None if skipped."""
-    from psycopg.types.json import Jsonb
-
     key = zlib.crc32(name.encode())
     with ctx.pool.connection() as conn:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        got = q.try_job_lock(conn, key=key)
         conn.commit()
-        if not got or not got[0]:
+        if not got:
             log.info("job %s runs in another process; skipped", name)
             return None
-        run = conn.execute(
-            "INSERT INTO job_runs (job) VALUES (%s) RETURNING id", (name,)
-        ).fetchone()
+        run_id = q.start_job_run(conn, job=name)
         conn.commit()
         outcome, detail = "error", None
         try:
@@ -46,17 +47,12 @@ def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
             raise
         finally:
             conn.rollback()
-            conn.execute(
-                "UPDATE job_runs SET finished_at = now(), outcome = %s, detail = %s WHERE id = %s",
-                (outcome, Jsonb(_plain(detail)), run[0] if run else None),
-            )
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            q.finish_job_run(conn, run_id=run_id, outcome=outcome, detail=_plain(detail))
+            q.release_job_lock(conn, key=key)
             conn.commit()
 
 
 def _plain(value: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(value, default=str))
 
 
@@ -98,22 +94,16 @@ class JobsService:
             )
 
     def incremental_checks(self) -> Any:
-        from .checks.rules import run_incremental
-
         return run_locked(
             self.ctx,
             "incremental_checks",
             lambda conn: run_incremental(conn, self.ctx.settings.utility_timezone),
         )
 
-    def _yesterday(self) -> Any:
-        from datetime import timedelta
-
+    def _yesterday(self) -> date:
         return self.ctx.clock.now().astimezone(self.ctx.settings.tz).date() - timedelta(days=1)
 
     def anomaly_scan(self) -> Any:
-        from .checks.rules import run_rules
-
         day = self._yesterday()
         return run_locked(
             self.ctx,
@@ -125,10 +115,6 @@ class JobsService:
         )
 
     def reread(self) -> Any:
-        from datetime import timedelta
-
-        from .checks.reread import auto_reread
-
         today = self._yesterday() + timedelta(days=1)
         return run_locked(
             self.ctx,
@@ -152,3 +138,7 @@ class JobsService:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
+
+
+def jobs_service(ctx: AppContext) -> Service:
+    return JobsService(ctx)

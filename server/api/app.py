@@ -12,21 +12,34 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+)
 
+from ..auth import passwords, users
 from ..clock import Clock, SystemClock
+from ..context import AppContext, ServiceFactory
 from ..db.migrate import migrate
 from ..db.pool import open_pool
+from ..db.queries import auth as q
 from ..embedded import EmbeddedBroker, EmbeddedPostgres
-from ..services import AppContext, ServiceFactory, default_services
+from ..services import default_services
 from ..settings import Settings
+from ..web import mount
+from .routes import anomalies, completeness, jobs, reread, rules
+from .routes.archive import archive_router
+from .routes.auth import router as auth_router
+from .routes.health import router as health_router
+from .routes.ingest import router as ingest_router
+from .routes.readings import router as readings_router
 
 log = logging.getLogger(__name__)
 
 
 def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
-    from ..auth import users
-    from ..db.queries import auth as q
-
     if settings.admin_password is None:
         return
     with pool.connection() as conn, conn.transaction():
@@ -41,6 +54,16 @@ def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
                 now=now,
             )
             log.info("created the first user 'admin' (password from settings)")
+
+
+def metrics_registry() -> CollectorRegistry:
+    """A registry for one app: the process, platform and garbage-collector metrics the
+    process-wide default registry carries, and whatever the services add to it."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
 
 
 def create_app(
@@ -73,13 +96,20 @@ def create_app(
         migrate(url)
         pool = open_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
         bootstrap_admin(pool, settings, the_clock.now())
+        passwords.dummy_hash()  # now, so the first unknown user costs what the others do
         app.state.settings = settings
         app.state.pool = pool
         app.state.clock = the_clock
         app.state.mqtt_url = mqtt_url
         app.state.database_url = url
+        app.state.metrics_registry = registry = metrics_registry()
         ctx = AppContext(
-            settings, pool, the_clock, mqtt_url, embedded_broker=settings.mqtt_url is None
+            settings,
+            pool,
+            the_clock,
+            mqtt_url,
+            embedded_broker=settings.mqtt_url is None,
+            metrics=registry,
         )
         factories = default_services(settings) if services is None else services
         running = []
@@ -123,13 +153,6 @@ def create_app(
             {"detail": f"a value in the request is not acceptable: {first}"}, status_code=422
         )
 
-    from .routes import anomalies, completeness, jobs, reread, rules
-    from .routes.archive import archive_router
-    from .routes.auth import router as auth_router
-    from .routes.health import router as health_router
-    from .routes.ingest import router as ingest_router
-    from .routes.readings import router as readings_router
-
     for router in (
         health_router,
         auth_router,
@@ -143,7 +166,5 @@ def create_app(
         jobs.router,
     ):
         app.include_router(router)
-    from ..web import mount
-
     mount(app)
     return app

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Query
+from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from server.auth.deps import require_role
@@ -36,6 +37,7 @@ SettingsDep = Annotated[Settings, Depends(state.settings)]
 ClockDep = Annotated[Clock, Depends(state.clock)]
 MqttUrl = Annotated[str, Depends(state.mqtt_url)]
 AuthSecret = Annotated[bytes, Depends(state.auth_secret)]
+MetricsRegistry = Annotated[CollectorRegistry, Depends(state.metrics_registry)]
 
 
 def connection(pool: Pool) -> Iterator[psycopg.Connection[Any]]:

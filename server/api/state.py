@@ -1,9 +1,10 @@
 """The application state, read back with its types.
 
-The lifespan in :mod:`server.api.app` puts the settings, the connection pool, the clock and
-the broker's URL on ``app.state``; the functions here are their only readers. Routes do not
-call them: they name what they need with the aliases of :mod:`server.api.deps`. The secret
-that signs session tokens is read (or created) on first use and kept on the state too.
+The lifespan in :mod:`server.api.app` puts the settings, the connection pool, the clock,
+the broker's URL and the Prometheus registry on ``app.state``; the functions here are their
+only readers. Routes do not call them: they name what they need with the aliases of
+:mod:`server.api.deps`. The secret that signs session tokens is read (or created) on first
+use and kept on the state too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from server.auth.secret import load_or_create_secret
@@ -36,6 +38,11 @@ def clock(request: Request) -> Clock:
 
 def mqtt_url(request: Request) -> str:
     value: str = request.app.state.mqtt_url
+    return value
+
+
+def metrics_registry(request: Request) -> CollectorRegistry:
+    value: CollectorRegistry = request.app.state.metrics_registry
     return value
 
 

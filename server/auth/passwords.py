@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -31,6 +33,9 @@ def needs_rehash(stored_hash: str) -> bool:
     return _HASHER.check_needs_rehash(stored_hash)
 
 
-#: A valid hash of a random password, verified against when the user does not exist so a
-#: wrong user name costs the same time as a wrong password.
-DUMMY_HASH = _HASHER.hash("meterlink-no-such-user-timing-guard")
+@cache
+def dummy_hash() -> str:
+    """A valid hash of a fixed password, verified against when the user does not exist so a
+    wrong user name costs the same time as a wrong password. Computed on first use (an
+    Argon2 hash takes tens of milliseconds and memory: not something importing should do)."""
+    return _HASHER.hash("meterlink-no-such-user-timing-guard")

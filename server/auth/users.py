@@ -110,7 +110,7 @@ def sign_in(
     """Check the password and issue a token; a wrong user or password gives one message."""
     user = q.get_user(conn, username=username)
     if user is None:
-        passwords.verify_password(passwords.DUMMY_HASH, password)  # same cost as a real check
+        passwords.verify_password(passwords.dummy_hash(), password)  # same cost as a real check
         raise AuthError("wrong user name or password")
     if not passwords.verify_password(user["password_hash"], password):
         q.record_login(conn, username=username, ok=False, now=now)

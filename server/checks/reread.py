@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from server.ingest.commands import queue_command
+from server.gateways.commands import queue_command
 
 HISTORY_DAYS = 62
 

@@ -11,6 +11,10 @@ no-op. Several server processes share the readings through a shared subscription
 
 Bad input never stops the consumer and never vanishes: anything that cannot be stored as
 it came goes to ``dead_letters`` with the reason, in the same transaction.
+
+Gateway statuses and command results arrive here too and are recorded by
+:mod:`server.gateways`; pending commands leave through this consumer's connection
+(:func:`server.gateways.dispatch.send_pending`).
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from protocols import mqtt_session, wire
 from protocols.mqtt_session import Action, SessionPolicy
 
 from ..clock import Clock, SystemClock
-from . import commands, metrics
+from ..gateways.dispatch import send_pending
+from ..gateways.results import record_results
+from ..gateways.status import record_status
+from .metrics import IngestMetrics
 from .store import Batch, row_json, screen, store
 
 log = logging.getLogger(__name__)
@@ -97,12 +103,14 @@ class Consumer:
         clock: Clock | None = None,
         on_stored: Callable[[Batch], None] | None = None,
         writers: int = 2,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.cfg, self.pool, self.tz = mqtt_cfg, pool, tz
         self.batch_max, self.batch_ms = batch_max, batch_ms
         self.future_s, self.retention_days = future_tolerance_s, retention_days
         self.clock: Clock = clock or SystemClock()
         self.on_stored = on_stored
+        self.metrics = metrics if metrics is not None else IngestMetrics()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -366,7 +374,7 @@ class Consumer:
             except wire.WireError as exc:
                 batch.add_dead(m.topic, None, f"bad topic: {exc}", payload)
                 continue
-            metrics.MESSAGES.labels(topic.channel.value).inc()
+            self.metrics.messages.labels(topic.channel.value).inc()
             try:
                 if topic.channel is wire.Channel.READINGS:
                     rows = wire.decode_readings_rows(payload)
@@ -379,7 +387,7 @@ class Consumer:
                     batch.add_rows(rows.gateway, rows.batch_id, good)
                     for row, why in bad:
                         batch.add_dead(m.topic, topic.gateway, why, row_json(row))
-                    metrics.READINGS.inc(len(good))
+                    self.metrics.readings.inc(len(good))
                     if rows.batch_id:
                         job.receipts.setdefault(rows.gateway, []).append(rows.batch_id)
                 elif topic.channel is wire.Channel.STATUS:
@@ -399,11 +407,11 @@ class Consumer:
                 if isinstance(exc, wire.UnknownSchemaError):
                     reason = f"unknown schema: {exc}"
                 batch.add_dead(m.topic, topic.gateway, reason, payload)
-                metrics.DEAD.labels(type(exc).__name__).inc()
+                self.metrics.dead.labels(type(exc).__name__).inc()
             except Exception as exc:  # a defect of ours: keep the message, keep the decoder
                 log.exception("could not handle a message on %s", m.topic)
                 batch.add_dead(m.topic, topic.gateway, f"could not be handled: {exc!r}", payload)
-                metrics.DEAD.labels(type(exc).__name__).inc()
+                self.metrics.dead.labels(type(exc).__name__).inc()
         return job
 
     def _write(self, job: _Job) -> None:
@@ -414,38 +422,16 @@ class Consumer:
             result = store(conn, job.batch, tz=self.tz)
             with conn.transaction():
                 for st in job.statuses:
-                    self._status(conn, st)
-                for gw, res in job.results:
-                    if not commands.record_result(conn, gw, res):
-                        conn.execute(
-                            "INSERT INTO dead_letters (topic, gateway_id, reason, "
-                            "payload) VALUES (%s, %s, %s, %s)",
-                            (f"{gw}/cmd/result", gw, f"result for unknown command {res.id!r}", b""),
-                        )
+                    record_status(conn, st)
+                record_results(conn, job.results)
         job.inserted = result.inserted
-        metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
-        metrics.INSERTED.inc(result.inserted)
+        self.metrics.commit_seconds.observe(time.monotonic() - started)
+        self.metrics.inserted.inc(result.inserted)
         if self.on_stored is not None and job.batch.groups:
             try:
                 self.on_stored(job.batch)
             except Exception:
                 log.exception("after-store hook failed")
-
-    @staticmethod
-    def _status(conn: Any, st: wire.GatewayStatus) -> None:
-        body = wire.encode_status(st).decode()
-        import json
-
-        conn.execute(
-            "INSERT INTO gateways (id, online, known, last_seen, status, status_at, version) "
-            "VALUES (%s, %s, false, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "online = excluded.online, last_seen = greatest(gateways.last_seen, "
-            "excluded.last_seen), status = excluded.status, status_at = excluded.status_at, "
-            "version = coalesce(nullif(excluded.version, ''), gateways.version), "
-            "updated_at = now() WHERE gateways.status_at IS NULL OR "
-            "gateways.status_at <= excluded.status_at",
-            (st.gateway, st.online, st.ts, Jsonb(json.loads(body)), st.ts, st.version),
-        )
 
     # ------------------------------------------------------------------ commands out
 
@@ -454,10 +440,9 @@ class Consumer:
             if not self.connected.is_set():
                 continue
             try:
-                with self.pool.connection() as conn, conn.transaction():
-                    for cmd_id, gw, payload in commands.take_pending(conn):
-                        topic = wire.topic(gw, wire.Channel.CMD, self.cfg.root)
-                        self._client.publish(topic, payload, qos=1)
-                        log.info("sent command %s to %s", cmd_id, gw)
+                send_pending(self.pool, self._publish_command, root=self.cfg.root)
             except Exception:
                 log.exception("sending commands failed")
+
+    def _publish_command(self, topic: str, payload: bytes) -> None:
+        self._client.publish(topic, payload, qos=1)

@@ -52,7 +52,7 @@ from protocols import wire
 from protocols.dlt645 import find_item, parse_request
 from server.checks import completeness, reread, rules
 from server.db.migrate import migrate
-from server.ingest import commands as server_commands
+from server.gateways import commands as server_commands
 from server.ingest.store import Batch, store
 from simulators.clock import VirtualClock
 from simulators.fleet import Fleet, fleet_from_dict

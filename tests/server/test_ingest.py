@@ -21,7 +21,7 @@ import pytest
 from protocols import wire
 from protocols.model import Reading, ReadingKind
 from server.db.pool import open_pool
-from server.ingest.commands import queue_command
+from server.gateways.commands import queue_command
 from server.ingest.consumer import Consumer, MqttConfig
 from tests.conftest import IN_CI, Broker
 
@@ -405,3 +405,54 @@ def test_a_message_our_code_fails_on_is_kept_and_the_decoder_goes_on(
         == 1
     )
     assert "could not handle a message" in caplog.text
+
+
+def test_each_consumer_counts_on_its_own_registry() -> None:
+    """The ingest metrics live on a registry per consumer (the app's, or its own): two
+    consumers in one process neither collide nor see each other's counts."""
+    from prometheus_client import CollectorRegistry
+
+    from server.ingest.metrics import IngestMetrics
+
+    registry = CollectorRegistry()
+    cfg = MqttConfig("mqtt://127.0.0.1:9")
+    a = Consumer(cfg, None, tz="UTC", metrics=IngestMetrics(registry))  # type: ignore[arg-type]
+    b = Consumer(cfg, None, tz="UTC")  # type: ignore[arg-type]
+    m = mqtt.MQTTMessage(mid=1, topic=wire.topic("gw-1", wire.Channel.STATUS).encode())
+    m.payload = wire.encode_status(wire.GatewayStatus("gw-1", True, NOW))
+    job = a._prepare(0, [m])  # noqa: SLF001 - the decoding without transport
+    assert [st.gateway for st in job.statuses] == ["gw-1"]
+    labels = {"channel": "status"}
+    assert a.metrics.registry is registry
+    assert registry.get_sample_value("meterlink_ingest_messages_total", labels) == 1
+    assert b.metrics.registry.get_sample_value("meterlink_ingest_messages_total", labels) is None
+
+
+def test_the_apps_metrics_endpoint_serves_its_services_registry(
+    migrated: str, mqtt_broker: Broker, tmp_path: Path
+) -> None:
+    """``/metrics`` serves the app's own registry: what its services count there, and the
+    process metrics the default registry used to carry."""
+    from fastapi.testclient import TestClient
+
+    from server.api.app import create_app
+    from server.context import AppContext
+    from server.ingest.metrics import IngestMetrics
+
+    from .conftest import settings_for
+
+    class Counting:
+        def __init__(self, ctx: AppContext) -> None:
+            IngestMetrics(ctx.metrics).messages.labels("status").inc(2)
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+    app = create_app(settings_for(migrated, mqtt_broker.url, tmp_path), services=[Counting])
+    with TestClient(app) as client:
+        body = client.get("/metrics").text
+    assert 'meterlink_ingest_messages_total{channel="status"} 2.0' in body
+    assert "process_cpu_seconds_total" in body

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..deps import MqttUrl, Pool
+from ..deps import MetricsRegistry, MqttUrl, Pool
 from ..models import Liveness, Readiness
 
 router = APIRouter(tags=["health"])
@@ -54,5 +54,5 @@ def ready(pool: Pool, mqtt_url: MqttUrl) -> JSONResponse:
         }
     },
 )
-def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(registry: MetricsRegistry) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

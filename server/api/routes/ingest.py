@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from protocols import wire
-from server.db.queries import commands as qc
+from server.db.queries import gateways as qc
 from server.db.queries import ingest_review as q
-from server.ingest.commands import queue_command
+from server.gateways.commands import queue_command
 
 from ..actor import current_actor
 from ..deps import Db, Operator, Viewer
