@@ -1,8 +1,8 @@
 """One clock: only the clock modules read the host's time.
 
-Everything else in ``edge/`` and ``server/`` takes the time from a ``protocols.clock.Clock`` so a simulated
-week stamps statuses, batches and command results with simulated time. ``time.monotonic``
-(timeouts, elapsed time) is not "the time" and stays allowed.
+Everything else in ``edge/`` and ``server/`` takes the time from a ``protocols.clock.Clock``,
+so a simulated week stamps statuses, batches and command results with simulated time.
+``time.monotonic`` (timeouts, elapsed time) is not "the time" and stays allowed.
 """
 
 from __future__ import annotations
