@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from protocols.model import QUANTITY_BY_NAME, Reading, ReadingKind, Source, freeze_instant
+from protocols.vocabulary import MeterState as MeterStateName
 from protocols.wire import BusHealth, MeterHealth
 
 from .clock import Clock
@@ -48,7 +49,7 @@ NO_SYNC_WINDOW = ((23, 55), (0, 5))  # local times between which no clock is set
 
 @dataclass
 class MeterState:
-    state: str = "ok"
+    state: MeterStateName = MeterStateName.OK
     failures: int = 0
     attempts: int = 0
     successes: int = 0
@@ -188,7 +189,7 @@ class BusWorker:
         """A dead meter waiting for its retry time (scheduled jobs only)."""
         return (
             not job.on_demand
-            and state.state == "dead"
+            and state.state == MeterStateName.DEAD
             and state.retry_at is not None
             and self.clock.now() < state.retry_at
         )
@@ -261,7 +262,7 @@ class BusWorker:
         state.attempts += 1
         state.successes += 1
         state.failures = 0
-        state.state = "ok"
+        state.state = MeterStateName.OK
         state.last_ok = self.clock.now()
         state.retry_at = None
         self.metrics.meter_success.labels(meter.id).set(state.successes / state.attempts)
@@ -271,8 +272,10 @@ class BusWorker:
         state.last_error = exc.reason
         if exc.communication:
             state.failures += 1
-        state.state = "dead" if state.failures >= DEAD_AFTER else "failing"
-        if state.state == "dead":
+        state.state = (
+            MeterStateName.DEAD if state.failures >= DEAD_AFTER else MeterStateName.FAILING
+        )
+        if state.state == MeterStateName.DEAD:
             # the exponent is capped: a meter dead for weeks must not overflow the timedelta
             # (that failed the whole job, and with it the readings of the bus's other meters)
             doublings = min(state.failures - DEAD_AFTER, 30)

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from protocols.vocabulary import EDGE_PROTOCOL_OF, MeterProtocol
 from simulators.clock import VirtualClock
 from simulators.fleet import Fleet, load_fleet
 from simulators.simulation import Simulation
-
-_EDGE_PROTOCOL = {"dlt645-2007": "2007", "dlt645-1997": "1997", "modbus": "modbus"}
 
 
 @dataclass
@@ -88,7 +87,7 @@ def edge_config_dict(
             entry: dict[str, Any] = {
                 "id": m.archive_id,
                 "address": m.address,
-                "protocol": _EDGE_PROTOCOL[m.protocol],
+                "protocol": str(EDGE_PROTOCOL_OF[MeterProtocol(m.protocol)]),
             }
             if m.protocol == "modbus":
                 entry["profile"] = m.modbus_profile

@@ -23,11 +23,12 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from protocols.vocabulary import FREEZE_HISTORY_DAYS, MeterProtocol
 from simulators.faults import Fault, FaultError
 from simulators.profiles import LoadKind, LoadModel, stable_unit
 
-PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
-FREEZE_DAYS = 62
+PROTOCOLS: tuple[str, ...] = tuple(MeterProtocol)
+FREEZE_DAYS = FREEZE_HISTORY_DAYS
 
 
 class MeterError(ValueError):

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from protocols import dlt645 as d
 from protocols.dlt645 import DataItem, Frame, Version
+from protocols.vocabulary import FREEZE_HISTORY_DAYS
 
 from ..config import MeterConfig
 from ..transports import ReadTimeout, Transport, transact
@@ -194,7 +195,7 @@ class Dlt645Driver:
             )
         n0 = (today - data_date).days
         for n in (n0, n0 - 1, n0 + 1):
-            if not 1 <= n <= 62:
+            if not 1 <= n <= FREEZE_HISTORY_DAYS:
                 continue
             when_item, energy_item, export_item = d.freeze_items(n)
             shown = self.read_item(meter, when_item)[0]
@@ -213,7 +214,7 @@ class Dlt645Driver:
         raise ReadError(
             meter.id,
             FailureKind.UNSUPPORTED,
-            f"no daily freeze for {data_date} in the meter's 62-day history",
+            f"no daily freeze for {data_date} in the meter's {FREEZE_HISTORY_DAYS}-day history",
         )
 
     def broadcast_time(self, local_now: datetime) -> None:

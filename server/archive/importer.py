@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from protocols.vocabulary import CustomerClass
+
 PROTOCOL_ALIASES = {
     "2007": "dlt645-2007",
     "dlt645-2007": "dlt645-2007",
@@ -20,7 +22,7 @@ PROTOCOL_ALIASES = {
     "645-1997": "dlt645-1997",
     "modbus": "modbus",
 }
-CLASSES = ("residential", "commercial", "industrial", "agricultural", "other")
+CLASSES: tuple[str, ...] = tuple(CustomerClass)
 CLASS_ALIASES = {
     "居民": "residential",
     "商业": "commercial",

@@ -11,9 +11,10 @@ from typing import Any
 
 import psycopg
 
+from protocols.vocabulary import FREEZE_HISTORY_DAYS
 from server.gateways.commands import queue_command
 
-HISTORY_DAYS = 62
+HISTORY_DAYS = FREEZE_HISTORY_DAYS  # the meters' daily-freeze depth (DL/T 645 0506xxnn)
 
 
 def missing_meter_days(

@@ -25,12 +25,14 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
+from protocols.vocabulary import CustomerClass
+
 from . import rule_sql
 
 Scope = Literal["meter", "area"]
 
 ROLLOVER = 1_000_000.0
-CUSTOMER_CLASSES = ("residential", "commercial", "industrial", "agricultural", "other")
+CUSTOMER_CLASSES: tuple[str, ...] = tuple(CustomerClass)
 # the placeholders every query may use besides parameters: the run's context
 CONTEXT = frozenset({"d", "tz", "roll"})
 # the freeze depth a meter keeps: a rule cannot look back further than this
