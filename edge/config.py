@@ -132,10 +132,6 @@ class BusConfig:
     meters: tuple[MeterConfig, ...] = ()
 
     @property
-    def is_modbus_tcp(self) -> bool:
-        return self.port.startswith("modbus-tcp://")
-
-    @property
     def bits_per_byte(self) -> int:
         return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
 

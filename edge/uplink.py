@@ -6,10 +6,10 @@ the default): a broker's PUBACK only says the broker has the batch, and a broker
 delivering it loses what it acknowledged. A batch without a receipt after
 ``receipt_timeout_s`` is sent again (the timeout doubles once per round of late batches, up
 to an hour, while no receipt at all comes, so a server that is down is not flooded); at most
-``MAX_UNCONFIRMED`` batches wait for receipts at once. With ``delivery = "puback"`` the
-PUBACK deletes (for a durable broker). Which batch is where, and which readings may be
-deleted, is kept by one object, :class:`edge.delivery_ledger.DeliveryLedger`; the callbacks
-here only report to it.
+``edge.delivery_ledger.MAX_UNCONFIRMED`` batches wait for receipts at once. With
+``delivery = "puback"`` the PUBACK deletes (for a durable broker). Which batch is where, and
+which readings may be deleted, is kept by one object,
+:class:`edge.delivery_ledger.DeliveryLedger`; the callbacks here only report to it.
 The status message is retained; the last will marks the gateway offline.
 Commands arrive on the gateway's ``cmd`` topic and are handed to a handler thread.
 

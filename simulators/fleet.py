@@ -170,7 +170,7 @@ def fleet_from_dict(
             raise FleetError(f"buses[{i}].name: duplicate bus name {n!r}")
     bus_by_name = {b.name: b for b in buses}
 
-    ctx = _Ctx(seed, tz_name, commissioned, start, bus_by_name)
+    ctx = _FleetContext(seed, tz_name, commissioned, start, bus_by_name)
     meters: list[tuple[MeterSpec, str]] = []
     areas: list[AreaSpec] = []
     for i, raw in enumerate(top.tables("areas")):
@@ -195,7 +195,7 @@ def fleet_from_dict(
 
 
 @dataclass
-class _Ctx:
+class _FleetContext:
     seed: int
     tz: str
     commissioned: date
@@ -224,7 +224,7 @@ def _bus(v: Table) -> BusSpec:
     return spec
 
 
-def _area(v: Table, ctx: _Ctx, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
+def _area(v: Table, ctx: _FleetContext, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
     area_id = v.get("id", str)
     name = v.get("name", str, area_id)
     loss = v.number("loss", -0.5, 0.9, 0.04)
@@ -255,7 +255,7 @@ def _area(v: Table, ctx: _Ctx, meters: list[tuple[MeterSpec, str]]) -> AreaSpec:
     )
 
 
-def _meter(v: Table, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSpec, str]:
+def _meter(v: Table, ctx: _FleetContext, *, area: str | None, role: str) -> tuple[MeterSpec, str]:
     archive_id = v.get("archive_id", str)
     address = v.get("address", str)
     if not (len(address) == 12 and address.isdigit()):
@@ -268,7 +268,7 @@ def _meter(v: Table, ctx: _Ctx, *, area: str | None, role: str) -> tuple[MeterSp
 
 
 def _meter_fields(
-    v: Table, ctx: _Ctx, archive_id: str, address: str, area: str | None, role: str
+    v: Table, ctx: _FleetContext, archive_id: str, address: str, area: str | None, role: str
 ) -> tuple[MeterSpec, str]:
     bus_name = v.get("bus", str)
     if bus_name not in ctx.buses:
@@ -330,7 +330,7 @@ def _meter_fields(
     return spec, bus_name
 
 
-def _fault(v: Table, ctx: _Ctx, phases: int) -> Fault:
+def _fault(v: Table, ctx: _FleetContext, phases: int) -> Fault:
     kind = v.get("kind", str)
     start = (
         _instant(v.get("start", (str, datetime)), f"{v.path}.start")
@@ -345,7 +345,7 @@ def _fault(v: Table, ctx: _Ctx, phases: int) -> Fault:
         raise FleetError(str(exc)) from exc
 
 
-def _generate(v: Table, ctx: _Ctx, area: str) -> list[tuple[MeterSpec, str]]:
+def _generate(v: Table, ctx: _FleetContext, area: str) -> list[tuple[MeterSpec, str]]:
     """``count`` similar customers: archive ids ``{prefix}{n:06d}`` and addresses from
     ``first_address`` upwards (unit ids from ``first_unit_id`` for Modbus meters)."""
     count = v.integer("count", 1, 100000)

@@ -51,8 +51,3 @@ def migrate(target: str | psycopg.Connection[Any]) -> list[str]:
     finally:
         if isinstance(target, str):
             conn.close()
-
-
-def has_timescale(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-    return row is not None
