@@ -18,25 +18,26 @@ import sys
 import threading
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from protocols import dlt645 as d
 from protocols.model import QUANTITY_BY_NAME
 
+from .agent import run
+from .clock import ScaledClock
 from .config import BusConfig, ConfigError, MeterConfig, load_config
 from .discover import discover_dlt645, discover_modbus, snippet
+from .meters.dlt645_driver import Dlt645Driver
 from .meters.errors import ReadError
+from .meters.modbus_driver import ModbusDriver
 from .transports import SerialTransport, TransportError
 from .wire_budget import budget
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .agent import run
-
     config = load_config(args.config)
     clock = None
     if args.virtual_clock:
-        from .clock import ScaledClock
-
         try:
             clock = ScaledClock.parse(args.virtual_clock)
         except ValueError as exc:
@@ -67,8 +68,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_discover(args: argparse.Namespace) -> int:
     if args.modbus:
-        from .meters.modbus_driver import ModbusDriver
-
         lo, _, hi = args.units.partition("-")
         bus = BusConfig(
             "scan",
@@ -109,10 +108,6 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
-    from .meters.dlt645_driver import Dlt645Driver
-
     meter = MeterConfig("cli", args.address, args.protocol)
     transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
     drv = Dlt645Driver(transport, timeout_s=args.timeout_ms / 1000, tz=ZoneInfo(args.timezone))

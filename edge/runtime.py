@@ -18,6 +18,7 @@ from protocols.wire import BackfillItem, BusHealth, MeterHealth
 from .bus import BusWorker, Sink
 from .clock import Clock, ManualClock, SystemClock
 from .config import EdgeConfig, MeterConfig, PlanConfig
+from .discover import discover_dlt645
 from .jobs import Job, JobKind, JobResult
 from .meters.reader import Dlt645Reader
 from .metrics import EdgeMetrics
@@ -200,8 +201,6 @@ class EdgeRuntime:
         return {"buses": results}
 
     def rediscover(self, bus: str) -> dict[str, object]:
-        from .discover import discover_dlt645
-
         if bus not in self.workers:
             raise CommandRefused(f"no bus {bus!r} on this gateway")
         w = self.workers[bus]

@@ -36,6 +36,8 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from protocols import mqtt_session, wire
@@ -136,9 +138,6 @@ class Uplink:
     def _connect(self) -> None:
         props = None
         if self.protocol == mqtt.MQTTv5:
-            from paho.mqtt.packettypes import PacketTypes
-            from paho.mqtt.properties import Properties
-
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 7 * 24 * 3600
         self._client.connect_async(

@@ -16,9 +16,15 @@ import logging
 import os
 import sys
 
+import psycopg
+import uvicorn
 from pydantic import ValidationError
 
+from .api.app import create_app
+from .auth.users import UserError, create_user
 from .clock import SystemClock
+from .db.migrate import migrate
+from .embedded import EmbeddedPostgres
 from .settings import Settings
 
 
@@ -27,10 +33,6 @@ def load_settings(path: str | None) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from .api.app import create_app
-
     uvicorn.run(
         create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info"
     )
@@ -38,9 +40,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from .db.migrate import migrate
-    from .embedded import EmbeddedPostgres
-
     pg = None
     url = settings.database_url
     if url is None:
@@ -56,11 +55,6 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
-    import psycopg
-
-    from .auth.users import UserError, create_user
-    from .db.migrate import migrate
-
     if settings.database_url is None:
         print(
             "error: set METERLINK_DATABASE_URL (the embedded database runs only with the server)",

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +29,6 @@ def _sbin_on_path() -> None:
     """PostgreSQL refuses to run as root, so as root the embedded server creates a system
     user with ``useradd``, which lives in /usr/sbin: a minimal PATH (cron, a bare shell,
     systemd) often lacks it."""
-    import os
-    import shutil
-
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("useradd") is None:
         os.environ["PATH"] = os.pathsep.join(
             [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"]
@@ -48,8 +49,6 @@ class EmbeddedPostgres:
             self.data_dir / "pg", cleanup_mode="stop"
         )
         uri = self._server.get_uri()
-        import psycopg
-
         with psycopg.connect(uri, autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = 'meterlink'"

@@ -6,6 +6,7 @@ Validation errors name the field.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,6 @@ class Settings(BaseSettings):
             raise ValueError(f"settings file {p} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"settings file {p} is not valid TOML: {exc}") from None
-        import os
-
         env_set = {k[len("METERLINK_") :].lower() for k in os.environ if k.startswith("METERLINK_")}
         merged = {k: v for k, v in data.items() if k not in env_set}
         merged.update(overrides)

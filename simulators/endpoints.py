@@ -27,6 +27,8 @@ import tty
 from dataclasses import dataclass
 from typing import Any
 
+import serial
+
 from protocols.dlt645.stream import StreamDecoder
 from simulators.bus import Bus
 
@@ -337,8 +339,6 @@ class SerialEndpoint(Endpoint):
         }
 
     def _open(self) -> None:
-        import serial  # only this endpoint needs pyserial
-
         try:
             self._port = serial.Serial(
                 self.device,

@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from protocols.modbus import get_profile
 from protocols.vocabulary import FREEZE_HISTORY_DAYS, MeterProtocol
 from simulators.faults import Fault, FaultError
 from simulators.profiles import LoadKind, LoadModel, stable_unit
@@ -340,8 +341,6 @@ class SimMeter:
 
     @cached_property
     def modbus_profile(self) -> Any:
-        from protocols.modbus import get_profile
-
         if self.spec.modbus_profile is None:
             raise MeterError(f"meter {self.archive_id} has no Modbus profile")
         return get_profile(self.spec.modbus_profile)

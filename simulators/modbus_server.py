@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import NoSuchIdException
 from pymodbus.framer import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -255,8 +256,6 @@ class _OnlyUnits:
 
     def _check(self, device_id: int) -> None:
         if device_id not in self._units:
-            from pymodbus.exceptions import NoSuchIdException
-
             raise NoSuchIdException(f"no meter with unit id {device_id} on this bus")
 
     async def async_getValues(self, device_id: int, *args: Any) -> Any:  # noqa: N802

@@ -27,9 +27,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from psycopg_pool import ConnectionPool
 
@@ -62,8 +65,6 @@ class MqttConfig:
         key: str | None = None,
         protocol: str = "auto",
     ) -> None:
-        from urllib.parse import urlsplit
-
         self.protocol = protocol  # "auto" | "5" | "3.1.1"
 
         parts = urlsplit(url)
@@ -232,9 +233,6 @@ class Consumer:
     def _connect(self) -> None:
         props = None
         if self.protocol == mqtt.MQTTv5:
-            from paho.mqtt.packettypes import PacketTypes
-            from paho.mqtt.properties import Properties
-
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 24 * 3600
         self._client.connect_async(

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from edge.agent import Agent
+from edge.config import config_from_dict
 from simulators.clock import VirtualClock
 from simulators.fleet import Fleet
 from simulators.harness import RunningFleet, edge_config_dict, running_fleet
@@ -118,9 +120,6 @@ def fleet_and_agents(
 ) -> Iterator[tuple[RunningFleet, list[str]]]:
     """Serve ``fleet`` on loopback and run one edge agent per concentrator; yields the
     running fleet and the concentrators' ids; stops the agents, then the fleet."""
-    from edge.agent import Agent
-    from edge.config import config_from_dict
-
     agents: list[Agent] = []
     with running_fleet(
         fleet, clock=clock, fast=True, ground_truth=data_dir / "ground_truth.jsonl"
