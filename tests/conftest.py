@@ -16,6 +16,7 @@ every database and broker path really ran.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -220,6 +221,15 @@ _SERVICE_FIXTURES = {
 }
 #: Whole folders of long end-to-end runs.
 _SLOW_FOLDERS = ("accuracy", "reliability", "demo")
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """Collect garbage when each test ends, so a socket or file a test left open is reported
+    (an unraisable ResourceWarning, an error here) by the test that leaked it, not by
+    whichever later test happens to trigger the collector."""
+    yield
+    gc.collect()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
