@@ -83,6 +83,8 @@ class Uplink:
         self.connected = threading.Event()
         self._session = SessionPolicy(broker.protocol, connack_wait_s=CONNACK_WAIT_S)
         self._session_lock = threading.Lock()  # paho's thread, the watchdog, the fallback
+        # replacing the client (fallback) and stopping it (stop) never overlap
+        self._client_lock = threading.Lock()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
@@ -167,6 +169,10 @@ class Uplink:
         self._commands.put(None)
         for t in self._threads:
             t.join(10)
+        with self._client_lock:
+            self._say_offline_and_disconnect(reason)
+
+    def _say_offline_and_disconnect(self, reason: str) -> None:
         if self.connected.is_set():
             st = self.status()
             offline = wire.GatewayStatus(
@@ -240,16 +246,19 @@ class Uplink:
                 return
 
     def _fallback_311(self) -> None:
-        log.info("broker does not speak MQTT 5; using 3.1.1")
-        old = self._client
-        old.loop_stop()
-        sock = old.socket()  # the discarded client's connection: closed now, not left to GC
-        if sock is not None:
-            sock.close()
-        with self._session_lock:
-            self._session.client_replaced()
-        self._client = self._make_client()
-        self._connect()
+        with self._client_lock:
+            if self._stop.is_set():
+                return  # stopping: no new client
+            log.info("broker does not speak MQTT 5; using 3.1.1")
+            old = self._client
+            old.loop_stop()
+            sock = old.socket()  # the discarded client's connection: closed now, not left to GC
+            if sock is not None:
+                sock.close()
+            with self._session_lock:
+                self._session.client_replaced()
+            self._client = self._make_client()
+            self._connect()
 
     def _on_disconnect(
         self,

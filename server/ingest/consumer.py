@@ -118,6 +118,8 @@ class Consumer:
         # when to fall back to MQTT 3.1.1: the policy shared with the edge's uplink
         self._session = SessionPolicy(mqtt_cfg.protocol, connack_wait_s=CONNACK_WAIT_S)
         self._session_lock = threading.Lock()  # paho's thread, the watchdog, the fallback
+        # replacing the client (fallback) and stopping it (stop) never overlap
+        self._client_lock = threading.Lock()
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
         if writers < 1:
@@ -207,16 +209,19 @@ class Consumer:
                 return
 
     def _fallback_311(self) -> None:
-        log.info("broker does not speak MQTT 5; using 3.1.1")
-        old = self._client
-        old.loop_stop()
-        sock = old.socket()  # the discarded client's connection: closed now, not left to GC
-        if sock is not None:
-            sock.close()
-        with self._session_lock:
-            self._session.client_replaced()
-        self._client = self._make_client()
-        self._connect()
+        with self._client_lock:
+            if self._stop.is_set():
+                return  # stopping: no new client
+            log.info("broker does not speak MQTT 5; using 3.1.1")
+            old = self._client
+            old.loop_stop()
+            sock = old.socket()  # the discarded client's connection: closed now, not left to GC
+            if sock is not None:
+                sock.close()
+            with self._session_lock:
+                self._session.client_replaced()
+            self._client = self._make_client()
+            self._connect()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
@@ -261,8 +266,9 @@ class Consumer:
         self._stop.set()
         for t in self._threads:
             t.join(15)
-        self._client.disconnect()
-        self._client.loop_stop()
+        with self._client_lock:
+            self._client.disconnect()
+            self._client.loop_stop()
 
     # ------------------------------------------------------------------ storing
     #

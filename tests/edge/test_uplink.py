@@ -506,3 +506,15 @@ def test_a_broker_that_never_answers_an_mqtt_5_connect_gets_3_1_1(
         silent.close()
         for s in held:
             s.close()
+
+
+def test_a_fallback_after_stop_leaves_the_stopped_client_alone(tmp_path: Path) -> None:
+    """stop() and the MQTT 5 -> 3.1.1 fallback (on the watchdog's or paho's thread) once
+    overlapped: stop joined the thread of a replacement client not yet started ("cannot join
+    thread before it is started"). Once stopping, a fallback makes no new client."""
+    up = _bare_uplink(tmp_path, "mqtt://127.0.0.1:9")
+    before = up._client
+    up._stop.set()
+    up._fallback_311()
+    assert up._client is before
+    assert up.protocol == mqtt.MQTTv5
