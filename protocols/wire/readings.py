@@ -129,6 +129,14 @@ def decode_readings(payload: bytes) -> ReadingsBatch:
     The server dead-letters a rejected batch whole (with this reason), so nothing is stored
     half and nothing vanishes.
     """
+    gateway, batch_id, sent_at, raw = _batch_header(payload)
+    readings = tuple(reading_from_dict(item, f"readings[{i}]") for i, item in enumerate(raw))
+    return ReadingsBatch(gateway, batch_id, sent_at, readings)
+
+
+def _batch_header(payload: bytes) -> tuple[str, str, datetime, list[Any]]:
+    """A readings batch's gateway, batch id, sent time and raw readings list, checked (the
+    part both decoders share)."""
     obj = load(payload)
     gateway = check_gateway_id(typed_field(obj, "gateway", str))
     batch_id = typed_field(obj, "batch_id", str)
@@ -138,8 +146,7 @@ def decode_readings(payload: bytes) -> ReadingsBatch:
         raise WireError(f"readings: expected a list, got {kind_of(raw)}")
     if len(raw) > MAX_BATCH_READINGS:
         raise WireError(f"readings: {len(raw)} items exceed the limit of {MAX_BATCH_READINGS}")
-    readings = tuple(reading_from_dict(item, f"readings[{i}]") for i, item in enumerate(raw))
-    return ReadingsBatch(gateway, batch_id, sent_at, readings)
+    return gateway, batch_id, sent_at, raw
 
 
 #: One reading as a plain tuple for the server's bulk path (``COPY`` takes it as is):
@@ -177,15 +184,7 @@ def decode_readings_rows(payload: bytes) -> ReadingsRows:
     accepts it or raises the reference error. Timestamps repeat across a batch (one slot,
     many meters), so each distinct string is parsed once.
     """
-    obj = load(payload)
-    gateway = check_gateway_id(typed_field(obj, "gateway", str))
-    batch_id = typed_field(obj, "batch_id", str)
-    sent_at = parse_ts(obj.get("sent_at"), "sent_at")
-    raw = obj.get("readings")
-    if not isinstance(raw, list):
-        raise WireError(f"readings: expected a list, got {kind_of(raw)}")
-    if len(raw) > MAX_BATCH_READINGS:
-        raise WireError(f"readings: {len(raw)} items exceed the limit of {MAX_BATCH_READINGS}")
+    gateway, batch_id, sent_at, raw = _batch_header(payload)
     rows: list[ReadingRow] = []
     append = rows.append
     ts_cache: dict[str, datetime] = {}
