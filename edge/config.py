@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from protocols.config_schema import Table, declared, default_of, setting
 from protocols.modbus import PROFILES
 from protocols.model import DEFAULT_METER_TIMEZONE, QUANTITY_BY_NAME
-from protocols.wire import WireError, check_gateway_id
+from protocols.wire import ID_RULE, WireError, check_gateway_id, is_id
 
 PROTOCOLS = ("2007", "1997", "auto", "modbus")
 PARITIES = ("N", "E", "O")
@@ -398,8 +398,8 @@ def _bus(b: Table, i: int) -> BusConfig:
 
 def _meter(m: Table) -> MeterConfig:
     mid = m.get("id", str)
-    if not mid or len(mid) > 64:
-        raise ConfigError(f"{m.path}.id: expected 1..64 characters")
+    if not is_id(mid):  # it names the meter on the wire and in the archive
+        raise ConfigError(f"{m.path}.id: {mid!r} is not a valid meter id: use {ID_RULE}")
     protocol = m.setting(MeterConfig, "protocol")
     address = str(m.get("address", (str, int), "000000000000"))
     if protocol != "modbus" and not (len(address) == 12 and address.isdigit()):

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
 
+from protocols.wire.codec import text_fault
+
 SCHEMA_KEY: Final = "meterlink.setting"
 
 
@@ -164,6 +166,10 @@ class Table:
             value = float(value)
         if not isinstance(value, options):
             raise self.fail(key, f"expected {type_names(typ)}, got {value!r}")
+        if isinstance(value, str):
+            fault = text_fault(value)  # such text could not be sent, logged or stored
+            if fault:
+                raise self.fail(key, f"text {fault}: {value!r}")
         return value
 
     def integer(self, key: str, lo: int, hi: int, default: Any = REQUIRED) -> Any:

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # batches stored in parallel (one connection each): decoding the next batch overlaps the
     # merge of the previous ones; acknowledgements stay in arrival order
     ingest_writers: int = Field(default=2, ge=1, le=16)
+    # readiness fails (503) when a received message has waited this long unacknowledged
+    ingest_stall_s: float = Field(default=120, gt=0, le=86_400)
     ingest_enabled: bool = True
 
     jobs_enabled: bool = True

@@ -24,13 +24,18 @@ family: ``readings``, ``status``, ``commands``, ``receipts``. Import from the pa
 from __future__ import annotations
 
 from protocols.wire.codec import (
+    ID_RULE,
     MAX_PAYLOAD_BYTES,
     SCHEMA_VERSION,
     UnknownSchemaError,
     WireError,
     check_gateway_id,
+    check_id,
+    check_tree,
     format_ts,
+    is_id,
     parse_ts,
+    text_fault,
 )
 from protocols.wire.commands import (
     BackfillItem,
@@ -88,6 +93,11 @@ __all__ = [
     "UnknownSchemaError",
     "WireError",
     "check_gateway_id",
+    "check_id",
+    "check_tree",
+    "is_id",
+    "text_fault",
+    "ID_RULE",
     "format_ts",
     "parse_ts",
     # topics

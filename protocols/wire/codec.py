@@ -22,7 +22,10 @@ SCHEMA_VERSION: Final[int] = 1
 #: Longest payload either side accepts (a batch of a few thousand readings fits easily).
 MAX_PAYLOAD_BYTES: Final[int] = 4 * 1024 * 1024
 
-_GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: The grammar of every identifier on the wire (gateway, meter, batch and command ids): safe
+#: in a topic, a URL path, a file name and a database key.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+ID_RULE: Final[str] = "1-64 letters, digits, '_', '.', '-', starting with a letter or digit"
 
 
 class WireError(ValueError):
@@ -37,8 +40,13 @@ class UnknownSchemaError(WireError):
 
 
 def dump(obj: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON; NaN and infinities are refused (JSON has no such numbers)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON; NaN and infinities are refused (JSON has no such numbers), and so is
+    text with no UTF-8 form (a lone surrogate)."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise WireError("text is not valid Unicode (a lone surrogate)") from None
 
 
 def load(payload: bytes | bytearray | str) -> dict[str, Any]:
@@ -49,6 +57,8 @@ def load(payload: bytes | bytearray | str) -> dict[str, Any]:
         obj = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise WireError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise WireError("malformed JSON: nested too deeply") from None
     if not isinstance(obj, dict):
         raise WireError(f"payload must be a JSON object, got {kind_of(obj)}")
     schema = obj.get("schema")
@@ -62,14 +72,66 @@ def load(payload: bytes | bytearray | str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- identifiers
 
 
+def is_id(value: object) -> bool:
+    """Whether ``value`` follows the identifier grammar (:data:`ID_RULE`)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def check_id(value: object, where: str) -> str:
+    """An identifier (gateway, meter, batch, command): :data:`ID_RULE`."""
+    if not is_id(value):
+        raise WireError(f"{where}: {show(value)} is not a valid id: use {ID_RULE}")
+    return value  # type: ignore[return-value]  # is_id checked the type
+
+
 def check_gateway_id(gateway: str) -> str:
     """A gateway id is 1-64 characters of letters, digits, ``_ . -`` (safe in a topic)."""
-    if not isinstance(gateway, str) or not _GATEWAY_ID.match(gateway):
-        raise WireError(
-            f"gateway id {gateway!r} is not valid: use 1-64 letters, digits, '_', '.', '-',"
-            " starting with a letter or digit"
-        )
+    if not is_id(gateway):
+        raise WireError(f"gateway id {show(gateway)} is not valid: use {ID_RULE}")
     return gateway
+
+
+# --------------------------------------------------------------------------- text
+
+
+def text_fault(value: str) -> str | None:
+    """Why PostgreSQL could not store ``value`` as text (a NUL character, or a lone
+    surrogate that has no UTF-8 form), or None."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def check_tree(value: object, where: str, *, max_depth: int = 32) -> None:
+    """Every string (keys included) and number in a decoded JSON value can be stored (no NUL,
+    no lone surrogate, no NaN or infinity: Python's JSON reader takes them, PostgreSQL's
+    jsonb does not); for free-form parts of a payload (command arguments and results) that
+    are kept as they came."""
+    stack: list[tuple[object, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > max_depth:
+            raise WireError(f"{path}: nested deeper than {max_depth} levels")
+        if isinstance(item, str):
+            fault = text_fault(item)
+            if fault:
+                raise WireError(f"{path}: text {fault}")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise WireError(f"{path}: {item} is not a JSON number")
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                fault = text_fault(k)
+                if fault:
+                    raise WireError(f"{path}: a key {fault}")
+                stack.append((v, f"{path}.{k}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
 
 
 # --------------------------------------------------------------------------- time
@@ -130,6 +192,8 @@ def show(value: object) -> str:
     """A value as the peer sent it (JSON), shortened, for error messages."""
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+        if text_fault(text):  # a lone surrogate: say it escaped, so the reason can be stored
+            text = json.dumps(value, allow_nan=True)
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -167,22 +231,26 @@ def a_bool(value: object, where: str) -> bool:
 
 
 def a_string(value: object, where: str, *, max_len: int, non_empty: bool = False) -> str:
+    """Free text of at most ``max_len`` characters that PostgreSQL can store."""
     if not isinstance(value, str) or (non_empty and not value) or len(value) > max_len:
         what = "a non-empty string" if non_empty else "a string"
         raise WireError(
             f"{where}: expected {what} of at most {max_len} characters, got {show(value)}"
         )
+    fault = text_fault(value)
+    if fault:
+        raise WireError(f"{where}: text {fault}")
     return value
 
 
 def a_string_or_null(value: object, where: str, *, max_len: int) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > max_len:
+    if not isinstance(value, str):
         raise WireError(
             f"{where}: expected null or a string of at most {max_len} characters, got {show(value)}"
         )
-    return value
+    return a_string(value, where, max_len=max_len)
 
 
 def a_count(value: object, where: str) -> int:

@@ -25,9 +25,11 @@ from protocols.wire.codec import (
     SCHEMA_VERSION,
     WireError,
     check_gateway_id,
+    check_id,
     dump,
     enum_value,
     format_ts,
+    is_id,
     kind_of,
     load,
     parse_ts,
@@ -70,9 +72,7 @@ def reading_from_dict(obj: object, where: str = "reading") -> Reading:
     missing = [k for k in ("meter", "quantity", "ts", "value") if k not in obj]
     if missing:
         raise WireError(f"{where}: missing field(s) {', '.join(missing)}")
-    meter = obj["meter"]
-    if not isinstance(meter, str) or not meter or len(meter) > 64:
-        raise WireError(f"{where}.meter: expected a non-empty string of at most 64 characters")
+    meter = check_id(obj["meter"], f"{where}.meter")
     quantity = obj["quantity"]
     if not isinstance(quantity, str) or quantity not in QUANTITY_BY_NAME:
         raise WireError(f"{where}.quantity: unknown quantity {quantity!r}")
@@ -139,7 +139,7 @@ def _batch_header(payload: bytes) -> tuple[str, str, datetime, list[Any]]:
     part both decoders share)."""
     obj = load(payload)
     gateway = check_gateway_id(typed_field(obj, "gateway", str))
-    batch_id = typed_field(obj, "batch_id", str)
+    batch_id = check_id(obj.get("batch_id"), "batch_id")
     sent_at = parse_ts(obj.get("sent_at"), "sent_at")
     raw = obj.get("readings")
     if not isinstance(raw, list):
@@ -188,9 +188,10 @@ def decode_readings_rows(payload: bytes) -> ReadingsRows:
     rows: list[ReadingRow] = []
     append = rows.append
     ts_cache: dict[str, datetime] = {}
+    good_ids: set[str] = set()  # meter ids already checked (a batch names few meters, often)
     unit_of = _UNIT_OF
     for i, item in enumerate(raw):
-        row = _fast_row(item, ts_cache, unit_of) if type(item) is dict else None
+        row = _fast_row(item, ts_cache, good_ids, unit_of) if type(item) is dict else None
         if row is None:
             r = reading_from_dict(item, f"readings[{i}]")  # raises the reference error
             row = (
@@ -207,20 +208,23 @@ def decode_readings_rows(payload: bytes) -> ReadingsRows:
 
 
 def _fast_row(
-    item: dict[str, Any], ts_cache: dict[str, datetime], unit_of: dict[str, str | None]
+    item: dict[str, Any],
+    ts_cache: dict[str, datetime],
+    good_ids: set[str],
+    unit_of: dict[str, str | None],
 ) -> ReadingRow | None:
     """The row for a reading of the usual shape, or None to let the reference path decide."""
     meter = item.get("meter")
     quantity = item.get("quantity")
     value: Any = item.get("value")
     ts_text = item.get("ts")
-    if (
-        type(meter) is not str
-        or not 0 < len(meter) <= 64
-        or type(quantity) is not str
-        or quantity not in unit_of
-        or type(ts_text) is not str
-    ):
+    if type(meter) is not str:
+        return None
+    if meter not in good_ids:
+        if not is_id(meter):
+            return None
+        good_ids.add(meter)
+    if type(quantity) is not str or quantity not in unit_of or type(ts_text) is not str:
         return None
     vt = type(value)
     if vt is float:

@@ -13,6 +13,7 @@ from protocols.wire.codec import (
     SCHEMA_VERSION,
     WireError,
     check_gateway_id,
+    check_id,
     dump,
     format_ts,
     load,
@@ -49,12 +50,12 @@ def encode_receipt(receipt: Receipt) -> bytes:
 def decode_receipt(payload: bytes) -> Receipt:
     obj = load(payload)
     batches = obj.get("batches")
-    if not isinstance(batches, list) or not all(isinstance(b, str) and b for b in batches):
-        raise WireError("batches: expected a list of batch ids (non-empty strings)")
+    if not isinstance(batches, list):
+        raise WireError("batches: expected a list of batch ids")
     if len(batches) > MAX_RECEIPT_BATCHES:
         raise WireError(f"batches: {len(batches)} ids exceed {MAX_RECEIPT_BATCHES}")
     return Receipt(
         gateway=check_gateway_id(typed_field(obj, "gateway", str)),
-        batches=tuple(batches),
+        batches=tuple(check_id(b, f"batches[{i}]") for i, b in enumerate(batches)),
         ts=parse_ts(obj.get("ts"), "ts"),
     )

@@ -23,6 +23,7 @@ from protocols.wire.codec import (
     an_object,
     check_fields,
     check_gateway_id,
+    check_id,
     dump,
     enum_value,
     format_ts,
@@ -113,7 +114,6 @@ BUS_FIELDS: Final[tuple[str, ...]] = (
     "meters_failing",
     "last_error",
 )
-_NAME_MAX = 64  # a meter's archive id, as in a reading
 _TEXT_MAX = 1000  # a bus name, a version, a reason, an error text
 
 
@@ -171,7 +171,7 @@ def _meter(value: object, where: str) -> MeterHealth:
     state: MeterState = enum_value(MeterState, m["state"], f"{where}.state")
     last_ok = m.get("last_ok")
     return MeterHealth(
-        meter=a_string(m["meter"], f"{where}.meter", max_len=_NAME_MAX, non_empty=True),
+        meter=check_id(m["meter"], f"{where}.meter"),
         state=state,
         last_ok=parse_ts(last_ok, f"{where}.last_ok") if last_ok is not None else None,
         last_error=a_string_or_null(m.get("last_error"), f"{where}.last_error", max_len=_TEXT_MAX),

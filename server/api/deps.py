@@ -36,6 +36,8 @@ Pool = Annotated[ConnectionPool[Any], Depends(state.pool)]
 SettingsDep = Annotated[Settings, Depends(state.settings)]
 ClockDep = Annotated[Clock, Depends(state.clock)]
 MqttUrl = Annotated[str, Depends(state.mqtt_url)]
+#: what the running services report as wrong ({} when all is well)
+ServiceProblems = Annotated[dict[str, str], Depends(state.service_problems)]
 AuthSecret = Annotated[bytes, Depends(state.auth_secret)]
 MetricsRegistry = Annotated[CollectorRegistry, Depends(state.metrics_registry)]
 

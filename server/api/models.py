@@ -26,6 +26,7 @@ class Readiness(BaseModel):
     status: str
     database: str
     broker: str
+    ingest: str | None = None  # present only when ingestion is unhealthy, with the reason
 
 
 class Me(BaseModel):

@@ -46,6 +46,17 @@ def metrics_registry(request: Request) -> CollectorRegistry:
     return value
 
 
+def service_problems(request: Request) -> dict[str, str]:
+    """What the running services (those with a ``health()``) say is wrong, by service."""
+    out: dict[str, str] = {}
+    for svc in getattr(request.app.state, "services", []):
+        check = getattr(svc, "health", None)
+        problem = check() if callable(check) else None
+        if problem:
+            out[getattr(svc, "health_name", type(svc).__name__.lower())] = str(problem)
+    return out
+
+
 def auth_secret(request: Request) -> bytes:
     state = request.app.state
     secret: bytes | None = getattr(state, "auth_secret", None)

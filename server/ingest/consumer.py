@@ -10,7 +10,14 @@ no-op. Several server processes share the readings through a shared subscription
 (``$share/<group>/...``).
 
 Bad input never stops the consumer and never vanishes: anything that cannot be stored as
-it came goes to ``dead_letters`` with the reason, in the same transaction.
+it came goes to ``dead_letters`` with the reason, in the same transaction. The wire decoders
+refuse what the database could not store; should a batch still fail for a reason in its
+data (:func:`server.ingest.failures.is_data_error`), its messages are stored one by one and
+only the guilty one is dead-lettered, while a database that is down or refusing is retried
+with back-off, the messages unacknowledged. No worker thread can die (each runs under a
+guard that logs, counts and restarts it), and a stall is visible: :meth:`Consumer.health`
+(``/health/ready``) reports when a received message has waited longer than ``stall_s``
+without being acknowledged, and ``meterlink_ingest_oldest_unacked_seconds`` says how long.
 
 Gateway statuses and command results arrive here too and are recorded by
 :mod:`server.gateways`; pending commands leave through this consumer's connection
@@ -24,8 +31,10 @@ import queue
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,9 +49,11 @@ from protocols import mqtt_session, wire
 from protocols.mqtt_session import Action, SessionPolicy
 
 from ..clock import Clock, SystemClock
+from ..db.queries.ingest import add_dead_letter
 from ..gateways.dispatch import send_pending
 from ..gateways.results import record_results
 from ..gateways.status import record_status
+from .failures import describe, is_data_error, is_outage
 from .metrics import IngestMetrics
 from .store import Batch, row_json, screen, store
 
@@ -84,13 +95,17 @@ class _Job:
     seq: int
     msgs: list[mqtt.MQTTMessage]
     batch: Batch = field(default_factory=Batch)
-    statuses: list[wire.GatewayStatus] = field(default_factory=list)
+    statuses: list[tuple[str, bytes, wire.GatewayStatus]] = field(default_factory=list)
     results: list[tuple[str, wire.CommandResult]] = field(default_factory=list)
     receipts: dict[str, list[str]] = field(default_factory=dict)
     inserted: int = 0
+    #: after a failure for a data reason: the messages stored (or dead-lettered) one by one
+    settled: set[int] | None = None
 
 
 class Consumer:
+    health_name = "ingest"  # the key of its problem in /health/ready
+
     def __init__(
         self,
         mqtt_cfg: MqttConfig,
@@ -105,6 +120,7 @@ class Consumer:
         on_stored: Callable[[Batch], None] | None = None,
         writers: int = 2,
         metrics: IngestMetrics | None = None,
+        stall_s: float = 120.0,
     ) -> None:
         self.cfg, self.pool, self.tz = mqtt_cfg, pool, tz
         self.batch_max, self.batch_ms = batch_max, batch_ms
@@ -131,6 +147,12 @@ class Consumer:
         self._next_ack = 0
         self.stored_messages = 0  # acknowledged messages
         self.stored_readings = 0  # readings newly stored by acknowledged messages
+        self.stall_s = stall_s
+        # arrival times (monotonic) of the messages not yet acknowledged, oldest first:
+        # acknowledgements go in arrival order, so they leave from the left
+        self._arrivals: deque[float] = deque()
+        self._in_hand: dict[str, Any] = {}  # what a worker held when its guard restarted it
+        self.metrics.oldest_unacked.set_function(self.oldest_unacked_s)
 
     # ------------------------------------------------------------------ MQTT
 
@@ -233,6 +255,7 @@ class Consumer:
             log.warning("ingest consumer disconnected: %s", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._arrivals.append(time.monotonic())
         self._queue.put(msg)
 
     def _connect(self) -> None:
@@ -258,9 +281,41 @@ class Consumer:
         targets = [(self._decoder, "ingest-decoder"), (self._commander, "ingest-cmd")]
         targets += [(self._writer, f"ingest-writer-{i}") for i in range(self.writers)]
         for target, name in targets:
-            t = threading.Thread(target=target, name=name, daemon=True)
+            t = threading.Thread(target=self._guarded, args=(target, name), name=name, daemon=True)
             t.start()
             self._threads.append(t)
+
+    def _guarded(self, target: Callable[[str], None], name: str) -> None:
+        """Run a worker until the consumer stops; a worker that raises is logged, counted and
+        started again (it finds what it held in ``_in_hand``), so no thread dies."""
+        while not self._stop.is_set():
+            try:
+                target(name)
+                return
+            except Exception:
+                log.exception("ingest worker %s failed; restarting it", name)
+                self.metrics.restarts.labels(name).inc()
+                self._stop.wait(1)
+
+    def oldest_unacked_s(self) -> float:
+        """How long the oldest received message not yet acknowledged has waited (0: none)."""
+        try:
+            return max(time.monotonic() - self._arrivals[0], 0.0)
+        except IndexError:
+            return 0.0
+
+    def health(self) -> str | None:
+        """Why ingestion is not healthy, or None (``/health/ready`` reports it)."""
+        dead = [t.name for t in self._threads if not t.is_alive()]
+        if dead and not self._stop.is_set():
+            return f"ingest worker(s) not running: {', '.join(dead)}"
+        age = self.oldest_unacked_s()
+        if age > self.stall_s:
+            return (
+                f"ingestion stalled: a message received {age:.0f} s ago is not stored yet "
+                f"(limit {self.stall_s:g} s, METERLINK_INGEST_STALL_S)"
+            )
+        return None
 
     def stop(self) -> None:
         self._stop.set()
@@ -298,14 +353,18 @@ class Consumer:
             count += 1 if not msgs[-1].topic.endswith("/readings") else 100
         return msgs
 
-    def _decoder(self) -> None:
-        seq = 0
+    def _decoder(self, name: str) -> None:
+        seq: int = self._in_hand.pop("decoder-seq", 0)
         while not self._stop.is_set():
-            msgs = self._collect()
+            msgs = self._in_hand.pop(name, None) or self._collect()
             if not msgs:
                 continue
+            self._in_hand[name] = msgs  # if decoding raised, the restarted decoder redoes it
+            self._in_hand["decoder-seq"] = seq
             job = self._prepare(seq, msgs)
+            del self._in_hand[name]
             seq += 1
+            self._in_hand["decoder-seq"] = seq
             while not self._stop.is_set():
                 try:
                     self._ready.put(job, timeout=0.2)
@@ -313,24 +372,86 @@ class Consumer:
                 except queue.Full:
                     continue
 
-    def _writer(self) -> None:
+    def _writer(self, name: str) -> None:
+        while not self._stop.is_set():
+            job = self._in_hand.pop(name, None)
+            if job is None:
+                try:
+                    job = self._ready.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+            self._in_hand[name] = job  # if anything below raises, the restarted writer resumes
+            if not self._commit(job):
+                return  # stopping: the messages stay unacknowledged, the broker keeps them
+            self._finish(job)
+            del self._in_hand[name]
+
+    def _commit(self, job: _Job) -> bool:
+        """Store ``job`` until it is stored or the consumer stops (False). A failure for a
+        reason in the data stores the messages one by one and dead-letters the guilty one;
+        any other failure (the database is down or refusing) is retried with back-off."""
+        delay = 1.0
         while not self._stop.is_set():
             try:
-                job = self._ready.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            while not self._stop.is_set():
-                try:
+                if job.settled is None:
                     self._write(job)
-                    break
-                except Exception:
-                    # the database is down or refusing: keep the messages unacknowledged and
-                    # retry; the broker keeps them, nothing is lost
-                    log.exception("storing %d messages failed; retrying", len(job.msgs))
-                    time.sleep(2)
-            else:
-                return
-            self._finish(job)
+                else:
+                    self._write_one_by_one(job)
+                return True
+            except Exception as exc:
+                if job.settled is None and is_data_error(exc):
+                    log.warning(
+                        "a batch of %d messages could not be stored (%s); storing them one by one",
+                        len(job.msgs),
+                        describe(exc),
+                    )
+                    job.settled = set()
+                    continue
+                log.warning(
+                    "storing %d messages failed; retrying in %g s (%s)",
+                    len(job.msgs),
+                    delay,
+                    describe(exc),
+                    exc_info=not is_outage(exc),
+                )
+                self.metrics.retries.inc()
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+        return False
+
+    def _write_one_by_one(self, job: _Job) -> None:
+        """Store each message of ``job`` in its own transaction; one that fails for a data
+        reason is dead-lettered whole with the database's reason. Progress is kept in
+        ``job.settled``, so a retry after a transient failure repeats nothing."""
+        assert job.settled is not None
+        job.receipts.clear()
+        for i, m in enumerate(job.msgs):
+            one = self._prepare(job.seq, [m], count=False)
+            if i not in job.settled:
+                try:
+                    self._write(one)
+                    job.inserted += one.inserted
+                except Exception as exc:
+                    if not is_data_error(exc):
+                        raise
+                    self._dead_letter_whole(m, exc)
+                job.settled.add(i)
+            for gw, ids in one.receipts.items():  # stored or dead-lettered: settled either way
+                job.receipts.setdefault(gw, []).extend(ids)
+
+    def _dead_letter_whole(self, m: mqtt.MQTTMessage, exc: BaseException) -> None:
+        reason = f"could not be stored: {describe(exc)}"
+        log.warning("dead-lettering a message on %s: %s", m.topic, reason)
+        gateway = None
+        try:
+            gateway = wire.parse_topic(m.topic, self.cfg.root).gateway
+        except wire.WireError:
+            pass
+        with self.pool.connection() as conn, conn.transaction():
+            add_dead_letter(
+                conn, topic=m.topic, gateway_id=gateway, reason=reason, payload=bytes(m.payload)
+            )
+        self.metrics.dead.labels(type(exc).__name__).inc()
 
     def _finish(self, job: _Job) -> None:
         """Acknowledge committed batches in the order they were collected."""
@@ -341,9 +462,17 @@ class Consumer:
                 self._next_ack += 1
                 for m in ready.msgs:
                     self._client.ack(m.mid, m.qos)
+                    try:
+                        self._arrivals.popleft()
+                    except IndexError:  # pragma: no cover - every message was counted in
+                        pass
                 self.stored_messages += len(ready.msgs)
                 self.stored_readings += ready.inserted
-                self._send_receipts(ready.receipts)
+                try:
+                    self._send_receipts(ready.receipts)
+                except Exception:  # the batches are stored; a gateway without its receipt
+                    # sends them again, which the merge ignores
+                    log.exception("sending receipts failed")
 
     def _send_receipts(self, receipts: dict[str, list[str]]) -> None:
         """Tell each gateway which of its batches are committed (QoS 1; a receipt lost on the
@@ -364,7 +493,7 @@ class Consumer:
         self._write(job)
         return job.receipts
 
-    def _prepare(self, seq: int, msgs: list[mqtt.MQTTMessage]) -> _Job:
+    def _prepare(self, seq: int, msgs: list[mqtt.MQTTMessage], *, count: bool = True) -> _Job:
         """Decode one batch of messages: readings to stage, bad input to dead letters,
         statuses and command results, and per gateway the ids of its readings batches (for
         the receipts once committed)."""
@@ -378,7 +507,8 @@ class Consumer:
             except wire.WireError as exc:
                 batch.add_dead(m.topic, None, f"bad topic: {exc}", payload)
                 continue
-            self.metrics.messages.labels(topic.channel.value).inc()
+            if count:
+                self.metrics.messages.labels(topic.channel.value).inc()
             try:
                 if topic.channel is wire.Channel.READINGS:
                     rows = wire.decode_readings_rows(payload)
@@ -391,7 +521,8 @@ class Consumer:
                     batch.add_rows(rows.gateway, rows.batch_id, good)
                     for row, why in bad:
                         batch.add_dead(m.topic, topic.gateway, why, row_json(row))
-                    self.metrics.readings.inc(len(good))
+                    if count:
+                        self.metrics.readings.inc(len(good))
                     if rows.batch_id:
                         job.receipts.setdefault(rows.gateway, []).append(rows.batch_id)
                 elif topic.channel is wire.Channel.STATUS:
@@ -401,7 +532,12 @@ class Consumer:
                             f"payload gateway {st.gateway!r} does not match "
                             f"the topic's {topic.gateway!r}"
                         )
-                    job.statuses.append(st)
+                    if st.ts > now + timedelta(seconds=self.future_s):
+                        raise wire.WireError(
+                            f"ts: status time {st.ts.isoformat()} is more than {self.future_s} s "
+                            f"in the future (received {now.isoformat()})"
+                        )
+                    job.statuses.append((m.topic, payload, st))
                 elif topic.channel is wire.Channel.CMD_RESULT:
                     job.results.append((topic.gateway, wire.decode_result(payload)))
                 else:
@@ -411,11 +547,13 @@ class Consumer:
                 if isinstance(exc, wire.UnknownSchemaError):
                     reason = f"unknown schema: {exc}"
                 batch.add_dead(m.topic, topic.gateway, reason, payload)
-                self.metrics.dead.labels(type(exc).__name__).inc()
+                if count:
+                    self.metrics.dead.labels(type(exc).__name__).inc()
             except Exception as exc:  # a defect of ours: keep the message, keep the decoder
                 log.exception("could not handle a message on %s", m.topic)
                 batch.add_dead(m.topic, topic.gateway, f"could not be handled: {exc!r}", payload)
-                self.metrics.dead.labels(type(exc).__name__).inc()
+                if count:
+                    self.metrics.dead.labels(type(exc).__name__).inc()
         return job
 
     def _write(self, job: _Job) -> None:
@@ -425,8 +563,17 @@ class Consumer:
         with self.pool.connection() as conn:
             result = store(conn, job.batch, tz=self.tz)
             with conn.transaction():
-                for st in job.statuses:
-                    record_status(conn, st)
+                for topic, payload, st in job.statuses:
+                    refused = record_status(conn, st)
+                    if refused:
+                        add_dead_letter(
+                            conn,
+                            topic=topic,
+                            gateway_id=st.gateway,
+                            reason=refused,
+                            payload=payload,
+                        )
+                        self.metrics.dead.labels("StaleStatus").inc()
                 record_results(conn, job.results)
         job.inserted = result.inserted
         self.metrics.commit_seconds.observe(time.monotonic() - started)
@@ -439,7 +586,7 @@ class Consumer:
 
     # ------------------------------------------------------------------ commands out
 
-    def _commander(self) -> None:
+    def _commander(self, name: str) -> None:
         while not self._stop.wait(0.5):
             if not self.connected.is_set():
                 continue

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class IngestMetrics:
@@ -24,4 +24,20 @@ class IngestMetrics:
         )
         self.commit_seconds = Histogram(
             "meterlink_ingest_commit_seconds", "time to store one batch", registry=r
+        )
+        self.retries = Counter(
+            "meterlink_ingest_retries",
+            "batches retried because the database was down or refusing",
+            registry=r,
+        )
+        self.restarts = Counter(
+            "meterlink_ingest_worker_restarts",
+            "ingest worker threads restarted after an unexpected error",
+            ["worker"],
+            registry=r,
+        )
+        self.oldest_unacked = Gauge(
+            "meterlink_ingest_oldest_unacked_seconds",
+            "age of the oldest received message not yet stored and acknowledged",
+            registry=r,
         )

@@ -31,5 +31,6 @@ def ingest_service(ctx: AppContext) -> Service:
         retention_days=s.retention_days,
         clock=ctx.clock,
         writers=s.ingest_writers,
+        stall_s=s.ingest_stall_s,
         metrics=IngestMetrics(ctx.metrics),
     )

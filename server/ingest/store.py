@@ -28,6 +28,7 @@ import psycopg
 from protocols.wire import ReadingRow
 
 from ..db.partitions import ensure_partitions
+from ..db.queries.ingest import add_dead_letters
 
 STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging (
@@ -220,13 +221,7 @@ def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResul
     inserted = 0
     size = batch.size
     with conn.transaction():
-        if batch.dead:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO dead_letters (topic, gateway_id, reason, payload) "
-                    "VALUES (%s, %s, %s, %s)",
-                    batch.dead,
-                )
+        add_dead_letters(conn, batch.dead)
         if size:
             ensure_partitions(conn, {r[2].year for _, _, rows in batch.groups for r in rows})
             direct = _copy_new_series(conn, batch, tz)

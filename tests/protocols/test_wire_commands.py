@@ -66,5 +66,9 @@ def test_receipt_refuses_too_many_or_bad_ids() -> None:
     too_many = wire.Receipt("gw-1", tuple(str(i) for i in range(wire.MAX_RECEIPT_BATCHES + 1)), TS)
     with pytest.raises(wire.WireError, match=r"^batches: "):
         wire.decode_receipt(wire.encode_receipt(too_many))
-    with pytest.raises(wire.WireError, match=r"^batches: "):
-        wire.decode_receipt(wire.encode_receipt(wire.Receipt("gw-1", ("",), TS)))
+    for bad in ("", "a\x00", "\ud800", "x" * 65, "../x"):
+        payload = json.dumps(
+            {"schema": 1, "gateway": "gw-1", "batches": [bad], "ts": "2026-01-01T00:00:00Z"}
+        )
+        with pytest.raises(wire.WireError, match=r"^batches\[0\]: .* is not a valid id"):
+            wire.decode_receipt(payload.encode())

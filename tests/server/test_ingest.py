@@ -421,7 +421,7 @@ def test_each_consumer_counts_on_its_own_registry() -> None:
     m = mqtt.MQTTMessage(mid=1, topic=wire.topic("gw-1", wire.Channel.STATUS).encode())
     m.payload = wire.encode_status(wire.GatewayStatus("gw-1", True, NOW))
     job = a._prepare(0, [m])  # noqa: SLF001 - the decoding without transport
-    assert [st.gateway for st in job.statuses] == ["gw-1"]
+    assert [st.gateway for _, _, st in job.statuses] == ["gw-1"]
     labels = {"channel": "status"}
     assert a.metrics.registry is registry
     assert registry.get_sample_value("meterlink_ingest_messages_total", labels) == 1

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..deps import MetricsRegistry, MqttUrl, Pool
+from ..deps import MetricsRegistry, MqttUrl, Pool, ServiceProblems
 from ..models import Liveness, Readiness
 
 router = APIRouter(tags=["health"])
@@ -23,9 +23,14 @@ def live() -> Liveness:
 @router.get(
     "/health/ready",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "the database or the broker is down"}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "the database or the broker is down, or ingestion is stalled",
+        }
+    },
 )
-def ready(pool: Pool, mqtt_url: MqttUrl) -> JSONResponse:
+def ready(pool: Pool, mqtt_url: MqttUrl, problems: ServiceProblems) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         with pool.connection(timeout=3) as conn:
@@ -39,6 +44,7 @@ def ready(pool: Pool, mqtt_url: MqttUrl) -> JSONResponse:
             checks["broker"] = "ok"
     except OSError as exc:
         checks["broker"] = f"unreachable: {exc.strerror or exc}"
+    checks.update(problems)  # e.g. "consumer": "ingestion stalled: ..."
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503

@@ -92,9 +92,13 @@ def upsert_status(
     status_at: datetime,
     status: dict[str, Any],
     version: str | None,
-) -> None:
+) -> datetime | None:
     """Record a gateway's reported status; a gateway not in the archive appears with
-    ``known = false``, and a status older than the stored one changes nothing."""
+    ``known = false``, and a status older than the stored one changes nothing. Returns the
+    time of the status stored before (None for a gateway's first status)."""
+    before = conn.execute(
+        "SELECT status_at FROM gateways WHERE id = %s FOR UPDATE", (gateway_id,)
+    ).fetchone()
     conn.execute(
         "INSERT INTO gateways (id, online, known, last_seen, status, status_at, version) "
         "VALUES (%s, %s, false, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
@@ -105,3 +109,4 @@ def upsert_status(
         "gateways.status_at <= excluded.status_at",
         (gateway_id, online, status_at, Jsonb(status), status_at, version),
     )
+    return before[0] if before else None

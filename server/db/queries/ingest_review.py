@@ -22,11 +22,13 @@ def _page(
 def dead_letters(
     conn: psycopg.Connection[Any], *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Newest first; the payload as text, cut at 2000 bytes."""
+    """Newest first; the payload as text, cut at 2000 bytes, with the whole payload's size
+    and SHA-256 (a dead letter keeps at most its first 64 KiB)."""
     return _page(
         conn,
         "SELECT id, received_at, topic, gateway_id, reason, "
-        "encode(substring(payload from 1 for 2000), 'escape') AS payload "
+        "encode(substring(payload from 1 for 2000), 'escape') AS payload, "
+        "payload_size, payload_sha256 "
         "FROM dead_letters ORDER BY id DESC",
         (),
         limit,
