@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import psycopg
 
-#: PostgreSQL's class 22 (data exception) and 23 (integrity constraint violation), and the
-#: driver refusing a value before sending it (a NUL in text, a lone surrogate).
+from protocols.wire import WireError
+
+#: PostgreSQL's class 22 (data exception) and 23 (integrity constraint violation), the
+#: driver refusing a value before sending it (a NUL in text, a lone surrogate), and our own
+#: wire code refusing to re-encode what a peer sent.
 _DATA_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.DataError,
     psycopg.IntegrityError,
     UnicodeError,
     OverflowError,
+    WireError,
 )
 
 #: Failures that are an outage, not a defect: logged without a traceback.

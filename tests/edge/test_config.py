@@ -51,6 +51,11 @@ def with_change(path: list[Any], value: Any) -> dict[str, Any]:
         (["broker"], {"password": "s3cret"}, r"broker\.password: never put a secret"),
         (["plan"], [{"name": "p", "kind": "interval", "every_min": 7}], r"every_min: 7 does not"),
         (["plan"], [{"name": "p", "kind": "interval", "quantities": ["volts"]}], "volts"),
+        # text the wire, the logs and the database could not carry (issue 16)
+        (["bus", 0, "meter", 0, "id"], "M\x001", r"meter\[0\]\.id: text contains a NUL"),
+        (["bus", 0, "meter", 0, "id"], "M 1", r"meter\[0\]\.id: 'M 1' is not a valid meter id"),
+        (["bus", 0, "meter", 0, "id"], "M" * 65, r"meter\[0\]\.id: .* is not a valid meter id"),
+        (["bus", 0, "name"], "b\ud800", r"bus\[0\]\.name: text is not valid Unicode"),
     ],
 )
 def test_errors_name_the_field(path: list[Any], value: Any, message: str) -> None:
