@@ -17,6 +17,9 @@ from protocols.model import QUANTITY_BY_NAME
 from protocols.wire.codec import (
     SCHEMA_VERSION,
     WireError,
+    a_string,
+    a_string_or_null,
+    check_tree,
     dump,
     enum_value,
     format_ts,
@@ -108,15 +111,17 @@ def encode_command(cmd: Command) -> bytes:
 
 def decode_command(payload: bytes) -> Command:
     obj = load(payload)
-    cmd_id = typed_field(obj, "id", str)
-    if not cmd_id or len(cmd_id) > 128:
-        raise WireError("id: expected a non-empty string of at most 128 characters")
+    cmd_id = _command_id(obj)
     name = enum_value(CommandName, obj.get("command"), "command")
     args = obj.get("args", {})
     if not isinstance(args, Mapping):
         raise WireError(f"args: expected an object, got {kind_of(args)}")
+    check_tree(args, "args")
     _check_args(name, args)
     return Command(cmd_id, name, parse_ts(obj.get("issued_at"), "issued_at"), dict(args))
+
+
+_ERROR_MAX = 2000  # the longest error text a result may carry
 
 
 @dataclass(frozen=True)
@@ -148,12 +153,16 @@ def decode_result(payload: bytes) -> CommandResult:
     result = obj.get("result", {})
     if not isinstance(result, Mapping):
         raise WireError(f"result: expected an object, got {kind_of(result)}")
-    error = obj.get("error")
+    check_tree(result, "result")  # kept as it came: every string and number storable
     return CommandResult(
-        id=typed_field(obj, "id", str),
-        command=str(obj.get("command", "")),
+        id=_command_id(obj),
+        command=a_string(obj.get("command", ""), "command", max_len=64),
         ok=typed_field(obj, "ok", bool),
         finished_at=parse_ts(obj.get("finished_at"), "finished_at"),
-        error=str(error) if error is not None else None,
+        error=a_string_or_null(obj.get("error"), "error", max_len=_ERROR_MAX),
         result=dict(result),
     )
+
+
+def _command_id(obj: Mapping[str, Any]) -> str:
+    return a_string(obj.get("id"), "id", max_len=128, non_empty=True)
