@@ -208,8 +208,10 @@ def check_fields(
         raise WireError(f"{where}: missing field(s) {', '.join(missing)}")
     if allowed:
         unknown = sorted(str(k) for k in obj if k not in allowed)
-        if unknown:
-            raise WireError(f"{where}: unknown field(s) {', '.join(unknown)}")
+        if unknown:  # the names come from the peer: shown escaped and shortened, five at most
+            names = ", ".join(show(k) for k in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise WireError(f"{where}: unknown field(s) {names}{more}")
 
 
 def an_object(value: object, where: str) -> Mapping[str, Any]:

@@ -141,7 +141,7 @@ BIG = 10**30
         (_set(("meters", 0, "state"), ["ok"]), "meters[0].state: ['ok'] is not one of"),
         (_set(("outbox", "depth"), {"n": 1}), "outbox.depth: expected a non-negative integer"),
         (_set(("online",), {"online": True}), "online: expected true or false"),
-        (_set(("buses", 0, "extra"), {"x": 1}), "buses[0]: unknown field(s) extra"),
+        (_set(("buses", 0, "extra"), {"x": 1}), 'buses[0]: unknown field(s) "extra"'),
     ],
 )
 def test_hostile_status_is_refused_with_the_field_path(obj: object, message: str) -> None:
