@@ -240,6 +240,16 @@ class Outbox:
             self._bump(self._conn, "acked", len(ids))
             self._conn.execute("COMMIT")
 
+    def discard(self, ids: Sequence[int]) -> None:
+        """Delete readings that can never be delivered, counted as dropped."""
+        if not ids:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            self._bump(self._conn, "dropped", len(ids))
+            self._conn.execute("COMMIT")
+
     def depth(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
