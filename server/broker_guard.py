@@ -12,9 +12,13 @@ What amqtt 0.12 does on its own, and what is changed here:
 - Sessions are keyed by client id alone, so one user could take over another's session by
   claiming its client id. Here the broker keys a session by ``<user>/<client id>``: a client
   reaches only the sessions of the user it proved to be.
-- It reads a packet of any announced length (up to 256 MB) into memory. Here a read longer
-  than :data:`MAX_PACKET_BYTES` closes the connection (as Mosquitto's ``max_packet_size``
-  does).
+- It reads a packet of any announced length (up to 256 MB) into memory. Here a packet
+  announced longer than :data:`MAX_PACKET_BYTES` closes the connection (as Mosquitto's
+  ``max_packet_size`` does).
+- On every connect it sends the client the retained messages matching *any* client's
+  subscription, unchecked: a gateway got the other gateways' retained statuses. Here a
+  client gets retained messages only for its own subscriptions and only where the ACL lets
+  it receive them.
 """
 
 from __future__ import annotations
@@ -202,3 +206,29 @@ class GuardedBroker(Broker):  # type: ignore[misc]
         if session.keep_alive > 0 and isinstance(delay, int):
             session.keep_alive += delay
         return handler, session
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Any
+    ) -> None:
+        topic_filter, qos = subscription
+        holders = self._subscriptions.get(topic_filter, [])
+        if not any(s.client_id == session.client_id for s, _ in holders):
+            return  # another client's subscription (amqtt asks for all of them on connect)
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        sends = []
+        for topic_name, retained in list(self._retained_messages.items()):
+            if not self._matches(topic_name, topic_filter):
+                continue
+            if not await self._topic_filtering(session, topic_name, Action.RECEIVE):
+                continue
+            sends.append(
+                asyncio.ensure_future(
+                    handler.mqtt_publish(
+                        retained.topic, retained.data, min(qos, retained.qos or qos), retain=True
+                    )
+                )
+            )
+        if sends:
+            await asyncio.wait(sends)

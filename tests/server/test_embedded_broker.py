@@ -222,6 +222,25 @@ def test_a_gateway_cannot_subscribe_to_another_gateways_topics_and_the_server_ca
     assert a.wait_for(topic("gw-a", wire.Channel.CMD), b"command")
 
 
+def test_a_gateway_never_gets_another_gateways_retained_status(probes: Any) -> None:
+    """amqtt on its own sends a connecting client the retained messages of every client's
+    subscriptions: each demo edge got the others' statuses (and took them for commands)."""
+    server = probes(SERVER_USER)
+    assert server.subscribe("meterlink/v1/gw/+/status") == 1
+    b = probes("gw-b")
+    b.c.publish(topic("gw-b", wire.Channel.STATUS), b"b-status", qos=1, retain=True)
+    assert server.wait_for(topic("gw-b", wire.Channel.STATUS), b"b-status")
+    a = probes("gw-a", client_id="a", clean=False)
+    assert a.subscribe(topic("gw-a", wire.Channel.CMD)) == 1
+    a.close()
+    again = probes("gw-a", client_id="a", clean=False)  # a session with subscriptions
+    late = probes(SERVER_USER)
+    assert late.subscribe("meterlink/v1/gw/+/status") == 1  # retained: the server gets it
+    assert late.wait_for(topic("gw-b", wire.Channel.STATUS), b"b-status")
+    time.sleep(0.3)
+    assert not a.messages and not again.messages
+
+
 def test_a_last_will_on_another_gateways_receipt_topic_is_refused_at_connect(
     probes: Any,
 ) -> None:
