@@ -100,7 +100,7 @@ class Uplink:
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
         self.published_batches = 0
         self.acked_readings = 0
-        self._foreign_receipts = 0  # receipt ids the ledger never saw: bad or not ours
+        self._unmatched_receipts = 0  # receipt ids the ledger never saw: bad or not ours
         self._receipt_log_at = -RECEIPT_LOG_EVERY_S
         self.max_payload_bytes = wire.MAX_PAYLOAD_BYTES
         self._client = self._make_client()
@@ -315,7 +315,7 @@ class Uplink:
         """Batch ids in receipts that named no batch of ours awaiting one (forged, for
         another gateway, or late for a batch already forgotten or sent again)."""
         with self._lock:
-            return self._ledger.ignored_receipts + self._foreign_receipts
+            return self._ledger.ignored_receipts + self._unmatched_receipts
 
     def _on_receipt(self, payload: bytes) -> None:
         try:
@@ -324,9 +324,8 @@ class Uplink:
             self._receipt_ignored(1, f"a bad receipt: {exc}")
             return
         if receipt.gateway != self.gateway:
-            with self._lock:
-                self._foreign_receipts += max(1, len(receipt.batches))
-            self._receipt_ignored(0, f"a receipt for gateway {receipt.gateway!r}")
+            count = max(1, len(receipt.batches))
+            self._receipt_ignored(count, f"a receipt for gateway {receipt.gateway!r}")
             return
         with self._lock:
             before = self._ledger.ignored_receipts
@@ -337,9 +336,10 @@ class Uplink:
             self._receipt_ignored(0, f"{unknown} batch id(s) not awaiting a receipt")
 
     def _receipt_ignored(self, count: int, what: str) -> None:
-        """Log an ignored receipt: each one at debug, a summary at most once a minute."""
+        """Count ``count`` ids the ledger did not see (the ledger counts its own) and log:
+        each time at debug, a summary at info at most once a minute."""
         with self._lock:
-            self._foreign_receipts += count
+            self._unmatched_receipts += count
         log.debug("ignored %s", what)
         now = time.monotonic()
         if now - self._receipt_log_at >= RECEIPT_LOG_EVERY_S:

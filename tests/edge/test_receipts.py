@@ -176,3 +176,31 @@ def test_a_batch_over_the_wire_limit_is_split_and_all_of_it_arrives(
         up.stop()
         server.close()
         outbox.close()
+
+
+def test_batches_are_split_to_fit_and_a_reading_that_never_fits_is_dropped_counted(
+    tmp_path: Path, mqtt_broker: Broker, topic_prefix: str
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    outbox.add(readings(6))
+    server = Server(mqtt_broker, topic_prefix, receipts=True)
+    up = uplink(mqtt_broker, topic_prefix, outbox, batch_max=6)
+    one = len(wire.batch_of(GW, "1-1-0123456789abcdef", readings(1), T0))
+    up.max_payload_bytes = one + 60  # room for one reading a message, not two
+    up.start()
+    try:
+        assert wait(lambda: outbox.depth() == 0)
+        with server.lock:
+            assert [b[2] for b in server.batches] == [1] * 6
+            assert max(b[1] for b in server.batches) <= up.max_payload_bytes
+        assert outbox.dropped == 0
+        up.max_payload_bytes = 100  # no reading fits any more: it can never be sent
+        outbox.add(readings(2))
+        assert wait(lambda: outbox.depth() == 0)
+        assert outbox.dropped == 2
+        with server.lock:
+            assert len(server.batches) == 6
+    finally:
+        up.stop()
+        server.close()
+        outbox.close()
