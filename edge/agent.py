@@ -106,6 +106,7 @@ class Agent:
         self.metrics.set_outbox(
             self.outbox.depth(), self.outbox.oldest_age_s(), self.outbox.dropped
         )
+        self.metrics.receipts_ignored.set(self.uplink.ignored_receipts)
 
 
 def run(

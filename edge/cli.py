@@ -1,7 +1,7 @@
 """``meterlink-edge``: the gateway agent and the field tools.
 
 meterlink-edge run CONFIG
-meterlink-edge check-config CONFIG          validate and print each bus's wire budget
+meterlink-edge check-config CONFIG          validate; each bus's wire budget; the outbox path
 meterlink-edge discover --port URL [--baud 2400] [--parity E]
 meterlink-edge discover --port URL --modbus [--units 1-247]
 meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto] ITEM ...
@@ -30,6 +30,7 @@ from .discover import discover_dlt645, discover_modbus, snippet
 from .meters.dlt645_driver import Dlt645Driver
 from .meters.errors import ReadError
 from .meters.modbus_driver import ModbusDriver
+from .outbox import outbox_path_problem
 from .transports import SerialTransport, TransportError
 from .wire_budget import budget
 
@@ -63,7 +64,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             b = budget(bus, plan)
             print(("OK    " if b.fits else "TOO BIG ") + b.explain(bus))
             bad |= not b.fits
-    return 1 if bad else 0
+    problem = outbox_path_problem(config.outbox.path)
+    if problem is None:
+        print(f"OK    outbox {config.outbox.path}")
+    else:
+        print(f"NOT AN OUTBOX {problem}: set [outbox] path to a new file or move this one away")
+    return 1 if bad or problem else 0
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

@@ -136,6 +136,7 @@ class DeliveryLedger:
         self.max_receipt_timeout_s = max_receipt_timeout_s
         self.cursor = 0  # the outbox is read after this id; 0 after any release
         self.resent_batches = 0  # released for want of a receipt in time
+        self.ignored_receipts = 0  # batch ids in receipts that named no live batch
         self._batches: dict[str, _Batch] = {}
         self._by_mid: dict[int, str] = {}  # PUBLISHED batches by their message id
         self._held: set[int] = set()  # reading ids in live batches
@@ -211,12 +212,16 @@ class DeliveryLedger:
         return self._fire(batch_id, Event.PUBACK if accepted else Event.PUBACK_REFUSED, now)
 
     def receipt(self, batch_ids: Iterable[str]) -> list[int]:
-        """The server committed these batches; returns reading ids to delete. Any receipt
-        ends the back-off."""
+        """The server committed these batches; returns reading ids to delete. Only a live
+        batch (sent, its receipt not in yet) is forgotten: an id the ledger does not hold
+        deletes nothing and is counted in :attr:`ignored_receipts`. Any receipt that
+        forgets a batch ends the back-off."""
         done: list[int] = []
         for batch_id in batch_ids:
             if batch_id in self._batches:
                 done += self._fire(batch_id, Event.RECEIPT, 0.0)
+            else:  # never sent, or forgotten or released already: nothing to delete
+                self.ignored_receipts += 1
         if done:  # the server is there: the base timeout again, also for those waiting
             self.receipt_timeout_s = self.base_timeout_s
             for b in self._batches.values():

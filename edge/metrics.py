@@ -45,6 +45,13 @@ class EdgeMetrics:
             "meterlink_outbox_dropped_total", "readings dropped past the disk budget", registry=r
         )
 
+        self.receipts_ignored = Gauge(
+            "meterlink_uplink_receipts_ignored_total",
+            "batch ids in receipts that named no batch awaiting one (forged, another "
+            "gateway's, or late): nothing was deleted for them",
+            registry=r,
+        )
+
     def set_outbox(self, depth: int, oldest_age_s: float | None, dropped: int) -> None:
         self.outbox_depth.set(depth)
         self.outbox_oldest.set(oldest_age_s or 0.0)

@@ -11,8 +11,14 @@ here and are sent again after a timeout or a reconnect.
   ``kill -9`` and a power cut.
 - Bounded by a disk budget. Only past it are the OLDEST readings dropped; every drop is
   counted (persisted), logged, and reported in the status message. Nothing expires by age.
-- A corrupt file is moved aside (``<name>.corrupt-<time>``, never deleted) and a new outbox
-  started; the event is counted and logged.
+- An outbox is stamped (SQLite ``PRAGMA application_id`` = :data:`APPLICATION_ID`, "MLOB").
+  A file at the path that is not a meterlink outbox (not SQLite, another application's
+  database, a folder) is refused with :class:`ForeignOutboxError` naming the path: never
+  renamed, replaced or written. Outboxes made before the stamp are recognised by their
+  tables and stamped. See :func:`outbox_path_problem` (also used by ``check-config``).
+- A corrupt outbox (stamped, or recognised as one) is moved aside
+  (``<name>.corrupt-<time>``, never deleted) and a new outbox started; the event is counted
+  and logged.
 - With ``journal`` on (a test bench's audit, not for the field: it grows without bound) a
   copy of every committed reading goes to the ``journal`` table in the same transaction,
   so a reconciliation knows exactly what the gateway committed.
@@ -35,6 +41,7 @@ from protocols.model import Reading
 from protocols.wire import reading_from_dict, reading_to_dict
 
 from .clock import Clock, SystemClock
+from .config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +56,55 @@ CREATE TABLE IF NOT EXISTS seen_commands (id TEXT PRIMARY KEY, at REAL NOT NULL)
 CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 """
 KEEP_COMMANDS = 1000
+#: SQLite's application id of a meterlink outbox: "MLOB" in ASCII.
+APPLICATION_ID = 0x4D4C4F42
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_OUTBOX_COLUMNS = ["id", "created", "body"]
 
 
 class OutboxError(RuntimeError):
     """The outbox cannot take readings (disk full, read-only...): the caller retries."""
+
+
+class ForeignOutboxError(ConfigError):
+    """The outbox path holds a file that is not a meterlink outbox (a configuration error:
+    the file is left as it is)."""
+
+
+def outbox_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be used as an outbox, or None: it is free (missing or empty) or
+    holds a meterlink outbox (stamped, or made before the stamp and recognised by its
+    tables). Reads only; never writes, creates or moves anything."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return f"{path} exists and is not a file"
+    if path.stat().st_size == 0:
+        return None
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(_SQLITE_MAGIC):
+        return f"{path} exists and is not an SQLite database (so not a meterlink outbox)"
+    if len(header) == 100 and int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return None  # ours, whatever state its pages are in
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            columns = [r[1] for r in conn.execute("PRAGMA table_info(outbox)").fetchall()]
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"{path} is an SQLite database that cannot be read as a meterlink outbox ({exc})"
+    if app_id == APPLICATION_ID:
+        return None  # stamped in a write-ahead log not yet checkpointed
+    if app_id == 0 and columns == _OUTBOX_COLUMNS and "counters" in tables:
+        return None  # an outbox made before the stamp
+    what = f"application id {app_id:#010x}" if app_id else f"tables {sorted(tables)}"
+    return f"{path} is an SQLite database of something else ({what}), not a meterlink outbox"
 
 
 @dataclass(frozen=True)
@@ -86,12 +138,20 @@ class Outbox:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
+        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # new, or made before
         row = conn.execute("PRAGMA quick_check").fetchone()
         if row is None or row[0] != "ok":
             raise sqlite3.DatabaseError(f"quick_check: {row}")
         return conn
 
     def _open(self) -> sqlite3.Connection:
+        problem = outbox_path_problem(self.path)
+        if problem is not None:
+            raise ForeignOutboxError(
+                f"outbox.path: {problem}; meterlink never takes over a file it did not make: "
+                "set [outbox] path to a new file or move this one away"
+            )
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:
@@ -238,6 +298,16 @@ class Outbox:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
             self._bump(self._conn, "acked", len(ids))
+            self._conn.execute("COMMIT")
+
+    def discard(self, ids: Sequence[int]) -> None:
+        """Delete readings that can never be delivered, counted as dropped."""
+        if not ids:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            self._bump(self._conn, "dropped", len(ids))
             self._conn.execute("COMMIT")
 
     def depth(self) -> int:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import ssl
 import threading
 import time
@@ -52,6 +53,15 @@ from .outbox import Outbox
 log = logging.getLogger(__name__)
 
 CONNACK_WAIT_S = mqtt_session.CONNACK_WAIT_S  # read when an Uplink is made (tests shorten it)
+RECEIPT_LOG_EVERY_S = 60.0  # ignored receipts: a summary at info at most this often
+
+
+def new_batch_id(ids: list[int]) -> str:
+    """A batch's id: its first and last outbox ids and 64 random bits. Only the server
+    (which receives the batch) can name it in a receipt: another client cannot guess the
+    id of a batch it did not see, so it cannot make this gateway forget readings. At most
+    19 + 1 + 19 + 1 + 16 = 56 characters, within the wire's id rule."""
+    return f"{ids[0]}-{ids[-1]}-{secrets.token_hex(8)}"
 
 
 class Uplink:
@@ -90,6 +100,9 @@ class Uplink:
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
         self.published_batches = 0
         self.acked_readings = 0
+        self._unmatched_receipts = 0  # receipt ids the ledger never saw: bad or not ours
+        self._receipt_log_at = -RECEIPT_LOG_EVERY_S
+        self.max_payload_bytes = wire.MAX_PAYLOAD_BYTES
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
 
@@ -297,18 +310,46 @@ class Uplink:
             self.outbox.ack(ids)
             self.acked_readings += len(ids)
 
+    @property
+    def ignored_receipts(self) -> int:
+        """Batch ids in receipts that named no batch of ours awaiting one (forged, for
+        another gateway, or late for a batch already forgotten or sent again)."""
+        with self._lock:
+            return self._ledger.ignored_receipts + self._unmatched_receipts
+
     def _on_receipt(self, payload: bytes) -> None:
         try:
             receipt = wire.decode_receipt(payload)
         except wire.WireError as exc:
-            log.warning("ignored a bad receipt: %s", exc)
+            self._receipt_ignored(1, f"a bad receipt: {exc}")
             return
         if receipt.gateway != self.gateway:
-            log.warning("ignored a receipt for gateway %r", receipt.gateway)
+            count = max(1, len(receipt.batches))
+            self._receipt_ignored(count, f"a receipt for gateway {receipt.gateway!r}")
             return
         with self._lock:
+            before = self._ledger.ignored_receipts
             done = self._ledger.receipt(receipt.batches)
+            unknown = self._ledger.ignored_receipts - before
         self._forget(done)
+        if unknown:
+            self._receipt_ignored(0, f"{unknown} batch id(s) not awaiting a receipt")
+
+    def _receipt_ignored(self, count: int, what: str) -> None:
+        """Count ``count`` ids the ledger did not see (the ledger counts its own) and log:
+        each time at debug, a summary at info at most once a minute."""
+        with self._lock:
+            self._unmatched_receipts += count
+        log.debug("ignored %s", what)
+        now = time.monotonic()
+        if now - self._receipt_log_at >= RECEIPT_LOG_EVERY_S:
+            self._receipt_log_at = now
+            log.info(
+                "ignored %s (%d ignored receipt ids in all; see meterlink_uplink_receipts_"
+                "ignored_total)",
+                what,
+                self.ignored_receipts,
+            )
 
     def _expire_unconfirmed(self) -> None:
         """Batches without a receipt in time are sent again (the server merges repeats)."""
@@ -333,8 +374,25 @@ class Uplink:
     # ------------------------------------------------------------------ loops
 
     def _publish_batch(self, ids: list[int], readings: list[Reading]) -> None:
-        batch_id = f"{self.gateway}-{ids[0]}-{ids[-1]}"
+        batch_id = new_batch_id(ids)
         payload = wire.batch_of(self.gateway, batch_id, readings, self.clock.now())
+        if len(payload) > self.max_payload_bytes:
+            # the server refuses a message over the wire's limit (and a broker may drop the
+            # connection): send it as two halves, each split again if still too big
+            if len(ids) == 1:
+                log.error(
+                    "reading %d alone encodes to %d bytes, over the wire's limit of %d: it "
+                    "cannot be sent and is dropped",
+                    ids[0],
+                    len(payload),
+                    self.max_payload_bytes,
+                )
+                self.outbox.discard(ids)
+                return
+            half = len(ids) // 2
+            self._publish_batch(ids[:half], readings[:half])
+            self._publish_batch(ids[half:], readings[half:])
+            return
         # never call paho while holding our lock: paho calls on_publish under its own
         # mutex, and on_publish takes our lock (a lock-order deadlock otherwise)
         with self._lock:

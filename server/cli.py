@@ -3,6 +3,7 @@
     meterlink-server run [--config FILE]          API + ingestion + jobs (uvicorn)
     meterlink-server migrate [--config FILE]      apply database migrations and exit
     meterlink-server create-user NAME ROLE        password from METERLINK_NEW_PASSWORD or a prompt
+    meterlink-server broker-password GATEWAY      the gateway's password on the embedded broker
 
 Settings come from METERLINK_* environment variables and an optional TOML file. With no
 database or broker URL, an embedded PostgreSQL and MQTT broker are started.
@@ -20,8 +21,12 @@ import psycopg
 import uvicorn
 from pydantic import ValidationError
 
+from protocols.wire import ID_RULE, is_id
+
 from .api.app import create_app
 from .auth.users import UserError, create_user
+from .broker_acl import SERVER_USER
+from .broker_credentials import BrokerCredentials
 from .clock import SystemClock
 from .db.migrate import migrate
 from .embedded import EmbeddedPostgres
@@ -81,6 +86,25 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_broker_password(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a gateway's password on the embedded broker (for its edge configuration)."""
+    gateway = args.gateway
+    if gateway == SERVER_USER or not is_id(gateway):
+        print(
+            f"error: {gateway!r} is not a gateway id ({ID_RULE}; not {SERVER_USER!r})",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.mqtt_url is not None:
+        print(
+            "note: METERLINK_MQTT_URL is set: this password is for the embedded broker only; "
+            "your broker has its own users (deploy/mosquitto/add-gateway.sh)",
+            file=sys.stderr,
+        )
+    print(BrokerCredentials.load_or_create(settings.data_dir).password(gateway))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="meterlink-server", description=__doc__.splitlines()[0])
     ap.add_argument("--config", help="TOML settings file")
@@ -91,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("name")
     cu.add_argument("role", choices=["viewer", "operator", "admin"])
     cu.set_defaults(func=cmd_create_user)
+    bp = sub.add_parser("broker-password", help="print a gateway's password on the embedded broker")
+    bp.add_argument("gateway", help="the gateway id (its user name on the broker)")
+    bp.set_defaults(func=cmd_broker_password)
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

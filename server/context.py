@@ -29,6 +29,9 @@ class AppContext:
     clock: Clock
     mqtt_url: str
     embedded_broker: bool = False
+    #: the user name and password the server's own clients connect with (None: anonymous);
+    #: for the embedded broker, the server's derived password
+    mqtt_user: tuple[str, str | None] | None = None
     #: the app's Prometheus registry (``/metrics`` serves it); services add theirs to it
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 

@@ -16,6 +16,11 @@ from typing import Any
 
 import psycopg
 
+from protocols.wire.topics import DEFAULT_ROOT
+
+from .broker_acl import SERVER_USER
+from .broker_credentials import BrokerCredentials
+
 log = logging.getLogger(__name__)
 
 
@@ -66,9 +71,19 @@ class EmbeddedPostgres:
 
 
 class EmbeddedBroker:
-    """amqtt in a thread with its own event loop."""
+    """amqtt in a thread with its own event loop, as safe as a production site's Mosquitto:
+    no anonymous clients, a password per user derived from ``credentials``, the topic ACL of
+    :mod:`server.broker_acl`, and packets capped (see :mod:`server.broker_guard`)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self,
+        credentials: BrokerCredentials,
+        port: int | None = None,
+        *,
+        root: str = DEFAULT_ROOT,
+    ) -> None:
+        self.credentials = credentials
+        self.root = root
         self.port = port or free_port()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -88,22 +103,17 @@ class EmbeddedBroker:
         log.info("embedded MQTT broker (amqtt) on %s", self.url)
         return self.url
 
+    @property
+    def server_user(self) -> tuple[str, str]:
+        """The server's own user name and password on this broker."""
+        return SERVER_USER, self.credentials.password(SERVER_USER)
+
     def _run(self) -> None:
-        from amqtt.broker import Broker
+        from .broker_guard import GuardedBroker, broker_config
 
         async def main() -> None:
             self._stop = asyncio.Event()
-            broker = Broker(
-                {
-                    "listeners": {
-                        "default": {
-                            "type": "tcp",
-                            "bind": f"127.0.0.1:{self.port}",
-                            "max_connections": 1000,
-                        }
-                    }
-                }
-            )
+            broker = GuardedBroker(broker_config(self.port, self.credentials, self.root))
             try:
                 await broker.start()
             except BaseException as exc:

@@ -43,8 +43,11 @@ MAX_BATCH_READINGS: Final[int] = 20_000
 class ReadingsBatch:
     """Readings one gateway publishes in one message.
 
-    ``batch_id`` is unique per gateway (the outbox sequence of the first reading), so a
-    server can tell a redelivery from new data in its logs; storage is idempotent anyway.
+    ``batch_id`` is the gateway's name for this one send (any id of the wire's id rule;
+    the edge uses ``<first outbox id>-<last outbox id>-<16 random hex digits>``). The
+    server's receipt names it, and only a receipt lets the gateway forget the readings, so
+    it must not be guessable by anyone who did not see the batch; a batch sent again gets a
+    new id. Storage is idempotent: the same readings under another id are not stored twice.
     """
 
     gateway: str

@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 
 from ..auth import passwords, users
+from ..broker_credentials import BrokerCredentials
 from ..clock import Clock, SystemClock
 from ..context import AppContext, ServiceFactory
 from ..db.migrate import migrate
@@ -86,12 +87,22 @@ def create_app(
         else:
             log.info("database: %s", url.split("@")[-1])
         mqtt_url = settings.mqtt_url
+        mqtt_user: tuple[str, str | None] | None = None
         if mqtt_url is None:
-            broker = EmbeddedBroker()
+            broker = EmbeddedBroker(
+                BrokerCredentials.load_or_create(settings.data_dir), root=settings.mqtt_root
+            )
             mqtt_url = broker.start()
             embedded.append(broker)
+            mqtt_user = broker.server_user
             log.info("broker: embedded amqtt at %s (no broker URL configured)", mqtt_url)
         else:
+            if settings.mqtt_username:
+                password = settings.mqtt_password
+                mqtt_user = (
+                    settings.mqtt_username,
+                    password.get_secret_value() if password else None,
+                )
             log.info("broker: %s", mqtt_url)
         migrate(url)
         pool = open_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
@@ -109,6 +120,7 @@ def create_app(
             the_clock,
             mqtt_url,
             embedded_broker=settings.mqtt_url is None,
+            mqtt_user=mqtt_user,
             metrics=registry,
         )
         factories = default_services(settings) if services is None else services

@@ -243,6 +243,7 @@ def run_demo(args: argparse.Namespace) -> int:
             data_dir=data_dir,
             broker_url=server.mqtt_url,
             mqtt_311=args.mqtt_url is None,
+            broker_password=server.broker_password,
         ) as (run, gateways):
             console.print(
                 f"[green]{len(fleet.meters)} simulated meters[/] on "

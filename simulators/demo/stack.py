@@ -10,11 +10,12 @@ with the server: that is :mod:`simulators.demo.script`, over HTTP.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class DemoServer:
             admin_password=password,  # type: ignore[arg-type]
         )
         self.port = port
+        self._data_dir = settings.data_dir
+        self._embedded_broker = mqtt_url is None
         self._app = create_app(settings)
         self._server = uvicorn.Server(
             uvicorn.Config(
@@ -96,6 +99,15 @@ class DemoServer:
     def mqtt_url(self) -> str:
         """The broker the server uses (its embedded one unless a URL was given)."""
         return str(self._app.state.mqtt_url)
+
+    def broker_password(self, gateway: str) -> str | None:
+        """A gateway's password on the embedded broker (what ``meterlink-server
+        broker-password GATEWAY`` prints), or None with a broker of your own."""
+        if not self._embedded_broker:
+            return None
+        from server.broker_credentials import BrokerCredentials
+
+        return BrokerCredentials.load_or_create(self._data_dir).password(gateway)
 
     def start(self) -> bool:
         """Start and wait until the server listens; False if it died on the way."""
@@ -117,9 +129,11 @@ def fleet_and_agents(
     data_dir: Path,
     broker_url: str,
     mqtt_311: bool,
+    broker_password: Callable[[str], str | None] = lambda gw: None,
 ) -> Iterator[tuple[RunningFleet, list[str]]]:
     """Serve ``fleet`` on loopback and run one edge agent per concentrator; yields the
-    running fleet and the concentrators' ids; stops the agents, then the fleet."""
+    running fleet and the concentrators' ids; stops the agents, then the fleet. Each agent
+    connects as its gateway id with ``broker_password(gw)`` when that gives one."""
     agents: list[Agent] = []
     with running_fleet(
         fleet, clock=clock, fast=True, ground_truth=data_dir / "ground_truth.jsonl"
@@ -127,7 +141,14 @@ def fleet_and_agents(
         try:
             gateways = sorted({gateway_of(b) for b in run.urls})
             for gw in gateways:
-                cfg = edge_config(fleet, run, gw, data_dir=data_dir, broker_url=broker_url)
+                cfg = edge_config(
+                    fleet,
+                    run,
+                    gw,
+                    data_dir=data_dir,
+                    broker_url=broker_url,
+                    broker_password=broker_password(gw),
+                )
                 if mqtt_311:
                     cfg["broker"]["protocol"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
                 agent = Agent(config_from_dict(cfg), status_every_s=15)
@@ -143,9 +164,16 @@ def fleet_and_agents(
 
 
 def edge_config(
-    fleet: Fleet, run: RunningFleet, gw: str, *, data_dir: Path, broker_url: str
+    fleet: Fleet,
+    run: RunningFleet,
+    gw: str,
+    *,
+    data_dir: Path,
+    broker_url: str,
+    broker_password: str | None = None,
 ) -> dict[str, Any]:
-    """One concentrator's edge configuration, tuned for loopback meters."""
+    """One concentrator's edge configuration, tuned for loopback meters. A broker password
+    goes to a file beside the edge's outbox (mode 600), as on a real gateway."""
     buses = [b for b in run.urls if gateway_of(b) == gw]
     cfg = edge_config_dict(
         fleet,
@@ -159,4 +187,13 @@ def edge_config(
         bus["timeout_ms"] = 500
         bus["gap_ms"] = 0
     cfg["metrics"] = {"listen": ""}
+    if broker_password is not None:
+        edge_dir = data_dir / "edge" / gw
+        edge_dir.mkdir(parents=True, exist_ok=True)
+        secret = edge_dir / "broker_password"
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(broker_password + "\n")
+        cfg["broker"]["username"] = gw
+        cfg["broker"]["password_file"] = str(secret)
     return cfg

@@ -17,6 +17,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from protocols.wire import MAX_PAYLOAD_BYTES
+from server.broker_guard import MAX_PACKET_BYTES
 from tests.conftest import IN_CI, free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
@@ -161,3 +163,30 @@ def test_client_certificate_is_signed_by_the_site_ca(secure_broker: tuple[int, P
     )
     assert out.returncode == 0 and "OK" in out.stdout
     assert oct((certs / "gw-a.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_packet_over_the_wire_limit_disconnects_its_sender(
+    secure_broker: tuple[int, Path],
+) -> None:
+    """max_packet_size: the largest wire message passes, a larger packet is refused."""
+    port, certs = secure_broker
+    server, gw_a = Peer(port, certs, "meterlink-server"), Peer(port, certs, "gw-a")
+    dropped = threading.Event()
+    gw_a.c.on_disconnect = lambda *a: dropped.set()
+    try:
+        assert server.connect() and gw_a.connect()
+        server.c.subscribe("meterlink/v1/gw/+/readings", 1)
+        time.sleep(0.5)
+        largest = b"x" * MAX_PAYLOAD_BYTES
+        gw_a.c.publish("meterlink/v1/gw/gw-a/readings", largest, qos=1).wait_for_publish(30)
+        deadline = time.monotonic() + 30
+        while ("meterlink/v1/gw/gw-a/readings", largest) not in server.got:
+            assert time.monotonic() < deadline, "the largest wire message did not pass"
+            time.sleep(0.05)
+        gw_a.c.publish("meterlink/v1/gw/gw-a/readings", b"y" * MAX_PACKET_BYTES, qos=1)
+        assert dropped.wait(30), "an oversized packet was accepted"
+        time.sleep(0.5)
+        assert not any(p.startswith(b"y") for _, p in server.got)
+    finally:
+        server.close()
+        gw_a.close()

@@ -95,3 +95,24 @@ def test_check_config_reports_field_errors(tmp_path: Path) -> None:
     out = edge("check-config", str(bad))
     assert out.returncode == 2
     assert "bus[0].meter[0].address: expected 12 digits" in out.stderr
+
+
+def test_check_config_refuses_an_outbox_path_that_holds_another_file(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an outbox\n")
+    cfg = tmp_path / "edge.toml"
+    base = (
+        '[gateway]\nid = "gw-1"\n[[bus]]\nname = "b"\nport = "/dev/ttyS1"\n'
+        '[[bus.meter]]\nid = "M1"\naddress = "000000000001"\n'
+    )
+    cfg.write_text(base + f'[outbox]\npath = "{notes}"\n')
+    out = edge("check-config", str(cfg))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"NOT AN OUTBOX {notes} exists and is not an SQLite database" in out.stdout
+    assert notes.read_text() == "not an outbox\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge.toml", "notes.txt"]
+    cfg.write_text(base + f'[outbox]\npath = "{tmp_path / "outbox.sqlite"}"\n')
+    out = edge("check-config", str(cfg))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"OK    outbox {tmp_path / 'outbox.sqlite'}" in out.stdout
+    assert not (tmp_path / "outbox.sqlite").exists()  # checking creates nothing

@@ -95,6 +95,19 @@ def test_the_brokers_ack_is_not_enough_only_the_receipt_deletes() -> None:
     assert led.receipt(["gw-1-3"]) == IDS
     assert led.receipt(["gw-1-3"]) == []  # a repeated receipt deletes nothing twice
     assert not led.holds(1) and led.state_of("gw-1-3") is None
+    assert led.ignored_receipts == 2  # the other's and the repeat: counted, nothing deleted
+
+
+def test_a_receipt_for_a_batch_never_sent_or_released_deletes_nothing_and_is_counted() -> None:
+    led = DeliveryLedger(Delivery.RECEIPT, receipt_timeout_s=5)
+    led.sending("b", IDS)
+    led.published("b", 1, 0.0)
+    led.puback(1, True, 0.0)
+    assert led.receipt(["never-sent", "1-3-guess"]) == []
+    assert led.holds(1) and led.state_of("b") is BatchState.AWAITING_RECEIPT
+    assert led.expire(10.0)[0] == ["b"]  # released: its readings go out again, with a new id
+    assert led.receipt(["b"]) == []  # late for the released send: the new send's receipt counts
+    assert led.ignored_receipts == 3 and not led.holds(1)
 
 
 def test_with_puback_delivery_the_brokers_ack_deletes() -> None:

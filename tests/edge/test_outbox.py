@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge.outbox import Outbox
+import pytest
+
+from edge.outbox import (
+    APPLICATION_ID,
+    SCHEMA,
+    ForeignOutboxError,
+    Outbox,
+    outbox_path_problem,
+)
 from protocols.model import Reading
 
 
@@ -26,6 +37,18 @@ def readings(n: int, start: int = 0, meter: str = "M1") -> list[Reading]:
         )
         for i in range(n)
     ]
+
+
+BODY = {
+    "meter": "M1",
+    "quantity": "energy_import_total",
+    "ts": "2026-11-01T00:00:00Z",
+    "value": 1.0,
+    "unit": "kWh",
+    "kind": "interval",
+    "source": "scheduled",
+    "quality": [],
+}
 
 
 def test_add_take_ack_in_order(tmp_path: Path) -> None:
@@ -56,14 +79,78 @@ def test_budget_drops_oldest_and_counts(tmp_path: Path) -> None:
 
 
 def test_corrupt_file_is_moved_aside_not_deleted(tmp_path: Path) -> None:
+    """A meterlink outbox whose pages are damaged (its header, with the stamp, intact)."""
     path = tmp_path / "o.sqlite"
-    path.write_bytes(b"this is not sqlite" * 100)
+    box = Outbox(path)
+    box.add(readings(500))
+    box.close()
+    data = bytearray(path.read_bytes())
+    data[100:] = b"this is not sqlite" * ((len(data) - 100) // 18) + b"x" * ((len(data) - 100) % 18)
+    path.write_bytes(bytes(data))
     box = Outbox(path)
     assert box.corrupt_files == 1 and box.counter("corrupt_files") == 1
-    aside = list(tmp_path.glob("o.sqlite.corrupt-*"))
-    assert aside and aside[0].read_bytes().startswith(b"this is not sqlite")
+    aside = [p for p in tmp_path.glob("o.sqlite.corrupt-*") if not p.name.endswith("-shm")]
+    aside = [p for p in aside if not p.name.endswith("-wal")]
+    assert aside and aside[0].read_bytes()[100:].startswith(b"this is not sqlite")
     box.add(readings(3))
     assert box.depth() == 3
+
+
+def test_a_file_that_is_not_an_outbox_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    """A wrong ``[outbox] path`` used to rename an unrelated file aside and put a database in
+    its place."""
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"this is not sqlite" * 100)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    conn.execute("INSERT INTO invoices(amount) VALUES (9.5)")
+    conn.commit()
+    conn.close()
+    stamped = tmp_path / "stamped.db"
+    conn = sqlite3.connect(stamped)
+    conn.execute("PRAGMA application_id = 1234")
+    conn.executescript(SCHEMA)  # even with our tables: another application's id
+    conn.close()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for path in (text, other, stamped, folder):
+        before = sorted(p.name for p in tmp_path.iterdir())
+        content = path.read_bytes() if path.is_file() else None
+        with pytest.raises(ForeignOutboxError, match=re.escape(str(path))):
+            Outbox(path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing renamed, added
+        assert (path.read_bytes() if path.is_file() else None) == content
+        assert outbox_path_problem(path) is not None
+
+
+def test_an_outbox_made_before_the_stamp_is_recognised_and_stamped(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA)  # what Outbox made before the stamp
+    conn.execute("INSERT INTO outbox(created, body) VALUES (0, ?)", (json.dumps(BODY),))
+    conn.commit()
+    conn.close()
+    assert outbox_path_problem(path) is None
+    box = Outbox(path)
+    assert box.depth() == 1 and box.corrupt_files == 0
+    box.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID == 0x4D4C4F42
+    conn.close()
+    assert Outbox(path).depth() == 1
+
+
+def test_a_new_or_empty_path_becomes_a_stamped_outbox(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()  # e.g. a crash right after SQLite made the file
+    for path in (tmp_path / "new" / "o.sqlite", empty):
+        assert outbox_path_problem(path) is None
+        Outbox(path).close()
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        conn.close()
+        assert outbox_path_problem(path) is None
 
 
 def test_commands_are_remembered(tmp_path: Path) -> None:
@@ -77,7 +164,15 @@ def test_commands_are_remembered(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from datetime import UTC, datetime, timedelta
-from edge.outbox import Outbox
+import pytest
+
+from edge.outbox import (
+    APPLICATION_ID,
+    SCHEMA,
+    ForeignOutboxError,
+    Outbox,
+    outbox_path_problem,
+)
 from protocols.model import Reading
 box = Outbox(sys.argv[1])
 t0 = datetime(2026, 11, 1, tzinfo=UTC)
