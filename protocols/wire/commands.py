@@ -25,6 +25,7 @@ from protocols.wire.codec import (
     WireError,
     a_string,
     a_string_or_null,
+    check_id,
     check_tree,
     dump,
     enum_value,
@@ -75,8 +76,9 @@ def _backfill_items(args: Mapping[str, Any]) -> tuple[BackfillItem, ...]:
     out = []
     for i, it in enumerate(items):
         where = f"args.items[{i}]"
-        if not isinstance(it, Mapping) or not isinstance(it.get("meter"), str):
-            raise WireError(f"{where}: expected an object with a string meter")
+        if not isinstance(it, Mapping):
+            raise WireError(f"{where}: expected an object with a meter and a date")
+        check_id(it.get("meter"), f"{where}.meter")
         try:
             day = date.fromisoformat(str(it.get("date")))
         except ValueError:
@@ -95,8 +97,9 @@ def _check_count(n: int, where: str) -> None:
 
 def _check_args(name: CommandName, args: Mapping[str, Any]) -> None:
     if name is CommandName.READ_NOW:
-        if not isinstance(args.get("meter"), str) or not args["meter"]:
+        if args.get("meter") is None:
             raise WireError("args.meter: read_now needs the meter's archive id")
+        check_id(args["meter"], "args.meter")
         qs = args.get("quantities")
         if qs is not None:
             if not isinstance(qs, list):

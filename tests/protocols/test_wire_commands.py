@@ -116,3 +116,19 @@ def test_a_duplicate_answer_is_told_from_a_real_result() -> None:
     # a result that merely mentions the word is not a duplicate answer
     odd = wire.CommandResult("c1", "backfill", True, TS, None, {"duplicate": "no"})
     assert not wire.is_duplicate_answer(odd)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"items": [{"meter": "M 1", "date": "2026-11-20"}]}, "args.items[0].meter: "),
+        ({"items": [{"meter": "M" * 65, "date": "2026-11-20"}]}, "args.items[0].meter: "),
+        ({"items": ["M1"]}, "args.items[0]: expected an object"),
+    ],
+)
+def test_backfill_meters_follow_the_id_rules(args: dict[str, Any], message: str) -> None:
+    with pytest.raises(wire.WireError) as err:
+        wire.decode_command(_command(command="backfill", args=args))
+    assert str(err.value).startswith(message), str(err.value)
+    with pytest.raises(wire.WireError, match=r"^args.meter: "):
+        wire.decode_command(_command(args={"meter": "M/1"}))
