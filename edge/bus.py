@@ -127,7 +127,22 @@ class BusWorker:
         with self._jobs:
             self._jobs.notify_all()
         self._thread.join(timeout)
+        self._cancel_queued()
         self.reader.close()
+
+    def _cancel_queued(self) -> None:
+        """Cancel the jobs still queued at stop, so whoever waits on them (a backfill of
+        thousands of items) learns it now rather than after a timeout per item."""
+        with self._jobs:
+            queued = [*self._on_demand, *(job for _, job in self._scheduled)]
+            self._on_demand.clear()
+            self._scheduled.clear()
+        for job in queued:
+            if job.future.cancel():
+                with self._pending_lock:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self._busy.clear()
 
     def submit(self, job: Job) -> Future[JobResult]:
         with self._pending_lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -202,7 +202,13 @@ class EdgeRuntime:
         read = 0
         failed = list(unknown)
         for it, fut in futures:
-            res = fut.result(timeout)
+            try:
+                res = fut.result(timeout)
+            except CancelledError:  # the bus stopped (a reload) before this item's turn
+                failed.append(
+                    {"meter": it.meter, "date": it.date.isoformat(), "reason": "cancelled"}
+                )
+                continue
             read += res.read
             for f in res.failed:
                 failed.append({"meter": it.meter, "date": it.date.isoformat(), "reason": f.reason})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -437,3 +438,77 @@ def test_a_reading_after_its_window_is_flagged_late(rig: Rig) -> None:
     # a read now is stamped with its own time: never late
     now = Job(JobKind.READ, rig.meters("C1"), rig.clock.now(), QUANTITIES, on_demand=True)
     assert rig.worker.submit(now).result(30).late == 0
+
+
+def test_the_runtime_gives_interval_reads_their_bus_window(tmp_path: Path) -> None:
+    """Each interval job's window is its own bus's budgeted cycle plus the grace: a slow
+    2400-baud bus of 32 meters gets a longer window than a fast one of 2."""
+    from edge.runtime import ON_TIME_GRACE_S, EdgeRuntime
+    from edge.wire_budget import budget
+
+    def meters(n: int, start: int) -> list[dict[str, object]]:
+        return [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(start, start + n)]
+
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw-win", "data_dir": str(tmp_path)},
+            "broker": {"url": "mqtt://127.0.0.1:1"},
+            "bus": [
+                {
+                    "name": "slow",
+                    "port": "socket://127.0.0.1:9",
+                    "baud": 2400,
+                    "meter": meters(32, 1),
+                },
+                {
+                    "name": "fast",
+                    "port": "socket://127.0.0.1:9",
+                    "baud": 9600,
+                    "meter": meters(2, 100),
+                },
+            ],
+        }
+    )
+    runtime = EdgeRuntime(cfg, sink=lambda readings: None, clock=ManualClock(START))
+    jobs: dict[str, Job] = {}
+    for name, worker in runtime.workers.items():
+
+        def capture(job: Job, name: str = name) -> Future[JobResult]:
+            jobs[name] = job
+            return job.future
+
+        worker.submit = capture  # type: ignore[method-assign]
+    plan = next(p for p in cfg.plans if p.kind == "interval")
+    runtime._fire(plan, START + timedelta(seconds=3))  # noqa: SLF001
+    for bus in cfg.buses:
+        job = jobs[bus.name]
+        cycle = budget(bus, plan).seconds
+        assert job.slot == START
+        assert job.on_time_until == START + timedelta(seconds=cycle + ON_TIME_GRACE_S)
+    assert jobs["slow"].on_time_until > jobs["fast"].on_time_until  # type: ignore[operator]
+    for w in runtime.workers.values():
+        w.reader.close()
+
+
+def test_stopping_cancels_the_jobs_still_queued(sim: Simulation, tmp_path: Path) -> None:
+    """A reload stops the bus: the jobs still queued are cancelled at once, so a backfill
+    waiting on thousands of them is not left to time out item by item."""
+    r = Rig(sim, tmp_path)
+    gate, started = threading.Event(), threading.Event()
+
+    def hold_the_line() -> dict[str, object]:
+        started.set()
+        gate.wait(10)
+        return {}
+
+    held = r.worker.submit(Job(JobKind.CALL, [], START, call=hold_the_line))
+    assert started.wait(10)
+    queued = [
+        r.worker.submit(Job(JobKind.READ, r.meters("C1"), START, QUANTITIES, on_demand=od))
+        for od in (True, True, False)
+    ]
+    r.worker.stop(timeout=0.2)  # the held job keeps the thread: the queue is cancelled
+    assert all(f.cancelled() for f in queued)
+    gate.set()
+    assert held.result(10) == JobResult(output={})
+    assert r.worker.wait_idle(10)
