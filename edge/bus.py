@@ -1,6 +1,7 @@
 """One worker thread per physical port: the coordinator of its bus. It orders the work
-(on-demand jobs before scheduled ones, but no scheduled job waits longer than
-:data:`SCHEDULED_MAX_WAIT_S` behind them; one transaction at a time), paces the line
+(on-demand jobs before scheduled ones, a read-now before the items of a backfill, but no
+scheduled job waits longer than :data:`SCHEDULED_MAX_WAIT_S` behind them; one transaction at
+a time), paces the line
 (``gap_ms`` between meters), backs off dead meters and reports (readings to the sink, a
 :class:`~edge.jobs.JobResult` per job, meter and line health).
 
@@ -87,9 +88,9 @@ class MeterState:
 
 
 class BusWorker:
-    """The coordinator of one bus: a thread, two queues of jobs (on demand first, scheduled
-    ones after ``scheduled_max_wait_s`` at the latest; each queue in submission order), the
-    meters' health, and the reader it talks through."""
+    """The coordinator of one bus: a thread, three queues of jobs (on demand first, then the
+    items of backfills, scheduled ones after ``scheduled_max_wait_s`` at the latest; each
+    queue in submission order), the meters' health, and the reader it talks through."""
 
     def __init__(
         self,
@@ -109,6 +110,7 @@ class BusWorker:
         self.scheduled_max_wait_s = scheduled_max_wait_s
         self._jobs = threading.Condition()
         self._on_demand: deque[Job] = deque()
+        self._bulk: deque[Job] = deque()  # on demand too, but behind a read-now: backfills
         self._scheduled: deque[tuple[float, Job]] = deque()  # (monotonic time queued, job)
         self._busy = threading.Event()
         self._pending = 0  # jobs submitted and not finished
@@ -134,8 +136,9 @@ class BusWorker:
         """Cancel the jobs still queued at stop, so whoever waits on them (a backfill of
         thousands of items) learns it now rather than after a timeout per item."""
         with self._jobs:
-            queued = [*self._on_demand, *(job for _, job in self._scheduled)]
+            queued = [*self._on_demand, *self._bulk, *(job for _, job in self._scheduled)]
             self._on_demand.clear()
+            self._bulk.clear()
             self._scheduled.clear()
         for job in queued:
             if job.future.cancel():
@@ -149,7 +152,9 @@ class BusWorker:
             self._pending += 1
             self._busy.set()
         with self._jobs:
-            if job.on_demand:
+            if job.on_demand and job.source is Source.BACKFILL:
+                self._bulk.append(job)
+            elif job.on_demand:
                 self._on_demand.append(job)
             else:
                 self._scheduled.append((time.monotonic(), job))
@@ -172,19 +177,20 @@ class BusWorker:
     # ------------------------------------------------------------------ the loop
 
     def _next_job(self) -> Job | None:
-        """The next job to run (None once stopping): on demand first, unless the oldest
-        scheduled job has waited ``scheduled_max_wait_s``."""
+        """The next job to run (None once stopping): on demand first (a read-now before the
+        items of a backfill), unless the oldest scheduled job has waited
+        ``scheduled_max_wait_s``."""
         with self._jobs:
-            while not (self._on_demand or self._scheduled or self._stop.is_set()):
+            while not (self._on_demand or self._bulk or self._scheduled or self._stop.is_set()):
                 self._jobs.wait()
             if self._stop.is_set():
                 return None
             if self._scheduled and (
-                not self._on_demand
+                not (self._on_demand or self._bulk)
                 or time.monotonic() - self._scheduled[0][0] >= self.scheduled_max_wait_s
             ):
                 return self._scheduled.popleft()[1]
-            return self._on_demand.popleft()
+            return (self._on_demand or self._bulk).popleft()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -5,6 +5,9 @@ seen before (a broker redelivery after a restart) is answered as a duplicate
 (:func:`protocols.wire.duplicate_result`, which the server never takes for the real result)
 and not run again.
 
+A backfill runs on its own thread (one at a time, in arrival order): it can take hours of
+line time, and a read-now or a time sync arriving meanwhile must not wait for it.
+
 A result is bounded: past :data:`RESULT_BUDGET_BYTES` encoded, :func:`fit_result` drops the
 per-item detail (a backfill's failed meter-days) to counts by reason, so a 10,000-item
 backfill that fails everywhere still answers in one message the server accepts.
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from protocols import wire
@@ -85,6 +90,9 @@ class CommandHandler:
         self.runtime, self.outbox, self.publish = runtime, outbox, publish
         self.reload = reload_config
         self.clock = clock or SystemClock()
+        self._backfills = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-backfill")
+        self._running = 0
+        self._idle = threading.Condition()
 
     def _answer(
         self,
@@ -118,6 +126,37 @@ class CommandHandler:
             dup = wire.duplicate_result(cmd.id, cmd.name.value, self.clock.now())
             self.publish(wire.encode_result(dup))
             return
+        if cmd.name is CommandName.BACKFILL:
+            with self._idle:
+                self._running += 1
+            self._backfills.submit(self._execute_in_background, cmd).add_done_callback(
+                self._backfill_done
+            )
+            return
+        self._execute(cmd)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no backfill is queued or running; False if ``timeout`` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
+
+    def close(self) -> None:
+        """Drop the backfills not started (their commands expire on the server); the
+        running one ends when its bus stops."""
+        self._backfills.shutdown(wait=False, cancel_futures=True)
+
+    def _execute_in_background(self, cmd: wire.Command) -> None:
+        try:
+            self._execute(cmd)
+        except Exception:  # publishing the answer failed: nothing else would say so
+            log.exception("backfill %s: could not answer", cmd.id)
+
+    def _backfill_done(self, _: object) -> None:  # run, or cancelled by close()
+        with self._idle:
+            self._running -= 1
+            self._idle.notify_all()
+
+    def _execute(self, cmd: wire.Command) -> None:
         try:
             result = self._run(cmd)
         except (CommandRefused, KeyError, ValueError, TimeoutError) as exc:

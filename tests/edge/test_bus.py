@@ -512,3 +512,44 @@ def test_stopping_cancels_the_jobs_still_queued(sim: Simulation, tmp_path: Path)
     gate.set()
     assert held.result(10) == JobResult(output={})
     assert r.worker.wait_idle(10)
+
+
+def test_a_read_now_goes_before_the_items_of_a_backfill(rig: Rig) -> None:
+    gate, started = threading.Event(), threading.Event()
+
+    def hold_the_line() -> dict[str, object]:
+        started.set()
+        gate.wait(10)
+        return {}
+
+    rig.worker.submit(Job(JobKind.CALL, [], START, call=hold_the_line))
+    assert started.wait(10)
+    day = START.astimezone(ZoneInfo(TZ)).date() - timedelta(days=1)
+    backfill = [
+        rig.worker.submit(
+            Job(
+                JobKind.FREEZE,
+                rig.meters("C1"),
+                START,
+                reading_kind=ReadingKind.FREEZE,
+                source=Source.BACKFILL,
+                data_date=day,
+                on_demand=True,
+            )
+        )
+        for _ in range(200)
+    ]
+    read_now = rig.worker.submit(
+        Job(
+            JobKind.READ,
+            rig.meters("C3"),
+            START,
+            QUANTITIES,
+            source=Source.ON_DEMAND,
+            on_demand=True,
+        )
+    )
+    gate.set()
+    assert read_now.result(10).read == len(QUANTITIES)
+    assert rig.line.addresses()[0] == address(rig.sim, "C3")  # before any backfill item
+    assert all(f.result(30).read for f in backfill)

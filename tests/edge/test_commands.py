@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -117,6 +118,7 @@ def test_the_worst_backfill_result_is_summarised_under_the_budget(outbox: Outbox
     )
     items = [{"meter": f["meter"], "date": f["date"]} for f in worst["failed"]]
     handler.handle(command(wire.CommandName.BACKFILL, "c-worst", items=items))
+    assert handler.wait_idle(30)
     (payload,) = sent
     assert len(payload) < 1024  # measured: 253 bytes
     res = wire.decode_result(payload)
@@ -155,3 +157,27 @@ def test_a_result_within_the_budget_is_kept_whole() -> None:
     # what still does not fit is replaced by its size
     huge = fit_result({"values": {f"q{i}": i for i in range(100)}}, budget=50)
     assert huge["values"] is None and huge["values_bytes"] > 50
+
+
+def test_a_running_backfill_does_not_hold_other_commands(outbox: Outbox) -> None:
+    """A backfill can take hours of line time: it runs on its own thread, and a time sync
+    arriving meanwhile is answered at once."""
+    release = threading.Event()
+
+    class Slow(FakeRuntime):
+        def backfill(self, items: Any) -> dict[str, Any]:
+            release.wait(10)
+            return {"read": len(items), "failed": []}
+
+    runtime, sent = Slow(), []
+    handler = CommandHandler(lambda: runtime, outbox, sent.append, clock=ManualClock(NOW))
+    items = [{"meter": "M1", "date": "2031-05-05"}]
+    handler.handle(command(wire.CommandName.BACKFILL, "c-long", items=items))
+    handler.handle(command(wire.CommandName.TIME_SYNC, "c-sync"))
+    assert [wire.decode_result(p).id for p in sent] == ["c-sync"]
+    assert not handler.wait_idle(0.1)
+    release.set()
+    assert handler.wait_idle(10)
+    assert [wire.decode_result(p).id for p in sent] == ["c-sync", "c-long"]
+    assert wire.decode_result(sent[1]).result == {"read": 1, "failed": []}
+    handler.close()
