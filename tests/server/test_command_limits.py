@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from protocols import wire
+from protocols.model import Quality, Reading, slot_start
 from server.api.app import create_app
 from server.context import AppContext
 from server.db.pool import open_pool
@@ -331,3 +332,29 @@ def test_a_result_for_an_unknown_command_is_dead_lettered_with_its_payload(
     assert rows[0][3] == small and rows[0][4] == len(small)
     assert rows[1][3] == big[:DEAD_LETTER_PAYLOAD_MAX] and rows[1][4] == len(big)
     assert len(rows[1][5]) == 64
+
+
+def test_a_late_reading_is_stored_with_its_flag_and_its_slot_time(
+    consumer: Consumer, migrated: str, mqtt_broker: Broker, topic_prefix: str
+) -> None:
+    """What the edge sends for a reading taken after its slot's window: the slot's time and
+    the ``late`` flag, both kept by the wire and the database."""
+    add_meters(migrated, [{"id": "M-late", "address": "000000000099"}], gateway=GW)
+    slot = slot_start(NOW - timedelta(hours=1))
+    late = Reading(
+        "M-late", "energy_import_total", slot, 12.5, "kWh", quality=frozenset({Quality.LATE})
+    )
+    gw = Gateway(mqtt_broker, topic_prefix)
+    try:
+        topic = wire.topic(GW, wire.Channel.READINGS, topic_prefix)
+        gw.client.publish(topic, wire.batch_of(GW, "b-late", [late], NOW), qos=1).wait_for_publish(
+            10
+        )
+        assert _wait(lambda: consumer.stored_messages >= 1)
+    finally:
+        gw.close()
+    with psycopg.connect(migrated) as conn:
+        rows = conn.execute(
+            "SELECT ts, value, quality FROM readings WHERE meter_id = 'M-late'"
+        ).fetchall()
+    assert rows == [(slot, 12.5, ["late"])]
