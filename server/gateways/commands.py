@@ -131,6 +131,14 @@ def record_result(conn: psycopg.Connection[Any], gateway: str, res: wire.Command
     )
 
 
+#: Line time a gateway may take per backfill item before its command counts as unanswered:
+#: a DL/T 645-2007 freeze read is about three transactions of ~50 bytes, 0.23 s each on the
+#: line at 2400 baud plus the meter's turnaround, so about 0.85 s (a 10,000-item backfill is
+#: hours of work on one bus and must not be called expired while it runs).
+BACKFILL_ITEM_ALLOWANCE_S = 1.0
+
+
 def expire(conn: psycopg.Connection[Any], *, now: datetime, ttl_s: float) -> list[str]:
-    """Mark expired the commands unanswered ``ttl_s`` after sending; returns their ids."""
-    return q.expire_commands(conn, now=now, ttl_s=ttl_s)
+    """Mark expired the commands unanswered ``ttl_s`` after sending (a backfill also gets
+    :data:`BACKFILL_ITEM_ALLOWANCE_S` per item); returns their ids."""
+    return q.expire_commands(conn, now=now, ttl_s=ttl_s, per_item_s=BACKFILL_ITEM_ALLOWANCE_S)

@@ -24,6 +24,7 @@ from server.api.app import create_app
 from server.context import AppContext
 from server.db.pool import open_pool
 from server.db.queries.ingest import DEAD_LETTER_PAYLOAD_MAX
+from server.gateways.commands import BACKFILL_ITEM_ALLOWANCE_S, expire, queue_command
 from server.ingest.consumer import Consumer, MqttConfig
 from server.jobs import JobsService, expire_every_s
 from tests.conftest import Broker
@@ -253,12 +254,12 @@ def test_an_unanswered_command_expires_and_its_late_result_is_still_recorded(
             late = JobsService(AppContext(settings, pool, FixedClock(real_now), ""))
             assert late.expire_commands() == {"expired": 0, "ids": []}
             later = JobsService(
-                AppContext(settings, pool, FixedClock(real_now + timedelta(seconds=3601)), "")
+                AppContext(settings, pool, FixedClock(real_now + timedelta(seconds=3630)), "")
             )
             with psycopg.connect(migrated) as conn:  # the fresh one was sent just now
                 conn.execute(
                     "UPDATE gateway_commands SET sent_at = %s WHERE id = %s",
-                    (real_now + timedelta(seconds=60), fresh),
+                    (real_now + timedelta(seconds=60), fresh),  # 1 h + 1 s ago: not yet
                 )
             assert later.expire_commands() == {"expired": 1, "ids": [cmd_id]}
         finally:
@@ -358,3 +359,21 @@ def test_a_late_reading_is_stored_with_its_flag_and_its_slot_time(
             "SELECT ts, value, quality FROM readings WHERE meter_id = 'M-late'"
         ).fetchall()
     assert rows == [(slot, 12.5, ["late"])]
+
+
+def test_a_long_backfill_is_given_time_for_its_items_before_it_expires(migrated: str) -> None:
+    """A 3,600-item backfill is an hour of line time on one bus: it expires an hour (the
+    TTL) plus a second per item after sending, a time sync after the TTL alone."""
+    sent = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    items = [{"meter": f"X{i}", "date": "2026-02-27"} for i in range(3_600)]
+    with psycopg.connect(migrated) as conn:
+        big = queue_command(
+            conn, gateway_id=GW, name="backfill", args={"items": items}, requested_by="t"
+        )
+        small = queue_command(conn, gateway_id=GW, name="time_sync", args={}, requested_by="t")
+        conn.execute("UPDATE gateway_commands SET status = 'sent', sent_at = %s", (sent,))
+        hour = timedelta(hours=1)
+        assert expire(conn, now=sent + hour + timedelta(seconds=1), ttl_s=3600) == [small]
+        assert expire(conn, now=sent + 2 * hour, ttl_s=3600) == []
+        assert expire(conn, now=sent + 2 * hour + timedelta(seconds=1), ttl_s=3600) == [big]
+        assert BACKFILL_ITEM_ALLOWANCE_S == 1.0

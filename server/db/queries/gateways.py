@@ -108,17 +108,27 @@ def finish_command(
     return Finish.RECORDED
 
 
-def expire_commands(conn: Connection[Any], *, now: datetime, ttl_s: float) -> list[str]:
-    """Mark 'expired' every command still pending or sent ``ttl_s`` after it was sent (or
-    queued, if never sent); returns their ids. A pending one is then never sent."""
+def expire_commands(
+    conn: Connection[Any], *, now: datetime, ttl_s: float, per_item_s: float
+) -> list[str]:
+    """Mark 'expired' every command still pending or sent ``ttl_s`` (plus ``per_item_s`` for
+    each backfill item) after it was sent, or queued if never sent; returns their ids. A
+    pending one is then never sent."""
     rows = conn.execute(
         "UPDATE gateway_commands SET status = 'expired', expired_at = %(now)s "
         "WHERE status IN ('pending', 'sent') "
-        "AND coalesce(sent_at, created_at) < %(now)s - make_interval(secs => %(ttl)s) "
-        "RETURNING id",
-        {"now": now, "ttl": ttl_s},
+        "AND coalesce(sent_at, created_at) < %(now)s - make_interval(secs => %(ttl)s "
+        f"+ %(per_item)s * {_ITEMS}) RETURNING id",
+        {"now": now, "ttl": ttl_s, "per_item": per_item_s},
     ).fetchall()
     return [r[0] for r in rows]
+
+
+#: how many items a command's arguments carry (0 for commands without ``items``)
+_ITEMS = (
+    "jsonb_array_length(CASE WHEN jsonb_typeof(args->'items') = 'array' "
+    "THEN args->'items' ELSE '[]' END)"
+)
 
 
 def gateway_commands(
@@ -131,8 +141,7 @@ def gateway_commands(
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT id, name, status, requested_by, created_at, sent_at, finished_at, "
-            "expired_at, error, jsonb_array_length(CASE WHEN jsonb_typeof(args->'items') = "
-            "'array' THEN args->'items' ELSE '[]' END) AS items, "
+            f"expired_at, error, {_ITEMS} AS items, "
             "(SELECT jsonb_object_agg(key, value) FROM jsonb_each(coalesce(result, '{}')) "
             " WHERE jsonb_typeof(value) IN ('number', 'boolean', 'string')) AS summary "
             f"FROM gateway_commands WHERE {where} "
