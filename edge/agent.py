@@ -97,6 +97,7 @@ class Agent:
 
     def stop(self) -> None:
         self.runtime.stop()
+        self.commands.close()
         self.uplink.stop()
         self.outbox.close()
         if self._metrics_server is not None:

@@ -1,5 +1,7 @@
 """One worker thread per physical port: the coordinator of its bus. It orders the work
-(on-demand jobs before scheduled ones, one transaction at a time), paces the line
+(on-demand jobs before scheduled ones, a read-now before the items of a backfill, but no
+scheduled job waits longer than :data:`SCHEDULED_MAX_WAIT_S` behind them; one transaction at
+a time), paces the line
 (``gap_ms`` between meters), backs off dead meters and reports (readings to the sink, a
 :class:`~edge.jobs.JobResult` per job, meter and line health).
 
@@ -9,22 +11,34 @@ bus's own from :func:`~edge.meters.reader.build_reader` unless a test hands one 
 Dead meters never slow the others: a meter that fails three reads in a row is ``dead`` and
 scheduled reads skip it until its backoff (15 min, doubling up to 6 h of clock time) has
 passed; on-demand reads always try. Its state is visible in :meth:`BusWorker.health`.
+
+Scheduled reads stay on time during long on-demand work (a 10,000-item backfill is hours
+of line time at 2400 baud): on-demand jobs go first only while the oldest scheduled job has
+waited less than :data:`SCHEDULED_MAX_WAIT_S`; after that the scheduled jobs run. A reading
+taken after its job's ``on_time_until`` carries the ``late`` quality flag, never silently the
+slot's time.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from protocols.model import QUANTITY_BY_NAME, Reading, ReadingKind, Source, freeze_instant
+from protocols.model import (
+    QUANTITY_BY_NAME,
+    Quality,
+    Reading,
+    ReadingKind,
+    Source,
+    freeze_instant,
+)
 from protocols.vocabulary import MeterState as MeterStateName
 from protocols.wire import BusHealth, MeterHealth
 
@@ -36,7 +50,16 @@ from .meters.reader import MeterReader, build_reader
 from .metrics import EdgeMetrics
 from .transports import TransportError
 
-__all__ = ["BACKOFF_MAX", "BusWorker", "Job", "JobKind", "JobResult", "MeterState", "Sink"]
+__all__ = [
+    "BACKOFF_MAX",
+    "SCHEDULED_MAX_WAIT_S",
+    "BusWorker",
+    "Job",
+    "JobKind",
+    "JobResult",
+    "MeterState",
+    "Sink",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +68,12 @@ DEAD_AFTER = 3
 BACKOFF_START = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(hours=6)
 NO_SYNC_WINDOW = ((23, 55), (0, 5))  # local times between which no clock is set
+#: The longest a scheduled job waits behind on-demand work (line time, seconds): past it,
+#: the scheduled jobs run before any further on-demand job. A job already on the line is
+#: never interrupted, so the wait can exceed this by one on-demand job (a backfill item or
+#: a read-now is one meter: about a second at 2400 baud; a rediscovery holds the line for
+#: its whole scan).
+SCHEDULED_MAX_WAIT_S = 30.0
 
 
 @dataclass
@@ -59,8 +88,9 @@ class MeterState:
 
 
 class BusWorker:
-    """The coordinator of one bus: a thread, a priority queue of jobs (on demand first, then
-    in submission order), the meters' health, and the reader it talks through."""
+    """The coordinator of one bus: a thread, three queues of jobs (on demand first, then the
+    items of backfills, scheduled ones after ``scheduled_max_wait_s`` at the latest; each
+    queue in submission order), the meters' health, and the reader it talks through."""
 
     def __init__(
         self,
@@ -71,13 +101,17 @@ class BusWorker:
         tz_name: str,
         metrics: EdgeMetrics,
         reader: MeterReader | None = None,
+        scheduled_max_wait_s: float = SCHEDULED_MAX_WAIT_S,
     ) -> None:
         self.bus, self.sink, self.clock, self.metrics = bus, sink, clock, metrics
         self.tz = ZoneInfo(tz_name)
         self.reader = reader or build_reader(bus, tz=self.tz)
         self.states = {m.id: MeterState() for m in bus.meters}
-        self._queue: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
-        self._seq = itertools.count()
+        self.scheduled_max_wait_s = scheduled_max_wait_s
+        self._jobs = threading.Condition()
+        self._on_demand: deque[Job] = deque()
+        self._bulk: deque[Job] = deque()  # on demand too, but behind a read-now: backfills
+        self._scheduled: deque[tuple[float, Job]] = deque()  # (monotonic time queued, job)
         self._busy = threading.Event()
         self._pending = 0  # jobs submitted and not finished
         self._pending_lock = threading.Lock()
@@ -92,15 +126,39 @@ class BusWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._queue.put((-1, next(self._seq), None))
+        with self._jobs:
+            self._jobs.notify_all()
         self._thread.join(timeout)
+        self._cancel_queued()
         self.reader.close()
+
+    def _cancel_queued(self) -> None:
+        """Cancel the jobs still queued at stop, so whoever waits on them (a backfill of
+        thousands of items) learns it now rather than after a timeout per item."""
+        with self._jobs:
+            queued = [*self._on_demand, *self._bulk, *(job for _, job in self._scheduled)]
+            self._on_demand.clear()
+            self._bulk.clear()
+            self._scheduled.clear()
+        for job in queued:
+            if job.future.cancel():
+                with self._pending_lock:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self._busy.clear()
 
     def submit(self, job: Job) -> Future[JobResult]:
         with self._pending_lock:
             self._pending += 1
             self._busy.set()
-        self._queue.put((0 if job.on_demand else 1, next(self._seq), job))
+        with self._jobs:
+            if job.on_demand and job.source is Source.BACKFILL:
+                self._bulk.append(job)
+            elif job.on_demand:
+                self._on_demand.append(job)
+            else:
+                self._scheduled.append((time.monotonic(), job))
+            self._jobs.notify()
         return job.future
 
     def idle(self) -> bool:
@@ -118,9 +176,25 @@ class BusWorker:
 
     # ------------------------------------------------------------------ the loop
 
+    def _next_job(self) -> Job | None:
+        """The next job to run (None once stopping): on demand first (a read-now before the
+        items of a backfill), unless the oldest scheduled job has waited
+        ``scheduled_max_wait_s``."""
+        with self._jobs:
+            while not (self._on_demand or self._bulk or self._scheduled or self._stop.is_set()):
+                self._jobs.wait()
+            if self._stop.is_set():
+                return None
+            if self._scheduled and (
+                not (self._on_demand or self._bulk)
+                or time.monotonic() - self._scheduled[0][0] >= self.scheduled_max_wait_s
+            ):
+                return self._scheduled.popleft()[1]
+            return (self._on_demand or self._bulk).popleft()
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            _, _, job = self._queue.get()
+            job = self._next_job()
             if job is None:
                 break
             try:
@@ -177,6 +251,7 @@ class BusWorker:
             self._deliver(readings)
             job.collected.extend(readings)
         result.read = len(readings)
+        result.late = sum(1 for r in readings if Quality.LATE in r.quality)
         if job.kind is JobKind.CLOCK:
             worst = max((abs(o) for o in offsets), default=0.0)
             result.max_offset_s = worst
@@ -212,7 +287,9 @@ class BusWorker:
                 meter, values, self.clock.now(), ReadingKind.CLOCK, job.source
             ), offset
         values = self.reader.read(meter, job.quantities)
-        return self._readings(meter, values, job.slot, job.reading_kind, job.source), None
+        late = job.on_time_until is not None and self.clock.now() > job.on_time_until
+        quality = frozenset({Quality.LATE}) if late else frozenset()
+        return self._readings(meter, values, job.slot, job.reading_kind, job.source, quality), None
 
     def _readings(
         self,
@@ -221,9 +298,10 @@ class BusWorker:
         ts: datetime,
         kind: ReadingKind,
         source: Source,
+        quality: frozenset[Quality] = frozenset(),
     ) -> list[Reading]:
         return [
-            Reading(meter.id, q, ts, v, QUANTITY_BY_NAME[q].unit, kind, source)
+            Reading(meter.id, q, ts, v, QUANTITY_BY_NAME[q].unit, kind, source, quality)
             for q, v in values.items()
             if q in QUANTITY_BY_NAME
         ]

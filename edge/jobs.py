@@ -40,6 +40,7 @@ class ReadFailure:
 @dataclass
 class JobResult:
     read: int = 0  # readings made
+    late: int = 0  # of which taken after the job's on_time_until (flagged ``late``)
     failed: list[ReadFailure] = field(default_factory=list)
     max_offset_s: float | None = None  # clock jobs: the largest meter clock error
     time_set: bool = False  # clock jobs: the time was broadcast
@@ -59,6 +60,9 @@ class Job:
     data_date: date | None = None
     threshold_s: float = 60.0
     on_demand: bool = False
+    #: interval reads: a reading taken after this instant carries the ``late`` quality flag
+    #: (it keeps the slot's time, so it must say it was not read then)
+    on_time_until: datetime | None = None
     call: Callable[[], dict[str, object]] | None = None  # runs on the bus thread (discovery)
     collected: list[Reading] = field(default_factory=list)  # the readings this job made
     future: Future[JobResult] = field(default_factory=Future)

@@ -3,14 +3,20 @@
 ``EdgeRuntime(config, sink=...)`` starts one :class:`~edge.bus.BusWorker` per bus and the
 read plans. ``sink`` receives every batch of readings and must return only once they are
 durably committed (the outbox's ``add``).
+
+An interval reading keeps its slot's time; it is on time when taken within the slot's
+window (:func:`on_time_until`): the bus's budgeted cycle for the plan (the wire time the
+read of all its meters takes, :mod:`edge.wire_budget`) plus :data:`ON_TIME_GRACE_S`, and
+never past the end of the slot. Taken later, it carries the ``late`` quality flag.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from datetime import datetime, timedelta
+from typing import Final
 
 from protocols.model import Reading, ReadingKind, Source, slot_start
 from protocols.wire import BackfillItem, BusHealth, MeterHealth
@@ -26,6 +32,18 @@ from .plans import PlanRunner
 from .wire_budget import check_budgets
 
 log = logging.getLogger(__name__)
+
+#: Seconds an interval reading may come after its bus's budgeted cycle and still count as
+#: taken at its slot: the longest a scheduled job waits behind on-demand work (30 s) plus
+#: as much again for retries and slow replies; equal to the plans' misfire grace (a plan
+#: found due later than that does not fire at all).
+ON_TIME_GRACE_S: Final[float] = 60.0
+
+
+def on_time_until(slot: datetime, every_min: int, cycle_s: float) -> datetime:
+    """The last instant a reading of ``slot`` is on time: the bus's cycle for the plan plus
+    :data:`ON_TIME_GRACE_S` after the slot starts, at most the slot's end."""
+    return slot + timedelta(seconds=min(cycle_s + ON_TIME_GRACE_S, every_min * 60.0))
 
 
 class CommandRefused(Exception):
@@ -62,6 +80,8 @@ class EdgeRuntime:
             for b in self.config.buses
         }
         self.plans = PlanRunner(self.config.plans, self.tz, self.clock, self._fire)
+        #: (bus, plan) -> the wire time one interval read of the bus's meters takes
+        self.cycle_s = {(b.bus, b.plan): b.seconds for _, b in check_budgets(self.config)}
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -97,7 +117,15 @@ class EdgeRuntime:
         for worker in self.workers.values():
             meters = list(worker.bus.meters)
             if plan.kind == "interval":
-                job = Job(JobKind.READ, meters, slot_start(when, plan.every_min), plan.quantities)
+                slot = slot_start(when, plan.every_min)
+                cycle = self.cycle_s.get((worker.bus.name, plan.name), 0.0)
+                job = Job(
+                    JobKind.READ,
+                    meters,
+                    slot,
+                    plan.quantities,
+                    on_time_until=on_time_until(slot, plan.every_min, cycle),
+                )
             elif plan.kind == "events":
                 job = Job(JobKind.READ, meters, when, plan.quantities, ReadingKind.EVENT)
             elif plan.kind == "daily_freeze":
@@ -174,7 +202,13 @@ class EdgeRuntime:
         read = 0
         failed = list(unknown)
         for it, fut in futures:
-            res = fut.result(timeout)
+            try:
+                res = fut.result(timeout)
+            except CancelledError:  # the bus stopped (a reload) before this item's turn
+                failed.append(
+                    {"meter": it.meter, "date": it.date.isoformat(), "reason": "cancelled"}
+                )
+                continue
             read += res.read
             for f in res.failed:
                 failed.append({"meter": it.meter, "date": it.date.isoformat(), "reason": f.reason})

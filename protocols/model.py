@@ -51,7 +51,7 @@ class Source(StrEnum):
 class Quality(StrEnum):
     """Flags a reading may carry; an empty set means a normal, on-time reading."""
 
-    LATE = "late"  # read after the end of the slot it belongs to
+    LATE = "late"  # read after its slot's window (the edge's: bus cycle + 60 s, <= slot end)
     CLOCK_SUSPECT = "clock_suspect"  # the meter's clock was off past the threshold
     DEGRADED = "degraded"  # read item by item after a block read was refused
 

@@ -1,7 +1,8 @@
 """Scheduled jobs inside the server (APScheduler): the daily anomaly scan, automatic
-re-reading after the collection window, and retention. With several server processes only
-one runs a job at a time: each run takes a PostgreSQL advisory lock and skips if another
-process holds it. Every run is recorded in ``job_runs`` (visible through the API)."""
+re-reading after the collection window, retention, and expiring unanswered commands. With
+several server processes only one runs a job at a time: each run takes a PostgreSQL
+advisory lock and skips if another process holds it. Every run is recorded in ``job_runs``
+(visible through the API)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from protocols import wire
+
 from .checks.reread import auto_reread
 from .checks.rules import run_incremental, run_rules
 from .context import AppContext, Service
 from .db.partitions import drop_old
 from .db.queries import job_runs as q
+from .gateways.commands import expire
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,13 @@ class JobsService:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self.expire_commands,
+            IntervalTrigger(seconds=expire_every_s(ctx.settings.command_ttl_s)),
+            id="expire_commands",
+            max_instances=1,
+            coalesce=True,
+        )
 
         if ctx.settings.checks_incremental_s:
             self.scheduler.add_job(
@@ -119,10 +130,23 @@ class JobsService:
         return run_locked(
             self.ctx,
             "reread",
-            lambda conn: auto_reread(
-                conn, today, per_gateway=self.ctx.settings.reread_rate_per_gateway_per_min * 10
-            ),
+            lambda conn: auto_reread(conn, today, per_gateway=self.reread_per_gateway()),
         )
+
+    def reread_per_gateway(self) -> int:
+        """Meter-days one run asks of a gateway: ten minutes at the re-read rate, and never
+        more than one command carries (the rest waits for the next runs)."""
+        return min(self.ctx.settings.reread_rate_per_gateway_per_min * 10, wire.MAX_COMMAND_ITEMS)
+
+    def expire_commands(self) -> Any:
+        def run(conn: Any) -> Any:
+            with conn.transaction():
+                ids = expire(conn, now=self.ctx.clock.now(), ttl_s=self.ctx.settings.command_ttl_s)
+            if ids:
+                log.warning("expired %d unanswered commands", len(ids))
+            return {"expired": len(ids), "ids": ids[:20]}
+
+        return run_locked(self.ctx, "expire_commands", run)
 
     def retention(self) -> Any:
         def run(conn: Any) -> Any:
@@ -138,6 +162,11 @@ class JobsService:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
+
+
+def expire_every_s(ttl_s: float) -> float:
+    """How often expiry runs: a quarter of the time to live, between 30 s and 5 minutes."""
+    return min(max(ttl_s / 4, 30.0), 300.0)
 
 
 def jobs_service(ctx: AppContext) -> Service:

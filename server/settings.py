@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     jobs_enabled: bool = True
     collection_window_end: str = "06:00"
     reread_rate_per_gateway_per_min: int = Field(default=60, ge=1)
+    # a command unanswered this long after it was sent (or queued, if never sent) is marked
+    # expired and no longer sent; a result that still comes is recorded
+    command_ttl_s: int = Field(default=3600, ge=60, le=7 * 86_400)
     # the anomaly rules also run as data arrives, for the meter-days queued since the last
     # run, every this many seconds (0 turns the incremental run off; the daily scan stays)
     checks_incremental_s: int = Field(default=300, ge=0, le=86_400)

@@ -38,14 +38,17 @@ from protocols.wire.codec import (
     text_fault,
 )
 from protocols.wire.commands import (
+    MAX_COMMAND_ITEMS,
     BackfillItem,
     Command,
     CommandName,
     CommandResult,
     decode_command,
     decode_result,
+    duplicate_result,
     encode_command,
     encode_result,
+    is_duplicate_answer,
 )
 from protocols.wire.readings import (
     MAX_BATCH_READINGS,
@@ -130,14 +133,17 @@ __all__ = [
     "encode_status",
     "last_will",
     # commands
+    "MAX_COMMAND_ITEMS",
     "BackfillItem",
     "Command",
     "CommandName",
     "CommandResult",
     "decode_command",
     "decode_result",
+    "duplicate_result",
     "encode_command",
     "encode_result",
+    "is_duplicate_answer",
     # receipts
     "MAX_RECEIPT_BATCHES",
     "Receipt",

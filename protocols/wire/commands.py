@@ -2,7 +2,13 @@
 
 A command names what the gateway should do now and carries its arguments; each command's
 arguments are checked on both sides (:func:`encode_command` and :func:`decode_command`).
-The gateway answers every command with one :class:`CommandResult` under the same id.
+The gateway answers every command with one :class:`CommandResult` under the same id; a
+command it has seen before is answered with :func:`duplicate_result`, which never stands for
+the real one (:func:`is_duplicate_answer`).
+
+One command carries at most :data:`MAX_COMMAND_ITEMS` items (backfill meter-days, read_now
+quantities): a gateway works through a command on one serial line at 2400 baud, and its
+result must stay well under the payload limit. Larger work is split into several commands.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from protocols.model import QUANTITY_BY_NAME
 from protocols.wire.codec import (
@@ -19,6 +25,7 @@ from protocols.wire.codec import (
     WireError,
     a_string,
     a_string_or_null,
+    check_id,
     check_tree,
     dump,
     enum_value,
@@ -28,6 +35,9 @@ from protocols.wire.codec import (
     parse_ts,
     typed_field,
 )
+
+#: The most items (backfill meter-days, read_now quantities) one command may carry.
+MAX_COMMAND_ITEMS: Final[int] = 10_000
 
 
 class CommandName(StrEnum):
@@ -62,11 +72,13 @@ def _backfill_items(args: Mapping[str, Any]) -> tuple[BackfillItem, ...]:
     items = args.get("items")
     if not isinstance(items, list) or not items:
         raise WireError("args.items: expected a non-empty list of {meter, date}")
+    _check_count(len(items), "args.items")
     out = []
     for i, it in enumerate(items):
         where = f"args.items[{i}]"
-        if not isinstance(it, Mapping) or not isinstance(it.get("meter"), str):
-            raise WireError(f"{where}: expected an object with a string meter")
+        if not isinstance(it, Mapping):
+            raise WireError(f"{where}: expected an object with a meter and a date")
+        check_id(it.get("meter"), f"{where}.meter")
         try:
             day = date.fromisoformat(str(it.get("date")))
         except ValueError:
@@ -75,16 +87,27 @@ def _backfill_items(args: Mapping[str, Any]) -> tuple[BackfillItem, ...]:
     return tuple(out)
 
 
+def _check_count(n: int, where: str) -> None:
+    if n > MAX_COMMAND_ITEMS:
+        raise WireError(
+            f"{where}: {n} items exceed the limit of {MAX_COMMAND_ITEMS} per command "
+            "(split the work into several commands)"
+        )
+
+
 def _check_args(name: CommandName, args: Mapping[str, Any]) -> None:
     if name is CommandName.READ_NOW:
-        if not isinstance(args.get("meter"), str) or not args["meter"]:
+        if args.get("meter") is None:
             raise WireError("args.meter: read_now needs the meter's archive id")
+        check_id(args["meter"], "args.meter")
         qs = args.get("quantities")
-        if qs is not None and (
-            not isinstance(qs, list)
-            or any(not isinstance(q, str) or q not in QUANTITY_BY_NAME for q in qs)
-        ):
-            raise WireError(f"args.quantities: {qs!r} is not a list of known quantities")
+        if qs is not None:
+            if not isinstance(qs, list):
+                raise WireError(f"args.quantities: expected a list, got {kind_of(qs)}")
+            _check_count(len(qs), "args.quantities")
+            for i, q in enumerate(qs):
+                if not isinstance(q, str) or q not in QUANTITY_BY_NAME:
+                    raise WireError(f"args.quantities[{i}]: {q!r} is not a known quantity")
     elif name is CommandName.BACKFILL:
         _backfill_items(args)
     elif name is CommandName.REDISCOVER:
@@ -166,3 +189,17 @@ def decode_result(payload: bytes) -> CommandResult:
 
 def _command_id(obj: Mapping[str, Any]) -> str:
     return a_string(obj.get("id"), "id", max_len=128, non_empty=True)
+
+
+#: The key of the answer a gateway gives to a command id it has seen before.
+DUPLICATE_KEY: Final[str] = "duplicate"
+
+
+def duplicate_result(cmd_id: str, command: str, finished_at: datetime) -> CommandResult:
+    """The answer to a command seen before: not run again, and no stand-in for its result."""
+    return CommandResult(cmd_id, command, True, finished_at, None, {DUPLICATE_KEY: True})
+
+
+def is_duplicate_answer(res: CommandResult) -> bool:
+    """True for :func:`duplicate_result`'s answer: it must never replace a real result."""
+    return res.result.get(DUPLICATE_KEY) is True

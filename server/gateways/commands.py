@@ -1,16 +1,24 @@
 """Commands to gateways: queued as rows by anyone (staff via the API, the re-read job) and
 taken for sending by :mod:`server.gateways.dispatch`; closed by the result the gateway
-sends back (:func:`record_result`, called through :mod:`.results`)."""
+sends back (:func:`record_result`, called through :mod:`.results`), or marked expired by
+:func:`expire` when no answer came within the time to live.
+
+What a gateway is asked is bounded here: a command carries at most
+:data:`~protocols.wire.MAX_COMMAND_ITEMS` items, a backfill asks each meter-day once, and
+(given the utility's ``today``) only days the meters still keep: yesterday back to
+:data:`~protocols.vocabulary.FREEZE_HISTORY_DAYS` days ago."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 import psycopg
 
 from protocols import wire
+from protocols.vocabulary import FREEZE_HISTORY_DAYS
 
 from ..db.queries import gateways as q
 
@@ -25,6 +33,42 @@ class OutgoingCommand(NamedTuple):
     payload: bytes
 
 
+class CommandRefused(ValueError):
+    """A command the server will not queue; the message says why (the API answers 422)."""
+
+
+def backfill_window(today: date) -> tuple[date, date]:
+    """The oldest and newest data dates a backfill may ask for: the meters keep the daily
+    freezes of the last :data:`FREEZE_HISTORY_DAYS` days, and today's is not frozen yet."""
+    return date.fromordinal(today.toordinal() - FREEZE_HISTORY_DAYS), date.fromordinal(
+        today.toordinal() - 1
+    )
+
+
+def checked_backfill(args: Mapping[str, Any], *, today: date | None) -> dict[str, Any]:
+    """A backfill's arguments as they will be sent: every item valid, within the history
+    (when ``today`` is given), each meter-day once in first-seen order. Raises WireError for
+    malformed or too many items, CommandRefused for a day outside the history."""
+    items = args.get("items")
+    if isinstance(items, list) and len(items) > wire.MAX_COMMAND_ITEMS:
+        raise CommandRefused(
+            f"args.items: {len(items)} meter-days exceed the limit of "
+            f"{wire.MAX_COMMAND_ITEMS} per command; split the work into several commands"
+        )
+    parsed = wire.Command("check", wire.CommandName.BACKFILL, _CHECK_STAMP, args).backfill_items()
+    if today is not None:
+        oldest, newest = backfill_window(today)
+        for i, it in enumerate(parsed):
+            if not oldest <= it.date <= newest:
+                raise CommandRefused(
+                    f"args.items[{i}].date: {it.date} is outside the meters' "
+                    f"{FREEZE_HISTORY_DAYS}-day freeze history ({oldest} to {newest}, "
+                    f"today being {today})"
+                )
+    unique = dict.fromkeys((it.meter, it.date) for it in parsed)
+    return {"items": [{"meter": m, "date": d.isoformat()} for m, d in unique]}
+
+
 def queue_command(
     conn: psycopg.Connection[Any],
     *,
@@ -33,10 +77,15 @@ def queue_command(
     args: dict[str, Any],
     requested_by: str,
     command_id: str | None = None,
+    today: date | None = None,
 ) -> str:
-    """Insert a pending command after checking it against the wire contract."""
+    """Insert a pending command after checking it against the wire contract; a backfill is
+    also checked by :func:`checked_backfill` (its days against the history only when the
+    caller passes the utility's ``today``; the re-read job picks days inside it itself)."""
     cmd_id = command_id or uuid.uuid4().hex
     wire.check_gateway_id(gateway_id)
+    if name == wire.CommandName.BACKFILL:
+        args = checked_backfill(args, today=today)
     # The command's time on the wire is its row's created_at (set by take_pending); the check
     # needs only the name and arguments, so any valid instant stands in here.
     cmd = wire.Command(cmd_id, wire.CommandName(name), _CHECK_STAMP, args)
@@ -65,13 +114,31 @@ def take_pending(conn: psycopg.Connection[Any], limit: int = 100) -> list[Outgoi
 
 
 def record_result(conn: psycopg.Connection[Any], gateway: str, res: wire.CommandResult) -> bool:
-    """Close a command with its result; False when no such command of this gateway exists."""
-    return q.finish_command(
-        conn,
-        command_id=res.id,
-        gateway_id=gateway,
-        ok=res.ok,
-        finished_at=res.finished_at,
-        result=dict(res.result),
-        error=res.error,
+    """Close a command with its result (see :func:`~server.db.queries.gateways.finish_command`
+    for which answer stands); False when no such command of this gateway exists."""
+    return (
+        q.finish_command(
+            conn,
+            command_id=res.id,
+            gateway_id=gateway,
+            ok=res.ok,
+            finished_at=res.finished_at,
+            result=dict(res.result),
+            error=res.error,
+            duplicate=wire.is_duplicate_answer(res),
+        )
+        is not q.Finish.UNKNOWN
     )
+
+
+#: Line time a gateway may take per backfill item before its command counts as unanswered:
+#: a DL/T 645-2007 freeze read is about three transactions of ~50 bytes, 0.23 s each on the
+#: line at 2400 baud plus the meter's turnaround, so about 0.85 s (a 10,000-item backfill is
+#: hours of work on one bus and must not be called expired while it runs).
+BACKFILL_ITEM_ALLOWANCE_S = 1.0
+
+
+def expire(conn: psycopg.Connection[Any], *, now: datetime, ttl_s: float) -> list[str]:
+    """Mark expired the commands unanswered ``ttl_s`` after sending (a backfill also gets
+    :data:`BACKFILL_ITEM_ALLOWANCE_S` per item); returns their ids."""
+    return q.expire_commands(conn, now=now, ttl_s=ttl_s, per_item_s=BACKFILL_ITEM_ALLOWANCE_S)

@@ -51,7 +51,7 @@ from protocols.mqtt_session import Action, SessionPolicy
 from ..clock import Clock, SystemClock
 from ..db.queries.ingest import add_dead_letter
 from ..gateways.dispatch import send_pending
-from ..gateways.results import record_results
+from ..gateways.results import ArrivedResult, record_results
 from ..gateways.status import record_status
 from .failures import describe, is_data_error, is_outage
 from .metrics import IngestMetrics
@@ -96,7 +96,7 @@ class _Job:
     msgs: list[mqtt.MQTTMessage]
     batch: Batch = field(default_factory=Batch)
     statuses: list[tuple[str, bytes, wire.GatewayStatus]] = field(default_factory=list)
-    results: list[tuple[str, wire.CommandResult]] = field(default_factory=list)
+    results: list[ArrivedResult] = field(default_factory=list)
     receipts: dict[str, list[str]] = field(default_factory=dict)
     inserted: int = 0
     #: after a failure for a data reason: the messages stored (or dead-lettered) one by one
@@ -539,7 +539,8 @@ class Consumer:
                         )
                     job.statuses.append((m.topic, payload, st))
                 elif topic.channel is wire.Channel.CMD_RESULT:
-                    job.results.append((topic.gateway, wire.decode_result(payload)))
+                    res = wire.decode_result(payload)
+                    job.results.append(ArrivedResult(m.topic, topic.gateway, res, payload))
                 else:
                     raise wire.WireError(f"the server does not take {topic.channel.value}")
             except wire.WireError as exc:

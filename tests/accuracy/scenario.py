@@ -477,6 +477,8 @@ def run(
             out.reread_requested = len(missing)
             for _cmd_id, _gw, payload in pending:
                 handler.handle(payload)
+            if not handler.wait_idle(3600):  # backfills run on their own thread
+                out.problems.append("the backfills did not finish within an hour")
             with conn.transaction():
                 for res_payload in results:
                     res = wire.decode_result(res_payload)

@@ -11,22 +11,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.bus import BACKOFF_START, DEAD_AFTER, BusWorker
-from edge.clock import ManualClock
+from edge.bus import BACKOFF_START, DEAD_AFTER, SCHEDULED_MAX_WAIT_S, BusWorker
+from edge.clock import ManualClock, ScaledClock
 from edge.config import BusConfig, MeterConfig, config_from_dict
 from edge.jobs import Job, JobKind, JobResult
 from edge.meters.errors import FailureKind, ReadError
 from edge.meters.reader import Dlt645Reader, ModbusReader, build_reader
 from edge.metrics import EdgeMetrics
+from edge.runtime import on_time_until
 from edge.transports import MemoryTransport, SerialTransport
 from protocols.dlt645 import Frame
-from protocols.model import Source
+from protocols.model import Quality, ReadingKind, Source
 from simulators.bus import Bus
 from simulators.clock import VirtualClock
 from simulators.fleet import fleet_from_dict
@@ -48,15 +50,21 @@ def sim() -> Iterator[Simulation]:
 
 
 class Line:
-    """A simulated bus behind an in-memory transport, with a log of who was asked when."""
+    """A simulated bus behind an in-memory transport, with a log of who was asked when;
+    ``delay_s`` stands for the line time of each transaction."""
 
-    def __init__(self, sim: Simulation, bus: str = "b1", *, echo: bool = False) -> None:
+    def __init__(
+        self, sim: Simulation, bus: str = "b1", *, echo: bool = False, delay_s: float = 0.0
+    ) -> None:
         self.bus = Bus(bus, sim.meters_on(bus), sim.clock, sim.responder.for_bus())
         self.asked: list[tuple[float, str]] = []  # (monotonic time, request address)
+        self.delay_s = delay_s
         self.transport = MemoryTransport(self._answer, echo=echo)
 
     def _answer(self, frame: Frame) -> bytes:
         self.asked.append((time.monotonic(), frame.address))
+        if self.delay_s:
+            time.sleep(self.delay_s)
         return self.bus.handle(frame).data
 
     def addresses(self) -> list[str]:
@@ -324,3 +332,224 @@ def test_a_clock_job_broadcasts_the_time_when_a_meter_drifted(rig: Rig) -> None:
     assert result.time_set is True
     assert rig.line.addresses()[-1] == "999999999999"  # the broadcast
     assert abs(meter.clock_error_s(START)) < 2
+
+
+# ---------------------------------------------------------------------------- fair share
+
+
+def _scheduled_during_backfill(
+    sim: Simulation, tmp_path: Path, *, max_wait_s: float
+) -> tuple[list[float], list[int], int]:
+    """A backfill of 600 meter-days (about 6 s of line time) is queued on demand, then four
+    scheduled interval reads come 0.3 s apart, each with the window of a slot. The edge's
+    clock runs 30 times real time, so the 60-second grace of a reading's window is two real
+    seconds. Returns each scheduled read's wait, its late readings, and the backfill jobs
+    still queued when the last scheduled read was done."""
+    line = Line(sim, delay_s=0.003)
+    config = bus_config(sim, tmp_path)
+    clock = ScaledClock(START, time.time(), 30.0)
+    worker = BusWorker(
+        config,
+        sink=lambda readings: None,
+        clock=clock,
+        tz_name=TZ,
+        metrics=EdgeMetrics(),
+        reader=Dlt645Reader(line.transport, timeout_s=0.06, tz=ZoneInfo(TZ)),
+        scheduled_max_wait_s=max_wait_s,
+    )
+    worker.start()
+    try:
+        day = START.astimezone(ZoneInfo(TZ)).date() - timedelta(days=1)
+        backfill = [
+            worker.submit(
+                Job(
+                    JobKind.FREEZE,
+                    [config.meters[i % 3]],
+                    clock.now(),
+                    reading_kind=ReadingKind.FREEZE,
+                    source=Source.BACKFILL,
+                    data_date=day,
+                    on_demand=True,
+                )
+            )
+            for i in range(600)
+        ]
+        waits, late = [], []
+        for _ in range(4):
+            time.sleep(0.3)
+            slot = clock.now()
+            job = Job(
+                JobKind.READ,
+                list(config.meters),
+                slot,
+                QUANTITIES,
+                on_time_until=on_time_until(slot, 15, 0.0),
+            )
+            queued = time.monotonic()
+            result = worker.submit(job).result(60)
+            waits.append(time.monotonic() - queued)
+            late.append(result.late)
+            assert result.read == len(METERS) * len(QUANTITIES)
+            assert {Quality.LATE in r.quality for r in job.collected} == {result.late > 0}
+        left = sum(not f.done() for f in backfill)
+        for f in backfill:
+            assert f.result(60).read  # the backfill itself completes
+        return waits, late, left
+    finally:
+        worker.stop()
+
+
+def test_scheduled_reads_stay_on_time_during_a_long_backfill(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    assert SCHEDULED_MAX_WAIT_S == 30.0  # on a real line; scaled down to 0.25 s here
+    waits, late, left = _scheduled_during_backfill(sim, tmp_path, max_wait_s=0.25)
+    # each waited the limit, one backfill item (~10 ms) and its own read: measured 0.28-0.29 s
+    # (without the limit the first waits 5.8 s, see below)
+    assert max(waits) < 1.0, waits
+    assert late == [0, 0, 0, 0]
+    assert left > 100  # the backfill was still running (measured: 399 of 600 items left)
+
+
+def test_without_the_limit_a_backfill_makes_scheduled_reads_late(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    """The same load with on-demand work always first (the old order): the first scheduled
+    read waits for the whole backfill and its readings are flagged late, never silently
+    given the slot's time."""
+    waits, late, left = _scheduled_during_backfill(sim, tmp_path, max_wait_s=float("inf"))
+    assert waits[0] > 2.0, waits
+    assert late[0] == len(METERS) * len(QUANTITIES)
+    assert left == 0
+
+
+def test_a_reading_after_its_window_is_flagged_late(rig: Rig) -> None:
+    until = on_time_until(START, 15, 20.0)
+    assert until == START + timedelta(seconds=80)  # the bus's 20 s cycle + 60 s of grace
+    assert on_time_until(START, 15, 900.0) == START + timedelta(minutes=15)  # the slot's end
+    on_time = Job(JobKind.READ, rig.meters("C1"), START, QUANTITIES, on_time_until=until)
+    rig.clock.set(START + timedelta(seconds=80))
+    assert rig.worker.submit(on_time).result(30).late == 0
+    assert all(r.quality == frozenset() and r.ts == START for r in on_time.collected)
+    late = Job(JobKind.READ, rig.meters("C1"), START, QUANTITIES, on_time_until=until)
+    rig.clock.set(START + timedelta(seconds=91))
+    assert rig.worker.submit(late).result(30).late == len(QUANTITIES)
+    assert all(r.quality == {Quality.LATE} and r.ts == START for r in late.collected)
+    # a read now is stamped with its own time: never late
+    now = Job(JobKind.READ, rig.meters("C1"), rig.clock.now(), QUANTITIES, on_demand=True)
+    assert rig.worker.submit(now).result(30).late == 0
+
+
+def test_the_runtime_gives_interval_reads_their_bus_window(tmp_path: Path) -> None:
+    """Each interval job's window is its own bus's budgeted cycle plus the grace: a slow
+    2400-baud bus of 32 meters gets a longer window than a fast one of 2."""
+    from edge.runtime import ON_TIME_GRACE_S, EdgeRuntime
+    from edge.wire_budget import budget
+
+    def meters(n: int, start: int) -> list[dict[str, object]]:
+        return [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(start, start + n)]
+
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw-win", "data_dir": str(tmp_path)},
+            "broker": {"url": "mqtt://127.0.0.1:1"},
+            "bus": [
+                {
+                    "name": "slow",
+                    "port": "socket://127.0.0.1:9",
+                    "baud": 2400,
+                    "meter": meters(32, 1),
+                },
+                {
+                    "name": "fast",
+                    "port": "socket://127.0.0.1:9",
+                    "baud": 9600,
+                    "meter": meters(2, 100),
+                },
+            ],
+        }
+    )
+    runtime = EdgeRuntime(cfg, sink=lambda readings: None, clock=ManualClock(START))
+    jobs: dict[str, Job] = {}
+    for name, worker in runtime.workers.items():
+
+        def capture(job: Job, name: str = name) -> Future[JobResult]:
+            jobs[name] = job
+            return job.future
+
+        worker.submit = capture  # type: ignore[method-assign]
+    plan = next(p for p in cfg.plans if p.kind == "interval")
+    runtime._fire(plan, START + timedelta(seconds=3))  # noqa: SLF001
+    for bus in cfg.buses:
+        job = jobs[bus.name]
+        cycle = budget(bus, plan).seconds
+        assert job.slot == START
+        assert job.on_time_until == START + timedelta(seconds=cycle + ON_TIME_GRACE_S)
+    assert jobs["slow"].on_time_until > jobs["fast"].on_time_until  # type: ignore[operator]
+    for w in runtime.workers.values():
+        w.reader.close()
+
+
+def test_stopping_cancels_the_jobs_still_queued(sim: Simulation, tmp_path: Path) -> None:
+    """A reload stops the bus: the jobs still queued are cancelled at once, so a backfill
+    waiting on thousands of them is not left to time out item by item."""
+    r = Rig(sim, tmp_path)
+    gate, started = threading.Event(), threading.Event()
+
+    def hold_the_line() -> dict[str, object]:
+        started.set()
+        gate.wait(10)
+        return {}
+
+    held = r.worker.submit(Job(JobKind.CALL, [], START, call=hold_the_line))
+    assert started.wait(10)
+    queued = [
+        r.worker.submit(Job(JobKind.READ, r.meters("C1"), START, QUANTITIES, on_demand=od))
+        for od in (True, True, False)
+    ]
+    r.worker.stop(timeout=0.2)  # the held job keeps the thread: the queue is cancelled
+    assert all(f.cancelled() for f in queued)
+    gate.set()
+    assert held.result(10) == JobResult(output={})
+    assert r.worker.wait_idle(10)
+
+
+def test_a_read_now_goes_before_the_items_of_a_backfill(rig: Rig) -> None:
+    gate, started = threading.Event(), threading.Event()
+
+    def hold_the_line() -> dict[str, object]:
+        started.set()
+        gate.wait(10)
+        return {}
+
+    rig.worker.submit(Job(JobKind.CALL, [], START, call=hold_the_line))
+    assert started.wait(10)
+    day = START.astimezone(ZoneInfo(TZ)).date() - timedelta(days=1)
+    backfill = [
+        rig.worker.submit(
+            Job(
+                JobKind.FREEZE,
+                rig.meters("C1"),
+                START,
+                reading_kind=ReadingKind.FREEZE,
+                source=Source.BACKFILL,
+                data_date=day,
+                on_demand=True,
+            )
+        )
+        for _ in range(200)
+    ]
+    read_now = rig.worker.submit(
+        Job(
+            JobKind.READ,
+            rig.meters("C3"),
+            START,
+            QUANTITIES,
+            source=Source.ON_DEMAND,
+            on_demand=True,
+        )
+    )
+    gate.set()
+    assert read_now.result(10).read == len(QUANTITIES)
+    assert rig.line.addresses()[0] == address(rig.sim, "C3")  # before any backfill item
+    assert all(f.result(30).read for f in backfill)

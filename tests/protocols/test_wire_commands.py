@@ -37,9 +37,9 @@ def test_command_round_trips() -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (_command(args={"meter": "M1", "quantities": [["voltage_a"]]}), "args.quantities: "),
-        (_command(args={"meter": "M1", "quantities": [{}]}), "args.quantities: "),
-        (_command(args={"meter": "M1", "quantities": ["bogus"]}), "args.quantities: "),
+        (_command(args={"meter": "M1", "quantities": [["voltage_a"]]}), "args.quantities[0]: "),
+        (_command(args={"meter": "M1", "quantities": [{}]}), "args.quantities[0]: "),
+        (_command(args={"meter": "M1", "quantities": ["bogus"]}), "args.quantities[0]: "),
         (_command(command=["read_now"]), "command: ['read_now'] is not one of"),
         (_command(args=[1]), "args: expected an object, got list"),
         (_command(id=""), "id: expected a non-empty string"),
@@ -72,3 +72,63 @@ def test_receipt_refuses_too_many_or_bad_ids() -> None:
         )
         with pytest.raises(wire.WireError, match=r"^batches\[0\]: .* is not a valid id"):
             wire.decode_receipt(payload.encode())
+
+
+# ---------------------------------------------------------------------------- item limits
+
+
+def _items(n: int) -> list[dict[str, str]]:
+    return [{"meter": f"M{i}", "date": "2026-11-20"} for i in range(n)]
+
+
+def test_a_backfill_of_exactly_the_limit_passes_both_ways() -> None:
+    cmd = wire.Command(
+        "c-max", wire.CommandName.BACKFILL, TS, {"items": _items(wire.MAX_COMMAND_ITEMS)}
+    )
+    back = wire.decode_command(wire.encode_command(cmd))
+    assert len(back.backfill_items()) == wire.MAX_COMMAND_ITEMS == 10_000
+
+
+@pytest.mark.parametrize("side", ["encode", "decode"])
+def test_a_backfill_over_the_limit_is_refused_naming_the_limit(side: str) -> None:
+    args = {"items": _items(wire.MAX_COMMAND_ITEMS + 1)}
+    with pytest.raises(wire.WireError) as err:
+        if side == "encode":
+            wire.encode_command(wire.Command("c-big", wire.CommandName.BACKFILL, TS, args))
+        else:
+            wire.decode_command(_command(command="backfill", args=args))
+    assert str(err.value).startswith("args.items: 10001 items exceed the limit of 10000")
+
+
+def test_read_now_quantities_are_limited_and_checked_one_by_one() -> None:
+    many = {"meter": "M1", "quantities": ["voltage_a"] * (wire.MAX_COMMAND_ITEMS + 1)}
+    with pytest.raises(wire.WireError, match=r"^args.quantities: 10001 items exceed"):
+        wire.decode_command(_command(args=many))
+    with pytest.raises(wire.WireError, match=r"^args.quantities\[1\]: 'bogus' is not"):
+        wire.decode_command(_command(args={"meter": "M1", "quantities": ["voltage_a", "bogus"]}))
+
+
+def test_a_duplicate_answer_is_told_from_a_real_result() -> None:
+    dup = wire.decode_result(wire.encode_result(wire.duplicate_result("c1", "backfill", TS)))
+    assert dup.ok and wire.is_duplicate_answer(dup)
+    real = wire.CommandResult("c1", "backfill", True, TS, None, {"read": 3, "failed": []})
+    assert not wire.is_duplicate_answer(real)
+    # a result that merely mentions the word is not a duplicate answer
+    odd = wire.CommandResult("c1", "backfill", True, TS, None, {"duplicate": "no"})
+    assert not wire.is_duplicate_answer(odd)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"items": [{"meter": "M 1", "date": "2026-11-20"}]}, "args.items[0].meter: "),
+        ({"items": [{"meter": "M" * 65, "date": "2026-11-20"}]}, "args.items[0].meter: "),
+        ({"items": ["M1"]}, "args.items[0]: expected an object"),
+    ],
+)
+def test_backfill_meters_follow_the_id_rules(args: dict[str, Any], message: str) -> None:
+    with pytest.raises(wire.WireError) as err:
+        wire.decode_command(_command(command="backfill", args=args))
+    assert str(err.value).startswith(message), str(err.value)
+    with pytest.raises(wire.WireError, match=r"^args.meter: "):
+        wire.decode_command(_command(args={"meter": "M/1"}))

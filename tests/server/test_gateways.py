@@ -14,7 +14,7 @@ from protocols import wire
 from server.db.pool import open_pool
 from server.gateways.commands import queue_command, take_pending
 from server.gateways.dispatch import send_pending
-from server.gateways.results import record_results
+from server.gateways.results import ArrivedResult, record_results
 from server.gateways.status import record_status
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -64,12 +64,21 @@ def test_pending_commands_are_sent_once_and_closed_by_their_results(migrated: st
         assert [wire.decode_command(p).id for _, p in sent] == [first, second]
         with pool.connection() as conn, conn.transaction():
             assert take_pending(conn) == []
+            results = [
+                ("gw-1", wire.CommandResult(first, "read_now", True, T0, None, {"n": 3})),
+                ("gw-1", wire.CommandResult(second, "time_sync", True, T0, None, {})),
+                ("gw-2", wire.CommandResult(second, "time_sync", False, T0, "no clock", {})),
+            ]
             record_results(
                 conn,
                 [
-                    ("gw-1", wire.CommandResult(first, "read_now", True, T0, None, {"n": 3})),
-                    ("gw-1", wire.CommandResult(second, "time_sync", True, T0, None, {})),
-                    ("gw-2", wire.CommandResult(second, "time_sync", False, T0, "no clock", {})),
+                    ArrivedResult(
+                        wire.topic(gw, wire.Channel.CMD_RESULT, "mlroot"),
+                        gw,
+                        res,
+                        wire.encode_result(res),
+                    )
+                    for gw, res in results
                 ],
             )
     finally:
@@ -79,10 +88,19 @@ def test_pending_commands_are_sent_once_and_closed_by_their_results(migrated: st
             "SELECT id, status, result, error, sent_at IS NOT NULL FROM gateway_commands "
             "ORDER BY created_at"
         ).fetchall()
-        dead = conn.execute("SELECT topic, gateway_id, reason FROM dead_letters").fetchall()
+        dead = conn.execute(
+            "SELECT topic, gateway_id, reason, payload FROM dead_letters"
+        ).fetchall()
     assert rows == [(first, "ok", {"n": 3}, None, True), (second, "error", {}, "no clock", True)]
     # gw-1 answered for gw-2's command: kept aside, the command untouched by it
-    assert dead == [("gw-1/cmd/result", "gw-1", f"result for unknown command {second!r}")]
+    assert dead == [
+        (
+            wire.topic("gw-1", wire.Channel.CMD_RESULT, "mlroot"),
+            "gw-1",
+            f"result for unknown command {second!r}",
+            wire.encode_result(results[1][1]),  # kept whole, to be looked into
+        )
+    ]
 
 
 def test_an_older_status_never_replaces_a_newer_one(migrated: str) -> None:

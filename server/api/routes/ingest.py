@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 from protocols import wire
 from server.db.queries import gateways as qc
 from server.db.queries import ingest_review as q
-from server.gateways.commands import queue_command
+from server.gateways.commands import CommandRefused, queue_command
 
 from ..actor import current_actor
-from ..deps import Db, Operator, Viewer
+from ..deps import Db, LocalToday, Operator, Viewer
 from ..models import Command, CommandQueued, Page
 
 router = APIRouter(prefix="/api", tags=["ingestion"])
@@ -73,7 +73,11 @@ class CommandIn(BaseModel):
 
 
 @router.post("/gateways/{gateway}/commands", status_code=202)
-def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -> CommandQueued:
+def send_command(
+    principal: Operator, gateway: str, body: CommandIn, conn: Db, today: LocalToday
+) -> CommandQueued:
+    """Queue a command. A backfill carries at most 10,000 meter-days, each within the
+    meters' 62-day freeze history (yesterday back to 62 days ago); repeats are asked once."""
     try:
         with conn.transaction():
             if not qc.gateway_exists(conn, gateway_id=gateway):
@@ -84,10 +88,27 @@ def send_command(principal: Operator, gateway: str, body: CommandIn, conn: Db) -
                 name=body.name,
                 args=body.args,
                 requested_by=current_actor(principal),
+                today=today,
             )
-    except wire.WireError as exc:
+    except (wire.WireError, CommandRefused) as exc:
         raise HTTPException(422, f"bad command: {exc}") from None
     return CommandQueued(id=cmd_id, status="pending")
+
+
+@router.get("/gateways/{gateway}/commands")
+def gateway_commands(
+    _: Viewer,
+    gateway: str,
+    conn: Db,
+    status: Literal["pending", "sent", "ok", "error", "expired"] | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
+) -> Page:
+    """The gateway's recent commands, newest first, with their status (``expired``: no
+    answer within METERLINK_COMMAND_TTL_S; ``expired_at`` stays set when a late answer
+    came); arguments and results in full at ``/api/commands/{id}``."""
+    found = qc.gateway_commands(conn, gateway_id=gateway, status=status, limit=limit, offset=offset)
+    return _page(found, limit, offset)
 
 
 @router.get("/commands/{cmd_id}")

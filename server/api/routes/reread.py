@@ -9,6 +9,7 @@ from datetime import date
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from protocols import wire
 from server.checks import reread
 from server.db.queries import reread as q
 
@@ -20,14 +21,23 @@ router = APIRouter(prefix="/api", tags=["re-reading"])
 
 
 class RereadIn(BaseModel):
-    items: list[dict[str, str]] = Field(min_length=1, max_length=10_000)
+    items: list[dict[str, str]] = Field(min_length=1)
 
 
 @router.post("/reread", status_code=202)
 def staff_reread(
     principal: Operator, body: RereadIn, conn: Db, today: LocalToday
 ) -> RereadRequested:
+    """Re-read the given meter-days (each within the 62-day freeze history, at most 10,000
+    in one request, repeats asked once): one backfill command per concentrator."""
+    if len(body.items) > wire.MAX_COMMAND_ITEMS:
+        raise HTTPException(
+            422,
+            f"items: {len(body.items)} meter-days exceed the limit of {wire.MAX_COMMAND_ITEMS} "
+            "per request; send them in several requests",
+        )
     items = []
+    seen: set[tuple[str, date]] = set()
     with conn.transaction():
         for i, it in enumerate(body.items):
             try:
@@ -47,7 +57,9 @@ def staff_reread(
                     f"items[{i}].meter: {it.get('meter')!r} is not in "
                     "the archive or has no concentrator",
                 )
-            items.append((str(it["meter"]), gateway, d))
+            if (str(it["meter"]), d) not in seen:
+                seen.add((str(it["meter"]), d))
+                items.append((str(it["meter"]), gateway, d))
         q.forget_requests(conn, meter_days=[(m, d) for m, _, d in items])
         sent = reread.request(
             conn, items, requested_by=current_actor(principal), per_gateway=len(items)

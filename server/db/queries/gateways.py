@@ -5,6 +5,7 @@ there) and what the API reads back about one gateway or command."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from psycopg import Connection
@@ -65,6 +66,15 @@ def mark_command_sent(conn: Connection[Any], *, command_id: str) -> None:
     )
 
 
+class Finish(StrEnum):
+    """What became of a result: stored, ignored because the command already has its answer,
+    or naming no command of its gateway."""
+
+    RECORDED = "recorded"
+    KEPT = "kept"
+    UNKNOWN = "unknown"
+
+
 def finish_command(
     conn: Connection[Any],
     *,
@@ -74,14 +84,72 @@ def finish_command(
     finished_at: datetime,
     result: dict[str, Any],
     error: str | None,
-) -> bool:
-    """Close a command with its result; False when the gateway has no such command."""
+    duplicate: bool,
+) -> Finish:
+    """Close a command with its result. The first answer stands: a later one (a redelivery)
+    is ignored, except that a real result replaces a gateway's "seen before" answer
+    (``duplicate``), which never replaces anything. An expired command still takes its
+    late answer (``expired_at`` stays)."""
     row = conn.execute(
-        "UPDATE gateway_commands SET status = %s, finished_at = %s, result = %s, error = %s "
-        "WHERE id = %s AND gateway_id = %s RETURNING id",
-        ("ok" if ok else "error", finished_at, Jsonb(result), error, command_id, gateway_id),
+        "SELECT finished_at IS NOT NULL, coalesce(result->'duplicate' = 'true'::jsonb, false) "
+        "FROM gateway_commands WHERE id = %s AND gateway_id = %s FOR UPDATE",
+        (command_id, gateway_id),
     ).fetchone()
-    return row is not None
+    if row is None:
+        return Finish.UNKNOWN
+    answered, answered_as_duplicate = row
+    if answered and (duplicate or not answered_as_duplicate):
+        return Finish.KEPT
+    conn.execute(
+        "UPDATE gateway_commands SET status = %s, finished_at = %s, result = %s, error = %s "
+        "WHERE id = %s",
+        ("ok" if ok else "error", finished_at, Jsonb(result), error, command_id),
+    )
+    return Finish.RECORDED
+
+
+def expire_commands(
+    conn: Connection[Any], *, now: datetime, ttl_s: float, per_item_s: float
+) -> list[str]:
+    """Mark 'expired' every command still pending or sent ``ttl_s`` (plus ``per_item_s`` for
+    each backfill item) after it was sent, or queued if never sent; returns their ids. A
+    pending one is then never sent."""
+    rows = conn.execute(
+        "UPDATE gateway_commands SET status = 'expired', expired_at = %(now)s "
+        "WHERE status IN ('pending', 'sent') "
+        "AND coalesce(sent_at, created_at) < %(now)s - make_interval(secs => %(ttl)s "
+        f"+ %(per_item)s * {_ITEMS}) RETURNING id",
+        {"now": now, "ttl": ttl_s, "per_item": per_item_s},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+#: how many items a command's arguments carry (0 for commands without ``items``)
+_ITEMS = (
+    "jsonb_array_length(CASE WHEN jsonb_typeof(args->'items') = 'array' "
+    "THEN args->'items' ELSE '[]' END)"
+)
+
+
+def gateway_commands(
+    conn: Connection[Any], *, gateway_id: str, status: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A gateway's commands, newest first, without their arguments and results (a backfill
+    carries up to 10,000 items): the item count and the result's top-level counts stand in."""
+    where = "gateway_id = %(gw)s" + (" AND status = %(status)s" if status else "")
+    params = {"gw": gateway_id, "status": status, "limit": limit, "offset": offset}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT id, name, status, requested_by, created_at, sent_at, finished_at, "
+            f"expired_at, error, {_ITEMS} AS items, "
+            "(SELECT jsonb_object_agg(key, value) FROM jsonb_each(coalesce(result, '{}')) "
+            " WHERE jsonb_typeof(value) IN ('number', 'boolean', 'string')) AS summary "
+            f"FROM gateway_commands WHERE {where} "
+            "ORDER BY created_at DESC, id LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        ).fetchall()
+    total = conn.execute(f"SELECT count(*) FROM gateway_commands WHERE {where}", params).fetchone()
+    return rows, int(total[0]) if total else 0
 
 
 def upsert_status(
