@@ -26,6 +26,10 @@ class MeterIn(BaseModel):
     modbus_profile: str | None = None
     modbus_unit: int | None = Field(None, ge=1, le=247)
     gateway_id: str | None = None
+    #: the day the meter came onto ``gateway_id`` (default: its installation day, or today
+    #: when a change of gateway_id moves it); readings for earlier dates from that gateway
+    #: are quarantined
+    gateway_since: date | None = None
     bus: str | None = None
     area_id: str | None = None
     customer_class: Literal["residential", "commercial", "industrial", "agricultural", "other"] = (
@@ -51,6 +55,7 @@ class MeterPatch(BaseModel):
     model_config = {"extra": "forbid"}
     address: str | None = Field(None, pattern=r"^\d{12}$")
     gateway_id: str | None = None
+    gateway_since: date | None = None
     bus: str | None = None
     area_id: str | None = None
     customer_class: (

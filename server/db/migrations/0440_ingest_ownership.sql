@@ -117,3 +117,9 @@ ALTER TABLE quarantine ALTER COLUMN gateway_id SET NOT NULL;
 ALTER TABLE quarantine DROP CONSTRAINT IF EXISTS quarantine_pkey;
 ALTER TABLE quarantine ADD PRIMARY KEY (meter_id, quantity, ts, gateway_id);
 CREATE INDEX IF NOT EXISTS quarantine_received ON quarantine (received_at);
+
+-- A job that ran but of which a part failed (an anomaly scan with a failing rule: the other
+-- rules' findings are saved, the detail names the failed rule).
+ALTER TABLE job_runs DROP CONSTRAINT IF EXISTS job_runs_outcome_check;
+ALTER TABLE job_runs ADD CONSTRAINT job_runs_outcome_check
+    CHECK (outcome IN ('running', 'ok', 'partial', 'error', 'skipped'));
