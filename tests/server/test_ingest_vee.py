@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -307,3 +308,7 @@ def test_moving_a_meter_through_the_api_records_the_move_date(
         "meter not on this gateway on 2026-11-05 (archive: gw-2 since 2026-11-03)"
     )
     assert got.quarantined == 1
+    # a move without a date takes effect today in the utility's time zone
+    assert client.put("/api/gateways/gw-3", json={"name": "gw-3"}, headers=op).status_code == 200
+    r = client.patch("/api/meters/M1", json={"gateway_id": "gw-3"}, headers=op)
+    assert r.json()["gateway_since"] == datetime.now(ZoneInfo(TZ)).date().isoformat()
