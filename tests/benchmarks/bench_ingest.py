@@ -192,8 +192,8 @@ def main() -> None:
         rates = {}
         for how in ("e2e", "store", "merge", "copy"):
             # a name of this run's own: two runs on one server must not drop each other's
-            name = f"mlbench_{how}_{os.getpid()}"
-            url = fresh_db(admin, name)
+            db_name = f"mlbench_{how}_{os.getpid()}"
+            url = fresh_db(admin, db_name)
             try:
                 setup_meters(url, args.meters)
                 rates[how] = (
@@ -203,7 +203,7 @@ def main() -> None:
                 )
             finally:
                 with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                    conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
         e2e = rates["e2e"]
         print(
             f"{name}: end to end {e2e:,.0f} readings/s | without MQTT: store() "
