@@ -308,6 +308,17 @@ def test_moving_a_meter_through_the_api_records_the_move_date(
         "meter not on this gateway on 2026-11-05 (archive: gw-2 since 2026-11-03)"
     )
     assert got.quarantined == 1
+    # a corrected move date moves the boundary between the two stays
+    r = client.patch("/api/meters/M1", json={"gateway_since": "2026-11-06"}, headers=op)
+    assert r.json()["gateway_since"] == "2026-11-06"
+    with psycopg.connect(migrated) as conn:
+        stays = conn.execute(
+            "SELECT gateway_id, valid_from::text, valid_to::text FROM meter_gateway_history "
+            "WHERE meter_id = 'M1' ORDER BY valid_from"
+        ).fetchall()
+    assert stays == [("gw-1", "2026-01-01", "2026-11-06"), ("gw-2", "2026-11-06", None)]
+    late = publish(migrated, "gw-1", [row("M1", "voltage_b", noon(date(2026, 11, 5)), 230.0)])
+    assert (late.inserted, late.quarantined) == (1, 0)
     # a move without a date takes effect today in the utility's time zone
     assert client.put("/api/gateways/gw-3", json={"name": "gw-3"}, headers=op).status_code == 200
     r = client.patch("/api/meters/M1", json={"gateway_id": "gw-3"}, headers=op)
