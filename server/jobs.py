@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 
 def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
-    """Run ``fn(conn)`` if no other process runs job ``name`` now; None if skipped."""
+    """Run ``fn(conn)`` if no other process runs job ``name`` now; None if skipped. Its work
+    is committed when it returns (outcome ``ok``, or ``partial`` when its result lists
+    ``failed`` parts), rolled back when it raises (``error``)."""
     key = zlib.crc32(name.encode())
     with ctx.pool.connection() as conn:
         got = q.try_job_lock(conn, key=key)
@@ -43,7 +45,10 @@ def run_locked(ctx: AppContext, name: str, fn: Callable[[Any], Any]) -> Any:
         outcome, detail = "error", None
         try:
             result = fn(conn)
+            conn.commit()  # what the job did is kept, in a transaction of its own or not
             outcome, detail = "ok", result
+            if isinstance(result, dict) and result.get("failed"):
+                outcome = "partial"  # it ran, but some part failed: the detail says which
             return result
         except Exception as exc:
             detail = {"error": str(exc)}
@@ -116,14 +121,12 @@ class JobsService:
 
     def anomaly_scan(self) -> Any:
         day = self._yesterday()
-        return run_locked(
-            self.ctx,
-            "anomaly_scan",
-            lambda conn: {
-                "date": str(day),
-                "found": run_rules(conn, day, self.ctx.settings.utility_timezone),
-            },
-        )
+
+        def scan(conn: Any) -> dict[str, Any]:
+            run = run_rules(conn, day, self.ctx.settings.utility_timezone)
+            return {"date": str(day), "found": run.found, "failed": run.failed}
+
+        return run_locked(self.ctx, "anomaly_scan", scan)
 
     def reread(self) -> Any:
         today = self._yesterday() + timedelta(days=1)

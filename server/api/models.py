@@ -121,10 +121,12 @@ class Anomaly(BaseModel):
 
 
 class ChecksRun(BaseModel):
-    """Anomalies found (new or still present) per rule."""
+    """Anomalies found (new or still present) per rule, and the rules that failed with the
+    error (their findings are missing; every other rule's are saved)."""
 
     date: dt.date
     found: dict[str, int]
+    failed: dict[str, str] = Field(default_factory=dict)
 
 
 class RuleParamsInForce(BaseModel):

@@ -37,6 +37,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "address": ("address", "通信地址", "表地址", "电表地址"),
     "protocol": ("protocol", "规约", "通信规约"),
     "gateway_id": ("gateway_id", "gateway", "集中器", "终端编号"),
+    "gateway_since": ("gateway_since", "入集中器日期"),
     "bus": ("bus", "端口", "通道"),
     "area_id": ("area_id", "area", "台区", "台区编号"),
     "customer_class": ("customer_class", "用户类别", "用电类别"),
@@ -207,7 +208,7 @@ def validate(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Row
                 err("phases", f"expected 1 or 3 (单相/三相), got {phases!r}")
         else:
             rec["phases"] = 1
-        for col in ("installed_on", "removed_on"):
+        for col in ("installed_on", "removed_on", "gateway_since"):
             if rec.get(col) is not None:
                 try:
                     rec[col] = _date(rec[col])

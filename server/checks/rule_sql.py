@@ -223,19 +223,34 @@ CURRENT_IMBALANCE = f"""
 
 # Per transformer area: the meters due that day, how many were read, the master's supply
 # and the customers' sales (primary side), and the loss ratio when every meter was read.
+# A day's consumption beyond the register's whole range cannot be real (a forged or garbled
+# freeze): it is counted as ``implausible``, not as read, so the area has no loss figure
+# that day instead of a wrong one; sums are taken in numeric, so no value can overflow
+# them, and come out as double precision where they fit (null where they cannot).
 LINE_LOSS_REPORT = f"""
 WITH due AS (
     SELECT m.* FROM meters m WHERE m.area_id IS NOT NULL AND m.gateway_id IS NOT NULL
       AND m.installed_on <= %(d)s - 1 AND (m.removed_on IS NULL OR m.removed_on > %(d)s)),
 cons AS ({CONSUMPTION}),
+judged AS (
+    SELECT d.area_id, d.is_area_master, c.delta, c.mult,
+           abs(c.delta) <= %(roll)s AS sane
+    FROM due d LEFT JOIN cons c ON c.meter_id = d.id),
 per_area AS (
-    SELECT d.area_id, count(*) AS due, count(c.delta) AS read,
-           sum(c.delta * c.mult) FILTER (WHERE d.is_area_master) AS supply,
-           sum(c.delta * c.mult) FILTER (WHERE NOT d.is_area_master) AS sales
-    FROM due d LEFT JOIN cons c ON c.meter_id = d.id GROUP BY d.area_id)
-SELECT area_id, due, read, supply, sales,
-       CASE WHEN due = read AND supply > 0 THEN (supply - sales) / supply END AS loss
-FROM per_area ORDER BY area_id
+    SELECT area_id, count(*) AS due, count(delta) FILTER (WHERE sane) AS read,
+           count(delta) FILTER (WHERE NOT sane) AS implausible,
+           sum(delta::numeric * mult) FILTER (WHERE sane AND is_area_master) AS supply,
+           sum(delta::numeric * mult) FILTER (WHERE sane AND NOT is_area_master) AS sales
+    FROM judged GROUP BY area_id),
+figures AS (
+    SELECT area_id, due, read, implausible, supply, sales,
+           CASE WHEN due = read AND supply > 0 THEN (supply - sales) / supply END AS loss
+    FROM per_area)
+SELECT area_id, due, read, implausible,
+       CASE WHEN abs(supply) < 1e300 THEN supply::float8 END AS supply,
+       CASE WHEN abs(sales) < 1e300 THEN sales::float8 END AS sales,
+       CASE WHEN abs(loss) < 1e300 THEN loss::float8 END AS loss
+FROM figures ORDER BY area_id
 """
 
 # the areas whose loss is negative (the master registers less than its customers) or over

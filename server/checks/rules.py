@@ -13,6 +13,8 @@ the archive's upsert; what the rules are and their SQL is the table's.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -23,11 +25,14 @@ from psycopg.types.json import Jsonb
 from . import rule_sql
 from .rule_table import CUSTOMER_CLASSES, ROLLOVER, RULES, Rule
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "AREA_RULES",
     "CUSTOMER_CLASSES",
     "DEFAULTS",
     "ROLLOVER",
+    "RulesRun",
     "effective_params",
     "line_loss",
     "load_params",
@@ -137,48 +142,81 @@ def _passes(
     return passes
 
 
+@dataclass
+class RulesRun:
+    """What a scan found per rule, and the rules that failed (rule -> the error): a failed
+    rule costs its own findings only, the others are saved."""
+
+    found: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
 def run_rules(
     conn: psycopg.Connection[Any],
     day: date,
     tz: str,
     rules: list[str] | None = None,
     meters: list[str] | None = None,
-) -> dict[str, int]:
+) -> RulesRun:
     """Evaluate the rules (all, or those named in ``rules``) for ``day`` and record the
-    findings; returns counts per rule.
+    findings; returns counts per rule and the rules that failed.
 
     Parameters come from :func:`effective_params`, per customer class as
     :func:`_passes` says. ``meters`` limits the scan to those meters (the incremental run
-    as data arrives); area rules then still run for the whole day."""
-    stored = load_params(conn)
-    general = {r.name: effective_params(stored, r.name) for r in RULES}
-    found: dict[str, int] = {}
+    as data arrives); area rules then still run for the whole day.
+
+    One transaction (committed here unless the caller has one open), each rule in a
+    savepoint of its own: a rule that fails (a value its SQL cannot handle, say) is rolled
+    back alone, logged and reported, and every other rule's findings are kept."""
+    out = RulesRun()
     with conn.transaction():
+        stored = load_params(conn)
+        general = {r.name: effective_params(stored, r.name) for r in RULES}
         for rule in RULES:
             if rules is not None and rule.name not in rules:
                 continue
-            n = 0
-            for in_force, classes, which in _passes(rule, stored, general):
-                if rule.scope == "area":
-                    sql = rule.sql
-                else:
-                    sql = SCOPED[rule.name, which, meters is not None]
-                context = {
-                    "d": day,
-                    "tz": tz,
-                    "roll": ROLLOVER,
-                    "classes": list(classes),
-                    "meters": meters,
-                }
-                rows = conn.execute(sql, context | rule.bind(in_force)).fetchall()
-                params = Jsonb(in_force[rule.name])
-                for meter_id, area_id, evidence in rows:
-                    conn.execute(
-                        UPSERT, (rule.name, meter_id, area_id, day, day, params, Jsonb(evidence))
-                    )
-                n += len(rows)
-            found[rule.name] = n
-    return found
+            try:
+                with conn.transaction():  # a savepoint: a failing rule costs its own findings
+                    out.found[rule.name] = _run_rule(conn, rule, day, tz, meters, stored, general)
+            except Exception as exc:
+                if isinstance(exc, _OUTAGES):
+                    raise
+                log.exception("anomaly rule %s failed for %s", rule.name, day)
+                first = str(exc).strip().splitlines()
+                out.failed[rule.name] = f"{type(exc).__name__}: {first[0] if first else ''}"
+    return out
+
+
+#: failures that say the database is away, not that a rule met bad data: the whole run fails
+_OUTAGES = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _run_rule(
+    conn: psycopg.Connection[Any],
+    rule: Rule,
+    day: date,
+    tz: str,
+    meters: list[str] | None,
+    stored: dict[str, dict[str, Any]],
+    general: dict[str, dict[str, Any]],
+) -> int:
+    """Run one rule (in each of its passes) and file its findings; how many."""
+    n = 0
+    for in_force, classes, which in _passes(rule, stored, general):
+        sql = rule.sql if rule.scope == "area" else SCOPED[rule.name, which, meters is not None]
+        context = {
+            "d": day,
+            "tz": tz,
+            "roll": ROLLOVER,
+            "classes": list(classes),
+            "meters": meters,
+        }
+        rows = conn.execute(sql, context | rule.bind(in_force)).fetchall()
+        params = Jsonb(in_force[rule.name])
+        for meter_id, area_id, evidence in rows:
+            conn.execute(UPSERT, (rule.name, meter_id, area_id, day, day, params, Jsonb(evidence)))
+        n += len(rows)
+    return n
 
 
 INCREMENTAL_BATCH = 20_000
@@ -189,8 +227,10 @@ def run_incremental(
 ) -> dict[str, Any]:
     """Run the rules for the meter-days whose data arrived since the last run (the ingest
     path queues them in ``check_queue``). Taking the queue and recording the findings is one
-    transaction: if a rule fails, the meter-days stay queued for the next run."""
-    done: dict[str, Any] = {"meter_days": 0, "found": {}}
+    transaction. A rule that fails costs only its own findings (see :func:`run_rules`): the
+    meter-days it failed for are queued again for the next run, and ``failed`` says which
+    rule failed on which day."""
+    done: dict[str, Any] = {"meter_days": 0, "found": {}, "failed": {}}
     with conn.transaction():
         taken = conn.execute(
             "DELETE FROM check_queue WHERE (meter_id, data_date) IN (SELECT meter_id, "
@@ -202,8 +242,16 @@ def run_incremental(
         for meter_id, day in taken:
             by_day.setdefault(day, []).append(meter_id)
         for day in sorted(by_day):
-            found = run_rules(conn, day, tz, meters=sorted(by_day[day]))
-            for rule, n in found.items():
+            run = run_rules(conn, day, tz, meters=sorted(by_day[day]))
+            for rule, n in run.found.items():
                 done["found"][rule] = done["found"].get(rule, 0) + n
+            for rule, why in run.failed.items():
+                done["failed"][f"{rule} {day}"] = why
+            if run.failed:
+                conn.execute(
+                    "INSERT INTO check_queue (meter_id, data_date) SELECT unnest(%s::text[]), "
+                    "%s ON CONFLICT (meter_id, data_date) DO NOTHING",
+                    (by_day[day], day),
+                )
         done["meter_days"] = len(taken)
     return done

@@ -579,6 +579,8 @@ class Consumer:
         job.inserted = result.inserted
         self.metrics.commit_seconds.observe(time.monotonic() - started)
         self.metrics.inserted.inc(result.inserted)
+        for reason, n in result.quarantined_by.items():
+            self.metrics.quarantined.labels(reason).inc(n)
         if self.on_stored is not None and job.batch.groups:
             try:
                 self.on_stored(job.batch)

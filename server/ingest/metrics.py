@@ -16,6 +16,13 @@ class IngestMetrics:
             "meterlink_ingest_readings", "readings staged for storage", registry=r
         )
         self.inserted = Counter("meterlink_ingest_inserted", "readings newly stored", registry=r)
+        self.quarantined = Counter(
+            "meterlink_ingest_quarantined",
+            "readings quarantined: meter not in the archive, not the publishing gateway's on "
+            "the reading's date, or an implausible value",
+            ["reason"],
+            registry=r,
+        )
         self.dead = Counter(
             "meterlink_ingest_dead_letters",
             "messages or readings kept as dead letters",

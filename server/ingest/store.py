@@ -3,7 +3,9 @@ an idempotent merge on (meter, quantity, ts).
 
 - a repeat with the same value is a no-op; a repeat with a different value goes to
   ``reading_conflicts`` (never overwrites);
-- readings of meters not in the archive go to ``quarantine``;
+- readings of meters not in the archive, of meters the publishing gateway did not hold on
+  the reading's data date, and values no meter can show go to ``quarantine`` with the
+  reason (:mod:`server.ingest.screening`, on cached archive facts: no per-row query);
 - freeze readings land in ``daily_freeze`` by data date (utility time zone), not in
   ``readings``: the register frozen at midnight and the interval sample read at 00:00 are two
   observations of one register at one instant, and differ by what was used in the seconds
@@ -29,6 +31,8 @@ from protocols.wire import ReadingRow
 
 from ..db.partitions import ensure_partitions
 from ..db.queries.ingest import add_dead_letters
+from .archive_facts import ArchiveCache, cache_for
+from .screening import screen_batch
 
 STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging (
@@ -70,12 +74,11 @@ ON CONFLICT (meter_id, quantity, ts, new_value) DO NOTHING
 """
 
 QUARANTINE = """
-INSERT INTO quarantine (meter_id, quantity, ts, value, kind, source, gateway_id)
-SELECT DISTINCT ON (meter_id, quantity, ts) meter_id, quantity, ts, value, kind, source,
-       gateway_id
-FROM staging s WHERE NOT EXISTS (SELECT 1 FROM meters m WHERE m.id = s.meter_id)
-ORDER BY meter_id, quantity, ts
-ON CONFLICT (meter_id, quantity, ts) DO NOTHING
+INSERT INTO quarantine (meter_id, quantity, ts, value, kind, source, gateway_id, batch_id,
+                        reason)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::float8[], %s::text[],
+                     %s::text[], %s::text[], %s::text[], %s::text[])
+ON CONFLICT (meter_id, quantity, ts, gateway_id) DO NOTHING
 """
 
 FREEZE = """
@@ -154,12 +157,7 @@ class Batch:
     def rows(self) -> list[tuple[Any, ...]]:
         """Every reading as a staging row (meter, quantity, ts, value, kind, source, quality,
         gateway, batch id)."""
-        none = _NO_FLAGS
-        return [
-            (m, q, ts, v, k, s, list(qual) if qual else none, gw, bid)
-            for gw, bid, rows in self.groups
-            for m, q, ts, v, k, s, qual in rows
-        ]
+        return _staging_rows(self.groups)
 
 
 @dataclass
@@ -167,6 +165,9 @@ class StoreResult:
     staged: int
     inserted: int
     dead: int
+    quarantined: int = 0
+    #: quarantined readings by class (server.ingest.screening: not_in_archive, ...)
+    quarantined_by: dict[str, int] = field(default_factory=dict)
 
 
 def screen(
@@ -216,38 +217,80 @@ def row_json(row: ReadingRow) -> bytes:
     ).encode()
 
 
-def store(conn: psycopg.Connection[Any], batch: Batch, *, tz: str) -> StoreResult:
-    """Store ``batch`` in one transaction (the caller commits, then acknowledges)."""
+def store(
+    conn: psycopg.Connection[Any],
+    batch: Batch,
+    *,
+    tz: str,
+    archive: ArchiveCache | None = None,
+) -> StoreResult:
+    """Store ``batch`` in one transaction (the caller commits, then acknowledges).
+    ``archive``: the archive facts to screen with (by default the process's cache of the
+    database ``conn`` is connected to)."""
     inserted = 0
     size = batch.size
+    screened = None
     with conn.transaction():
         add_dead_letters(conn, batch.dead)
         if size:
-            ensure_partitions(conn, {r[2].year for _, _, rows in batch.groups for r in rows})
-            direct = _copy_new_series(conn, batch, tz)
-            if direct is None:
-                inserted = _merge(conn, batch.rows, tz)
-            else:
-                inserted, rest = direct
-                if rest:
-                    inserted += _merge(conn, rest, tz)
-    return StoreResult(size, inserted, len(batch.dead))
+            cache = archive if archive is not None else cache_for(conn)
+            snap = cache.snapshot(conn, {r[0] for _, _, rows in batch.groups for r in rows})
+            screened = screen_batch(batch.groups, snap, tz)
+            if screened.quarantined:
+                _quarantine(conn, screened.quarantined)
+            groups = screened.groups
+            if groups:
+                ensure_partitions(conn, {r[2].year for _, _, rows in groups for r in rows})
+                direct = _copy_new_series(conn, groups, tz)
+                if direct is None:
+                    inserted = _merge(conn, _staging_rows(groups), tz)
+                else:
+                    inserted, rest = direct
+                    if rest:
+                        inserted += _merge(conn, rest, tz)
+    if screened is None:
+        return StoreResult(size, inserted, len(batch.dead))
+    return StoreResult(
+        size, inserted, len(batch.dead), len(screened.quarantined), screened.by_class
+    )
+
+
+Groups = Sequence[tuple[str, str, Sequence[ReadingRow]]]
+
+
+def _staging_rows(groups: Groups) -> list[tuple[Any, ...]]:
+    """Every reading of ``groups`` as a staging row (see :attr:`Batch.rows`)."""
+    none = _NO_FLAGS
+    return [
+        (m, q, ts, v, k, s, list(qual) if qual else none, gw, bid)
+        for gw, bid, rows in groups
+        for m, q, ts, v, k, s, qual in rows
+    ]
+
+
+def _quarantine(
+    conn: psycopg.Connection[Any], rows: Sequence[tuple[ReadingRow, str, str, str]]
+) -> None:
+    """Keep readings that may not be stored as valid, each with its reason."""
+    cols: list[list[Any]] = [[] for _ in range(9)]
+    for (m, q, ts, v, k, s, _qual), gw, bid, reason in rows:
+        for col, x in zip(cols, (m, q, ts, v, k, s, gw, bid, reason), strict=True):
+            col.append(x)
+    conn.execute(QUARANTINE, cols)
 
 
 def _copy_new_series(
-    conn: psycopg.Connection[Any], batch: Batch, tz: str
+    conn: psycopg.Connection[Any], groups: Groups, tz: str
 ) -> tuple[int, list[tuple[Any, ...]]] | None:
-    """The common case, fast: interval readings of archived meters that are all new go
-    straight into ``readings`` by binary COPY (no staging, no per-row conflict check), in a
-    savepoint. A repeat (a redelivery, a duplicate within the batch, a concurrent writer
-    storing the same reading) makes the COPY fail with unique_violation: then nothing of it
-    stays and the caller merges every row. Returns (rows stored, staging rows left for the
-    merge: freezes, events, clock checks and readings of meters not in the archive), or
-    None."""
-    ids = list({r[0] for _, _, rows in batch.groups for r in rows if r[4] == "interval"})
-    if not ids:
+    """The common case, fast: interval readings (screened: their meters are archived and
+    theirs to write) that are all new go straight into ``readings`` by binary COPY (no
+    staging, no per-row conflict check), in a savepoint. A repeat (a redelivery, a
+    duplicate within the batch, a concurrent writer storing the same reading) makes the COPY
+    fail with unique_violation: then nothing of it stays and the caller merges every row.
+    Returns (rows stored, staging rows left for the merge: freezes, events and clock
+    checks), or None."""
+    if not any(r[4] == "interval" for _, _, rows in groups for r in rows):
         return None
-    known = {m for (m,) in conn.execute("SELECT id FROM meters WHERE id = ANY(%s)", (ids,))}
     rest: list[tuple[Any, ...]] = []
     direct = 0
     none = _NO_FLAGS
@@ -261,9 +304,9 @@ def _copy_new_series(
                     ["text", "text", "timestamptz", "float8", "text", "text", "text[]", "text"]
                 )
                 write = cp.write_row
-                for gw, bid, rows in batch.groups:
+                for gw, bid, rows in groups:
                     for m, q, ts, v, k, s, qual in rows:
-                        if k == "interval" and m in known:
+                        if k == "interval":
                             write((m, q, ts, v, k, s, list(qual) if qual else none, gw))
                             direct += 1
                         else:
@@ -274,9 +317,9 @@ def _copy_new_series(
         conn,
         [
             r
-            for _, _, rows in batch.groups
+            for _, _, rows in groups
             for r in rows
-            if r[1] in CHECKED_QUANTITIES and r[4] == "interval" and r[0] in known
+            if r[1] in CHECKED_QUANTITIES and r[4] == "interval"
         ],
         tz,
     )
@@ -306,7 +349,7 @@ def _queue_checks(conn: psycopg.Connection[Any], rows: list[ReadingRow], tz: str
 
 
 def _merge(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) -> int:
-    """Stage ``rows`` and merge them: repeats, conflicts, quarantine, freezes, events."""
+    """Stage ``rows`` and merge them: repeats, conflicts, freezes, events."""
     conn.execute(STAGING)
     with conn.cursor() as cur:
         with cur.copy(
@@ -322,10 +365,9 @@ def _merge(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) 
     kinds = {r[4] for r in rows}
     series = sum(1 for r in rows if r[4] != "freeze")
     if inserted < series or "freeze" in kinds:
-        # some rows were repeats, unknown meters or duplicates within the batch: only
-        # then can there be conflicts or quarantine rows (the common case skips both)
+        # some rows were repeats or duplicates within the batch: only then can there be
+        # conflicts (the common case skips the query)
         conn.execute(CONFLICTS)
-        conn.execute(QUARANTINE)
     if "freeze" in kinds:
         inserted += conn.execute(FREEZE, {"tz": tz}).rowcount
         conn.execute(FREEZE_CONFLICTS, {"tz": tz})

@@ -493,6 +493,13 @@ def run(
             if repaired and out.reread_recovered == 0:
                 out.problems.append("re-reading recovered nothing although meters were repaired")
             _check_anomalies(out, conn, injected, fleet)
+            # every reading of this fleet is its gateway's and physically possible, faults
+            # included: the screening must not quarantine any of them
+            for meter, quantity, reason, n in conn.execute(
+                "SELECT meter_id, quantity, reason, count(*) FROM quarantine "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2 LIMIT 20"
+            ):
+                out.problems.append(f"{meter} {quantity}: {n} quarantined ({reason})")
             out.due = sum(
                 r["due"]
                 for d in range(days)

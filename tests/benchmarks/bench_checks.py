@@ -126,7 +126,7 @@ def bench(admin_url: str, label: str, meters: int) -> dict[str, Any]:
                 return {"rate": out["all"][0], "failed": len(failed), "areas": len(out["area"])}
 
             t_report, rep = timed(report)
-            t_scan, found = timed(lambda: rules.run_rules(conn, D, TZ))
+            t_scan, run = timed(lambda: rules.run_rules(conn, D, TZ))
             t_rescan, _ = timed(lambda: rules.run_rules(conn, D, TZ))
         return {
             "db": label,
@@ -139,7 +139,8 @@ def bench(admin_url: str, label: str, meters: int) -> dict[str, Any]:
             "rescan_s": round(t_rescan, 2),
             "rate": rep["rate"],
             "failed": rep["failed"],
-            "found": {k: v for k, v in found.items() if v},
+            "found": {k: v for k, v in run.found.items() if v},
+            "failed_rules": run.failed,
         }
     finally:
         drop_db(admin_url, name)
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"  anomaly scan: {r['scan_s']} s [{ok_s}, target 60 s]; again (updating "
-            f"ongoing records): {r['rescan_s']} s; found {r['found']}"
+            f"ongoing records): {r['rescan_s']} s; found {r['found']}, "
+            f"failed rules {r['failed_rules'] or 'none'}"
         )
     return 0
 

@@ -191,13 +191,19 @@ def main() -> None:
     for name, admin in targets:
         rates = {}
         for how in ("e2e", "store", "merge", "copy"):
-            url = fresh_db(admin, "mlbench_" + how)
-            setup_meters(url, args.meters)
-            rates[how] = (
-                end_to_end(url, broker, data, total)
-                if how == "e2e"
-                else timed_writes(url, data, total, how)
-            )
+            # a name of this run's own: two runs on one server must not drop each other's
+            db_name = f"mlbench_{how}_{os.getpid()}"
+            url = fresh_db(admin, db_name)
+            try:
+                setup_meters(url, args.meters)
+                rates[how] = (
+                    end_to_end(url, broker, data, total)
+                    if how == "e2e"
+                    else timed_writes(url, data, total, how)
+                )
+            finally:
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
         e2e = rates["e2e"]
         print(
             f"{name}: end to end {e2e:,.0f} readings/s | without MQTT: store() "

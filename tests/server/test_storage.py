@@ -232,7 +232,9 @@ def test_bad_timestamps_screened() -> None:
 
 
 def test_retention_drops_whole_partitions_or_chunks(migrated: str) -> None:
-    add_meters(migrated, [{"id": "M1", "address": "000000000001"}])
+    # in service since before its oldest readings (readings from before a meter's
+    # installation are quarantined)
+    add_meters(migrated, [{"id": "M1", "address": "000000000001", "installed_on": "2020-01-01"}])
     old = datetime(2021, 3, 1, tzinfo=UTC)
     with psycopg.connect(migrated) as conn:
         b = Batch()

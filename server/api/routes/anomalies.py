@@ -76,5 +76,5 @@ def set_status(principal: Operator, anomaly_id: int, body: StatusIn, conn: Db) -
 
 @router.post("/checks/run")
 def run_checks(_: Operator, conn: Db, settings: SettingsDep, d: ReportDay) -> ChecksRun:
-    found = rules.run_rules(conn, d, settings.utility_timezone)
-    return ChecksRun(date=d, found=found)
+    run = rules.run_rules(conn, d, settings.utility_timezone)
+    return ChecksRun(date=d, found=run.found, failed=run.failed)

@@ -13,7 +13,7 @@ from server.archive.importer import ArchiveFileError, read_table, validate
 from server.db.queries import archive as q
 
 from ..actor import current_actor
-from ..deps import Db, Operator, Viewer
+from ..deps import Db, Operator, SettingsDep, Viewer
 from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
 
@@ -26,6 +26,10 @@ class MeterIn(BaseModel):
     modbus_profile: str | None = None
     modbus_unit: int | None = Field(None, ge=1, le=247)
     gateway_id: str | None = None
+    #: the day the meter came onto ``gateway_id`` (default: its installation day, or today
+    #: when a change of gateway_id moves it); readings for earlier dates from that gateway
+    #: are quarantined
+    gateway_since: date | None = None
     bus: str | None = None
     area_id: str | None = None
     customer_class: Literal["residential", "commercial", "industrial", "agricultural", "other"] = (
@@ -51,6 +55,7 @@ class MeterPatch(BaseModel):
     model_config = {"extra": "forbid"}
     address: str | None = Field(None, pattern=r"^\d{12}$")
     gateway_id: str | None = None
+    gateway_since: date | None = None
     bus: str | None = None
     area_id: str | None = None
     customer_class: (
@@ -83,9 +88,13 @@ class OrgUnitIn(BaseModel):
     parent_id: str | None = None
 
 
-def _write(conn: psycopg.Connection[Any], fn: Any) -> Any:
+def _write(conn: psycopg.Connection[Any], fn: Any, tz: str) -> Any:
+    """Run ``fn(conn)`` in a transaction whose dates are the utility's: a meter moved to
+    another gateway without a ``gateway_since`` moves on today's date there (the archive's
+    trigger takes the session's ``current_date``)."""
     try:
         with conn.transaction():
+            conn.execute("SELECT set_config('TimeZone', %s, true)", (tz,))
             return fn(conn)
     except psycopg.errors.ForeignKeyViolation as exc:
         raise HTTPException(
@@ -143,6 +152,7 @@ def crud(
         key: str,
         body: model,  # type: ignore[valid-type]
         conn: Db,
+        settings: SettingsDep,
     ) -> ArchiveRecord:
         values = body.model_dump()  # type: ignore[attr-defined]
         return ArchiveRecord.model_validate(
@@ -151,14 +161,16 @@ def crud(
                 lambda conn: q.upsert(
                     conn, table, _check_id(key), values, actor=current_actor(principal)
                 ),
+                settings.utility_timezone,
             )
         )
 
     @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
-    def delete_item(principal: Operator, key: str, conn: Db) -> None:
+    def delete_item(principal: Operator, key: str, conn: Db, settings: SettingsDep) -> None:
         if not _write(
             conn,
             lambda conn: q.delete(conn, table, _check_id(key), actor=current_actor(principal)),
+            settings.utility_timezone,
         ):
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
 
@@ -170,6 +182,7 @@ def crud(
             key: str,
             body: patch,  # type: ignore[valid-type]
             conn: Db,
+            settings: SettingsDep,
         ) -> ArchiveRecord:
             values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
 
@@ -178,10 +191,12 @@ def crud(
                     raise HTTPException(404, f"no meter {key!r}")
                 return q.upsert(conn, table, key, values, actor=current_actor(principal))
 
-            return ArchiveRecord.model_validate(_write(conn, run))
+            return ArchiveRecord.model_validate(_write(conn, run, settings.utility_timezone))
 
 
-async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(...)) -> Imported:
+async def import_archive(
+    principal: Operator, conn: Db, settings: SettingsDep, file: UploadFile = File(...)
+) -> Imported:
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
@@ -222,7 +237,7 @@ async def import_archive(principal: Operator, conn: Db, file: UploadFile = File(
                 q.set_area_master(conn, area_id=r["area_id"], meter_id=r["id"])
         return {"imported": len(good), "created": created, "updated": updated}
 
-    return Imported.model_validate(_write(conn, run))
+    return Imported.model_validate(_write(conn, run, settings.utility_timezone))
 
 
 def archive_router() -> APIRouter:

@@ -42,6 +42,9 @@ def quarantine(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> Page:
+    """Readings kept aside instead of stored, per meter, gateway and reason: the meter is
+    not in the archive, the gateway did not hold the meter on the reading's date (the
+    archive's gateway and since when are in the reason), or the value cannot be real."""
     return _page(q.quarantine(conn, limit=limit, offset=offset), limit, offset)
 
 

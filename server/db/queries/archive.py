@@ -16,6 +16,7 @@ METER_FIELDS = (
     "modbus_profile",
     "modbus_unit",
     "gateway_id",
+    "gateway_since",
     "bus",
     "area_id",
     "customer_class",

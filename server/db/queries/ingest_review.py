@@ -39,12 +39,15 @@ def dead_letters(
 def quarantine(
     conn: psycopg.Connection[Any], *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Quarantined readings summed up per meter and gateway."""
+    """Quarantined readings summed up per meter, gateway and reason (why they were not
+    stored: not in the archive, not that gateway's meter on that date, an implausible
+    value), newest reason first within a meter."""
     return _page(
         conn,
-        "SELECT meter_id, gateway_id, count(*) AS readings, min(ts) AS "
-        "first_ts, max(ts) AS last_ts FROM quarantine GROUP BY meter_id, gateway_id "
-        "ORDER BY meter_id",
+        "SELECT meter_id, gateway_id, reason, count(*) AS readings, min(ts) AS first_ts, "
+        "max(ts) AS last_ts, max(received_at) AS last_received FROM quarantine "
+        "GROUP BY meter_id, gateway_id, reason "
+        "ORDER BY meter_id, gateway_id, last_received DESC, reason",
         (),
         limit,
         offset,
