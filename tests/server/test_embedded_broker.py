@@ -288,7 +288,7 @@ def test_a_demo_style_edge_with_its_generated_password_delivers_end_to_end(
     """The server with no broker URL starts the embedded broker; ``meterlink-server
     broker-password`` gives the edge its password; readings arrive, the receipt empties
     the outbox."""
-    add_meters(migrated, [{"id": "M1", "address": "000000000001"}])
+    add_meters(migrated, [{"id": "M1", "address": "000000000001"}], gateway="gw-demo")
     data = tmp_path / "server"
     settings = settings_for(migrated, "mqtt://127.0.0.1:9", data).model_copy(
         update={"mqtt_url": None}
