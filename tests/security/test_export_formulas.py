@@ -27,7 +27,7 @@ from tests.server.conftest import settings_for
 from tests.server.helpers import add_meters, auth_headers
 
 PAYLOADS = [
-    "=HYPERLINK(\"http://evil.example/\",\"x\")",
+    '=HYPERLINK("http://evil.example/","x")',
     "+1+cmd|' /C calc'!A0",
     "-2+3",
     "@SUM(1+1)",

@@ -97,7 +97,8 @@ def test_own_origin_and_the_bearer_token_still_work(client: TestClient, pg_url: 
     # the dashboard's way: the bearer token (its requests also carry the cookie)
     bearer = auth_headers(client, "admin", pg_url)
     assert client.cookies.get(COOKIE_NAME)
-    assert _import(client, {**bearer, "Sec-Fetch-Site": "same-origin", "Origin": OWN}, "M902") == 200
+    dashboard = {**bearer, "Sec-Fetch-Site": "same-origin", "Origin": OWN}
+    assert _import(client, dashboard, "M902") == 200
     # the bearer token is no CSRF risk (a page cannot set it): no origin needed
     assert _import(client, bearer, "M903") == 200
     client.cookies.clear()
