@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # reverse proxy: https makes the sign-in cookie Secure, and its origin is the one
     # cookie-authenticated changes must come from (server.api.web_security)
     public_url: str | None = None
+    # addresses whose X-Forwarded-For/-Proto headers are believed (comma-separated, or "*"):
+    # the reverse proxy's, so the client address (sign-in throttling, logs) is the real one
+    trusted_proxies: str = "127.0.0.1"
 
     utility_timezone: str = "Asia/Shanghai"
     retention_days: int = Field(default=1095, ge=7)
