@@ -90,6 +90,7 @@ class Site:
     url: str
     port: int
     ca: Path
+    app_port: int
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def site(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[Site]:
     try:
         _wait_port(app_port, app)
         _wait_port(proxy_port, proxy)
-        yield Site(public, proxy_port, tls / "ca.crt")
+        yield Site(public, proxy_port, tls / "ca.crt", app_port)
     finally:
         _stop(proxy)
         _stop(app)
@@ -200,11 +201,16 @@ def test_the_api_through_the_tls_proxy(site: Site) -> None:
         other = f"https://localhost:{site.port + 1}"
         refused = web.put("/api/rule-params/decrease", json=change, headers={"Origin": other})
         assert refused.status_code == 403 and "cross-site" in refused.text
+        # the open Prometheus endpoint is not served to the outside ...
+        assert web.get("/metrics").status_code == 404
         missing = web.get("/no/such/page")
         assert missing.status_code == 404 and "strict-transport-security" in missing.headers
 
     # plain HTTP on the TLS port gets nginx's refusal, never the API
     with httpx.Client(timeout=10) as plain:
+        # ... while the internal network (here: loopback) still scrapes it
+        inside = plain.get(f"http://127.0.0.1:{site.app_port}/metrics")
+        assert inside.status_code == 200 and "process_" in inside.text
         r = plain.get(f"http://127.0.0.1:{site.port}/api/auth/me")
         assert r.status_code == 400 and "meterlink" not in r.text
 
