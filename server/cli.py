@@ -39,7 +39,13 @@ def load_settings(path: str | None) -> Settings:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info"
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        # X-Forwarded-For/-Proto are believed from these addresses only (the TLS proxy)
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
     return 0
 

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/server")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # the address people and browsers use, e.g. https://meterlink.example.org behind the TLS
+    # reverse proxy: https makes the sign-in cookie Secure, and its origin is the one
+    # cookie-authenticated changes must come from (server.api.web_security)
+    public_url: str | None = None
+    # addresses whose X-Forwarded-For/-Proto headers are believed (comma-separated, or "*"):
+    # the reverse proxy's, so the client address (sign-in throttling, logs) is the real one
+    trusted_proxies: str = "127.0.0.1"
 
     utility_timezone: str = "Asia/Shanghai"
     retention_days: int = Field(default=1095, ge=7)
@@ -88,6 +95,13 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("mqtt://", "mqtts://")):
             raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected https://host[:port] (or http://), got {value!r}")
+        return value.rstrip("/") if value else None
 
     @property
     def tz(self) -> ZoneInfo:

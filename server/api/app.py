@@ -36,6 +36,7 @@ from .routes.auth import router as auth_router
 from .routes.health import router as health_router
 from .routes.ingest import router as ingest_router
 from .routes.readings import router as readings_router
+from .web_security import add_web_security
 
 log = logging.getLogger(__name__)
 
@@ -179,4 +180,5 @@ def create_app(
     ):
         app.include_router(router)
     mount(app)
+    add_web_security(app, settings)
     return app

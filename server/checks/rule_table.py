@@ -338,6 +338,32 @@ def check_update(name: str, params: Mapping[str, float], customer_class: str = "
     return found
 
 
+def usable_stored(name: str, params: Any) -> tuple[dict[str, Any], list[str]]:
+    """The stored overrides of rule ``name`` that are in its table's ranges, and why each
+    other one is left out. A row written around the API (by hand in the database, or
+    before the ranges existed) cannot take a rule outside them: the rule uses its default
+    for that parameter instead. Overrides of a rule the table no longer has are kept (no
+    run reads them)."""
+    if not isinstance(params, Mapping):
+        return {}, [f"rule {name}: stored parameters are not an object: {params!r}"]
+    found = BY_NAME.get(name)
+    if found is None:
+        return dict(params), []
+    kept: dict[str, Any] = {}
+    problems = []
+    for key, value in params.items():
+        param = found.param(key)
+        if param is None:
+            problems.append(f"rule {name} has no parameter {key!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+            problems.append(f"rule {name}: {key} is not a number: {value!r}")
+        elif (problem := param.problem(float(value))) is not None:
+            problems.append(f"rule {name}: {problem}")
+        else:
+            kept[key] = value
+    return kept, problems
+
+
 def describe() -> list[dict[str, Any]]:
     """The table for the API and the dashboard."""
     return [

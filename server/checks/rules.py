@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from . import rule_sql
-from .rule_table import CUSTOMER_CLASSES, ROLLOVER, RULES, Rule
+from .rule_table import CUSTOMER_CLASSES, ROLLOVER, RULES, Rule, usable_stored
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,15 @@ def line_loss(conn: psycopg.Connection[Any], day: date) -> list[dict[str, Any]]:
 
 
 def load_params(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
-    """Stored overrides: customer class ('*' = every class) -> rule -> parameters."""
+    """Stored overrides: customer class ('*' = every class) -> rule -> parameters. A stored
+    value outside the table's range (or not a number) is left out, with a warning: the
+    rule uses its default for it (see :func:`server.checks.rule_table.usable_stored`)."""
     out: dict[str, dict[str, Any]] = {}
     for rule, cls, params in conn.execute("SELECT rule, customer_class, params FROM rule_params"):
-        out.setdefault(cls, {})[rule] = params
+        kept, problems = usable_stored(rule, params)
+        for problem in problems:
+            log.warning("stored rule parameter ignored (%s): %s; the default applies", cls, problem)
+        out.setdefault(cls, {})[rule] = kept
     return out
 
 

@@ -30,13 +30,16 @@ log = logging.getLogger("meterlink.demo")
 
 
 def admin_password(data_dir: Path) -> str:
-    """The demo admin's password, made once and kept (mode 600) in ``data_dir``."""
+    """The demo admin's password, made once and kept (mode 600) in ``data_dir``. The file is
+    created private (no moment, and no crash, leaves the password readable by others) and
+    only if it does not exist yet (never through a link someone else put there)."""
     path = data_dir / "admin_password"
     if path.exists():
         return path.read_text().strip()
     pw = secrets.token_urlsafe(12)
-    path.write_text(pw + "\n")
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(pw + "\n")
     return pw
 
 

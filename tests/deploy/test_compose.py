@@ -39,6 +39,7 @@ SERVER_IMAGE = "meterlink:latest"
 # what a site puts in .env (the header names each); values only to interpolate with
 DOT_ENV = {
     "METERLINK_BROKER_HOSTNAME": "broker.example.org",
+    "METERLINK_PUBLIC_HOSTNAME": "meterlink.example.org",
     "METERLINK_DB_PASSWORD": "dbsecret0123",
     "METERLINK_MQTT_PASSWORD": "mqtt-secret-0123",
     "METERLINK_AUTH_SECRET": "auth-secret-0123456789-0123456789",
@@ -124,7 +125,7 @@ def header_steps() -> list[str]:
 
 def test_it_parses_and_references_resolve() -> None:
     c = compose()
-    assert set(c["services"]) == {"timescaledb", "mosquitto", "api", "ingest"}
+    assert set(c["services"]) == {"timescaledb", "mosquitto", "api", "ingest", "proxy"}
     assert set(servers(c)) == {"api", "ingest"}
     named = set(c.get("volumes") or {})
     for name, svc in c["services"].items():
@@ -180,6 +181,7 @@ def test_meterlink_variables_are_server_settings_with_valid_values(tmp_path: Pat
     )
     assert api.http_host == "0.0.0.0" and not api.ingest_enabled and api.jobs_enabled
     assert api.admin_password is not None
+    assert api.public_url == "https://meterlink.example.org"  # behind the TLS proxy
 
 
 def console_scripts() -> dict[str, str]:
@@ -191,7 +193,7 @@ def console_scripts() -> dict[str, str]:
 def test_every_command_is_a_real_console_script_and_subcommand() -> None:
     scripts = console_scripts()
     commands = {n: s["command"] for n, s in compose()["services"].items() if "command" in s}
-    assert set(commands) == {"api", "ingest"}  # the other two run their image's default
+    assert set(commands) == {"api", "ingest"}  # the others run their image's default
     for name, command in commands.items():
         argv = shlex.split(command) if isinstance(command, str) else list(command)
         assert argv[0] in scripts, f"{name}: {argv[0]} is not one of {sorted(scripts)}"
