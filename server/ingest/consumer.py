@@ -468,23 +468,23 @@ class Consumer:
                         pass
                 self.stored_messages += len(ready.msgs)
                 self.stored_readings += ready.inserted
-                try:
-                    self._send_receipts(ready.receipts)
-                except Exception:  # the batches are stored; a gateway without its receipt
-                    # sends them again, which the merge ignores
-                    log.exception("sending receipts failed")
+                self._send_receipts(ready.receipts)
 
     def _send_receipts(self, receipts: dict[str, list[str]]) -> None:
         """Tell each gateway which of its batches are committed (QoS 1; a receipt lost on the
         way only makes the gateway send the batch again, which the merge ignores)."""
         now = self.clock.now()
         for gw, ids in receipts.items():
-            topic = wire.topic(gw, wire.Channel.RECEIPT, self.cfg.root)
-            for i in range(0, len(ids), wire.MAX_RECEIPT_BATCHES):
-                chunk = tuple(ids[i : i + wire.MAX_RECEIPT_BATCHES])
-                self._client.publish(
-                    topic, wire.encode_receipt(wire.Receipt(gw, chunk, now)), qos=1
-                )
+            try:  # one gateway's receipt that cannot be sent never holds back another's
+                topic = wire.topic(gw, wire.Channel.RECEIPT, self.cfg.root)
+                for i in range(0, len(ids), wire.MAX_RECEIPT_BATCHES):
+                    chunk = tuple(ids[i : i + wire.MAX_RECEIPT_BATCHES])
+                    self._client.publish(
+                        topic, wire.encode_receipt(wire.Receipt(gw, chunk, now)), qos=1
+                    )
+            except Exception:  # the batches are stored; without its receipt the gateway
+                # sends them again, which the merge ignores
+                log.exception("sending the receipt of gateway %r failed", gw)
 
     def _store(self, msgs: list[mqtt.MQTTMessage]) -> dict[str, list[str]]:
         """Decode and store ``msgs`` at once, without the pipeline or acknowledgements (for

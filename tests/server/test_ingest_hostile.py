@@ -308,3 +308,18 @@ def test_a_worker_that_raises_is_restarted_and_resumes_its_batch(
     assert _count(migrated, "SELECT count(*) FROM readings") == 12
     assert _count(migrated, "SELECT count(*) FROM dead_letters") == 0
     assert consumer.health() is None
+
+
+def test_one_gateways_receipt_that_cannot_be_sent_holds_back_no_other() -> None:
+    """Found by CI under load: with the wire's checks off, a batch id that cannot be encoded
+    made the receipt step raise for every gateway after it in the same acknowledgement."""
+    published: list[str] = []
+
+    class Client:
+        def publish(self, topic: str, payload: bytes, qos: int) -> None:
+            published.append(topic)
+
+    c = Consumer(MqttConfig("mqtt://127.0.0.1:9", root="r"), pool=None, tz="Asia/Shanghai")  # type: ignore[arg-type]
+    c._client = Client()  # type: ignore[assignment]  # noqa: SLF001
+    c._send_receipts({"gw-x": ["b\udc80"], "gw-a": ["gw-a-1"]})  # noqa: SLF001
+    assert published == [wire.topic("gw-a", wire.Channel.RECEIPT, "r")]
