@@ -13,7 +13,7 @@ from server.archive.importer import ArchiveFileError, read_table, validate
 from server.db.queries import archive as q
 
 from ..actor import current_actor
-from ..deps import Db, Operator, SettingsDep, Viewer
+from ..deps import Admin, Db, SettingsDep, Viewer
 from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
 
@@ -148,7 +148,7 @@ def crud(
 
     @router.put(f"/{path}/{{key}}", name=f"put_{table}")
     def put_item(
-        principal: Operator,
+        principal: Admin,
         key: str,
         body: model,  # type: ignore[valid-type]
         conn: Db,
@@ -166,7 +166,7 @@ def crud(
         )
 
     @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
-    def delete_item(principal: Operator, key: str, conn: Db, settings: SettingsDep) -> None:
+    def delete_item(principal: Admin, key: str, conn: Db, settings: SettingsDep) -> None:
         if not _write(
             conn,
             lambda conn: q.delete(conn, table, _check_id(key), actor=current_actor(principal)),
@@ -178,7 +178,7 @@ def crud(
 
         @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
         def patch_item(
-            principal: Operator,
+            principal: Admin,
             key: str,
             body: patch,  # type: ignore[valid-type]
             conn: Db,
@@ -195,7 +195,7 @@ def crud(
 
 
 async def import_archive(
-    principal: Operator, conn: Db, settings: SettingsDep, file: UploadFile = File(...)
+    principal: Admin, conn: Db, settings: SettingsDep, file: UploadFile = File(...)
 ) -> Imported:
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
