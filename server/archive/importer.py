@@ -182,7 +182,14 @@ def _xlsx_rows(f: IO[bytes]) -> Iterator[list[Any]]:
     try:
         if not wb.worksheets:
             raise ArchiveFileError("the workbook has no sheet")
-        for row in wb.worksheets[0].iter_rows(values_only=True):
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # malformed XML inside a well-formed zip
+                raise ArchiveFileError(f"not a readable XLSX workbook ({exc})") from None
             yield list(row)
     finally:
         wb.close()

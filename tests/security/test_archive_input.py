@@ -398,3 +398,26 @@ def test_one_bad_gateway_record_does_not_stop_the_reread_job(pg_url: str) -> Non
         assert conn.execute("SELECT DISTINCT gateway_id FROM gateway_commands").fetchall() == [
             ("gw-2",)
         ]
+
+
+def test_malformed_xml_inside_a_workbook_is_a_clear_400(
+    client: TestClient, admin: dict[str, str], pg_url: str
+) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["id", "address", "protocol", "installed_on"])
+    ws.append(["M1", "000000000001", "2007", "2025-01-01"])
+    buf, out = io.BytesIO(), io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b"<row><c><v>1</v></row></sheetData>")
+            dst.writestr(item, data)
+    r = upload(client, admin, "broken.xlsx", out.getvalue())
+    assert r.status_code == 400 and "not a readable XLSX" in r.json()["detail"], r.text
+    assert nothing_in_the_archive(pg_url)
