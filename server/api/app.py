@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import (
@@ -30,6 +30,7 @@ from ..embedded import EmbeddedBroker, EmbeddedPostgres
 from ..services import default_services
 from ..settings import Settings
 from ..web import mount
+from .access import guard
 from .routes import anomalies, completeness, jobs, reread, rules
 from .routes.archive import archive_router
 from .routes.auth import router as auth_router
@@ -147,6 +148,7 @@ def create_app(
         title="meterlink",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(guard)],  # the role matrix, for every route
         description="Remote meter reading: archive, readings, collection completeness, anomalies.",
     )
 

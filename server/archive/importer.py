@@ -1,17 +1,34 @@
 """Archive import from CSV or XLSX (a utility customer system's export): every row is
 validated first and the import is all-or-nothing; the report lists every bad cell as
 (row, column, reason). Header names are matched case-insensitively, with the usual Chinese
-names accepted too (see COLUMNS)."""
+names accepted too (see COLUMNS). Ids, numbers and text follow the rules every way into the
+archive follows (:mod:`server.archive.validate`); a blank cell takes the column's default
+(:data:`DEFAULTS`).
+
+The file is read as a stream, never loaded whole: a CSV through :mod:`csv` over the file,
+an XLSX through openpyxl's read-only mode, after its zip members' sizes are checked
+(:data:`MAX_XLSX_UNCOMPRESSED`, :data:`MAX_XLSX_RATIO`: a small file that expands to
+hundreds of megabytes of XML is refused before parsing). Reading stops past
+:data:`MAX_ROWS` rows. A CSV cell longer than the csv module's field limit (131,072
+characters) is a clear error, not a crash. The caller runs all of this off the event loop.
+
+:func:`check` is the first pass (the report); :func:`records` the second (what to write).
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any, Final
 
 from protocols.vocabulary import CustomerClass
+
+from . import validate as v
 
 PROTOCOL_ALIASES = {
     "2007": "dlt645-2007",
@@ -59,12 +76,30 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "replaces_meter_id": ("replaces_meter_id", "替换表号"),
 }
 REQUIRED = ("id", "address", "protocol", "installed_on")
-NUMERIC = ("rated_voltage", "rated_current", "ct_ratio", "pt_ratio", "contracted_kw")
-MAX_ROWS = 200_000
+#: what a blank cell means (columns not named here are left empty)
+DEFAULTS: Final[dict[str, Any]] = {
+    "customer_class": "residential",
+    "phases": 1,
+    "ct_ratio": 1.0,
+    "pt_ratio": 1.0,
+    "is_generation": False,
+    "is_area_master": False,
+}
+MAX_ROWS: Final = 200_000
+#: an XLSX's zip members may expand to this much in all (a 200,000-row sheet is ~150 MB)
+MAX_XLSX_UNCOMPRESSED: Final = 256 * 1024 * 1024
+#: and no member over 1 MiB may expand more than this many times (real sheets: 10-20)
+MAX_XLSX_RATIO: Final = 100
+#: how many bad cells the report lists (it counts them all)
+MAX_REPORTED: Final = 1000
 
 
 class ArchiveFileError(ValueError):
     """The file cannot be read at all (not CSV/XLSX, no header...)."""
+
+
+class ArchiveTooLarge(ArchiveFileError):
+    """The file is over a limit (rows, or an XLSX's expanded size)."""
 
 
 @dataclass
@@ -74,39 +109,111 @@ class RowError:
     reason: str
 
 
-def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
-    """Rows as dicts keyed by the file's own headers."""
+def _encoding(f: IO[bytes]) -> str:
+    """UTF-8 (with or without BOM) or GB18030, found by decoding the file in chunks."""
+    for name in ("utf-8-sig", "gb18030"):
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder(name)()
+        try:
+            while chunk := f.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return name
+    raise ArchiveFileError("not UTF-8 or GB18030 text")
+
+
+def _csv_rows(f: IO[bytes]) -> Iterator[list[Any]]:
+    encoding = _encoding(f)
+    f.seek(0)
+    text = io.TextIOWrapper(f, encoding=encoding, newline="")
+    reader = csv.reader(text)
+    try:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                limit = csv.field_size_limit()
+                if "field limit" in str(exc):
+                    raise ArchiveTooLarge(
+                        f"line {reader.line_num}: a cell longer than {limit} characters "
+                        f"(the longest text the archive keeps is {max(v.TEXT_LIMITS.values())})"
+                    ) from None
+                raise ArchiveFileError(
+                    f"line {reader.line_num}: cannot be read as CSV ({exc})"
+                ) from None
+            yield row
+    finally:
+        text.detach()  # the caller owns the file
+
+
+def check_xlsx_size(f: IO[bytes]) -> None:
+    """Refuse a workbook whose members expand past the limits, before any XML is parsed."""
+    try:
+        members = zipfile.ZipFile(f).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ArchiveFileError(f"not a readable XLSX workbook ({exc})") from None
+    total = sum(m.file_size for m in members)
+    if total > MAX_XLSX_UNCOMPRESSED:
+        raise ArchiveTooLarge(
+            f"the workbook expands to {total / 2**20:.0f} MiB: at most "
+            f"{MAX_XLSX_UNCOMPRESSED // 2**20} MiB"
+        )
+    for m in members:
+        if m.file_size > 2**20 and m.file_size > MAX_XLSX_RATIO * max(m.compress_size, 1):
+            raise ArchiveTooLarge(
+                f"{m.filename} expands from {m.compress_size} to {m.file_size} bytes "
+                f"(more than {MAX_XLSX_RATIO} times): refused as a likely zip bomb"
+            )
+
+
+def _xlsx_rows(f: IO[bytes]) -> Iterator[list[Any]]:
+    import openpyxl
+
+    check_xlsx_size(f)
+    f.seek(0)
+    try:
+        wb = openpyxl.load_workbook(f, read_only=True, data_only=True)
+    except Exception as exc:
+        raise ArchiveFileError(f"not a readable XLSX workbook ({exc})") from None
+    try:
+        if not wb.worksheets:
+            raise ArchiveFileError("the workbook has no sheet")
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # malformed XML inside a well-formed zip
+                raise ArchiveFileError(f"not a readable XLSX workbook ({exc})") from None
+            yield list(row)
+    finally:
+        wb.close()
+
+
+def table_rows(filename: str, f: IO[bytes]) -> Iterator[list[Any]]:
+    """The file's rows as lists (the header first), read as a stream; stops with
+    :class:`ArchiveTooLarge` past :data:`MAX_ROWS` data rows."""
     name = filename.lower()
     if name.endswith(".xlsx"):
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:
-            raise ArchiveFileError(f"{filename}: not a readable XLSX workbook ({exc})") from None
-        ws = wb.worksheets[0]
-        rows = list(ws.iter_rows(values_only=True))
-        if not rows:
-            raise ArchiveFileError(f"{filename}: the first sheet is empty")
-        header = [str(h).strip() if h is not None else "" for h in rows[0]]
-        return [
-            dict(zip(header, r, strict=False))
-            for r in rows[1:]
-            if any(v not in (None, "") for v in r)
-        ]
-    if name.endswith(".csv"):
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = content.decode("gb18030")
-            except UnicodeDecodeError:
-                raise ArchiveFileError(f"{filename}: not UTF-8 or GB18030 text") from None
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise ArchiveFileError(f"{filename}: no header row")
-        return [r for r in reader if any((v or "").strip() for v in r.values())]
-    raise ArchiveFileError(f"{filename}: expected a .csv or .xlsx file")
+        rows = _xlsx_rows(f)
+    elif name.endswith(".csv"):
+        rows = _csv_rows(f)
+    else:
+        raise ArchiveFileError(f"{filename}: expected a .csv or .xlsx file")
+    try:
+        for n, row in enumerate(rows):
+            if n > MAX_ROWS:
+                raise ArchiveTooLarge(f"more than {MAX_ROWS} rows: at most {MAX_ROWS} per import")
+            yield row
+    except ArchiveFileError as exc:
+        if str(exc).startswith(filename):
+            raise
+        raise type(exc)(f"{filename}: {exc}") from None
 
 
 def _header_map(headers: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -139,110 +246,128 @@ def _bool(value: Any) -> bool:
     raise ValueError(f"expected yes/no, got {value!r}")
 
 
-def validate(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[RowError]]:
-    if not rows:
-        raise ArchiveFileError("the file has no data rows")
-    if len(rows) > MAX_ROWS:
-        raise ArchiveFileError(f"{len(rows)} rows: at most {MAX_ROWS} per import")
-    mapping, unknown = _header_map(list(rows[0].keys()))
-    errors: list[RowError] = [RowError(1, h, "unknown column") for h in unknown if h]
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _check_row(rec: dict[str, Any], n: int, seen: dict[str, int], errors: list[RowError]) -> bool:
+    """Check and convert one row's cells in place (blank cells take their default);
+    appends a RowError per bad cell and says whether the row is good."""
+    bad = len(errors)
+
+    def err(col: str, reason: str) -> None:
+        errors.append(RowError(n, col, reason if len(reason) <= 300 else reason[:300] + "..."))
+
+    for col in list(rec):
+        if _blank(rec[col]):
+            rec[col] = DEFAULTS.get(col)
+    for col in REQUIRED:
+        if rec.get(col) is None:
+            err(col, "required")
+    for col in list(rec):
+        value = rec[col]
+        if value is None or col in DEFAULTS and value is DEFAULTS[col]:
+            continue
+        try:
+            rec[col] = _convert(col, value)
+        except ValueError as exc:
+            err(col, str(exc))
+    if isinstance(rec.get("id"), str):
+        if rec["id"] in seen:
+            err("id", f"duplicate of row {seen[rec['id']]}")
+        else:
+            seen[rec["id"]] = n
+    if (
+        isinstance(rec.get("installed_on"), date)
+        and isinstance(rec.get("removed_on"), date)
+        and rec["removed_on"] < rec["installed_on"]
+    ):
+        err("removed_on", "before installed_on")
+    return len(errors) == bad
+
+
+def _convert(col: str, value: Any) -> Any:
+    """One cell's value as stored, or ValueError with the reason."""
+    if col == "address":
+        addr = str(value).strip()
+        addr = addr.zfill(12) if addr.isdigit() else addr
+        if not (len(addr) == 12 and addr.isdigit()):
+            raise ValueError(f"expected 12 digits, got {str(value)[:40]!r}")
+        return addr
+    if col == "protocol":
+        proto = PROTOCOL_ALIASES.get(str(value).strip().lower())
+        if proto is None:
+            raise ValueError(f"expected 2007, 1997 or modbus, got {str(value)[:40]!r}")
+        return proto
+    if col == "customer_class":
+        cls = CLASS_ALIASES.get(str(value).strip(), str(value).strip().lower())
+        if cls not in CLASSES:
+            raise ValueError(f"expected one of {', '.join(CLASSES)}, got {cls[:40]!r}")
+        return cls
+    if col == "phases":
+        text = str(value).strip().lower().replace("相", "").replace("单", "1").replace("三", "3")
+        if text not in ("1", "1.0", "3", "3.0"):
+            raise ValueError(f"expected 1 or 3 (单相/三相), got {str(value)[:40]!r}")
+        return int(float(text))
+    if col in ("installed_on", "removed_on", "gateway_since"):
+        try:
+            return _date(value)
+        except ValueError:
+            raise ValueError(f"expected a date YYYY-MM-DD, got {str(value)[:40]!r}") from None
+    if col in ("is_generation", "is_area_master"):
+        return _bool(value)
+    if col == "modbus_unit":
+        try:
+            unit = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"not an integer: {str(value)[:40]!r}") from None
+        if not 1 <= unit <= 247:
+            raise ValueError(f"{unit} is not a Modbus unit (1-247)")
+        return unit
+    return v.cell(col, value)
+
+
+def _checked(filename: str, f: IO[bytes], errors: list[RowError]) -> Iterator[dict[str, Any]]:
+    """The file's good records (canonical columns), streamed; bad cells go to ``errors``."""
+    rows = table_rows(filename, f)
+    header_row = next(rows, None)
+    if header_row is None:
+        raise ArchiveFileError(f"{filename}: no header row")
+    header = [str(h).strip() if h is not None else "" for h in header_row]
+    mapping, unknown = _header_map([h for h in header if h])
+    errors += [RowError(1, h, "unknown column") for h in unknown]
     missing = [c for c in REQUIRED if c not in mapping.values()]
     errors += [RowError(1, c, "required column missing") for c in missing]
     if missing:
-        return [], errors
-    out: list[dict[str, Any]] = []
+        return
+    columns = [(i, mapping[h]) for i, h in enumerate(header) if h in mapping]
     seen: dict[str, int] = {}
-    for n, raw in enumerate(rows, start=2):
-        rec: dict[str, Any] = {}
-        for header, canon in mapping.items():
-            v = raw.get(header)
-            rec[canon] = None if v is None or (isinstance(v, str) and not v.strip()) else v
-        bad = len(errors)
+    data = 0
+    for n, row in enumerate(rows, start=2):
+        if all(_blank(x) for x in row):
+            continue
+        data += 1
+        rec = {canon: (row[i] if i < len(row) else None) for i, canon in columns}
+        if _check_row(rec, n, seen, errors):
+            yield rec
+    if data == 0:
+        raise ArchiveFileError(f"{filename}: the file has no data rows")
 
-        def err(col: str, reason: str, n: int = n) -> None:
-            errors.append(RowError(n, col, reason))
 
-        for col in REQUIRED:
-            if rec.get(col) is None:
-                err(col, "required")
-        if rec.get("id") is not None:
-            rec["id"] = str(rec["id"]).strip()
-            if rec["id"] in seen:
-                err("id", f"duplicate of row {seen[rec['id']]}")
-            seen[rec["id"]] = n
-        if rec.get("address") is not None:
-            addr = str(rec["address"]).strip()
-            addr = addr.zfill(12) if addr.isdigit() else addr
-            if not (len(addr) == 12 and addr.isdigit()):
-                err("address", f"expected 12 digits, got {rec['address']!r}")
-            rec["address"] = addr
-        if rec.get("protocol") is not None:
-            proto = PROTOCOL_ALIASES.get(str(rec["protocol"]).strip().lower())
-            if proto is None:
-                err("protocol", f"expected 2007, 1997 or modbus, got {rec['protocol']!r}")
-            rec["protocol"] = proto
-        cls = rec.get("customer_class")
-        if cls is not None:
-            cls = CLASS_ALIASES.get(str(cls).strip(), str(cls).strip().lower())
-            if cls not in CLASSES:
-                err("customer_class", f"expected one of {', '.join(CLASSES)}, got {cls!r}")
-            rec["customer_class"] = cls
-        else:
-            rec["customer_class"] = "residential"
-        for col in NUMERIC:
-            if rec.get(col) is not None:
-                try:
-                    rec[col] = float(rec[col])
-                    if rec[col] < 0 or (col in ("ct_ratio", "pt_ratio") and rec[col] == 0):
-                        raise ValueError("must be positive")
-                except (TypeError, ValueError) as exc:
-                    err(col, f"not a valid number: {rec[col]!r} ({exc})")
-        phases = rec.get("phases")
-        if phases is not None:
-            text = (
-                str(phases).strip().lower().replace("相", "").replace("单", "1").replace("三", "3")
-            )
-            if text in ("1", "1.0", "3", "3.0"):
-                rec["phases"] = int(float(text))
-            else:
-                err("phases", f"expected 1 or 3 (单相/三相), got {phases!r}")
-        else:
-            rec["phases"] = 1
-        for col in ("installed_on", "removed_on", "gateway_since"):
-            if rec.get(col) is not None:
-                try:
-                    rec[col] = _date(rec[col])
-                except ValueError:
-                    err(col, f"expected a date YYYY-MM-DD, got {rec[col]!r}")
-        if (
-            isinstance(rec.get("installed_on"), date)
-            and isinstance(rec.get("removed_on"), date)
-            and rec["removed_on"] < rec["installed_on"]
-        ):
-            err("removed_on", "before installed_on")
-        for col in ("is_generation", "is_area_master"):
-            if rec.get(col) is not None:
-                try:
-                    rec[col] = _bool(rec[col])
-                except ValueError as exc:
-                    err(col, str(exc))
-        if rec.get("modbus_unit") is not None:
-            try:
-                rec["modbus_unit"] = int(rec["modbus_unit"])
-            except (TypeError, ValueError):
-                err("modbus_unit", f"not an integer: {rec['modbus_unit']!r}")
-        for col in (
-            "gateway_id",
-            "area_id",
-            "bus",
-            "customer_name",
-            "customer_phone",
-            "customer_address",
-            "modbus_profile",
-            "replaces_meter_id",
-        ):
-            if rec.get(col) is not None:
-                rec[col] = str(rec[col]).strip()
-        if len(errors) == bad:
-            out.append(rec)
-    return out, errors
+def check(filename: str, f: IO[bytes]) -> tuple[int, list[RowError]]:
+    """First pass: how many good rows, and every bad cell."""
+    errors: list[RowError] = []
+    good = sum(1 for _ in _checked(filename, f, errors))
+    return good, errors
+
+
+def records(filename: str, f: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """Second pass, after :func:`check` found nothing wrong: the records to write."""
+    f.seek(0)
+    errors: list[RowError] = []
+    for rec in _checked(filename, f, errors):
+        if errors:
+            break
+        yield rec
+    if errors:
+        raise ArchiveFileError(f"{filename}: changed between reading and writing")

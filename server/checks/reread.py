@@ -1,10 +1,14 @@
 """Automatic re-reading (补抄): failed meter-days still inside the meters' 62-day freeze
 history become ``backfill`` commands to their concentrators, tracked to their results.
 Never a flood: at most ``per_gateway`` meter-days per gateway per run, no meter-day asked
-twice, and no new request to a gateway whose previous one is still unanswered."""
+twice, and no new request to a gateway whose previous one is still unanswered. Each gateway's
+request is its own savepoint: one gateway whose archive record cannot make a command (an id
+outside the wire's grammar, stored before the archive checked it) is logged and skipped,
+and every other gateway is still asked."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
@@ -13,6 +17,8 @@ import psycopg
 
 from protocols.vocabulary import FREEZE_HISTORY_DAYS
 from server.gateways.commands import queue_command
+
+log = logging.getLogger(__name__)
 
 HISTORY_DAYS = FREEZE_HISTORY_DAYS  # the meters' daily-freeze depth (DL/T 645 0506xxnn)
 
@@ -52,32 +58,52 @@ def request(
         by_gw[gw].append((meter, day))
     out: dict[str, int] = {}
     for gw, pairs in sorted(by_gw.items()):
-        busy = conn.execute(
-            "SELECT 1 FROM gateway_commands WHERE gateway_id = %s AND name = "
-            "'backfill' AND status IN ('pending', 'sent') AND created_at > "
-            "now() - interval '1 hour' LIMIT 1",
-            (gw,),
-        ).fetchone()
-        if busy:
+        try:
+            with conn.transaction():
+                n = _request_one(
+                    conn, gw, pairs, requested_by=requested_by, per_gateway=per_gateway
+                )
+        except Exception as exc:  # one bad record never stops the utility-wide job
+            log.warning("re-read request to gateway %r skipped: %s", gw, exc)
             continue
-        take = pairs[:per_gateway]
-        cmd = queue_command(
-            conn,
-            gateway_id=gw,
-            name="backfill",
-            requested_by=requested_by,
-            args={"items": [{"meter": m, "date": d.isoformat()} for m, d in take]},
-        )
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO reread_requests (meter_id, data_date, gateway_id, "
-                "command_id, requested_by) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (meter_id, data_date) DO UPDATE SET command_id = "
-                "excluded.command_id, requested_at = now()",
-                [(m, d, gw, cmd, requested_by) for m, d in take],
-            )
-        out[gw] = len(take)
+        if n:
+            out[gw] = n
     return out
+
+
+def _request_one(
+    conn: psycopg.Connection[Any],
+    gw: str,
+    pairs: list[tuple[str, date]],
+    *,
+    requested_by: str,
+    per_gateway: int,
+) -> int:
+    busy = conn.execute(
+        "SELECT 1 FROM gateway_commands WHERE gateway_id = %s AND name = "
+        "'backfill' AND status IN ('pending', 'sent') AND created_at > "
+        "now() - interval '1 hour' LIMIT 1",
+        (gw,),
+    ).fetchone()
+    if busy:
+        return 0
+    take = pairs[:per_gateway]
+    cmd = queue_command(
+        conn,
+        gateway_id=gw,
+        name="backfill",
+        requested_by=requested_by,
+        args={"items": [{"meter": m, "date": d.isoformat()} for m, d in take]},
+    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO reread_requests (meter_id, data_date, gateway_id, "
+            "command_id, requested_by) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (meter_id, data_date) DO UPDATE SET command_id = "
+            "excluded.command_id, requested_at = now()",
+            [(m, d, gw, cmd, requested_by) for m, d in take],
+        )
+    return len(take)
 
 
 def auto_reread(

@@ -54,9 +54,11 @@ def test_every_endpoint_needs_a_signed_in_user(client: TestClient) -> None:
 def test_roles_are_enforced(client: TestClient) -> None:
     viewer = auth_headers(client, "viewer", db(client))
     operator = auth_headers(client, "operator", db(client))
+    admin = auth_headers(client, "admin", db(client))
     body = {"address": "000000000001", "protocol": "dlt645-2007", "installed_on": "2025-01-01"}
     assert client.put("/api/meters/M1", json=body, headers=viewer).status_code == 403
-    assert client.put("/api/meters/M1", json=body, headers=operator).status_code == 200
+    assert client.put("/api/meters/M1", json=body, headers=operator).status_code == 403
+    assert client.put("/api/meters/M1", json=body, headers=admin).status_code == 200
     assert client.get("/api/users", headers=operator).status_code == 403
     assert client.get("/api/dead-letters", headers=viewer).status_code == 403
     bad = client.post("/api/auth/login", json={"username": "test-viewer", "password": "nope"})
@@ -64,7 +66,7 @@ def test_roles_are_enforced(client: TestClient) -> None:
 
 
 def test_meter_crud_is_audited_and_private_details_hidden(client: TestClient) -> None:
-    op = auth_headers(client, "operator", db(client))
+    op = auth_headers(client, "admin", db(client))
     viewer = auth_headers(client, "viewer", db(client))
     body = {
         "address": "000000000007",
@@ -96,11 +98,11 @@ def test_meter_crud_is_audited_and_private_details_hidden(client: TestClient) ->
             "SELECT DISTINCT actor FROM audit_log WHERE entity = 'meters'"
         ).fetchall()
     assert actions == ["meters.create", "meters.update", "meters.delete"]
-    assert actor == [("test-operator",)]
+    assert actor == [("test-admin",)]
 
 
 def test_bad_requests_get_clear_4xx(client: TestClient) -> None:
-    op = auth_headers(client, "operator", db(client))
+    op = auth_headers(client, "admin", db(client))
     r = client.put(
         "/api/meters/M1",
         json={"address": "12AB", "protocol": "x", "installed_on": "soon"},
@@ -139,7 +141,7 @@ M200,000000000203,2007,someday,1
 
 
 def test_csv_import_all_or_nothing(client: TestClient) -> None:
-    op = auth_headers(client, "operator", db(client))
+    op = auth_headers(client, "admin", db(client))
     r = client.post(
         "/api/archive/import", headers=op, files={"file": ("bad.csv", CSV_BAD.encode(), "text/csv")}
     )
@@ -168,7 +170,7 @@ def test_csv_import_all_or_nothing(client: TestClient) -> None:
 def test_xlsx_import(client: TestClient) -> None:
     import openpyxl
 
-    op = auth_headers(client, "operator", db(client))
+    op = auth_headers(client, "admin", db(client))
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None

@@ -282,7 +282,7 @@ def test_a_meter_on_no_gateway_is_nobodys_to_write(migrated: str) -> None:
 def test_moving_a_meter_through_the_api_records_the_move_date(
     client: TestClient, migrated: str, how: str
 ) -> None:
-    op = auth_headers(client, "operator", migrated)
+    op = auth_headers(client, "admin", migrated)  # the archive is an admin's
     for gw in ("gw-1", "gw-2"):
         assert client.put(f"/api/gateways/{gw}", json={"name": gw}, headers=op).status_code == 200
     body: dict[str, Any] = {

@@ -9,11 +9,12 @@ import psycopg
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from server.archive.importer import ArchiveFileError, read_table, validate
+from server.archive import importer
+from server.archive import validate as v
 from server.db.queries import archive as q
 
 from ..actor import current_actor
-from ..deps import Db, Operator, SettingsDep, Viewer
+from ..deps import Admin, Db, SettingsDep, Viewer
 from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
 
@@ -21,71 +22,74 @@ MAX_UPLOAD = 50 * 1024 * 1024
 
 
 class MeterIn(BaseModel):
+    """A meter as the API takes it: the rules of :mod:`server.archive.validate` (the same as
+    the import's)."""
+
     address: str = Field(pattern=r"^\d{12}$")
     protocol: Literal["dlt645-2007", "dlt645-1997", "modbus"]
-    modbus_profile: str | None = None
+    modbus_profile: v.ModbusProfile | None = None
     modbus_unit: int | None = Field(None, ge=1, le=247)
-    gateway_id: str | None = None
+    gateway_id: v.IdField | None = None
     #: the day the meter came onto ``gateway_id`` (default: its installation day, or today
     #: when a change of gateway_id moves it); readings for earlier dates from that gateway
     #: are quarantined
     gateway_since: date | None = None
-    bus: str | None = None
-    area_id: str | None = None
+    bus: v.Bus | None = None
+    area_id: v.IdField | None = None
     customer_class: Literal["residential", "commercial", "industrial", "agricultural", "other"] = (
         "residential"
     )
-    customer_name: str | None = None
-    customer_phone: str | None = None
-    customer_address: str | None = None
+    customer_name: v.CustomerName | None = None
+    customer_phone: v.CustomerPhone | None = None
+    customer_address: v.CustomerAddress | None = None
     phases: Literal[1, 3] = 1
-    rated_voltage: float | None = Field(None, gt=0)
-    rated_current: float | None = Field(None, gt=0)
-    ct_ratio: float = Field(1, gt=0)
-    pt_ratio: float = Field(1, gt=0)
-    contracted_kw: float | None = Field(None, ge=0)
+    rated_voltage: v.RatedVoltage | None = None
+    rated_current: v.RatedCurrent | None = None
+    ct_ratio: v.CtRatio = 1
+    pt_ratio: v.PtRatio = 1
+    contracted_kw: v.ContractedKw | None = None
     is_generation: bool = False
     is_area_master: bool = False
     installed_on: date
     removed_on: date | None = None
-    replaces_meter_id: str | None = None
+    replaces_meter_id: v.IdField | None = None
 
 
 class MeterPatch(BaseModel):
     model_config = {"extra": "forbid"}
     address: str | None = Field(None, pattern=r"^\d{12}$")
-    gateway_id: str | None = None
+    gateway_id: v.IdField | None = None
     gateway_since: date | None = None
-    bus: str | None = None
-    area_id: str | None = None
+    bus: v.Bus | None = None
+    area_id: v.IdField | None = None
     customer_class: (
         Literal["residential", "commercial", "industrial", "agricultural", "other"] | None
     ) = None
-    customer_name: str | None = None
-    customer_phone: str | None = None
-    customer_address: str | None = None
-    ct_ratio: float | None = Field(None, gt=0)
-    pt_ratio: float | None = Field(None, gt=0)
-    contracted_kw: float | None = Field(None, ge=0)
+    customer_name: v.CustomerName | None = None
+    customer_phone: v.CustomerPhone | None = None
+    customer_address: v.CustomerAddress | None = None
+    ct_ratio: v.CtRatio | None = None
+    pt_ratio: v.PtRatio | None = None
+    contracted_kw: v.ContractedKw | None = None
     removed_on: date | None = None
 
 
 class AreaIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    org_unit_id: str | None = None
-    master_meter_id: str | None = None
-    capacity_kva: float | None = Field(None, gt=0)
+    name: v.Name = Field(min_length=1)
+    org_unit_id: v.IdField | None = None
+    master_meter_id: v.IdField | None = None
+    capacity_kva: v.CapacityKva | None = None
 
 
 class GatewayIn(BaseModel):
-    name: str = Field("", max_length=200)
-    area_id: str | None = None
-    org_unit_id: str | None = None
+    name: v.Name = ""
+    area_id: v.IdField | None = None
+    org_unit_id: v.IdField | None = None
 
 
 class OrgUnitIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    parent_id: str | None = None
+    name: v.Name = Field(min_length=1)
+    parent_id: v.IdField | None = None
 
 
 def _write(conn: psycopg.Connection[Any], fn: Any, tz: str) -> Any:
@@ -110,6 +114,27 @@ def _check_id(key: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", key):
         raise HTTPException(400, f"bad id {key!r}: 1-64 letters, digits or _ . : -")
     return key
+
+
+def _new_id(key: str) -> str:
+    try:
+        return v.archive_id(key)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def refused(table: str, key: str, uses: list[str]) -> None:
+    """409 when something still refers to the record: a meter with readings is never
+    deleted (it is retired by ``removed_on``, and its readings stay reachable)."""
+    if not uses:
+        return
+    what = table[:-1].replace("_", " ")
+    advice = (
+        "set removed_on instead (an audited change; its readings stay reachable)"
+        if table == "meters"
+        else "move or delete those first"
+    )
+    raise HTTPException(409, f"{what} {key!r} is still referred to by {', '.join(uses)}: {advice}")
 
 
 def crud(
@@ -148,37 +173,37 @@ def crud(
 
     @router.put(f"/{path}/{{key}}", name=f"put_{table}")
     def put_item(
-        principal: Operator,
+        principal: Admin,
         key: str,
         body: model,  # type: ignore[valid-type]
         conn: Db,
         settings: SettingsDep,
     ) -> ArchiveRecord:
         values = body.model_dump()  # type: ignore[attr-defined]
-        return ArchiveRecord.model_validate(
-            _write(
-                conn,
-                lambda conn: q.upsert(
-                    conn, table, _check_id(key), values, actor=current_actor(principal)
-                ),
-                settings.utility_timezone,
-            )
-        )
+
+        def run(conn: Any) -> dict[str, Any]:
+            if q.get(conn, table, _check_id(key)) is None:
+                _new_id(key)  # a new record's id follows the wire's grammar
+            return q.upsert(conn, table, key, values, actor=current_actor(principal))
+
+        return ArchiveRecord.model_validate(_write(conn, run, settings.utility_timezone))
 
     @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
-    def delete_item(principal: Operator, key: str, conn: Db, settings: SettingsDep) -> None:
-        if not _write(
-            conn,
-            lambda conn: q.delete(conn, table, _check_id(key), actor=current_actor(principal)),
-            settings.utility_timezone,
-        ):
+    def delete_item(principal: Admin, key: str, conn: Db, settings: SettingsDep) -> None:
+        def run(conn: Any) -> bool:
+            if q.get(conn, table, _check_id(key)) is None:
+                return False
+            refused(table, key, q.in_use(conn, table, key))
+            return q.delete(conn, table, key, actor=current_actor(principal))
+
+        if not _write(conn, run, settings.utility_timezone):
             raise HTTPException(404, f"no {table[:-1].replace('_', ' ')} {key!r}")
 
     if patch is not None:
 
         @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
         def patch_item(
-            principal: Operator,
+            principal: Admin,
             key: str,
             body: patch,  # type: ignore[valid-type]
             conn: Db,
@@ -194,48 +219,65 @@ def crud(
             return ArchiveRecord.model_validate(_write(conn, run, settings.utility_timezone))
 
 
-async def import_archive(
-    principal: Operator, conn: Db, settings: SettingsDep, file: UploadFile = File(...)
+def import_archive(
+    principal: Admin, conn: Db, settings: SettingsDep, file: UploadFile = File(...)
 ) -> Imported:
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
+    """A plain ``def``: FastAPI runs it in its thread pool, so parsing a large file never
+    holds up the event loop (other requests are answered meanwhile)."""
+    if (file.size or 0) > MAX_UPLOAD:
         raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
+    name = file.filename or "upload"
     try:
-        rows = read_table(file.filename or "upload", content)
-        good, errors = validate(rows)
-    except ArchiveFileError as exc:
+        good, errors = importer.check(name, file.file)
+    except importer.ArchiveTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
+    except importer.ArchiveFileError as exc:
         raise HTTPException(400, str(exc)) from None
     if errors:
         raise HTTPException(
             422,
             {
                 "message": f"nothing imported: {len(errors)} problems",
-                "errors": [e.__dict__ for e in errors[:1000]],
+                "errors": [e.__dict__ for e in errors[: importer.MAX_REPORTED]],
             },
         )
     actor = current_actor(principal)
 
     def run(conn: Any) -> dict[str, Any]:
         created = updated = 0
-        for area in {r["area_id"] for r in good if r.get("area_id")}:
-            if q.get(conn, "areas", area) is None:
-                q.upsert(conn, "areas", area, {"name": area}, actor=actor)
-        for gw in {r["gateway_id"] for r in good if r.get("gateway_id")}:
-            if q.get(conn, "gateways", gw) is None:
-                q.upsert(conn, "gateways", gw, {"name": gw}, actor=actor)
-            else:
-                q.mark_gateway_known(conn, gateway_id=gw)
-        for r in good:
+        areas: set[str] = set()
+        gateways: set[str] = set()
+        for r in importer.records(name, file.file):
+            area, gw = r.get("area_id"), r.get("gateway_id")
+            if area and area not in areas:
+                areas.add(area)
+                if q.get(conn, "areas", area) is None:
+                    q.upsert(conn, "areas", area, {"name": area}, actor=actor)
+            if gw and gw not in gateways:
+                gateways.add(gw)
+                before = q.get(conn, "gateways", gw)
+                if before is None:
+                    q.upsert(conn, "gateways", gw, {"name": gw}, actor=actor)
+                elif not before["known"]:
+                    q.mark_gateway_known(conn, gateway_id=gw)
+                    q.audit(
+                        conn,
+                        actor=actor,
+                        action="gateways.update",
+                        entity="gateways",
+                        entity_id=gw,
+                        before=before,
+                        after=q.get(conn, "gateways", gw),
+                    )
             existed = q.get(conn, "meters", r["id"]) is not None
             q.upsert(
-                conn, "meters", r["id"], {k: v for k, v in r.items() if k != "id"}, actor=actor
+                conn, "meters", r["id"], {k: x for k, x in r.items() if k != "id"}, actor=actor
             )
             updated += existed
             created += not existed
-        for r in good:
-            if r.get("is_area_master") and r.get("area_id"):
-                q.set_area_master(conn, area_id=r["area_id"], meter_id=r["id"])
-        return {"imported": len(good), "created": created, "updated": updated}
+            if r.get("is_area_master") and area:
+                q.upsert(conn, "areas", area, {"master_meter_id": r["id"]}, actor=actor)
+        return {"imported": created + updated, "created": created, "updated": updated}
 
     return Imported.model_validate(_write(conn, run, settings.utility_timezone))
 

@@ -143,5 +143,29 @@ def mark_gateway_known(conn: psycopg.Connection[Any], *, gateway_id: str) -> Non
     conn.execute("UPDATE gateways SET known = true WHERE id = %s", (gateway_id,))
 
 
-def set_area_master(conn: psycopg.Connection[Any], *, area_id: str, meter_id: str) -> None:
-    conn.execute("UPDATE areas SET master_meter_id = %s WHERE id = %s", (meter_id, area_id))
+#: table -> (what refers to one of its records, the SQL that finds one, a reason); a record
+#: still referred to is not deleted
+_IN_USE: dict[str, tuple[tuple[str, str], ...]] = {
+    "meters": (
+        ("readings", "SELECT 1 FROM readings WHERE meter_id = %s LIMIT 1"),
+        ("daily freezes", "SELECT 1 FROM daily_freeze WHERE meter_id = %s LIMIT 1"),
+        ("events", "SELECT 1 FROM meter_events WHERE meter_id = %s LIMIT 1"),
+        ("an area it is the master meter of", "SELECT 1 FROM areas WHERE master_meter_id = %s"),
+        ("a meter that replaced it", "SELECT 1 FROM meters WHERE replaces_meter_id = %s"),
+    ),
+    "areas": (
+        ("meters", "SELECT 1 FROM meters WHERE area_id = %s LIMIT 1"),
+        ("gateways", "SELECT 1 FROM gateways WHERE area_id = %s LIMIT 1"),
+    ),
+    "gateways": (("meters", "SELECT 1 FROM meters WHERE gateway_id = %s LIMIT 1"),),
+    "org_units": (
+        ("areas", "SELECT 1 FROM areas WHERE org_unit_id = %s LIMIT 1"),
+        ("gateways", "SELECT 1 FROM gateways WHERE org_unit_id = %s LIMIT 1"),
+        ("org units under it", "SELECT 1 FROM org_units WHERE parent_id = %s LIMIT 1"),
+    ),
+}
+
+
+def in_use(conn: psycopg.Connection[Any], table: str, key: str) -> list[str]:
+    """What still refers to the record (empty when it may be deleted)."""
+    return [what for what, sql in _IN_USE[table] if conn.execute(sql, (key,)).fetchone()]
