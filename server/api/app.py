@@ -30,7 +30,7 @@ from ..embedded import EmbeddedBroker, EmbeddedPostgres
 from ..services import default_services
 from ..settings import Settings
 from ..web import mount
-from .routes import anomalies, completeness, jobs, reread, rules
+from .routes import anomalies, audit, completeness, jobs, reread, rules
 from .routes.archive import archive_router
 from .routes.auth import router as auth_router
 from .routes.health import router as health_router
@@ -176,6 +176,7 @@ def create_app(
         anomalies.router,
         rules.router,
         jobs.router,
+        audit.router,
     ):
         app.include_router(router)
     mount(app)
