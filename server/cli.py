@@ -118,10 +118,24 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     with psycopg.connect(settings.database_url) as conn:
         report = verify_chain(conn)
+        if report.ok and args.expect:
+            seq, _, want = args.expect.partition(":")
+            row = conn.execute(
+                "SELECT encode(row_hash, 'hex') FROM audit_log WHERE chain_seq = %s",
+                (int(seq) if seq.isdigit() else -1,),
+            ).fetchone()
+            if row is None or row[0] != want.lower():
+                print(
+                    f"BROKEN: chain position {seq} has hash {row[0] if row else 'none'}, "
+                    f"not {want}: the chain was rewritten"
+                )
+                return 1
     if not report.ok:
         print(f"BROKEN after {report.rows} rows: {report.problem}")
         return 1
-    print(f"OK: {report.rows} audit rows chained; last hash {report.head_hash or '-'}")
+    print(
+        f"OK: {report.rows} audit rows chained; last hash {report.rows}:{report.head_hash or '-'}"
+    )
     return 0
 
 
@@ -138,9 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     bp = sub.add_parser("broker-password", help="print a gateway's password on the embedded broker")
     bp.add_argument("gateway", help="the gateway id (its user name on the broker)")
     bp.set_defaults(func=cmd_broker_password)
-    sub.add_parser("audit-verify", help="check the audit log's hash chain").set_defaults(
-        func=cmd_audit_verify
+    av = sub.add_parser("audit-verify", help="check the audit log's hash chain")
+    av.add_argument(
+        "--expect",
+        metavar="POSITION:HASH",
+        help="also check that this row (as an earlier run printed it) still has this hash",
     )
+    av.set_defaults(func=cmd_audit_verify)
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -53,10 +53,10 @@ def _write(url: str, n: int, actor: str = "alice") -> None:
 
 
 def _verify(
-    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *extra: str
 ) -> tuple[int, str]:
     monkeypatch.setenv("METERLINK_DATABASE_URL", url)
-    code = cli.main(["audit-verify"])
+    code = cli.main(["audit-verify", *extra])
     return code, capsys.readouterr().out
 
 
@@ -98,7 +98,7 @@ def test_every_writer_is_chained_and_verify_says_ok(
 ) -> None:
     migrate(db_url)
     code, out = _verify(db_url, monkeypatch, capsys)
-    assert (code, out.strip()) == (0, "OK: 0 audit rows chained; last hash -")
+    assert (code, out.strip()) == (0, "OK: 0 audit rows chained; last hash 0:-")
     _write(db_url, 3)
     with psycopg.connect(db_url) as conn:
         # the session's time zone does not change what is hashed
@@ -241,3 +241,38 @@ def test_verify_notices_rows_removed_from_the_end(
     code, out = _verify(db_url, monkeypatch, capsys)
     assert code == 1
     assert "rows missing at the end: the chain ends at position 3, the table at 2" in out
+
+
+def test_a_rewritten_chain_shows_against_a_hash_kept_elsewhere(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Someone who rewrites a row and recomputes every hash after it (and the head) passes
+    the chain check; the position:hash an earlier run printed shows it."""
+    migrate(db_url)
+    _write(db_url, 3)
+    code, out = _verify(db_url, monkeypatch, capsys)
+    kept = out.split("last hash ")[1].strip()
+    assert code == 0 and kept.startswith("3:")
+    _write(db_url, 2)  # the log goes on: the kept hash still holds
+    assert _verify(db_url, monkeypatch, capsys, "--expect", kept)[0] == 0
+    with psycopg.connect(db_url) as conn:
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE chain_seq = 2")
+        conn.execute(
+            """
+            DO $$ DECLARE r audit_log%ROWTYPE; prev bytea; BEGIN
+              FOR r IN SELECT * FROM audit_log ORDER BY chain_seq LOOP
+                r.prev_hash := prev; r.row_hash := audit_row_hash(r, prev);
+                UPDATE audit_log SET prev_hash = r.prev_hash, row_hash = r.row_hash
+                 WHERE id = r.id;
+                prev := r.row_hash;
+              END LOOP;
+              UPDATE audit_chain_head SET last_hash = prev;
+            END $$"""
+        )
+        conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        conn.commit()
+    assert _verify(db_url, monkeypatch, capsys)[0] == 0  # a consistent forgery
+    code, out = _verify(db_url, monkeypatch, capsys, "--expect", kept)
+    assert code == 1
+    assert "chain position 3 has hash" in out and "the chain was rewritten" in out
