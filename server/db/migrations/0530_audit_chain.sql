@@ -6,9 +6,9 @@
 --
 -- SHA-256 is PostgreSQL's built-in sha256() (since 11): no extension needed (pgcrypto is
 -- available on both test servers, but a managed database may not allow CREATE EXTENSION).
--- Inserts are serialised by locking the one row of audit_chain_head (FOR UPDATE) until the
--- inserting transaction ends, so concurrent writers chain one after the other in the order
--- they commit; chain_seq, not id, is the chain's order (ids are taken before the lock).
+-- Inserts are serialised by a transaction-level advisory lock held until the inserting
+-- transaction ends, so concurrent writers chain one after the other in the order they
+-- commit; chain_seq, not id, is the chain's order (ids are taken before the lock).
 
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_seq bigint;
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS prev_hash bytea;
@@ -18,7 +18,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS audit_log_chain_seq ON audit_log (chain_seq);
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log (actor, at);
 
--- The end of the chain: the last row's place and hash (one row, locked by each insert).
+-- The end of the chain: the last row's place and hash (one row, set once per transaction).
 CREATE TABLE IF NOT EXISTS audit_chain_head (
     one        boolean PRIMARY KEY DEFAULT true CHECK (one),
     last_seq   bigint NOT NULL DEFAULT 0,
@@ -37,19 +37,40 @@ LANGUAGE sql IMMUTABLE AS $$
         r.entity_id, r.before, r.after)::text, 'UTF8'))
 $$;
 
+-- Inserts wait for each other on a transaction-level advisory lock, so the row before is
+-- the newest committed one (each query of this VOLATILE function sees what was committed
+-- before it ran, under the application's READ COMMITTED). Looked up by the chain_seq index:
+-- no row is updated per insert (updating the head row for every insert of a long
+-- transaction, an import say, would make each lookup walk all its versions).
 CREATE OR REPLACE FUNCTION audit_log_chain() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    head audit_chain_head%ROWTYPE;
+    last_seq bigint;
+    last_hash bytea;
 BEGIN
-    SELECT * INTO head FROM audit_chain_head WHERE one FOR UPDATE;
-    NEW.chain_seq := head.last_seq + 1;
-    NEW.prev_hash := head.last_hash;
-    NEW.row_hash := audit_row_hash(NEW, head.last_hash);
-    UPDATE audit_chain_head
-       SET last_seq = NEW.chain_seq, last_id = NEW.id, last_hash = NEW.row_hash
-     WHERE one;
+    PERFORM pg_advisory_xact_lock(1835819381);  -- 'mlau'
+    SELECT a.chain_seq, a.row_hash INTO last_seq, last_hash FROM audit_log a
+     WHERE a.chain_seq IS NOT NULL ORDER BY a.chain_seq DESC LIMIT 1;
+    NEW.chain_seq := coalesce(last_seq, 0) + 1;
+    NEW.prev_hash := last_hash;
+    NEW.row_hash := audit_row_hash(NEW, last_hash);
     RETURN NEW;
+END $$;
+
+-- The head records the chain's end once per transaction, at commit (a deferred trigger;
+-- the advisory lock is still held then), so rows deleted from the end show too.
+CREATE OR REPLACE FUNCTION audit_log_head() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('meterlink.audit_head_set', true) = 'yes' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('meterlink.audit_head_set', 'yes', true);
+    UPDATE audit_chain_head h SET last_seq = a.chain_seq, last_id = a.id, last_hash = a.row_hash
+      FROM (SELECT chain_seq, id, row_hash FROM audit_log WHERE chain_seq IS NOT NULL
+             ORDER BY chain_seq DESC LIMIT 1) a
+     WHERE h.one;
+    RETURN NULL;
 END $$;
 
 -- The log is append-only for the application: an UPDATE, DELETE or TRUNCATE is refused.
@@ -88,6 +109,9 @@ END $$;
 DROP TRIGGER IF EXISTS audit_log_chain ON audit_log;
 CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_chain();
+DROP TRIGGER IF EXISTS audit_log_head ON audit_log;
+CREATE CONSTRAINT TRIGGER audit_log_head AFTER INSERT ON audit_log
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_log_head();
 DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
