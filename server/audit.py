@@ -17,6 +17,9 @@ from .api.privacy import PERSONAL
 from .db.queries.archive import audit
 
 SYSTEM = "system"
+#: the ``requested_by`` of commands the scheduled jobs queue
+#: (:func:`server.checks.reread.auto_reread`): audited as :data:`SYSTEM`
+JOB_REQUESTERS = frozenset({"reread-job"})
 
 
 def record_check_run(
@@ -55,11 +58,12 @@ def record_command(
     gateway: str,
     name: str,
     args: Mapping[str, Any],
-    job: str | None = None,
 ) -> None:
     """A command queued for a gateway (staff's re-reads and on-demand reads, the re-read
-    job's backfills): its id, gateway, name and what it asks (a backfill's meter-days are
+    job's backfills) by ``actor`` (a job's name becomes :data:`SYSTEM`, the name kept in
+    the row): its id, gateway, name and what it asks (a backfill's meter-days are
     summarised: at most 10,000 of them)."""
+    job = actor if actor in JOB_REQUESTERS else None
     shown: dict[str, Any] = dict(args)
     items = shown.get("items")
     if isinstance(items, list):
@@ -69,7 +73,7 @@ def record_command(
         shown["dates"] = [days[0], days[-1]] if days else []
     audit(
         conn,
-        actor=actor,
+        actor=SYSTEM if job else actor,
         action="command.queued",
         entity="gateway_commands",
         entity_id=command_id,

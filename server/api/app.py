@@ -30,8 +30,9 @@ from ..embedded import EmbeddedBroker, EmbeddedPostgres
 from ..services import default_services
 from ..settings import Settings
 from ..web import mount
-from .routes import anomalies, audit, completeness, jobs, reread, rules
+from .routes import anomalies, completeness, jobs, reread, rules
 from .routes.archive import archive_router
+from .routes.audit import router as audit_router
 from .routes.auth import router as auth_router
 from .routes.health import router as health_router
 from .routes.ingest import router as ingest_router
@@ -174,9 +175,9 @@ def create_app(
         completeness.router,
         reread.router,
         anomalies.router,
+        audit_router,
         rules.router,
         jobs.router,
-        audit.router,
     ):
         app.include_router(router)
     mount(app)

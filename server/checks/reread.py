@@ -45,7 +45,6 @@ def request(
     *,
     requested_by: str,
     per_gateway: int,
-    by_job: bool = False,
 ) -> dict[str, int]:
     """Queue backfill commands for ``items``; returns meter-days requested per gateway."""
     by_gw: dict[str, list[tuple[str, date]]] = defaultdict(list)
@@ -67,7 +66,6 @@ def request(
             gateway_id=gw,
             name="backfill",
             requested_by=requested_by,
-            by_job=by_job,
             args={"items": [{"meter": m, "date": d.isoformat()} for m, d in take]},
         )
         with conn.cursor() as cur:
@@ -93,7 +91,6 @@ def auto_reread(
             missing_meter_days(conn, start, today - timedelta(days=1)),
             requested_by="reread-job",
             per_gateway=per_gateway,
-            by_job=True,
         )
 
 

@@ -20,7 +20,7 @@ import psycopg
 from protocols import wire
 from protocols.vocabulary import FREEZE_HISTORY_DAYS
 
-from ..audit import SYSTEM, record_command
+from ..audit import record_command
 from ..db.queries import gateways as q
 
 _CHECK_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
@@ -79,12 +79,12 @@ def queue_command(
     requested_by: str,
     command_id: str | None = None,
     today: date | None = None,
-    by_job: bool = False,
 ) -> str:
     """Insert a pending command after checking it against the wire contract; a backfill is
     also checked by :func:`checked_backfill` (its days against the history only when the
     caller passes the utility's ``today``; the re-read job picks days inside it itself).
-    Audited: as ``requested_by``, or as the system (``by_job``, the job's name in the row)."""
+    Audited: as ``requested_by``, or as the system when a scheduled job asks (its name in
+    the row)."""
     cmd_id = command_id or uuid.uuid4().hex
     wire.check_gateway_id(gateway_id)
     if name == wire.CommandName.BACKFILL:
@@ -102,13 +102,7 @@ def queue_command(
         requested_by=requested_by,
     )
     record_command(
-        conn,
-        actor=SYSTEM if by_job else requested_by,
-        command_id=cmd_id,
-        gateway=gateway_id,
-        name=name,
-        args=args,
-        job=requested_by if by_job else None,
+        conn, actor=requested_by, command_id=cmd_id, gateway=gateway_id, name=name, args=args
     )
     return cmd_id
 
