@@ -4,6 +4,7 @@
     meterlink-server migrate [--config FILE]      apply database migrations and exit
     meterlink-server create-user NAME ROLE        password from METERLINK_NEW_PASSWORD or a prompt
     meterlink-server broker-password GATEWAY      the gateway's password on the embedded broker
+    meterlink-server audit-verify [--config FILE] check the audit log's hash chain (exit 1: broken)
 
 Settings come from METERLINK_* environment variables and an optional TOML file. With no
 database or broker URL, an embedded PostgreSQL and MQTT broker are started.
@@ -29,6 +30,7 @@ from .broker_acl import SERVER_USER
 from .broker_credentials import BrokerCredentials
 from .clock import SystemClock
 from .db.migrate import migrate
+from .db.queries.audit_log import verify_chain
 from .embedded import EmbeddedPostgres
 from .settings import Settings
 
@@ -111,6 +113,38 @@ def cmd_broker_password(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute the audit log's hash chain: OK with the count and the chain's last hash
+    (keep it somewhere else to notice a rewritten chain later), or the first broken row."""
+    if settings.database_url is None:
+        print(
+            "error: set METERLINK_DATABASE_URL (the embedded database runs only with the server)",
+            file=sys.stderr,
+        )
+        return 2
+    with psycopg.connect(settings.database_url) as conn:
+        report = verify_chain(conn)
+        if report.ok and args.expect:
+            seq, _, want = args.expect.partition(":")
+            row = conn.execute(
+                "SELECT encode(row_hash, 'hex') FROM audit_log WHERE chain_seq = %s",
+                (int(seq) if seq.isdigit() else -1,),
+            ).fetchone()
+            if row is None or row[0] != want.lower():
+                print(
+                    f"BROKEN: chain position {seq} has hash {row[0] if row else 'none'}, "
+                    f"not {want}: the chain was rewritten"
+                )
+                return 1
+    if not report.ok:
+        print(f"BROKEN after {report.rows} rows: {report.problem}")
+        return 1
+    print(
+        f"OK: {report.rows} audit rows chained; last hash {report.rows}:{report.head_hash or '-'}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="meterlink-server", description=__doc__.splitlines()[0])
     ap.add_argument("--config", help="TOML settings file")
@@ -124,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     bp = sub.add_parser("broker-password", help="print a gateway's password on the embedded broker")
     bp.add_argument("gateway", help="the gateway id (its user name on the broker)")
     bp.set_defaults(func=cmd_broker_password)
+    av = sub.add_parser("audit-verify", help="check the audit log's hash chain")
+    av.add_argument(
+        "--expect",
+        metavar="POSITION:HASH",
+        help="also check that this row (as an earlier run printed it) still has this hash",
+    )
+    av.set_defaults(func=cmd_audit_verify)
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

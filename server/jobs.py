@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from protocols import wire
 
+from .audit import SYSTEM, record_check_run
 from .checks.reread import auto_reread
 from .checks.rules import run_incremental, run_rules
 from .context import AppContext, Service
@@ -124,6 +125,9 @@ class JobsService:
 
         def scan(conn: Any) -> dict[str, Any]:
             run = run_rules(conn, day, self.ctx.settings.utility_timezone)
+            record_check_run(
+                conn, actor=SYSTEM, day=day, found=run.found, failed=run.failed, job="anomaly_scan"
+            )
             return {"date": str(day), "found": run.found, "failed": run.failed}
 
         return run_locked(self.ctx, "anomaly_scan", scan)

@@ -33,6 +33,7 @@ from ..web import mount
 from .access import guard
 from .routes import anomalies, completeness, jobs, reread, rules
 from .routes.archive import archive_router
+from .routes.audit import router as audit_router
 from .routes.auth import router as auth_router
 from .routes.health import router as health_router
 from .routes.ingest import router as ingest_router
@@ -177,6 +178,7 @@ def create_app(
         completeness.router,
         reread.router,
         anomalies.router,
+        audit_router,
         rules.router,
         jobs.router,
     ):

@@ -153,6 +153,28 @@ class JobRuns(BaseModel):
     runs: list[Row]
 
 
+class AuditEntry(BaseModel):
+    """One audit row: when, who, what, which record, and its values before and after."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    before: Any
+    after: Any
+
+
+class AuditPage(BaseModel):
+    """A page of the audit log, newest first, and how many rows match in all."""
+
+    items: list[AuditEntry]
+    total: int
+    limit: int
+    offset: int
+
+
 class Curve(BaseModel):
     meter: str
     quantity: str

@@ -20,6 +20,7 @@ import psycopg
 from protocols import wire
 from protocols.vocabulary import FREEZE_HISTORY_DAYS
 
+from ..audit import record_command
 from ..db.queries import gateways as q
 
 _CHECK_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
@@ -81,7 +82,9 @@ def queue_command(
 ) -> str:
     """Insert a pending command after checking it against the wire contract; a backfill is
     also checked by :func:`checked_backfill` (its days against the history only when the
-    caller passes the utility's ``today``; the re-read job picks days inside it itself)."""
+    caller passes the utility's ``today``; the re-read job picks days inside it itself).
+    Audited: as ``requested_by``, or as the system when a scheduled job asks (its name in
+    the row)."""
     cmd_id = command_id or uuid.uuid4().hex
     wire.check_gateway_id(gateway_id)
     if name == wire.CommandName.BACKFILL:
@@ -97,6 +100,9 @@ def queue_command(
         name=name,
         args=args,
         requested_by=requested_by,
+    )
+    record_command(
+        conn, actor=requested_by, command_id=cmd_id, gateway=gateway_id, name=name, args=args
     )
     return cmd_id
 

@@ -168,6 +168,7 @@ def test_dashboard_in_chromium(live_server: tuple[str, str], api_client: httpx.C
         page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
         page.click("#lang")  # 中文 -> English
         assert page.inner_text("#nav a[href='#/failed']") == "Failed meters"
+        assert not page.is_visible("#nav a[href='#/audit']")  # the audit log is for admins
         page.click("text=A1")
         page.wait_for_selector("main[data-page='areas']")
         page.screenshot(path=str(ARTIFACTS / "area.png"), full_page=True)
@@ -235,11 +236,71 @@ def test_dashboard_in_chromium(live_server: tuple[str, str], api_client: httpx.C
         page.goto(base + "/ui/#/gateways")
         page.wait_for_selector("main[data-page='gateways']")
         page.screenshot(path=str(ARTIFACTS / "gateways.png"), full_page=True)
+        check_audit_page(browser, base, client, db)
         tablet = browser.new_page(viewport={"width": 768, "height": 1024})
         tablet.goto(base + "/ui/#/login")
         tablet.wait_for_selector("#signin")
         tablet.screenshot(path=str(ARTIFACTS / "tablet-login.png"))
         browser.close()
+
+
+def check_audit_page(browser: object, base: str, client: httpx.Client, db: str) -> None:
+    """An admin's audit page: the API's newest rows (the operator's confirmation and re-read
+    among them), a filter by actor, the next page; an operator who types the address is
+    told it is for admins."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    admin = auth_headers(client, "admin", db)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(base + "/ui/#/login")
+    page.fill("#username", "test-admin")
+    page.fill("#password", PASSWORD)
+    page.click("#signin")
+    page.wait_for_selector("#rate-yesterday")
+    page.click("#lang")  # 中文 -> English (the language is remembered: set it for the screenshot)
+    if page.inner_text("#lang") != "中文":
+        page.click("#lang")
+    page.click("#nav a[href='#/audit']")
+    page.wait_for_selector("main[data-page='audit'] #audit-rows")
+    api = client.get("/api/audit", params={"limit": 50}, headers=admin).json()
+    assert page.locator("#audit-rows .audit-action").all_inner_texts() == [
+        r["action"] for r in api["items"]
+    ]
+    assert page.inner_text("#audit-range") == f"1–{min(50, api['total'])} of {api['total']}"
+    assert "anomaly.status" in page.inner_text("#audit-rows")
+    assert "command.queued" in page.inner_text("#audit-rows")
+    page.screenshot(path=str(ARTIFACTS / "audit.png"), full_page=True)
+    mine = client.get(
+        "/api/audit", params={"actor": "test-operator", "limit": 50}, headers=admin
+    ).json()
+    assert 2 <= mine["total"] < api["total"]
+    page.fill("#f-actor", "test-operator")
+    page.click("#audit-search")
+    n = mine["total"]
+    page.wait_for_selector(f"#audit-range:text-is('1–{min(50, n)} of {n}')")
+    assert "actor=test-operator" in page.evaluate("location.hash")
+    assert page.locator("#audit-rows .audit-action").all_inner_texts() == [
+        r["action"] for r in mine["items"]
+    ]
+    page.screenshot(path=str(ARTIFACTS / "audit-filtered.png"), full_page=True)
+    page.fill("#f-from", (date.today() + timedelta(days=2)).isoformat())  # nothing after then
+    page.click("#audit-search")
+    page.wait_for_selector("#audit-range:text-is('0–0 of 0')")
+    page.click("#lang")
+    page.wait_for_selector("h2:text-is('审计日志')")
+    assert page.inner_text("#nav a[href='#/audit']") == "审计日志"
+    page.close()
+    operator = browser.new_page()
+    operator.goto(base + "/ui/#/login")
+    operator.fill("#username", "test-operator")
+    operator.fill("#password", PASSWORD)
+    operator.click("#signin")
+    operator.wait_for_selector("#rate-yesterday")
+    assert not operator.is_visible("#nav a[href='#/audit']")
+    operator.goto(base + "/ui/#/audit")
+    operator.wait_for_selector("#audit-refused")
+    operator.close()
 
 
 def js_number(v: float) -> str:

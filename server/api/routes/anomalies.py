@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from server.anomaly_workflow import TransitionRefused, check_transition
+from server.audit import record_check_run, record_export
 from server.checks import rules
 from server.db.queries import anomalies as q
 from server.db.queries.archive import audit
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api", tags=["anomalies"])
 
 @router.get("/anomalies", response_model=Anomalies, responses=FILE_RESPONSES)
 def anomalies(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
     status: str | None = None,
     rule: str | None = None,
@@ -39,6 +40,14 @@ def anomalies(
     rows, total = q.listing(conn, filters=filters, limit=limit, offset=offset)
     by_rule = q.open_by_rule(conn)
     if format != "json":
+        record_export(
+            conn,
+            actor=current_actor(principal),
+            report="anomalies",
+            fmt=format,
+            rows=rows,
+            filters={**filters, "limit": limit, "offset": offset},
+        )
         return export(rows, format, "anomalies")
     return Anomalies.model_validate({"items": rows, "total": total, "open_by_rule": by_rule})
 
@@ -75,6 +84,9 @@ def set_status(principal: Operator, anomaly_id: int, body: StatusIn, conn: Db) -
 
 
 @router.post("/checks/run")
-def run_checks(_: Operator, conn: Db, settings: SettingsDep, d: ReportDay) -> ChecksRun:
+def run_checks(principal: Operator, conn: Db, settings: SettingsDep, d: ReportDay) -> ChecksRun:
     run = rules.run_rules(conn, d, settings.utility_timezone)
+    record_check_run(
+        conn, actor=current_actor(principal), day=d, found=run.found, failed=run.failed
+    )
     return ChecksRun(date=d, found=run.found, failed=run.failed)

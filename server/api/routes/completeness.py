@@ -10,8 +10,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 
+from server.audit import record_export
 from server.checks import completeness, reread, rules
 
+from ..actor import current_actor
 from ..deps import Db, ReportDay, SettingsDep, Viewer, Yesterday
 from ..models import (
     CurveCompleteness,
@@ -30,7 +32,7 @@ Grouping = Literal["all", "area", "gateway", "protocol", "customer_class"]
 
 @router.get("/completeness", response_model=SuccessRate, responses=FILE_RESPONSES)
 def success_rate(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
     settings: SettingsDep,
     d: ReportDay,
@@ -40,6 +42,14 @@ def success_rate(
     rows = completeness.success_rate(conn, d, by, settings.success_threshold)
     rec = reread.recovered(conn, d)
     if format != "json":
+        record_export(
+            conn,
+            actor=current_actor(principal),
+            report="success-rate",
+            fmt=format,
+            rows=rows,
+            filters={"date": d, "by": by},
+        )
         return export(rows, format, f"success-rate-{d}-{by}")
     return SuccessRate(date=d, by=by, groups=rows, reread=RereadTally.model_validate(rec))
 
@@ -65,7 +75,7 @@ def trend(_: Viewer, conn: Db, end: Yesterday, days: int = Query(30, ge=1, le=62
 
 @router.get("/failed-meters", response_model=FailedMeters, responses=FILE_RESPONSES)
 def failed(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
     d: ReportDay,
     area: str | None = None,
@@ -78,6 +88,14 @@ def failed(
         conn, d, limit=limit, offset=offset, area=area, gateway=gateway
     )
     if format != "json":
+        record_export(
+            conn,
+            actor=current_actor(principal),
+            report="failed-meters",
+            fmt=format,
+            rows=rows,
+            filters={"date": d, "area": area, "gateway": gateway, "limit": limit, "offset": offset},
+        )
         return export(rows, format, f"failed-meters-{d}")
     return FailedMeters(date=d, items=rows)
 

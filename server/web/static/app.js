@@ -43,6 +43,17 @@ const I18N = {
     energy_import_t2: "T2 peak", energy_import_t3: "T3 flat", energy_import_t4: "T4 valley",
   },
 };
+// the audit page (admins only)
+Object.assign(I18N.zh, {
+  audit: "审计日志", actor: "操作人", action: "操作类型", entity: "对象类型", entity_id: "对象编号",
+  changes: "变更内容", from: "起始日期", to: "截止日期", search: "查询", reset: "重置",
+  audit_admin_only: "仅管理员可查看审计日志",
+});
+Object.assign(I18N.en, {
+  audit: "Audit log", actor: "Actor", action: "Action", entity: "Record type", entity_id: "Record",
+  changes: "Changes", from: "From", to: "To", search: "Search", reset: "Reset",
+  audit_admin_only: "Only administrators can read the audit log",
+});
 // anomaly rules by code: [中文, English], read from the rule table (GET /api/rules,
 // server/checks/rule_table.py) once signed in
 let RULES = {};
@@ -86,6 +97,7 @@ const ruleName = (code) => label(RULES, code);
 const nameOf = (code) => label(NAMES, code);
 const main = document.getElementById("main");
 const token = () => sessionStorage.getItem("meterlink.token");
+const role = () => sessionStorage.getItem("meterlink.role");
 
 function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
@@ -303,6 +315,61 @@ const pages = {
     document.getElementById("events-next").onclick = () => go({date: day, eoffset: String(events.offset + EPAGE)});
   },
 
+  async audit() {
+    // the audit log, newest first: filters and the page live in the address (#/audit?actor=…)
+    if (role() !== "admin") { main.innerHTML = `<p class="error" id="audit-refused">${esc(t("audit_admin_only"))}</p>`; return; }
+    const q = new URLSearchParams(location.hash.split("?")[1] || "");
+    const PAGE = 50, off = Math.max(0, Number(q.get("offset")) || 0);
+    const FIELDS = ["entity", "entity_id", "actor", "action"];
+    const day = (v) => /^\d{4}-\d{2}-\d{2}$/.test(v || "") ? v : "";
+    // a picked day is the browser's local day: from its midnight, to the midnight after it
+    const instant = (d, plus = 0) => new Date(new Date(d + "T00:00:00").getTime() + plus * 86400000).toISOString();
+    const p = new URLSearchParams({limit: String(PAGE), offset: String(off)});
+    FIELDS.forEach((f) => { if (q.get(f)) p.set(f, q.get(f)); });
+    if (day(q.get("from"))) p.set("from", instant(q.get("from")));
+    if (day(q.get("to"))) p.set("to", instant(q.get("to"), 1));
+    const data = await api("/api/audit?" + p.toString());
+    const json = (v) => v === null || v === undefined ? "∅" : JSON.stringify(v);
+    const changes = (r) => {
+      const b = r.before && typeof r.before === "object" ? r.before : {}, a = r.after && typeof r.after === "object" ? r.after : {};
+      const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => json(b[k]) !== json(a[k]));
+      const lines = keys.slice(0, 6).map((k) => `<div><span class="muted">${esc(k)}:</span> ${k in b ? esc(json(b[k])) + " → " : ""}${esc(json(a[k]))}</div>`).join("");
+      return lines + (keys.length > 6 ? `<div class="muted">… +${keys.length - 6}</div>` : "");
+    };
+    const local = new Intl.DateTimeFormat("sv-SE", {year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"});
+    const go = (changes) => {
+      const n = new URLSearchParams(q);
+      Object.entries(changes).forEach(([k, v]) => (v ? n.set(k, v) : n.delete(k)));
+      location.hash = "#/audit?" + n.toString();
+    };
+    main.innerHTML = `<h2>${esc(t("audit"))}</h2>
+      <form class="toolbar" id="audit-filters">
+        ${FIELDS.map((f) => `<label>${esc(t(f))} <input id="f-${f}" name="${f}" size="12" maxlength="200" value="${esc(q.get(f) || "")}"></label>`).join("")}
+        <label>${esc(t("from"))} <input type="date" id="f-from" name="from" value="${esc(day(q.get("from")))}"></label>
+        <label>${esc(t("to"))} <input type="date" id="f-to" name="to" value="${esc(day(q.get("to")))}"></label>
+        <button class="primary" type="submit" id="audit-search">${esc(t("search"))}</button>
+        <button type="button" id="audit-reset">${esc(t("reset"))}</button></form>
+      <div class="toolbar pager" id="audit-pager">
+        <button id="audit-prev" ${off > 0 ? "" : "disabled"}>${esc(t("prev"))}</button>
+        <span id="audit-range">${esc(t("rows_of").replace("{n}", data.total).replace("{a}", data.total ? off + 1 : 0)
+          .replace("{b}", Math.min(off + PAGE, data.total)))}</span>
+        <button id="audit-next" ${off + PAGE < data.total ? "" : "disabled"}>${esc(t("next"))}</button></div>
+      <div id="audit-rows">${table(["time", "actor", "action", "entity", "entity_id", "changes"], data.items, (r, c) => ({
+        time: `<span title="${esc(r.at)}">${esc(local.format(new Date(r.at)))}</span>`, actor: esc(r.actor),
+        action: `<span class="audit-action">${esc(r.action)}</span>`, entity: esc(r.entity), entity_id: esc(r.entity_id),
+        changes: `<div class="changes">${changes(r)}</div>`}[c]))}</div>`;
+    document.getElementById("audit-filters").onsubmit = (ev) => {
+      ev.preventDefault();
+      const f = new FormData(ev.target), n = new URLSearchParams();
+      for (const [k, v] of f.entries()) if (String(v).trim()) n.set(k, String(v).trim());
+      location.hash = "#/audit?" + n.toString();
+    };
+    document.getElementById("audit-reset").onclick = () => { location.hash = "#/audit"; };
+    document.getElementById("audit-prev").onclick = () => go({offset: String(Math.max(0, off - PAGE))});
+    document.getElementById("audit-next").onclick = () => go({offset: String(off + PAGE)});
+  },
+
   async gateways() {
     const data = await api("/api/gateway-status?limit=1000");
     main.innerHTML = `<h2>${esc(t("gateways"))}</h2>${table(["gateway", "online", "outbox", "version", "last"], data.items, (g, c) => ({
@@ -318,6 +385,10 @@ async function route() {
   const [path] = location.hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
   const signedIn = Boolean(token());
+  if (!signedIn) sessionStorage.removeItem("meterlink.role");
+  else if (!role()) await api("/api/auth/me").then((me) => sessionStorage.setItem("meterlink.role", me.role)).catch(() => {});
+  // entries for one role only (data-role) are shown to that role alone
+  document.querySelectorAll("#nav [data-role]").forEach((a) => { a.hidden = a.dataset.role !== role(); });
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("logout").hidden = !signedIn;
   const name = signedIn ? (parts[0] || "overview") : "login";
