@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 
 from ..auth import passwords, users
+from ..auth.hashing import HashingPool
 from ..broker_credentials import BrokerCredentials
 from ..clock import Clock, SystemClock
 from ..context import AppContext, ServiceFactory
@@ -30,6 +31,7 @@ from ..embedded import EmbeddedBroker, EmbeddedPostgres
 from ..services import default_services
 from ..settings import Settings
 from ..web import mount
+from .limits import add_limits
 from .routes import anomalies, completeness, jobs, reread, rules
 from .routes.archive import archive_router
 from .routes.auth import router as auth_router
@@ -110,6 +112,9 @@ def create_app(
         passwords.dummy_hash()  # now, so the first unknown user costs what the others do
         app.state.settings = settings
         app.state.pool = pool
+        app.state.hashing_pool = hashing = HashingPool(
+            settings.hashing_workers, settings.hashing_queue
+        )
         app.state.clock = the_clock
         app.state.mqtt_url = mqtt_url
         app.state.database_url = url
@@ -138,6 +143,7 @@ def create_app(
                     svc.stop()
                 except Exception:
                     log.exception("stopping %s failed", svc)
+            hashing.close()
             pool.close()
             for thing in reversed(embedded):
                 thing.stop()
@@ -179,4 +185,5 @@ def create_app(
     ):
         app.include_router(router)
     mount(app)
+    add_limits(app)
     return app
