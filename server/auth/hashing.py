@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -31,16 +32,24 @@ class HashingPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pw-hash")
         self._slots = threading.BoundedSemaphore(workers + queue)
 
-    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    @contextmanager
+    def reserve(self) -> Iterator[None]:
+        """A place in the pool for a whole sign-in (taken before any database work, so a
+        flood beyond the pool is refused at once); :meth:`run_reserved` uses it."""
         if not self._slots.acquire(blocking=False):
             raise HashingBusy("password checks are all busy")
         try:
-            future: Future[T] = self._executor.submit(fn, *args, **kwargs)
-        except BaseException:
+            yield
+        finally:
             self._slots.release()
-            raise
-        future.add_done_callback(lambda _: self._slots.release())
+
+    async def run_reserved(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        future: Future[T] = self._executor.submit(fn, *args, **kwargs)
         return await asyncio.wrap_future(future)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with self.reserve():
+            return await self.run_reserved(fn, *args, **kwargs)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -180,23 +180,49 @@ async def sign_in(
     rules: Rules,
 ) -> tuple[str, dict[str, Any]]:
     """A token and the account, or :class:`Refused` (already recorded)."""
-    user = await to_thread.run_sync(
-        lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
-    )
-    stored = user["password_hash"] if user is not None else passwords.dummy_hash()
     try:
-        ok = await _check(hashing, stored, password)
-    except Refused:
+        with hashing.reserve():
+            return await _sign_in(
+                pool,
+                hashing,
+                secret=secret,
+                username=username,
+                password=password,
+                address=address,
+                now=now,
+                ttl_s=ttl_s,
+                rules=rules,
+            )
+    except HashingBusy:
         await to_thread.run_sync(
             lambda: _record(
                 pool, username=username, address=address, outcome="busy", now=now, reason="busy"
             )
         )
-        raise
+        raise Refused(503, "sign-in is busy: try again in a moment", 1) from None
+
+
+async def _sign_in(
+    pool: ConnectionPool[Any],
+    hashing: HashingPool,
+    *,
+    secret: bytes,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+    ttl_s: int,
+    rules: Rules,
+) -> tuple[str, dict[str, Any]]:
+    user = await to_thread.run_sync(
+        lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
+    )
+    stored = user["password_hash"] if user is not None else passwords.dummy_hash()
+    ok = await hashing.run_reserved(passwords.verify_password, stored, password)
     if ok and user is not None and user["active"]:
         new_hash = None
         if passwords.needs_rehash(stored):
-            new_hash = await hashing.run(passwords.rehash, password)
+            new_hash = await hashing.run_reserved(passwords.rehash, password)
         await to_thread.run_sync(
             lambda: _succeed(pool, user=user, address=address, now=now, new_hash=new_hash)
         )
