@@ -47,6 +47,10 @@ def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
         return
     with pool.connection() as conn, conn.transaction():
         if q.count_users(conn) == 0:
+            try:
+                passwords.check_policy(settings.admin_password.get_secret_value())
+            except passwords.WeakPasswordError as exc:
+                raise ValueError(f"METERLINK_ADMIN_PASSWORD refused: {exc}") from None
             users.create_user(
                 conn,
                 actor="bootstrap",

@@ -360,3 +360,16 @@ def test_text_fields_of_the_user_models_are_bounded(client: TestClient, pg_url: 
         assert field in r.json()["detail"]
     r = client.patch("/api/users/" + "u" * 65, headers=admin, json={"display_name": "x"})
     assert r.status_code == 422
+
+
+def test_a_weak_bootstrap_admin_password_stops_the_start(
+    pg_url: str, mqtt_broker: Broker, tmp_path: Path
+) -> None:
+    migrate(pg_url)
+    app = create_app(
+        settings_for(pg_url, mqtt_broker.url, tmp_path, admin_password="12345678"), services=[]
+    )
+    with pytest.raises(ValueError, match="METERLINK_ADMIN_PASSWORD refused: .*at least 12"):
+        with TestClient(app):
+            pass
+    assert rows(pg_url, "SELECT count(*) FROM users") == [(0,)]
