@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from anyio import to_thread
 from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
 
 from server.auth import passwords, tokens
 from server.auth.hashing import HashingBusy, HashingPool
@@ -194,7 +194,7 @@ async def sign_in(
                 rules=rules,
             )
     except HashingBusy:
-        await to_thread.run_sync(
+        await run_in_threadpool(
             lambda: _record(
                 pool, username=username, address=address, outcome="busy", now=now, reason="busy"
             )
@@ -214,7 +214,7 @@ async def _sign_in(
     ttl_s: int,
     rules: Rules,
 ) -> tuple[str, dict[str, Any]]:
-    user = await to_thread.run_sync(
+    user = await run_in_threadpool(
         lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
     )
     stored = user["password_hash"] if user is not None else passwords.dummy_hash()
@@ -223,7 +223,7 @@ async def _sign_in(
         new_hash = None
         if passwords.needs_rehash(stored):
             new_hash = await hashing.run_reserved(passwords.rehash, password)
-        await to_thread.run_sync(
+        await run_in_threadpool(
             lambda: _succeed(pool, user=user, address=address, now=now, new_hash=new_hash)
         )
         token = tokens.issue(
@@ -236,7 +236,7 @@ async def _sign_in(
         return token, user
     reason = "no such user" if user is None else "wrong password" if not ok else "disabled"
     name = user["username"] if user is not None else username
-    await to_thread.run_sync(
+    await run_in_threadpool(
         lambda: _record(
             pool,
             username=name,
@@ -269,13 +269,13 @@ async def change_own_password(
     passwords.check_policy(new)
     if new == current:
         raise passwords.WeakPasswordError("the new password must differ from the current one")
-    user = await to_thread.run_sync(
+    user = await run_in_threadpool(
         lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
     )
     if user is None:
         raise Refused(401, "token has been revoked")
     if not await _check(hashing, user["password_hash"], current):
-        await to_thread.run_sync(
+        await run_in_threadpool(
             lambda: _record(
                 pool,
                 username=username,
@@ -309,7 +309,7 @@ async def change_own_password(
         assert after is not None
         return after
 
-    after = await to_thread.run_sync(store)
+    after = await run_in_threadpool(store)
     token = tokens.issue(
         secret, username=username, generation=after["token_generation"], now=now, ttl_s=ttl_s
     )

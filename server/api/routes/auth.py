@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import psycopg
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field
 
@@ -228,6 +229,8 @@ def create_user(principal: Admin, body: UserCreate, conn: Db, clock: ClockDep) -
     except users.UserError as exc:
         code = 409 if "already exists" in str(exc) else 422
         raise HTTPException(code, str(exc)) from exc
+    except psycopg.errors.UniqueViolation:  # the same name (in any case) created meanwhile
+        raise HTTPException(409, f"user {body.username!r} already exists") from None
 
 
 @router.post("/users/{username}/unlock", response_model=Unlocked)
