@@ -14,6 +14,8 @@ answers that 422 with a clear message instead of a 500 with a traceback.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,7 +24,12 @@ MiB = 1024 * 1024
 JSON_LIMIT = 1 * MiB
 # README / server/api/routes/archive.py: an import file may have up to 50 MB
 IMPORT_LIMIT = 50 * MiB + 1 * MiB
-LIMITS: dict[str, int] = {"/api/archive/import": IMPORT_LIMIT}
+COMMAND_LIMIT = 8 * MiB
+LIMITS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"/api/archive/import/?"), IMPORT_LIMIT),
+    (re.compile(r"/api/reread/?"), COMMAND_LIMIT),
+    (re.compile(r"/api/gateways/[^/]+/commands/?"), COMMAND_LIMIT),
+)
 
 
 class BodyTooLarge(HTTPException):
@@ -31,7 +38,10 @@ class BodyTooLarge(HTTPException):
 
 
 def limit_for(path: str) -> int:
-    return LIMITS.get(path.rstrip("/"), JSON_LIMIT)
+    for pattern, limit in LIMITS:
+        if pattern.fullmatch(path):
+            return limit
+    return JSON_LIMIT
 
 
 class BodyLimit:

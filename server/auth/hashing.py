@@ -4,7 +4,8 @@ Argon2id costs tens of milliseconds of CPU and 64 MiB of memory per check. Run i
 request thread pool (40 threads), a flood of wrong-password sign-ins took every thread and
 an ordinary GET waited 15 s. Here at most ``workers`` hashes run at once and at most
 ``queue`` more wait; one more is refused at once (:class:`HashingBusy`, answered 503 with
-``Retry-After``) instead of queueing without end. The sign-in route is ``async`` and awaits
+``Retry-After``) instead of queueing without end. Sign-in's database work is gated too
+(:attr:`HashingPool.database`). The sign-in route is ``async`` and awaits
 the pool, so a waiting sign-in holds neither a request thread nor a database connection.
 """
 
@@ -31,6 +32,10 @@ class HashingPool:
         self.queue = queue
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pw-hash")
         self._slots = threading.BoundedSemaphore(workers + queue)
+        #: sign-in's share of the database: at most this many of its short transactions at
+        #: once (waiting here holds no thread and no connection), so a flood leaves the
+        #: connection pool and the request threads to everything else
+        self.database = asyncio.Semaphore(max(2, workers))
 
     @contextmanager
     def reserve(self) -> Iterator[None]:

@@ -22,9 +22,10 @@ Blocking work (SQL) runs in worker threads; the coroutines here only await.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +35,7 @@ from server.auth.hashing import HashingBusy, HashingPool
 from server.db.queries import auth as q
 
 WRONG = "wrong user name or password"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,11 @@ def _succeed(
         q.audit_sign_in(conn, actor=name, action="sign_in", username=name, address=address, now=now)
 
 
+async def _db(hashing: HashingPool, work: Callable[[], T]) -> T:
+    async with hashing.database:
+        return await run_in_threadpool(work)
+
+
 async def _check(hashing: HashingPool, stored_hash: str, password: str) -> bool:
     try:
         return await hashing.run(passwords.verify_password, stored_hash, password)
@@ -194,10 +201,11 @@ async def sign_in(
                 rules=rules,
             )
     except HashingBusy:
-        await run_in_threadpool(
+        await _db(
+            hashing,
             lambda: _record(
                 pool, username=username, address=address, outcome="busy", now=now, reason="busy"
-            )
+            ),
         )
         raise Refused(503, "sign-in is busy: try again in a moment", 1) from None
 
@@ -214,8 +222,8 @@ async def _sign_in(
     ttl_s: int,
     rules: Rules,
 ) -> tuple[str, dict[str, Any]]:
-    user = await run_in_threadpool(
-        lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
+    user = await _db(
+        hashing, lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
     )
     stored = user["password_hash"] if user is not None else passwords.dummy_hash()
     ok = await hashing.run_reserved(passwords.verify_password, stored, password)
@@ -223,8 +231,8 @@ async def _sign_in(
         new_hash = None
         if passwords.needs_rehash(stored):
             new_hash = await hashing.run_reserved(passwords.rehash, password)
-        await run_in_threadpool(
-            lambda: _succeed(pool, user=user, address=address, now=now, new_hash=new_hash)
+        await _db(
+            hashing, lambda: _succeed(pool, user=user, address=address, now=now, new_hash=new_hash)
         )
         token = tokens.issue(
             secret,
@@ -236,7 +244,8 @@ async def _sign_in(
         return token, user
     reason = "no such user" if user is None else "wrong password" if not ok else "disabled"
     name = user["username"] if user is not None else username
-    await run_in_threadpool(
+    await _db(
+        hashing,
         lambda: _record(
             pool,
             username=name,
@@ -245,7 +254,7 @@ async def _sign_in(
             now=now,
             reason=reason,
             rules=rules,
-        )
+        ),
     )
     raise Refused(401, WRONG)
 
@@ -269,13 +278,14 @@ async def change_own_password(
     passwords.check_policy(new)
     if new == current:
         raise passwords.WeakPasswordError("the new password must differ from the current one")
-    user = await run_in_threadpool(
-        lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
+    user = await _db(
+        hashing, lambda: _precheck(pool, username=username, address=address, now=now, rules=rules)
     )
     if user is None:
         raise Refused(401, "token has been revoked")
     if not await _check(hashing, user["password_hash"], current):
-        await run_in_threadpool(
+        await _db(
+            hashing,
             lambda: _record(
                 pool,
                 username=username,
@@ -284,7 +294,7 @@ async def change_own_password(
                 now=now,
                 reason="password change: current password wrong",
                 rules=rules,
-            )
+            ),
         )
         raise Refused(403, "the current password is wrong")
     try:
@@ -309,7 +319,7 @@ async def change_own_password(
         assert after is not None
         return after
 
-    after = await run_in_threadpool(store)
+    after = await _db(hashing, store)
     token = tokens.issue(
         secret, username=username, generation=after["token_generation"], now=now, ttl_s=ttl_s
     )

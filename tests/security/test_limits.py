@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.api.app import create_app
-from server.api.limits import IMPORT_LIMIT, JSON_LIMIT
+from server.api.limits import COMMAND_LIMIT, IMPORT_LIMIT, JSON_LIMIT
 from server.auth.users import create_user
 from server.db.migrate import migrate
 from tests.conftest import Broker, free_port
@@ -117,13 +117,14 @@ def test_a_streamed_body_is_cut_off_at_the_limit(live: tuple[str, int]) -> None:
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass
         head = _response_head(sock, 5)
+    print(f"streamed sign-in body: 413 after {sent / MiB:.1f} MiB sent")
     assert head.startswith(b"HTTP/1.1 413"), head
     assert sent < 16 * MiB, f"sent {sent} bytes before the server refused"
 
 
 def test_the_limit_is_per_route(live: tuple[str, str | int]) -> None:
     base, _ = live
-    assert JSON_LIMIT == MiB and IMPORT_LIMIT > 50 * MiB
+    assert JSON_LIMIT == MiB and IMPORT_LIMIT > 50 * MiB and COMMAND_LIMIT == 8 * MiB
     with httpx.Client(base_url=str(base)) as http:
         big = b'{"username": "x", "password": "' + b"y" * (2 * MiB) + b'"}'
         r = http.post("/api/auth/login", content=big, headers={"content-type": "application/json"})
@@ -131,6 +132,13 @@ def test_the_limit_is_per_route(live: tuple[str, str | int]) -> None:
         # the import takes files up to its documented 50 MB: 2 MiB reaches the route (401)
         r = http.post("/api/archive/import", files={"file": ("a.csv", b"id\n" + b"a" * 2 * MiB)})
         assert r.status_code == 401
+        # meter-day lists: a 2 MiB list reaches the route, 9 MiB does not
+        for path in ("/api/reread", "/api/gateways/gw-1/commands"):
+            r = http.post(path, content=big, headers={"content-type": "application/json"})
+            assert r.status_code == 401, (path, r.text)
+            huge = b'{"items": "' + b"y" * (9 * MiB) + b'"}'
+            r = http.post(path, content=huge, headers={"content-type": "application/json"})
+            assert r.status_code == 413, (path, r.text)
 
 
 def test_a_login_flood_does_not_starve_other_requests(live: tuple[str, int]) -> None:
