@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     auth_secret: SecretStr | None = None
     auth_token_ttl_s: int = Field(default=8 * 3600, ge=60)
     admin_password: SecretStr | None = None
+    # sign-in: this many refused attempts for one name within login_lock_s lock it for
+    # login_lock_s; this many from one address within login_lock_s throttle the address
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_lock_s: int = Field(default=900, ge=1, le=86_400)
+    login_address_max_failures: int = Field(default=50, ge=1, le=100_000)
+    # password hashing: workers running at once, and sign-ins waiting beyond them
+    hashing_workers: int = Field(default=2, ge=1, le=64)
+    hashing_queue: int = Field(default=16, ge=0, le=10_000)
 
     pool_min: int = Field(default=1, ge=1)
     pool_max: int = Field(default=10, ge=1)

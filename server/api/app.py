@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 
 from ..auth import passwords, users
+from ..auth.hashing import HashingPool
 from ..broker_credentials import BrokerCredentials
 from ..clock import Clock, SystemClock
 from ..context import AppContext, ServiceFactory
@@ -31,6 +32,7 @@ from ..services import default_services
 from ..settings import Settings
 from ..web import mount
 from .access import guard
+from .limits import add_limits
 from .routes import anomalies, completeness, jobs, reread, rules
 from .routes.archive import archive_router
 from .routes.audit import router as audit_router
@@ -48,6 +50,10 @@ def bootstrap_admin(pool: Any, settings: Settings, now: datetime) -> None:
         return
     with pool.connection() as conn, conn.transaction():
         if q.count_users(conn) == 0:
+            try:
+                passwords.check_policy(settings.admin_password.get_secret_value())
+            except passwords.WeakPasswordError as exc:
+                raise ValueError(f"METERLINK_ADMIN_PASSWORD refused: {exc}") from None
             users.create_user(
                 conn,
                 actor="bootstrap",
@@ -113,6 +119,9 @@ def create_app(
         passwords.dummy_hash()  # now, so the first unknown user costs what the others do
         app.state.settings = settings
         app.state.pool = pool
+        app.state.hashing_pool = hashing = HashingPool(
+            settings.hashing_workers, settings.hashing_queue
+        )
         app.state.clock = the_clock
         app.state.mqtt_url = mqtt_url
         app.state.database_url = url
@@ -141,6 +150,7 @@ def create_app(
                     svc.stop()
                 except Exception:
                     log.exception("stopping %s failed", svc)
+            hashing.close()
             pool.close()
             for thing in reversed(embedded):
                 thing.stop()
@@ -184,5 +194,6 @@ def create_app(
     ):
         app.include_router(router)
     mount(app)
-    add_web_security(app, settings)
+    add_limits(app)
+    add_web_security(app, settings)  # last: the outermost, so every answer has its headers
     return app

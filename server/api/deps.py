@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from server.auth.deps import require_role
+from server.auth.hashing import HashingPool
 from server.auth.roles import Principal
 from server.clock import Clock
 from server.settings import Settings
@@ -39,6 +40,7 @@ MqttUrl = Annotated[str, Depends(state.mqtt_url)]
 #: what the running services report as wrong ({} when all is well)
 ServiceProblems = Annotated[dict[str, str], Depends(state.service_problems)]
 AuthSecret = Annotated[bytes, Depends(state.auth_secret)]
+Hashing = Annotated[HashingPool, Depends(state.hashing_pool)]
 MetricsRegistry = Annotated[CollectorRegistry, Depends(state.metrics_registry)]
 
 

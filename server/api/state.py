@@ -16,6 +16,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
+from server.auth.hashing import HashingPool
 from server.auth.secret import load_or_create_secret
 from server.clock import Clock
 from server.settings import Settings
@@ -38,6 +39,11 @@ def clock(request: Request) -> Clock:
 
 def mqtt_url(request: Request) -> str:
     value: str = request.app.state.mqtt_url
+    return value
+
+
+def hashing_pool(request: Request) -> HashingPool:
+    value: HashingPool = request.app.state.hashing_pool
     return value
 
 

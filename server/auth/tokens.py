@@ -2,7 +2,9 @@
 
 Layout: ``base64url(json claims) "." base64url(HMAC-SHA256(secret, first part))``. Claims:
 ``sub`` user name, ``gen`` the user's token generation (bumped on password change, role
-change or disable, which revokes every older token), ``iat`` and ``exp`` (Unix seconds).
+change or disable, which revokes every older token), ``iat`` and ``exp`` (Unix seconds),
+``jti`` a random id by which one token is revoked (sign-out). A token made before ``jti``
+existed is known by its signature instead.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +28,7 @@ class Claims:
     generation: int
     issued_at: int
     expires_at: int
+    token_id: str
 
 
 def _b64(data: bytes) -> str:
@@ -43,7 +47,13 @@ def issue(secret: bytes, *, username: str, generation: int, now: datetime, ttl_s
     iat = int(now.timestamp())
     body = _b64(
         json.dumps(
-            {"sub": username, "gen": generation, "iat": iat, "exp": iat + ttl_s},
+            {
+                "sub": username,
+                "gen": generation,
+                "iat": iat,
+                "exp": iat + ttl_s,
+                "jti": secrets.token_urlsafe(16),
+            },
             separators=(",", ":"),
         ).encode()
     )
@@ -51,6 +61,8 @@ def issue(secret: bytes, *, username: str, generation: int, now: datetime, ttl_s
 
 
 def verify(secret: bytes, token: str, *, now: datetime) -> Claims:
+    if not token.isascii():
+        raise TokenError("token is malformed: it must be ASCII")
     body, sep, sig = token.partition(".")
     if not sep or not body or not sig:
         raise TokenError("token is malformed")
@@ -58,8 +70,14 @@ def verify(secret: bytes, token: str, *, now: datetime) -> Claims:
         raise TokenError("token signature is not valid")
     try:
         raw = json.loads(_unb64(body))
-        claims = Claims(str(raw["sub"]), int(raw["gen"]), int(raw["iat"]), int(raw["exp"]))
-    except (ValueError, KeyError, TypeError) as exc:
+        claims = Claims(
+            str(raw["sub"]),
+            int(raw["gen"]),
+            int(raw["iat"]),
+            int(raw["exp"]),
+            str(raw.get("jti") or sig),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TokenError("token claims are malformed") from exc
     if int(now.timestamp()) >= claims.expires_at:
         raise TokenError("token has expired")

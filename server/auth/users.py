@@ -1,4 +1,5 @@
-"""User management and sign-in, audited; the only code that touches password hashes."""
+"""User management, audited, and the user behind a token. Sign-in itself (locks,
+throttling, the hashing pool) is :mod:`server.auth.signin`."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def create_user(
         hashed = passwords.hash_password(password)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    if q.get_user(conn, username=username) is not None:
-        raise UserError(f"user {username!r} already exists")
+    existing = q.get_user(conn, username=username)  # names are unique without regard to case
+    if existing is not None:
+        raise UserError(f"user {existing['username']!r} already exists")
     row = q.insert_user(
         conn,
         username=username,
@@ -77,6 +79,7 @@ def update_user(
         hashed = passwords.hash_password(password) if password is not None else None
     except ValueError as exc:
         raise UserError(str(exc)) from exc
+    username = before["username"]  # as stored (the lookup ignores case)
     revoke = (
         password is not None or (role is not None and role != before["role"]) or (active is False)
     )
@@ -98,36 +101,6 @@ def update_user(
     return after
 
 
-def sign_in(
-    conn: Connection[Any],
-    *,
-    secret: bytes,
-    username: str,
-    password: str,
-    now: datetime,
-    ttl_s: int,
-) -> tuple[str, dict[str, Any]]:
-    """Check the password and issue a token; a wrong user or password gives one message."""
-    user = q.get_user(conn, username=username)
-    if user is None:
-        passwords.verify_password(passwords.dummy_hash(), password)  # same cost as a real check
-        raise AuthError("wrong user name or password")
-    if not passwords.verify_password(user["password_hash"], password):
-        q.record_login(conn, username=username, ok=False, now=now)
-        raise AuthError("wrong user name or password")
-    if not user["active"]:
-        raise AuthError("this account is disabled")
-    if passwords.needs_rehash(user["password_hash"]):
-        q.update_user(
-            conn, username=username, now=now, password_hash=passwords.hash_password(password)
-        )
-    q.record_login(conn, username=username, ok=True, now=now)
-    token = tokens.issue(
-        secret, username=username, generation=user["token_generation"], now=now, ttl_s=ttl_s
-    )
-    return token, user
-
-
 def principal_for_token(
     conn: Connection[Any], *, secret: bytes, token: str, now: datetime
 ) -> dict[str, Any]:
@@ -138,4 +111,6 @@ def principal_for_token(
     user = q.get_user(conn, username=claims.username)
     if user is None or not user["active"] or user["token_generation"] != claims.generation:
         raise AuthError("token has been revoked")
+    if q.is_revoked(conn, token_id=claims.token_id):
+        raise AuthError("token has been revoked (signed out)")
     return user

@@ -57,7 +57,7 @@ def test_password_hash_is_argon2_and_verifies() -> None:
 
 
 def test_short_password_is_refused() -> None:
-    with pytest.raises(passwords.WeakPasswordError, match="at least 8"):
+    with pytest.raises(passwords.WeakPasswordError, match="at least 12"):
         passwords.hash_password("short")
 
 

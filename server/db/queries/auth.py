@@ -1,8 +1,9 @@
-"""SQL for users and sign-in."""
+"""SQL for users and sign-in: accounts (names unique without regard to case), sign-in
+attempts, account locks and revoked tokens."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import Connection
@@ -15,7 +16,8 @@ _PUBLIC = "username, role, display_name, active, created_at, updated_at, last_lo
 def get_user(conn: Connection[Any], *, username: str) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            f"SELECT {_PUBLIC}, password_hash, token_generation FROM users WHERE username = %s",
+            f"SELECT {_PUBLIC}, password_hash, token_generation FROM users"
+            " WHERE lower(username) = lower(%s)",
             (username,),
         )
         return cur.fetchone()
@@ -86,16 +88,129 @@ def update_user(
         return cur.fetchone()
 
 
-def record_login(conn: Connection[Any], *, username: str, ok: bool, now: datetime) -> None:
-    if ok:
-        conn.execute(
-            "UPDATE users SET last_login_at = %s, failed_logins = 0 WHERE username = %s",
-            (now, username),
-        )
-    else:
-        conn.execute(
-            "UPDATE users SET failed_logins = failed_logins + 1 WHERE username = %s", (username,)
-        )
+def record_login(conn: Connection[Any], *, username: str, now: datetime) -> None:
+    conn.execute("UPDATE users SET last_login_at = %s WHERE username = %s", (now, username))
+
+
+def record_attempt(
+    conn: Connection[Any], *, username: str, address: str, outcome: str, now: datetime
+) -> None:
+    conn.execute(
+        "INSERT INTO sign_in_attempts (at, username, address, outcome) VALUES (%s, %s, %s, %s)",
+        (now, username, address, outcome),
+    )
+
+
+def address_failures(
+    conn: Connection[Any], *, address: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """Refused attempts ('wrong', 'locked') from ``address`` since ``since``, and the first."""
+    row = conn.execute(
+        "SELECT count(*), min(at) FROM sign_in_attempts"
+        " WHERE address = %s AND at > %s AND outcome IN ('wrong', 'locked')",
+        (address, since),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
+
+
+def locked_until(conn: Connection[Any], *, username: str, now: datetime) -> datetime | None:
+    row = conn.execute(
+        "SELECT locked_until FROM sign_in_locks WHERE name_key = lower(%s) AND locked_until > %s",
+        (username, now),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def count_failure(
+    conn: Connection[Any],
+    *,
+    username: str,
+    now: datetime,
+    max_failures: int,
+    window: timedelta,
+    lock: timedelta,
+) -> datetime | None:
+    """One more failure for the name; when it is the ``max_failures``-th within ``window``
+    the name is locked until ``now + lock`` (returned; None when this failure did not lock)."""
+    row = conn.execute(
+        """INSERT INTO sign_in_locks AS l (name_key, failures, window_start)
+           VALUES (lower(%(name)s), 1, %(now)s)
+           ON CONFLICT (name_key) DO UPDATE SET
+             failures = CASE WHEN l.locked_until > %(now)s THEN l.failures
+                             WHEN l.window_start > %(now)s - %(window)s THEN l.failures + 1
+                             ELSE 1 END,
+             window_start = CASE WHEN l.locked_until > %(now)s THEN l.window_start
+                                 WHEN l.window_start > %(now)s - %(window)s THEN l.window_start
+                                 ELSE %(now)s END,
+             locked_until = CASE WHEN l.locked_until > %(now)s THEN l.locked_until END
+           RETURNING failures""",
+        {"name": username, "now": now, "window": window},
+    ).fetchone()
+    assert row is not None
+    if int(row[0]) < max_failures:
+        return None
+    until = now + lock
+    conn.execute(
+        "UPDATE sign_in_locks SET locked_until = %s, failures = 0 WHERE name_key = lower(%s)",
+        (until, username),
+    )
+    # names nobody has tried lately (sprayed names that do not exist) are forgotten
+    conn.execute(
+        "DELETE FROM sign_in_locks WHERE window_start < %s"
+        " AND (locked_until IS NULL OR locked_until < %s)",
+        (now - window, now),
+    )
+    return until
+
+
+def clear_failures(conn: Connection[Any], *, username: str, now: datetime) -> bool:
+    """Forget the name's failures and lock; True when it was locked."""
+    row = conn.execute(
+        "DELETE FROM sign_in_locks WHERE name_key = lower(%s) RETURNING locked_until > %s",
+        (username, now),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def revoke_token(
+    conn: Connection[Any], *, token_id: str, username: str, expires_at: datetime, now: datetime
+) -> None:
+    conn.execute(
+        "INSERT INTO revoked_tokens (jti, username, expires_at) VALUES (%s, %s, %s)"
+        " ON CONFLICT (jti) DO NOTHING",
+        (token_id, username, expires_at),
+    )
+    conn.execute("DELETE FROM revoked_tokens WHERE expires_at < %s", (now,))
+
+
+def is_revoked(conn: Connection[Any], *, token_id: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM revoked_tokens WHERE jti = %s", (token_id,)).fetchone()
+        is not None
+    )
+
+
+def audit_sign_in(
+    conn: Connection[Any],
+    *,
+    actor: str,
+    action: str,
+    username: str,
+    address: str | None,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """An audit row for a sign-in event ('sign_in', 'sign_in_failed', 'sign_out', 'locked',
+    'unlocked', 'password_changed'): who, from which address, and why when refused."""
+    after: dict[str, Any] = {"address": address}
+    if reason is not None:
+        after["reason"] = reason
+    conn.execute(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
+        " VALUES (%s, %s, %s, 'user', %s, NULL, %s)",
+        (now, actor, action, username, Jsonb(after)),
+    )
 
 
 def audit_user_change(

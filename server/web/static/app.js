@@ -139,6 +139,14 @@ function table(cols, rows, cell) {
       : `<tr><td colspan="${cols.length}">${esc(t("none"))}</td></tr>`) + "</tbody></table>";
 }
 
+// one's own password (POST /api/auth/password): the answer's new token replaces the old one,
+// which the server has revoked with every other token of the user
+Object.assign(I18N.zh, {change_password: "修改密码", current_password: "当前密码", new_password: "新密码",
+  password_changed: "密码已修改；其他设备上的登录已失效。", password_rules: "至少12个字符，不能是常见密码。"});
+Object.assign(I18N.en, {change_password: "Change password", current_password: "Current password",
+  new_password: "New password", password_changed: "Password changed; sessions on other devices are signed out.",
+  password_rules: "At least 12 characters, not a common password."});
+
 const pages = {
   async login() {
     main.innerHTML = `<form class="login" id="login-form"><h2>meterlink</h2>
@@ -153,6 +161,26 @@ const pages = {
         sessionStorage.setItem("meterlink.token", r.token);
         location.hash = "#/overview";
       } catch (e) { document.getElementById("login-error").textContent = e.message; }
+    };
+  },
+
+  async password() {
+    main.innerHTML = `<form class="login" id="password-form"><h2>${esc(t("change_password"))}</h2>
+      <label>${esc(t("current_password"))}<input name="current" id="current-password" type="password" autocomplete="current-password" required></label>
+      <label>${esc(t("new_password"))}<input name="new" id="new-password" type="password" autocomplete="new-password" minlength="12" required></label>
+      <p>${esc(t("password_rules"))}</p>
+      <button class="primary" id="change-password" type="submit">${esc(t("change_password"))}</button><p class="error" id="password-message"></p></form>`;
+    document.getElementById("password-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = new FormData(ev.target);
+      const out = document.getElementById("password-message");
+      try {
+        const r = await api("/api/auth/password", {method: "POST", body: JSON.stringify({current_password: f.get("current"), new_password: f.get("new")})});
+        sessionStorage.setItem("meterlink.token", r.token);
+        ev.target.reset();
+        out.className = "";
+        out.textContent = t("password_changed");
+      } catch (e) { out.className = "error"; out.textContent = e.message; }
     };
   },
 
@@ -391,6 +419,7 @@ async function route() {
   document.querySelectorAll("#nav [data-role]").forEach((a) => { a.hidden = a.dataset.role !== role(); });
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("logout").hidden = !signedIn;
+  document.getElementById("password-link").hidden = !signedIn;
   const name = signedIn ? (parts[0] || "overview") : "login";
   delete main.dataset.date;
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === "#/" + name));
