@@ -47,10 +47,13 @@ def test_change_password_in_chromium(
         page.fill("#new-password", "qwertyuiop123")  # on the common list: the server says so
         page.click("#change-password")
         page.wait_for_selector("#password-message:has-text('common')")
+        dashboard.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(dashboard.ARTIFACTS / "password-refused.png"), full_page=True)
         page.fill("#current-password", PASSWORD)
         page.fill("#new-password", NEW_PASSWORD)
         page.click("#change-password")
         page.wait_for_selector("#password-message:not(.error):not(:empty)")
+        page.screenshot(path=str(dashboard.ARTIFACTS / "password-changed.png"), full_page=True)
         page.goto(base + "/ui/#/overview")  # the page's new token still works
         page.wait_for_selector("#rate-yesterday")
         browser.close()

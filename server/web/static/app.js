@@ -110,7 +110,11 @@ async function api(path, options = {}) {
   if (token()) headers.Authorization = "Bearer " + token();
   const resp = await fetch(path, Object.assign({}, options, {headers}));
   if (resp.status === 401) { sessionStorage.removeItem("meterlink.token"); location.hash = "#/login"; throw new Error("401"); }
-  if (!resp.ok) { const body = await resp.json().catch(() => ({})); throw new Error(JSON.stringify(body.detail || resp.statusText)); }
+  if (!resp.ok) {
+    const body = await resp.json().catch(() => ({}));
+    const detail = body.detail || resp.statusText;
+    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+  }
   return resp.headers.get("content-type")?.includes("json") ? resp.json() : resp.blob();
 }
 
