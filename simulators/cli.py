@@ -68,6 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for name, where in endpoints.items():
             meters = len(sim.meters_on(name))
             print(json.dumps({"bus": name, "meters": meters, **where}), flush=True)
+        if fleet.speed > 0:  # what an edge following this fleet's time is started with
+            print(json.dumps({"virtual_clock": clock.edge_spec()}), flush=True)
         if control is not None:
             print(json.dumps({"control": control.url}), flush=True)
         print(

@@ -53,6 +53,19 @@ class VirtualClock:
         """The current simulated instant as POSIX seconds."""
         return self.now().timestamp()
 
+    def edge_spec(self) -> str:
+        """``START,EPOCH,SPEED`` for ``meterlink-edge run --virtual-clock``: the simulated
+        instant now, the Unix time of the same moment and the speed, so an edge's clock
+        (``START + (time.time() - EPOCH) * SPEED``) shows what the meters show. Needs a
+        running clock (speed > 0): a frozen one cannot be followed by another process."""
+        with self._lock:
+            if self._speed <= 0:
+                raise ClockError("a frozen virtual clock (speed 0) has no edge clock")
+            epoch = time.time()
+            elapsed = (self._monotonic() - self._base_mono) * self._speed
+            start = self._base + timedelta(seconds=elapsed)
+        return f"{start.isoformat()},{epoch:.6f},{self._speed!r}"
+
     def advance(self, delta: timedelta | float) -> datetime:
         """Move simulated time forward by ``delta`` (seconds or timedelta); returns now()."""
         seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)

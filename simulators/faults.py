@@ -20,6 +20,16 @@ Ground-truth file format (JSON Lines, UTF-8, one object per line, appended in or
 * ``start`` / ``end``: simulated UTC instants, ISO 8601 with offset.
 * ``area``: transformer area id, or null for a meter outside any area.
 * ``recorded_at``: simulated instant the record was written.
+
+A meter whose readings differ from the line's energy by design, not by a fault, has one
+``meter`` record written when the simulation starts (before any fault record)::
+
+    {"action": "meter", "meter": "C000007", "address": "000000000007", "area": "A01",
+     "role": "customer", "theft_fraction": 0.35, "ct": 1, "pt": 1, "recorded_at": "..."}
+
+* ``theft_fraction``: share of the customer's true consumption its meter does not see;
+* ``ct`` / ``pt``: the transformer ratios the meter sits behind (it registers the
+  secondary side: energy / (ct x pt)); ``role``: ``customer`` or ``master``.
 """
 
 from __future__ import annotations
@@ -252,6 +262,31 @@ def truth_record(
     return rec
 
 
+def meter_record(
+    *,
+    meter: str,
+    address: str,
+    area: str | None,
+    role: str,
+    theft_fraction: float,
+    ct: int,
+    pt: int,
+    recorded_at: datetime,
+) -> dict[str, Any]:
+    """The ``meter`` record of a meter with theft or CT/PT (format in the module docstring)."""
+    return {
+        "action": "meter",
+        "meter": meter,
+        "address": address,
+        "area": area,
+        "role": role,
+        "theft_fraction": theft_fraction,
+        "ct": ct,
+        "pt": pt,
+        "recorded_at": recorded_at.isoformat(),
+    }
+
+
 def read_ground_truth(path: Path | str) -> list[dict[str, Any]]:
     """Parse a ground-truth file; a bad line raises ``FaultError`` naming its number."""
     out = []
@@ -262,7 +297,12 @@ def read_ground_truth(path: Path | str) -> list[dict[str, Any]]:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise FaultError(f"{path}:{n}: not JSON: {exc}") from exc
-        if not isinstance(rec, dict) or rec.get("kind") not in FAULT_KINDS:
+        if not isinstance(rec, dict):
+            raise FaultError(f"{path}:{n}: not a record")
+        if rec.get("action") == "meter":
+            if not isinstance(rec.get("meter"), str):
+                raise FaultError(f"{path}:{n}: a meter record without its meter")
+        elif rec.get("kind") not in FAULT_KINDS:
             raise FaultError(f"{path}:{n}: not a fault record")
         out.append(rec)
     return out

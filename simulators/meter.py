@@ -11,6 +11,13 @@ Simplifications (documented so nobody mistakes them for the standard):
 * Voltage-loss, phase-break and imbalance faults change the instantaneous values only;
   energy keeps following the load profile.
 * ``combined`` active energy = import + export.
+
+A meter behind current or voltage transformers (``ct``/``pt`` above 1) measures the
+secondary side, as a real one does: its energy, power and demand registers read the
+primary quantity divided by ``ct x pt``, its currents the primary ones divided by ``ct``,
+and its voltages are the secondary ones (``rated_voltage`` is the meter's own rating, the
+line is at ``rated_voltage x pt``); the server multiplies by the archive's ratios.
+:meth:`SimMeter.primary_energy_at` is the line's energy, for ground truth.
 """
 
 from __future__ import annotations
@@ -183,7 +190,8 @@ class SimMeter:
         return self.load.at(t.astimezone(self.tz))[1] * (f.params["factor"] if f else 1.0)
 
     def energy_at(self, t: datetime) -> tuple[list[int], int, int]:
-        """(import T1..T4, import total, export total) in hundredths of kWh, faults applied."""
+        """(import T1..T4, import total, export total) in hundredths of kWh on the primary
+        side (before CT x PT), faults applied."""
         regs = self._energy(t)
         f = self.active_fault("meter_replaced", t)
         if f:
@@ -220,6 +228,17 @@ class SimMeter:
             export = int(f.params["kwh_per_day"] * 100 * days)
         return regs, total, export
 
+    @property
+    def ratio(self) -> int:
+        """CT x PT: primary quantity per registered (secondary) unit of energy or power."""
+        return self.spec.ct * self.spec.pt
+
+    def primary_energy_at(self, t: datetime) -> float:
+        """The import energy the line delivered through this meter up to ``t`` (kWh,
+        primary side, faults applied): what the registers show times CT x PT."""
+        with self._lock:
+            return self.energy_at(t)[1] / 100
+
     def registers_at(self, t: datetime) -> dict[str, float]:
         """Every quantity this meter reports at true instant ``t`` (aware)."""
         if t.tzinfo is None:
@@ -229,7 +248,7 @@ class SimMeter:
 
     def _registers(self, t: datetime) -> dict[str, float]:
         spec = self.spec
-        tariffs, total, export = self.energy_at(t)
+        tariffs, total, export = self._secondary(*self.energy_at(t))
         out: dict[str, float] = {
             "energy_import_total": total / 100,
             "energy_export_total": export / 100,
@@ -257,7 +276,7 @@ class SimMeter:
         total_p = 0.0
         for i, ph in enumerate(phases):
             u = spec.rated_voltage * (1 + 0.04 * (u_noise - 0.5) + 0.004 * i)
-            p = power * split[i]
+            p = power * split[i] / self.ratio
             cur = p * 1000 / (u * pf) if u > 0 else 0.0
             lost = self.active_fault("voltage_loss", t)
             broken = self.active_fault("phase_break", t)
@@ -282,12 +301,21 @@ class SimMeter:
         out["clock_offset"] = round(self.clock_error_s(t), 3)
         return out
 
+    def _secondary(self, tariffs: list[int], total: int, export: int) -> tuple[list[int], int, int]:
+        """Registers in hundredths as a meter behind CT x PT counts them (whole hundredths,
+        so every register keeps moving forward only)."""
+        k = self.ratio
+        if k == 1:
+            return tariffs, total, export
+        return [r // k for r in tariffs], total // k, export // k
+
     def _demand_today(self, t: datetime) -> float:
         return self.demand_at(t)[0]
 
     def demand_at(self, t: datetime) -> tuple[float, datetime]:
-        """Largest 15-minute average power since local midnight (kW) and the local
-        (naive) start of that 15 minutes, as the meter's max-demand register holds it."""
+        """Largest 15-minute average power since local midnight (kW, secondary side) and
+        the local (naive) start of that 15 minutes, as the meter's max-demand register
+        holds it."""
         local = t.astimezone(self.tz)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
         day = local.date().toordinal()
@@ -307,7 +335,7 @@ class SimMeter:
                 kw *= surge.params["factor"]
             if kw > best:
                 best, best_slot = kw, s
-        return best, midnight + timedelta(minutes=15 * best_slot)
+        return best / self.ratio, midnight + timedelta(minutes=15 * best_slot)
 
     def _power_downs(self, t: datetime) -> int:
         days = (t - self._drift_ref).total_seconds() / 86400

@@ -22,7 +22,7 @@ from simulators.bus import Bus
 from simulators.clock import VirtualClock
 from simulators.dlt645_responder import Dlt645Responder
 from simulators.endpoints import Endpoint, Pacing, PtyEndpoint, SerialEndpoint, TcpSerialEndpoint
-from simulators.faults import Fault, GroundTruthWriter, make_fault, truth_record
+from simulators.faults import Fault, GroundTruthWriter, make_fault, meter_record, truth_record
 from simulators.fleet import BusSpec, Fleet
 from simulators.meter import SimMeter
 from simulators.modbus_server import ModbusServer, PtyBridge
@@ -88,6 +88,20 @@ class Simulation:
         self._bridges: list[PtyBridge] = []
         self.responder = Dlt645Responder()
         self._reply_hook: Any = None
+        for spec, _ in fleet.meters:  # theft and CT/PT: the meter is not the line's energy
+            if spec.theft_fraction or spec.ct * spec.pt != 1:
+                self.truth.write(
+                    meter_record(
+                        meter=spec.archive_id,
+                        address=spec.address,
+                        area=spec.area,
+                        role=spec.role,
+                        theft_fraction=spec.theft_fraction,
+                        ct=spec.ct,
+                        pt=spec.pt,
+                        recorded_at=self.clock.now(),
+                    )
+                )
         for spec, _ in fleet.meters:  # faults from the fleet file are ground truth too
             for fault in spec.faults:
                 self._record("inject", self.meters[spec.archive_id], fault)

@@ -97,7 +97,12 @@ DECREASE = f"""SELECT meter_id, area_id, jsonb_build_object('previous', v0,
             'current', v1) FROM ({CONSUMPTION}) c
             WHERE delta < -%(tolerance_kwh)s::numeric"""
 
-UNBALANCED_REGISTERS = """
+# The tariff registers' sum minus the total, taken modulo the register range: each register
+# rolls over at its end on its own, so a total past 999999.99 beside tariff registers that
+# have not (or the other way round) differs by a whole number of ranges, not by energy.
+_TARIFF_GAP = """(sum(f.value) FILTER (WHERE f.quantity LIKE 'energy_import_t_')
+                   - max(f.value) FILTER (WHERE f.quantity = 'energy_import_total'))::numeric"""
+UNBALANCED_REGISTERS = f"""
             SELECT f.meter_id, m.area_id, jsonb_build_object('total', max(f.value) FILTER
               (WHERE f.quantity = 'energy_import_total'), 'tariff_sum', sum(f.value) FILTER
               (WHERE f.quantity LIKE 'energy_import_t_'))
@@ -106,8 +111,8 @@ UNBALANCED_REGISTERS = """
                                            OR f.quantity LIKE 'energy_import_t_')
             GROUP BY f.meter_id, m.area_id
             HAVING count(*) FILTER (WHERE f.quantity LIKE 'energy_import_t_') = 4
-               AND abs(sum(f.value) FILTER (WHERE f.quantity LIKE 'energy_import_t_')
-                   - max(f.value) FILTER (WHERE f.quantity = 'energy_import_total'))
+               AND abs({_TARIFF_GAP} - %(roll)s::numeric
+                       * round({_TARIFF_GAP} / %(roll)s::numeric))
                    > %(tolerance_kwh)s::numeric"""
 
 REVERSE_ENERGY = """
@@ -154,7 +159,7 @@ SPIKE = f"""
             SELECT c.meter_id, c.area_id, jsonb_build_object('kwh', c.delta,
                    'recent_avg_kwh', h.avg_kwh)
             FROM ({CONSUMPTION}) c JOIN hist h ON h.meter_id = c.meter_id
-            WHERE h.n >= %(min_history_days)s::integer
+            WHERE h.n >= least(%(min_history_days)s::integer, %(history_days)s::integer)
               AND c.delta > %(min_kwh)s::numeric
               AND c.delta > %(factor)s::numeric * h.avg_kwh"""
 

@@ -182,7 +182,9 @@ RULES: tuple[Rule, ...] = (
         "Consumption spike",
         # judged against the average of the last history_days, of which at least
         # min_history_days must be there: with fewer, a weekly cycle decides (a commercial
-        # customer's Monday after a quiet weekend is 3 x a three-day average)
+        # customer's Monday after a quiet weekend is 3 x a three-day average). A window
+        # holds at most history_days daily deltas, so a min_history_days above it is
+        # clamped to history_days when the rule runs (not refused: the two are set apart)
         "The day's consumption is a multiple of the recent daily average.",
         ("energy_import_total",),
         (
@@ -262,8 +264,9 @@ RULES: tuple[Rule, ...] = (
             Param("min_current_a", 1.0, 0, 10_000, "A"),
         ),
         rule_sql.CURRENT_IMBALANCE,
-        # it reads phase_break's parameters, but only the general ones: a class's
-        # override of phase_break does not give it a run of its own (as before the table)
+        # it reads phase_break's parameters, so a class's override of phase_break gives
+        # it a run of its own for that class (a broken phase is not judged an imbalance)
+        class_overrides_from=("phase_break",),
     ),
     Rule(
         "cover_open",

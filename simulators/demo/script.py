@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from simulators.archive import meter_record
 from simulators.clock import VirtualClock
 from simulators.demo.api import ServerApi, path
 from simulators.demo.stack import (
@@ -40,13 +41,6 @@ from simulators.fleet import Fleet, load_fleet
 log = logging.getLogger("meterlink.demo")
 console = Console()
 
-# the fleet's load kinds as the archive's customer classes
-CUSTOMER_CLASS = {
-    "residential": "residential",
-    "commercial": "commercial",
-    "industrial": "industrial",
-    "irrigation": "agricultural",
-}
 ANSWERED = ("ok", "error")
 
 
@@ -58,25 +52,7 @@ def load_archive(api: ServerApi, fleet: Fleet, commissioned: date) -> None:
         area_id = next((m.area for m, b in fleet.meters if gateway_of(b) == gw), None)
         api.put(path("gateways", gw), {"name": f"Concentrator {gw}", "area_id": area_id})
     for m, bus in fleet.meters:
-        api.put(
-            path("meters", m.archive_id),
-            {
-                "address": m.address,
-                "protocol": m.protocol,
-                "modbus_profile": m.modbus_profile,
-                "modbus_unit": m.unit_id if m.protocol == "modbus" else None,
-                "gateway_id": gateway_of(bus),
-                "bus": bus,
-                "area_id": m.area,
-                "customer_class": CUSTOMER_CLASS[m.load.value],
-                "ct_ratio": m.ct,
-                "pt_ratio": m.pt,
-                "is_area_master": m.role == "master",
-                "installed_on": commissioned.isoformat(),
-                "rated_voltage": m.rated_voltage,
-                "rated_current": m.rated_current,
-            },
-        )
+        api.put(path("meters", m.archive_id), meter_record(m, bus, gateway_of(bus), commissioned))
     for area in fleet.areas:
         api.put(path("areas", area.id), {"name": area.name, "master_meter_id": area.master})
 

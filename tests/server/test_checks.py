@@ -698,3 +698,85 @@ def test_rule_table_through_the_api(client: TestClient) -> None:
     shown = client.get("/api/rule-params", headers=viewer).json()["rules"]
     assert shown["voltage_loss"]["general"] == {"ratio": 0.78, "min_current_a": 0.05}
     assert shown["spike"]["general"] == rules.DEFAULTS["spike"]
+
+
+def test_unbalanced_registers_take_a_rollover_of_either_side_as_a_whole_range(
+    migrated: str,
+) -> None:
+    """A total past 999999.99 beside tariff registers that have not rolled over (or one
+    tariff register rolled over beside a total that has not) is not an imbalance; a real
+    gap next to a rollover still is."""
+    add_meters(
+        migrated,
+        [
+            {"id": "TOTROLL", "address": "000000000001"},
+            {"id": "TARROLL", "address": "000000000002"},
+            {"id": "GAP", "address": "000000000003"},
+        ],
+        area="A1",
+    )
+    ts = freeze_ts(D)
+
+    def regs(meter: str, total: float, tariffs: tuple[float, ...]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = [
+            (meter, "energy_import_total", ts, total, "freeze", "scheduled", ())
+        ]
+        for i, v in enumerate(tariffs, start=1):
+            rows.append((meter, f"energy_import_t{i}", ts, v, "freeze", "scheduled", ()))
+        return rows
+
+    rows = regs("TOTROLL", 12.5, (100_002.5, 300_000.0, 400_000.0, 200_010.0))
+    rows += regs("TARROLL", 999_990.0, (12.0, 299_988.0, 400_000.0, 299_990.0))
+    rows += regs("GAP", 12.5, (100_002.5, 300_000.0, 400_000.0, 200_020.0))
+    put(migrated, rows)
+    with psycopg.connect(migrated) as conn:
+        rules.run_rules(conn, D, TZ, rules=["unbalanced_registers"])
+        found = {m for (m,) in conn.execute("SELECT meter_id FROM anomalies")}
+    assert found == {"GAP"}
+
+
+def test_current_imbalance_follows_a_class_override_of_phase_break(migrated: str) -> None:
+    """A class whose phase_break ratio is lower does not count a phase at 45 % of the
+    rated voltage as broken, so current_imbalance judges its currents (and finds them
+    unbalanced) while the same readings on a residential meter are a phase break."""
+    add_meters(
+        migrated,
+        [
+            {"id": "HOME", "address": "000000000001"},
+            {"id": "SHOP", "address": "000000000002", "customer_class": "commercial"},
+        ],
+        area="A1",
+    )
+    rows: list[tuple[Any, ...]] = []
+    for m in ("HOME", "SHOP"):
+        for ph, v, i in (("a", 225, 10), ("b", 100, 0.0), ("c", 226, 10)):
+            rows += interval(m, D, f"voltage_{ph}", v) + interval(m, D, f"current_{ph}", i)
+    put(migrated, rows)
+    with psycopg.connect(migrated) as conn:
+        conn.execute(
+            "INSERT INTO rule_params (rule, customer_class, params) VALUES "
+            "('phase_break', 'commercial', %s)",
+            (Jsonb({"ratio": 0.3}),),
+        )
+        conn.commit()
+        rules.run_rules(conn, D, TZ, rules=["phase_break", "current_imbalance"])
+        found = {(r, m) for r, m in conn.execute("SELECT rule, meter_id FROM anomalies")}
+    assert found == {("phase_break", "HOME"), ("current_imbalance", "SHOP")}
+
+
+def test_spike_min_history_days_above_history_days_is_clamped(migrated: str) -> None:
+    """history_days = 3 with min_history_days = 5 (each in its own range) still judges a
+    spike: a three-day window holds three deltas, so the minimum is clamped to three."""
+    add_meters(migrated, [{"id": "SPIKE", "address": "000000000001"}], area="A1")
+    totals = days(8, 100, 10)
+    totals[D] = totals[D - timedelta(days=1)] + 80
+    put(migrated, freezes("SPIKE", totals))
+    with psycopg.connect(migrated) as conn:
+        conn.execute(
+            "INSERT INTO rule_params (rule, customer_class, params) VALUES ('spike', '*', %s)",
+            (Jsonb({"history_days": 3, "min_history_days": 5}),),
+        )
+        conn.commit()
+        rules.run_rules(conn, D, TZ, rules=["spike"])
+        found = {m for (m,) in conn.execute("SELECT meter_id FROM anomalies")}
+    assert found == {"SPIKE"}

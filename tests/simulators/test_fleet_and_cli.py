@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from edge.clock import ScaledClock
 from protocols import dlt645 as d
 from simulators.cli import example_text
 from simulators.fleet import FleetError, fleet_from_dict, load_fleet
@@ -100,11 +102,18 @@ def test_cli_run_fault_and_stop(tmp_path: Path) -> None:
     try:
         lines = []
         assert proc.stdout is not None
-        while len(lines) < 4:
+        while len(lines) < 5:
             line = proc.stdout.readline()
             assert line, proc.stderr.read() if proc.stderr else "no output"
             lines.append(json.loads(line))
         buses = {x["bus"]: x for x in lines if "bus" in x}
+        # the clock an edge needs to live on the fleet's time, and it does agree
+        (spec,) = [x["virtual_clock"] for x in lines if "virtual_clock" in x]
+        edge_now = ScaledClock.parse(spec).now()
+        assert (
+            abs((edge_now - datetime.fromisoformat("2026-11-01T00:00:00+08:00")).total_seconds())
+            < 30
+        )
         assert buses["rs485-1"]["type"] == "tcp" and buses["rs485-1"]["port"] > 0
         # a gateway can read a meter on the printed port
         import socket
@@ -152,7 +161,12 @@ def test_cli_run_fault_and_stop(tmp_path: Path) -> None:
         )
         assert bad.returncode == 1 and "NOPE" in bad.stderr
         truth = [json.loads(x) for x in (tmp_path / "gt.jsonl").read_text().splitlines()]
-        assert any(r["meter"] == "C000001" and r["kind"] == "intermittent" for r in truth)
+        assert any(r["meter"] == "C000001" and r.get("kind") == "intermittent" for r in truth)
+        # the CT-connected master is in the ground truth with its ratio
+        ratios = {r["meter"]: (r["ct"], r["pt"]) for r in truth if r["action"] == "meter"}
+        assert ratios["TA001-M"] == (40, 1)
+        theft = {r["meter"]: r["theft_fraction"] for r in truth if r["action"] == "meter"}
+        assert theft["C000102"] == 0.3 and theft["TA001-M"] == 0.0
     finally:
         proc.send_signal(signal.SIGINT)
         try:
