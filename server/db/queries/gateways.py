@@ -85,8 +85,10 @@ def finish_command(
     result: dict[str, Any],
     error: str | None,
     duplicate: bool,
+    outcome: str | None = None,
 ) -> Finish:
-    """Close a command with its result. The first answer stands: a later one (a redelivery)
+    """Close a command with its result (status ``outcome`` when given, else ``ok``/``error``
+    by ``ok``). The first answer stands: a later one (a redelivery)
     is ignored, except that a real result replaces a gateway's "seen before" answer
     (``duplicate``), which never replaces anything. An expired command still takes its
     late answer (``expired_at`` stays)."""
@@ -103,7 +105,7 @@ def finish_command(
     conn.execute(
         "UPDATE gateway_commands SET status = %s, finished_at = %s, result = %s, error = %s "
         "WHERE id = %s",
-        ("ok" if ok else "error", finished_at, Jsonb(result), error, command_id),
+        (outcome or ("ok" if ok else "error"), finished_at, Jsonb(result), error, command_id),
     )
     return Finish.RECORDED
 
