@@ -34,6 +34,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -137,9 +138,8 @@ class Uplink:
                 keyfile=str(b.key_file) if b.key_file else None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        c.will_set(
-            self.topic_status, wire.last_will(self.gateway, self.clock.now()), qos=1, retain=True
-        )
+        self._set_will(c)
+        c.on_pre_connect = self._on_pre_connect
         c.max_inflight_messages_set(MAX_INFLIGHT)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(1, 30)
@@ -149,6 +149,18 @@ class Uplink:
         c.on_publish = self._on_publish
         c.on_message = self._on_message
         return c
+
+    def _set_will(self, client: mqtt.Client) -> None:
+        """Stamp a fresh last will: the online statuses sent on the coming connection carry
+        the stamp as ``connected_since``, so the server knows the will (if the broker
+        publishes it) ends the connection they came on and no later one."""
+        self._will_ts = self.clock.now()
+        client.will_set(
+            self.topic_status, wire.last_will(self.gateway, self._will_ts), qos=1, retain=True
+        )
+
+    def _on_pre_connect(self, client: mqtt.Client, userdata: object) -> None:
+        self._set_will(client)  # before every connection attempt, the first and reconnects
 
     def _connect(self) -> None:
         props = None
@@ -187,7 +199,7 @@ class Uplink:
 
     def _say_offline_and_disconnect(self, reason: str) -> None:
         if self.connected.is_set():
-            st = self.status()
+            st = self._online_status()
             offline = wire.GatewayStatus(
                 self.gateway,
                 False,
@@ -199,6 +211,7 @@ class Uplink:
                 st.outbox_depth,
                 st.outbox_oldest_age_s,
                 st.outbox_dropped,
+                st.connected_since,
             )
             info = self._client.publish(
                 self.topic_status, wire.encode_status(offline), qos=1, retain=True
@@ -240,7 +253,9 @@ class Uplink:
         client.subscribe(self.topic_cmd, qos=1)
         if self.receipts:
             client.subscribe(self.topic_receipt, qos=1)
-        client.publish(self.topic_status, wire.encode_status(self.status()), qos=1, retain=True)
+        client.publish(
+            self.topic_status, wire.encode_status(self._online_status()), qos=1, retain=True
+        )
         self.connected.set()
 
     def _watchdog(self) -> None:
@@ -459,8 +474,12 @@ class Uplink:
         while not self._stop.wait(self.status_every_s):
             if self.connected.is_set():
                 self._client.publish(
-                    self.topic_status, wire.encode_status(self.status()), qos=1, retain=True
+                    self.topic_status, wire.encode_status(self._online_status()), qos=1, retain=True
                 )
+
+    def _online_status(self) -> wire.GatewayStatus:
+        """The gateway's status, naming the connection it is sent on (its will's stamp)."""
+        return replace(self.status(), connected_since=self._will_ts)
 
     def publish_result(self, payload: bytes) -> None:
         self._client.publish(self.topic_result, payload, qos=1)

@@ -4,17 +4,25 @@ A status says whether the gateway is online, how each bus and each meter is doin
 server can say *why* a meter was not read) and how full the outbox is. The broker keeps the
 last one (retained); when a gateway vanishes it publishes the gateway's last will, an
 offline status (:func:`last_will`).
+
+A will is set when the gateway's MQTT client is made and is stamped then, so it is older than
+every status the gateway sends afterwards: time alone cannot tell whether it ends the
+connection the stored status speaks of. ``connected_since`` (optional) names the connection:
+an online status carries the time its client set the will, and the will carries its own
+stamp, so a will belongs to the stored status's connection (or a later one) exactly when its
+``connected_since`` is not older than the stored status's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from protocols.vocabulary import MeterState
 from protocols.wire.codec import (
     SCHEMA_VERSION,
+    WireError,
     a_bool,
     a_count,
     a_list,
@@ -72,9 +80,19 @@ class GatewayStatus:
     outbox_depth: int = 0
     outbox_oldest_age_s: float | None = None
     outbox_dropped: int = 0
+    connected_since: datetime | None = None  # the connection's will stamp (see above)
+
+
+#: The oldest ``connected_since`` accepted (no gateway connected before this).
+CONNECTED_SINCE_MIN: Final[datetime] = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def encode_status(status: GatewayStatus) -> bytes:
+    since = (
+        {"connected_since": format_ts(status.connected_since)}
+        if status.connected_since is not None
+        else {}
+    )
     return dump(
         {
             "schema": SCHEMA_VERSION,
@@ -99,6 +117,7 @@ def encode_status(status: GatewayStatus) -> bytes:
                 "oldest_age_s": status.outbox_oldest_age_s,
                 "dropped": status.outbox_dropped,
             },
+            **since,
         }
     )
 
@@ -136,6 +155,13 @@ def decode_status(payload: bytes) -> GatewayStatus:
     meters_raw = a_list(obj.get("meters", []), "meters")
     meters = tuple(_meter(m, f"meters[{i}]") for i, m in enumerate(meters_raw))
     outbox = an_object(obj.get("outbox", {}), "outbox")
+    since_raw = obj.get("connected_since")
+    since = None if since_raw is None else parse_ts(since_raw, "connected_since")
+    if since is not None and not CONNECTED_SINCE_MIN <= since <= ts:
+        raise WireError(
+            f"connected_since: {since_raw!r} is outside {format_ts(CONNECTED_SINCE_MIN)} .. "
+            "the status's ts (a connection cannot start after its status)"
+        )
     return GatewayStatus(
         gateway=gateway,
         online=online,
@@ -147,6 +173,7 @@ def decode_status(payload: bytes) -> GatewayStatus:
         outbox_depth=a_count(outbox.get("depth", 0), "outbox.depth"),
         outbox_oldest_age_s=seconds_or_null(outbox.get("oldest_age_s"), "outbox.oldest_age_s"),
         outbox_dropped=a_count(outbox.get("dropped", 0), "outbox.dropped"),
+        connected_since=since,
     )
 
 
@@ -182,5 +209,9 @@ def _meter(value: object, where: str) -> MeterHealth:
 
 
 def last_will(gateway: str, ts: datetime) -> bytes:
-    """The retained offline status the broker publishes when the gateway vanishes."""
-    return encode_status(GatewayStatus(gateway=gateway, online=False, ts=ts, reason="last will"))
+    """The retained offline status the broker publishes when the gateway vanishes; stamped
+    ``ts`` when set, which is also the ``connected_since`` of the online statuses sent on
+    the connections that carry it."""
+    return encode_status(
+        GatewayStatus(gateway=gateway, online=False, ts=ts, reason="last will", connected_since=ts)
+    )

@@ -98,9 +98,11 @@ class LineLoss(BaseModel):
 
 
 class RereadRequested(BaseModel):
-    """Meter-days asked again, by concentrator."""
+    """Meter-days asked again now, by concentrator, and those an unanswered earlier command
+    already asks for (not asked twice)."""
 
     requested: dict[str, int]
+    already_pending: dict[str, int] = {}
 
 
 class RuleCount(BaseModel):

@@ -1,7 +1,11 @@
 """Automatic re-reading (补抄): failed meter-days still inside the meters' 62-day freeze
 history become ``backfill`` commands to their concentrators, tracked to their results.
-Never a flood: at most ``per_gateway`` meter-days per gateway per run, no meter-day asked
-twice, and no new request to a gateway whose previous one is still unanswered. Each gateway's
+The daily job covers the whole history, oldest day first (the oldest days leave the meters'
+history first: asked now or never; the newer ones are still there at the next runs). Never a
+flood: at most ``per_gateway`` meter-days per gateway per run, no meter-day asked twice, and
+no new automatic request to a gateway whose previous one is still unanswered. A staff request
+always queues what it asks that is not already pending (a new command, beside the pending
+one) and says per gateway what was requested and what was already pending. Each gateway's
 request is its own savepoint: one gateway whose archive record cannot make a command (an id
 outside the wire's grammar, stored before the archive checked it) is logged and skipped,
 and every other gateway is still asked."""
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -45,30 +50,65 @@ def missing_meter_days(
     ]
 
 
+@dataclass
+class Requested:
+    """What a request did, per gateway: meter-days queued now, and meter-days left alone
+    because an earlier command still asks for them."""
+
+    requested: dict[str, int] = field(default_factory=dict)
+    already_pending: dict[str, int] = field(default_factory=dict)
+
+
 def request(
     conn: psycopg.Connection[Any],
     items: list[tuple[str, str, date]],
     *,
     requested_by: str,
     per_gateway: int,
-) -> dict[str, int]:
-    """Queue backfill commands for ``items``; returns meter-days requested per gateway."""
+    beside_pending: bool = False,
+) -> Requested:
+    """Queue backfill commands for ``items``. The automatic job (``beside_pending`` False)
+    asks nothing of a gateway that has a backfill still unanswered; staff requests
+    (``beside_pending`` True) queue a new command beside it for the meter-days it does not
+    already ask for. A meter-day whose earlier command is still pending is never asked again
+    and never loses the record of that request."""
     by_gw: dict[str, list[tuple[str, date]]] = defaultdict(list)
     for meter, gw, day in items:
         by_gw[gw].append((meter, day))
-    out: dict[str, int] = {}
+    out = Requested()
     for gw, pairs in sorted(by_gw.items()):
         try:
             with conn.transaction():
+                pending = _pending(conn, pairs)
+                fresh = [p for p in pairs if p not in pending]
                 n = _request_one(
-                    conn, gw, pairs, requested_by=requested_by, per_gateway=per_gateway
+                    conn,
+                    gw,
+                    fresh,
+                    requested_by=requested_by,
+                    per_gateway=per_gateway,
+                    beside_pending=beside_pending,
                 )
         except Exception as exc:  # one bad record never stops the utility-wide job
             log.warning("re-read request to gateway %r skipped: %s", gw, exc)
             continue
         if n:
-            out[gw] = n
+            out.requested[gw] = n
+        if pending:
+            out.already_pending[gw] = len(pending)
     return out
+
+
+def _pending(conn: psycopg.Connection[Any], pairs: list[tuple[str, date]]) -> set[tuple[str, date]]:
+    """The meter-days of ``pairs`` an unanswered backfill command already asks for."""
+    rows = conn.execute(
+        "SELECT r.meter_id, r.data_date FROM reread_requests r "
+        "JOIN gateway_commands c ON c.id = r.command_id "
+        "JOIN unnest(%s::text[], %s::date[]) AS x(m, d) ON x.m = r.meter_id "
+        "AND x.d = r.data_date WHERE c.status IN ('pending', 'sent')",
+        ([m for m, _ in pairs], [d for _, d in pairs]),
+    ).fetchall()
+    return {(m, d) for m, d in rows}
 
 
 def _request_one(
@@ -78,13 +118,19 @@ def _request_one(
     *,
     requested_by: str,
     per_gateway: int,
+    beside_pending: bool,
 ) -> int:
-    busy = conn.execute(
-        "SELECT 1 FROM gateway_commands WHERE gateway_id = %s AND name = "
-        "'backfill' AND status IN ('pending', 'sent') AND created_at > "
-        "now() - interval '1 hour' LIMIT 1",
-        (gw,),
-    ).fetchone()
+    if not pairs:
+        return 0
+    busy = (
+        not beside_pending
+        and conn.execute(
+            "SELECT 1 FROM gateway_commands WHERE gateway_id = %s AND name = "
+            "'backfill' AND status IN ('pending', 'sent') AND created_at > "
+            "now() - interval '1 hour' LIMIT 1",
+            (gw,),
+        ).fetchone()
+    )
     if busy:
         return 0
     take = pairs[:per_gateway]
@@ -96,20 +142,27 @@ def _request_one(
         args={"items": [{"meter": m, "date": d.isoformat()} for m, d in take]},
     )
     with conn.cursor() as cur:
+        # a meter-day asked again after its earlier command ended points at the new one
+        # (the earlier command stays in gateway_commands with its items and result)
         cur.executemany(
-            "INSERT INTO reread_requests (meter_id, data_date, gateway_id, "
-            "command_id, requested_by) VALUES (%s, %s, %s, %s, %s) "
+            "INSERT INTO reread_requests (meter_id, data_date, gateway_id, command_id, "
+            "requested_by, missing_when_asked) VALUES (%s, %s, %s, %s, %s, NOT EXISTS ("
+            "SELECT 1 FROM daily_freeze f WHERE f.meter_id = %s AND f.data_date = %s "
+            "AND f.quantity = 'energy_import_total')) "
             "ON CONFLICT (meter_id, data_date) DO UPDATE SET command_id = "
-            "excluded.command_id, requested_at = now()",
-            [(m, d, gw, cmd, requested_by) for m, d in take],
+            "excluded.command_id, gateway_id = excluded.gateway_id, requested_by = "
+            "excluded.requested_by, requested_at = now(), missing_when_asked = "
+            "excluded.missing_when_asked",
+            [(m, d, gw, cmd, requested_by, m, d) for m, d in take],
         )
     return len(take)
 
 
 def auto_reread(
-    conn: psycopg.Connection[Any], today: date, *, per_gateway: int, days: int = 7
+    conn: psycopg.Connection[Any], today: date, *, per_gateway: int, days: int = HISTORY_DAYS
 ) -> dict[str, int]:
-    """The daily job: the last ``days`` days (within the 62-day history)."""
+    """The daily job: the last ``days`` days (the whole 62-day history unless told fewer),
+    oldest first; returns meter-days requested per gateway."""
     start = today - timedelta(days=min(days, HISTORY_DAYS))
     with conn.transaction():
         return request(
@@ -117,13 +170,16 @@ def auto_reread(
             missing_meter_days(conn, start, today - timedelta(days=1)),
             requested_by="reread-job",
             per_gateway=per_gateway,
-        )
+        ).requested
 
 
 def recovered(conn: psycopg.Connection[Any], day: date) -> dict[str, int]:
+    """Meter-days of ``day`` asked again, and how many of those that were missing when asked
+    have a daily freeze now (a day already read when asked recovers nothing)."""
     row = conn.execute(
         """
-        SELECT count(*), count(f.meter_id) FROM reread_requests r
+        SELECT count(*), count(f.meter_id) FILTER (WHERE r.missing_when_asked)
+        FROM reread_requests r
         LEFT JOIN daily_freeze f ON f.meter_id = r.meter_id AND f.data_date = r.data_date
              AND f.quantity = 'energy_import_total'
         WHERE r.data_date = %s""",

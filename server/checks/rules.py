@@ -80,9 +80,17 @@ def effective_params(
     return out
 
 
+# A finding files one ongoing record per rule and meter/area, unless a clerk already decided
+# that day: a dismissed or closed record covering it stands (the checks run again for the
+# same days, e.g. after a re-read, must not bring a decided record back as a new open one).
 UPSERT = """
 INSERT INTO anomalies (rule, meter_id, area_id, first_date, last_date, params, evidence)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+SELECT %(rule)s, %(meter)s, %(area)s, %(d)s, %(d)s, %(params)s, %(evidence)s
+WHERE NOT EXISTS (
+    SELECT 1 FROM anomalies a
+    WHERE a.rule = %(rule)s AND coalesce(a.meter_id, '') = coalesce(%(meter)s, '')
+      AND coalesce(a.area_id, '') = coalesce(%(area)s, '')
+      AND a.status IN ('dismissed', 'closed') AND %(d)s BETWEEN a.first_date AND a.last_date)
 ON CONFLICT (rule, coalesce(meter_id, ''), coalesce(area_id, ''))
     WHERE status IN ('open', 'confirmed')
 DO UPDATE SET last_date = greatest(anomalies.last_date, excluded.last_date),
@@ -219,7 +227,17 @@ def _run_rule(
         rows = conn.execute(sql, context | rule.bind(in_force)).fetchall()
         params = Jsonb(in_force[rule.name])
         for meter_id, area_id, evidence in rows:
-            conn.execute(UPSERT, (rule.name, meter_id, area_id, day, day, params, Jsonb(evidence)))
+            conn.execute(
+                UPSERT,
+                {
+                    "rule": rule.name,
+                    "meter": meter_id,
+                    "area": area_id,
+                    "d": day,
+                    "params": params,
+                    "evidence": Jsonb(evidence),
+                },
+            )
         n += len(rows)
     return n
 

@@ -121,7 +121,10 @@ def take_pending(conn: psycopg.Connection[Any], limit: int = 100) -> list[Outgoi
 
 def record_result(conn: psycopg.Connection[Any], gateway: str, res: wire.CommandResult) -> bool:
     """Close a command with its result (see :func:`~server.db.queries.gateways.finish_command`
-    for which answer stands); False when no such command of this gateway exists."""
+    for which answer stands); False when no such command of this gateway exists. A backfill
+    the gateway calls done is recorded by what it read: none of its meter-days is an
+    ``error``, some of them ``partial``, all ``ok``."""
+    outcome, error = backfill_outcome(res)
     return (
         q.finish_command(
             conn,
@@ -130,11 +133,30 @@ def record_result(conn: psycopg.Connection[Any], gateway: str, res: wire.Command
             ok=res.ok,
             finished_at=res.finished_at,
             result=dict(res.result),
-            error=res.error,
+            error=error,
             duplicate=wire.is_duplicate_answer(res),
+            outcome=outcome,
         )
         is not q.Finish.UNKNOWN
     )
+
+
+def backfill_outcome(res: wire.CommandResult) -> tuple[str | None, str | None]:
+    """The status a successful backfill answer deserves and the error text to store: the
+    edge answers ``{"read": n, "failed": [...]}`` (or ``failed_count`` when the detail did
+    not fit); None for any other answer (its ``ok`` decides)."""
+    if not res.ok or res.command != wire.CommandName.BACKFILL.value:
+        return None, res.error
+    r = res.result
+    read = r.get("read")
+    failed = r.get("failed")
+    n_failed = len(failed) if isinstance(failed, list) else r.get("failed_count")
+    if not isinstance(read, int) or not isinstance(n_failed, int) or n_failed <= 0:
+        return None, res.error
+    asked = read + n_failed
+    if read <= 0:
+        return "error", f"read 0 of {asked} meter-days"
+    return "partial", f"read {read} of {asked} meter-days"
 
 
 #: Line time a gateway may take per backfill item before its command counts as unanswered:

@@ -5,6 +5,7 @@ dead-lettered with that reason (not ignored silently)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -17,8 +18,34 @@ from ..db.queries import gateways as q
 def record_status(conn: psycopg.Connection[Any], st: wire.GatewayStatus) -> str | None:
     """Record ``st`` unless a newer status is stored; returns why it was not recorded (the
     caller dead-letters it), or None. The same status again (the broker's retained copy at
-    every reconnect) changes nothing and is no fault; so is a last will older than the stored
-    status: it speaks of a connection the gateway has since reported on."""
+    every reconnect) changes nothing and is no fault.
+
+    A last will is stamped when the gateway's client set it, so it is older than the
+    statuses sent since: it replaces the stored status when it ends that status's connection
+    or a later one (its ``connected_since`` is not older than the stored one's) — the
+    gateway crashed; a will of an earlier connection is no fault and changes nothing. A
+    status of a connection whose will is stored is stale (that connection is over)."""
+    stored = q.stored_status(conn, gateway_id=st.gateway)
+    stored_since = _since(stored)
+    ends_stored = (
+        st.reason == "last will"
+        and not st.online
+        and st.connected_since is not None
+        and stored_since is not None
+        and stored_since <= st.connected_since
+    )
+    if (
+        st.online
+        and stored is not None
+        and stored.get("reason") == "last will"
+        and stored_since is not None
+        and st.connected_since is not None
+        and st.connected_since <= stored_since
+    ):
+        return (
+            f"stale status: its connection (since {st.connected_since.isoformat()}) ended with "
+            "the gateway's last will, already recorded"
+        )
     stored_at = q.upsert_status(
         conn,
         gateway_id=st.gateway,
@@ -26,6 +53,7 @@ def record_status(conn: psycopg.Connection[Any], st: wire.GatewayStatus) -> str 
         status_at=st.ts,
         status=json.loads(wire.encode_status(st)),
         version=st.version,
+        over_newer=ends_stored,
     )
     if stored_at is None or stored_at <= st.ts or st.reason == "last will":
         return None
@@ -33,3 +61,15 @@ def record_status(conn: psycopg.Connection[Any], st: wire.GatewayStatus) -> str 
         f"stale status: its time {st.ts.isoformat()} is older than the stored status of "
         f"{stored_at.isoformat()} (a newer status was already recorded)"
     )
+
+
+def _since(stored: dict[str, Any] | None) -> datetime | None:
+    """The stored status's ``connected_since`` (None when absent or not a time)."""
+    raw = None if stored is None else stored.get("connected_since")
+    if not isinstance(raw, str):
+        return None
+    try:
+        since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return since if since.tzinfo is not None else None

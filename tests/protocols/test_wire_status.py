@@ -202,3 +202,25 @@ def test_any_junk_in_any_field_decodes_or_raises_wire_error(
         assert str(exc).startswith((field, "status:")), (field, str(exc))
     else:  # what it accepts, it can send on again unchanged
         assert wire.decode_status(wire.encode_status(st_)) == st_
+
+
+def test_connected_since_names_the_connection_and_is_bounded() -> None:
+    from datetime import timedelta
+
+    since = TS - timedelta(hours=3)
+    st_ = wire.GatewayStatus("gw-1", True, TS, connected_since=since)
+    assert wire.decode_status(wire.encode_status(st_)).connected_since == since
+    will = wire.decode_status(wire.last_will("gw-1", since))
+    assert (will.ts, will.connected_since) == (since, since)  # the will names its connection
+    plain = wire.encode_status(wire.GatewayStatus("gw-1", True, TS))
+    assert b"connected_since" not in plain  # optional: absent unless set
+    assert wire.decode_status(plain).connected_since is None
+    for bad, why in (
+        ("2026-11-22T17:00:00Z", "outside"),  # after the status's own time
+        ("1999-12-31T23:59:59Z", "outside"),
+        ("yesterday", "not an ISO 8601 time"),
+        (12, "expected an ISO 8601"),
+    ):
+        obj = json.loads(plain) | {"connected_since": bad}
+        with pytest.raises(wire.WireError, match=f"connected_since: .*{why}"):
+            wire.decode_status(json.dumps(obj).encode())

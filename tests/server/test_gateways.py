@@ -114,3 +114,34 @@ def test_an_older_status_never_replaces_a_newer_one(migrated: str) -> None:
         later = conn.execute("SELECT online, version FROM gateways").fetchone()
     assert row == (True, False, "1.2.0", T0, "4")
     assert later == (False, "1.2.0")  # an empty version keeps the known one
+
+
+def test_a_last_will_ends_its_connection_and_no_later_one(migrated: str) -> None:
+    """A will is stamped when its connection's client set it (older than every status sent
+    on it): it marks the gateway offline when it ends the stored status's connection; a
+    will of an earlier connection, or a status of a connection a will ended, changes
+    nothing."""
+    c1, c2 = T0 - timedelta(hours=2), T0 + timedelta(minutes=5)
+
+    def online_of(conn: psycopg.Connection[object]) -> tuple[object, ...] | None:
+        return conn.execute("SELECT online, status->>'reason' FROM gateways").fetchone()
+
+    with psycopg.connect(migrated) as conn:
+        assert record_status(conn, wire.GatewayStatus("gw-9", True, T0, connected_since=c1)) is None
+        # a will left from a connection before c1 (delivered late): not ours to end
+        old = wire.decode_status(wire.last_will("gw-9", c1 - timedelta(hours=1)))
+        assert record_status(conn, old) is None
+        assert online_of(conn) == (True, None)
+        # the crash: the broker publishes the will of connection c1
+        assert record_status(conn, wire.decode_status(wire.last_will("gw-9", c1))) is None
+        assert online_of(conn) == (False, "last will")
+        # a redelivered status of the dead connection is stale
+        why = record_status(conn, wire.GatewayStatus("gw-9", True, T0, connected_since=c1))
+        assert why is not None and "last will" in why
+        assert online_of(conn) == (False, "last will")
+        # the gateway reconnects: a new connection, online again
+        assert record_status(conn, wire.GatewayStatus("gw-9", True, c2, connected_since=c2)) is None
+        assert online_of(conn) == (True, None)
+        # a will of connection c1 delivered after the takeover changes nothing
+        assert record_status(conn, wire.decode_status(wire.last_will("gw-9", c1))) is None
+        assert online_of(conn) == (True, None)

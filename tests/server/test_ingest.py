@@ -456,3 +456,57 @@ def test_the_apps_metrics_endpoint_serves_its_services_registry(
         body = client.get("/metrics").text
     assert 'meterlink_ingest_messages_total{channel="status"} 2.0' in body
     assert "process_cpu_seconds_total" in body
+
+
+CRASHING_EDGE = """
+import sys, time
+from datetime import UTC, datetime
+from edge.config import config_from_dict
+from edge.outbox import Outbox
+from edge.uplink import Uplink
+from protocols import wire
+cfg = config_from_dict({"gateway": {"id": "gw-crash"},
+    "broker": {"url": sys.argv[2], "root": sys.argv[3]},
+    "bus": [{"name": "b", "port": "socket://127.0.0.1:9", "meter": [{"id": "M1",
+             "address": "000000000001"}]}]})
+up = Uplink(cfg.broker, "gw-crash", Outbox(sys.argv[1]), on_command=lambda p: None,
+            status=lambda: wire.GatewayStatus("gw-crash", True, datetime.now(UTC)),
+            status_every_s=0.2)
+up.start()
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_a_crashed_edge_is_marked_offline_by_its_last_will(
+    consumer: Consumer, migrated: str, mqtt_broker: Broker, topic_prefix: str, tmp_path: Path
+) -> None:
+    """kill -9 an edge: the broker publishes its will (stamped when the edge connected, older
+    than every status it sent since), and the server marks the gateway offline."""
+    started = datetime.now(UTC)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CRASHING_EDGE,
+            str(tmp_path / "o.sqlite"),
+            mqtt_broker.url,
+            topic_prefix,
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    sql = "SELECT count(*) FROM gateways WHERE id = 'gw-crash' AND online"
+    try:
+        assert wait_for(lambda: count(migrated, sql) == 1)
+        time.sleep(1.0)  # several statuses, each later than the will's stamp, are stored
+        with psycopg.connect(migrated) as conn:
+            row = conn.execute("SELECT status_at FROM gateways").fetchone()
+        assert row is not None and row[0] > started + timedelta(seconds=0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert wait_for(lambda: count(migrated, sql) == 0)
+    with psycopg.connect(migrated) as conn:
+        reason = conn.execute("SELECT status->>'reason' FROM gateways").fetchone()
+        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+    assert reason == ("last will",) and dead == (0,)

@@ -182,13 +182,41 @@ def test_dashboard_in_chromium(live_server: tuple[str, str], api_client: httpx.C
         page.screenshot(path=str(ARTIFACTS / "failed.png"), full_page=True)
         page.click("button.reread[data-meter='M4']")
         page.wait_for_selector("button.reread[data-meter='M4'][disabled]")
+        assert page.inner_text("button.reread[data-meter='M4']") == "Re-read requested"
         with psycopg.connect(db) as conn:
             assert conn.execute(
                 "SELECT count(*) FROM reread_requests WHERE meter_id = 'M4'"
             ).fetchone() == (1,)
+        # a meter-day a pending command already asks for: the button says so, nothing is
+        # asked twice and the earlier request keeps its record
+        day = client.get("/api/failed-meters", headers=headers).json()["date"]
+        first = client.post(
+            "/api/reread", headers=headers, json={"items": [{"meter": "M5", "date": day}]}
+        ).json()
+        assert first == {"requested": {"gw-1": 1}, "already_pending": {}}
+        page.click("button.reread[data-meter='M5']")
+        page.wait_for_selector("button.reread[data-meter='M5'][data-state='already_pending']")
+        assert page.inner_text("button.reread[data-meter='M5']") == (
+            "Re-read already pending (not asked twice)"
+        )
+        with psycopg.connect(db) as conn:
+            assert conn.execute(
+                "SELECT count(*), min(requested_by) FROM reread_requests WHERE meter_id = 'M5'"
+            ).fetchone() == (1, "test-operator")
+            assert conn.execute(
+                "SELECT count(*) FROM gateway_commands WHERE args::text LIKE '%M5%'"
+            ).fetchone() == (1,)
         # anomalies: confirm the register decrease
         page.goto(base + "/ui/#/anomalies?status=open")
         page.wait_for_selector("button.act[data-status='confirmed']")
+        # cancelling the comment prompt does nothing: the anomaly stays open
+        page.once("dialog", lambda d: d.dismiss())
+        page.click("button.act[data-status='dismissed']")
+        page.wait_for_timeout(500)
+        with psycopg.connect(db) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM anomalies WHERE status <> 'open' OR comment IS NOT NULL"
+            ).fetchone() == (0,)
         page.once("dialog", lambda d: d.accept("checked on site"))
         page.click("button.act[data-status='confirmed']")
         # the list (filtered to open) reloads without the anomaly just confirmed

@@ -103,7 +103,7 @@ def gateway_commands(
     _: Viewer,
     gateway: str,
     conn: Db,
-    status: Literal["pending", "sent", "ok", "error", "expired"] | None = None,
+    status: Literal["pending", "sent", "ok", "partial", "error", "expired"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> Page:

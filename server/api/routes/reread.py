@@ -29,7 +29,10 @@ def staff_reread(
     principal: Operator, body: RereadIn, conn: Db, today: LocalToday
 ) -> RereadRequested:
     """Re-read the given meter-days (each within the 62-day freeze history, at most 10,000
-    in one request, repeats asked once): one backfill command per concentrator."""
+    in one request, repeats asked once): one backfill command per concentrator for the
+    meter-days no unanswered command already asks for, queued beside any pending one. The
+    answer says per concentrator how many were requested now and how many were already
+    pending (those stay with their earlier command and its record)."""
     if len(body.items) > wire.MAX_COMMAND_ITEMS:
         raise HTTPException(
             422,
@@ -60,8 +63,11 @@ def staff_reread(
             if (str(it["meter"]), d) not in seen:
                 seen.add((str(it["meter"]), d))
                 items.append((str(it["meter"]), gateway, d))
-        q.forget_requests(conn, meter_days=[(m, d) for m, _, d in items])
         sent = reread.request(
-            conn, items, requested_by=current_actor(principal), per_gateway=len(items)
+            conn,
+            items,
+            requested_by=current_actor(principal),
+            per_gateway=len(items),
+            beside_pending=True,
         )
-    return RereadRequested(requested=sent)
+    return RereadRequested(requested=sent.requested, already_pending=sent.already_pending)

@@ -85,8 +85,10 @@ def finish_command(
     result: dict[str, Any],
     error: str | None,
     duplicate: bool,
+    outcome: str | None = None,
 ) -> Finish:
-    """Close a command with its result. The first answer stands: a later one (a redelivery)
+    """Close a command with its result (status ``outcome`` when given, else ``ok``/``error``
+    by ``ok``). The first answer stands: a later one (a redelivery)
     is ignored, except that a real result replaces a gateway's "seen before" answer
     (``duplicate``), which never replaces anything. An expired command still takes its
     late answer (``expired_at`` stays)."""
@@ -103,7 +105,7 @@ def finish_command(
     conn.execute(
         "UPDATE gateway_commands SET status = %s, finished_at = %s, result = %s, error = %s "
         "WHERE id = %s",
-        ("ok" if ok else "error", finished_at, Jsonb(result), error, command_id),
+        (outcome or ("ok" if ok else "error"), finished_at, Jsonb(result), error, command_id),
     )
     return Finish.RECORDED
 
@@ -152,6 +154,12 @@ def gateway_commands(
     return rows, int(total[0]) if total else 0
 
 
+def stored_status(conn: Connection[Any], *, gateway_id: str) -> dict[str, Any] | None:
+    """The gateway's stored status as reported (the wire payload), or None."""
+    row = conn.execute("SELECT status FROM gateways WHERE id = %s", (gateway_id,)).fetchone()
+    return row[0] if row and isinstance(row[0], dict) else None
+
+
 def upsert_status(
     conn: Connection[Any],
     *,
@@ -160,13 +168,17 @@ def upsert_status(
     status_at: datetime,
     status: dict[str, Any],
     version: str | None,
+    over_newer: bool = False,
 ) -> datetime | None:
     """Record a gateway's reported status; a gateway not in the archive appears with
-    ``known = false``, and a status older than the stored one changes nothing. Returns the
-    time of the status stored before (None for a gateway's first status)."""
+    ``known = false``, and a status older than the stored one changes nothing (unless
+    ``over_newer``: then it replaces it, and the stored time stays the newer of the two).
+    Returns the time of the status stored before (None for a gateway's first status)."""
     before = conn.execute(
         "SELECT status_at FROM gateways WHERE id = %s FOR UPDATE", (gateway_id,)
     ).fetchone()
+    if over_newer and before is not None and before[0] is not None:
+        status_at = max(status_at, before[0])
     conn.execute(
         "INSERT INTO gateways (id, online, known, last_seen, status, status_at, version) "
         "VALUES (%s, %s, false, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "

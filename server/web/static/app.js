@@ -8,7 +8,8 @@ const I18N = {
     trend: "近30天采集成功率", worst_areas: "成功率最低的台区", worst_gateways: "成功率最低的集中器",
     open_by_kind: "未关闭异常（按类型）", offline: "离线集中器", area: "台区", gateway: "集中器",
     due: "应抄", read: "实抄", rate: "成功率", meter: "电表", reason: "失败原因",
-    last_good: "最后成功", reread: "补抄", requested: "已下发补抄", download_csv: "下载 CSV",
+    last_good: "最后成功", reread: "补抄", requested: "已下发补抄", already_pending: "补抄已在进行（未重复下发）",
+    not_requested: "未下发补抄", download_csv: "下载 CSV",
     rule: "规则", status: "状态", first: "首次", last: "最近", actions: "操作",
     confirm: "确认", dismiss: "排除", close: "关闭", online: "在线", outbox: "缓存数据",
     version: "版本", line_loss: "线损率", meters: "电表", curve: "负荷曲线",
@@ -29,6 +30,7 @@ const I18N = {
     open_by_kind: "Open anomalies by kind", offline: "Gateways offline", area: "Area",
     gateway: "Gateway", due: "Due", read: "Read", rate: "Rate", meter: "Meter",
     reason: "Reason", last_good: "Last good", reread: "Re-read", requested: "Re-read requested",
+    already_pending: "Re-read already pending (not asked twice)", not_requested: "Re-read not requested",
     download_csv: "Download CSV", rule: "Rule", status: "Status", first: "First", last: "Last",
     actions: "Actions", confirm: "Confirm", dismiss: "Dismiss", close: "Close", online: "Online",
     outbox: "Outbox", version: "Version", line_loss: "Line loss", meters: "Meters",
@@ -237,8 +239,11 @@ const pages = {
     };
     main.querySelectorAll("button.reread").forEach((b) => b.onclick = async () => {
       try {
-        await api("/api/reread", {method: "POST", body: JSON.stringify({items: [{meter: b.dataset.meter, date: String(data.date)}]})});
-        b.disabled = true; b.textContent = t("requested");
+        const res = await api("/api/reread", {method: "POST", body: JSON.stringify({items: [{meter: b.dataset.meter, date: String(data.date)}]})});
+        // say what the server did: queued now, left with a pending command, or nothing
+        const sum = (o) => Object.values(o || {}).reduce((a, n) => a + n, 0);
+        const state = sum(res.requested) ? "requested" : sum(res.already_pending) ? "already_pending" : "not_requested";
+        b.disabled = state !== "not_requested"; b.textContent = t(state); b.dataset.state = state;
       } catch (e) { document.getElementById("msg").textContent = e.message; }
     });
   },
@@ -263,7 +268,9 @@ const pages = {
     document.getElementById("f-rule").onchange = refilter;
     document.getElementById("f-status").onchange = refilter;
     main.querySelectorAll("button.act").forEach((b) => b.onclick = async () => {
-      const comment = prompt(t("comment"), "") || "-";
+      const answer = prompt(t("comment"), "");
+      if (answer === null) return;  // cancelled: the anomaly stays as it is
+      const comment = answer || "-";
       try {
         await api(`/api/anomalies/${b.dataset.id}/status`, {method: "POST", body: JSON.stringify({status: b.dataset.status, comment})});
         route();
