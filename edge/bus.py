@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from protocols.model import (
+    ENERGY_IMPORT_TARIFFS,
     QUANTITY_BY_NAME,
     Quality,
     Reading,
@@ -52,6 +53,7 @@ from .transports import TransportError
 
 __all__ = [
     "BACKOFF_MAX",
+    "NOT_REREADABLE",
     "SCHEDULED_MAX_WAIT_S",
     "BusWorker",
     "Job",
@@ -59,6 +61,7 @@ __all__ = [
     "JobResult",
     "MeterState",
     "Sink",
+    "TERMINAL_FREEZE_WINDOW",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,16 @@ NO_SYNC_WINDOW = ((23, 55), (0, 5))  # local times between which no clock is set
 #: a read-now is one meter: about a second at 2400 baud; a rediscovery holds the line for
 #: its whole scan).
 SCHEDULED_MAX_WAIT_S = 30.0
+#: A terminal-side daily freeze (终端日冻结, a meter without its own freeze history) is the
+#: register read by the daily-freeze plan at most this long after the day's close (00:00
+#: local); later, or asked again, the day is reported with :data:`NOT_REREADABLE`.
+TERMINAL_FREEZE_WINDOW = timedelta(minutes=60)
+TERMINAL_FREEZE_QUANTITIES = (
+    "energy_import_total",
+    *ENERGY_IMPORT_TARIFFS,
+    "energy_export_total",
+)
+NOT_REREADABLE = "unsupported: no_freeze_history"  # the failure's reason (ReadError bits)
 
 
 @dataclass
@@ -273,6 +286,8 @@ class BusWorker:
         """The readings one meter gives for ``job``, and its clock offset (clock jobs)."""
         if job.kind is JobKind.FREEZE:
             assert job.data_date is not None
+            if not self.reader.keeps_freezes(meter):
+                return self._terminal_freeze(meter, job), None
             today = self.clock.now().astimezone(self.tz).date()
             values = self.reader.freeze(meter, job.data_date, today)
             ts = freeze_instant(job.data_date, self.tz)
@@ -290,6 +305,27 @@ class BusWorker:
         late = job.on_time_until is not None and self.clock.now() > job.on_time_until
         quality = frozenset({Quality.LATE}) if late else frozenset()
         return self._readings(meter, values, job.slot, job.reading_kind, job.source, quality), None
+
+    def _terminal_freeze(self, meter: MeterConfig, job: Job) -> list[Reading]:
+        """终端日冻结 of a meter without a freeze history (DL/T 645-1997, Modbus): its
+        energy registers read now, if now is within :data:`TERMINAL_FREEZE_WINDOW` after the
+        close of ``job.data_date``, become that day's freeze (source ``terminal``, stamped at
+        the close). Past the window, or for a re-read, the day is lost: the meter cannot
+        give it back."""
+        assert job.data_date is not None
+        close = freeze_instant(job.data_date, self.tz)
+        now = self.clock.now()
+        if job.source is not Source.SCHEDULED or not close <= now <= close + TERMINAL_FREEZE_WINDOW:
+            raise ReadError(
+                meter.id,
+                FailureKind.UNSUPPORTED,
+                "terminal freeze missed: the meter keeps no freeze history, not re-readable",
+                bits=("no_freeze_history",),
+            )
+        values = self.reader.read(meter, TERMINAL_FREEZE_QUANTITIES)
+        if "energy_import_total" not in values:
+            raise ReadError(meter.id, FailureKind.BAD_REPLY, "no forward active energy register")
+        return self._readings(meter, values, close, ReadingKind.FREEZE, Source.TERMINAL)
 
     def _readings(
         self,

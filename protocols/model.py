@@ -46,6 +46,9 @@ class Source(StrEnum):
     SCHEDULED = "scheduled"
     BACKFILL = "backfill"  # re-read from the meter's freeze history (补抄)
     ON_DEMAND = "on_demand"  # read now on request (召测)
+    #: 终端日冻结: a gateway-side daily freeze of a meter that keeps none itself (DL/T
+    #: 645-1997, Modbus): its registers read just after the day's close; never re-readable.
+    TERMINAL = "terminal"
 
 
 class Quality(StrEnum):

@@ -36,6 +36,11 @@ class MeterReader(Protocol):
         """The daily-freeze registers closing ``data_date`` (``today`` in the meter's zone)."""
         ...
 
+    def keeps_freezes(self, meter: MeterConfig) -> bool:
+        """Whether the meter keeps its own daily-freeze history (a DL/T 645-2007 meter); the
+        others get a terminal-side freeze from the gateway (:mod:`edge.bus`)."""
+        ...
+
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         """The meter's clock (aware), or None for meters whose clock is not read."""
         ...
@@ -68,6 +73,9 @@ class Dlt645Reader:
     def freeze(self, meter: MeterConfig, data_date: date, today: date) -> dict[str, float]:
         return self.driver.freeze(meter, data_date, today)
 
+    def keeps_freezes(self, meter: MeterConfig) -> bool:
+        return self.driver.version(meter) == "2007"
+
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return self.driver.meter_clock(meter)
 
@@ -95,6 +103,9 @@ class ModbusReader:
 
     def freeze(self, meter: MeterConfig, data_date: date, today: date) -> dict[str, float]:
         raise ReadError(meter.id, FailureKind.UNSUPPORTED, "Modbus meters keep no freeze history")
+
+    def keeps_freezes(self, meter: MeterConfig) -> bool:
+        return False
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return None

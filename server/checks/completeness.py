@@ -2,7 +2,10 @@
 completeness. Definitions: ``shared/reference/metering-checks.md``.
 
 Due on D: in the archive, installed on or before D, not removed before D, assigned to a
-concentrator. Read on D: a daily-freeze reading (forward active total) for D.
+concentrator. Read on D: a daily-freeze reading (forward active total) for D: the meter's
+own freeze, or for a meter that keeps none (DL/T 645-1997, Modbus) the gateway's terminal
+freeze (source ``terminal``, see :mod:`edge.bus`); a missed one of those cannot be re-read,
+and its failed-list reason says so (automatic re-reading asks only DL/T 645-2007 meters).
 """
 
 from __future__ import annotations
@@ -110,7 +113,9 @@ def failed_meters(
              WHEN mh.state IN ('dead', 'failing') OR mh.last_error IS NOT NULL
                THEN 'meter not answering' || coalesce(' (' || mh.last_error || ')', '')
              ELSE 'no reading received'
-           END AS reason
+           END || CASE WHEN m.protocol <> 'dlt645-2007'
+             THEN '; terminal freeze missed: the meter keeps no freeze history, '
+                  'the day cannot be re-read' ELSE '' END AS reason
     FROM due m
     LEFT JOIN gateways g ON g.id = m.gateway_id
     LEFT JOIN LATERAL (

@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from edge.bus import TERMINAL_FREEZE_WINDOW
 from edge.commands import CommandHandler
 from edge.config import config_from_dict
 from edge.outbox import Outbox
@@ -126,6 +127,7 @@ class Outcome:
     read_after: int = 0
     reread_requested: int = 0
     reread_recovered: int = 0
+    terminal_missed: int = 0  # missed days of meters without a freeze history (not re-read)
     faults: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -194,6 +196,46 @@ def build_fleet(meters: int, start: datetime) -> dict[str, Any]:
             ],
         }
     )
+    # meters without a freeze history (DL/T 645-1997, Modbus): the gateway's terminal freeze
+    buses += [
+        {"name": "gw98-rs485-0", "fast": True},
+        {"name": "gw98-rs485-mb", "protocol": "modbus", "endpoint": "modbus-tcp"},
+    ]
+    areas.append(
+        {
+            "id": "A98",
+            "loss": 0.04,
+            "master": {
+                "archive_id": "M98",
+                "address": "000000998098",
+                "bus": "gw98-rs485-0",
+                "phases": 3,
+                "load": "industrial",
+            },
+            "meters": [
+                *(
+                    {
+                        "archive_id": f"O98000{i}",
+                        "address": f"{980000 + i:012d}",
+                        "bus": "gw98-rs485-0",
+                        "protocol": "dlt645-1997",
+                    }
+                    for i in range(1, 4)
+                ),
+                *(
+                    {
+                        "archive_id": f"B98000{i}",
+                        "address": f"{981000 + i:012d}",
+                        "bus": "gw98-rs485-mb",
+                        "protocol": "modbus",
+                        "modbus_profile": "ddsu666",
+                        "unit_id": i,
+                    }
+                    for i in range(1, 3)
+                ),
+            ],
+        }
+    )
     return {
         "seed": 11,
         "timezone": TZ_NAME,
@@ -217,12 +259,20 @@ def plan_faults(fleet: Fleet, first: date, days: int) -> list[tuple[str, str, da
     pool = [
         m
         for m, _ in fleet.meters
-        if m.role == "customer" and m.area not in ("A00", "A99") and not m.theft_fraction
+        if m.role == "customer" and m.area not in ("A00", "A98", "A99") and not m.theft_fraction
     ]
     three = [m for m in pool if m.phases == 3]
     single = [m for m in pool if m.phases == 1]
+
+    def at(k: int) -> datetime:
+        return datetime.combine(first + timedelta(days=k), datetime.min.time(), TZ)
+
     out: list[tuple[str, str, datetime]] = [
-        ("S000001", "slow", datetime.combine(first + timedelta(days=2), datetime.min.time(), TZ))
+        ("S000001", "slow", at(2)),
+        # 1997 meters: one intermittent, one dead (repaired before re-reading: its missed
+        # terminal freezes stay missed, the meter has no history to give them back)
+        ("O980001", "intermittent", at(3)),
+        ("O980002", "dead", at(5)),
     ]
     # faults start once every meter has the history the spike rule needs (5 days of
     # consumption), and at least 6 days before the end so that every rule can see them
@@ -271,12 +321,13 @@ def load_archive(
             cur.executemany(
                 "INSERT INTO meters (id, address, protocol, gateway_id, bus, area_id, "
                 "customer_class, phases, rated_voltage, rated_current, is_area_master, "
-                "contracted_kw, installed_on) VALUES (%s, %s, 'dlt645-2007', %s, %s, %s, %s, "
+                "contracted_kw, installed_on) VALUES (%s, %s, %s, %s, %s, %s, %s, "
                 "%s, %s, %s, %s, %s, %s)",
                 [
                     (
                         m.archive_id,
                         m.address,
+                        m.protocol,
                         gateway_of(bus),
                         bus,
                         m.area,
@@ -298,20 +349,36 @@ def load_archive(
 
 
 class Delivered:
-    """The clean replies to freeze reads of the export register, as (meter, data date)."""
+    """The clean replies to freeze reads of the export register, as (meter, data date).
+
+    A DL/T 645-1997 meter keeps no freeze: its day is the gateway's terminal freeze, the
+    registers read by the daily-freeze plan (00:05) within the terminal-freeze window after
+    the close; the export register is the last item that read asks (the interval plan never
+    asks it), so its clean reply in the window is a terminal freeze delivered."""
 
     def __init__(self, sim: Any) -> None:
         self.sim = sim
         self.days: set[tuple[str, date]] = set()
 
     def __call__(self, meter: Any, frame: Any, now: datetime) -> None:
+        version = "1997" if meter.spec.protocol == "dlt645-1997" else "2007"
         try:
-            req = parse_request(frame, "2007")
+            req = parse_request(frame, version)
         except Exception:
             return
         if req.function != "read_data" or req.di is None:
             return
-        entry = find_item(req.di, "2007")
+        entry = find_item(req.di, version)
+        if version == "1997":
+            local = now.astimezone(TZ)
+            close = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            if (
+                entry is not None
+                and "energy_export_total" in entry.quantities
+                and close + timedelta(minutes=4) <= local <= close + TERMINAL_FREEZE_WINDOW
+            ):
+                self.days.add((meter.archive_id, close.date() - timedelta(days=1)))
+            return
         if entry is None or not entry.history or "energy_export_total" not in entry.quantities:
             return
         shown, _ = meter.freeze(entry.history, now)
@@ -383,6 +450,7 @@ def run(
             sim.inject(meter_id, SIM_KIND.get(kind, kind), params, at)
             out.faults[kind] = out.faults.get(kind, 0) + 1
         gw_of = {m.archive_id: gateway_of(bus) for m, bus in fleet.meters}
+        protocol_of = {m.archive_id: m.protocol for m, _ in fleet.meters}
 
         cfg = edge_config_dict(fleet, fr.urls, "gw-accuracy", data_dir=str(tmp / "edge"))
         for bus in cfg["bus"]:
@@ -462,16 +530,35 @@ def run(
                     )
             for k in range(days):  # the daily scan (idempotent over what ran incrementally)
                 rules.run_rules(conn, first + timedelta(days=k), TZ_NAME)
+            # Modbus meters: the simulator has no reply log for them (no clean-reply hook) and
+            # none is faulty, so each delivers its terminal freeze every day
+            every_day = {
+                (m.archive_id, first + timedelta(days=k))
+                for m, _ in fleet.meters
+                if m.protocol == "modbus"
+                for k in range(days)
+            }
+            truth = delivered.days | every_day
             before = read_set(conn, first, last)
-            _compare(out, "before re-reading", before, delivered.days, first, last, conn, fleet)
+            _compare(out, "before re-reading", before, truth, first, last, conn, fleet)
             out.read_before = len(before)
 
             # some dead meters were repaired; the re-read job asks for every missing day
-            repaired = [m for m, kind, _ in injected if kind == "dead"][::2]
+            repaired = [
+                m for m, kind, _ in injected if kind == "dead" and protocol_of[m] == "dlt645-2007"
+            ][::2] + ["O980002"]  # the dead 1997 meter too: its missed days stay missed
             for m in repaired:
                 sim.clear(m, "dead")
             with conn.transaction():
                 missing = reread.missing_meter_days(conn, first, last)
+                asked_without_history = {
+                    m for m, _, _ in missing if protocol_of[m] != "dlt645-2007"
+                }
+                if asked_without_history:
+                    out.problems.append(
+                        f"re-reading asks meters without a freeze history: "
+                        f"{sorted(asked_without_history)}"
+                    )
                 reread.request(conn, missing, requested_by="reread-job", per_gateway=10**6)
                 pending = server_commands.take_pending(conn, limit=10**6)
             out.reread_requested = len(missing)
@@ -487,7 +574,9 @@ def run(
                         out.problems.append(f"command result {res.id} matched no command")
             publish()
             after = read_set(conn, first, last)
-            _compare(out, "after re-reading", after, delivered.days, first, last, conn, fleet)
+            truth = delivered.days | every_day  # the re-reads' clean replies included
+            _compare(out, "after re-reading", after, truth, first, last, conn, fleet)
+            out.terminal_missed = _check_terminal_reasons(out, conn, after, first, last, fleet)
             out.read_after = len(after)
             out.reread_recovered = len(after - before)
             if repaired and out.reread_recovered == 0:
@@ -528,15 +617,61 @@ def _compare(
     for m, d in sorted(truth - got)[:20]:
         out.problems.append(f"{when}: {m} {d} delivered but not stored")
     ids = {m.archive_id for m, _ in fleet.meters}
+    keys = {
+        m.archive_id: {
+            "all": "all",
+            "area": m.area,
+            "gateway": gateway_of(bus),
+            "protocol": m.protocol,
+        }
+        for m, bus in fleet.meters
+    }
     for k in range((last - first).days + 1):
         day = first + timedelta(days=k)
-        rate = completeness.success_rate(conn, day)[0]
-        want = sum(1 for m, d in truth if d == day and m in ids)
-        if (rate["due"], rate["read"]) != (len(ids), want):
-            out.problems.append(
-                f"{when}: {day} success rate {rate['read']}/{rate['due']}, "
-                f"ground truth {want}/{len(ids)}"
-            )
+        report = completeness.report(conn, day, ("all", "area", "gateway", "protocol"))
+        for by, rows in report.items():
+            want_due: dict[str, int] = defaultdict(int)
+            want_read: dict[str, int] = defaultdict(int)
+            for m in ids:
+                want_due[keys[m][by]] += 1
+                want_read[keys[m][by]] += (m, day) in truth
+            got_rates = {r["key"]: (r["read"], r["due"]) for r in rows}
+            want_rates = {key: (want_read[key], due) for key, due in want_due.items()}
+            for key in sorted(set(got_rates) | set(want_rates)):
+                if got_rates.get(key) != want_rates.get(key):
+                    out.problems.append(
+                        f"{when}: {day} success rate of {by} {key} "
+                        f"{got_rates.get(key)} (read, due), ground truth {want_rates.get(key)}"
+                    )
+
+
+def _check_terminal_reasons(
+    out: Outcome,
+    conn: psycopg.Connection[Any],
+    got: set[tuple[str, date]],
+    first: date,
+    last: date,
+    fleet: Fleet,
+) -> int:
+    """Every missed day of a meter without a freeze history is listed as not re-readable."""
+    missed = 0
+    for m, _ in fleet.meters:
+        if m.protocol == "dlt645-2007":
+            continue
+        for k in range((last - first).days + 1):
+            day = first + timedelta(days=k)
+            if (m.archive_id, day) in got:
+                continue
+            missed += 1
+            listed = {
+                r["meter_id"]: r["reason"]
+                for r in completeness.failed_meters(conn, day, area=m.area)
+            }
+            if "cannot be re-read" not in (listed.get(m.archive_id) or ""):
+                out.problems.append(
+                    f"{m.archive_id} {day}: failed-list reason {listed.get(m.archive_id)!r}"
+                )
+    return missed
 
 
 def _check_anomalies(

@@ -207,7 +207,8 @@ def test_backfill_reads_history(runtime: EdgeRuntime, running: RunningFleet) -> 
     )
     assert res["read"] >= 5
     reasons = {f["meter"]: f["reason"] for f in res["failed"]}  # type: ignore[attr-defined]
-    assert reasons == {"C97": "unsupported", "ZZZ": "not on this gateway"}
+    # a 1997 meter keeps no freeze history: its day cannot be re-read (terminal freeze only)
+    assert reasons == {"C97": "unsupported: no_freeze_history", "ZZZ": "not on this gateway"}
     freeze = [
         r
         for r in runtime.sink_readings  # type: ignore[attr-defined]

@@ -780,3 +780,45 @@ def test_spike_min_history_days_above_history_days_is_clamped(migrated: str) -> 
         rules.run_rules(conn, D, TZ, rules=["spike"])
         found = {m for (m,) in conn.execute("SELECT meter_id FROM anomalies")}
     assert found == {"SPIKE"}
+
+
+def test_terminal_freezes_count_as_read_and_a_missed_one_says_it_cannot_be_reread(
+    migrated: str,
+) -> None:
+    """终端日冻结: DL/T 645-1997 and Modbus meters keep no freeze history; the gateway's
+    terminal freeze (source ``terminal``) counts them as read per area, gateway and protocol,
+    and a missed day is reported as not re-readable and never asked for again."""
+    add_meters(
+        migrated,
+        [
+            {"id": "V7", "address": "000000000007"},
+            {"id": "O97", "address": "000000001997", "protocol": "dlt645-1997"},
+            {"id": "MB1", "address": "000000000101", "protocol": "modbus"},
+            {"id": "MB2", "address": "000000000102", "protocol": "modbus"},
+        ],
+        gateway="gw-t",
+        area="AT",
+    )
+    terminal = [
+        (m, q, ts, v, kind, "terminal", flags)
+        for m, q, ts, v, kind, _, flags in freezes("O97", {D: 40.0}) + freezes("MB1", {D: 7.5})
+    ]
+    put(migrated, freezes("V7", {D: 12.0}) + terminal)
+    with psycopg.connect(migrated) as conn:
+        whole = completeness.report(conn, D)
+        by_protocol = {r["key"]: (r["read"], r["due"]) for r in whole["protocol"]}
+        assert by_protocol == {"dlt645-1997": (1, 1), "dlt645-2007": (1, 1), "modbus": (1, 2)}
+        assert [(r["read"], r["due"]) for r in whole["area"]] == [(3, 4)]
+        assert [(r["read"], r["due"]) for r in whole["gateway"]] == [(3, 4)]
+        sources = dict(
+            conn.execute(
+                "SELECT meter_id, source FROM daily_freeze WHERE quantity = 'energy_import_total'"
+            ).fetchall()
+        )
+        assert sources == {"V7": "scheduled", "O97": "terminal", "MB1": "terminal"}
+        failed = {r["meter_id"]: r["reason"] for r in completeness.failed_meters(conn, D)}
+        assert failed == {
+            "MB2": "never read since installed; terminal freeze missed: the meter keeps no "
+            "freeze history, the day cannot be re-read"
+        }
+        assert reread.missing_meter_days(conn, D, D) == []  # MB2 is never asked
