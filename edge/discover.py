@@ -1,9 +1,18 @@
 """Finding unknown meters on a bus.
 
 DL/T 645: read the communication address (04000401) with wildcard addresses, fixing the low
-digits one at a time. A probe answered by one valid frame found a meter; silence means no
-meter ends in those digits; bytes that are not a valid frame mean several meters answered
-at once and collided, so the search goes one digit deeper (ten probes). Modbus: scan unit ids.
+digits one at a time. A probe answered by one valid frame names a candidate; silence means
+no meter ends in those digits; bytes that are not a valid frame mean several meters answered
+at once and collided, so the search goes one digit deeper (ten probes).
+
+A candidate is reported only after an addressed read of 04000401 at exactly its address
+is answered by that address. Colliding replies can XOR into a valid frame: three replies
+of the same length keep the 68/control/length/16 bytes and carry the XOR of the three
+addresses, and now and then the checksum matches too (000000360528, 000000998735 and
+000000888628 make a "000000270435" that no meter has). An unconfirmed candidate, or one
+whose address does not fit the probe's pattern, is treated as a collision: the search
+goes deeper there, so the real meters behind the phantom are still found.
+Modbus: scan unit ids.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from protocols import dlt645 as d
+from protocols.dlt645.address import address_matches
 
 from .transports import Transport
 
@@ -46,6 +56,20 @@ def _probe(transport: Transport, pattern: str, timeout_s: float) -> tuple[str, s
     return ("many", None) if heard and garbage else ("none", None)
 
 
+def _confirmed(transport: Transport, pattern: str, address: str, timeout_s: float) -> bool:
+    """Does ``address`` (heard for ``pattern``) answer a read addressed to it alone?"""
+    try:
+        fits = address.isdigit() and address_matches(pattern, address)
+    except ValueError:
+        fits = False
+    if not fits:
+        return False  # a wildcard digit or an address outside the probe: XOR of replies
+    if pattern == address:
+        return True  # the probe was already addressed to exactly this meter
+    outcome, heard = _probe(transport, address, timeout_s)
+    return outcome == "one" and heard == address
+
+
 def discover_dlt645(
     transport: Transport,
     *,
@@ -64,8 +88,14 @@ def discover_dlt645(
         if progress:
             progress(f"{pattern}: {outcome}")
         if outcome == "one" and address is not None:
-            found.add(address)
-        elif outcome == "many" and len(suffix) < 12:
+            if _confirmed(transport, pattern, address, timeout_s):
+                found.add(address)
+                continue
+            log.info(
+                "discovery: %s answered %s but not its own address: a collision", pattern, address
+            )
+            outcome = "many"
+        if outcome == "many" and len(suffix) < 12:
             stack.extend(str(digit) + suffix for digit in range(9, -1, -1))
     log.info("discovery: %d meters in %d probes", len(found), probes)
     return sorted(found)
