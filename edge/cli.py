@@ -133,7 +133,9 @@ def cmd_read(args: argparse.Namespace) -> int:
                             "item": entry.di_text,
                             "name": entry.name,
                             "values": [
-                                v if isinstance(v, (int, float, str)) else v.isoformat()
+                                v
+                                if v is None or isinstance(v, (int, float, str))
+                                else v.isoformat()
                                 for v in values
                             ],
                             "unit": entry.unit,
