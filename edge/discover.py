@@ -120,3 +120,23 @@ def snippet(addresses: list[str], prefix: str = "M") -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def modbus_snippet(units: list[int], profiles: Iterable[str], prefix: str = "U") -> str:
+    """A configuration snippet for the Modbus unit ids found.
+
+    A unit id does not say the meter's model, so ``profile`` (required) is left for the
+    installer to fill in, commented out: check-config refuses the snippet until it is.
+    """
+    choices = ", ".join(sorted(profiles))
+    lines = []
+    for u in units:
+        lines += [
+            "[[bus.meter]]",
+            f'id = "{prefix}{u:03d}"',
+            'protocol = "modbus"',
+            f"unit = {u}",
+            f'# profile = ""             # required: the meter\'s model, one of {choices}',
+            "",
+        ]
+    return "\n".join(lines)

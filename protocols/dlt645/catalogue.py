@@ -116,18 +116,18 @@ class DataItem:
             )
         out: list[Value | None] = []
         pos = 0
-        block = bool(self.members)
-        try:
-            for f in self.fields:
-                size = f.format.nbytes
-                chunk = raw[pos : pos + size]
-                if block and chunk.count(0xFF) == size:
+        for f in self.fields:
+            size = f.format.nbytes
+            chunk = raw[pos : pos + size]
+            pos += size
+            try:
+                out.append(f.format.decode(chunk))
+            except FrameError as exc:
+                # checked only after a failure, so the usual reply costs nothing more
+                if self.members and chunk.count(0xFF) == size:
                     out.append(None)  # an absent member
-                else:
-                    out.append(f.format.decode(chunk))
-                pos += size
-        except FrameError as exc:
-            raise FrameError(f"{self.di_text} ({self.name}): {exc}") from exc
+                    continue
+                raise FrameError(f"{self.di_text} ({self.name}): {exc}") from exc
         return tuple(out)
 
     def decode_lenient(self, raw: bytes) -> tuple[tuple[Value | None, ...], str | None]:
