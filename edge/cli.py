@@ -2,7 +2,7 @@
 
 meterlink-edge run CONFIG
 meterlink-edge check-config CONFIG          validate; each bus's wire budget; the outbox path
-meterlink-edge discover --port URL [--baud 2400] [--parity E]
+meterlink-edge discover --port URL [--baud 2400] [--parity E] [--protocol 2007|1997|both]
 meterlink-edge discover --port URL --modbus [--units 1-247]
 meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto] ITEM ...
 meterlink-edge read --port URL --protocol modbus --profile NAME --unit N QUANTITY ...
@@ -102,17 +102,26 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"# {len(units)} Modbus meters on {args.port}: unit ids {units}")
         print(modbus_snippet(units, PROFILES))
         return 0
+    versions: tuple[d.Version, ...] = (
+        ("2007", "1997") if args.protocol == "both" else (args.protocol,)
+    )
     transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
+    found: dict[str, list[str]] = {}
     try:
-        found = discover_dlt645(
-            transport,
-            timeout_s=args.timeout_ms / 1000,
-            progress=(lambda s: print(s, file=sys.stderr)) if args.verbose else None,
-        )
+        for version in versions:
+            found[version] = discover_dlt645(
+                transport,
+                timeout_s=args.timeout_ms / 1000,
+                progress=(lambda s: print(s, file=sys.stderr)) if args.verbose else None,
+                version=version,
+            )
     finally:
         transport.close()
-    print(f"# {len(found)} DL/T 645-2007 meters on {args.port}")
-    print(snippet(found))
+    for name, addresses in found.items():
+        print(f"# {len(addresses)} DL/T 645-{name} meters on {args.port}")
+    for name, addresses in found.items():
+        if addresses:
+            print(snippet(addresses, protocol=name))
     return 0
 
 
@@ -230,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "discover":
             p.add_argument("--modbus", action="store_true", help="scan Modbus unit ids")
             p.add_argument("--units", default="1-247")
+            p.add_argument(
+                "--protocol",
+                default="both",
+                choices=["2007", "1997", "both"],
+                help="DL/T 645 versions to search for (each is a search of its own)",
+            )
         else:
             p.add_argument("--address", help="12-digit meter address (DL/T 645)")
             p.add_argument("--protocol", default="auto", choices=["2007", "1997", "auto", "modbus"])

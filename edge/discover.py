@@ -29,10 +29,18 @@ from .transports import Transport
 log = logging.getLogger(__name__)
 
 
-def _probe(transport: Transport, pattern: str, timeout_s: float) -> tuple[str, str | None]:
+#: What each version's search asks: 2007 the communication address; 1997 (which has no
+#: address item) the meter number C032. Any reply, an error reply included, names its
+#: sender in the frame's address field, which is all the search needs.
+PROBE_DI: dict[d.Version, str] = {"2007": "04000401", "1997": "C032"}
+
+
+def _probe(
+    transport: Transport, pattern: str, timeout_s: float, version: d.Version = "2007"
+) -> tuple[str, str | None]:
     """("none" | "one" | "many", address)."""
     decoder = d.StreamDecoder(accept="replies")
-    transport.write(d.build_read(pattern, "04000401"))
+    transport.write(d.build_read(pattern, PROBE_DI[version], version))
     transport.stats.transactions += 1
     heard = 0
     deadline = time.monotonic() + timeout_s
@@ -56,7 +64,9 @@ def _probe(transport: Transport, pattern: str, timeout_s: float) -> tuple[str, s
     return ("many", None) if heard and garbage else ("none", None)
 
 
-def _confirmed(transport: Transport, pattern: str, address: str, timeout_s: float) -> bool:
+def _confirmed(
+    transport: Transport, pattern: str, address: str, timeout_s: float, version: d.Version
+) -> bool:
     """Does ``address`` (heard for ``pattern``) answer a read addressed to it alone?"""
     try:
         fits = address.isdigit() and address_matches(pattern, address)
@@ -66,7 +76,7 @@ def _confirmed(transport: Transport, pattern: str, address: str, timeout_s: floa
         return False  # a wildcard digit or an address outside the probe: XOR of replies
     if pattern == address:
         return True  # the probe was already addressed to exactly this meter
-    outcome, heard = _probe(transport, address, timeout_s)
+    outcome, heard = _probe(transport, address, timeout_s, version)
     return outcome == "one" and heard == address
 
 
@@ -75,20 +85,23 @@ def discover_dlt645(
     *,
     timeout_s: float = 1.0,
     progress: Callable[[str], None] | None = None,
+    version: d.Version = "2007",
 ) -> list[str]:
-    """Every DL/T 645-2007 address answering on the line, sorted."""
+    """Every address answering ``version``'s read on the line, sorted. A meter of the
+    other version does not understand the probe's function code and stays silent, so
+    a mixed line is searched once per version."""
     found: set[str] = set()
     stack = [""]
     probes = 0
     while stack:
         suffix = stack.pop()
         pattern = "A" * (12 - len(suffix)) + suffix
-        outcome, address = _probe(transport, pattern, timeout_s)
+        outcome, address = _probe(transport, pattern, timeout_s, version)
         probes += 1
         if progress:
             progress(f"{pattern}: {outcome}")
         if outcome == "one" and address is not None:
-            if _confirmed(transport, pattern, address, timeout_s):
+            if _confirmed(transport, pattern, address, timeout_s, version):
                 found.add(address)
                 continue
             log.info(
@@ -97,7 +110,7 @@ def discover_dlt645(
             outcome = "many"
         if outcome == "many" and len(suffix) < 12:
             stack.extend(str(digit) + suffix for digit in range(9, -1, -1))
-    log.info("discovery: %d meters in %d probes", len(found), probes)
+    log.info("discovery: %d %s meters in %d probes", len(found), version, probes)
     return sorted(found)
 
 
@@ -108,7 +121,7 @@ def discover_modbus(
     return [u for u in units if read_unit(u)]
 
 
-def snippet(addresses: list[str], prefix: str = "M") -> str:
+def snippet(addresses: list[str], prefix: str = "M", protocol: str = "2007") -> str:
     """A configuration snippet for the found meters."""
     lines = []
     for a in addresses:
@@ -116,7 +129,7 @@ def snippet(addresses: list[str], prefix: str = "M") -> str:
             "[[bus.meter]]",
             f'id = "{prefix}{a}"',
             f'address = "{a}"',
-            'protocol = "2007"',
+            f'protocol = "{protocol}"',
             "",
         ]
     return "\n".join(lines)

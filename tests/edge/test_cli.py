@@ -71,6 +71,13 @@ def test_discover_prints_a_configuration_snippet(running: RunningFleet) -> None:
     assert 'address = "000000000900"' in out.stdout
 
 
+def test_discover_finds_1997_meters(running: RunningFleet) -> None:
+    out = edge("discover", "--port", running.urls["b2"], "--timeout-ms", "300")
+    assert out.returncode == 0, out.stderr
+    assert "# 1 DL/T 645-1997 meters" in out.stdout
+    assert 'address = "000000001997"\nprotocol = "1997"' in out.stdout
+
+
 def test_discover_modbus_units(running: RunningFleet) -> None:
     out = edge(
         "discover",

@@ -76,3 +76,15 @@ def test_colliding_replies_that_decode_are_not_a_meter() -> None:
         assert found == sorted(PHANTOM_TRIO)
     finally:
         sim.stop()
+
+
+def test_1997_meters_are_found_by_a_search_of_their_own(sim: Simulation) -> None:
+    """The 2007 search's read (11) is not a 1997 function: a 1997 meter stays silent, so
+    discovery used to report none of them."""
+    bus = Bus("b2", sim.meters_on("b2"), sim.clock, sim.responder.for_bus())
+    line = MemoryTransport(lambda frame: bus.handle(frame).data)
+    want = sorted(m.spec.address for m in sim.meters_on("b2") if m.spec.protocol == "dlt645-1997")
+    assert want == ["000000001997"]
+    assert "000000001997" not in discover_dlt645(line, timeout_s=0.05)
+    assert discover_dlt645(line, timeout_s=0.05, version="1997") == want
+    assert 'protocol = "1997"' in snippet(want, protocol="1997")
