@@ -86,10 +86,12 @@ def discover_dlt645(
     timeout_s: float = 1.0,
     progress: Callable[[str], None] | None = None,
     version: d.Version = "2007",
+    max_probes: int = 20_000,
 ) -> list[str]:
     """Every address answering ``version``'s read on the line, sorted. A meter of the
     other version does not understand the probe's function code and stays silent, so
-    a mixed line is searched once per version."""
+    a mixed line is searched once per version. ``max_probes`` bounds a search that a
+    misbehaving line would otherwise keep going (it is logged when reached)."""
     found: set[str] = set()
     stack = [""]
     probes = 0
@@ -104,12 +106,23 @@ def discover_dlt645(
             if _confirmed(transport, pattern, address, timeout_s, version):
                 found.add(address)
                 continue
+            if address == pattern:
+                # a meter that answers with the wildcard address it was sent (some
+                # simulators and old meters): searching deeper would find it everywhere
+                log.warning(
+                    "discovery: a meter answers %s with that same wildcard address; its "
+                    "own address cannot be searched for: read it alone on the line",
+                    pattern,
+                )
+                continue
             log.info(
                 "discovery: %s answered %s but not its own address: a collision", pattern, address
             )
             outcome = "many"
-        if outcome == "many" and len(suffix) < 12:
+        if outcome == "many" and len(suffix) < 12 and probes < max_probes:
             stack.extend(str(digit) + suffix for digit in range(9, -1, -1))
+    if stack or probes >= max_probes:
+        log.warning("discovery: stopped after %d probes; the search is incomplete", probes)
     log.info("discovery: %d %s meters in %d probes", len(found), version, probes)
     return sorted(found)
 

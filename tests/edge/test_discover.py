@@ -88,3 +88,21 @@ def test_1997_meters_are_found_by_a_search_of_their_own(sim: Simulation) -> None
     assert "000000001997" not in discover_dlt645(line, timeout_s=0.05)
     assert discover_dlt645(line, timeout_s=0.05, version="1997") == want
     assert 'protocol = "1997"' in snippet(want, protocol="1997")
+
+
+def test_a_meter_echoing_the_wildcard_address_does_not_send_the_search_everywhere() -> None:
+    """With candidates confirmed, a meter that answers a wildcard read with the wildcard
+    address itself must not make every deeper pattern look like a collision."""
+
+    def echo(frame: d.Frame) -> bytes:
+        if "A" not in frame.address:
+            return b""  # silent when addressed exactly: its real address is unknown
+        wire_address = bytes.fromhex(frame.address)[::-1]
+        plain = bytes.fromhex("01040004") + wire_address
+        body = bytes([0x68, *wire_address, 0x68, 0x91, len(plain)])
+        body += bytes((b + 0x33) & 0xFF for b in plain)
+        return body + bytes([sum(body) % 256, 0x16])
+
+    line = MemoryTransport(echo)
+    assert discover_dlt645(line, timeout_s=0.05) == []
+    assert len(line.requests) <= 2  # the wildcard probe and its failed confirmation
