@@ -2,9 +2,10 @@
 
 meterlink-edge run CONFIG
 meterlink-edge check-config CONFIG          validate; each bus's wire budget; the outbox path
-meterlink-edge discover --port URL [--baud 2400] [--parity E]
+meterlink-edge discover --port URL [--baud 2400] [--parity E] [--protocol 2007|1997|both]
 meterlink-edge discover --port URL --modbus [--units 1-247]
 meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto] ITEM ...
+meterlink-edge read --port URL --protocol modbus --profile NAME --unit N QUANTITY ...
 meterlink-edge example                      print a commented configuration
 """
 
@@ -21,12 +22,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from protocols import dlt645 as d
+from protocols.modbus import PROFILES
 from protocols.model import QUANTITY_BY_NAME
 
 from .agent import run
 from .clock import ScaledClock
 from .config import BusConfig, ConfigError, MeterConfig, load_config
-from .discover import discover_dlt645, discover_modbus, snippet
+from .discover import discover_dlt645, discover_modbus, modbus_snippet, snippet
 from .meters.dlt645_driver import Dlt645Driver
 from .meters.errors import ReadError
 from .meters.modbus_driver import ModbusDriver
@@ -97,23 +99,72 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
         units = discover_modbus(probe, range(int(lo), int(hi or lo) + 1))
         drv.close()
-        print(json.dumps({"units": units}))
+        print(f"# {len(units)} Modbus meters on {args.port}: unit ids {units}")
+        print(modbus_snippet(units, PROFILES))
         return 0
+    versions: tuple[d.Version, ...] = (
+        ("2007", "1997") if args.protocol == "both" else (args.protocol,)
+    )
     transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
+    found: dict[str, list[str]] = {}
     try:
-        found = discover_dlt645(
-            transport,
-            timeout_s=args.timeout_ms / 1000,
-            progress=(lambda s: print(s, file=sys.stderr)) if args.verbose else None,
-        )
+        for version in versions:
+            found[version] = discover_dlt645(
+                transport,
+                timeout_s=args.timeout_ms / 1000,
+                progress=(lambda s: print(s, file=sys.stderr)) if args.verbose else None,
+                version=version,
+            )
     finally:
         transport.close()
-    print(f"# {len(found)} DL/T 645-2007 meters on {args.port}")
-    print(snippet(found))
+    for name, addresses in found.items():
+        print(f"# {len(addresses)} DL/T 645-{name} meters on {args.port}")
+    for name, addresses in found.items():
+        if addresses:
+            print(snippet(addresses, protocol=name))
     return 0
 
 
+def cmd_read_modbus(args: argparse.Namespace) -> int:
+    if args.profile not in PROFILES:
+        raise SystemExit(f"error: --profile is one of {', '.join(sorted(PROFILES))}")
+    meter = MeterConfig("cli", "0", "modbus", args.profile, args.unit)
+    bus = BusConfig(
+        "cli",
+        args.port,
+        baud=args.baud,
+        parity=args.parity,
+        timeout_ms=args.timeout_ms,
+        meters=(meter,),
+    )
+    drv = ModbusDriver(bus)
+    offered = PROFILES[args.profile].quantities
+    status = 0
+    try:
+        wanted = [q for q in args.items if q in offered]
+        values, _ = drv.read(meter, wanted) if wanted else ({}, [])
+        for name in args.items:
+            if name not in offered:
+                error = f"profile {args.profile} has no quantity {name!r}"
+                print(json.dumps({"item": name, "error": error}))
+                status = 1
+                continue
+            quantity = QUANTITY_BY_NAME.get(name)
+            unit = quantity.unit if quantity else None
+            print(json.dumps({"item": name, "values": [values[name]], "unit": unit}))
+    except ReadError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 1
+    finally:
+        drv.close()
+    return status
+
+
 def cmd_read(args: argparse.Namespace) -> int:
+    if args.protocol == "modbus":
+        return cmd_read_modbus(args)
+    if args.address is None:
+        raise SystemExit("error: --address is required for a DL/T 645 meter")
     meter = MeterConfig("cli", args.address, args.protocol)
     transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
     drv = Dlt645Driver(transport, timeout_s=args.timeout_ms / 1000, tz=ZoneInfo(args.timezone))
@@ -133,7 +184,9 @@ def cmd_read(args: argparse.Namespace) -> int:
                             "item": entry.di_text,
                             "name": entry.name,
                             "values": [
-                                v if isinstance(v, (int, float, str)) else v.isoformat()
+                                v
+                                if v is None or isinstance(v, (int, float, str))
+                                else v.isoformat()
                                 for v in values
                             ],
                             "unit": entry.unit,
@@ -186,9 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "discover":
             p.add_argument("--modbus", action="store_true", help="scan Modbus unit ids")
             p.add_argument("--units", default="1-247")
+            p.add_argument(
+                "--protocol",
+                default="both",
+                choices=["2007", "1997", "both"],
+                help="DL/T 645 versions to search for (each is a search of its own)",
+            )
         else:
-            p.add_argument("--address", required=True, help="12-digit meter address")
-            p.add_argument("--protocol", default="auto", choices=["2007", "1997", "auto"])
+            p.add_argument("--address", help="12-digit meter address (DL/T 645)")
+            p.add_argument("--protocol", default="auto", choices=["2007", "1997", "auto", "modbus"])
+            p.add_argument("--profile", help="Modbus meter model: " + ", ".join(sorted(PROFILES)))
+            p.add_argument("--unit", type=int, default=1, help="Modbus unit id")
             p.add_argument("--timezone", default="Asia/Shanghai")
             p.add_argument("items", nargs="+", help="quantity names or data identifiers")
     e = sub.add_parser("example", help="print a commented configuration")

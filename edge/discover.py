@@ -1,9 +1,18 @@
 """Finding unknown meters on a bus.
 
 DL/T 645: read the communication address (04000401) with wildcard addresses, fixing the low
-digits one at a time. A probe answered by one valid frame found a meter; silence means no
-meter ends in those digits; bytes that are not a valid frame mean several meters answered
-at once and collided, so the search goes one digit deeper (ten probes). Modbus: scan unit ids.
+digits one at a time. A probe answered by one valid frame names a candidate; silence means
+no meter ends in those digits; bytes that are not a valid frame mean several meters answered
+at once and collided, so the search goes one digit deeper (ten probes).
+
+A candidate is reported only after an addressed read of 04000401 at exactly its address
+is answered by that address. Colliding replies can XOR into a valid frame: three replies
+of the same length keep the 68/control/length/16 bytes and carry the XOR of the three
+addresses, and now and then the checksum matches too (000000360528, 000000998735 and
+000000888628 make a "000000270435" that no meter has). An unconfirmed candidate, or one
+whose address does not fit the probe's pattern, is treated as a collision: the search
+goes deeper there, so the real meters behind the phantom are still found.
+Modbus: scan unit ids.
 """
 
 from __future__ import annotations
@@ -13,16 +22,25 @@ import time
 from collections.abc import Callable, Iterable
 
 from protocols import dlt645 as d
+from protocols.dlt645.address import address_matches
 
 from .transports import Transport
 
 log = logging.getLogger(__name__)
 
 
-def _probe(transport: Transport, pattern: str, timeout_s: float) -> tuple[str, str | None]:
+#: What each version's search asks: 2007 the communication address; 1997 (which has no
+#: address item) the meter number C032. Any reply, an error reply included, names its
+#: sender in the frame's address field, which is all the search needs.
+PROBE_DI: dict[d.Version, str] = {"2007": "04000401", "1997": "C032"}
+
+
+def _probe(
+    transport: Transport, pattern: str, timeout_s: float, version: d.Version = "2007"
+) -> tuple[str, str | None]:
     """("none" | "one" | "many", address)."""
     decoder = d.StreamDecoder(accept="replies")
-    transport.write(d.build_read(pattern, "04000401"))
+    transport.write(d.build_read(pattern, PROBE_DI[version], version))
     transport.stats.transactions += 1
     heard = 0
     deadline = time.monotonic() + timeout_s
@@ -46,28 +64,66 @@ def _probe(transport: Transport, pattern: str, timeout_s: float) -> tuple[str, s
     return ("many", None) if heard and garbage else ("none", None)
 
 
+def _confirmed(
+    transport: Transport, pattern: str, address: str, timeout_s: float, version: d.Version
+) -> bool:
+    """Does ``address`` (heard for ``pattern``) answer a read addressed to it alone?"""
+    try:
+        fits = address.isdigit() and address_matches(pattern, address)
+    except ValueError:
+        fits = False
+    if not fits:
+        return False  # a wildcard digit or an address outside the probe: XOR of replies
+    if pattern == address:
+        return True  # the probe was already addressed to exactly this meter
+    outcome, heard = _probe(transport, address, timeout_s, version)
+    return outcome == "one" and heard == address
+
+
 def discover_dlt645(
     transport: Transport,
     *,
     timeout_s: float = 1.0,
     progress: Callable[[str], None] | None = None,
+    version: d.Version = "2007",
+    max_probes: int = 20_000,
 ) -> list[str]:
-    """Every DL/T 645-2007 address answering on the line, sorted."""
+    """Every address answering ``version``'s read on the line, sorted. A meter of the
+    other version does not understand the probe's function code and stays silent, so
+    a mixed line is searched once per version. ``max_probes`` bounds a search that a
+    misbehaving line would otherwise keep going (it is logged when reached)."""
     found: set[str] = set()
     stack = [""]
     probes = 0
     while stack:
         suffix = stack.pop()
         pattern = "A" * (12 - len(suffix)) + suffix
-        outcome, address = _probe(transport, pattern, timeout_s)
+        outcome, address = _probe(transport, pattern, timeout_s, version)
         probes += 1
         if progress:
             progress(f"{pattern}: {outcome}")
         if outcome == "one" and address is not None:
-            found.add(address)
-        elif outcome == "many" and len(suffix) < 12:
+            if _confirmed(transport, pattern, address, timeout_s, version):
+                found.add(address)
+                continue
+            if address == pattern:
+                # a meter that answers with the wildcard address it was sent (some
+                # simulators and old meters): searching deeper would find it everywhere
+                log.warning(
+                    "discovery: a meter answers %s with that same wildcard address; its "
+                    "own address cannot be searched for: read it alone on the line",
+                    pattern,
+                )
+                continue
+            log.info(
+                "discovery: %s answered %s but not its own address: a collision", pattern, address
+            )
+            outcome = "many"
+        if outcome == "many" and len(suffix) < 12 and probes < max_probes:
             stack.extend(str(digit) + suffix for digit in range(9, -1, -1))
-    log.info("discovery: %d meters in %d probes", len(found), probes)
+    if stack or probes >= max_probes:
+        log.warning("discovery: stopped after %d probes; the search is incomplete", probes)
+    log.info("discovery: %d %s meters in %d probes", len(found), version, probes)
     return sorted(found)
 
 
@@ -78,7 +134,7 @@ def discover_modbus(
     return [u for u in units if read_unit(u)]
 
 
-def snippet(addresses: list[str], prefix: str = "M") -> str:
+def snippet(addresses: list[str], prefix: str = "M", protocol: str = "2007") -> str:
     """A configuration snippet for the found meters."""
     lines = []
     for a in addresses:
@@ -86,7 +142,27 @@ def snippet(addresses: list[str], prefix: str = "M") -> str:
             "[[bus.meter]]",
             f'id = "{prefix}{a}"',
             f'address = "{a}"',
-            'protocol = "2007"',
+            f'protocol = "{protocol}"',
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def modbus_snippet(units: list[int], profiles: Iterable[str], prefix: str = "U") -> str:
+    """A configuration snippet for the Modbus unit ids found.
+
+    A unit id does not say the meter's model, so ``profile`` (required) is left for the
+    installer to fill in, commented out: check-config refuses the snippet until it is.
+    """
+    choices = ", ".join(sorted(profiles))
+    lines = []
+    for u in units:
+        lines += [
+            "[[bus.meter]]",
+            f'id = "{prefix}{u:03d}"',
+            'protocol = "modbus"',
+            f"unit = {u}",
+            f'# profile = ""             # required: the meter\'s model, one of {choices}',
             "",
         ]
     return "\n".join(lines)

@@ -72,7 +72,7 @@ class Dlt645Driver:
             raise ReadError(meter.id, FailureKind.BAD_REPLY, f"reply for DI {reply.di_text}")
         return reply
 
-    def read_item(self, meter: MeterConfig, entry: DataItem) -> tuple[d.Value, ...]:
+    def read_item(self, meter: MeterConfig, entry: DataItem) -> tuple[d.Value | None, ...]:
         version = entry.version
         reply = self._ask(meter, d.build_read(meter.address, entry.di, version), entry.di, version)
         raw, seq = reply.raw, 0
@@ -226,7 +226,7 @@ class Dlt645Driver:
         )
 
 
-def _numbers(entry: DataItem, values: tuple[d.Value, ...]) -> dict[str, float]:
+def _numbers(entry: DataItem, values: tuple[d.Value | None, ...]) -> dict[str, float]:
     return {
         q: float(v)
         for q, v in zip(entry.quantities, values, strict=True)

@@ -102,21 +102,76 @@ class DataItem:
         except RequestError as exc:
             raise RequestError(f"{self.di_text} ({self.name}): {exc}") from exc
 
-    def decode(self, raw: bytes) -> tuple[Value, ...]:
-        """Item bytes (without DI, 0x33 removed) -> one value per field."""
+    def decode(self, raw: bytes) -> tuple[Value | None, ...]:
+        """Item bytes (without DI, 0x33 removed) -> one value per field.
+
+        In a block, a member the meter does not have is filled with ``FF`` bytes (a
+        single-phase meter answering the voltage block ``0201FF00``: phase A, then
+        ``FF FF`` ``FF FF`` for B and C, before +0x33): that member decodes to None, the
+        others as usual. ``FF`` is never valid packed BCD, so nothing real is lost.
+        """
         if len(raw) != self.nbytes:
             raise FrameError(
                 f"{self.di_text} ({self.name}) needs {self.nbytes} data bytes, got {len(raw)}"
             )
-        out: list[Value] = []
+        out: list[Value | None] = []
         pos = 0
-        try:
-            for f in self.fields:
-                out.append(f.format.decode(raw[pos : pos + f.format.nbytes]))
-                pos += f.format.nbytes
-        except FrameError as exc:
-            raise FrameError(f"{self.di_text} ({self.name}): {exc}") from exc
+        for f in self.fields:
+            size = f.format.nbytes
+            chunk = raw[pos : pos + size]
+            pos += size
+            try:
+                out.append(f.format.decode(chunk))
+            except FrameError as exc:
+                # checked only after a failure, so the usual reply costs nothing more
+                if self.members and chunk.count(0xFF) == size:
+                    out.append(None)  # an absent member
+                    continue
+                raise FrameError(f"{self.di_text} ({self.name}): {exc}") from exc
         return tuple(out)
+
+    def decode_lenient(self, raw: bytes) -> tuple[tuple[Value | None, ...], str | None]:
+        """A DL/T 645-1997 block as real meters send it -> (values, what was skipped).
+
+        Some 1997 meters end a block with the delimiter ``AA`` (before +0x33) or send
+        bytes after the members (a vendor's extra items); some send fewer members. Members
+        are decoded in order as far as the bytes go; a member cut short or undecodable
+        is None; whatever is left over is described in the second element (None when
+        the reply was exactly the block). Byte layout, e.g. ``B61F`` (3 x XXX V)::
+
+            20 02 | 19 02 | 21 02 | AA          -> (220, 219, 221), "delimiter AA"
+            20 02 | 19 02 | 21 02 | 11 22 33    -> (220, 219, 221), "3 extra bytes ..."
+        """
+        if len(raw) == self.nbytes:
+            try:
+                return self.decode(raw), None
+            except FrameError:
+                pass
+        body = raw
+        notes: list[str] = []
+        if body.endswith(b"\xaa") and len(body) != self.nbytes:
+            body = body[:-1]
+            notes.append("delimiter AA after the members")
+        out: list[Value | None] = []
+        pos = 0
+        for f in self.fields:
+            size = f.format.nbytes
+            chunk = body[pos : pos + size]
+            pos += size
+            if len(chunk) < size or chunk.count(0xFF) == size or chunk.count(0xAA) == size:
+                out.append(None)
+                continue
+            try:
+                out.append(f.format.decode(chunk))
+            except FrameError as exc:
+                out.append(None)
+                notes.append(f"{f.quantity} undecodable ({exc})")
+        if len(body) < self.nbytes:
+            notes.append(f"{self.nbytes - len(body)} bytes of members missing")
+        elif len(body) > self.nbytes:
+            extra = body[self.nbytes :]
+            notes.append(f"{len(extra)} extra bytes after the members skipped: {extra.hex(' ')}")
+        return tuple(out), "; ".join(notes) or None
 
 
 def di_length(version: Version) -> int:
@@ -183,6 +238,15 @@ EXTRA_QUANTITIES: Final[tuple[str, ...]] = (
     "pf_block",
     "freeze_energy_import",
     "freeze_energy_export",
+    # cost-control (prepayment, 费控) meters and meter constants
+    "energy_remaining",
+    "energy_overdraft",
+    "money_remaining",
+    "money_overdraft",
+    "purchase_count",
+    "money_purchased_total",
+    "meter_constant_active",
+    "meter_constant_reactive",
 )
 
 
@@ -290,6 +354,38 @@ def _freezes_2007() -> tuple[DataItem, ...]:
     return tuple(rows)
 
 
+#: Cost-control (费控, prepayment) meters' items and the meter constants. DL/T 645-2007
+#: appendix A; the identifiers and formats as public implementations use them (a
+#: prepayment client's table: 00900100/00900101 remaining/overdraft energy, 00900200/
+#: 00900201 remaining/overdraft money "4 bytes xxxxxx.xx", 03330201 purchase count
+#: "2 bytes", 03330601 cumulative purchase money "4 bytes"; meter firmware tables list
+#: 04000409/0400040A as the active/reactive pulse constants, 3 bytes).
+COST_CONTROL_2007: Final[tuple[DataItem, ...]] = (
+    _one(0x00900100, "2007", "remaining energy", "energy_remaining", ENERGY, "kWh"),
+    _one(0x00900101, "2007", "overdraft energy", "energy_overdraft", ENERGY, "kWh"),
+    _one(0x00900200, "2007", "remaining money", "money_remaining", ENERGY, "yuan"),
+    _one(0x00900201, "2007", "overdraft money", "money_overdraft", ENERGY, "yuan"),
+    _one(
+        0x03330201,
+        "2007",
+        "purchase count after the last purchase",
+        "purchase_count",
+        number("XXXX"),
+        None,
+    ),
+    _one(
+        0x03330601,
+        "2007",
+        "cumulative purchased money after the last purchase",
+        "money_purchased_total",
+        ENERGY,
+        "yuan",
+    ),
+    _one(0x04000409, "2007", "active constant", "meter_constant_active", COUNT, "imp/kWh"),
+    _one(0x0400040A, "2007", "reactive constant", "meter_constant_reactive", COUNT, "imp/kvarh"),
+)
+
+
 CATALOGUE_2007: Final[tuple[DataItem, ...]] = (
     *_energy_2007(0x0000, "energy_combined", "combined", ENERGY_SIGNED),
     *_energy_2007(0x0001, "energy_import", "forward", ENERGY),
@@ -359,6 +455,7 @@ CATALOGUE_2007: Final[tuple[DataItem, ...]] = (
     _one(0x04000401, "2007", "communication address", "meter_address", digits(12), None),
     _one(0x04000402, "2007", "meter number", "meter_number", digits(12), None),
     *_freezes_2007(),
+    *COST_CONTROL_2007,
 )
 
 

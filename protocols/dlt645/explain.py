@@ -18,6 +18,15 @@ Output, per frame, exactly these keys::
     unit          string or null (the catalogue unit of the DI)
     checksum_ok   bool
 
+and, only when they apply:
+
+    raw           the item data as hex (0x33 removed, low byte first as it travels) when
+                  the DI is not in the catalogue, so its values list is empty
+    skipped       what a DL/T 645-1997 block reply carried beyond its members (the
+                  delimiter AA, extra bytes) or lacked; the members are decoded anyway
+
+A block member the meter filled with FF bytes (it has no such phase) is shown as null.
+
 A frame whose checksum is wrong is still decoded and shown with ``checksum_ok: false``
 (the rest of it may be trusted as far as the bytes go); it makes the exit status 1, like
 a frame that cannot be decoded at all, which prints ``{"error": "<what and where>"}``.
@@ -41,7 +50,7 @@ from .meter import parse_request
 from .version import detect_version
 
 
-def _json_value(value: Value) -> Any:
+def _json_value(value: Value | None) -> Any:
     if isinstance(value, (date, time)):  # datetime is a date
         return value.isoformat()
     return value
@@ -69,9 +78,10 @@ def explain(text: str) -> dict[str, Any]:
     frame = info.frame
     version = detect_version(frame)
     di: int | None = None
-    values: tuple[Value, ...] = ()
+    values: tuple[Value | None, ...] = ()
     entry: DataItem | None = None
     error: list[str] | None = None
+    extra: dict[str, Any] = {}
     known = function_info(frame.function, version) is not None
     try:
         if frame.is_reply and frame.is_error:
@@ -81,6 +91,10 @@ def explain(text: str) -> dict[str, Any]:
         elif frame.is_reply and known:
             reply = parse_reply(frame, version)
             di, values, entry = reply.di, reply.values, reply.item
+            if di is not None and entry is None:
+                extra["raw"] = reply.raw.hex(" ").upper()
+            if reply.skipped is not None:
+                extra["skipped"] = reply.skipped
         elif known:
             request = parse_request(frame, version)
             di, entry = request.di, request.item
@@ -110,6 +124,7 @@ def explain(text: str) -> dict[str, Any]:
         "values": [_json_value(v) for v in values],
         "unit": entry.unit if entry else None,
         "checksum_ok": info.checksum_ok,
+        **extra,
     }
 
 

@@ -128,7 +128,7 @@ class Reply:
     function_name: str
     version: Version
     di: int | None
-    values: tuple[Value, ...]
+    values: tuple[Value | None, ...]
     raw: bytes
     data: bytes
     more_follows: bool
@@ -136,6 +136,7 @@ class Reply:
     error: tuple[str, ...] | None
     error_code: int | None
     item: DataItem | None
+    skipped: str | None = None  # a 1997 block's delimiter / extra bytes, said in words
 
     @property
     def unit(self) -> str | None:
@@ -165,12 +166,13 @@ def parse_reply(
 
     def reply(
         di: int | None = None,
-        values: tuple[Value, ...] = (),
+        values: tuple[Value | None, ...] = (),
         raw: bytes = b"",
         seq: int | None = None,
         entry: DataItem | None = None,
         error: tuple[str, ...] | None = None,
         code: int | None = None,
+        skipped: str | None = None,
     ) -> Reply:
         return Reply(
             frame.address,
@@ -187,6 +189,7 @@ def parse_reply(
             error,
             code,
             entry,
+            skipped,
         )
 
     if frame.is_error:
@@ -212,12 +215,15 @@ def parse_reply(
         raw = data[size:-1] if has_seq else data[size:]
         seq = data[-1] if has_seq else None
         entry = find_item(di, ver)
-        values: tuple[Value, ...] = ()
+        values: tuple[Value | None, ...] = ()
+        skipped = None
         if entry is not None:
             complete = not frame.more_follows and name == "read_data"
-            if complete or len(raw) == entry.nbytes:
+            if ver == "1997" and entry.is_block and complete and len(raw) != entry.nbytes:
+                values, skipped = entry.decode_lenient(raw)
+            elif complete or len(raw) == entry.nbytes:
                 values = entry.decode(raw)  # FrameError on a wrong length or bad BCD
-        return reply(di, values, raw, seq, entry)
+        return reply(di, values, raw, seq, entry, skipped=skipped)
 
     if name == "read_address":
         if len(data) != 6:

@@ -50,7 +50,7 @@ class Request:
     payload: bytes = b""
     password: str | None = None
     operator: str | None = None
-    values: tuple[Value, ...] = ()
+    values: tuple[Value | None, ...] = ()
     time: datetime | None = None  # broadcast time (08)
     freeze_pattern: str | None = None  # freeze (16), mmhhDDMM wire order
     baud: int | None = None  # change baud (17 / 0C)
@@ -101,7 +101,7 @@ def parse_request(frame: Frame, version: Version | None = None) -> Request:
         operator = operator_from_wire(data[size + 4 : fixed]) if ver == "2007" else None
         payload = data[fixed:]
         entry = find_item(di, ver)
-        values: tuple[Value, ...] = ()
+        values: tuple[Value | None, ...] = ()
         if entry is not None and len(payload) == entry.nbytes:
             values = entry.decode(payload)
         return replace(

@@ -71,6 +71,13 @@ def test_discover_prints_a_configuration_snippet(running: RunningFleet) -> None:
     assert 'address = "000000000900"' in out.stdout
 
 
+def test_discover_finds_1997_meters(running: RunningFleet) -> None:
+    out = edge("discover", "--port", running.urls["b2"], "--timeout-ms", "300")
+    assert out.returncode == 0, out.stderr
+    assert "# 1 DL/T 645-1997 meters" in out.stdout
+    assert 'address = "000000001997"\nprotocol = "1997"' in out.stdout
+
+
 def test_discover_modbus_units(running: RunningFleet) -> None:
     out = edge(
         "discover",
@@ -83,7 +90,37 @@ def test_discover_modbus_units(running: RunningFleet) -> None:
         "300",
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"units": [1, 2]}
+    assert out.stdout.startswith(f"# 2 Modbus meters on {running.urls['mb']}: unit ids [1, 2]")
+    snippet = out.stdout
+    assert snippet.count("[[bus.meter]]") == 2
+    assert 'protocol = "modbus"' in snippet and "unit = 2" in snippet
+    # the model cannot be told from a unit id: the installer fills it in
+    assert "# profile" in snippet and "dtsu666" in snippet
+
+
+def test_read_a_modbus_meter(running: RunningFleet) -> None:
+    out = edge(
+        "read",
+        "--port",
+        running.urls["mb"],
+        "--protocol",
+        "modbus",
+        "--profile",
+        "sdm120",
+        "--unit",
+        "2",
+        "--timeout-ms",
+        "500",
+        "energy_import_total",
+        "voltage_c",
+    )
+    assert out.returncode == 1, out.stderr  # sdm120 is single-phase: no voltage_c
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert lines[0]["item"] == "energy_import_total" and lines[0]["unit"] == "kWh"
+    assert lines[0]["values"][0] == pytest.approx(
+        running.sim.expected("MB2")["energy_import_total"], abs=0.01
+    )
+    assert "no quantity 'voltage_c'" in lines[1]["error"]
 
 
 def test_check_config_reports_field_errors(tmp_path: Path) -> None:

@@ -17,6 +17,13 @@ Sources (the ``source`` field of each vector):
   ``dlt645`` 3.2.0 (``DLT645Protocol.build_frame``), not by our code. ``test_vectors``
   re-checks each with a five-line reference encoder of its own.
 
+- ``PUBLIC``: replies published in a public Java DL/T 645 meter simulator's source, each
+  with the value its author noted beside it (found with a code search; the index quoted the
+  file without naming its repository, so the frames are cited here with the author's notes:
+  "三相电压: 225.6, -1, -1" for the voltage block of a single-phase meter, "剩余金额:
+  198.56", "开盖次数: 27"). They are what that simulator's author saw meters send, and
+  our decoder refused the first and left the second empty before issue 18.
+
 The broadcast-time capture is quoted in the reference from its control byte on
 (``... 08 06 84 55 43 38 39 4A 4B 16``); with the broadcast address in front its checksum
 ``4B`` checks out, so that vector is the whole captured frame.
@@ -583,5 +590,28 @@ VECTORS: tuple[Vector, ...] = (
         lambda: d.build_error_reply(A97, "read_data", ["no_such_data"], "1997"),
         0,
         frozenset({"error"}),
+    ),
+    V(
+        "public_single_phase_voltage_block",
+        "68 12 00 00 00 10 20 68 91 0A 33 32 34 35 89 55 32 32 32 32 21 16",
+        "PUBLIC",
+        rep("2007", "201000000012", "91", "read_data", "0201FF00", [225.6, None, None], "V"),
+        lambda: d.build_read_reply_raw("201000000012", "0201FF00", bytes.fromhex("5622FFFFFFFF")),
+        0,
+        frozenset({"block"}),
+    ),
+    V(
+        "public_remaining_money",
+        "68 12 00 00 00 10 20 68 91 08 33 35 C3 33 89 CB 34 33 C4 16",
+        "PUBLIC",
+        rep("2007", "201000000012", "91", "read_data", "00900200", [198.56], "yuan"),
+        _reply("00900200", 198.56, address="201000000012"),
+    ),
+    V(
+        "public_cover_open_count",
+        "68 12 00 00 00 10 20 68 91 07 33 40 63 36 5A 33 33 76 16",
+        "PUBLIC",
+        rep("2007", "201000000012", "91", "read_data", "03300D00", [27]),
+        _reply("03300D00", 27, address="201000000012"),
     ),
 )
