@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from protocols.vocabulary import FREEZE_HISTORY_DAYS
 from server.api.app import create_app
 from server.archive import importer
 from server.checks.reread import auto_reread
@@ -394,7 +395,7 @@ def test_one_bad_gateway_record_does_not_stop_the_reread_job(pg_url: str) -> Non
     with psycopg.connect(pg_url) as conn:
         sent = auto_reread(conn, date(2026, 11, 20), per_gateway=100)
         conn.commit()
-        assert sent == {"gw-2": 7}
+        assert sent == {"gw-2": FREEZE_HISTORY_DAYS}  # every missing day of the history
         assert conn.execute("SELECT DISTINCT gateway_id FROM gateway_commands").fetchall() == [
             ("gw-2",)
         ]
