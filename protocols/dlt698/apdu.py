@@ -25,7 +25,7 @@ follow report and an OPTIONAL time tag (each ``00`` absent, ``01`` + content)::
     87   ACTION-Response         01 OMD DAR OPTIONAL-Data | 02 list | 03 (... OAD Get-Result)
     88   REPORT-Notification     01 List (A-ResultNormal) | 02 RecordList (A-ResultRecord) |
                                  03 TransData (port OAD, octet-strings)
-    08   REPORT-Response         01 List | 02 RecordList | 03 TransData: PIID, OADs
+    08   REPORT-Response         01 List | 02 RecordList: PIID, OADs | 03 TransData: PIID
     09   PROXY-Request           01 GetList | 02 GetRecord | 03 SetList | 04 SetThenGetList |
                                  05 ActionList | 06 ActionThenGetList | 07 TransCommand
     89   PROXY-Response          the same choices, answered per target TSA
@@ -500,7 +500,8 @@ class ReportNotification:
 
 @dataclass(frozen=True, slots=True)
 class ReportResponse:
-    """REPORT-Response (the client's acknowledgement): the OADs it received."""
+    """REPORT-Response (the client's acknowledgement): the OADs it received (none for
+    TransData, which is acknowledged by its PIID alone)."""
 
     choice: int
     piid: int
@@ -870,6 +871,8 @@ def _decode_report_response(r: Reader) -> ReportResponse:
     if choice not in REPORT_CHOICES:
         raise r.fail(f"REPORT-Response choice {choice:02X} is not 01..03", at)
     piid = r.u8("PIID")
+    if choice == 3:  # ReportResponseTransData: the PIID alone
+        return _with_time_tag(ReportResponse(3, piid), r)
     oads = tuple(r.u32("OAD") for _ in range(r.count("OAD count")))
     return _with_time_tag(ReportResponse(choice, piid, oads), r)
 
@@ -1348,7 +1351,8 @@ def _encode_into(w: bytearray, a: Apdu) -> None:  # noqa: C901 - one dispatch ta
         _w_trailer(w, a)
     elif isinstance(a, ReportResponse):
         w += bytes((a.choice, a.piid))
-        _w_seq(w, a.oads, _w_u32)
+        if a.choice != 3:
+            _w_seq(w, a.oads, _w_u32)
         _w_time_tag(w, a.time_tag)
     elif isinstance(a, ProxyRequest):
         _encode_proxy_request(w, a)

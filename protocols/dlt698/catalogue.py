@@ -273,7 +273,7 @@ CATALOGUE: Final[tuple[ObjectDef, ...]] = (
         _DLU,
         -4,
         "kW",
-        _tariffs("max_demand_import")[:1]
+        ("max_demand_import",)
         + (
             "max_demand_import_t1",
             "max_demand_import_t2",
