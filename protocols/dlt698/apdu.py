@@ -33,6 +33,7 @@ follow report and an OPTIONAL time tag (each ``00`` absent, ``01`` + content)::
                                  01 RN | 02 RN_MAC | 03 SID
     90   SECURITY-Response       00 plain / 01 cipher octet-string / 02 DAR; OPTIONAL 00 MAC
     EE   ERROR-Response          PIID, 01 APDU cannot be parsed / 02 not supported / FF other
+                                 (a server APDU: follow report and time tag close it too)
 
 A-ResultNormal = OAD + (00 DAR | 01 Data). A-ResultRecord = OAD + RCSD + (00 DAR | 01 n
 rows, each one Data per RCSD column). Decoding accepts an APDU whose optional trailer
@@ -117,6 +118,9 @@ PROXY_CHOICES: Final[dict[int, str]] = {
     6: "ActionThenGetList",
     7: "TransCommand",
 }
+#: The application-layer protocol version a CONNECT-Request proposes (0x0010, as a public
+#: Java 698.45 tool's connect request and the PyPI dlt698 peer's server both use).
+PROTOCOL_VERSION: Final[int] = 0x0010
 #: LINK-Request types.
 LINK_LOGIN: Final[int] = 0
 LINK_HEARTBEAT: Final[int] = 1
@@ -291,7 +295,7 @@ class ConnectRequest:
     3 signature (``auth`` = (ciphertext, signature))."""
 
     piid: int
-    version: int = 0x0016
+    version: int = PROTOCOL_VERSION
     protocol_conformance: bytes = b"\xff" * 8
     function_conformance: bytes = b"\xff" * 16
     send_max: int = 0x0200
@@ -316,7 +320,7 @@ class ConnectResponse:
 
     piid: int
     factory: FactoryVersion = field(default_factory=FactoryVersion)
-    version: int = 0x0016
+    version: int = PROTOCOL_VERSION
     protocol_conformance: bytes = b"\xff" * 8
     function_conformance: bytes = b"\xff" * 16
     send_max: int = 0x0200
@@ -608,6 +612,8 @@ class ErrorResponse:
 
     piid: int
     kind: int
+    follow: FollowReport | None = None
+    time_tag: TimeTag | None = None
     tag = ERROR_RESPONSE
 
     @property
@@ -1122,7 +1128,7 @@ def decode_apdu(raw: bytes | bytearray | memoryview, base: int = 0) -> Apdu:
         piid = r.u8("PIID-ACD")
         out = _with_trailer(ReleaseNotification(piid, read_date_time_s(r), read_date_time_s(r)), r)
     elif tag == ERROR_RESPONSE:
-        out = ErrorResponse(r.u8("PIID"), r.u8("error kind"))
+        out = _with_trailer(ErrorResponse(r.u8("PIID"), r.u8("error kind")), r)
     else:
         raise r.fail(f"unknown APDU tag {tag:02X}", 0)
     r.done(out.service)
@@ -1438,6 +1444,7 @@ def _encode_into(w: bytearray, a: Apdu) -> None:  # noqa: C901 - one dispatch ta
         _w_trailer(w, a)
     elif isinstance(a, ErrorResponse):
         w += bytes((a.piid, a.kind))
+        _w_trailer(w, a)
     else:  # pragma: no cover - the union is exhaustive
         raise RequestError(f"not an APDU: {a!r}")
 

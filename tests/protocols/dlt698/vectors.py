@@ -48,7 +48,9 @@ over, no code was copied.
 
 :data:`APDU_VECTORS` are APDUs without a link frame: the test vectors of that C++ library
 (id 70200225277; its first six it attributes to the standard's annex D) and the examples of
-a distilled copy of the standard quoted in a public parser's tests (id 59986451071).
+a distilled copy of the standard quoted in a public parser's tests (id 59986451071), and the
+connect request of the Java frame tool (``JAVA-TOOL``, its test case 4: version 0x0010, every
+conformance bit set, 1024-byte frames, timeout 100 s).
 """
 
 from __future__ import annotations
@@ -2315,7 +2317,7 @@ BUILDERS: dict[str, Callable[[], bytes]] = {
 class ApduVector:
     hex: str
     service: str
-    source: str  # "PEER-TEST" or "DOC-DISTILLED"
+    source: str  # "PEER-TEST", "DOC-DISTILLED" or "JAVA-TOOL"
 
     @property
     def raw(self) -> bytes:
@@ -2466,6 +2468,12 @@ APDU_VECTORS: tuple[ApduVector, ...] = (
         "DOC-DISTILLED",
     ),
     A("01 00 00 00 B4 07 E0 05 13 04 08 05 00 00 A4", "LINK-Request", "DOC-DISTILLED"),
+    A(
+        "02 17 00 10 FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF "
+        "04 00 04 00 01 04 00 00 00 00 64 00 00",
+        "CONNECT-Request",
+        "JAVA-TOOL",
+    ),
 )
 
 #: An APDU of the distilled document that is inconsistent in itself: its plaintext length
