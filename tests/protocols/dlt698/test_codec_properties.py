@@ -134,3 +134,11 @@ def test_values_that_do_not_fit_are_request_errors() -> None:
         d.ServerAddress("12345")
     with pytest.raises(d.RequestError):
         d.parse_oad("4001")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_fast_crc_equals_the_reference_table(data: bytes) -> None:
+    from protocols.dlt698.crc import crc16_reference
+
+    assert d.crc16(data) == crc16_reference(data)
