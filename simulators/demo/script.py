@@ -124,16 +124,32 @@ def freeze_days(api: ServerApi, meter: str, first: date, last: date) -> set[str]
 
 
 class Commands:
-    """The demo's commands as the server reports them; a finished one is asked once."""
+    """The demo's commands as the server reports them; a finished one is asked once. With
+    the concentrators given, the states come from one listing per concentrator (asking
+    every pending command on every poll was a few hundred requests a second, which slowed
+    the very reads it waited for)."""
 
-    def __init__(self, api: ServerApi, ids: Iterable[str]) -> None:
+    def __init__(self, api: ServerApi, ids: Iterable[str], gateways: Iterable[str] = ()) -> None:
         self.api = api
         self.pending = list(ids)
+        self.gateways = sorted(set(gateways))
         self.finished: dict[str, dict[str, Any]] = {}
 
+    def _states(self) -> dict[str, str]:
+        """Command id -> status from each concentrator's listing (newest first)."""
+        out: dict[str, str] = {}
+        for gw in self.gateways:
+            body = self.api.get(path("gateways", gw, "commands"), limit=1000)
+            out.update({str(c["id"]): str(c["status"]) for c in body["items"]})
+        return out
+
     def answered(self) -> int:
+        states = self._states() if self.gateways else {}
         still = []
         for cmd_id in self.pending:
+            if states.get(cmd_id, "?") not in (*ANSWERED, "?"):
+                still.append(cmd_id)  # listed, not answered yet
+                continue
             row = self.api.get(path("commands", cmd_id))
             if row["status"] in ANSWERED:
                 self.finished[cmd_id] = row
@@ -209,12 +225,13 @@ def follow_history(
             answered = commands.answered()
             progress.update(t_hist, completed=commands.items_answered())
             progress.update(t_cmd, completed=answered)
-            # the readings of an answer may still be on their way to the database
-            stored = sum(len(freeze_days(api, m, days[0], days[-1])) for m in meters)
-            if answered + stored != last_seen:
-                last_change, last_seen = time.monotonic(), answered + stored
-            settled = time.monotonic() - last_change > 2
-            if answered >= total and settled:
+            seen = answered
+            if answered >= total:
+                # the readings of the last answers may still be on their way to the database
+                seen += sum(len(freeze_days(api, m, days[0], days[-1])) for m in meters)
+            if seen != last_seen:
+                last_change, last_seen = time.monotonic(), seen
+            elif answered >= total and time.monotonic() - last_change > 2:
                 break
             stop.wait(0.5)
 
@@ -222,16 +239,19 @@ def follow_history(
 @dataclass
 class RunReport:
     """What this run of the demo asked and got (never what earlier runs on the same data
-    directory left in the database): the meter-days it asked of the meters' freeze history
-    and which it could not read, the rules' findings over the days it checked."""
+    directory left in the database): the meter-days it asked of the meters' freeze history,
+    those its commands answered and those they could not read, the rules' findings over the
+    days it checked. A meter-day counts as read only once its command answered."""
 
     days: list[date] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=dict)  # meter -> meter-days asked
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    answered: dict[str, int] = field(default_factory=dict)  # meter -> meter-days answered
+    failed: list[dict[str, Any]] = field(default_factory=list)  # answered, not read
     found: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     history_s: float | None = None  # seconds from the start until the history was read
     story_s: float | None = None  # ... until the anomalies were in the archive
+    checked: bool = False  # the rules ran over the history and today
 
     def ask(self, fleet: Fleet, days: list[date]) -> None:
         self.days = list(days)
@@ -239,10 +259,19 @@ class RunReport:
             if keeps_history(m):
                 self.asked[m.archive_id] = self.asked.get(m.archive_id, 0) + len(days)
 
+    def take(self, commands: Commands) -> None:
+        """The answers of this run's history commands."""
+        answered: Counter[str] = Counter()
+        for row in commands.finished.values():
+            for item in (row.get("args") or {}).get("items") or []:
+                answered[str(item.get("meter"))] += 1
+        self.answered = dict(answered)
+        self.failed = commands.failed_items()
+
     def read_by_meter(self) -> dict[str, int]:
-        """Meter-days read per meter asked: asked minus the failed ones."""
+        """Meter-days read per meter asked: answered minus the failed ones."""
         missed = Counter(str(f.get("meter")) for f in self.failed)
-        return {m: n - min(n, missed[m]) for m, n in self.asked.items()}
+        return {m: max(0, self.answered.get(m, 0) - missed[m]) for m in self.asked}
 
     def totals(self) -> tuple[int, int]:
         """(meter-days asked, meter-days read) in this run."""
@@ -251,18 +280,24 @@ class RunReport:
     def line(self) -> str:
         """One line for the console and the log."""
         asked, read = self.totals()
+        unanswered = asked - sum(min(self.answered.get(m, 0), n) for m, n in self.asked.items())
         found = sum(self.found.values())
         took = f" in {self.history_s:.0f} s" if self.history_s is not None else ""
+        open_ = f" ({unanswered} not answered)" if unanswered else ""
         story = (
             f"; the archive complete {self.story_s:.0f} s after the start"
             if self.story_s is not None
             else ""
         )
-        return (
-            f"this run: {read} of {asked} meter-days of freeze history read{took}{story}; "
+        rules = (
             f"the rules found {found} anomalies over those {len(self.days)} days and today"
             + (f" ({', '.join(f'{r} {n}' for r, n in self.found.items())})" if found else "")
-            + f"; running {time.monotonic() - self.started:.0f} s"
+            if self.checked
+            else "the rules were not run (stopped before)"
+        )
+        return (
+            f"this run: {read} of {asked} meter-days of freeze history read{open_}{took}"
+            f"{story}; {rules}; running {time.monotonic() - self.started:.0f} s"
         )
 
 
@@ -339,17 +374,19 @@ def tell_story(
     history and today: after this the archive shows every fault the fleet carries."""
     report.ask(fleet, days)
     wanted, ids = request_history(api, fleet, days)
-    history = Commands(api, ids)
+    gateways = [gateway_of(b) for _, b in fleet.meters]
+    history = Commands(api, ids, gateways)
     follow_history(api, fleet, days=days, today=today, wanted=wanted, commands=history, stop=stop)
-    report.failed = history.failed_items()
+    report.take(history)
     report.history_s = time.monotonic() - report.started
     if stop.is_set():
         return
     with console.status("reading every meter now (召测) and checking the meters' clocks…"):
-        now_cmds = Commands(api, read_today(api, fleet))
+        now_cmds = Commands(api, read_today(api, fleet), [gateway_of(b) for _, b in fleet.meters])
         wait_answered(now_cmds, stop)
     with console.status("running the anomaly rules over the history and today…"):
         report.found = run_checks(api, [*days, today])
+        report.checked = True
     report.story_s = time.monotonic() - report.started
 
 

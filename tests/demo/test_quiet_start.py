@@ -5,11 +5,14 @@ result the server would dead-letter)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
@@ -78,3 +81,50 @@ def test_an_edge_takes_only_its_command_topic_for_commands(tmp_path: Path) -> No
         assert up._commands.get_nowait() == b"{}"
     finally:
         box.close()
+
+
+def test_a_client_subscribing_while_a_message_is_handed_out_does_not_lose_it(
+    tmp_path: Path,
+) -> None:
+    """amqtt walked its live subscription table while awaiting the ACL check: a client that
+    subscribed meanwhile (the demo's edges connect while the server sends commands) broke
+    the walk ("dictionary changed size during iteration", logged as an error at start) and
+    the subscribers after that point never got the message."""
+    from server.broker_credentials import BrokerCredentials
+    from server.broker_guard import GuardedBroker, broker_config
+
+    got: list[str] = []
+
+    class Session:
+        def __init__(self, name: str) -> None:
+            self.client_id, self.clean_session, self.is_anonymous = name, True, False
+            self.transitions = type("T", (), {"state": "connected"})()
+
+    class Handler:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def mqtt_publish(self, topic: str, data: bytes, qos: int, retain: bool) -> None:
+            got.append(self.name)
+
+    async def main() -> None:
+        creds = BrokerCredentials.load_or_create(tmp_path)
+        broker = GuardedBroker(broker_config(0, creds, "meterlink"))
+        topic = wire.topic("gw-01", wire.Channel.CMD)
+        subscribers = [Session(f"s{n}") for n in range(3)]
+        broker._subscriptions = {topic: [(subscribers[0], 1)], "x/+/y": [(subscribers[1], 1)]}
+        broker._subscriptions["meterlink/#"] = [(subscribers[2], 1)]
+
+        async def acl(session: Any, topic: str, action: Any) -> bool:
+            broker._subscriptions[f"new/{len(broker._subscriptions)}"] = []  # someone subscribes
+            return True
+
+        broker._topic_filtering = acl
+        broker._get_handler = lambda session: Handler(session.client_id)
+        await broker._broadcast_queue.put({"session": None, "topic": topic, "data": b"{}"})
+        tasks: deque[asyncio.Task[Any]] = deque()
+        await broker._run_broadcast(tasks)
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    assert sorted(got) == ["s0", "s2"]

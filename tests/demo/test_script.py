@@ -176,9 +176,12 @@ def test_the_summary_counts_this_run_not_what_earlier_runs_stored(
     api.answers["/api/anomalies"] = {"items": []}
     report = script.RunReport()
     report.ask(fleet, days)
-    report.failed = [
-        {"meter": m, "date": d.isoformat(), "reason": "timeout"} for m in report.asked for d in days
-    ]
+    items = [{"meter": m, "date": d.isoformat()} for m in report.asked for d in days]
+    failed = [{**i, "reason": "timeout"} for i in items]
+    rows = {"c1": {"status": "error", "args": {"items": items}, "result": {"failed": failed}}}
+    commands = script.Commands(RecordingApi(rows), ["c1"])
+    commands.answered()
+    report.take(commands)
     assert report.totals() == (30 * len(report.asked), 0)
     script.summary(api, fleet, report, today)
     out = capsys.readouterr().out
@@ -195,3 +198,40 @@ def test_wait_answered_stops_at_a_stop() -> None:
     commands = script.Commands(RecordingApi({"x": {"status": "sent"}}), ["x"])
     script.wait_answered(commands, stop, timeout_s=5)
     assert commands.pending == ["x"]
+
+
+def test_a_run_stopped_during_the_history_counts_nothing_unanswered_as_read() -> None:
+    """Ctrl-C while the history is read: the commands not answered yet read nothing (the
+    summary said "2280 of 2280 meter-days read" after 14 s of a 60-day history)."""
+    fleet = demo_fleet()
+    days = [date(2026, 10, 30), date(2026, 10, 31)]
+    report = script.RunReport()
+    report.ask(fleet, days)
+    first = [{"meter": m, "date": "2026-10-30"} for m in report.asked]
+    rows = {
+        "a": {"status": "ok", "args": {"items": first}, "result": {"read": 99, "failed": []}},
+        "b": {"status": "sent", "args": {"items": []}, "result": None},
+    }
+    commands = script.Commands(RecordingApi(rows), ["a", "b"])
+    commands.answered()
+    report.take(commands)
+    n = len(report.asked)
+    assert report.totals() == (2 * n, n)
+    line = report.line()
+    assert f"{n} of {2 * n} meter-days of freeze history read ({n} not answered)" in line
+    assert "the rules were not run" in line
+
+
+def test_states_come_from_one_listing_per_concentrator() -> None:
+    """Only a command the listing shows answered (or does not list) is fetched, once."""
+    rows = {"a": {"status": "ok", "result": {}}, "b": {"status": "sent", "result": None}}
+    api = RecordingApi(rows)
+    api.answers["/api/gateways/gw-01/commands"] = {
+        "items": [{"id": "a", "status": "ok"}, {"id": "b", "status": "sent"}]
+    }
+    commands = script.Commands(api, ["a", "b"], ["gw-01", "gw-01"])
+    assert commands.answered() == 1 and commands.pending == ["b"]
+    assert [url for _, url, _ in api.calls] == ["/api/gateways/gw-01/commands", "/api/commands/a"]
+    api.calls.clear()
+    assert commands.answered() == 1
+    assert [url for _, url, _ in api.calls] == ["/api/gateways/gw-01/commands"]
