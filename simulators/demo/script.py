@@ -377,6 +377,8 @@ def tell_story(
     gateways = [gateway_of(b) for _, b in fleet.meters]
     history = Commands(api, ids, gateways)
     follow_history(api, fleet, days=days, today=today, wanted=wanted, commands=history, stop=stop)
+    if stop.is_set():
+        history.answered()  # what was answered by the stop, once more
     report.take(history)
     report.history_s = time.monotonic() - report.started
     if stop.is_set():
