@@ -68,10 +68,17 @@ def keeps_history(m: MeterSpec) -> bool:
     return m.protocol == "dlt645-2007"
 
 
-def request_history(api: ServerApi, fleet: Fleet, days: list[date]) -> tuple[int, list[str]]:
-    """One backfill command per concentrator and day (oldest day first, so a day's
-    consumption can be judged as soon as it arrives) for the meters that keep a freeze
-    history; returns the meter-days asked for and the commands' ids."""
+#: days of history one backfill command asks (a command per day was 90 commands for the
+#: default 30 days, whose traffic and bookkeeping took longer than the reads)
+DAYS_PER_COMMAND = 10
+
+
+def request_history(
+    api: ServerApi, fleet: Fleet, days: list[date], days_per_command: int = DAYS_PER_COMMAND
+) -> tuple[int, list[str]]:
+    """Backfill commands to each concentrator for the meters that keep a freeze history,
+    ``days_per_command`` days each, oldest day first (so a day's consumption can be judged
+    as soon as it arrives); returns the meter-days asked for and the commands' ids."""
     wanted = 0
     commands: list[str] = []
     by_gw: dict[str, list[str]] = {}
@@ -79,8 +86,12 @@ def request_history(api: ServerApi, fleet: Fleet, days: list[date]) -> tuple[int
         if keeps_history(m):
             by_gw.setdefault(gateway_of(bus), []).append(m.archive_id)
     for gw, meters in sorted(by_gw.items()):
-        for day in days:
-            items = [{"meter": mid, "date": day.isoformat()} for mid in meters]
+        for first in range(0, len(days), days_per_command):
+            items = [
+                {"meter": mid, "date": day.isoformat()}
+                for day in days[first : first + days_per_command]
+                for mid in meters
+            ]
             sent = api.post(
                 path("gateways", gw, "commands"), {"name": "backfill", "args": {"items": items}}
             )
@@ -89,10 +100,9 @@ def request_history(api: ServerApi, fleet: Fleet, days: list[date]) -> tuple[int
     return wanted, commands
 
 
-def read_today(api: ServerApi, fleet: Fleet) -> list[str]:
-    """召测 every meter now (its voltages, currents and power: what a broken phase shows)
-    and check every concentrator's meter clocks (校时: each meter's clock offset is recorded,
-    then the time is set); returns the commands' ids."""
+def read_now(api: ServerApi, fleet: Fleet) -> list[str]:
+    """召测 every meter now (its voltages, currents and power: what a broken phase shows);
+    returns the commands' ids."""
     ids = []
     for m, bus in fleet.meters:
         sent = api.post(
@@ -100,10 +110,22 @@ def read_today(api: ServerApi, fleet: Fleet) -> list[str]:
             {"name": "read_now", "args": {"meter": m.archive_id}},
         )
         ids.append(str(sent["id"]))
+    return ids
+
+
+def check_clocks(api: ServerApi, fleet: Fleet) -> list[str]:
+    """Check every concentrator's meter clocks (校时: each meter's clock offset is recorded,
+    then the time is set); returns the commands' ids."""
+    ids = []
     for gw in sorted({gateway_of(b) for _, b in fleet.meters}):
         sent = api.post(path("gateways", gw, "commands"), {"name": "time_sync", "args": {}})
         ids.append(str(sent["id"]))
     return ids
+
+
+def read_today(api: ServerApi, fleet: Fleet) -> list[str]:
+    """:func:`read_now` and :func:`check_clocks`: every command the day's reads take."""
+    return read_now(api, fleet) + check_clocks(api, fleet)
 
 
 def run_checks(api: ServerApi, days: list[date]) -> dict[str, int]:
@@ -373,8 +395,11 @@ def tell_story(
     """Read the history, read every meter now, check the clocks, run the rules over the
     history and today: after this the archive shows every fault the fleet carries."""
     report.ask(fleet, days)
-    wanted, ids = request_history(api, fleet, days)
     gateways = [gateway_of(b) for _, b in fleet.meters]
+    # the reads of today go first (an edge takes a read-now before a backfill's next item),
+    # the clocks are checked once the history is in (the time set moves a meter's freezes)
+    now_ids = read_now(api, fleet)
+    wanted, ids = request_history(api, fleet, days)
     history = Commands(api, ids, gateways)
     follow_history(api, fleet, days=days, today=today, wanted=wanted, commands=history, stop=stop)
     if stop.is_set():
@@ -384,8 +409,7 @@ def tell_story(
     if stop.is_set():
         return
     with console.status("reading every meter now (召测) and checking the meters' clocks…"):
-        now_cmds = Commands(api, read_today(api, fleet), [gateway_of(b) for _, b in fleet.meters])
-        wait_answered(now_cmds, stop)
+        wait_answered(Commands(api, now_ids + check_clocks(api, fleet), gateways), stop)
     with console.status("running the anomaly rules over the history and today…"):
         report.found = run_checks(api, [*days, today])
         report.checked = True

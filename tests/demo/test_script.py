@@ -70,17 +70,22 @@ def test_the_archive_is_written_through_the_archive_api() -> None:
     assert last_area[2]["master_meter_id"] == master
 
 
-def test_history_is_one_backfill_command_per_concentrator_and_day() -> None:
+def test_history_is_backfill_commands_per_concentrator_of_ten_days_oldest_first() -> None:
     fleet = demo_fleet()
     api = RecordingApi()
-    days = [date(2026, 10, 30), date(2026, 10, 31)]
+    days = [date(2026, 10, 1) + timedelta(days=n) for n in range(25)]
     wanted, ids = script.request_history(api, fleet, days)
     dlt2007 = [m for m, _ in fleet.meters if m.protocol == "dlt645-2007"]
-    assert wanted == 2 * len(dlt2007)
-    assert len(ids) == len(api.calls) == 2 * 3
+    assert wanted == 25 * len(dlt2007)
+    assert len(ids) == len(api.calls) == 3 * 3  # 10 + 10 + 5 days per concentrator
     method, url, body = api.calls[0]
     assert (method, url, body["name"]) == ("POST", "/api/gateways/gw-01/commands", "backfill")
-    assert {i["date"] for i in body["args"]["items"]} == {"2026-10-30"}
+    asked = [i["date"] for i in body["args"]["items"]]
+    assert asked == sorted(asked) and set(asked) == {d.isoformat() for d in days[:10]}
+    last = api.calls[2][2]["args"]["items"]
+    assert {i["date"] for i in last} == {d.isoformat() for d in days[20:]}
+    items = sum(len(b["args"]["items"]) for _, _, b in api.calls)
+    assert items == wanted
 
 
 def test_commands_are_asked_until_answered_and_their_failures_counted() -> None:
