@@ -6,7 +6,9 @@ seen before (a broker redelivery after a restart) is answered as a duplicate
 and not run again.
 
 A backfill runs on its own thread (one at a time, in arrival order): it can take hours of
-line time, and a read-now or a time sync arriving meanwhile must not wait for it.
+line time, and a read-now or a time sync arriving meanwhile must not wait for it. One still
+queued when the agent stops is answered as not run (:data:`NOT_RUN`), never left for the
+server to expire.
 
 A result is bounded: past :data:`RESULT_BUDGET_BYTES` encoded, :func:`fit_result` drops the
 per-item detail (a backfill's failed meter-days) to counts by reason, so a 10,000-item
@@ -20,7 +22,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 from protocols import wire
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 RESULT_BUDGET_BYTES: Final[int] = wire.MAX_PAYLOAD_BYTES // 16
 #: The longest error text a result carries (the wire takes up to 2,000 characters).
 ERROR_MAX_CHARS: Final[int] = 1000
+#: The answer to a backfill the agent dropped unstarted because it stopped.
+NOT_RUN: Final[str] = "not run: the edge agent stopped before this backfill's turn; ask again"
 
 
 def _encoded_size(obj: Mapping[str, Any]) -> int:
@@ -93,6 +97,8 @@ class CommandHandler:
         self._backfills = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-backfill")
         self._running = 0
         self._idle = threading.Condition()
+        #: backfills queued or running, by their future: close() answers those it drops
+        self._queued: dict[Future[None], wire.Command] = {}
 
     def _answer(
         self,
@@ -129,9 +135,9 @@ class CommandHandler:
         if cmd.name is CommandName.BACKFILL:
             with self._idle:
                 self._running += 1
-            self._backfills.submit(self._execute_in_background, cmd).add_done_callback(
-                self._backfill_done
-            )
+                future = self._backfills.submit(self._execute_in_background, cmd)
+                self._queued[future] = cmd
+            future.add_done_callback(self._backfill_done)
             return
         self._execute(cmd)
 
@@ -141,9 +147,20 @@ class CommandHandler:
             return self._idle.wait_for(lambda: self._running == 0, timeout)
 
     def close(self) -> None:
-        """Drop the backfills not started (their commands expire on the server); the
-        running one ends when its bus stops."""
+        """Drop the backfills not started, each answered as not run (left unanswered, the
+        server would wait for it until it expired, an hour or more, and keep its meter-days
+        as asked meanwhile); the running one ends when its bus stops, answered with what
+        it read."""
+        with self._idle:
+            queued = list(self._queued.items())
         self._backfills.shutdown(wait=False, cancel_futures=True)
+        for future, cmd in queued:
+            if not future.cancelled():
+                continue
+            try:
+                self._answer(cmd.id, cmd.name.value, False, NOT_RUN)
+            except Exception:  # the uplink is gone too: the server's expiry will say it
+                log.exception("backfill %s: could not answer that it was not run", cmd.id)
 
     def _execute_in_background(self, cmd: wire.Command) -> None:
         try:
@@ -151,9 +168,10 @@ class CommandHandler:
         except Exception:  # publishing the answer failed: nothing else would say so
             log.exception("backfill %s: could not answer", cmd.id)
 
-    def _backfill_done(self, _: object) -> None:  # run, or cancelled by close()
+    def _backfill_done(self, future: Future[None]) -> None:  # run, or cancelled by close()
         with self._idle:
             self._running -= 1
+            self._queued.pop(future, None)
             self._idle.notify_all()
 
     def _execute(self, cmd: wire.Command) -> None:

@@ -174,7 +174,8 @@ class EdgeRuntime:
         return job.collected
 
     def backfill(self, items: Sequence[BackfillItem], timeout: float = 300.0) -> dict[str, object]:
-        """补抄: read the daily freezes closing the given dates (source backfill)."""
+        """补抄: read the daily freezes closing the given dates (source backfill); answers
+        the meter-days read, the readings they gave and the meter-days that failed."""
         futures: list[tuple[BackfillItem, Future[JobResult]]] = []
         unknown = []
         for it in items:
@@ -199,7 +200,7 @@ class EdgeRuntime:
                 on_demand=True,
             )
             futures.append((it, worker.submit(job)))
-        read = 0
+        read = readings = 0
         failed = list(unknown)
         for it, fut in futures:
             try:
@@ -209,10 +210,13 @@ class EdgeRuntime:
                     {"meter": it.meter, "date": it.date.isoformat(), "reason": "cancelled"}
                 )
                 continue
-            read += res.read
+            readings += res.read
+            read += 1 if res.read and not res.failed else 0
             for f in res.failed:
                 failed.append({"meter": it.meter, "date": it.date.isoformat(), "reason": f.reason})
-        return {"read": read, "failed": failed}
+        # "read" counts meter-days, as the server takes it ("read 15 of 16 meter-days"); a
+        # freeze is a dozen readings, which "readings" counts
+        return {"read": read, "readings": readings, "failed": failed}
 
     def time_sync(self, bus: str | None = None) -> dict[str, object]:
         names = [bus] if bus else list(self.workers)

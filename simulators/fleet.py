@@ -331,18 +331,36 @@ def _meter_fields(
 
 
 def _fault(v: Table, ctx: _FleetContext, phases: int) -> Fault:
+    """One fault. It starts at ``start`` (an instant), or ``days_ago`` days before the
+    fleet's start day at local midnight (a fleet started "now", as the demo's is, keeps
+    faults that are already days old: its meters' freeze history shows them), or else
+    when the fleet starts."""
     kind = v.get("kind", str)
-    start = (
-        _instant(v.get("start", (str, datetime)), f"{v.path}.start")
-        if "start" in v.data
-        else ctx.start
-    )
+    if "start" in v.data and "days_ago" in v.data:
+        raise FleetError(f"{v.path}: give start or days_ago, not both")
+    if "start" in v.data:
+        start = _instant(v.get("start", (str, datetime)), f"{v.path}.start")
+    elif "days_ago" in v.data:
+        start = days_before(ctx.start, v.integer("days_ago", 0, MAX_DAYS_AGO), ctx.tz)
+    else:
+        start = ctx.start
     params = v.get("params", dict, {})
     v.done()
     try:
         return make_fault(kind, start, params, phases=phases, where=v.path)
     except FaultError as exc:
         raise FleetError(str(exc)) from exc
+
+
+#: how far back a fault's ``days_ago`` may reach
+MAX_DAYS_AGO = 3660
+
+
+def days_before(start: datetime, days: int, tz: str) -> datetime:
+    """Local midnight (in ``tz``) ``days`` days before the local day of ``start``, in UTC."""
+    local_day = start.astimezone(ZoneInfo(tz)).date() - timedelta(days=days)
+    midnight = datetime(local_day.year, local_day.month, local_day.day, tzinfo=ZoneInfo(tz))
+    return midnight.astimezone(UTC)
 
 
 def _generate(v: Table, ctx: _FleetContext, area: str) -> list[tuple[MeterSpec, str]]:

@@ -35,20 +35,54 @@ def parser() -> argparse.ArgumentParser:
         prog="meterlink", description="meterlink: the whole system on one machine"
     )
     sub = ap.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run server, simulated fleet and edge agents")
-    demo.add_argument("--duration", type=float, help="stop after this many seconds")
-    demo.add_argument("--days", type=int, default=30, help="days of history to load")
-    demo.add_argument("--data-dir", default="var/demo")
-    demo.add_argument("--port", type=int, default=8080, help="HTTP port (a free one if taken)")
+    demo = sub.add_parser(
+        "demo",
+        help="run server, simulated fleet and edge agents",
+        description=(
+            "Start an embedded database and broker (or use yours), the server, a simulated "
+            "fleet of 41 meters and an edge agent per concentrator; read the meters' freeze "
+            "history, read every meter now, run the anomaly rules, print what this run "
+            "collected, and keep running for the dashboard."
+        ),
+    )
+    demo.add_argument(
+        "--duration",
+        type=float,
+        help="stop after this many seconds from the start (default: run until Ctrl-C)",
+    )
+    demo.add_argument(
+        "--days",
+        type=int,
+        default=30,
+        help="days of freeze history to read, 1..60 (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--data-dir",
+        default="var/demo",
+        help="where the database, broker secret, edges' outboxes, log and admin password "
+        "live; one demo at a time per directory (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="HTTP port, a free one if taken (default: %(default)s)",
+    )
     demo.add_argument(
         "--database-url",
         default=os.environ.get("METERLINK_DATABASE_URL"),
-        help="use this PostgreSQL/TimescaleDB instead of an embedded one",
+        help="use this PostgreSQL/TimescaleDB instead of an embedded one (default: "
+        "$METERLINK_DATABASE_URL, else an embedded PostgreSQL in the data dir"
+        + (", now set" if os.environ.get("METERLINK_DATABASE_URL") else "")
+        + ")",
     )
     demo.add_argument(
         "--mqtt-url",
         default=os.environ.get("METERLINK_MQTT_URL"),
-        help="use this broker instead of an embedded one",
+        help="use this broker instead of an embedded one (default: $METERLINK_MQTT_URL, "
+        "else an embedded MQTT broker on a free loopback port"
+        + (", now set" if os.environ.get("METERLINK_MQTT_URL") else "")
+        + ")",
     )
     return ap
 

@@ -3,6 +3,7 @@ the pip command when the server's extra is not installed."""
 
 from __future__ import annotations
 
+import re
 from importlib.machinery import ModuleSpec
 
 import pytest
@@ -17,6 +18,22 @@ def test_demo_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     for option in ("--duration", "--days", "--data-dir", "--port", "--database-url", "--mqtt-url"):
         assert option in out
+
+
+def test_demo_help_shows_the_default_of_every_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--help"])
+    out = capsys.readouterr().out
+    blocks = re.split(r"\n  (?=-)", out.split("options:", 1)[1])
+    flags = ("--duration", "--days", "--data-dir", "--port", "--database-url", "--mqtt-url")
+    for flag in flags:
+        (block,) = [b for b in blocks if b.startswith(flag + " ")]
+        assert "default:" in " ".join(block.split()), f"{flag} does not say its default: {block}"
+    assert "(default: 30)" in out and "(default: var/demo)" in out and "(default: 8080)" in out
+    assert "run until Ctrl-C" in out
 
 
 def test_without_the_server_extra_the_demo_names_the_pip_command(
