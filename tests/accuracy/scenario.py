@@ -796,6 +796,16 @@ def _check_anomalies(
             out.problems.append(
                 f"{meter} ({', '.join(sorted(kinds))}): unexpected {sorted(found[meter] - allowed)}"
             )
+    # a cover opening is dated the day it happened (the meter's cover-open record), not the
+    # day the events plan read the counter (00:30 the next day)
+    opened = {m: at.astimezone(TZ).date() for m, k, at in injected if k == "cover_open"}
+    for meter, first_date in conn.execute(
+        "SELECT meter_id, min(first_date) FROM anomalies WHERE rule = 'cover_open' GROUP BY 1"
+    ):
+        if meter in opened and first_date != opened[meter]:
+            out.problems.append(
+                f"{meter}: cover opened on {opened[meter]}, anomaly dated {first_date}"
+            )
     for meter, rules_ in found.items():
         if meter not in faults_of:
             out.problems.append(f"{meter} has no fault but {sorted(rules_)} was raised")
