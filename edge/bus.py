@@ -121,6 +121,9 @@ class BusWorker:
         self.tz = ZoneInfo(tz_name)
         self.reader = reader or build_reader(bus, tz=self.tz)
         self.states = {m.id: MeterState() for m in bus.meters}
+        # (meter, counter) -> (value, when its last event began): the record is read again
+        # only when the counter moved, so a meter opened long ago costs one read per start
+        self._event_at: dict[tuple[str, str], tuple[float, datetime | None]] = {}
         self.scheduled_max_wait_s = scheduled_max_wait_s
         self._jobs = threading.Condition()
         self._on_demand: deque[Job] = deque()
@@ -318,7 +321,13 @@ class BusWorker:
         the future (a meter clock ahead), which would otherwise be refused downstream."""
         if reading.quantity not in EVENT_RECORDS or reading.value <= 0:
             return reading
-        at = self.reader.last_event_time(meter, reading.quantity)
+        key = (meter.id, reading.quantity)
+        seen = self._event_at.get(key)
+        if seen is not None and seen[0] == reading.value:
+            at = seen[1]
+        else:
+            at = self.reader.last_event_time(meter, reading.quantity)
+            self._event_at[key] = (reading.value, at)
         if at is None or at > self.clock.now():
             return reading
         return replace(reading, ts=at.astimezone(UTC))

@@ -67,6 +67,7 @@ from protocols.modbus.codec import encode_value
 from server.checks import completeness, reread, rules
 from server.db.migrate import migrate
 from server.gateways import commands as server_commands
+from server.gateways.status import record_status
 from server.ingest.store import Batch, store
 from simulators.archive import meter_record
 from simulators.clock import VirtualClock
@@ -154,6 +155,7 @@ class Outcome:
     reread_requested: int = 0
     reread_recovered: int = 0
     terminal_missed: int = 0  # missed days of meters without a freeze history (not re-read)
+    reasons: dict[str, int] = field(default_factory=dict)  # failed meter-days by cause
     # days on which the line loss of A98 and of the CT area was computed (and equal to truth)
     loss_days_before: dict[str, int] = field(default_factory=dict)
     loss_days_after: dict[str, int] = field(default_factory=dict)
@@ -562,18 +564,31 @@ def run(
                 outbox.ack(pending.ids)
                 published += len(pending.ids)
 
+        def report_status() -> None:
+            """Each concentrator's status as its agent publishes it: meter states and errors
+            (the failed list's reasons come from what they said on the day)."""
+            meters_of: dict[str, list[Any]] = defaultdict(list)
+            for h in runtime.health()[1]:
+                meters_of[gw_of[h.meter]].append(h)
+            for gw, health in meters_of.items():
+                st = wire.GatewayStatus(gw, True, edge_clock.now(), meters=tuple(health))
+                if (why := record_status(conn, st)) is not None:
+                    out.problems.append(f"status of {gw} not recorded: {why}")
+            conn.commit()
+
         try:
             for k in range(days):
                 day = first + timedelta(days=k)
-                runtime.run_plans_until(
-                    datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
-                    + timedelta(minutes=31)
-                )
+                close = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+                runtime.run_plans_until(close + timedelta(minutes=6))  # the freeze read 00:05
+                report_status()
+                runtime.run_plans_until(close + timedelta(minutes=31))
+                report_status()
                 publish()
                 rules.run_incremental(conn, TZ_NAME, limit=10**7)
-                for m, kind, _, healthy_from in A98_FAULTS:  # recovers at 00:31 of that day
+                for faulty, kind, _, healthy_from in A98_FAULTS:  # well again at 00:31
                     if k + 1 == healthy_from:
-                        sim.clear(m, kind)
+                        sim.clear(faulty, kind)
                 if k % 5 == 4:
                     log(
                         f"  day {k + 1}/{days}: {published} readings stored, "
@@ -625,6 +640,7 @@ def run(
                 out, "after re-reading", conn, delivered, fleet, first, last
             )
             out.terminal_missed = _check_terminal_reasons(out, conn, after, first, last, fleet)
+            out.reasons = _check_reasons(out, conn, after, first, last, fleet, injected)
             out.read_after = len(after)
             out.reread_recovered = len(after - before)
             if repaired and out.reread_recovered == 0:
@@ -758,14 +774,52 @@ def _check_terminal_reasons(
                 continue
             missed += 1
             listed = {
-                r["meter_id"]: r["reason"]
-                for r in completeness.failed_meters(conn, day, area=m.area)
+                r["meter_id"]: r["reason_text"]
+                for r in completeness.failed_meters(conn, day, tz=TZ_NAME, area=m.area)
             }
             if "cannot be re-read" not in (listed.get(m.archive_id) or ""):
                 out.problems.append(
                     f"{m.archive_id} {day}: failed-list reason {listed.get(m.archive_id)!r}"
                 )
     return missed
+
+
+def _check_reasons(
+    out: Outcome,
+    conn: psycopg.Connection[Any],
+    got: set[tuple[str, date]],
+    first: date,
+    last: date,
+    fleet: Fleet,
+    injected: list[tuple[str, str, datetime]],
+) -> dict[str, int]:
+    """Every meter-day still missing after re-reading is on the failed list with the reason
+    its gateway gave that day: its meter failing (a meter answering for another address:
+    wrong answers), never "no reading" or an offline concentrator (none went offline here).
+    Returns the failed meter-days by cause."""
+    wrong = {m for m, kind, _ in injected if kind == "wrong_address"}
+    causes: dict[str, int] = defaultdict(int)
+    for k in range((last - first).days + 1):
+        day = first + timedelta(days=k)
+        listed = {
+            r["meter_id"]: r for r in completeness.failed_meters(conn, day, tz=TZ_NAME, limit=10**6)
+        }
+        missing = {m.archive_id for m, _ in fleet.meters if (m.archive_id, day) not in got}
+        if set(listed) != missing:
+            out.problems.append(
+                f"{day}: failed list {sorted(set(listed) ^ missing)[:5]} differs from missing"
+            )
+        for m, row in listed.items():
+            causes[row["cause"]] += 1
+            want = {"wrong_answers"} if m in wrong else {"meter_not_answering", "wrong_answers"}
+            if row["cause"] not in want:
+                out.problems.append(
+                    f"{m} {day}: failed-list reason {row['reason_text']!r}, "
+                    f"the gateway reported {row['meter_state']} {row['last_error']}"
+                )
+            if row["last_good_ts"] is None:
+                out.problems.append(f"{m} {day}: no last good reading")
+    return dict(causes)
 
 
 def _check_anomalies(
