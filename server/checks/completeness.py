@@ -139,7 +139,9 @@ def failed_meters(
       WHERE NOT EXISTS (SELECT 1 FROM daily_freeze f WHERE f.meter_id = m.id
                         AND f.data_date = %(d)s AND f.quantity = 'energy_import_total')
         AND (%(area)s::text IS NULL OR m.area_id = %(area)s)
-        AND (%(gw)s::text IS NULL OR m.gateway_id = %(gw)s)),
+        AND (%(gw)s::text IS NULL OR m.gateway_id = %(gw)s)
+      -- the page first: the reasons are looked up for its meters only
+      ORDER BY m.area_id, m.id LIMIT %(limit)s OFFSET %(offset)s),
     judged AS (
       SELECT m.id AS meter_id, m.area_id, m.gateway_id, m.protocol, m.customer_class,
              NOT gw.offline AS gateway_online,
@@ -201,7 +203,7 @@ def failed_meters(
     SELECT *, CASE WHEN protocol <> 'dlt645-2007' THEN 'not_rereadable' ELSE cause END
               AS reason,
            protocol = 'dlt645-2007' AS rereadable
-    FROM judged ORDER BY area_id, meter_id LIMIT %(limit)s OFFSET %(offset)s
+    FROM judged ORDER BY area_id, meter_id
     """
     params = {
         "d": day,
