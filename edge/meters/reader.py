@@ -45,6 +45,12 @@ class MeterReader(Protocol):
         """The meter's clock (aware), or None for meters whose clock is not read."""
         ...
 
+    def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        """When the last event the counter ``counter`` counts began (aware), from the
+        meter's own event record (DL/T 645-2007: the cover-open record 03300D01 for
+        ``cover_open_count``); None when the meter keeps no such record or has none."""
+        ...
+
     def broadcast_time(self, local_now: datetime) -> None:
         """Set every meter's clock on the line (no reply); a no-op where unsupported."""
         ...
@@ -79,6 +85,9 @@ class Dlt645Reader:
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return self.driver.meter_clock(meter)
 
+    def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        return self.driver.last_event_time(meter, counter)
+
     def broadcast_time(self, local_now: datetime) -> None:
         self.driver.broadcast_time(local_now)
 
@@ -109,6 +118,9 @@ class ModbusReader:
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return None
+
+    def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        return None  # our Modbus profiles have no event records
 
     def broadcast_time(self, local_now: datetime) -> None:
         return None
