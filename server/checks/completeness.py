@@ -138,7 +138,7 @@ PERIOD_GROUPS = {**GROUPS, "org": "m.org_id"}
 
 # Due meter-days from %(s)s to %(e)s (inclusive): a meter's days in the range between its
 # installation and its removal, while it has a concentrator.
-_PERIOD_DUE = """
+PERIOD_DUE = """
 SELECT m.id, m.area_id, m.gateway_id, m.protocol, m.customer_class, a.org_unit_id AS org_id,
        least(%(e)s::date, coalesce(m.removed_on - 1, %(e)s::date))
          - greatest(%(s)s::date, m.installed_on) + 1 AS days
@@ -150,7 +150,7 @@ WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(e)s
 # Read meter-days per meter, and those read without re-reading: a meter-day asked again
 # while it had no freeze (reread_requests.missing_when_asked) and read now was recovered
 # by re-reading (补抄), not by the first pass.
-_PERIOD_READ = """
+PERIOD_READ = """
 SELECT f.meter_id, count(*) AS n,
        count(*) FILTER (WHERE NOT coalesce(rr.missing_when_asked, false)) AS n_first
 FROM daily_freeze f
@@ -160,7 +160,7 @@ GROUP BY f.meter_id
 """
 
 # Load-curve points of one data date per meter (96 a day at 15 minutes).
-_DAY_POINTS = """
+DAY_POINTS = """
 SELECT meter_id, count(*) AS n FROM readings
 WHERE quantity = 'energy_import_total' AND kind = 'interval'
   AND ts >= (%(s)s::date)::timestamp AT TIME ZONE %(tz)s
@@ -210,10 +210,10 @@ def period_report(
         if curves
         else ""
     )
-    curve_cte = f", pts AS ({_DAY_POINTS})" if curves else ""
+    curve_cte = f", pts AS ({DAY_POINTS})" if curves else ""
     curve_join = "LEFT JOIN pts p ON p.meter_id = m.id" if curves else ""
     sql = f"""
-    WITH due AS ({_PERIOD_DUE}), rd AS ({_PERIOD_READ}){curve_cte}
+    WITH due AS ({PERIOD_DUE}), rd AS ({PERIOD_READ}){curve_cte}
     SELECT {grp_col} AS grp, {key_col} AS key,
            sum(m.days)::bigint AS due,
            sum(least(coalesce(r.n, 0), m.days))::bigint AS read,

@@ -9,6 +9,6 @@ from fastapi import APIRouter
 
 
 def workbench_routers() -> list[APIRouter]:
-    from . import org
+    from . import org, reports
 
-    return [org.router]
+    return [org.router, reports.router]
