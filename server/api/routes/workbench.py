@@ -9,6 +9,6 @@ from fastapi import APIRouter
 
 
 def workbench_routers() -> list[APIRouter]:
-    from . import org, reports, workbench_failed
+    from . import org, reports, workbench_anomalies, workbench_failed
 
-    return [org.router, reports.router, workbench_failed.router]
+    return [org.router, reports.router, workbench_failed.router, workbench_anomalies.router]
