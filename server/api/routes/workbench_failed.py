@@ -24,7 +24,7 @@ from server.db.queries.archive import audit
 from server.gateways.commands import CommandRefused, queue_command
 
 from ..actor import current_actor
-from ..deps import Db, LocalToday, Operator, ReportDay, Viewer
+from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
 from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page
 
@@ -92,6 +92,7 @@ def classify(row: dict[str, Any]) -> dict[str, Any]:
 def failed_meters(
     principal: Viewer,
     conn: Db,
+    settings: SettingsDep,
     d: ReportDay,
     org_id: str | None = None,
     area_id: str | None = None,
@@ -115,7 +116,13 @@ def failed_meters(
     if gateway_id is not None and not qo.gateway_exists(conn, gateway_id):
         raise HTTPException(404, f"no gateway {gateway_id!r}")
     rows = completeness.failed_meters(
-        conn, d, limit=10_000_000, offset=0, area=area_id, gateway=gateway_id
+        conn,
+        d,
+        tz=settings.utility_timezone,
+        limit=10_000_000,
+        offset=0,
+        area=area_id,
+        gateway=gateway_id,
     )
     rows = [classify(r) for r in rows if protocol is None or r["protocol"] == protocol]
     if org_id is not None:
