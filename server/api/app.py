@@ -33,6 +33,7 @@ from ..settings import Settings
 from ..web import mount
 from . import openapi
 from .access import guard
+from .contract import reject_unknown_query
 from .docs import add_docs
 from .limits import add_limits
 from .routes import anomalies, completeness, jobs, reread, rules
@@ -163,7 +164,8 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from this server by server.api.docs (no CDN)
         redoc_url=None,
-        dependencies=[Depends(guard)],  # the role matrix, for every route
+        # the role matrix, then no unknown query parameter, for every route
+        dependencies=[Depends(guard), Depends(reject_unknown_query)],
         description="Remote meter reading: archive, readings, collection completeness, anomalies.",
     )
 
