@@ -5,6 +5,7 @@ day on demand. The rules themselves are :mod:`server.checks.rules`; their parame
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -14,6 +15,7 @@ from server.anomaly_workflow import TransitionRefused, check_transition
 from server.audit import record_check_run
 from server.checks import rules
 from server.db.queries import anomalies as q
+from server.db.queries import org
 from server.db.queries.archive import audit
 
 from ..actor import current_actor
@@ -32,6 +34,7 @@ ANOMALY_COLUMNS = (
     "first_date",
     "last_date",
     "status",
+    "assigned_to",
     "comment",
     "evidence",
     "params",
@@ -48,19 +51,43 @@ def anomalies(
     rule: Annotated[RuleName | None, Query(description="only this rule")] = None,
     area_id: Annotated[str | None, Query(description="only this area's")] = None,
     meter_id: Annotated[str | None, Query(description="only this meter's")] = None,
+    org_id: Annotated[
+        str | None, Query(description="only the areas of this unit and the units below it")
+    ] = None,
+    assigned_to: Annotated[
+        str | None, Query(description="only those assigned to this user")
+    ] = None,
+    start: Annotated[
+        date | None, Query(description="only those whose days reach this date or later")
+    ] = None,
+    end: Annotated[
+        date | None, Query(description="only those whose days begin this date or earlier")
+    ] = None,
     area: Annotated[str | None, Query(deprecated=True, description="old name of area_id")] = None,
     meter: Annotated[str | None, Query(deprecated=True, description="old name of meter_id")] = None,
 ) -> Any:
-    """The anomaly archive, newest last date first, filtered by status, rule, area and
-    meter, paged, with the open or confirmed records per rule; ``format=csv|xlsx`` answers
-    all matching records as a file. ``area`` and ``meter`` are deprecated spellings of
-    ``area_id`` and ``meter_id``."""
-    filters = {
+    """The anomaly archive, newest last date first, filtered by status, rule, area, meter,
+    organisation unit (its areas and those of the units below it), assignee and dates
+    (``start``/``end``: the records whose days overlap the range), paged, with the open or
+    confirmed records per rule; ``format=csv|xlsx`` answers all matching records as a file.
+    ``area`` and ``meter`` are deprecated spellings of ``area_id`` and ``meter_id``."""
+    if start is not None and end is not None and end < start:
+        raise HTTPException(422, f"end: {end} is before start {start}")
+    filters: dict[str, Any] = {
         "status": status,
         "rule": rule.value if rule is not None else None,
         "area_id": one_of("area_id", area_id, "area", area),
         "meter_id": one_of("meter_id", meter_id, "meter", meter),
+        "assigned_to": assigned_to,
+        "start": start,
+        "end": end,
     }
+    scope = {**filters, "org_id": org_id}
+    if org_id is not None:
+        units = org.org_units(conn)
+        if org_id not in {u["id"] for u in units}:
+            raise HTTPException(404, f"no org unit {org_id!r}")
+        filters["area_ids"] = org.areas_of(conn, org.descendants(units, org_id))
     extra = {"open_by_rule": q.open_by_rule(conn)} if out.format == "json" else {}
     return listing(
         conn,
@@ -70,7 +97,7 @@ def anomalies(
         lambda limit, offset: q.listing(conn, filters=filters, limit=limit, offset=offset),
         report="anomalies",
         what=("异常档案", "Anomalies"),
-        scope=filters,
+        scope=scope,
         columns=ANOMALY_COLUMNS,
         extra=extra,
     )
