@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.api.app import create_app
-from server.api.routes.export import COLUMNS, language
+from server.api.routes.export import language
 from server.db.migrate import migrate
 from tests.conftest import Broker
 from tests.server.conftest import settings_for
@@ -201,46 +201,57 @@ def test_rates_are_percentages(client: TestClient, pg_url: str) -> None:
     assert due.value == 3 and due.number_format == "0"
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/api/meters",
-        "/api/areas",
-        "/api/gateways",
-        "/api/org-units",
-        "/api/anomalies",
-        "/api/failed-meters",
-        "/api/quarantine",
-        "/api/conflicts",
-        "/api/gateway-status",
-        "/api/gateways/gw-1/commands",
-        "/api/jobs/runs",
-        "/api/dead-letters",
-        "/api/audit",
-        "/api/completeness",
-        "/api/curve-completeness",
-        "/api/line-loss",
-    ],
-)
+#: the lists that are about a data date
+DATED = {
+    "/api/failed-meters",
+    "/api/completeness",
+    "/api/curve-completeness",
+    "/api/line-loss",
+    "/api/org/areas",
+    "/api/reports/collection",
+    "/api/reports/collection/meters",
+    "/api/workbench/failed",
+    "/api/line-loss/areas",
+    "/api/line-loss/areas/A1/suspects",
+    "/api/concentrators",
+}
+UNDATED = [
+    "/api/meters",
+    "/api/areas",
+    "/api/gateways",
+    "/api/org-units",
+    "/api/anomalies",
+    "/api/quarantine",
+    "/api/conflicts",
+    "/api/gateway-status",
+    "/api/gateways/gw-1/commands",
+    "/api/jobs/runs",
+    "/api/dead-letters",
+    "/api/audit",
+]
+
+
+@pytest.mark.parametrize("path", [*UNDATED, *sorted(DATED)])
 def test_every_list_exports_with_translated_headers(
     client: TestClient, pg_url: str, path: str
 ) -> None:
     _seed(pg_url)
     admin = auth_headers(client, "admin", pg_url)
-    page = client.get(
-        path,
-        params={"date": str(D)} if "compl" in path or "fail" in path or "loss" in path else {},
-        headers=admin,
-    )
+    dated = {"date": str(D)} if path in DATED else {}
+    page = client.get(path, params=dated, headers=admin)
     assert page.status_code == 200, page.text
-    params = {"format": "csv", "lang": "zh"}
-    if "compl" in path or "fail" in path or "loss" in path:
-        params["date"] = str(D)
-    got = client.get(path, params=params, headers=admin)
+    got = client.get(path, params={**dated, "format": "csv", "lang": "zh"}, headers=admin)
     assert got.status_code == 200, got.text
-    heads = _csv(got.content)[0]
-    untranslated = [h for h in heads if h in COLUMNS]  # a code left as header
-    assert not untranslated, untranslated
+    lines = _csv(got.content)
+    untranslated = [h for h in lines[0] if h.isascii() and h not in ("ID", "CT 变比")]
+    assert not untranslated, untranslated  # a code left as header
+    assert all("{'" not in cell for line in lines[1:] for cell in line)  # no dict text
+    x = client.get(path, params={**dated, "format": "xlsx", "lang": "en"}, headers=admin)
+    assert x.status_code == 200, x.text
+    ws = _sheet(x.content)
+    assert ws.freeze_panes == "A3" and str(ws["A1"].value)
+    if path != "/api/audit":  # (the CSV export just added an audit row)
+        assert ws.max_row == len(lines) + 1  # the title row above the same rows
 
 
 def test_lists_page_alike(client: TestClient, pg_url: str) -> None:
@@ -288,3 +299,15 @@ def test_unknown_parameters_and_invalid_values_answer_422(client: TestClient, pg
     assert (
         client.get("/api/anomalies?status=open&rule=line_loss", headers=viewer).json()["total"] == 1
     )
+
+
+def test_control_characters_do_not_break_the_xlsx(client: TestClient, pg_url: str) -> None:
+    _seed(pg_url)
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("UPDATE gateways SET name = 'gw\x1b[31m\x01x' WHERE id = 'gw-1'")
+    viewer = auth_headers(client, "viewer", pg_url)
+    r = client.get("/api/gateway-status?format=xlsx&lang=en", headers=viewer)
+    assert r.status_code == 200, r.text
+    ws = _sheet(r.content)
+    heads = [c.value for c in ws[2]]
+    assert next(ws.iter_rows(min_row=3))[heads.index("Name")].value == "gw\ufffd[31m\ufffdx"

@@ -10,6 +10,7 @@ What a file holds:
   decimals, whole counts, dates and local times as dates and times).
 * **CSV**: the same header row and values (UTF-8 with a byte-order mark, so spreadsheet
   programs read Chinese correctly), no title row (a CSV is read by programs too).
+* **XLSX text**: control characters XML cannot carry are shown as U+FFFD.
 * **Values**: numbers rounded (kWh and plain numbers to 2 decimals, rates to 4, so no
   ``447.5100000000093``), instants in the utility's time zone
   (``METERLINK_UTILITY_TIMEZONE``) without microseconds, yes/no and known codes (statuses,
@@ -44,6 +45,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -157,7 +159,7 @@ COLUMNS: dict[str, Column] = {
     "last_good_value": Column("最后示值 (kWh)", "Last good value (kWh)", "kwh"),
     "reread_command": Column("补抄命令", "Re-read command"),
     "reread_status": Column("补抄状态", "Re-read status", "code"),
-    "reason": Column("原因", "Reason"),
+    "reason": Column("原因", "Reason", "code"),
     "meters": Column("电表数", "Meters", "int"),
     "points": Column("点数", "Points", "int"),
     "expected": Column("应有点数", "Expected points", "int"),
@@ -219,6 +221,57 @@ COLUMNS: dict[str, Column] = {
     "entity_id": Column("对象", "Record"),
     "before": Column("修改前", "Before"),
     "after": Column("修改后", "After"),
+    # the workbench (issue 19)
+    "org_name": Column("供电单位名称", "Organisation unit name"),
+    "area_name": Column("台区名称", "Area name"),
+    "gateway_name": Column("集中器名称", "Concentrator name"),
+    "level": Column("层级", "Level", "code"),
+    "gateways": Column("集中器数", "Concentrators", "int"),
+    "threshold": Column("阈值", "Threshold", "percent"),
+    "read_first": Column("首次抄读", "Read first pass", "int"),
+    "rate_first": Column("首抄成功率", "First-pass rate", "percent"),
+    "curve_points": Column("曲线点数", "Curve points", "int"),
+    "curve_expected": Column("应有曲线点数", "Curve points expected", "int"),
+    "curve_rate": Column("曲线完整率", "Curve completeness", "percent"),
+    "curves_complete": Column("曲线完整电表数", "Complete curves", "int"),
+    "previous": Column("上期", "Previous period"),
+    "change": Column("环比变化", "Change", "percent"),
+    "change_first": Column("首抄环比变化", "First-pass change", "percent"),
+    "code": Column("原因代码", "Reason code"),
+    "reason_text": Column("原因说明", "Reason detail"),
+    "rereadable": Column("可补抄", "Re-readable", "bool"),
+    "consecutive_days": Column("连续失败天数", "Consecutive failed days", "int"),
+    "reread": Column("补抄请求", "Re-read request"),
+    "customer_account": Column("用户户号", "Customer account"),
+    "outbox_depth": Column("待发送条数", "Outbox depth", "int"),
+    "outbox_oldest_age_s": Column("最早待发送 (秒)", "Oldest in outbox (s)", "number"),
+    "outbox_dropped": Column("丢弃条数", "Dropped", "int"),
+    "failing_meters": Column("故障电表数", "Failing meters", "int"),
+    "loss_rate": Column("线损率", "Loss rate", "percent"),
+    "blocking": Column("阻碍计算的电表", "Blocking meters", "int"),
+    "score": Column("嫌疑分", "Suspicion score", "number"),
+    "signals": Column("迹象", "Signals"),
+    "recent_kwh_per_day": Column("近期日均 (kWh)", "Recent kWh per day", "kwh"),
+    "baseline_kwh_per_day": Column("基期日均 (kWh)", "Baseline kWh per day", "kwh"),
+    "drop_kwh_per_day": Column("日均下降 (kWh)", "Drop kWh per day", "kwh"),
+    "assigned_to": Column("处理人", "Assigned to"),
+    "assigned_at": Column("指派时间", "Assigned at", "datetime"),
+    "assigned_by": Column("指派人", "Assigned by"),
+    "days": Column("天数", "Days", "int"),
+    "read_days": Column("已抄天数", "Days read", "int"),
+    "read_first_days": Column("首抄成功天数", "Days read first pass", "int"),
+    "command_id": Column("命令", "Command"),
+    "command_status": Column("命令状态", "Command status", "code"),
+    "matched": Column("匹配项", "Matched"),
+    "register": Column("示值", "Register", "kwh"),
+    "register_before": Column("前一日示值", "Register the day before", "kwh"),
+    "why": Column("原因", "Why"),
+    "offset_s": Column("时钟偏差 (秒)", "Clock offset (s)", "number"),
+    "due_days": Column("应抄天数", "Days due", "int"),
+    "online_rate": Column("在线率", "Online rate", "percent"),
+    "type": Column("类型", "Type"),
+    "period": Column("周期", "Period", "code"),
+    "org_unit_name": Column("供电单位名称", "Organisation unit name"),
     # filters shown in the title row
     "start": Column("起始日期", "From", "date"),
     "end": Column("截止日期", "To", "date"),
@@ -238,7 +291,22 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "partial": ("部分成功", "partial"),
         "error": ("失败", "error"),
         "expired": ("超时", "expired"),
+        # line loss
+        "high": ("高损", "high loss"),
+        "negative": ("负损", "negative loss"),
+        "not_computable": ("不可计算", "not computable"),
+        "normal": ("正常", "normal"),
     },
+    "reason": {
+        "concentrator_offline": ("集中器离线", "concentrator offline"),
+        "meter_not_answering": ("电表不应答", "meter not answering"),
+        "wrong_answers": ("应答错误", "wrong answers"),
+        "not_rereadable": ("无法补抄", "cannot be re-read"),
+        "archive_problem": ("档案问题", "archive problem"),
+        "other": ("其他", "other"),
+    },
+    "level": {"company": ("供电单位", "company"), "station": ("供电所", "station")},
+    "period": {"day": ("日", "day"), "month": ("月", "month")},
     "customer_class": {
         "residential": ("居民", "residential"),
         "commercial": ("商业", "commercial"),
@@ -262,6 +330,7 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 CODES["reread_status"] = CODES["status"]
+CODES["command_status"] = CODES["status"]
 CODES["outcome"] = {"ok": ("成功", "ok"), "partial": ("部分成功", "partial"), **CODES["status"]}
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -551,12 +620,12 @@ def xlsx(
     ws.freeze_panes = "A3"
     last = get_column_letter(len(cols))
     ws.auto_filter.ref = f"A2:{last}{len(rows) + 2}"
-    t = WriteOnlyCell(ws, value=title)
+    t = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", title))
     t.font = TITLE_FONT
     ws.append([t])
     head_cells = []
     for h in heads:
-        c = WriteOnlyCell(ws, value=h)
+        c = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", h))
         c.font = HEAD_FONT
         c.fill = HEAD_FILL
         if looks_like_formula(h):
@@ -571,6 +640,9 @@ def xlsx(
                 line.append(None)
                 continue
             if isinstance(v, str):
+                # control characters XML cannot carry (a gateway's text, a payload) are shown
+                # as the replacement character
+                v = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
                 if looks_like_formula(v):
                     c = WriteOnlyCell(ws, value=v)
                     c.data_type = "s"  # text, not the formula openpyxl would make of it

@@ -23,6 +23,14 @@ from ..actor import current_actor
 from ..deps import Db, Operator, Viewer, Yesterday
 from ..privacy import redact_meter
 from ..workbench import WorkBody, body, check_range
+from ..workbench_models import (
+    AnomalyComment,
+    AnomalyDetail,
+    AnomalyHistory,
+    AnomalyRecord,
+    AnomalyStats,
+    BatchOutcome,
+)
 
 router = APIRouter(prefix="/api", tags=["anomaly work"])
 
@@ -31,7 +39,7 @@ BATCH_MAX = 500
 Decision = Literal["confirmed", "dismissed", "closed"]
 
 
-@router.get("/anomalies/stats")
+@router.get("/anomalies/stats", response_model=AnomalyStats)
 def anomaly_stats(
     _: Viewer,
     conn: Db,
@@ -57,7 +65,7 @@ class BatchIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/anomalies/batch")
+@router.post("/anomalies/batch", response_model=BatchOutcome)
 def anomaly_batch(principal: Operator, payload: BatchIn, conn: Db) -> WorkBody:
     """Confirm, dismiss or close several anomalies with one comment (at most 500). Each is
     decided alone (the workflow may refuse some: those say why and stay as they were);
@@ -150,7 +158,7 @@ def _found(conn: Db, anomaly_id: int) -> dict[str, Any]:
     return row
 
 
-@router.get("/anomalies/{anomaly_id}")
+@router.get("/anomalies/{anomaly_id}", response_model=AnomalyDetail)
 def anomaly_detail(principal: Viewer, anomaly_id: int, conn: Db) -> WorkBody:
     """The record (status, comment, ``assigned_to``, ``evidence`` as the rule stored it)
     with ``meter`` (the archive card; personal details for operators), ``area_name`` and
@@ -184,7 +192,7 @@ def _entry(a: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@router.get("/anomalies/{anomaly_id}/history")
+@router.get("/anomalies/{anomaly_id}/history", response_model=AnomalyHistory)
 def anomaly_history(_: Viewer, anomaly_id: int, conn: Db) -> WorkBody:
     """Oldest first: ``created`` (when a rule found it), then every status change
     (``from``/``to``, comment), assignment (``from``/``to``) and comment, with who and when,
@@ -209,7 +217,7 @@ class AssignIn(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-@router.post("/anomalies/{anomaly_id}/assign")
+@router.post("/anomalies/{anomaly_id}/assign", response_model=AnomalyRecord)
 def anomaly_assign(principal: Operator, anomaly_id: int, payload: AssignIn, conn: Db) -> WorkBody:
     """Give the anomaly to a person (an active operator or admin), or take it back
     (``assigned_to`` null). A closed anomaly is not reassigned (409). Audited."""
@@ -246,7 +254,7 @@ class CommentIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/anomalies/{anomaly_id}/comments", status_code=201)
+@router.post("/anomalies/{anomaly_id}/comments", status_code=201, response_model=AnomalyComment)
 def anomaly_comment(principal: Operator, anomaly_id: int, payload: CommentIn, conn: Db) -> WorkBody:
     """A comment on the anomaly, kept in its history (the audit log). The status stays."""
     actor = current_actor(principal)
