@@ -15,7 +15,7 @@ from server.db.queries import concentrators as q
 from server.db.queries import org as qo
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body, page
 from ..workbench_models import Concentrator
 from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
 
@@ -91,7 +91,7 @@ def concentrators(
 @router.get("/concentrators/{gateway_id}", response_model=Concentrator)
 def concentrator(
     _: Viewer, conn: Db, settings: SettingsDep, gateway_id: str, d: ReportDay
-) -> WorkBody:
+) -> dict[str, Any]:
     """One concentrator: the list's fields; ``buses`` as reported (transactions, timeouts,
     checksum errors, meters ok and failing, last error) with ``archive_meters`` per bus;
     ``failing_meters`` (reported state, last good read, last error, failures in a row);

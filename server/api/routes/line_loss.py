@@ -21,7 +21,7 @@ from server.db.queries import org as qo
 
 from ..deps import Db, ReportDay, Viewer, Yesterday
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body, page
 from ..workbench_models import LineLossArea, LineLossTrend
 from .export import FILE_RESPONSES, Out, export
 
@@ -131,7 +131,7 @@ def _area(conn: Db, area_id: str) -> None:
 
 
 @router.get("/line-loss/areas/{area_id}", response_model=LineLossArea)
-def line_loss_area(_: Viewer, conn: Db, area_id: str, d: ReportDay) -> WorkBody:
+def line_loss_area(_: Viewer, conn: Db, area_id: str, d: ReportDay) -> dict[str, Any]:
     """One area's loss of the day and ``blocking_meters``: the meters that keep it from
     being computed (no freeze on the day or the day before, or an implausible difference),
     masters first, each with ``why``."""
@@ -197,7 +197,7 @@ def line_loss_trend(
     yesterday: Yesterday,
     end: date | None = Query(None, description="the last day (default yesterday)"),
     days: int = Query(30, ge=1, le=92),
-) -> WorkBody:
+) -> dict[str, Any]:
     """The area's supply, sales, loss rate and status per day, with the thresholds."""
     _area(conn, area_id)
     last = end or yesterday

@@ -13,7 +13,7 @@ from server.db.queries import org as q
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page, slice_page
+from ..workbench import Limit, Offset, WorkPage, body, page, slice_page
 from ..workbench_models import OrgTree
 from .export import FILE_RESPONSES, Out, export
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api", tags=["navigation"])
 
 
 @router.get("/org/tree", response_model=OrgTree)
-def org_tree(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> WorkBody:
+def org_tree(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> dict[str, Any]:
     """Organisation units nested by parent, each area a leaf under its unit; every node
     with ``meters``, ``gateways``, the day's ``due``, ``read``, ``rate`` and
     ``below_threshold`` (summed over what is below it). Areas without a unit are under

@@ -18,7 +18,7 @@ from server.db.queries import reports as q
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer, Yesterday
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, month_range, page, previous_month
+from ..workbench import Limit, Offset, WorkPage, body, month_range, page, previous_month
 from ..workbench_models import CollectionTrend
 from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
 
@@ -186,7 +186,7 @@ def collection_trend(
     days: int = Query(30, ge=1, le=92),
     by: By = "all",
     key: str | None = None,
-) -> WorkBody:
+) -> dict[str, Any]:
     """The rate per day (first pass and after re-reading) for the ``days`` days up to
     ``end``, of the archive or of one group, with the threshold to draw."""
     if by != "all" and key is None:

@@ -26,7 +26,7 @@ from server.gateways.commands import CommandRefused, queue_command
 from ..actor import current_actor
 from ..deps import Db, LocalToday, Operator, ReportDay, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body, page
 from ..workbench_models import ReadNowQueued, ReadNowResult, RereadBatch
 from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
 
@@ -197,7 +197,9 @@ class BatchIn(BaseModel):
 
 
 @router.post("/reread/batches", status_code=202, response_model=RereadBatch)
-def reread_batch(principal: Operator, payload: BatchIn, conn: Db, today: LocalToday) -> WorkBody:
+def reread_batch(
+    principal: Operator, payload: BatchIn, conn: Db, today: LocalToday
+) -> dict[str, Any]:
     """Re-read a list of meter-days (1 to 10,000, each within the meters' 62-day freeze
     history; repeats asked once). Each DL/T 645-2007 meter-day goes in one backfill command
     per concentrator (one already asked by an unanswered command stays with it); a meter
@@ -302,7 +304,7 @@ class ReadNowIn(BaseModel):
 @router.post("/meters/{meter_id}/read-now", status_code=202, response_model=ReadNowQueued)
 def read_now(
     principal: Operator, meter_id: str, conn: Db, payload: ReadNowIn | None = None
-) -> WorkBody:
+) -> dict[str, Any]:
     """Read the meter now (召测): a ``read_now`` command to its concentrator. Poll
     ``GET /api/meters/{meter_id}/read-now/{command_id}`` for the values. Audited (as every
     command)."""
@@ -330,7 +332,7 @@ def read_now(
 
 
 @router.get("/meters/{meter_id}/read-now/{command_id}", response_model=ReadNowResult)
-def read_now_result(_: Viewer, meter_id: str, command_id: str, conn: Db) -> WorkBody:
+def read_now_result(_: Viewer, meter_id: str, command_id: str, conn: Db) -> dict[str, Any]:
     """The on-demand read's state (pending, sent, ok, error, expired), the ``values`` the
     gateway answered with, and the ``readings`` stored for the meter since it was asked."""
     cmd = q.read_now_command(conn, meter_id, command_id)
