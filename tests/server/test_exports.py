@@ -162,12 +162,13 @@ def test_anomalies_export_nested_values_as_text_and_codes_as_words(
     assert line["状态"] == "待处理"
     evidence = line["证据"]
     assert "{" not in evidence and "'" not in evidence
-    assert evidence == "loss: 0.0988; sales: 90; supply: 100.1235"  # jsonb key order
+    # keys as headers in the language, in jsonb's key order
+    assert evidence == "线损率: 0.0988; 售电量 (kWh): 90; 供电量 (kWh): 100.1235"
     ws = _sheet(client.get("/api/anomalies?format=xlsx&lang=en", headers=viewer).content)
     heads = [c.value for c in ws[2]]
     line_x = {h: c.value for h, c in zip(heads, next(ws.iter_rows(min_row=3)), strict=True)}
     assert line_x["Status"] == "open" and line_x["Rule"] != "line_loss"
-    assert line_x["Evidence"] == evidence
+    assert line_x["Evidence"] == "Loss rate: 0.0988; Sales (kWh): 90; Supply (kWh): 100.1235"
 
 
 def test_times_are_local_without_microseconds(client: TestClient, pg_url: str) -> None:
@@ -199,6 +200,13 @@ def test_rates_are_percentages(client: TestClient, pg_url: str) -> None:
     assert rate.value == pytest.approx(0.3333, abs=1e-9) and rate.number_format == "0.00%"
     due = next(ws.iter_rows(min_row=3))[heads.index("应抄")]
     assert due.value == 3 and due.number_format == "0"
+    c = client.get(
+        "/api/completeness",
+        params={"date": str(D), "by": "area", "format": "csv", "lang": "en"},
+        headers=viewer,
+    )
+    lines = _csv(c.content)
+    assert dict(zip(lines[0], lines[1], strict=True))["Success rate"] == "33.33%"
 
 
 #: the lists that are about a data date

@@ -9,7 +9,8 @@ What a file holds:
   with a width from its contents, number formats (rates as percentages, kWh with two
   decimals, whole counts, dates and local times as dates and times).
 * **CSV**: the same header row and values (UTF-8 with a byte-order mark, so spreadsheet
-  programs read Chinese correctly), no title row (a CSV is read by programs too).
+  programs read Chinese correctly; rates as ``98.12%``, which they read as numbers), no title
+  row (a CSV is read by programs too).
 * **XLSX text**: control characters XML cannot carry are shown as U+FFFD.
 * **Values**: numbers rounded (kWh and plain numbers to 2 decimals, rates to 4, so no
   ``447.5100000000093``), instants in the utility's time zone
@@ -453,7 +454,10 @@ def readable(value: Any, lang: Lang) -> str:
     """A nested value as text a person reads: ``key: value; ...`` for objects, a comma list
     for lists."""
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {readable(v, lang)}" for k, v in value.items())
+        return "; ".join(
+            f"{header(k, lang)}: {_code(k, v, lang) if isinstance(v, str) else readable(v, lang)}"
+            for k, v in value.items()
+        )
     if isinstance(value, (list, tuple)):
         return ", ".join(readable(v, lang) for v in value)
     if isinstance(value, bool):
@@ -463,6 +467,12 @@ def readable(value: Any, lang: Lang) -> str:
     if value is None:
         return ""
     return str(value)
+
+
+def _code(key: str, value: str, lang: Lang) -> str:
+    """A known code as its word in the language, any other text as it is."""
+    words = CODES.get(key, {}).get(value)
+    return value if words is None else words[0 if lang == "zh" else 1]
 
 
 def _text_number(value: float | int) -> str:
@@ -487,10 +497,7 @@ def cell_value(key: str, value: Any, out: Output) -> Any:
     if isinstance(value, date | time):
         return value
     if isinstance(value, str):
-        if kind == "code" and key in CODES and value in CODES[key]:
-            zh, en = CODES[key][value]
-            return zh if out.lang == "zh" else en
-        return value
+        return _code(key, value, out.lang) if kind == "code" else value
     return readable(value, out.lang)
 
 
@@ -507,7 +514,12 @@ def _number_format(key: str, value: Any) -> str | None:
     return "0" if isinstance(value, int) else None
 
 
-def _csv_text(value: Any) -> Any:
+def _csv_text(key: str, value: Any) -> Any:
+    """A value as CSV text: rates as percentages (``98.12%``, which spreadsheet programs read
+    as the number), times without the zone, numbers without float noise."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if _column(key).kind == "percent":
+            return f"{value * 100:.2f}%"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, float):
@@ -580,7 +592,7 @@ def render(
         w = csv.writer(buf)
         w.writerow([csv_cell(h) for h in heads])
         for vs in values:
-            w.writerow([_csv_text(csv_cell(v)) for v in vs])
+            w.writerow([_csv_text(c, csv_cell(v)) for c, v in zip(cols, vs, strict=True)])
         return Response(
             buf.getvalue().encode("utf-8-sig"),
             media_type=CSV,
