@@ -11,7 +11,9 @@ import psycopg
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
+from protocols.wire.status import GatewayStatus, MeterHealth
 from server.db.partitions import ensure_partitions
+from server.gateways.status import record_status
 
 from .helpers import auth_headers
 from .workbench_data import D, build, put_freezes
@@ -25,11 +27,16 @@ def setup(client: TestClient) -> None:
     build(db(client))
     with psycopg.connect(db(client)) as conn:
         conn.execute("UPDATE meters SET protocol = 'dlt645-2007' WHERE id = 'N2'")
-        conn.execute("UPDATE gateways SET online = false WHERE id = 'g2'")
-        conn.execute(
-            "UPDATE gateways SET status = %s WHERE id = 'g1'",
-            (Jsonb({"meters": [{"meter": "M5", "state": "failing", "last_error": "timeout"}]}),),
+        # what the concentrators report during D's collection day (D+1, local time), as
+        # ingestion records it: g1 says M5 is failing, g2 goes off line
+        during = datetime(D.year, D.month, D.day, 2, 0, tzinfo=UTC) + timedelta(days=1)
+        record_status(
+            conn,
+            GatewayStatus(
+                "g1", True, during, meters=(MeterHealth("M5", "failing", None, "timeout", 3),)
+            ),
         )
+        record_status(conn, GatewayStatus("g2", False, during, reason="last will"))
         conn.execute(
             "INSERT INTO gateways (id, name, area_id, online) VALUES ('g4', '', 'A2', true)"
         )
