@@ -82,8 +82,13 @@ class Trend(BaseModel):
 
 
 class FailedMeters(BaseModel):
+    """A page of the data date's failed meters and how many there are in all."""
+
     date: dt.date
     items: list[Row]
+    total: int
+    limit: int
+    offset: int
 
 
 class CurveCompleteness(BaseModel):
@@ -111,8 +116,12 @@ class RuleCount(BaseModel):
 
 
 class Anomalies(BaseModel):
+    """A page of anomalies, how many match in all, and the open ones per rule."""
+
     items: list[Row]
     total: int
+    limit: int
+    offset: int
     open_by_rule: list[RuleCount]
 
 
@@ -152,7 +161,12 @@ class RuleParamsSet(BaseModel):
 
 
 class JobRuns(BaseModel):
-    runs: list[Row]
+    """A page of the scheduled jobs' runs, newest first."""
+
+    items: list[Row]
+    total: int
+    limit: int
+    offset: int
 
 
 class AuditEntry(BaseModel):

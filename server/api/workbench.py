@@ -32,8 +32,12 @@ class WorkBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-def body(**keys: Any) -> WorkBody:
-    return WorkBody.model_validate(keys)
+def body(**keys: Any) -> dict[str, Any]:
+    """An answer as a plain dict: the route's ``response_model`` (a named model of
+    :mod:`server.api.workbench_models`, open to more keys) checks and documents it. (A
+    pydantic instance would be re-read by FastAPI attribute by attribute into the response
+    model, which loses the keys the model does not name.)"""
+    return keys
 
 
 def page(

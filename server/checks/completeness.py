@@ -205,6 +205,26 @@ def reason_text(row: dict[str, Any]) -> str:
     return text + ("" if row.get("rereadable", True) else _NOT_REREADABLE)
 
 
+def failed_meters_total(
+    conn: psycopg.Connection[Any],
+    day: date,
+    *,
+    area: str | None = None,
+    gateway: str | None = None,
+) -> int:
+    """How many due meters have no reading for ``day`` (the rows of :func:`failed_meters`)."""
+    sql = f"""
+    WITH due AS ({DUE})
+    SELECT count(*) FROM due m
+    WHERE NOT EXISTS (SELECT 1 FROM daily_freeze f WHERE f.meter_id = m.id
+                      AND f.data_date = %(d)s AND f.quantity = 'energy_import_total')
+      AND (%(area)s::text IS NULL OR m.area_id = %(area)s)
+      AND (%(gw)s::text IS NULL OR m.gateway_id = %(gw)s)
+    """
+    row = conn.execute(sql, {"d": day, "area": area, "gw": gateway}).fetchone()
+    return int(row[0]) if row else 0
+
+
 def curve_completeness(
     conn: psycopg.Connection[Any], day: date, tz: str, by: str = "area"
 ) -> list[dict[str, Any]]:
@@ -219,7 +239,7 @@ def curve_completeness(
               AND ts < ((%(d)s::date + 1)::timestamp AT TIME ZONE %(tz)s)
             GROUP BY meter_id)
     SELECT {GROUPS[by]} AS key, count(*) AS meters,
-           coalesce(sum(p.n), 0) AS points, count(*) * 96 AS expected,
+           coalesce(sum(p.n), 0)::bigint AS points, count(*) * 96 AS expected,
            count(*) FILTER (WHERE p.n >= 96) AS complete
     FROM due m LEFT JOIN pts p ON p.meter_id = m.id GROUP BY 1 ORDER BY 1
     """

@@ -63,8 +63,8 @@ def _xlsx_rows(body: bytes) -> list[dict[str, object]]:
     cells = list(ws.iter_rows())
     formulas = [c.coordinate for row in cells for c in row if c.data_type == "f"]
     assert formulas == [], f"formula cells in the export: {formulas}"
-    header = [str(c.value) for c in cells[0]]
-    return [dict(zip(header, (c.value for c in row), strict=True)) for row in cells[1:]]
+    header = [str(c.value) for c in cells[1]]  # below the title row
+    return [dict(zip(header, (c.value for c in row), strict=True)) for row in cells[2:]]
 
 
 def _anomalies(url: str, n: int) -> list[int]:
@@ -91,21 +91,21 @@ def test_anomaly_comments_are_text_in_csv_and_xlsx(client: TestClient, pg_url: s
         assert r.status_code == 200, r.text
     by_id = dict(zip(ids, PAYLOADS, strict=True))
 
-    got = client.get("/api/anomalies?format=csv&limit=100", headers=op)
+    got = client.get("/api/anomalies?format=csv&lang=en", headers=op)
     assert got.status_code == 200
     rows = _csv_rows(got.content)
     assert len(rows) == len(PAYLOADS)
     for row in rows:
-        assert row["comment"] == "'" + by_id[int(row["id"])]  # the apostrophe makes it text
-        assert not row["comment"].startswith(("=", "+", "-", "@", "\t", "\r"))
-        assert row["id"].isdigit()  # numbers are written as they were
+        assert row["Comment"] == "'" + by_id[int(row["ID"])]  # the apostrophe makes it text
+        assert not row["Comment"].startswith(("=", "+", "-", "@", "\t", "\r"))
+        assert row["ID"].isdigit()  # numbers are written as they were
 
-    got = client.get("/api/anomalies?format=xlsx&limit=100", headers=op)
+    got = client.get("/api/anomalies?format=xlsx&lang=en", headers=op)
     assert got.status_code == 200
     for row in _xlsx_rows(got.content):
         # unchanged, in a text cell
-        assert row["comment"] == _as_read_back(by_id[int(str(row["id"]))])
-        assert isinstance(row["id"], int)
+        assert row["Comment"] == _as_read_back(by_id[int(str(row["ID"]))])
+        assert isinstance(row["ID"], int)
 
 
 def test_gateway_last_error_from_mqtt_is_text_and_negative_numbers_stay_numbers(
@@ -136,20 +136,20 @@ def test_gateway_last_error_from_mqtt_is_text_and_negative_numbers_stay_numbers(
         )
     by_meter = {m["id"]: p for m, p in zip(meters, PAYLOADS, strict=True)}
 
-    got = client.get(f"/api/failed-meters?date={D}&format=csv", headers=viewer)
+    got = client.get(f"/api/failed-meters?date={D}&format=csv&lang=en", headers=viewer)
     assert got.status_code == 200, got.text
     rows = _csv_rows(got.content)
-    assert {r["meter_id"] for r in rows} == set(by_meter)
+    assert {r["Meter"] for r in rows} == set(by_meter)
     for row in rows:
-        assert row["last_error"] == "'" + by_meter[row["meter_id"]]
-        assert row["last_good_value"] == "-7.25"  # a number, not neutralised
-        assert row["reason"] == "meter_not_answering"
-        assert row["reason_text"].startswith("meter not answering (")
+        assert row["Last error"] == "'" + by_meter[row["Meter"]]
+        assert row["Last good value (kWh)"] == "-7.25"  # a number, not neutralised
+        assert row["Reason"] == "meter not answering"
+        assert row["Reason detail"].startswith("meter not answering (")
 
-    got = client.get(f"/api/failed-meters?date={D}&format=xlsx", headers=viewer)
+    got = client.get(f"/api/failed-meters?date={D}&format=xlsx&lang=en", headers=viewer)
     assert got.status_code == 200
     rows_x = _xlsx_rows(got.content)
     assert len(rows_x) == len(PAYLOADS)
     for row in rows_x:
-        assert row["last_error"] == _as_read_back(by_meter[str(row["meter_id"])])
-        assert row["last_good_value"] == -7.25
+        assert row["Last error"] == _as_read_back(by_meter[str(row["Meter"])])
+        assert row["Last good value (kWh)"] == -7.25

@@ -3,7 +3,7 @@ the all-or-nothing CSV/XLSX import. Every change is audited."""
 
 import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
@@ -14,9 +14,11 @@ from server.archive import validate as v
 from server.db.queries import archive as q
 
 from ..actor import current_actor
+from ..contract import CustomerClass, Paging, Protocol
 from ..deps import Admin, Db, SettingsDep, Viewer
 from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
+from .export import FILE_RESPONSES, Out, listing
 
 MAX_UPLOAD = 50 * 1024 * 1024
 
@@ -141,32 +143,87 @@ def refused(table: str, key: str, uses: list[str]) -> None:
     raise HTTPException(409, f"{what} {key!r} is still referred to by {', '.join(uses)}: {advice}")
 
 
+WHAT = {
+    "org_units": ("供电单位档案", "Organisation units"),
+    "areas": ("台区档案", "Areas"),
+    "gateways": ("集中器档案", "Concentrators"),
+    "meters": ("电表档案", "Meters"),
+}
+
+
 def crud(
     router: APIRouter, table: str, model: type[BaseModel], patch: type[BaseModel] | None = None
 ) -> None:
     """List, get, put and delete (and patch, given a patch model) one archive table."""
     path = table.replace("_", "-")
+    what = WHAT[table]
+    one = what[1].lower().rstrip("s")
 
-    @router.get(f"/{path}", name=f"list_{table}")
+    @router.get(
+        f"/{path}",
+        name=f"list_{table}",
+        response_model=Page,
+        responses=FILE_RESPONSES,
+        description=f"The {what[1].lower()} of the archive by id, filtered, paged; "
+        "``format=csv|xlsx`` answers all matching records as a file (customers' personal "
+        "details hidden from viewers). A filter the table has no column for answers 422.",
+    )
     def list_items(
         principal: Viewer,
         conn: Db,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0, le=1_000_000_000),
-        area_id: str | None = None,
-        gateway_id: str | None = None,
-    ) -> Page:
+        page: Paging,
+        out: Out,
+        area_id: Annotated[str | None, Query(description="only this area's")] = None,
+        gateway_id: Annotated[str | None, Query(description="only this concentrator's")] = None,
+        org_id: Annotated[
+            str | None, Query(description="only this organisation unit's (org_unit_id)")
+        ] = None,
+        protocol: Annotated[Protocol | None, Query(description="meters of this protocol")] = None,
+        customer_class: Annotated[
+            CustomerClass | None, Query(description="meters of this customer class")
+        ] = None,
+    ) -> Any:
+        asked = {
+            "area_id": ("area_id", area_id),
+            "gateway_id": ("gateway_id", gateway_id),
+            "org_id": ("org_unit_id", org_id),
+            "protocol": ("protocol", protocol),
+            "customer_class": ("customer_class", customer_class),
+        }
         filters: dict[str, Any] = {}
-        if area_id is not None and "area_id" in q.TABLES[table]:
-            filters["area_id"] = area_id
-        if gateway_id is not None and "gateway_id" in q.TABLES[table]:
-            filters["gateway_id"] = gateway_id
-        rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
-        if table == "meters":
-            rows = [redact_meter(r, principal) for r in rows]
-        return Page(items=rows, total=total, limit=limit, offset=offset)
+        for name, (column, value) in asked.items():
+            if value is None:
+                continue
+            if column not in q.TABLES[table]:
+                raise HTTPException(422, f"query.{name}: {path} cannot be filtered by {name}")
+            filters[column] = value
 
-    @router.get(f"/{path}/{{key}}", name=f"get_{table}")
+        def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+            rows, total = q.listing(conn, table, filters=filters, limit=limit, offset=offset)
+            if table == "meters":
+                rows = [redact_meter(r, principal) for r in rows]
+            return rows, total
+
+        return listing(
+            conn,
+            principal,
+            out,
+            page,
+            fetch,
+            report=path,
+            what=what,
+            scope={
+                "area_id": area_id,
+                "gateway_id": gateway_id,
+                "org_id": org_id,
+                "protocol": protocol,
+                "customer_class": customer_class,
+            },
+        )
+
+    @router.get(
+        f"/{path}/{{key}}", name=f"get_{table}", description=f"One {one} by its id (404 if none)."
+    )
     def get_item(principal: Viewer, conn: Db, key: str) -> ArchiveRecord:
         row = q.get(conn, table, _check_id(key))
         if row is None:
@@ -175,7 +232,12 @@ def crud(
             redact_meter(row, principal) if table == "meters" else row
         )
 
-    @router.put(f"/{path}/{{key}}", name=f"put_{table}")
+    @router.put(
+        f"/{path}/{{key}}",
+        name=f"put_{table}",
+        description=f"Create or replace a {one} (audited; 409 when it refers to something "
+        "that does not exist or conflicts with the archive).",
+    )
     def put_item(
         principal: Admin,
         key: str,
@@ -192,7 +254,13 @@ def crud(
 
         return ArchiveRecord.model_validate(_write(conn, run, settings.utility_timezone))
 
-    @router.delete(f"/{path}/{{key}}", status_code=204, name=f"delete_{table}")
+    @router.delete(
+        f"/{path}/{{key}}",
+        status_code=204,
+        name=f"delete_{table}",
+        description=f"Delete a {one} (audited); 409 while something still refers to it (a "
+        "meter with readings is retired with removed_on instead).",
+    )
     def delete_item(principal: Admin, key: str, conn: Db, settings: SettingsDep) -> None:
         def run(conn: Any) -> bool:
             if q.get(conn, table, _check_id(key)) is None:
@@ -205,7 +273,11 @@ def crud(
 
     if patch is not None:
 
-        @router.patch(f"/{path}/{{key}}", name=f"patch_{table}")
+        @router.patch(
+            f"/{path}/{{key}}",
+            name=f"patch_{table}",
+            description=f"Change some fields of a {one} (audited).",
+        )
         def patch_item(
             principal: Admin,
             key: str,
@@ -226,8 +298,11 @@ def crud(
 def import_archive(
     principal: Admin, conn: Db, settings: SettingsDep, file: UploadFile = File(...)
 ) -> Imported:
-    """A plain ``def``: FastAPI runs it in its thread pool, so parsing a large file never
-    holds up the event loop (other requests are answered meanwhile)."""
+    """Import meters (with their areas and concentrators) from a CSV or XLSX file, all or
+    nothing: every row is checked first and any problem answers 422 with the rows' problems
+    (at most 50 MB and 200,000 rows). Audited."""
+    # a plain ``def``: FastAPI runs it in its thread pool, so parsing a large file never
+    # holds up the event loop (other requests are answered meanwhile)
     if (file.size or 0) > MAX_UPLOAD:
         raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
     name = file.filename or "upload"

@@ -17,6 +17,7 @@ from server.auth.deps import COOKIE_NAME, token_from_request
 from server.db.queries import auth as q
 from server.settings import Settings
 
+from ..contract import Paging
 from ..deps import Admin, AuthSecret, ClockDep, Db, Hashing, Pool, SettingsDep, Viewer
 from ..models import Me
 
@@ -128,6 +129,9 @@ async def login(
     clock: ClockDep,
     secret: AuthSecret,
 ) -> LoginResponse:
+    """Sign in with user name and password: the answer carries a bearer token (and sets the
+    HttpOnly session cookie the dashboard uses). 401 for a wrong name or password (the same
+    answer for both), 429 while the account is locked or the address throttled."""
     now = clock.now()
     ttl = int(settings.auth_token_ttl_s)
     try:
@@ -206,16 +210,36 @@ async def change_password(
 
 @router.get("/auth/me")
 def me(principal: Viewer) -> Me:
+    """The signed-in user's name and role."""
     return Me(username=principal.username, role=principal.role)
 
 
-@router.get("/users", response_model=list[UserOut])
-def list_users(_: Admin, conn: Db) -> list[dict[str, Any]]:
-    return q.list_users(conn)
+class Users(BaseModel):
+    """A page of the users, by name, and how many there are."""
+
+    items: list[UserOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("/users", response_model=Users)
+def list_users(_: Admin, conn: Db, page: Paging) -> dict[str, Any]:
+    """The users by name: role, display name, whether active, when created, changed and
+    last signed in (never a password hash)."""
+    everyone = q.list_users(conn)
+    return {
+        "items": everyone[page.offset : page.offset + page.limit],
+        "total": len(everyone),
+        "limit": page.limit,
+        "offset": page.offset,
+    }
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
 def create_user(principal: Admin, body: UserCreate, conn: Db, clock: ClockDep) -> dict[str, Any]:
+    """Create a user with a role and a password that meets the password policy (409 when
+    the name is taken). Audited."""
     try:
         return users.create_user(
             conn,
@@ -247,6 +271,9 @@ def unlock_user(
 def update_user(
     principal: Admin, body: UserUpdate, conn: Db, clock: ClockDep, username: str = UserPath
 ) -> dict[str, Any]:
+    """Change a user's role, password, display name or whether the account is active (a
+    new password or role revokes the user's tokens); admins cannot demote or disable
+    themselves. Audited."""
     if username.lower() == principal.username.lower() and (
         body.role not in (None, "admin") or body.active is False
     ):

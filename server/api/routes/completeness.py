@@ -6,14 +6,13 @@ the success rate and failed meters also export as CSV or XLSX."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from server.audit import record_export
 from server.checks import completeness, reread, rules
 
-from ..actor import current_actor
+from ..contract import Paging, one_of
 from ..deps import Db, ReportDay, SettingsDep, Viewer, Yesterday
 from ..models import (
     CurveCompleteness,
@@ -24,10 +23,18 @@ from ..models import (
     SuccessReport,
     Trend,
 )
-from .export import FILE_RESPONSES, Format, export
+from .export import FILE_RESPONSES, Out, export, listing
 
 router = APIRouter(prefix="/api", tags=["completeness"])
 Grouping = Literal["all", "area", "gateway", "protocol", "customer_class"]
+AreaId = Annotated[str | None, Query(description="only meters of this area (台区)")]
+GatewayId = Annotated[str | None, Query(description="only meters of this concentrator")]
+OldArea = Annotated[
+    str | None, Query(alias="area", deprecated=True, description="old name of area_id")
+]
+OldGateway = Annotated[
+    str | None, Query(alias="gateway", deprecated=True, description="old name of gateway_id")
+]
 
 
 @router.get("/completeness", response_model=SuccessRate, responses=FILE_RESPONSES)
@@ -36,21 +43,25 @@ def success_rate(
     conn: Db,
     settings: SettingsDep,
     d: ReportDay,
+    out: Out,
     by: Grouping = "all",
-    format: Format = "json",
 ) -> Any:
+    """The data date's collection success rate (read / due meters) for the organisation or
+    per area, concentrator, protocol or customer class; groups under
+    METERLINK_SUCCESS_THRESHOLD are marked ``below_threshold``; the re-reading tally of the
+    date. ``format=csv|xlsx`` answers the groups as a file."""
     rows = completeness.success_rate(conn, d, by, settings.success_threshold)
-    rec = reread.recovered(conn, d)
-    if format != "json":
-        record_export(
+    if out.format != "json":
+        return export(
             conn,
-            actor=current_actor(principal),
+            principal,
+            out,
+            rows,
             report="success-rate",
-            fmt=format,
-            rows=rows,
-            filters={"date": d, "by": by},
+            what=("采集成功率", "Collection success rate"),
+            scope={"date": d, "by": by},
         )
-        return export(rows, format, f"success-rate-{d}-{by}")
+    rec = reread.recovered(conn, d)
     return SuccessRate(date=d, by=by, groups=rows, reread=RereadTally.model_validate(rec))
 
 
@@ -65,6 +76,8 @@ def success_report(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> 
 
 @router.get("/completeness/trend")
 def trend(_: Viewer, conn: Db, end: Yesterday, days: int = Query(30, ge=1, le=62)) -> Trend:
+    """The organisation's success rate for each of the last ``days`` data dates (oldest
+    first, ending yesterday in the utility time zone)."""
     out = []
     for n in range(days - 1, -1, -1):
         d = end - timedelta(days=n)
@@ -79,42 +92,86 @@ def failed(
     conn: Db,
     settings: SettingsDep,
     d: ReportDay,
-    area: str | None = None,
-    gateway: str | None = None,
-    limit: int = Query(1000, ge=1, le=100_000),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
-    format: Format = "json",
+    page: Paging,
+    out: Out,
+    area_id: AreaId = None,
+    gateway_id: GatewayId = None,
+    area: OldArea = None,
+    gateway: OldGateway = None,
 ) -> Any:
-    rows = completeness.failed_meters(
-        conn,
-        d,
-        tz=settings.utility_timezone,
-        limit=limit,
-        offset=offset,
-        area=area,
-        gateway=gateway,
-    )
-    if format != "json":
-        record_export(
+    """The due meters without a reading for the data date, by area and meter, each with a
+    reason to act on, its last good reading and its re-read request, paged; ``format=csv|xlsx``
+    answers all of them as a file. ``area`` and ``gateway`` are deprecated spellings of
+    ``area_id`` and ``gateway_id``."""
+    area_id = one_of("area_id", area_id, "area", area)
+    gateway_id = one_of("gateway_id", gateway_id, "gateway", gateway)
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows = completeness.failed_meters(
             conn,
-            actor=current_actor(principal),
-            report="failed-meters",
-            fmt=format,
-            rows=rows,
-            filters={"date": d, "area": area, "gateway": gateway, "limit": limit, "offset": offset},
+            d,
+            tz=settings.utility_timezone,
+            limit=limit,
+            offset=offset,
+            area=area_id,
+            gateway=gateway_id,
         )
-        return export(rows, format, f"failed-meters-{d}")
-    return FailedMeters(date=d, items=rows)
+        total = completeness.failed_meters_total(conn, d, area=area_id, gateway=gateway_id)
+        return rows, total
+
+    return listing(
+        conn,
+        principal,
+        out,
+        page,
+        fetch,
+        report="failed-meters",
+        what=("失败电表清单", "Failed meters"),
+        scope={"date": d, "area_id": area_id, "gateway_id": gateway_id},
+        extra={"date": d},
+    )
 
 
-@router.get("/curve-completeness")
+@router.get("/curve-completeness", response_model=CurveCompleteness, responses=FILE_RESPONSES)
 def curves(
-    _: Viewer, conn: Db, settings: SettingsDep, d: ReportDay, by: Grouping = "area"
-) -> CurveCompleteness:
+    principal: Viewer,
+    conn: Db,
+    settings: SettingsDep,
+    d: ReportDay,
+    out: Out,
+    by: Grouping = "area",
+) -> Any:
+    """Load-curve completeness of the data date per grouping: meters, 15-minute points
+    stored and expected (96 a meter), meters with a complete curve."""
     rows = completeness.curve_completeness(conn, d, settings.utility_timezone, by)
+    if out.format != "json":
+        return export(
+            conn,
+            principal,
+            out,
+            rows,
+            report="curve-completeness",
+            what=("曲线完整率", "Load-curve completeness"),
+            scope={"date": d, "by": by},
+        )
     return CurveCompleteness(date=d, by=by, groups=rows)
 
 
-@router.get("/line-loss")
-def loss(_: Viewer, conn: Db, d: ReportDay) -> LineLoss:
-    return LineLoss(date=d, areas=rules.line_loss(conn, d))
+@router.get("/line-loss", response_model=LineLoss, responses=FILE_RESPONSES)
+def loss(principal: Viewer, conn: Db, d: ReportDay, out: Out) -> Any:
+    """Per transformer area for the data date: supply (the area master meter), sales (the
+    customers' meters), the loss ratio, and whether the area's readings are complete (the
+    loss is null when not, instead of a false figure)."""
+    rows = rules.line_loss(conn, d)
+    if out.format != "json":
+        return export(
+            conn,
+            principal,
+            out,
+            rows,
+            report="line-loss",
+            what=("台区线损", "Line loss per area"),
+            scope={"date": d},
+            labels={"complete": ("数据完整", "Readings complete")},
+        )
+    return LineLoss(date=d, areas=rows)

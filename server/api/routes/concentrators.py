@@ -15,7 +15,9 @@ from server.db.queries import concentrators as q
 from server.db.queries import org as qo
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body, page
+from ..workbench_models import Concentrator
+from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
 
 router = APIRouter(prefix="/api", tags=["concentrators"])
 
@@ -26,10 +28,11 @@ def _rate(row: dict[str, Any], threshold: float) -> dict[str, Any]:
     return row
 
 
-@router.get("/concentrators")
+@router.get("/concentrators", response_model=WorkPage, responses=FILE_RESPONSES)
 def concentrators(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     settings: SettingsDep,
     d: ReportDay,
     org_id: str | None = None,
@@ -37,7 +40,7 @@ def concentrators(
     online: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """The archive's concentrators by id: ``online``, ``last_seen`` (UTC; the page shows it
     in local time), ``outbox_depth``/``outbox_oldest_age_s``/``outbox_dropped`` as last
     reported, ``meters``, ``failing_meters`` (reported not ok) and the day's ``due``,
@@ -51,10 +54,27 @@ def concentrators(
         org_ids = sorted(qo.descendants(units, org_id))
     if area_id is not None and not qo.area_exists(conn, area_id):
         raise HTTPException(404, f"no area {area_id!r}")
+    exporting = out.format != "json"
     rows, tally = q.listing(
-        conn, d, org_ids=org_ids, area_id=area_id, online=online, limit=limit, offset=offset
+        conn,
+        d,
+        org_ids=org_ids,
+        area_id=area_id,
+        online=online,
+        limit=MAX_EXPORT_ROWS if exporting else limit,
+        offset=0 if exporting else offset,
     )
     t = settings.success_threshold
+    if exporting:
+        return export(
+            conn,
+            principal,
+            out,
+            [_rate(r, t) for r in rows],
+            report="concentrators",
+            what=("集中器", "Concentrators"),
+            scope={"date": d, "org_id": org_id, "area_id": area_id, "online": online},
+        )
     return page(
         [_rate(r, t) for r in rows],
         tally["count"],
@@ -68,10 +88,10 @@ def concentrators(
     )
 
 
-@router.get("/concentrators/{gateway_id}")
+@router.get("/concentrators/{gateway_id}", response_model=Concentrator)
 def concentrator(
     _: Viewer, conn: Db, settings: SettingsDep, gateway_id: str, d: ReportDay
-) -> WorkBody:
+) -> dict[str, Any]:
     """One concentrator: the list's fields; ``buses`` as reported (transactions, timeouts,
     checksum errors, meters ok and failing, last error) with ``archive_meters`` per bus;
     ``failing_meters`` (reported state, last good read, last error, failures in a row);

@@ -17,6 +17,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health/live")
 def live() -> Liveness:
+    """The process answers (for a liveness probe; checks nothing else)."""
     return Liveness(status="alive")
 
 
@@ -31,6 +32,8 @@ def live() -> Liveness:
     },
 )
 def ready(pool: Pool, mqtt_url: MqttUrl, problems: ServiceProblems) -> JSONResponse:
+    """Ready to serve: the database answers, the broker is reachable and ingestion is not
+    stalled (503 naming what is wrong otherwise)."""
     checks: dict[str, str] = {}
     try:
         with pool.connection(timeout=3) as conn:
@@ -61,4 +64,6 @@ def ready(pool: Pool, mqtt_url: MqttUrl, problems: ServiceProblems) -> JSONRespo
     },
 )
 def metrics(registry: MetricsRegistry) -> Response:
+    """Prometheus metrics in the text exposition format (counts, queue depths, timings; no
+    meter or customer data)."""
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

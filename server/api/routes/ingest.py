@@ -3,7 +3,7 @@ commands to gateways."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -14,60 +14,91 @@ from server.db.queries import ingest_review as q
 from server.gateways.commands import CommandRefused, queue_command
 
 from ..actor import current_actor
+from ..contract import Paging, one_of
 from ..deps import Db, LocalToday, Operator, Viewer
 from ..models import Command, CommandQueued, Page
+from .export import FILE_RESPONSES, Out, listing
 
 router = APIRouter(prefix="/api", tags=["ingestion"])
 
 
-def _page(found: tuple[list[dict[str, Any]], int], limit: int, offset: int) -> Page:
-    rows, total = found
-    return Page(items=rows, total=total, limit=limit, offset=offset)
+@router.get("/dead-letters", response_model=Page, responses=FILE_RESPONSES)
+def dead_letters(principal: Operator, conn: Db, page: Paging, out: Out) -> Any:
+    """Messages ingestion could not take (unparseable, unknown topic, too large), newest
+    first: the payload as text cut at 2000 bytes, with the whole payload's size and SHA-256."""
+    return listing(
+        conn,
+        principal,
+        out,
+        page,
+        lambda limit, offset: q.dead_letters(conn, limit=limit, offset=offset),
+        report="dead-letters",
+        what=("死信", "Dead letters"),
+        scope={},
+    )
 
 
-@router.get("/dead-letters")
-def dead_letters(
-    _: Operator,
-    conn: Db,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
-) -> Page:
-    return _page(q.dead_letters(conn, limit=limit, offset=offset), limit, offset)
-
-
-@router.get("/quarantine")
-def quarantine(
-    _: Viewer,
-    conn: Db,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
-) -> Page:
+@router.get("/quarantine", response_model=Page, responses=FILE_RESPONSES)
+def quarantine(principal: Viewer, conn: Db, page: Paging, out: Out) -> Any:
     """Readings kept aside instead of stored, per meter, gateway and reason: the meter is
     not in the archive, the gateway did not hold the meter on the reading's date (the
     archive's gateway and since when are in the reason), or the value cannot be real."""
-    return _page(q.quarantine(conn, limit=limit, offset=offset), limit, offset)
+    return listing(
+        conn,
+        principal,
+        out,
+        page,
+        lambda limit, offset: q.quarantine(conn, limit=limit, offset=offset),
+        report="quarantine",
+        what=("隔离读数", "Quarantined readings"),
+        scope={},
+    )
 
 
-@router.get("/conflicts")
+@router.get("/conflicts", response_model=Page, responses=FILE_RESPONSES)
 def conflicts(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
-    meter: str | None = None,
-) -> Page:
-    return _page(q.conflicts(conn, meter=meter, limit=limit, offset=offset), limit, offset)
+    page: Paging,
+    out: Out,
+    meter_id: Annotated[str | None, Query(description="only this meter's")] = None,
+    meter: Annotated[str | None, Query(deprecated=True, description="old name of meter_id")] = None,
+) -> Any:
+    """Readings that came again with a different value (the first one is kept), newest
+    first. ``meter`` is a deprecated spelling of ``meter_id``."""
+    meter_id = one_of("meter_id", meter_id, "meter", meter)
+    return listing(
+        conn,
+        principal,
+        out,
+        page,
+        lambda limit, offset: q.conflicts(conn, meter=meter_id, limit=limit, offset=offset),
+        report="conflicts",
+        what=("冲突读数", "Conflicting readings"),
+        scope={"meter_id": meter_id},
+    )
 
 
-@router.get("/gateway-status")
+@router.get("/gateway-status", response_model=Page, responses=FILE_RESPONSES)
 def gateway_status(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
-    online: bool | None = None,
-) -> Page:
-    return _page(q.gateway_status(conn, online=online, limit=limit, offset=offset), limit, offset)
+    page: Paging,
+    out: Out,
+    online: Annotated[bool | None, Query(description="only those on line (or off line)")] = None,
+) -> Any:
+    """The concentrators by id with their last reported state: on line, last seen, version
+    and the status they published (buses, meters' health, outbox)."""
+    return listing(
+        conn,
+        principal,
+        out,
+        page,
+        lambda limit, offset: q.gateway_status(conn, online=online, limit=limit, offset=offset),
+        report="gateway-status",
+        what=("集中器状态", "Concentrator status"),
+        scope={"online": online},
+    )
 
 
 class CommandIn(BaseModel):
@@ -98,24 +129,38 @@ def send_command(
     return CommandQueued(id=cmd_id, status="pending")
 
 
-@router.get("/gateways/{gateway}/commands")
+CommandStatus = Literal["pending", "sent", "ok", "partial", "error", "expired"]
+
+
+@router.get("/gateways/{gateway}/commands", response_model=Page, responses=FILE_RESPONSES)
 def gateway_commands(
-    _: Viewer,
+    principal: Viewer,
     gateway: str,
     conn: Db,
-    status: Literal["pending", "sent", "ok", "partial", "error", "expired"] | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
-) -> Page:
+    page: Paging,
+    out: Out,
+    status: Annotated[CommandStatus | None, Query(description="only this status")] = None,
+) -> Any:
     """The gateway's recent commands, newest first, with their status (``expired``: no
     answer within METERLINK_COMMAND_TTL_S; ``expired_at`` stays set when a late answer
     came); arguments and results in full at ``/api/commands/{id}``."""
-    found = qc.gateway_commands(conn, gateway_id=gateway, status=status, limit=limit, offset=offset)
-    return _page(found, limit, offset)
+    return listing(
+        conn,
+        principal,
+        out,
+        page,
+        lambda limit, offset: qc.gateway_commands(
+            conn, gateway_id=gateway, status=status, limit=limit, offset=offset
+        ),
+        report=f"commands-{gateway}",
+        what=("集中器命令", "Concentrator commands"),
+        scope={"gateway_id": gateway, "status": status},
+    )
 
 
 @router.get("/commands/{cmd_id}")
 def command(_: Viewer, conn: Db, cmd_id: str) -> Command:
+    """One command to a gateway with its arguments and, once answered, its result."""
     row = qc.get_command(conn, command_id=cmd_id)
     if row is None:
         raise HTTPException(404, f"no command {cmd_id!r}")

@@ -21,7 +21,9 @@ from server.db.queries import org as qo
 
 from ..deps import Db, ReportDay, Viewer, Yesterday
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body, page
+from ..workbench_models import LineLossArea, LineLossTrend
+from .export import FILE_RESPONSES, Out, export
 
 router = APIRouter(prefix="/api", tags=["line loss"])
 
@@ -71,16 +73,17 @@ def _figures(row: dict[str, Any], high: float, names: dict[str, dict[str, Any]])
     }
 
 
-@router.get("/line-loss/areas")
+@router.get("/line-loss/areas", response_model=WorkPage, responses=FILE_RESPONSES)
 def line_loss_areas(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     d: ReportDay,
     org_id: str | None = None,
     status: Status | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """Every area's loss of the day (of ``org_id`` and the units below it): ``supply``
     (its master meters), ``sales`` (its customers), ``loss`` (kWh), ``loss_rate`` and
     ``status`` (high, negative, not_computable, normal), with ``blocking`` the meters it
@@ -100,6 +103,16 @@ def line_loss_areas(
         by_status[r["status"]] += 1
     if status is not None:
         rows = [r for r in rows if r["status"] == status]
+    if out.format != "json":
+        return export(
+            conn,
+            principal,
+            out,
+            rows,
+            report="line-loss-areas",
+            what=("台区线损", "Line loss per area"),
+            scope={"date": d, "org_id": org_id, "status": status},
+        )
     return page(
         rows[offset : offset + limit],
         len(rows),
@@ -117,8 +130,8 @@ def _area(conn: Db, area_id: str) -> None:
         raise HTTPException(404, f"no area {area_id!r}")
 
 
-@router.get("/line-loss/areas/{area_id}")
-def line_loss_area(_: Viewer, conn: Db, area_id: str, d: ReportDay) -> WorkBody:
+@router.get("/line-loss/areas/{area_id}", response_model=LineLossArea)
+def line_loss_area(_: Viewer, conn: Db, area_id: str, d: ReportDay) -> dict[str, Any]:
     """One area's loss of the day and ``blocking_meters``: the meters that keep it from
     being computed (no freeze on the day or the day before, or an implausible difference),
     masters first, each with ``why``."""
@@ -176,7 +189,7 @@ def _daily(meters: dict[str, dict[str, Any]], days: list[date]) -> list[dict[str
     return out
 
 
-@router.get("/line-loss/areas/{area_id}/trend")
+@router.get("/line-loss/areas/{area_id}/trend", response_model=LineLossTrend)
 def line_loss_trend(
     _: Viewer,
     conn: Db,
@@ -184,7 +197,7 @@ def line_loss_trend(
     yesterday: Yesterday,
     end: date | None = Query(None, description="the last day (default yesterday)"),
     days: int = Query(30, ge=1, le=92),
-) -> WorkBody:
+) -> dict[str, Any]:
     """The area's supply, sales, loss rate and status per day, with the thresholds."""
     _area(conn, area_id)
     last = end or yesterday
@@ -208,16 +221,19 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-@router.get("/line-loss/areas/{area_id}/suspects")
+@router.get(
+    "/line-loss/areas/{area_id}/suspects", response_model=WorkPage, responses=FILE_RESPONSES
+)
 def line_loss_suspects(
     principal: Viewer,
     conn: Db,
+    output: Out,
     area_id: str,
     d: ReportDay,
     days: int = Query(14, ge=4, le=62, description="the window, ending on date"),
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """The area's customers ranked as theft suspects over the ``days`` up to ``date``: the
     window's later half (recent) against its earlier half (baseline). Signals:
     ``zero_consumption`` (every recent day read and zero), ``consumption_dropped`` (recent
@@ -285,6 +301,16 @@ def line_loss_suspects(
             }
         )
     out.sort(key=lambda r: (-r["score"], -(r["drop_kwh_per_day"] or 0), r["meter_id"]))
+    if output.format != "json":
+        return export(
+            conn,
+            principal,
+            output,
+            [redact_meter(r, principal) for r in out],
+            report=f"suspects-{area_id}",
+            what=("窃电嫌疑用户", "Theft suspects"),
+            scope={"area_id": area_id, "start": start, "end": d},
+        )
     items = [redact_meter(r, principal) for r in out[offset : offset + limit]]
     return page(
         items,

@@ -5,7 +5,7 @@ SQL in :mod:`server.db.queries.org`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -13,13 +13,15 @@ from server.db.queries import org as q
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page, slice_page
+from ..workbench import Limit, Offset, WorkPage, body, page, slice_page
+from ..workbench_models import OrgTree
+from .export import FILE_RESPONSES, Out, export
 
 router = APIRouter(prefix="/api", tags=["navigation"])
 
 
-@router.get("/org/tree")
-def org_tree(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> WorkBody:
+@router.get("/org/tree", response_model=OrgTree)
+def org_tree(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> dict[str, Any]:
     """Organisation units nested by parent, each area a leaf under its unit; every node
     with ``meters``, ``gateways``, the day's ``due``, ``read``, ``rate`` and
     ``below_threshold`` (summed over what is below it). Areas without a unit are under
@@ -29,10 +31,11 @@ def org_tree(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> WorkBo
     return body(date=d, threshold=t, **q.tree(conn, d, t))
 
 
-@router.get("/org/areas")
+@router.get("/org/areas", response_model=WorkPage, responses=FILE_RESPONSES)
 def area_list(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     settings: SettingsDep,
     d: ReportDay,
     org_id: str | None = None,
@@ -40,7 +43,7 @@ def area_list(
     below_threshold: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """Transformer areas (of ``org_id`` and the units below it), whose id or name contains
     ``q``, with their meters, concentrators and the day's rate; ``below_threshold`` keeps
     only those below (true) or at or above (false) the threshold."""
@@ -59,6 +62,16 @@ def area_list(
         rows = [r for r in rows if r["below_threshold"] is below_threshold]
     for r in rows:
         r["org_name"] = names.get(r["org_id"])
+    if out.format != "json":
+        return export(
+            conn,
+            principal,
+            out,
+            rows,
+            report="areas-report",
+            what=("台区清单", "Areas"),
+            scope={"date": d, "org_id": org_id, "below_threshold": below_threshold},
+        )
     return slice_page(rows, limit, offset, date=d, threshold=settings.success_threshold)
 
 

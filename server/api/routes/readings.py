@@ -34,6 +34,8 @@ def curve(
     quantity: str = "energy_import_total",
     limit: int = Query(5000, ge=1, le=100_000),
 ) -> Curve:
+    """The meter's readings of one quantity (default the import energy register) between
+    two instants with a time zone, oldest first, at most 400 days."""
     if quantity not in QUANTITY_BY_NAME:
         raise HTTPException(400, f"unknown quantity {quantity!r}")
     if start.tzinfo is None or end.tzinfo is None:
@@ -51,6 +53,7 @@ def curve(
 
 @router.get("/{meter}/latest")
 def latest(_: Viewer, conn: Db, meter: str) -> Latest:
+    """The meter's newest value of every quantity it reported."""
     _meter(conn, meter)
     rows = q.latest(conn, meter=meter)
     return Latest(meter=meter, values=rows)
@@ -58,6 +61,8 @@ def latest(_: Viewer, conn: Db, meter: str) -> Latest:
 
 @router.get("/{meter}/freeze")
 def freeze(_: Viewer, conn: Db, meter: str, start: date, end: date) -> Freezes:
+    """The meter's daily-freeze readings (registers frozen at midnight) of the data dates
+    from ``start`` to ``end`` (inclusive, at most 400 days)."""
     if end < start or (end - start).days > 400:
         raise HTTPException(400, "end must be on or after start, at most 400 days apart")
     _meter(conn, meter)

@@ -18,7 +18,9 @@ from server.db.queries import reports as q
 
 from ..deps import Db, ReportDay, SettingsDep, Viewer, Yesterday
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, month_range, page, previous_month
+from ..workbench import Limit, Offset, WorkPage, body, month_range, page, previous_month
+from ..workbench_models import CollectionTrend
+from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
 
 router = APIRouter(prefix="/api", tags=["collection reports"])
 By = Literal["all", "org", "area", "gateway", "protocol", "customer_class"]
@@ -41,10 +43,11 @@ def _diff(now: float | None, before: float | None) -> float | None:
     return None if now is None or before is None else round(now - before, 6)
 
 
-@router.get("/reports/collection")
+@router.get("/reports/collection", response_model=WorkPage, responses=FILE_RESPONSES)
 def collection_report(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     settings: SettingsDep,
     d: ReportDay,
     period: Period = "day",
@@ -53,7 +56,7 @@ def collection_report(
     below_threshold: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """The groups of ``by`` with ``due``, ``read`` (after re-reading), ``read_first``
     (before), their rates, ``below_threshold``, the day's curve completeness
     (``curve_points`` of ``curve_expected``, ``curve_rate``, ``curves_complete``; null for
@@ -87,6 +90,16 @@ def collection_report(
     if below_threshold is not None:
         rows = [r for r in rows if r["below_threshold"] is below_threshold]
     summary = line(now["all"][0], before["all"][0])
+    if out.format != "json":
+        return export(
+            conn,
+            principal,
+            out,
+            rows,
+            report="collection-report",
+            what=("采集报表", "Collection report"),
+            scope={"start": start, "end": end, "by": by, "below_threshold": below_threshold},
+        )
     return page(
         rows[offset : offset + limit],
         len(rows),
@@ -103,10 +116,11 @@ def collection_report(
     )
 
 
-@router.get("/reports/collection/meters")
+@router.get("/reports/collection/meters", response_model=WorkPage, responses=FILE_RESPONSES)
 def collection_meters(
     principal: Viewer,
     conn: Db,
+    out: Out,
     settings: SettingsDep,
     d: ReportDay,
     period: Period = "day",
@@ -116,7 +130,7 @@ def collection_meters(
     read: bool | None = Query(None, description="true: read every due day; false: missed some"),
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """The meters of one group of the report (drill-down), each with its due, read and
     first-pass-read days and, for a day, its load-curve points."""
     if by != "all" and key is None:
@@ -127,9 +141,28 @@ def collection_meters(
         raise HTTPException(404, f"no {by} {key!r}")
     start, end, _, _ = _period(period, d, month)
     tz = settings.utility_timezone if period == "day" else None
+    exporting = out.format != "json"
     rows, total = q.group_meters(
-        conn, start, end, by=by, key=key, read=read, curves_tz=tz, limit=limit, offset=offset
+        conn,
+        start,
+        end,
+        by=by,
+        key=key,
+        read=read,
+        curves_tz=tz,
+        limit=MAX_EXPORT_ROWS if exporting else limit,
+        offset=0 if exporting else offset,
     )
+    if exporting:
+        return export(
+            conn,
+            principal,
+            out,
+            [redact_meter(r, principal) for r in rows],
+            report="collection-meters",
+            what=("采集明细", "Collection by meter"),
+            scope={"start": start, "end": end, "by": by, "key": key, "read": read},
+        )
     return page(
         [redact_meter(r, principal) for r in rows],
         total,
@@ -143,7 +176,7 @@ def collection_meters(
     )
 
 
-@router.get("/reports/collection/trend")
+@router.get("/reports/collection/trend", response_model=CollectionTrend)
 def collection_trend(
     _: Viewer,
     conn: Db,
@@ -153,7 +186,7 @@ def collection_trend(
     days: int = Query(30, ge=1, le=92),
     by: By = "all",
     key: str | None = None,
-) -> WorkBody:
+) -> dict[str, Any]:
     """The rate per day (first pass and after re-reading) for the ``days`` days up to
     ``end``, of the archive or of one group, with the threshold to draw."""
     if by != "all" and key is None:

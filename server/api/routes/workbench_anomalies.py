@@ -22,7 +22,15 @@ from server.db.queries.archive import audit
 from ..actor import current_actor
 from ..deps import Db, Operator, Viewer, Yesterday
 from ..privacy import redact_meter
-from ..workbench import WorkBody, body, check_range
+from ..workbench import body, check_range
+from ..workbench_models import (
+    AnomalyComment,
+    AnomalyDetail,
+    AnomalyHistory,
+    AnomalyRecord,
+    AnomalyStats,
+    BatchOutcome,
+)
 
 router = APIRouter(prefix="/api", tags=["anomaly work"])
 
@@ -31,7 +39,7 @@ BATCH_MAX = 500
 Decision = Literal["confirmed", "dismissed", "closed"]
 
 
-@router.get("/anomalies/stats")
+@router.get("/anomalies/stats", response_model=AnomalyStats)
 def anomaly_stats(
     _: Viewer,
     conn: Db,
@@ -39,7 +47,7 @@ def anomaly_stats(
     start: date | None = None,
     end: date | None = None,
     by: Literal["rule", "area"] = "rule",
-) -> WorkBody:
+) -> dict[str, Any]:
     """Per rule (or area): the anomalies whose days overlap ``start``..``end`` (default the
     30 days up to yesterday; at most 366) by their status now, how many are assigned, and
     ``days``: how many began on each day."""
@@ -57,8 +65,8 @@ class BatchIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/anomalies/batch")
-def anomaly_batch(principal: Operator, payload: BatchIn, conn: Db) -> WorkBody:
+@router.post("/anomalies/batch", response_model=BatchOutcome)
+def anomaly_batch(principal: Operator, payload: BatchIn, conn: Db) -> dict[str, Any]:
     """Confirm, dismiss or close several anomalies with one comment (at most 500). Each is
     decided alone (the workflow may refuse some: those say why and stay as they were);
     each change is audited as a single one is."""
@@ -150,8 +158,8 @@ def _found(conn: Db, anomaly_id: int) -> dict[str, Any]:
     return row
 
 
-@router.get("/anomalies/{anomaly_id}")
-def anomaly_detail(principal: Viewer, anomaly_id: int, conn: Db) -> WorkBody:
+@router.get("/anomalies/{anomaly_id}", response_model=AnomalyDetail)
+def anomaly_detail(principal: Viewer, anomaly_id: int, conn: Db) -> dict[str, Any]:
     """The record (status, comment, ``assigned_to``, ``evidence`` as the rule stored it)
     with ``meter`` (the archive card; personal details for operators), ``area_name`` and
     ``evidence_series``: ``days``, the ``marked`` days it covers, and ``series`` of values
@@ -184,8 +192,8 @@ def _entry(a: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@router.get("/anomalies/{anomaly_id}/history")
-def anomaly_history(_: Viewer, anomaly_id: int, conn: Db) -> WorkBody:
+@router.get("/anomalies/{anomaly_id}/history", response_model=AnomalyHistory)
+def anomaly_history(_: Viewer, anomaly_id: int, conn: Db) -> dict[str, Any]:
     """Oldest first: ``created`` (when a rule found it), then every status change
     (``from``/``to``, comment), assignment (``from``/``to``) and comment, with who and when,
     as the audit log holds them."""
@@ -209,8 +217,10 @@ class AssignIn(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-@router.post("/anomalies/{anomaly_id}/assign")
-def anomaly_assign(principal: Operator, anomaly_id: int, payload: AssignIn, conn: Db) -> WorkBody:
+@router.post("/anomalies/{anomaly_id}/assign", response_model=AnomalyRecord)
+def anomaly_assign(
+    principal: Operator, anomaly_id: int, payload: AssignIn, conn: Db
+) -> dict[str, Any]:
     """Give the anomaly to a person (an active operator or admin), or take it back
     (``assigned_to`` null). A closed anomaly is not reassigned (409). Audited."""
     actor = current_actor(principal)
@@ -246,8 +256,10 @@ class CommentIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/anomalies/{anomaly_id}/comments", status_code=201)
-def anomaly_comment(principal: Operator, anomaly_id: int, payload: CommentIn, conn: Db) -> WorkBody:
+@router.post("/anomalies/{anomaly_id}/comments", status_code=201, response_model=AnomalyComment)
+def anomaly_comment(
+    principal: Operator, anomaly_id: int, payload: CommentIn, conn: Db
+) -> dict[str, Any]:
     """A comment on the anomaly, kept in its history (the audit log). The status stays."""
     actor = current_actor(principal)
     with conn.transaction():

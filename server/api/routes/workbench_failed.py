@@ -26,7 +26,9 @@ from server.gateways.commands import CommandRefused, queue_command
 from ..actor import current_actor
 from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkBody, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body, page
+from ..workbench_models import ReadNowQueued, ReadNowResult, RereadBatch
+from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
 
 router = APIRouter(prefix="/api", tags=["failed meters"])
 
@@ -67,6 +69,22 @@ _TEXT_CODE = (
     ("no reading received", "no_reading"),
 )
 NOT_REREADABLE_TEXT = "terminal freeze missed"
+#: the export's first columns (the rest follow as the rows have them)
+FAILED_COLUMNS = (
+    "meter_id",
+    "address",
+    "customer_name",
+    "area_id",
+    "gateway_id",
+    "protocol",
+    "reason",
+    "reason_text",
+    "consecutive_days",
+    "last_good_date",
+    "last_good_value",
+    "gateway_online",
+    "reread",
+)
 
 
 def classify(row: dict[str, Any]) -> dict[str, Any]:
@@ -88,11 +106,12 @@ def classify(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@router.get("/workbench/failed")
+@router.get("/workbench/failed", response_model=WorkPage, responses=FILE_RESPONSES)
 def failed_meters(
     principal: Viewer,
     conn: Db,
     settings: SettingsDep,
+    out: Out,
     d: ReportDay,
     org_id: str | None = None,
     area_id: str | None = None,
@@ -101,7 +120,7 @@ def failed_meters(
     reason: Category | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """The meters due and unread on ``date`` (default yesterday), by area and id, each with
     ``reason`` (the category: concentrator_offline, meter_not_answering, wrong_answers,
     not_rereadable, archive_problem, other), ``code`` and ``reason_text`` (the detail),
@@ -134,7 +153,8 @@ def failed_meters(
         by_reason[r["reason"]] += 1
     if reason is not None:
         rows = [r for r in rows if r["reason"] == reason]
-    shown = rows[offset : offset + limit]
+    exporting = out.format != "json"
+    shown = rows[:MAX_EXPORT_ROWS] if exporting else rows[offset : offset + limit]
     ids = [r["meter_id"] for r in shown]
     runs = q.consecutive_days(conn, ids, d)
     details = q.meter_details(conn, ids)
@@ -145,6 +165,30 @@ def failed_meters(
         r["consecutive_days"] = runs.get(r["meter_id"])
         r["reread"] = asked.get(r["meter_id"])
         items.append(redact_meter(r, principal))
+    if exporting:
+        if len(rows) > MAX_EXPORT_ROWS:
+            raise HTTPException(
+                422,
+                f"format: {len(rows):,} rows match, more than {MAX_EXPORT_ROWS:,}: narrow "
+                "the filters",
+            )
+        return export(
+            conn,
+            principal,
+            out,
+            items,
+            report="failed",
+            what=("失败电表清单", "Failed meters"),
+            scope={
+                "date": d,
+                "org_id": org_id,
+                "area_id": area_id,
+                "gateway_id": gateway_id,
+                "protocol": protocol,
+                "reason": reason,
+            },
+            columns=FAILED_COLUMNS,
+        )
     return page(items, len(rows), limit, offset, date=d, by_reason=by_reason)
 
 
@@ -159,8 +203,10 @@ class BatchIn(BaseModel):
     items: list[BatchItem] = Field(min_length=1)
 
 
-@router.post("/reread/batches", status_code=202)
-def reread_batch(principal: Operator, payload: BatchIn, conn: Db, today: LocalToday) -> WorkBody:
+@router.post("/reread/batches", status_code=202, response_model=RereadBatch)
+def reread_batch(
+    principal: Operator, payload: BatchIn, conn: Db, today: LocalToday
+) -> dict[str, Any]:
     """Re-read a list of meter-days (1 to 10,000, each within the meters' 62-day freeze
     history; repeats asked once). Each DL/T 645-2007 meter-day goes in one backfill command
     per concentrator (one already asked by an unanswered command stays with it); a meter
@@ -262,10 +308,10 @@ class ReadNowIn(BaseModel):
     quantities: list[str] | None = Field(None, min_length=1, max_length=64)
 
 
-@router.post("/meters/{meter_id}/read-now", status_code=202)
+@router.post("/meters/{meter_id}/read-now", status_code=202, response_model=ReadNowQueued)
 def read_now(
     principal: Operator, meter_id: str, conn: Db, payload: ReadNowIn | None = None
-) -> WorkBody:
+) -> dict[str, Any]:
     """Read the meter now (召测): a ``read_now`` command to its concentrator. Poll
     ``GET /api/meters/{meter_id}/read-now/{command_id}`` for the values. Audited (as every
     command)."""
@@ -292,8 +338,8 @@ def read_now(
     return body(command_id=cmd_id, gateway_id=gateway, meter_id=meter_id, status="pending")
 
 
-@router.get("/meters/{meter_id}/read-now/{command_id}")
-def read_now_result(_: Viewer, meter_id: str, command_id: str, conn: Db) -> WorkBody:
+@router.get("/meters/{meter_id}/read-now/{command_id}", response_model=ReadNowResult)
+def read_now_result(_: Viewer, meter_id: str, command_id: str, conn: Db) -> dict[str, Any]:
     """The on-demand read's state (pending, sent, ok, error, expired), the ``values`` the
     gateway answered with, and the ``readings`` stored for the meter since it was asked."""
     cmd = q.read_now_command(conn, meter_id, command_id)

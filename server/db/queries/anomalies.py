@@ -52,7 +52,7 @@ def listing(
             (*params, limit, offset),
         ).fetchall()
         total = cur.execute(f"SELECT count(*) AS n FROM anomalies {clause}", params).fetchone()
-    return rows, total["n"] if total else 0
+    return rows, int(total["n"]) if total else 0
 
 
 def open_by_rule(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ def _page(
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(f"{sql} LIMIT %s OFFSET %s", (*params, limit, offset)).fetchall()
         total = cur.execute(f"SELECT count(*) AS n FROM ({sql}) t", params).fetchone()
-    return rows, total["n"] if total else 0
+    return rows, int(total["n"]) if total else 0
 
 
 def dead_letters(

@@ -11,10 +11,19 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 
-def recent(conn: psycopg.Connection[Any], *, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` runs, newest first."""
+def recent(
+    conn: psycopg.Connection[Any], *, limit: int, offset: int = 0, job: str | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of runs (of one job, or all), newest first, and how many there are in all."""
+    where = "WHERE job = %(job)s" if job is not None else ""
+    params = {"job": job, "limit": limit, "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM job_runs ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
+        rows = cur.execute(
+            f"SELECT * FROM job_runs {where} ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        ).fetchall()
+    total = conn.execute(f"SELECT count(*) FROM job_runs {where}", params).fetchone()
+    return rows, int(total[0]) if total else 0
 
 
 def try_job_lock(conn: psycopg.Connection[Any], *, key: int) -> bool:
