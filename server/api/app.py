@@ -31,7 +31,9 @@ from ..embedded import EmbeddedBroker, EmbeddedPostgres
 from ..services import default_services
 from ..settings import Settings
 from ..web import mount
+from . import openapi
 from .access import guard
+from .docs import add_docs
 from .limits import add_limits
 from .routes import anomalies, completeness, jobs, reread, rules
 from .routes.archive import archive_router
@@ -159,6 +161,8 @@ def create_app(
         title="meterlink",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from this server by server.api.docs (no CDN)
+        redoc_url=None,
         dependencies=[Depends(guard)],  # the role matrix, for every route
         description="Remote meter reading: archive, readings, collection completeness, anomalies.",
     )
@@ -194,6 +198,8 @@ def create_app(
     ):
         app.include_router(router)
     mount(app)
+    add_docs(app)
+    openapi.install(app)
     add_limits(app)
     add_web_security(app, settings)  # last: the outermost, so every answer has its headers
     return app

@@ -6,9 +6,11 @@ public address says (the server behind a TLS reverse proxy).
   server's own origin (the dashboard has no inline script or style), ``frame-ancestors
   'none'`` (and ``X-Frame-Options: DENY`` for older browsers), ``X-Content-Type-Options:
   nosniff`` and ``Referrer-Policy: no-referrer``. The API documentation pages (``/docs``,
-  ``/redoc``) are FastAPI's, which load their script and style from a CDN with an inline
-  start-up script: they get a policy naming those origins (taken from FastAPI's own
-  defaults, so the policy follows the library) until the assets are served locally.
+  ``/redoc``, :mod:`server.api.docs`) load their vendored libraries and start-up scripts
+  from this server too (no CDN, no inline script); their policy differs only where the
+  libraries need it: inline *style* (both libraries set style attributes and ReDoc injects
+  style elements), ``data:`` images (Swagger UI's icons) and ReDoc's search worker, which
+  it starts from a ``blob:`` URL.
 * **CSRF**: the dashboard sends its token as ``Authorization: Bearer``; the HttpOnly session
   cookie the sign-in also sets would let another page (another port of the same host is the
   same *site*, so ``SameSite`` does not stop it) make the browser send a request as the
@@ -24,14 +26,12 @@ public address says (the server behind a TLS reverse proxy).
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from fastapi.openapi import docs
 
 from server.auth.deps import COOKIE_NAME
 from server.settings import Settings
@@ -62,28 +62,15 @@ STRICT_CSP = "; ".join(
 )
 
 
-def _default_url_origins(*functions: Callable[..., Any]) -> list[str]:
-    """The origins of the https URLs among the functions' parameter defaults."""
-    found = set()
-    for fn in functions:
-        for p in inspect.signature(fn).parameters.values():
-            if isinstance(p.default, str) and p.default.startswith("https://"):
-                found.add("https://" + urlsplit(p.default).netloc)
-    return sorted(found)
-
-
-# FastAPI's /docs and /redoc pages as they are today: CDN script and style, an inline
-# start-up script (Swagger UI) and style (ReDoc), ReDoc's web fonts and its worker
-_DOCS_ORIGINS = " ".join(_default_url_origins(docs.get_swagger_ui_html, docs.get_redoc_html))
-_FONT_CSS = "https://fonts.googleapis.com"
-_FONTS = "https://fonts.gstatic.com"
+# the documentation pages: every script from this server, no inline script; inline style,
+# data: images and a blob: worker because the vendored Swagger UI and ReDoc need them
 DOCS_CSP = "; ".join(
     (
         "default-src 'self'",
-        f"script-src 'self' 'unsafe-inline' {_DOCS_ORIGINS}",
-        f"style-src 'self' 'unsafe-inline' {_DOCS_ORIGINS} {_FONT_CSS}",
-        f"img-src 'self' data: {_DOCS_ORIGINS}",
-        f"font-src 'self' {_FONTS}",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
         "connect-src 'self'",
         "worker-src 'self' blob:",
         "object-src 'none'",
