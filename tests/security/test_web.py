@@ -129,7 +129,7 @@ def test_security_headers_on_every_kind_of_response(client: TestClient, pg_url: 
     answers = {
         "dashboard": client.get("/ui/"),
         "script": client.get("/static/js/main.js"),
-        "vendored": client.get("/vendor/echarts/echarts.min.js"),
+        "vendored": client.get("/vendor/echarts/6.1.0/echarts.min.js"),
         "style": client.get("/static/style.css"),
         "redirect": client.get("/", follow_redirects=False),
         "health": client.get("/health/live"),

@@ -65,15 +65,23 @@ export async function api(path, options = {}) {
 }
 export const post = (path, body) => api(path, {method: "POST", body: JSON.stringify(body)});
 
-// whether GET ``path`` exists on this server (an endpoint another change adds): 404 and
-// 405 for a path the server does not route mean no
-const known = new Map();
+// whether this server has the GET endpoint ``path`` (one another change adds), from its
+// OpenAPI document (read once): a page uses it where it exists, the older one where not
+let paths = null;
+const load = () => { if (!paths) paths = fetch("/openapi.json").then((r) => r.json()).then((d) => d.paths || {}).catch(() => ({})); };
 export async function has(path) {
-  if (!known.has(path)) {
-    known.set(path, fetch(path, {headers: session.token ? {Authorization: "Bearer " + session.token} : {}})
-      .then((r) => r.status !== 404 && r.status !== 405).catch(() => false));
-  }
-  return known.get(path);
+  load();
+  const norm = (x) => x.replace(/\{[^}]*\}/g, "{}");
+  const want = norm(path.split("?")[0]);
+  return Object.entries(await paths).some(([k, v]) => norm(k) === want && v.get);
+}
+// the name this server gives a filter of GET ``path``: the first of ``names`` its OpenAPI
+// document lists (the issue 19 naming, e.g. area_id, before the older one, e.g. area)
+export async function param(path, ...names) {
+  load();
+  const op = ((await paths) || {})[path]?.get;
+  const known = new Set((op?.parameters || []).map((x) => x.name));
+  return names.find((n) => known.has(n)) || names[names.length - 1];
 }
 
 // an export of a list endpoint: the same query, format=csv|xlsx and the page's language

@@ -43,6 +43,8 @@ async function route() {
   shell();
   $$("#nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === "#/" + (name === "search" ? "archive" : name)));
   main.dataset.page = name;
+  delete main.dataset.dirty;
+  delete main.dataset.date;
   main.dataset.state = "loading";
   const q = new URLSearchParams(query || "");
   const ctx = {
@@ -53,6 +55,7 @@ async function route() {
       location.hash = base + (n.toString() ? "?" + n.toString() : "");
     },
     stale: () => my !== generation,
+    reload: () => route(),
   };
   const render = async (quiet) => {
     if (!quiet) loading(main);
@@ -69,7 +72,7 @@ async function route() {
       if (every) {
         timer = setTimeout(() => {
           // a live page refreshes itself, but never under an open dialog or a half-filled form
-          if (!ctx.stale() && !$("#dialog").open && !main.querySelector("[data-dirty]")) render(true);
+          if (!ctx.stale() && !$("#dialog").open && !main.dataset.dirty) render(true);
           else timer = setTimeout(() => render(true), every * 1000);
         }, every * 1000);
       }
