@@ -42,3 +42,22 @@ def meter_record(m: MeterSpec, bus: str, gateway_id: str, installed_on: date) ->
         "rated_voltage": m.rated_voltage,
         "rated_current": m.rated_current,
     }
+
+
+#: the simulated fleets' organisation: one supply company (供电单位) and two supply stations
+#: (供电所) under it; the fleet's areas are shared out between the stations
+ORG_UNITS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("ORG-COUNTY", {"name": "县供电公司", "parent_id": None, "level": "company"}),
+    ("ORG-ST-1", {"name": "城关供电所", "parent_id": "ORG-COUNTY", "level": "station"}),
+    ("ORG-ST-2", {"name": "城郊供电所", "parent_id": "ORG-COUNTY", "level": "station"}),
+)
+STATIONS = ("ORG-ST-1", "ORG-ST-2")
+
+
+def area_record(name: str, index: int, master: str | None = None) -> dict[str, Any]:
+    """The archive record of the fleet's ``index``-th area: its name, its supply station
+    (alternating between :data:`STATIONS`) and, once its meters exist, its master meter."""
+    out: dict[str, Any] = {"name": name, "org_unit_id": STATIONS[index % len(STATIONS)]}
+    if master is not None:
+        out["master_meter_id"] = master
+    return out

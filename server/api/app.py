@@ -42,6 +42,7 @@ from .routes.auth import router as auth_router
 from .routes.health import router as health_router
 from .routes.ingest import router as ingest_router
 from .routes.readings import router as readings_router
+from .routes.workbench import workbench_routers
 from .web_security import add_web_security
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ def create_app(
         audit_router,
         rules.router,
         jobs.router,
+        *workbench_routers(),
     ):
         app.include_router(router)
     mount(app)

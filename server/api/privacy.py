@@ -6,7 +6,7 @@ from typing import Any
 
 from server.auth.roles import Principal
 
-PERSONAL = ("customer_name", "customer_phone", "customer_address")
+PERSONAL = ("customer_name", "customer_phone", "customer_address", "customer_account")
 
 
 def redact_meter(row: dict[str, Any], principal: Principal) -> dict[str, Any]:

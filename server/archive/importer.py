@@ -60,6 +60,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "customer_class": ("customer_class", "用户类别", "用电类别"),
     "customer_name": ("customer_name", "户名", "用户名称"),
     "customer_phone": ("customer_phone", "电话", "联系电话"),
+    "customer_account": ("customer_account", "account", "户号", "用户编号"),
     "customer_address": ("customer_address", "用电地址", "地址"),
     "phases": ("phases", "相数", "相线"),
     "rated_voltage": ("rated_voltage", "额定电压"),

@@ -38,6 +38,7 @@ TEXT_LIMITS: Final[dict[str, int]] = {
     "bus": 64,
     "customer_name": 200,
     "customer_phone": 64,
+    "customer_account": 64,
     "customer_address": 500,
     "modbus_profile": 64,
 }
@@ -117,5 +118,6 @@ Name = Annotated[str, _checker("name")]
 Bus = Annotated[str, _checker("bus")]
 CustomerName = Annotated[str, _checker("customer_name")]
 CustomerPhone = Annotated[str, _checker("customer_phone")]
+CustomerAccount = Annotated[str, _checker("customer_account")]
 CustomerAddress = Annotated[str, _checker("customer_address")]
 ModbusProfile = Annotated[str, _checker("modbus_profile")]

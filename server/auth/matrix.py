@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from .matrix_workbench import WORKBENCH
+
 PUBLIC: Final = "public"
 SIGNED_IN: Final = "viewer"  # the lowest role: anyone signed in
 OPERATOR: Final = "operator"
@@ -88,6 +90,8 @@ MATRIX: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/rules"): SIGNED_IN,
     ("GET", "/api/rule-params"): SIGNED_IN,
     ("PUT", "/api/rule-params/{rule}"): ADMIN,
+    # the workbench (issue 19)
+    **WORKBENCH,
 }
 
 

@@ -43,41 +43,11 @@ def report(
 ) -> dict[str, list[dict[str, Any]]]:
     """The success rate of ``day`` for each grouping in ``groups``, in one pass over the due
     meters (grouping sets), so the whole report costs one scan of the archive and of the
-    day's freezes however many groupings it shows."""
+    day's freezes however many groupings it shows (:func:`period_report` for one day)."""
     bad = [g for g in groups if g not in GROUPS]
     if bad or not groups:
         raise ValueError(f"group by one of {', '.join(GROUPS)}, not {bad or groups!r}")
-    keys = {g: GROUPS[g] for g in groups}
-    which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{g}'" for g, k in keys.items() if g != "all")
-    sets = ", ".join("()" if g == "all" else f"({k})" for g, k in keys.items())
-    key = " ".join(f"WHEN GROUPING({k}) = 0 THEN {k}" for g, k in keys.items() if g != "all")
-    sql = (
-        f"""
-    WITH due AS ({DUE}), read AS ({READ})
-    SELECT CASE {which} ELSE 'all' END AS grp,
-           CASE {key} ELSE 'all' END AS key,
-           count(*) AS due, count(r.meter_id) AS read
-    FROM due m LEFT JOIN read r ON r.meter_id = m.id
-    GROUP BY GROUPING SETS ({sets}) ORDER BY 1, 2
-    """
-        if len(keys) > 1 or "all" not in keys
-        else f"""
-    WITH due AS ({DUE}), read AS ({READ})
-    SELECT 'all' AS grp, 'all' AS key, count(*) AS due, count(r.meter_id) AS read
-    FROM due m LEFT JOIN read r ON r.meter_id = m.id
-    """
-    )
-    sql = sql.replace("CASE  ELSE", "CASE WHEN false THEN NULL ELSE")
-    out: dict[str, list[dict[str, Any]]] = {g: [] for g in groups}
-    with conn.cursor(row_factory=dict_row) as cur:
-        for r in cur.execute(sql, {"d": day}).fetchall():
-            grp = r.pop("grp")
-            r["rate"] = round(r["read"] / r["due"], 6) if r["due"] else None
-            r["below_threshold"] = r["rate"] is not None and r["rate"] < threshold
-            out[grp].append(r)
-    if "all" in out and not out["all"]:
-        out["all"] = [{"key": "all", "due": 0, "read": 0, "rate": None, "below_threshold": False}]
-    return out
+    return period_report(conn, day, day, groups, threshold)
 
 
 def success_rate(
@@ -160,3 +130,123 @@ def curve_completeness(
     """
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, {"d": day, "tz": tz}).fetchall()
+
+
+#: the groupings of :func:`period_report`: those of :data:`GROUPS` and the area's own
+#: organisation unit (供电所); the tree of :mod:`server.db.queries.org` rolls units up
+PERIOD_GROUPS = {**GROUPS, "org": "m.org_id"}
+
+# Due meter-days from %(s)s to %(e)s (inclusive): a meter's days in the range between its
+# installation and its removal, while it has a concentrator.
+PERIOD_DUE = """
+SELECT m.id, m.area_id, m.gateway_id, m.protocol, m.customer_class, a.org_unit_id AS org_id,
+       least(%(e)s::date, coalesce(m.removed_on - 1, %(e)s::date))
+         - greatest(%(s)s::date, m.installed_on) + 1 AS days
+FROM meters m LEFT JOIN areas a ON a.id = m.area_id
+WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(e)s
+  AND (m.removed_on IS NULL OR m.removed_on > %(s)s)
+"""
+
+# Read meter-days per meter, and those read without re-reading: a meter-day asked again
+# while it had no freeze (reread_requests.missing_when_asked) and read now was recovered
+# by re-reading (补抄), not by the first pass.
+PERIOD_READ = """
+SELECT f.meter_id, count(*) AS n,
+       count(*) FILTER (WHERE NOT coalesce(rr.missing_when_asked, false)) AS n_first
+FROM daily_freeze f
+LEFT JOIN reread_requests rr ON rr.meter_id = f.meter_id AND rr.data_date = f.data_date
+WHERE f.data_date BETWEEN %(s)s AND %(e)s AND f.quantity = 'energy_import_total'
+GROUP BY f.meter_id
+"""
+
+# Load-curve points of one data date per meter (96 a day at 15 minutes).
+DAY_POINTS = """
+SELECT meter_id, count(*) AS n FROM readings
+WHERE quantity = 'energy_import_total' AND kind = 'interval'
+  AND ts >= (%(s)s::date)::timestamp AT TIME ZONE %(tz)s
+  AND ts < ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s)
+GROUP BY meter_id
+"""
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 6) if den else None
+
+
+def period_report(
+    conn: psycopg.Connection[Any],
+    start: date,
+    end: date,
+    groups: tuple[str, ...] = tuple(GROUPS),
+    threshold: float = 0.98,
+    *,
+    detail: bool = False,
+    curves_tz: str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Due and read meter-days from ``start`` to ``end`` (inclusive) for each grouping of
+    ``groups`` (:data:`PERIOD_GROUPS`), in one pass (grouping sets). For one day these are
+    meters: the day's success rate. Each group: ``key``, ``due``, ``read``, ``rate``,
+    ``below_threshold``; with ``detail`` also ``read_first``/``rate_first`` (before
+    re-reading); with ``curves_tz`` (one day only) the 96-point curve completeness:
+    ``curve_points``, ``curve_expected``, ``curve_rate``, ``curves_complete`` (meters with
+    all 96)."""
+    bad = [g for g in groups if g not in PERIOD_GROUPS]
+    if bad or not groups:
+        raise ValueError(f"group by one of {', '.join(PERIOD_GROUPS)}, not {bad or groups!r}")
+    if end < start:
+        raise ValueError(f"the period ends ({end}) before it starts ({start})")
+    curves = curves_tz is not None and start == end
+    keys = {g: PERIOD_GROUPS[g] for g in groups}
+    named = [(g, k) for g, k in keys.items() if g != "all"]
+    which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{g}'" for g, k in named)
+    key = " ".join(f"WHEN GROUPING({k}) = 0 THEN {k}" for g, k in named)
+    sets = ", ".join("()" if g == "all" else f"({k})" for g, k in keys.items())
+    grp_col = f"CASE {which} ELSE 'all' END" if named else "'all'"
+    key_col = f"CASE {key} ELSE 'all' END" if named else "'all'"
+    group_by = f"GROUP BY GROUPING SETS ({sets}) ORDER BY 1, 2" if named else ""
+    curve_cols = (
+        ", coalesce(sum(p.n), 0)::bigint AS curve_points, (count(*) * 96)::bigint AS "
+        "curve_expected, count(*) FILTER (WHERE p.n >= 96) AS curves_complete"
+        if curves
+        else ""
+    )
+    curve_cte = f", pts AS ({DAY_POINTS})" if curves else ""
+    curve_join = "LEFT JOIN pts p ON p.meter_id = m.id" if curves else ""
+    sql = f"""
+    WITH due AS ({PERIOD_DUE}), rd AS ({PERIOD_READ}){curve_cte}
+    SELECT {grp_col} AS grp, {key_col} AS key,
+           sum(m.days)::bigint AS due,
+           sum(least(coalesce(r.n, 0), m.days))::bigint AS read,
+           sum(least(coalesce(r.n_first, 0), m.days))::bigint AS read_first{curve_cols}
+    FROM due m LEFT JOIN rd r ON r.meter_id = m.id {curve_join}
+    {group_by}
+    """
+    out: dict[str, list[dict[str, Any]]] = {g: [] for g in groups}
+    params = {"s": start, "e": end, "tz": curves_tz}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql, params).fetchall()
+    for r in rows:
+        grp = r.pop("grp")
+        if r["due"] is None:  # nothing due at all: the one row of the empty grand total
+            continue
+        row = {"key": r["key"], "due": r["due"], "read": r["read"]}
+        row["rate"] = _rate(r["read"], r["due"])
+        row["below_threshold"] = row["rate"] is not None and row["rate"] < threshold
+        if detail:
+            row["read_first"] = r["read_first"]
+            row["rate_first"] = _rate(r["read_first"], r["due"])
+        if curves:
+            row["curve_points"] = r["curve_points"]
+            row["curve_expected"] = r["curve_expected"]
+            row["curve_rate"] = _rate(r["curve_points"], r["curve_expected"])
+            row["curves_complete"] = r["curves_complete"]
+        out[grp].append(row)
+    if "all" in out and not out["all"]:
+        empty: dict[str, Any] = {"key": "all", "due": 0, "read": 0, "rate": None}
+        empty["below_threshold"] = False
+        if detail:
+            empty.update(read_first=0, rate_first=None)
+        if curves:
+            empty.update(curve_points=0, curve_expected=0, curve_rate=None, curves_complete=0)
+        out["all"] = [empty]
+    return out

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simulators.archive import meter_record
+from simulators.archive import ORG_UNITS, area_record, meter_record
 from simulators.clock import VirtualClock
 from simulators.demo.api import ServerApi, path
 from simulators.demo.stack import (
@@ -45,16 +45,19 @@ ANSWERED = ("ok", "error")
 
 
 def load_archive(api: ServerApi, fleet: Fleet, commissioned: date) -> None:
-    """The fleet's areas, concentrators and meters, written through the archive API."""
-    for area in fleet.areas:
-        api.put(path("areas", area.id), {"name": area.name})
+    """The fleet's organisation units, areas, concentrators and meters, written through the
+    archive API."""
+    for unit, record in ORG_UNITS:
+        api.put(path("org-units", unit), record)
+    for i, area in enumerate(fleet.areas):
+        api.put(path("areas", area.id), area_record(area.name, i))
     for gw in sorted({gateway_of(b.name) for b in fleet.buses}):
         area_id = next((m.area for m, b in fleet.meters if gateway_of(b) == gw), None)
         api.put(path("gateways", gw), {"name": f"Concentrator {gw}", "area_id": area_id})
     for m, bus in fleet.meters:
         api.put(path("meters", m.archive_id), meter_record(m, bus, gateway_of(bus), commissioned))
-    for area in fleet.areas:
-        api.put(path("areas", area.id), {"name": area.name, "master_meter_id": area.master})
+    for i, area in enumerate(fleet.areas):
+        api.put(path("areas", area.id), area_record(area.name, i, area.master))
 
 
 def request_history(api: ServerApi, fleet: Fleet, days: list[date]) -> tuple[int, list[str]]:

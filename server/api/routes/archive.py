@@ -41,6 +41,7 @@ class MeterIn(BaseModel):
     )
     customer_name: v.CustomerName | None = None
     customer_phone: v.CustomerPhone | None = None
+    customer_account: v.CustomerAccount | None = None
     customer_address: v.CustomerAddress | None = None
     phases: Literal[1, 3] = 1
     rated_voltage: v.RatedVoltage | None = None
@@ -67,6 +68,7 @@ class MeterPatch(BaseModel):
     ) = None
     customer_name: v.CustomerName | None = None
     customer_phone: v.CustomerPhone | None = None
+    customer_account: v.CustomerAccount | None = None
     customer_address: v.CustomerAddress | None = None
     ct_ratio: v.CtRatio | None = None
     pt_ratio: v.PtRatio | None = None
@@ -90,6 +92,8 @@ class GatewayIn(BaseModel):
 class OrgUnitIn(BaseModel):
     name: v.Name = Field(min_length=1)
     parent_id: v.IdField | None = None
+    #: 供电单位 (company) or 供电所 (station); none: taken from the unit's depth in the tree
+    level: Literal["company", "station"] | None = None
 
 
 def _write(conn: psycopg.Connection[Any], fn: Any, tz: str) -> Any:

@@ -22,6 +22,7 @@ METER_FIELDS = (
     "customer_class",
     "customer_name",
     "customer_phone",
+    "customer_account",
     "customer_address",
     "phases",
     "rated_voltage",
@@ -39,7 +40,7 @@ TABLES = {
     "meters": METER_FIELDS,
     "areas": ("name", "org_unit_id", "master_meter_id", "capacity_kva"),
     "gateways": ("name", "area_id", "org_unit_id"),
-    "org_units": ("name", "parent_id"),
+    "org_units": ("name", "parent_id", "level"),
 }
 
 

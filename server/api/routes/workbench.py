@@ -1,0 +1,14 @@
+"""The workbench's rooms (issue 19), included by :func:`server.api.app.create_app` in one
+place: navigation (org), collection reports, failed meters with re-read batches and
+on-demand reads, anomaly work, line loss, concentrators. Shared pieces:
+:mod:`server.api.workbench`; roles: :mod:`server.auth.matrix_workbench`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def workbench_routers() -> list[APIRouter]:
+    from . import org, reports
+
+    return [org.router, reports.router]

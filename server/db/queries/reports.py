@@ -1,0 +1,132 @@
+"""Collection-report SQL beside :func:`server.checks.completeness.period_report` (the groups):
+the names of a grouping's keys, the drill-down to the meters of one group, and the trend of
+the rate per day. Due and read follow the definitions of
+:mod:`server.checks.completeness` (its ``PERIOD_DUE`` and ``PERIOD_READ``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from server.checks import completeness
+
+#: the grouping -> the table naming its keys
+NAMED = {"org": "org_units", "area": "areas", "gateway": "gateways"}
+
+
+def key_names(conn: psycopg.Connection[Any], by: str) -> dict[str, str]:
+    """Key -> name for a grouping whose keys are archive records (else empty)."""
+    table = NAMED.get(by)
+    if table is None:
+        return {}
+    return {k: n for k, n in conn.execute(f"SELECT id, name FROM {table}").fetchall()}
+
+
+def key_exists(conn: psycopg.Connection[Any], by: str, key: str) -> bool:
+    table = NAMED.get(by)
+    if table is None:
+        return True
+    return conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", (key,)).fetchone() is not None
+
+
+def group_meters(
+    conn: psycopg.Connection[Any],
+    start: date,
+    end: date,
+    *,
+    by: str,
+    key: str | None,
+    read: bool | None,
+    curves_tz: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """The meters due in the period in group ``key`` of grouping ``by`` (every due meter
+    for ``all``), with their due, read and first-pass-read days (and, for one day, the
+    load-curve points); ``read`` keeps only those read on every due day (true) or missing
+    at least one (false). The freezes are counted per meter through the primary key."""
+    inner = "" if by == "all" else f"AND {completeness.PERIOD_GROUPS[by]} = %(key)s"
+    outer = {True: "WHERE x.read_days = x.due_days", False: "WHERE x.read_days < x.due_days"}
+    read_filter = "" if read is None else outer[read]
+    curves = curves_tz is not None and start == end
+    pts = (
+        """, (SELECT count(*) FROM readings p WHERE p.meter_id = m.id
+                AND p.quantity = 'energy_import_total' AND p.kind = 'interval'
+                AND p.ts >= (%(s)s::date)::timestamp AT TIME ZONE %(tz)s
+                AND p.ts < ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s))::int
+             AS curve_points"""
+        if curves
+        else ", NULL::int AS curve_points"
+    )
+    sql = f"""
+    WITH due AS ({completeness.PERIOD_DUE})
+    SELECT * FROM (
+      SELECT m.id AS meter_id, mm.address, m.area_id, m.gateway_id, m.protocol,
+             m.customer_class, mm.customer_name, mm.customer_account, m.org_id,
+             m.days::int AS due_days,
+             least(coalesce(r.n, 0), m.days)::int AS read_days,
+             least(coalesce(r.n_first, 0), m.days)::int AS read_first_days{pts}
+      FROM due m JOIN meters mm ON mm.id = m.id
+      LEFT JOIN LATERAL (
+          SELECT count(*) AS n,
+                 count(*) FILTER (WHERE NOT coalesce(rr.missing_when_asked, false)) AS n_first
+          FROM daily_freeze f
+          LEFT JOIN reread_requests rr ON rr.meter_id = f.meter_id
+               AND rr.data_date = f.data_date
+          WHERE f.meter_id = m.id AND f.data_date BETWEEN %(s)s AND %(e)s
+            AND f.quantity = 'energy_import_total') r ON true
+      WHERE m.days > 0 {inner}
+    ) x {read_filter}
+    """
+    params = {"s": start, "e": end, "key": key, "tz": curves_tz}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            f"{sql} ORDER BY meter_id LIMIT %(limit)s OFFSET %(offset)s",
+            {**params, "limit": limit, "offset": offset},
+        ).fetchall()
+        total = cur.execute(f"SELECT count(*) AS n FROM ({sql}) t", params).fetchone()
+    return rows, int(total["n"]) if total else 0
+
+
+def trend(
+    conn: psycopg.Connection[Any], start: date, end: date, *, by: str, key: str | None
+) -> list[dict[str, Any]]:
+    """Per data date from ``start`` to ``end``: meters due, read, and read without
+    re-reading, of the whole archive or of one group. Due per day comes from the meters'
+    installation and removal days (a running sum), read from the freezes of the range."""
+    column = {"org": "a.org_unit_id"}.get(by, completeness.PERIOD_GROUPS[by])
+    scope = "" if by == "all" else f"AND {column} = %(key)s"
+    sql = f"""
+    WITH m AS (
+        SELECT m.id, greatest(m.installed_on, %(s)s::date) AS since, m.removed_on
+        FROM meters m LEFT JOIN areas a ON a.id = m.area_id
+        WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(e)s
+          AND (m.removed_on IS NULL OR m.removed_on > %(s)s)
+          {scope}),
+    steps AS (
+        SELECT d, sum(delta) AS delta FROM (
+            SELECT since AS d, 1 AS delta FROM m
+            UNION ALL
+            SELECT removed_on, -1 FROM m WHERE removed_on <= %(e)s) s
+        GROUP BY d),
+    days AS (SELECT d::date AS d FROM generate_series(%(s)s::date, %(e)s::date, '1 day') d),
+    rd AS (
+        SELECT f.data_date AS d, count(*) AS n,
+               count(*) FILTER (WHERE NOT coalesce(rr.missing_when_asked, false)) AS n_first
+        FROM daily_freeze f
+        JOIN m ON m.id = f.meter_id AND f.data_date >= m.since
+             AND (m.removed_on IS NULL OR f.data_date < m.removed_on)
+        LEFT JOIN reread_requests rr ON rr.meter_id = f.meter_id
+             AND rr.data_date = f.data_date
+        WHERE f.data_date BETWEEN %(s)s AND %(e)s AND f.quantity = 'energy_import_total'
+        GROUP BY f.data_date)
+    SELECT days.d AS date,
+           (SELECT coalesce(sum(delta), 0) FROM steps WHERE steps.d <= days.d)::int AS due,
+           coalesce(rd.n, 0)::int AS read, coalesce(rd.n_first, 0)::int AS read_first
+    FROM days LEFT JOIN rd ON rd.d = days.d ORDER BY days.d
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, {"s": start, "e": end, "key": key}).fetchall()
