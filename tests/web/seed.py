@@ -129,7 +129,7 @@ def seed(url: str) -> Seeded:
                     cls,
                     name,
                     f"城关镇幸福路{n}号",
-                    "2025-01-01",
+                    yesterday - timedelta(days=DAYS - 1),
                     master,
                     50 if master else 1,
                     1,

@@ -29,13 +29,14 @@ const tooltip = (fmt) => ({trigger: "axis", confine: true, formatter: (ps) => {
 // and the threshold, to 100 %
 export function rateAxisMin(rates, threshold) {
   const lo = Math.min(threshold ?? 1, ...rates.filter((r) => r !== null && r !== undefined));
-  return Math.max(0, Math.floor((lo - 0.02) * 50) / 50);
+  return Math.max(0, Math.floor((lo - 0.02) * 20) / 20);
 }
 
 // success rate per day with the threshold line; days below it drawn red
 export function trendChart(el, days, threshold, {previous = null} = {}) {
-  const rates = days.map((d) => d.rate);
-  const min = rateAxisMin(rates.concat(previous ? previous.map((d) => d.rate) : []), threshold);
+  const rateOf = (d) => (d.due ? d.rate : null);  // a day with nothing due has no rate
+  const rates = days.map(rateOf);
+  const min = rateAxisMin(rates.concat(previous ? previous.map(rateOf) : []), threshold);
   const series = [{
     name: t("rate"), type: "line", data: rates, symbolSize: 6, lineStyle: {color: BLUE, width: 2},
     itemStyle: {color: (p) => (p.value !== null && p.value < threshold ? RED : BLUE)},
@@ -43,7 +44,7 @@ export function trendChart(el, days, threshold, {previous = null} = {}) {
       label: {formatter: `${t("threshold")} ${pct(threshold)}`, position: "insideEndTop", color: RED},
       data: [{yAxis: threshold}]},
   }];
-  if (previous) series.push({name: t("prev_period"), type: "line", data: previous.map((d) => d.rate), symbol: "none", lineStyle: {color: GREY, type: "dotted"}});
+  if (previous) series.push({name: t("prev_period"), type: "line", data: previous.map(rateOf), symbol: "none", lineStyle: {color: GREY, type: "dotted"}});
   return make(el, {
     grid: {left: 56, right: 24, top: 28, bottom: 40},
     legend: previous ? {top: 0} : undefined,
@@ -64,7 +65,7 @@ export function groupBars(el, groups, threshold, label) {
     xAxis: {type: "category", data: groups.map((g) => label(g)), axisLabel: {interval: 0, rotate: groups.length > 6 ? 30 : 0}},
     yAxis: {type: "value", min, max: 1, splitLine: {lineStyle: {color: "#e3e8ee"}}, axisLabel: {formatter: (v) => `${Math.round(v * 1000) / 10} %`}},
     series: [{name: t("rate"), type: "bar", barMaxWidth: 36, data: groups.map((g) => ({value: g.rate, itemStyle: {color: g.rate !== null && g.rate < threshold ? RED : BLUE}})),
-      markLine: {silent: true, symbol: "none", lineStyle: {color: RED, type: "dashed"}, label: {formatter: `${t("threshold")} ${pct(threshold)}`, color: RED}, data: [{yAxis: threshold}]}}],
+      markLine: {silent: true, symbol: "none", lineStyle: {color: RED, type: "dashed"}, label: {formatter: `${t("threshold")} ${pct(threshold)}`, position: "insideEndTop", color: RED}, data: [{yAxis: threshold}]}}],
   });
 }
 

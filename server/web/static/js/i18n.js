@@ -47,7 +47,7 @@ const WORDS = {
   points: ["点数", "Points"], expected: ["应有点数", "Expected"], complete_meters: ["完整电表", "Complete meters"],
   reread_tally: ["补抄：下发 {r} 表日，补回 {c} 表日", "Re-reading: {r} meter-days asked, {c} recovered"],
   drill: ["查看失败电表", "Failed meters"], org_rate: ["全单位成功率", "Organisation rate"],
-  pp: ["个百分点", "points"],
+  pp: ["个百分点", "points"], change_pp: ["环比（百分点）", "Change (points)"], read_first: ["首抄实抄", "Read first pass"],
   // failed meters
   failed_title: ["采集失败清单", "Failed meters"], meter: ["电表", "Meter"], area: ["台区", "Area"],
   gateway: ["集中器", "Concentrator"], protocol: ["规约", "Protocol"], customer_class: ["用户类别", "Customer class"],

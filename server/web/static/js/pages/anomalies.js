@@ -17,7 +17,7 @@ const PAGE = 50;
 
 async function commentDialog(action, count) {
   const title = `${t(VERB[action])}${count > 1 ? " · " + t("n_selected", {n: count}) : ""}`;
-  const v = await dialog(title, `<label>${esc(t("comment"))}<textarea name="comment" id="comment" maxlength="2000" required></textarea></label>`,
+  const v = await dialog(title, `<label>${esc(t("comment"))}<textarea name="comment" id="comment" maxlength="2000"></textarea></label>`,
     {okText: t(VERB[action]), validate: (x) => (String(x.comment || "").trim() ? null : t("comment_needed"))});
   return v ? String(v.comment).trim() : null;
 }

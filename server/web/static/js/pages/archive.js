@@ -54,7 +54,7 @@ export default async function archive(ctx) {
       el.dataset.loaded = "1";
       const a = encodeURIComponent(el.dataset.area);
       const gws = modern ? await api(`/api/org/areas/${a}/gateways?limit=1000`) : await api(`/api/gateways?area_id=${a}&limit=1000`);
-      $(".gws", el).innerHTML = gws.items.map((g) => `<li><details class="gw-node" data-gateway="${esc(g.id)}"><summary>${lvl("gateway")}<a href="#/gateways/${encodeURIComponent(g.id)}">${esc(g.name || g.id)}</a>${rateOf(g)}</summary><ul class="meters"></ul></details></li>`).join("")
+      $(".gws", el).innerHTML = gws.items.map((g) => `<li><details class="gw-node" data-gateway="${esc(g.id)}"><summary>${lvl("gateway")}${esc(g.name || g.id)}${rateOf(g)}</summary><ul class="meters"><li><a href="#/gateways/${encodeURIComponent(g.id)}">${esc(t("detail"))} →</a></li></ul></details></li>`).join("")
         || `<li class="muted">${esc(t("none"))}</li>`;
       $$("details.gw-node", el).forEach((ge) => {
         ge.addEventListener("toggle", async () => {
@@ -62,7 +62,7 @@ export default async function archive(ctx) {
           ge.dataset.loaded = "1";
           const g = encodeURIComponent(ge.dataset.gateway);
           const ms = modern ? await api(`/api/org/gateways/${g}/meters?limit=200`) : await api(`/api/meters?gateway_id=${g}&limit=200`);
-          $(".meters", ge).innerHTML = ms.items.map((m) => `<li>${lvl("meter")}<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a> <small class="muted">${esc(m.customer_name || m.address)}</small></li>`).join("")
+          $(".meters", ge).innerHTML += ms.items.map((m) => `<li>${lvl("meter")}<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a> <small class="muted">${esc(m.customer_name || m.address)}</small></li>`).join("")
             + (ms.total > ms.items.length ? `<li class="muted">… ${esc(int(ms.total - ms.items.length))}</li>` : "");
         });
       });

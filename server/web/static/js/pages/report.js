@@ -61,20 +61,31 @@ export default async function report(ctx) {
   const change = s.previous && s.rate !== null && s.previous.rate !== null ? (s.rate - s.previous.rate) * 100 : null;
   const exp = modern ? exportButtons("report", "/api/reports/collection", params, `collection-${when}-${by}`)
     : exportButtons("report", "/api/completeness", new URLSearchParams({by: by === "org" ? "area" : by, date: rep.date}), `collection-${when}-${by}`);
-  const drill = (g) => {
-    const p = new URLSearchParams({date: rep.date || rep.start});
+  const failedLink = (g) => {
+    const p = new URLSearchParams({date: rep.date || rep.end});
     if (by === "area") p.set("area_id", g.key);
     if (by === "gateway") p.set("gateway_id", g.key);
     if (by === "org") p.set("org_id", g.key);
     if (by === "protocol") p.set("protocol", g.key);
     return `#/failed?${p.toString()}`;
   };
+  // drill-down: the group's meters not read (GET /api/reports/collection/meters), or the
+  // failed list filtered to the group where the server has no drill-down
+  const key = q.get("key");
+  let drilled = null;
+  if (modern && key && by !== "all") {
+    const dp = new URLSearchParams({period, by, key, read: "false", limit: "200"});
+    if (params.get("date")) dp.set("date", params.get("date"));
+    if (params.get("month")) dp.set("month", params.get("month"));
+    drilled = await api("/api/reports/collection/meters?" + dp.toString());
+  }
+  const drill = (g) => (modern && by !== "all" ? `#/report?${new URLSearchParams({...Object.fromEntries(q.entries()), key: g.key}).toString()}` : failedLink(g));
   const hasFirst = rep.items.some((g) => g.rate_first !== undefined);
   const hasPrev = rep.items.some((g) => g.previous);
   const cols = [["group", "group"], ["due", "due"], ["read", "read"], ["failed", "failed_n"]];
   if (hasFirst) cols.push(["rate_first", "first_pass"]);
   cols.push(["rate", hasFirst ? "after_reread" : "rate"]);
-  if (hasPrev) cols.push(["previous", "prev_period"], ["change", "change"]);
+  if (hasPrev) cols.push(["previous", "prev_period"], ["change", "change_pp"]);
   if (period === "day") cols.push(["curve_rate", "curve_complete"]);
   cols.push(["drill", "actions"]);
   main.innerHTML = `<h2>${esc(t("report_title"))}</h2>
@@ -108,7 +119,13 @@ export default async function report(ctx) {
       change: g.change === null || g.change === undefined ? "–" : `<span class="${g.change < 0 ? "bad" : "good"}">${g.change >= 0 ? "+" : ""}${esc(num(100 * g.change, 2))}</span>`,
       curve_rate: esc(pct(g.curve_rate, 1)),
       drill: g.due > g.read ? `<a class="drill" href="${drill(g)}" data-key="${esc(g.key)}">${esc(t("drill"))}</a>` : "",
-    }[c]), {id: "report-table", rowAttrs: (g) => (g.below_threshold ? 'class="below"' : "")})}`;
+    }[c]), {id: "report-table", rowAttrs: (g) => (g.below_threshold ? 'class="below"' : "")})}
+    ${drilled ? `<h3 id="drill-title">${esc(t("drill"))}: ${esc(groupName(by, rep.items.find((g) => g.key === key) || {key}))}
+      <small><a href="${failedLink({key})}">${esc(t("nav_failed"))} →</a></small></h3>
+      ${table(["meter", "customer", "address", "gateway", "protocol", "due", "read", "read_first"], drilled.items, (m, c) => ({
+        meter: `<a class="drill-meter" href="#/meters/${encodeURIComponent(m.meter_id)}">${esc(m.meter_id)}</a>`, customer: esc(m.customer_name || "–"),
+        address: esc(m.address), gateway: esc(m.gateway_id), protocol: esc(code("protocol", m.protocol)),
+        due: esc(int(m.due_days)), read: esc(int(m.read_days)), read_first: esc(int(m.read_first_days))}[c]), {id: "drill-table"})}` : ""}`;
   exp.bind();
   trendChart($("#trend-chart"), days, th, {previous});
   if ($("#groups-chart")) groupBars($("#groups-chart"), rep.items.slice(0, 40), th, (g) => groupName(by, g));
