@@ -141,9 +141,11 @@ def open_page(browser: Any, base: str, lang: str = "zh", size: str = "1440x900")
     page.on("pageerror", lambda e: page.problems.append(f"script error: {e}"))
     page.on(
         "console",
-        lambda m: page.problems.append(f"console {m.type}: {m.text}")
-        if m.type == "error" and not m.text.startswith("Failed to load resource")
-        else None,  # a refused request (a wrong password's 401) is the page's to show
+        lambda m: (
+            page.problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),  # a refused request (a wrong password's 401) is the page's to show
     )
     page.base = base
     return page
@@ -167,7 +169,9 @@ def goto(page: Any, hash_: str, name: str | None = None) -> None:
     """Open ``#/…`` and wait until its page is drawn (or has shown its error)."""
     page.evaluate("document.querySelector('main').dataset.state = 'loading'")
     page.goto(page.base + "/ui/" + hash_)
-    sel = "main[data-state='ready']" if name is None else f"main[data-page='{name}'][data-state='ready']"
+    sel = "main[data-state='ready']"
+    if name is not None:
+        sel = f"main[data-page='{name}'][data-state='ready']"
     page.wait_for_selector(sel + ", main[data-state='error']")
     assert page.get_attribute("main", "data-state") == "ready", page.inner_text("main")
 
@@ -183,13 +187,11 @@ def chart_option(page: Any, selector: str) -> Any:
     return page.evaluate(
         """(sel) => { const el = document.querySelector(sel);
         const c = window.echarts.getInstanceByDom(el); if (!c) return null;
-        return JSON.parse(JSON.stringify(c.getOption(), (k, v) => typeof v === 'function' ? undefined : v)); }""",
+        const plain = (k, v) => (typeof v === 'function' ? undefined : v);
+        return JSON.parse(JSON.stringify(c.getOption(), plain)); }""",
         selector,
     )
 
 
 def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(screenshot_dir() / f"{name}.png"), full_page=True)
-
-
-__all__ = ["IN_CI", "PASSWORD", "Live", "live", "browser"]

@@ -80,9 +80,8 @@ def curve_rows(day: date) -> list[tuple[object, ...]]:
             rows.append(
                 ("M1", f"voltage_{ph}", ts, 221.0 + k + (i % 5) / 10, "interval", "scheduled", ())
             )
-            rows.append(
-                ("M1", f"current_{ph}", ts, round(p / 0.66 + k / 10, 3), "interval", "scheduled", ())
-            )
+            amps = round(p / 0.66 + k / 10, 3)
+            rows.append(("M1", f"current_{ph}", ts, amps, "interval", "scheduled", ()))
             rows.append(
                 ("M1", f"power_active_{ph}", ts, round(p / 3, 3), "interval", "scheduled", ())
             )

@@ -9,9 +9,7 @@ from typing import Any
 from tests.server.helpers import PASSWORD
 from tests.web.harness import (
     Live,
-    browser,  # noqa: F401 - fixture
     check,
-    live,  # noqa: F401 - fixture
     open_page,
     shoot,
     sign_in,

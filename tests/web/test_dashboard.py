@@ -21,11 +21,9 @@ import psycopg
 
 from tests.web.harness import (
     Live,
-    browser,  # noqa: F401 - fixture
     chart_option,
     check,
     goto,
-    live,  # noqa: F401 - fixture
     open_page,
     reload,
     shoot,
@@ -92,9 +90,11 @@ def test_collection_report_down_to_a_meter(live: Live, browser: Any) -> None:
         assert page.inner_text("#rate-first") == pct(rep["summary"]["rate_first"])
         # every group the API says is under the threshold is marked, and no other
         below = {g["key"] for g in rep["items"] if g["below_threshold"]}
-        marked = set(page.locator("#report-table tr.below span.group").evaluate_all(
-            "els => els.map(e => e.dataset.key)"
-        ))
+        marked = set(
+            page.locator("#report-table tr.below span.group").evaluate_all(
+                "els => els.map(e => e.dataset.key)"
+            )
+        )
         assert marked == below == {"A1"}
         for g in rep["items"]:
             assert page.inner_text(f"span.rate[data-key='{g['key']}']") == pct(g["rate"])
@@ -104,20 +104,26 @@ def test_collection_report_down_to_a_meter(live: Live, browser: Any) -> None:
         assert trend["yAxis"][0]["splitLine"]["show"] is True
         assert trend["series"][0]["markLine"]["data"][0]["yAxis"] == rep["threshold"]
         api_trend = live.get("/api/reports/collection/trend", days=60, end=str(y))["items"]
-        assert trend["series"][0]["data"] == [d["rate"] if d["due"] else None for d in api_trend[-30:]]
+        rates = [d["rate"] if d["due"] else None for d in api_trend[-30:]]
+        assert trend["series"][0]["data"] == rates
         shoot(page, f"report-{lang}")
         # drill down: A1's meters not read, then one meter
         page.click("#report-table a.drill[data-key='A1']")
         page.wait_for_selector("#drill-table")
         drill = live.get(
-            "/api/reports/collection/meters", by="area", key="A1", read="false", date=str(y),
-            period="day", limit=200,
+            "/api/reports/collection/meters",
+            by="area",
+            key="A1",
+            read="false",
+            date=str(y),
+            period="day",
+            limit=200,
         )
         assert page.locator("#drill-table a.drill-meter").all_inner_texts() == [
             m["meter_id"] for m in drill["items"]
         ]
         page.click("#drill-table a.drill-meter >> nth=0")
-        page.wait_for_selector(f"main[data-page='meters'][data-state='ready'] #archive-card")
+        page.wait_for_selector("main[data-page='meters'][data-state='ready'] #archive-card")
         assert drill["items"][0]["meter_id"] in page.inner_text("main h2")
         no_leaks(page)
         check(page)
@@ -135,7 +141,9 @@ def test_failed_list_bulk_reread_and_read_now(live: Live, browser: Any) -> None:
     ]
     assert page.inner_text("#failed-range") == f"共 {len(api_rows)} 条，第 1–{len(api_rows)} 条"
     # reasons and categories in Chinese: the offline concentrator's meters
-    offline = [r["meter_id"] for r in api_rows if "offline" in (r.get("reason_text") or r["reason"])]
+    offline = [
+        r["meter_id"] for r in api_rows if "offline" in (r.get("reason_text") or r["reason"])
+    ]
     page.click("button.cat[data-cat='concentrator_offline']")
     page.wait_for_selector("button.cat.active[data-cat='concentrator_offline']")
     page.wait_for_selector("main[data-state='ready']")
@@ -226,13 +234,18 @@ def test_meter_page(live: Live, browser: Any) -> None:
         assert page.locator("#freeze-day tbody tr").count() == len(freeze)
         assert page.is_visible("#raw-none")
         page.fill("#meter-date", str(picked))
-        page.wait_for_selector(f"main[data-page='meters'][data-date='{picked}'][data-state='ready']")
+        page.wait_for_selector(
+            f"main[data-page='meters'][data-date='{picked}'][data-state='ready']"
+        )
         # the load curve: 96 points on a 00:00–24:00 axis at the utility's local times
         opt = chart_option(page, "#load-chart")
         assert (opt["xAxis"][0]["min"], opt["xAxis"][0]["max"]) == (0, 1440)
         raw = live.get("/api/meters/M1/readings", date=str(picked), limit=50)
         curve = live.get(
-            "/api/meters/M1/curve", quantity="power_active_total", start=raw["start"], end=raw["end"]
+            "/api/meters/M1/curve",
+            quantity="power_active_total",
+            start=raw["start"],
+            end=raw["end"],
         )["points"]
         data = opt["series"][0]["data"]
         assert [p[1] for p in data] == [p["value"] for p in curve]
@@ -240,14 +253,18 @@ def test_meter_page(live: Live, browser: Any) -> None:
         v = chart_option(page, "#v-chart")
         assert len(v["series"]) == 3 and all(len(s["data"]) == 96 for s in v["series"])
         # consumption by tariff: the freeze of the day minus the day before
-        fr = live.get("/api/meters/M1/freeze", start=str(picked - timedelta(days=1)), end=str(picked))
+        before = picked - timedelta(days=1)
+        fr = live.get("/api/meters/M1/freeze", start=str(before), end=str(picked))
         by = {(f["data_date"], f["quantity"]): f["value"] for f in fr["freezes"]}
-        want = by[(str(picked), "energy_import_total")] - by[
-            (str(picked - timedelta(days=1)), "energy_import_total")
-        ]
-        assert page.inner_text(f"#daily span[data-date='{picked}'][data-q='energy_import_total']") == f"{want:.2f}"
+        want = (
+            by[(str(picked), "energy_import_total")]
+            - by[(str(picked - timedelta(days=1)), "energy_import_total")]
+        )
+        cell = f"#daily span[data-date='{picked}'][data-q='energy_import_total']"
+        assert page.inner_text(cell) == f"{want:.2f}"
         assert page.inner_text("#day-kwh") == f"{want:.2f} kWh"
-        assert page.locator("#raw span.num").all_inner_texts() == [js(x["value"]) for x in raw["items"]]
+        shown = page.locator("#raw span.num").all_inner_texts()
+        assert shown == [js(x["value"]) for x in raw["items"]]
         assert page.locator("#meter-anomalies tbody tr").count() >= 1
         no_leaks(page)
         shoot(page, f"meter-{lang}")
@@ -316,13 +333,15 @@ def test_line_loss_concentrators_archive_and_search(live: Live, browser: Any) ->
         areas = live.get("/api/line-loss/areas", date=str(y))["items"]
         shown = {a["area_id"]: a for a in areas}
     else:
-        shown = {a["area_id"]: {**a, "loss_rate": a["loss"]} for a in live.get("/api/line-loss", date=str(y))["areas"]}
+        old = live.get("/api/line-loss", date=str(y))["areas"]
+        shown = {a["area_id"]: {**a, "loss_rate": a["loss"]} for a in old}
     for area, a in shown.items():
         assert page.inner_text(f"span.loss-rate[data-area='{area}']") == pct(a["loss_rate"])
     shoot(page, "lineloss-zh")
     goto(page, "#/gateways", "gateways")
     gws = live.get("/api/gateway-status")["items"]
-    assert page.inner_text("#online-rate") == f"{100 * sum(g['online'] for g in gws) / len(gws):.1f} %"
+    online = sum(g["online"] for g in gws)
+    assert page.inner_text("#online-rate") == f"{100 * online / len(gws):.1f} %"
     assert page.inner_text("span.outbox[data-gateway='gw-1']") == "3"  # not blank any more
     no_leaks(page)
     goto(page, "#/archive", "archive")

@@ -10,10 +10,8 @@ from typing import Any
 from tests.web.harness import (
     SIZES,
     Live,
-    browser,  # noqa: F401 - fixture
     check,
     goto,
-    live,  # noqa: F401 - fixture
     open_page,
     shoot,
     sign_in,
