@@ -5,6 +5,7 @@ day on demand. The rules themselves are :mod:`server.checks.rules`; their parame
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -14,6 +15,7 @@ from server.anomaly_workflow import TransitionRefused, check_transition
 from server.audit import record_check_run, record_export
 from server.checks import rules
 from server.db.queries import anomalies as q
+from server.db.queries import org
 from server.db.queries.archive import audit
 
 from ..actor import current_actor
@@ -35,8 +37,31 @@ def anomalies(
     limit: int = Query(100, ge=1, le=100_000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     format: Format = "json",
+    area_id: str | None = None,
+    meter_id: str | None = None,
+    org_id: str | None = None,
+    assigned_to: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> Any:
-    filters = {"status": status, "rule": rule, "area_id": area, "meter_id": meter}
+    """Anomalies, newest last day first. ``start``/``end``: those whose days overlap the
+    range; ``org_id``: those of the areas of the unit and the units below it;
+    ``assigned_to``: a user's. ``area`` and ``meter`` are the older names of ``area_id``
+    and ``meter_id``."""
+    filters: dict[str, Any] = {
+        "status": status,
+        "rule": rule,
+        "area_id": area_id or area,
+        "meter_id": meter_id or meter,
+        "assigned_to": assigned_to,
+        "start": start,
+        "end": end,
+    }
+    if org_id is not None:
+        units = org.org_units(conn)
+        if org_id not in {u["id"] for u in units}:
+            raise HTTPException(404, f"no org unit {org_id!r}")
+        filters["area_ids"] = org.areas_of(conn, org.descendants(units, org_id))
     rows, total = q.listing(conn, filters=filters, limit=limit, offset=offset)
     by_rule = q.open_by_rule(conn)
     if format != "json":

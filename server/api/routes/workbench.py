@@ -9,6 +9,12 @@ from fastapi import APIRouter
 
 
 def workbench_routers() -> list[APIRouter]:
-    from . import org, reports
+    from . import line_loss, org, reports, workbench_anomalies, workbench_failed
 
-    return [org.router, reports.router]
+    return [
+        org.router,
+        reports.router,
+        workbench_failed.router,
+        workbench_anomalies.router,
+        line_loss.router,
+    ]

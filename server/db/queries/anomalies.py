@@ -12,23 +12,35 @@ import psycopg
 from psycopg.rows import dict_row
 
 # the filters the list takes, as (column, value); only these column names reach the SQL
-FILTER_COLUMNS = ("status", "rule", "area_id", "meter_id")
+FILTER_COLUMNS = ("status", "rule", "area_id", "meter_id", "assigned_to")
 
 
-def _where(filters: dict[str, str | None]) -> tuple[str, list[str]]:
-    where, params = [], []
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """Equality on :data:`FILTER_COLUMNS`; ``start``/``end`` keep the records whose days
+    overlap the range; ``area_ids`` (a list) keeps those of the areas in it."""
+    where: list[str] = []
+    params: list[Any] = []
     for col in FILTER_COLUMNS:
         val = filters.get(col)
         if val is not None:
             where.append(f"{col} = %s")
             params.append(val)
+    if filters.get("start") is not None:
+        where.append("last_date >= %s")
+        params.append(filters["start"])
+    if filters.get("end") is not None:
+        where.append("first_date <= %s")
+        params.append(filters["end"])
+    if filters.get("area_ids") is not None:
+        where.append("area_id = ANY(%s)")
+        params.append(list(filters["area_ids"]))
     return ("WHERE " + " AND ".join(where)) if where else "", params
 
 
 def listing(
     conn: psycopg.Connection[Any],
     *,
-    filters: dict[str, str | None],
+    filters: dict[str, Any],
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:

@@ -62,6 +62,14 @@ def descendants(units: list[dict[str, Any]], org_id: str) -> set[str]:
     return out
 
 
+def areas_of(conn: psycopg.Connection[Any], units: set[str]) -> list[str]:
+    """The areas of the given org units."""
+    rows = conn.execute(
+        "SELECT id FROM areas WHERE org_unit_id = ANY(%s) ORDER BY id", (sorted(units),)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _areas(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     """Every area with its unit and how many meters (installed, not removed) and
     concentrators it has now."""
