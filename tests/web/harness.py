@@ -21,7 +21,7 @@ import pytest
 
 from server.api.app import create_app
 from server.settings import Settings
-from tests.conftest import IN_CI, Broker, free_port
+from tests.conftest import IN_CI, Broker, _fresh_database, free_port
 from tests.server.helpers import PASSWORD, auth_headers
 from tests.web.seed import Seeded, seed
 
@@ -75,10 +75,17 @@ class Live:
         return path in paths and "get" in paths[path]
 
 
-@pytest.fixture
-def live(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[Live]:
+@pytest.fixture(scope="module")
+def live(
+    pg_admin_url: str, mqtt_broker: Broker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """One server per test module (the tests of a module walk one utility in turn, as a
+    clerk's day goes: the later ones see what the earlier ones did)."""
     import uvicorn
 
+    db = _fresh_database(pg_admin_url, "mltest_web")
+    pg_url = next(db)
+    tmp_path = tmp_path_factory.mktemp("web")
     seeded = seed(pg_url)
     port = free_port()
     settings = Settings(
@@ -106,9 +113,10 @@ def live(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(20)
+        db.close()  # drops the database
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     need_chromium()
     from playwright.sync_api import sync_playwright

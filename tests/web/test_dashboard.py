@@ -141,9 +141,7 @@ def test_failed_list_bulk_reread_and_read_now(live: Live, browser: Any) -> None:
     ]
     assert page.inner_text("#failed-range") == f"共 {len(api_rows)} 条，第 1–{len(api_rows)} 条"
     # reasons and categories in Chinese: the offline concentrator's meters
-    offline = [
-        r["meter_id"] for r in api_rows if "offline" in (r.get("reason_text") or r["reason"])
-    ]
+    offline = [r["meter_id"] for r in api_rows if r["reason"] == "concentrator_offline"]
     page.click("button.cat[data-cat='concentrator_offline']")
     page.wait_for_selector("button.cat.active[data-cat='concentrator_offline']")
     page.wait_for_selector("main[data-state='ready']")
@@ -192,7 +190,7 @@ def test_failed_list_bulk_reread_and_read_now(live: Live, browser: Any) -> None:
     assert set(page.locator("#failed-table span.category").all_inner_texts()) == {
         "Concentrator offline"
     }
-    assert page.locator(".reread-state").count() == 1  # M7; M6 cannot be re-read
+    assert page.locator(".reread-state").count() == 1  # M7 (M6 is not re-readable)
     no_leaks(page)
     check(page)
     page.context.close()
@@ -293,7 +291,10 @@ def test_anomaly_detail_and_workflow(live: Live, browser: Any) -> None:
     # the evidence: the register falling from 1,174 to 500 on the marked day
     ev = chart_option(page, "#evidence-chart")
     line = next(s for s in ev["series"] if s["type"] == "line")["data"]
-    assert line[-2:] == [decrease["evidence"]["previous"], decrease["evidence"]["current"]]
+    series = live.get(f"/api/anomalies/{decrease['id']}")["evidence_series"]["series"]
+    assert line == series[0]["values"]
+    ev_values = decrease["evidence"]
+    assert [ev_values["previous"], ev_values["current"]] == [v for v in line if v][-2:]
     assert "本次示数: 500.00" in page.inner_text("#evidence")
     shoot(page, "anomaly-detail-zh")
     # a proper dialog: cancelling changes nothing, an empty comment is refused
@@ -312,6 +313,29 @@ def test_anomaly_detail_and_workflow(live: Live, browser: Any) -> None:
         ).fetchone()
     assert row == ("confirmed", "现场核实：表计更换", "test-operator")
     assert page.inner_text("#detail-status") == "已确认"
+    # the record's history (from the server) and assignment to a person
+    history = live.get(f"/api/anomalies/{decrease['id']}/history")["items"]
+    assert page.locator("#history tbody tr").count() == len(history) >= 2
+    page.click("#assign")
+    page.fill("#assign-to", "test-operator")  # an operator types the name
+    page.click("#dialog-ok")
+    page.wait_for_selector("#detail-assignee:text-is('test-operator')")
+    assert live.get(f"/api/anomalies/{decrease['id']}")["assigned_to"] == "test-operator"
+    # batch: dismiss every open one with one comment
+    goto(page, "#/anomalies?status=open", "anomalies")
+    still_open = live.get("/api/anomalies", status="open", limit=100)["items"]
+    page.check("#pick-all")
+    page.click("button.batch[data-status='dismissed']")
+    page.fill("#comment", "批量排除：档案已核对")
+    page.click("#dialog-ok")
+    page.wait_for_selector("#toast.show")
+    page.wait_for_selector("main[data-state='ready'] #anomaly-table td.empty")
+    with psycopg.connect(live.db) as conn:
+        n = conn.execute(
+            "SELECT count(*) FROM anomalies WHERE status = 'dismissed' AND comment = %s",
+            ("批量排除：档案已核对",),
+        ).fetchone()
+    assert n == (len(still_open),)
     check(page)
     page.context.close()
     page = open_page(browser, live.base, "en")
@@ -329,15 +353,27 @@ def test_line_loss_concentrators_archive_and_search(live: Live, browser: Any) ->
     page = open_page(browser, live.base, "zh")
     sign_in(page, "operator")
     goto(page, f"#/lineloss?date={y}", "lineloss")
-    if live.has("/api/line-loss/areas"):
-        areas = live.get("/api/line-loss/areas", date=str(y))["items"]
-        shown = {a["area_id"]: a for a in areas}
-    else:
-        old = live.get("/api/line-loss", date=str(y))["areas"]
-        shown = {a["area_id"]: {**a, "loss_rate": a["loss"]} for a in old}
-    for area, a in shown.items():
-        assert page.inner_text(f"span.loss-rate[data-area='{area}']") == pct(a["loss_rate"])
+    areas = live.get("/api/line-loss/areas", date=str(y))["items"]
+    for a in areas:
+        assert page.inner_text(f"span.loss-rate[data-area='{a['area_id']}']") == pct(a["loss_rate"])
+    assert {a["area_id"]: a["status"] for a in areas} == {"A1": "not_computable", "A2": "high"}
+    assert page.inner_text("span.loss-status[data-status='high']") == "高损"
     shoot(page, "lineloss-zh")
+    # not computable: the meters that block it; high: the customers ranked as suspects
+    goto(page, f"#/lineloss/A1?date={y}", "lineloss")
+    blocking = live.get("/api/line-loss/areas/A1", date=str(y))["blocking_meters"]
+    assert page.locator("#blocking a").all_inner_texts() == [m["meter_id"] for m in blocking]
+    goto(page, f"#/lineloss/A2?date={y}", "lineloss")
+    suspects = live.get("/api/line-loss/areas/A2/suspects", date=str(y))["items"]
+    assert [s["meter_id"] for s in suspects][:1] == ["N2"]
+    assert page.locator("#suspects a").all_inner_texts() == [s["meter_id"] for s in suspects]
+    words = {"consumption_dropped": "用电量骤降", "zero_consumption": "零度户"}
+    for signal in suspects[0]["signals"]:
+        assert words.get(signal, signal) in page.inner_text("#suspects")
+    trend = chart_option(page, "#loss-chart")
+    assert trend["series"][0]["markLine"]["data"][0]["yAxis"] == 0.1
+    no_leaks(page)
+    shoot(page, "lineloss-suspects-zh")
     goto(page, "#/gateways", "gateways")
     gws = live.get("/api/gateway-status")["items"]
     online = sum(g["online"] for g in gws)

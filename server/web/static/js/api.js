@@ -69,11 +69,11 @@ export const post = (path, body) => api(path, {method: "POST", body: JSON.string
 // OpenAPI document (read once): a page uses it where it exists, the older one where not
 let paths = null;
 const load = () => { if (!paths) paths = fetch("/openapi.json").then((r) => r.json()).then((d) => d.paths || {}).catch(() => ({})); };
-export async function has(path) {
+export async function has(path, method = "get") {
   load();
   const norm = (x) => x.replace(/\{[^}]*\}/g, "{}");
   const want = norm(path.split("?")[0]);
-  return Object.entries(await paths).some(([k, v]) => norm(k) === want && v.get);
+  return Object.entries(await paths).some(([k, v]) => norm(k) === want && v[method]);
 }
 // the name this server gives a filter of GET ``path``: the first of ``names`` its OpenAPI
 // document lists (the issue 19 naming, e.g. area_id, before the older one, e.g. area)

@@ -28,7 +28,7 @@ export default async function anomalies(ctx) {
   const rules = await loadRules();
   const off = Math.max(0, Number(q.get("offset")) || 0);
   const [areaP, startOk, batchOk, statsOk] = await Promise.all([param("/api/anomalies", "area_id", "area"),
-    param("/api/anomalies", "start", "-"), has("/api/anomalies/batch"), has("/api/anomalies/stats")]);
+    param("/api/anomalies", "start", "-"), has("/api/anomalies/batch", "post"), has("/api/anomalies/stats")]);
   const f = {};
   for (const k of ["rule", "status", "area_id", "start", "end", "assigned_to"]) if (q.get(k)) f[k] = q.get(k);
   const p = new URLSearchParams({limit: String(PAGE), offset: String(off)});
@@ -116,7 +116,7 @@ export default async function anomalies(ctx) {
 async function detail(ctx, id) {
   const {main} = ctx;
   const [detailOk, historyOk, assignOk, commentOk] = await Promise.all([has("/api/anomalies/{id}"), has("/api/anomalies/{id}/history"),
-    has("/api/anomalies/{id}/assign"), has("/api/anomalies/{id}/comments")]);
+    has("/api/anomalies/{id}/assign", "post"), has("/api/anomalies/{id}/comments", "post")]);
   let rec;
   if (detailOk) rec = await api(`/api/anomalies/${id}`);
   else {
@@ -126,7 +126,8 @@ async function detail(ctx, id) {
     if (!rec) throw Object.assign(new Error(t("err_not_found")), {status: 404});
   }
   const history = historyOk ? (await api(`/api/anomalies/${id}/history`)).items : null;
-  const users = can("operator") && assignOk ? await api("/api/users").catch(() => null) : null;
+  // the people to assign to: the user list for administrators, a user name typed by others
+  const users = can("admin") && assignOk ? await api("/api/users").catch(() => null) : null;
   // the evidence as a chart: the server's series, else the meter's register and daily
   // consumption of the week before the first day to the last day
   let ev = rec.evidence_series;
@@ -154,11 +155,11 @@ async function detail(ctx, id) {
       <dt>${esc(t("params"))}</dt><dd>${esc(Object.entries(rec.params || {}).map(([k, v]) => `${k} = ${v}`).join(", ") || "–")}</dd>
       <dt>${esc(t("evidence"))}</dt><dd id="evidence">${evidenceRows.map(([k, v]) => `${esc(code("evidence", k))}: <span class="num">${esc(typeof v === "number" ? num(v, 2) : JSON.stringify(v))}</span>`).join("<br>") || "–"}</dd></dl>
       ${operator ? `<div class="toolbar">${NEXT[rec.status].map((s) => `<button type="button" class="act primary" data-status="${s}">${esc(t(VERB[s]))}</button>`).join(" ")}
-        ${users ? `<button type="button" id="assign">${esc(t("assign"))}</button>` : ""}
+        ${assignOk ? `<button type="button" id="assign">${esc(t("assign"))}</button>` : ""}
         ${commentOk ? `<button type="button" id="add-comment">${esc(t("comment"))}</button>` : ""}</div>` : ""}</div>
       <div class="card"><h3>${esc(t("evidence"))}</h3>${ev && ev.days.length ? `<div class="chart small" id="evidence-chart"></div>` : `<p class="muted">${esc(t("none"))}</p>`}</div></div>
     ${history ? `<h3>${esc(t("history"))}</h3>${table(["when", "who", "what", "comment"], history, (h, c) => ({
-      when: esc(when(h.at)), who: esc(h.actor), what: esc(h.action === "status" ? `${status(h.from)} → ${status(h.to)}` : h.action === "assign" ? `${t("assign_to")} ${h.assigned_to || "–"}` : t(h.action === "comment" ? "comment" : h.action === "created" ? "created" : h.action)),
+      when: esc(when(h.at)), who: esc(h.actor), what: esc(h.action === "status" ? `${status(h.from)} → ${status(h.to)}` : h.action === "assign" ? `${t("assign_to")} ${h.to || h.assigned_to || "–"}` : t(h.action === "comment" ? "comment" : h.action === "created" ? "created" : h.action)),
       comment: esc(h.comment || "")}[c]), {id: "history"})}` : ""}`;
   main.dataset.status = rec.status;
   if (ev && ev.days.length && $("#evidence-chart")) {
@@ -176,7 +177,9 @@ async function detail(ctx, id) {
   });
   const asg = $("#assign");
   if (asg) asg.onclick = async () => {
-    const v = await dialog(t("assign"), `<label>${esc(t("assign_to"))}<select name="assigned_to" id="assign-to">${option("", "–")}${users.map((u) => option(u.username, u.display_name ? `${u.display_name} (${u.username})` : u.username, u.username === rec.assigned_to)).join("")}</select></label>
+    const who = users ? `<select name="assigned_to" id="assign-to">${option("", "–")}${users.filter((u) => u.active && u.role !== "viewer").map((u) => option(u.username, u.display_name ? `${u.display_name} (${u.username})` : u.username, u.username === rec.assigned_to)).join("")}</select>`
+      : `<input name="assigned_to" id="assign-to" maxlength="64" value="${esc(rec.assigned_to || "")}">`;
+    const v = await dialog(t("assign"), `<label>${esc(t("assign_to"))}${who}</label>
       <label>${esc(t("comment"))}<textarea name="comment" maxlength="2000"></textarea></label>`, {okText: t("assign")});
     if (!v) return;
     try { await post(`/api/anomalies/${id}/assign`, {assigned_to: v.assigned_to || null, comment: v.comment || ""}); ctx.reload(); } catch (e) { toast(e.message, true); }

@@ -91,7 +91,7 @@ async function area(ctx, modern) {
       meter: `<a href="#/meters/${encodeURIComponent(s.meter_id)}">${esc(s.meter_id)}</a>`, customer: esc(s.customer_name || ""),
       score: `<span class="score" data-meter="${esc(s.meter_id)}">${esc(num(s.score, 2))}</span>`,
       suspect_reason: esc((s.signals || []).map((x) => (SIGNALS[x] ? SIGNALS[x][zh ? 0 : 1] : x)).join(zh ? "；" : "; ")),
-      recent: esc(kwh(s.recent_kwh)), baseline: esc(kwh(s.baseline_kwh))}[c]), {id: "suspects"})}` : ""}`;
+      recent: esc(kwh(s.recent_kwh_per_day ?? s.recent_kwh)), baseline: esc(kwh(s.baseline_kwh_per_day ?? s.baseline_kwh))}[c]), {id: "suspects"})}` : ""}`;
   daysChart($("#loss-chart"), {days: trend.items.map((x) => x.date), line: trend.items.map((x) => x.loss_rate), lineName: t("loss"), unit: "%",
     fmt: (v) => pct(v, 1), limits: [{value: trend.high_threshold ?? det.high_threshold ?? 0.1, label: t("high_limit")}, {value: 0, label: t("loss_negative"), color: "#a15c00"}]});
 }
