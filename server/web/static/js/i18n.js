@@ -61,7 +61,7 @@ const WORDS = {
   // reason categories
   cat_gateway_offline: ["集中器离线", "Concentrator offline"], cat_meter_silent: ["电表不应答", "Meter not answering"],
   cat_wrong_answers: ["应答错误", "Wrong answers"], cat_not_rereadable: ["规约不支持补抄", "Protocol cannot re-read"],
-  cat_archive: ["档案问题", "Archive problem"], cat_no_reading: ["未收到读数", "No reading received"],
+  cat_archive: ["档案问题", "Archive problem"], cat_other: ["其他（如未收到读数）", "Other (e.g. no reading received)"], cat_no_reading: ["未收到读数", "No reading received"],
   // command / re-read statuses
   st_pending: ["待下发", "pending"], st_sent: ["已下发", "sent"], st_ok: ["成功", "done"], st_partial: ["部分成功", "partly done"],
   st_error: ["失败", "failed"], st_expired: ["超时", "expired"], st_recovered: ["已补回", "recovered"],

@@ -12,7 +12,7 @@ import {$, $$, esc, exportButtons, isDay, option, pager, table, toast} from "../
 export const refresh = 60;
 const CATS = ["concentrator_offline", "meter_not_answering", "wrong_answers", "not_rereadable", "archive_problem", "other"];
 const CAT_WORD = {concentrator_offline: "cat_gateway_offline", meter_not_answering: "cat_meter_silent", wrong_answers: "cat_wrong_answers",
-  not_rereadable: "cat_not_rereadable", archive_problem: "cat_archive", other: "cat_no_reading"};
+  not_rereadable: "cat_not_rereadable", archive_problem: "cat_archive", other: "cat_other"};
 const PAGE = 50;
 
 // the older endpoint's reason text -> a category
