@@ -122,3 +122,34 @@ def test_search_by_id_address_account_and_name(client: TestClient) -> None:
     assert client.get("/api/search", headers=op).status_code == 422
     page = client.get("/api/search", params={"q": "0000", "limit": 2}, headers=op).json()
     assert (page["total"], len(page["items"])) == (9, 2)
+
+
+def test_levels_and_accounts_come_in_through_the_archive(client: TestClient) -> None:
+    admin = auth_headers(client, "admin", db(client))
+    r = client.put(
+        "/api/org-units/CO2", json={"name": "市供电公司", "level": "company"}, headers=admin
+    )
+    assert r.status_code == 200 and r.json()["level"] == "company"
+    r = client.put(
+        "/api/org-units/S9", json={"name": "X", "parent_id": "CO2", "level": "area"}, headers=admin
+    )
+    assert r.status_code == 422 and "level" in r.json()["detail"]
+    csv = (
+        "表号,表地址,规约,集中器,台区,户号,户名,安装日期\n"
+        "K1,000000000901,2007,GK,TK,0912345678,钱七,2025-01-01\n"
+    )
+    r = client.post(
+        "/api/archive/import",
+        headers=admin,
+        files={"file": ("a.csv", csv.encode("utf-8"), "text/csv")},
+    )
+    assert r.status_code == 200, r.text
+    assert client.get("/api/meters/K1", headers=admin).json()["customer_account"] == "0912345678"
+    r = client.put("/api/areas/TK", json={"name": "TK", "org_unit_id": "CO2"}, headers=admin)
+    assert r.status_code == 200
+    found = client.get("/api/search", params={"q": "12345678"}, headers=admin).json()
+    assert [x["meter_id"] for x in found["items"]] == ["K1"]
+    tree = client.get("/api/org/tree", headers=admin).json()
+    assert node(tree["items"], "TK")["meters"] == 1
+    viewer = auth_headers(client, "viewer", db(client))
+    assert client.get("/api/meters/K1", headers=viewer).json()["customer_account"] is None

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 
 def workbench_routers() -> list[APIRouter]:
-    from . import line_loss, org, reports, workbench_anomalies, workbench_failed
+    from . import concentrators, line_loss, org, reports, workbench_anomalies, workbench_failed
 
     return [
         org.router,
@@ -17,4 +17,5 @@ def workbench_routers() -> list[APIRouter]:
         workbench_failed.router,
         workbench_anomalies.router,
         line_loss.router,
+        concentrators.router,
     ]

@@ -64,15 +64,28 @@ def conflicts(
     )
 
 
+#: a stored status's outbox (the wire's ``outbox`` object) as columns; null when the
+#: status says nothing of it (or is not an object)
+OUTBOX_COLUMNS = (
+    "CASE WHEN jsonb_typeof(status->'outbox'->'depth') = 'number' "
+    "THEN (status->'outbox'->>'depth')::numeric::bigint END AS outbox_depth, "
+    "CASE WHEN jsonb_typeof(status->'outbox'->'oldest_age_s') = 'number' "
+    "THEN (status->'outbox'->>'oldest_age_s')::float8 END AS outbox_oldest_age_s, "
+    "CASE WHEN jsonb_typeof(status->'outbox'->'dropped') = 'number' "
+    "THEN (status->'outbox'->>'dropped')::numeric::bigint END AS outbox_dropped"
+)
+
+
 def gateway_status(
     conn: psycopg.Connection[Any], *, online: bool | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Gateways by id, all or only those on line (or off line)."""
+    """Gateways by id, all or only those on line (or off line); the outbox figures of the
+    reported status (``status.outbox``) also at the top level (``outbox_depth``, ...)."""
     where, params = ("WHERE online = %s", (online,)) if online is not None else ("", ())
     return _page(
         conn,
-        "SELECT id, name, area_id, online, known, last_seen, status_at, "
-        f"version, status FROM gateways {where} ORDER BY id",
+        "SELECT id, name, area_id, online, known, last_seen, status_at, version, "
+        f"{OUTBOX_COLUMNS}, status FROM gateways {where} ORDER BY id",
         params,
         limit,
         offset,
