@@ -9,6 +9,7 @@ suspect), a load curve with per-phase voltage, current and power for one meter.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -51,6 +52,50 @@ METERS = [
     ("N3", "gw-2", "A2", "dlt645-1997", "commercial", "东关饭店", False),
     ("N4", "gw-2", "A2", "dlt645-2007", "residential", "吴十", False),
 ]
+# the concentrators' last status as the wire carries it (protocols/wire/status.py): buses,
+# meters' health, outbox
+STATUS = {
+    "gw-1": {
+        "buses": [
+            {
+                "name": "rs485-1",
+                "ok": True,
+                "transactions": 1440,
+                "timeouts": 12,
+                "checksum_errors": 1,
+                "meters_ok": 5,
+                "meters_failing": 1,
+                "last_error": "timeout",
+            }
+        ],
+        "meters": [
+            {
+                "meter": "M8",
+                "state": "failing",
+                "last_ok": None,
+                "last_error": "timeout",
+                "consecutive_failures": 3,
+            }
+        ],
+        "outbox": {"depth": 3, "oldest_age_s": 40.0, "dropped": 0},
+    },
+    "gw-2": {
+        "buses": [
+            {
+                "name": "rs485-1",
+                "ok": True,
+                "transactions": 960,
+                "timeouts": 0,
+                "checksum_errors": 0,
+                "meters_ok": 5,
+                "meters_failing": 0,
+                "last_error": None,
+            }
+        ],
+        "meters": [],
+        "outbox": {"depth": 0, "oldest_age_s": None, "dropped": 0},
+    },
+}
 DAILY = {"M1": 8.0, "M2": 6.0, "M3": 5.0, "M4": 20.0, "M5": 7.0, "M6": 40.0, "M7": 4.0}
 DAILY |= {"M8": 12.0, "N1": 6.0, "N2": 5.5, "N3": 25.0, "N4": 4.5}
 
@@ -112,7 +157,7 @@ def seed(url: str) -> Seeded:
                 "INSERT INTO gateways (id, name, area_id, online, last_seen, status, status_at,"
                 " version) VALUES (%s, %s, %s, %s, now() - interval '5 minutes',"
                 " %s::jsonb, now() - interval '5 minutes', '1.4.2')",
-                (gid, name, area, online, '{"outbox_depth": 3}' if online else None),
+                (gid, name, area, online, json.dumps(STATUS[gid]) if gid in STATUS else None),
             )
         for n, (mid, gw, area, proto, cls, name, master) in enumerate(METERS, start=1):
             conn.execute(

@@ -380,6 +380,16 @@ def test_line_loss_concentrators_archive_and_search(live: Live, browser: Any) ->
     assert page.inner_text("#online-rate") == f"{100 * online / len(gws):.1f} %"
     assert page.inner_text("span.outbox[data-gateway='gw-1']") == "3"  # not blank any more
     no_leaks(page)
+    if live.has("/api/concentrators/{gateway_id}"):
+        goto(page, "#/gateways/gw-1", "gateways")
+        det = live.get("/api/concentrators/gw-1")
+        assert (
+            page.locator("#failing a").all_inner_texts()
+            == [m["meter"] for m in det["failing_meters"]]
+            == ["M8"]
+        )
+        assert page.inner_text("#buses td[data-col='transactions']") == "1,440"
+        no_leaks(page)
     goto(page, "#/archive", "archive")
     page.click("details.area-node[data-area='A1'] > summary")
     page.wait_for_selector("details.gw-node[data-gateway='gw-1']")

@@ -86,7 +86,8 @@ const WORDS = {
   gateways_title: ["集中器", "Concentrators"], online: ["在线", "Online"], online_rate: ["在线率", "Online rate"],
   last_seen: ["最后通信", "Last communication"], outbox: ["缓存数据", "Outbox"], version: ["版本", "Version"],
   offline: ["离线", "offline"], is_online: ["在线", "online"], name: ["名称", "Name"], bus: ["总线", "Bus"], commands: ["命令", "Commands"],
-  time_sync: ["对时", "Time sync"], transactions: ["通信次数", "Transactions"], timeouts: ["超时", "Timeouts"],
+  time_sync: ["对时", "Time sync"], not_reported: ["集中器未上报", "not reported by the concentrator"], failures: ["连续失败次数", "Failures in a row"],
+  ms_ok: ["正常", "ok"], ms_failing: ["抄读失败", "failing"], ms_dead: ["停止重试", "given up"], transactions: ["通信次数", "Transactions"], timeouts: ["超时", "Timeouts"],
   checksum_errors: ["校验错误", "Checksum errors"], meters_ok: ["正常电表", "Meters OK"], meters_failing: ["失败电表", "Meters failing"], failing_meters: ["失败电表", "Failing meters"],
   // meter page
   meter_title: ["电表", "Meter"], archive_card: ["档案", "Archive"], address: ["通信地址", "Address"],

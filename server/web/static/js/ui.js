@@ -1,6 +1,6 @@
 // Building blocks of every page: escaping, tables with their export buttons, pagers,
 // loading and error states, and a modal dialog (instead of window.prompt).
-import {download} from "./api.js";
+import {download, param} from "./api.js";
 import {getLang, int, t} from "./i18n.js";
 
 export function esc(v) {
@@ -33,8 +33,10 @@ export function pager(name, page, onPage) {
   return {html, bind};
 }
 
-// export buttons for a list endpoint and its current filters
-export function exportButtons(name, path, params, filename) {
+// export buttons for a list endpoint and its current filters, where the endpoint exports
+// (its OpenAPI document lists a ``format`` parameter); none where it does not yet
+export async function exportButtons(name, path, params, filename) {
+  if ((await param(path, "format", "")) !== "format") return {html: "", bind() {}};
   const html = `<span class="exports"><button type="button" class="export" id="${name}-xlsx">${esc(t("export_xlsx"))}</button>
     <button type="button" class="export" id="${name}-csv">${esc(t("export_csv"))}</button></span>`;
   const bind = () => {

@@ -41,7 +41,7 @@ export default async function anomalies(ctx) {
   const operator = can("operator");
   const pg = pager("anomalies", {...data, limit: PAGE, offset: off}, (o) => ctx.go({offset: o}));
   const ep = new URLSearchParams(p);
-  const exp = exportButtons("anomalies", "/api/anomalies", ep, "anomalies");
+  const exp = await exportButtons("anomalies", "/api/anomalies", ep, "anomalies");
   const cols = [...(operator && batchOk ? [["pick", `<input type="checkbox" id="pick-all" aria-label="${esc(t("select_all"))}">`]] : []),
     "meter", "area", "rule", "status", "first", "last", "assignee", "comment", ...(operator ? ["actions"] : []), "detail"];
   main.innerHTML = `<h2>${esc(t("anomalies_title"))}</h2>

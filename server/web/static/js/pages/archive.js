@@ -37,7 +37,7 @@ export default async function archive(ctx) {
     ? `<li><details class="area-node" data-area="${esc(n.id)}"><summary>${lvl("area")}${esc(n.name)}${rateOf(n)}</summary><ul class="gws"></ul></details></li>`
     : `<li><details open><summary>${lvl(n.level === "company" ? "company" : "station")}<a href="#/archive?org_id=${encodeURIComponent(n.id)}">${esc(n.name)}</a>${rateOf(n)}</summary>
         <ul>${(n.children || []).map(renderNode).join("")}</ul></details></li>`;
-  const exp = exportButtons("areas", modern ? "/api/org/areas" : "/api/areas", new URLSearchParams(org ? {org_id: org} : {}), "areas");
+  const exp = await exportButtons("areas", modern ? "/api/org/areas" : "/api/areas", new URLSearchParams(org ? {org_id: org} : {}), "areas");
   main.innerHTML = `<h2>${esc(t("archive_title"))}</h2><div class="layout">
     <nav class="tree" id="org-tree" aria-label="${esc(t("org_tree"))}"><strong>${esc(t("org_tree"))}</strong><ul>${tree.items.map(renderNode).join("")}</ul></nav>
     <section><h3>${esc(t("area_list"))}${org ? ` · ${esc(org)} <a href="#/archive">×</a>` : ""}</h3><div class="toolbar">${exp.html}</div>

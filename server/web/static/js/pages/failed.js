@@ -60,7 +60,7 @@ export default async function failed(ctx) {
   const date = data.date || f.date;
   const operator = can("operator");
   const pg = pager("failed", data, (o) => ctx.go({offset: o}));
-  const exp = exportButtons("failed", exportPath, exportParams, `failed-meters-${date}`);
+  const exp = await exportButtons("failed", exportPath, exportParams, `failed-meters-${date}`);
   const rereadCell = (r) => {
     if (!r.reread) return `<span class="muted">${esc(t("no_reread"))}</span>`;
     const st = r.reread.outcome || r.reread.status || "pending";

@@ -26,7 +26,7 @@ async function list(ctx, modern) {
   const count = data.count ?? data.total;
   const rate = data.online_rate ?? (count ? online / count : null);
   const pg = pager("gateways", data, (o) => ctx.go({offset: o}));
-  const exp = exportButtons("gateways", modern ? "/api/concentrators" : "/api/gateway-status", new URLSearchParams(), "concentrators");
+  const exp = await exportButtons("gateways", modern ? "/api/concentrators" : "/api/gateway-status", new URLSearchParams(), "concentrators");
   main.innerHTML = `<h2>${esc(t("gateways_title"))}</h2>
     <div class="cards"><div class="card"><div class="label">${esc(t("online_rate"))}</div><div class="big ${rate !== null && rate < 1 ? "below" : "good"}" id="online-rate">${esc(pct(rate))}</div>
       <div class="muted">${esc(int(online))} / ${esc(int(count))}</div></div></div>
@@ -61,12 +61,15 @@ async function one(ctx, modern) {
       <div class="card"><div class="label">${esc(t("outbox"))}</div><div class="big">${esc(outbox(det) === null ? "–" : int(outbox(det)))}</div></div>
       <div class="card"><div class="label">${esc(t("meters"))}</div><div class="big">${esc(int(meters.total ?? meters.items.length))}</div></div></div>
     ${can("operator") ? `<div class="toolbar"><button type="button" id="time-sync">${esc(t("time_sync"))}</button></div>` : ""}
-    ${det.buses ? `<h3>${esc(t("bus"))}</h3>${table(["bus", "transactions", "timeouts", "checksum_errors", "meters_ok", "meters_failing", "error"], det.buses, (b, c) => ({
-      bus: esc(b.name), transactions: esc(int(b.transactions)), timeouts: esc(int(b.timeouts)), checksum_errors: esc(int(b.checksum_errors)),
-      meters_ok: esc(int(b.meters_ok)), meters_failing: esc(int(b.meters_failing)), error: esc(b.last_error || "")}[c]))}` : ""}
-    ${det.failing_meters && Array.isArray(det.failing_meters) ? `<h3>${esc(t("failing_meters"))}</h3>${table(["meter", "status", "last_good", "error", "days_failed"], det.failing_meters, (m, c) => ({
-      meter: `<a href="#/meters/${encodeURIComponent(m.meter)}">${esc(m.meter)}</a>`, status: esc(m.state), last_good: esc(when(m.last_ok)), error: esc(m.last_error || ""),
-      days_failed: esc(m.consecutive_failures ?? "–")}[c]))}` : ""}
+    ${det.buses ? `<h3>${esc(t("bus"))}</h3>${table(["bus", "meters", "transactions", "timeouts", "checksum_errors", "meters_ok", "meters_failing", "error"], det.buses, (b, c) => ({
+      bus: esc(b.name), meters: esc(b.archive_meters ?? "–"), transactions: esc(int(b.transactions)), timeouts: esc(int(b.timeouts)), checksum_errors: esc(int(b.checksum_errors)),
+      meters_ok: esc(int(b.meters_ok)), meters_failing: esc(int(b.meters_failing)), error: esc(b.last_error || (b.reported === false ? t("not_reported") : ""))}[c]), {id: "buses"})}` : ""}
+    ${Array.isArray(det.failing_meters) ? `<h3>${esc(t("failing_meters"))}</h3>${table(["meter", "status", "last_good", "error", "failures"], det.failing_meters, (m, c) => ({
+      meter: `<a href="#/meters/${encodeURIComponent(m.meter || m.meter_id)}">${esc(m.meter || m.meter_id)}</a>`, status: esc(t("ms_" + m.state)), last_good: esc(when(m.last_ok)),
+      error: esc(m.last_error || ""), failures: esc(m.consecutive_failures ?? "–")}[c]), {id: "failing"})}` : ""}
+    ${det.time_sync ? `<p>${esc(t("time_sync"))}: <span class="badge ${esc(det.time_sync.status)}">${esc(status(det.time_sync.status))}</span> ${esc(when(det.time_sync.finished_at))}</p>` : ""}
+    ${det.events ? `<h3>${esc(t("events"))}</h3>${table(["meter", "time", "quantity", "value"], det.events.slice(0, 20), (e, c) => ({
+      meter: esc(e.meter_id), time: esc(when(e.ts)), quantity: esc(code("quantity", e.quantity)), value: esc(e.value)}[c]))}` : ""}
     <h3>${esc(t("meters"))}</h3>${table(["meter", "address", "protocol", "bus", "customer_class"], meters.items, (m, c) => ({
       meter: `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>`, address: esc(m.address), protocol: esc(code("protocol", m.protocol)),
       bus: esc(m.bus || "–"), customer_class: esc(code("customer_class", m.customer_class))}[c]))}

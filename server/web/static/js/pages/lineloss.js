@@ -39,7 +39,7 @@ async function list(ctx, modern) {
     }).filter((a) => !f.status || a.status === f.status)};
   }
   const date = data.date || f.date;
-  const exp = exportButtons("lineloss", modern ? "/api/line-loss/areas" : "/api/line-loss", new URLSearchParams(f), `line-loss-${date}`);
+  const exp = await exportButtons("lineloss", modern ? "/api/line-loss/areas" : "/api/line-loss", new URLSearchParams(f), `line-loss-${date}`);
   main.innerHTML = `<h2>${esc(t("lineloss_title"))} · ${esc(day(date))}</h2>
     <form class="toolbar" id="loss-filters"><label>${esc(t("date"))}<input type="date" name="date" value="${esc(date)}"></label>
       <label>${esc(t("status"))}<select name="status">${option("", t("all"))}${Object.keys(STATUS_WORD).map((s) => option(s, t(STATUS_WORD[s]), s === f.status)).join("")}</select></label>

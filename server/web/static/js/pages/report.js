@@ -59,8 +59,8 @@ export default async function report(ctx) {
   const s = rep.summary || {};
   const when = period === "day" ? (rep.date || rep.start) : (rep.month || String(rep.start).slice(0, 7));
   const change = s.previous && s.rate !== null && s.previous.rate !== null ? (s.rate - s.previous.rate) * 100 : null;
-  const exp = modern ? exportButtons("report", "/api/reports/collection", params, `collection-${when}-${by}`)
-    : exportButtons("report", "/api/completeness", new URLSearchParams({by: by === "org" ? "area" : by, date: rep.date}), `collection-${when}-${by}`);
+  const exp = modern ? await exportButtons("report", "/api/reports/collection", params, `collection-${when}-${by}`)
+    : await exportButtons("report", "/api/completeness", new URLSearchParams({by: by === "org" ? "area" : by, date: rep.date}), `collection-${when}-${by}`);
   const failedLink = (g) => {
     const p = new URLSearchParams({date: rep.date || rep.end});
     if (by === "area") p.set("area_id", g.key);
