@@ -25,6 +25,10 @@ def test_change_password_in_chromium(live: Live, browser: Any) -> None:
     assert page.is_visible("#password-link")
     page.click("#password-link")
     page.wait_for_selector("main[data-page='password'] #password-form")
+    page.fill("#current-password", "not my password")
+    page.fill("#new-password", NEW_PASSWORD)
+    page.click("#change-password")
+    page.wait_for_selector("#password-message:text-is('当前密码不正确。')")
     page.fill("#current-password", PASSWORD)
     page.fill("#new-password", "qwertyuiop123")  # on the common list: the server says so
     page.click("#change-password")

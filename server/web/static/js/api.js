@@ -28,6 +28,8 @@ export class ApiError extends Error {
 function messageFor(status, detail, path) {
   const d = typeof detail === "string" ? detail : JSON.stringify(detail ?? "");
   if (status === 0) return t("err_network");
+  if (/current password is wrong/i.test(d)) return t("err_wrong_current");
+  if (status === 503) return t("err_busy");
   if (status === 401) return path === "/api/auth/login" ? t("err_credentials") : t("err_session");
   if (status === 423 || /locked/i.test(d)) return t("err_locked");
   if (status === 429) return t("err_rate");
@@ -36,7 +38,6 @@ function messageFor(status, detail, path) {
   if (status === 409) return t("err_conflict");
   if (status === 422 || status === 400) {
     if (/common/i.test(d)) return t("err_common_password");
-    if (/current password/i.test(d)) return t("err_wrong_current");
     return t("err_invalid") + (document.documentElement.lang === "en" ? d : "");
   }
   return t("err_server");

@@ -27,6 +27,7 @@ const WORDS = {
   err_conflict: ["操作与当前状态冲突（可能已被他人处理），请刷新后再试。", "This conflicts with the record's current state (someone may have handled it); reload and try again."],
   err_invalid: ["输入有误：", "Invalid input: "], err_rate: ["请求过于频繁，请稍后再试。", "Too many requests; try again shortly."],
   err_server: ["服务器出错，请稍后再试或联系管理员。", "The server failed; try again later or ask an administrator."],
+  err_busy: ["服务器繁忙，请稍后再试。", "The server is busy; try again in a moment."],
   err_network: ["无法连接服务器，请检查网络。", "Cannot reach the server; check the network."],
   err_common_password: ["新密码太常见，请换一个。", "The new password is too common; choose another."],
   err_wrong_current: ["当前密码不正确。", "The current password is wrong."],

@@ -29,8 +29,10 @@ export default async function report(ctx) {
   let rep, trend;
   if (modern) {
     rep = await api("/api/reports/collection?" + params.toString());
-    const end = period === "day" ? rep.end || rep.date : rep.end;
-    trend = await api(`/api/reports/collection/trend?days=60&end=${end}`);
+    // the trend ends with the report's last day, never after yesterday (the server's default)
+    const today = new Intl.DateTimeFormat("sv-SE").format(new Date());
+    const end = (rep.end || rep.date) < today ? `&end=${rep.end || rep.date}` : "";
+    trend = await api(`/api/reports/collection/trend?days=60${end}`);
   } else {
     // the older endpoints: one day, no per-group first-pass or previous period
     const d = params.get("date") || "";
