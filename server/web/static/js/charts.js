@@ -94,7 +94,7 @@ export function daysChart(el, {days, bars, barName, line, lineName, unit, marked
   if (line) series.push({name: lineName, type: "line", yAxisIndex: bars ? 1 : 0, data: line, symbolSize: 5, itemStyle: {color: "#ef6c00"},
     markArea: !bars && marked ? {silent: true, itemStyle: {color: "rgba(198,40,40,0.10)"}, data: [[{xAxis: marked[0]}, {xAxis: marked[1]}]]} : undefined,
     markLine: !bars && limits.length ? {silent: true, symbol: "none", data: limits.map((l) => ({yAxis: l.value, lineStyle: {color: l.color || RED, type: "dashed"}, label: {formatter: l.label, position: "insideEndTop", color: l.color || RED}}))} : undefined});
-  const yAxis = [{type: "value", name: unit, scale: !bars, splitLine: {lineStyle: {color: "#e3e8ee"}}, axisLabel: {formatter: (v) => fmt(v)}}];
+  const yAxis = [{type: "value", name: unit, scale: !bars, minInterval: unit ? 0 : 1, splitLine: {lineStyle: {color: "#e3e8ee"}}, axisLabel: {formatter: (v) => fmt(v)}}];
   if (bars && line) yAxis.push({type: "value", scale: true, splitLine: {show: false}});
   return make(el, {
     grid: {left: 64, right: bars && line ? 64 : 24, top: 32, bottom: 40}, legend: {top: 0},

@@ -76,7 +76,7 @@ const WORDS = {
   assign_to: ["指派给", "Assign to"], batch: ["批量处理所选", "Selected:"], stats: ["统计", "Statistics"],
   open_by_rule: ["未关闭异常（按规则）", "Open anomalies by rule"], from: ["起始日期", "From"], to: ["截止日期", "To"],
   register: ["示数", "Register"], consumption: ["日用电量", "Daily consumption"], params: ["参数", "Parameters"],
-  created: ["生成", "created"], when: ["时间", "When"], who: ["操作人", "By"], what: ["操作", "Action"], n_selected: ["已选 {n} 条", "{n} selected"],
+  created: ["生成", "created"], new_30d: ["新增", "New"], when: ["时间", "When"], who: ["操作人", "By"], what: ["操作", "Action"], n_selected: ["已选 {n} 条", "{n} selected"],
   // line loss
   lineloss_title: ["台区线损", "Line loss by area"], supply: ["供电量", "Supply"], sales: ["售电量", "Sales"],
   loss: ["线损率", "Loss"], loss_high: ["高损", "high loss"], loss_negative: ["负损", "negative loss"],

@@ -31,13 +31,14 @@ export default async function anomalies(ctx) {
     param("/api/anomalies", "start", "-"), has("/api/anomalies/batch", "post"), has("/api/anomalies/stats")]);
   const f = {};
   for (const k of ["rule", "status", "area_id", "start", "end", "assigned_to"]) if (q.get(k)) f[k] = q.get(k);
+  const statsBy = q.get("stats") === "area" ? "area" : "rule";
   const p = new URLSearchParams({limit: String(PAGE), offset: String(off)});
   if (f.rule) p.set("rule", f.rule);
   if (f.status) p.set("status", f.status);
   if (f.area_id) p.set(areaP, f.area_id);
   if (startOk === "start") { if (isDay(f.start)) p.set("start", f.start); if (isDay(f.end)) p.set("end", f.end); if (f.assigned_to) p.set("assigned_to", f.assigned_to); }
   const [data, areas, stats] = await Promise.all([api("/api/anomalies?" + p.toString()), api("/api/areas?limit=1000"),
-    statsOk ? api(`/api/anomalies/stats?by=rule&start=${shiftDay(new Date().toISOString().slice(0, 10), -30)}&end=${new Date().toISOString().slice(0, 10)}`).catch(() => null) : null]);
+    statsOk ? api(`/api/anomalies/stats?by=${statsBy}&start=${shiftDay(new Date().toISOString().slice(0, 10), -30)}&end=${new Date().toISOString().slice(0, 10)}`).catch(() => null) : null]);
   const operator = can("operator");
   const pg = pager("anomalies", {...data, limit: PAGE, offset: off}, (o) => ctx.go({offset: o}));
   const ep = new URLSearchParams(p);
@@ -54,8 +55,12 @@ export default async function anomalies(ctx) {
         <label>${esc(t("assignee"))}<input name="assigned_to" size="10" value="${esc(f.assigned_to || "")}"></label>` : ""}
       <button type="submit" class="primary">${esc(t("apply"))}</button> ${exp.html}</form>
     <div class="grid2"><div><h3>${esc(t("open_by_rule"))}</h3><div class="chart small" id="by-rule-chart"></div></div>
-      <div>${stats ? `<h3>${esc(t("stats"))}</h3>${table(["rule", "s_open", "s_confirmed", "s_dismissed", "s_closed"], stats.items, (r, c) => ({
-        rule: esc(code("rule", r.key)), s_open: esc(int(r.open)), s_confirmed: esc(int(r.confirmed)), s_dismissed: esc(int(r.dismissed)), s_closed: esc(int(r.closed))}[c]), {id: "stats-table"})}` : ""}</div></div>
+      <div>${stats ? `<h3>${esc(t("stats"))} <small class="muted">${esc(day(stats.start))} – ${esc(day(stats.end))}</small>
+        <select id="stats-by">${option("rule", t("rule"), statsBy === "rule")}${option("area", t("area"), statsBy === "area")}</select></h3>
+        ${table([[statsBy, statsBy], "new_30d", "s_open", "s_confirmed", "s_dismissed", "s_closed"], stats.items, (r, c) => ({
+        rule: esc(code("rule", r.key)), area: esc(r.key), new_30d: esc(int((r.days || []).reduce((a, x) => a + x.new, 0))),
+        s_open: esc(int(r.open)), s_confirmed: esc(int(r.confirmed)), s_dismissed: esc(int(r.dismissed)), s_closed: esc(int(r.closed))}[c]), {id: "stats-table"})}
+        <div class="chart small" id="stats-chart"></div>` : ""}</div></div>
     ${operator && batchOk ? `<div class="toolbar" id="batch-bar"><span id="picked" class="muted">${esc(t("n_selected", {n: 0}))}</span>
       ${["confirmed", "dismissed", "closed"].map((s) => `<button type="button" class="batch" data-status="${s}" disabled>${esc(t(VERB[s]))}</button>`).join("")}</div>` : ""}
     ${pg.html}
@@ -71,6 +76,14 @@ export default async function anomalies(ctx) {
   pg.bind();
   exp.bind();
   countBars($("#by-rule-chart"), data.open_by_rule.map((r) => ({name: code("rule", r.rule), value: r.n})));
+  if (stats && stats.items.length && stats.items[0].days) {
+    // new records per day over the period, one line per rule or area
+    const days = stats.items[0].days.map((x) => x.date);
+    daysChart($("#stats-chart"), {days, line: stats.items.reduce((acc, r) => acc.map((v, i) => v + r.days[i].new), days.map(() => 0)),
+      lineName: t("new_30d"), unit: "", fmt: (v) => String(Math.round(v))});
+  }
+  const sb = $("#stats-by");
+  if (sb) sb.onchange = () => ctx.go({stats: sb.value});
   $("#anomaly-filters").onsubmit = (ev) => {
     ev.preventDefault();
     const n = {offset: ""};
