@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -284,6 +285,15 @@ def test_anomaly_detail_and_workflow(live: Live, browser: Any) -> None:
     assert page.locator("#anomaly-table span.status").count() == len(items)
     assert set(page.locator("#anomaly-table span.status").all_inner_texts()) == {"待处理"}
     assert "示度下降" in page.inner_text("#anomaly-table")
+    if live.has("/api/anomalies/stats"):  # statistics by rule, as the API counts them
+        stats = page.locator("#stats-table td[data-col='rule']").all_inner_texts()
+        assert len(stats) == len(live.get("/api/anomalies/stats", by="rule")["items"]) >= 1
+    # the table exports as the API's CSV, with the list's filters
+    with page.expect_download() as dl:
+        page.click("#anomalies-csv")
+    assert dl.value.suggested_filename == "anomalies.csv"
+    exported = Path(str(dl.value.path())).read_text(encoding="utf-8-sig")
+    assert len(exported.strip().splitlines()) == 1 + len(items)
     no_leaks(page)
     shoot(page, "anomalies-zh")
     page.click(f"a.detail[href='#/anomalies/{decrease['id']}']")
