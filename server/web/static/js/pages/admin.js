@@ -20,7 +20,8 @@ export default async function admin(ctx) {
 }
 
 async function users(ctx, body) {
-  const list = await api("/api/users");
+  const got = await api("/api/users?limit=1000");
+  const list = Array.isArray(got) ? got : got.items;  // a plain list before the paged one
   const ROLES = ["viewer", "operator", "admin"];
   body.innerHTML = `<div class="toolbar"><button type="button" class="primary" id="new-user">${esc(t("create_user"))}</button></div>
     ${table(["username", "display_name", "role", "active", "last_login", "actions"], list, (u, c) => ({

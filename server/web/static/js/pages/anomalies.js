@@ -140,7 +140,8 @@ async function detail(ctx, id) {
   }
   const history = historyOk ? (await api(`/api/anomalies/${id}/history`)).items : null;
   // the people to assign to: the user list for administrators, a user name typed by others
-  const users = can("admin") && assignOk ? await api("/api/users").catch(() => null) : null;
+  const got = can("admin") && assignOk ? await api("/api/users?limit=1000").catch(() => null) : null;
+  const users = got && !Array.isArray(got) ? got.items : got;
   // the evidence as a chart: the server's series, else the meter's register and daily
   // consumption of the week before the first day to the last day
   let ev = rec.evidence_series;
