@@ -8,7 +8,13 @@ with the API's. Every page is watched for CSP violations, script and console err
 * the meter page (archive card, 00:00–24:00 curves, the day whose only reading is its
   daily freeze, numbers as the API gives them);
 * anomaly detail and workflow (evidence chart, comment dialog, confirm);
-* line loss, concentrators, archive tree and search, administration.
+* line loss, concentrators, archive tree and search, administration;
+* screenshots of every page at 1440×900, 1366×768 and a phone (390×844), in Chinese (and
+  the main pages in English), into $METERLINK_SCREENSHOT_DIR (CI keeps them as an
+  artifact); each page must draw without an error or a horizontal scrollbar on the page
+  itself (wide tables scroll inside their own box).
+
+All tests of this module walk one seeded utility on one server, in order.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import psycopg
 
 from tests.web.harness import (
+    SIZES,
     Live,
     chart_option,
     check,
@@ -451,8 +458,62 @@ def test_administration(live: Live, browser: Any) -> None:
     page.wait_for_selector("main[data-state='ready'] #audit-rows")
     assert "actor=test-admin" in page.evaluate("location.hash")
     shoot(page, "audit-en")
+    page.fill("#f-from", str(live.seeded.yesterday + timedelta(days=3)))  # nothing after then
+    page.click("#audit-search")
+    page.wait_for_selector("#audit-range:text-is('0–0 of 0')")
     for tab in ("quarantine", "dead_letters", "conflicts"):
         goto(page, f"#/admin/{tab}")
         assert page.is_visible("#kept")
     check(page)
     page.context.close()
+    # an operator typing the address is told it is for administrators
+    page = open_page(browser, live.base, "zh")
+    sign_in(page, "operator")
+    assert not page.is_visible("#nav a[href='#/admin']")
+    goto(page, "#/audit")
+    assert page.inner_text("#audit-refused") == "仅管理员可访问此页面。"
+    check(page)
+    page.context.close()
+
+
+# Screenshots of every page at the three sizes (the last test: it sees the day's work done)
+def pages(live: Live) -> list[tuple[str, str]]:
+    y = live.seeded.yesterday
+    anomaly = live.get("/api/anomalies", rule="decrease", limit=1)["items"][0]["id"]
+    return [
+        ("report", f"#/report?by=area&date={y}"),
+        ("report-month", "#/report?period=month&by=org"),
+        ("failed", f"#/failed?date={y}"),
+        ("meter", f"#/meters/M1?date={live.seeded.picked}"),
+        ("anomalies", "#/anomalies"),
+        ("anomaly", f"#/anomalies/{anomaly}"),
+        ("lineloss", f"#/lineloss?date={y}"),
+        ("lineloss-area", f"#/lineloss/A1?date={y}"),
+        ("gateways", "#/gateways"),
+        ("gateway", "#/gateways/gw-1"),
+        ("archive", "#/archive"),
+        ("search", "#/search?q=城关"),
+        ("admin-users", "#/admin/users"),
+        ("admin-rules", "#/admin/rule_params"),
+        ("audit", "#/audit"),
+        ("quarantine", "#/admin/quarantine"),
+    ]
+
+
+def test_every_page_at_three_sizes(live: Live, browser: Any) -> None:
+    todo = pages(live)
+    for size in SIZES:
+        for lang in ("zh", "en") if size == "1440x900" else ("zh",):
+            page = open_page(browser, live.base, lang, size)
+            page.goto(live.base + "/ui/#/login")
+            page.wait_for_selector("#signin")
+            shoot(page, f"login-{lang}-{size}")
+            sign_in(page, "admin")
+            for name, hash_ in todo if lang == "zh" else todo[:5]:
+                goto(page, hash_)
+                page.wait_for_timeout(50)
+                wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert wide <= 1, (name, size, wide)
+                shoot(page, f"{name}-{lang}-{size}")
+            check(page)
+            page.context.close()
