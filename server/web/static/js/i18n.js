@@ -157,7 +157,10 @@ const CODES = {
     "command.queued": ["下发命令", "command queued"], "rule_params.update": ["修改规则参数", "rule parameters changed"],
     "user.create": ["新建用户", "user created"], "user.update": ["修改用户", "user changed"], "export": ["导出报表", "export"],
     "checks.run": ["运行检查", "checks run"], "login": ["登录", "sign-in"]},
-  unit: {kWh: ["kWh", "kWh"], kW: ["kW", "kW"], V: ["V", "V"], A: ["A", "A"], days: ["天", "days"], s: ["秒", "s"], Hz: ["Hz", "Hz"]},
+  unit: {kWh: ["kWh", "kWh"], kW: ["kW", "kW"], V: ["V", "V"], A: ["A", "A"], days: ["天", "days"], s: ["秒", "s"], Hz: ["Hz", "Hz"],
+    "x average": ["倍（相对日均）", "x average"], "x capacity": ["倍（相对容量）", "x capacity"], "x rated voltage": ["倍额定电压", "x rated voltage"],
+    "of the largest current": ["（相对最大相电流）", "of the largest current"], "x contracted kW": ["倍合同容量", "x contracted kW"],
+    "of supply": ["（相对供电量）", "of supply"]},
 };
 // reason texts of GET /api/failed-meters (server/checks/completeness.py), as far as they go
 const REASONS = [

@@ -53,7 +53,7 @@ async function ruleParams(ctx, body) {
   body.innerHTML = withParams.map((r) => `<form class="card rule-form" data-rule="${esc(r.name)}"><h3>${esc(code("rule", r.name))}</h3>
     <div class="toolbar">${r.params.map((p) => `<label title="${esc(p.name)}">${esc(code("param", p.name))}
       <input type="number" name="${esc(p.name)}" value="${esc(inForce.rules[r.name]?.general[p.name] ?? p.default)}" min="${esc(p.min)}" max="${esc(p.max)}" step="${p.integer ? 1 : "any"}" required>
-      <small class="muted">${esc(p.unit || "")} · ${esc(t("range"))} ${esc(p.min)}–${esc(p.max)} · ${esc(t("default"))} ${esc(p.default)}</small></label>`).join("")}
+      <small class="muted">${esc(p.unit ? code("unit", p.unit) : "")} · ${esc(t("range"))} ${esc(p.min)}–${esc(p.max)} · ${esc(t("default"))} ${esc(p.default)}</small></label>`).join("")}
       <button type="submit" class="primary">${esc(t("save"))}</button></div></form>`).join("");
   $$("form.rule-form").forEach((f) => {
     f.oninput = () => { ctx.main.dataset.dirty = "1"; };
