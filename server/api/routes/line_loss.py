@@ -125,7 +125,7 @@ def line_loss_area(_: Viewer, conn: Db, area_id: str, d: ReportDay) -> WorkBody:
     _area(conn, area_id)
     high = high_threshold(conn)
     names = q.area_names(conn)
-    row = next((r for r in rules.line_loss(conn, d) if r["area_id"] == area_id), None)
+    row = q.area_figures(conn, area_id, d)
     figures = (
         _figures(row, high, names)
         if row is not None

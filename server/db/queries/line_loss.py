@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from server.checks import rule_sql
 from server.checks.rule_table import ROLLOVER
 
 
@@ -18,6 +19,17 @@ def area_names(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute("SELECT id, name, org_unit_id AS org_id FROM areas").fetchall()
     return {r.pop("id"): r for r in rows}
+
+
+def area_figures(conn: psycopg.Connection[Any], area_id: str, day: date) -> dict[str, Any] | None:
+    """One area's row of the line-loss rule's report (:func:`server.checks.rules.line_loss`
+    for every area): the same query, narrowed to the area (PostgreSQL pushes the condition
+    down to the area's meters)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT * FROM ({rule_sql.LINE_LOSS_REPORT}) r WHERE r.area_id = %(a)s",
+            {"a": area_id, "d": day, "roll": ROLLOVER},
+        ).fetchone()
 
 
 def blocking_meters(conn: psycopg.Connection[Any], area_id: str, day: date) -> list[dict[str, Any]]:
