@@ -1,6 +1,7 @@
 """The dashboard for metering staff: static pages served by the server, talking to the same
-API (so the numbers shown are the numbers the API returns). No CDN: every asset is local and
-the charts are drawn by our own code as SVG."""
+API (so the numbers shown are the numbers the API returns). No CDN: every asset is local.
+Plain ES modules (static/js, one per page) and the vendored Apache ECharts
+(vendor/echarts/<version>, its licence beside it; deploy/scripts/vendor-web.sh) — no build step."""
 
 from __future__ import annotations
 
