@@ -47,7 +47,7 @@ from .clock import Clock
 from .config import BusConfig, MeterConfig
 from .jobs import Job, JobKind, JobResult, ReadFailure
 from .meters.errors import FailureKind, ReadError
-from .meters.reader import MeterReader, build_reader
+from .meters.reader import MeterReader, build_reader, flags_of
 from .metrics import EdgeMetrics
 from .transports import TransportError
 
@@ -291,7 +291,9 @@ class BusWorker:
             today = self.clock.now().astimezone(self.tz).date()
             values = self.reader.freeze(meter, job.data_date, today)
             ts = freeze_instant(job.data_date, self.tz)
-            return self._readings(meter, values, ts, ReadingKind.FREEZE, job.source), None
+            return self._readings(
+                meter, values, ts, ReadingKind.FREEZE, job.source, flags_of(values)
+            ), None
         if job.kind is JobKind.CLOCK:
             shown = self.reader.meter_clock(meter)
             if shown is None:
@@ -303,7 +305,7 @@ class BusWorker:
             ), offset
         values = self.reader.read(meter, job.quantities)
         late = job.on_time_until is not None and self.clock.now() > job.on_time_until
-        quality = frozenset({Quality.LATE}) if late else frozenset()
+        quality = (frozenset({Quality.LATE}) if late else frozenset()) | flags_of(values)
         return self._readings(meter, values, job.slot, job.reading_kind, job.source, quality), None
 
     def _terminal_freeze(self, meter: MeterConfig, job: Job) -> list[Reading]:

@@ -24,16 +24,18 @@ class MeterProtocol(StrEnum):
     DLT645_2007 = "dlt645-2007"
     DLT645_1997 = "dlt645-1997"
     MODBUS = "modbus"
+    DLT698 = "dlt698"  # DL/T 698.45 (面向对象的用电信息数据交换协议)
 
 
 class EdgeProtocol(StrEnum):
     """A meter's protocol as a gateway's configuration names it (``auto``: try DL/T 645-2007,
-    fall back to 1997)."""
+    then DL/T 698.45, then 645-1997; the first that answers is kept)."""
 
     DLT645_2007 = "2007"
     DLT645_1997 = "1997"
     AUTO = "auto"
     MODBUS = "modbus"
+    DLT698 = "dlt698"
 
 
 #: The gateway-configuration word for each archive protocol.
@@ -42,6 +44,7 @@ EDGE_PROTOCOL_OF: Final[Mapping[MeterProtocol, EdgeProtocol]] = MappingProxyType
         MeterProtocol.DLT645_2007: EdgeProtocol.DLT645_2007,
         MeterProtocol.DLT645_1997: EdgeProtocol.DLT645_1997,
         MeterProtocol.MODBUS: EdgeProtocol.MODBUS,
+        MeterProtocol.DLT698: EdgeProtocol.DLT698,
     }
 )
 
