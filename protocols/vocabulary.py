@@ -96,3 +96,12 @@ class CustomerClass(StrEnum):
 #: How many daily freezes a DL/T 645 meter keeps (the 0506xxnn history, n = 1..62): the
 #: oldest day a re-read (补抄) can still fetch.
 FREEZE_HISTORY_DAYS: Final[int] = 62
+
+
+#: The meter protocols whose meters keep their own daily-freeze history, so a missed day can
+#: be re-read (补抄) from the meter: DL/T 645-2007 (0506xxnn) and DL/T 698.45 (the daily
+#: freeze 5004). The others (645-1997, Modbus) get a terminal-side freeze from the gateway
+#: and a missed day is lost. The one table the edge, the re-read job and completeness use.
+REREADABLE_PROTOCOLS: Final[frozenset[MeterProtocol]] = frozenset(
+    {MeterProtocol.DLT645_2007, MeterProtocol.DLT698}
+)

@@ -16,6 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from protocols.vocabulary import REREADABLE_PROTOCOLS
+
 GROUPS = {
     "all": "'all'",
     "area": "m.area_id",
@@ -113,7 +115,7 @@ def failed_meters(
              WHEN mh.state IN ('dead', 'failing') OR mh.last_error IS NOT NULL
                THEN 'meter not answering' || coalesce(' (' || mh.last_error || ')', '')
              ELSE 'no reading received'
-           END || CASE WHEN m.protocol <> 'dlt645-2007'
+           END || CASE WHEN m.protocol <> ALL(%(rereadable)s)
              THEN '; terminal freeze missed: the meter keeps no freeze history, '
                   'the day cannot be re-read' ELSE '' END AS reason
     FROM due m
@@ -136,7 +138,15 @@ def failed_meters(
     """
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            sql, {"d": day, "area": area, "gw": gateway, "limit": limit, "offset": offset}
+            sql,
+            {
+                "d": day,
+                "area": area,
+                "gw": gateway,
+                "limit": limit,
+                "offset": offset,
+                "rereadable": sorted(map(str, REREADABLE_PROTOCOLS)),
+            },
         ).fetchall()
 
 

@@ -69,7 +69,11 @@ def live_server(pg_url: str, mqtt_broker: Broker, tmp_path: Path) -> Iterator[tu
     yesterday = datetime.now(TZ).date() - timedelta(days=1)
     add_meters(
         pg_url,
-        [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(1, 6)],
+        # M5 is a DL/T 698.45 meter (issue 21): re-readable, shown by its protocol's name
+        [
+            {"id": f"M{i}", "address": f"{i:012d}", **({"protocol": "dlt698"} if i == 5 else {})}
+            for i in range(1, 6)
+        ],
         gateway="gw-1",
         area="A1",
     )
@@ -171,6 +175,8 @@ def test_dashboard_in_chromium(live_server: tuple[str, str], api_client: httpx.C
         assert not page.is_visible("#nav a[href='#/audit']")  # the audit log is for admins
         page.click("text=A1")
         page.wait_for_selector("main[data-page='areas']")
+        area_text = page.inner_text("main")
+        assert "DL/T 698.45" in area_text and "DL/T 645-2007" in area_text  # the protocol column
         page.screenshot(path=str(ARTIFACTS / "area.png"), full_page=True)
         # failed meters: download the CSV, trigger a re-read
         page.goto(base + "/ui/#/failed")

@@ -12,7 +12,7 @@ const I18N = {
     not_requested: "未下发补抄", download_csv: "下载 CSV",
     rule: "规则", status: "状态", first: "首次", last: "最近", actions: "操作",
     confirm: "确认", dismiss: "排除", close: "关闭", online: "在线", outbox: "缓存数据",
-    version: "版本", line_loss: "线损率", meters: "电表", curve: "负荷曲线",
+    version: "版本", line_loss: "线损率", meters: "电表", curve: "负荷曲线", protocol: "规约",
     daily: "日用电量（按费率）", latest: "最新读数", value: "值", none: "无", all: "全部",
     comment: "处理意见", date: "日期", yes: "是", no: "否",
     load_curve: "负荷曲线（有功功率）", data_date: "数据日期", day_kwh: "当日用电量",
@@ -33,7 +33,7 @@ const I18N = {
     already_pending: "Re-read already pending (not asked twice)", not_requested: "Re-read not requested",
     download_csv: "Download CSV", rule: "Rule", status: "Status", first: "First", last: "Last",
     actions: "Actions", confirm: "Confirm", dismiss: "Dismiss", close: "Close", online: "Online",
-    outbox: "Outbox", version: "Version", line_loss: "Line loss", meters: "Meters",
+    outbox: "Outbox", version: "Version", line_loss: "Line loss", meters: "Meters", protocol: "Protocol",
     curve: "Load curve", daily: "Daily consumption by tariff", latest: "Latest values",
     value: "Value", none: "none", all: "all", comment: "Comment", date: "Date", yes: "yes",
     no: "no", load_curve: "Load curve (active power)", data_date: "Data date",
@@ -90,7 +90,10 @@ const NAMES = {
   interval: ["曲线", "interval"], freeze: ["日冻结", "daily freeze"], event: ["事件", "event"],
   clock: ["对时检查", "clock check"], scheduled: ["定时", "scheduled"], backfill: ["补抄", "re-read"],
   on_demand: ["召测", "on demand"], late: ["迟到", "late"], clock_suspect: ["时钟存疑", "clock suspect"],
-  degraded: ["逐项读取", "read item by item"],
+  degraded: ["逐项读取", "read item by item"], unverified: ["未验证(ESAM MAC)", "not verified (ESAM MAC)"],
+  // meter protocols (protocols/vocabulary.py MeterProtocol)
+  "dlt645-2007": ["DL/T 645-2007", "DL/T 645-2007"], "dlt645-1997": ["DL/T 645-1997", "DL/T 645-1997"],
+  modbus: ["Modbus", "Modbus"], dlt698: ["DL/T 698.45", "DL/T 698.45"],
 };
 let lang = localStorage.getItem("meterlink.lang") || "zh";
 const t = (key) => (I18N[lang] && I18N[lang][key]) || key;
@@ -220,8 +223,9 @@ const pages = {
     main.innerHTML = `<h2>${esc(t("area"))} ${esc(id)}</h2><div class="cards">
       <div class="card">${esc(t("rate"))}<div class="big">${pct(r.rate)}</div></div>
       <div class="card">${esc(t("line_loss"))}<div class="big">${l.loss === null || l.loss === undefined ? "–" : pct(l.loss)}</div></div></div>
-      <h3>${esc(t("meters"))}</h3>${table(["meter", "gateway"], meters.items,
-        (m, c) => c === "meter" ? `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>` : esc(m.gateway_id))}`;
+      <h3>${esc(t("meters"))}</h3>${table(["meter", "gateway", "protocol"], meters.items,
+        (m, c) => c === "meter" ? `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>`
+          : c === "protocol" ? esc(nameOf(m.protocol)) : esc(m.gateway_id))}`;
   },
 
   async failed() {
