@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from protocols.vocabulary import REREADABLE_PROTOCOLS
 from simulators.archive import meter_record
 from simulators.clock import VirtualClock
 from simulators.demo.api import ServerApi, path
@@ -58,13 +59,14 @@ def load_archive(api: ServerApi, fleet: Fleet, commissioned: date) -> None:
 
 
 def request_history(api: ServerApi, fleet: Fleet, days: list[date]) -> tuple[int, list[str]]:
-    """One backfill command per concentrator and day for its DL/T 645-2007 meters;
-    returns the meter-days asked for and the commands' ids."""
+    """One backfill command per concentrator and day for its meters that keep a freeze
+    history (DL/T 645-2007 and 698.45: ``REREADABLE_PROTOCOLS``); returns the meter-days
+    asked for and the commands' ids."""
     wanted = 0
     commands: list[str] = []
     by_gw: dict[str, list[str]] = {}
     for m, bus in fleet.meters:
-        if m.protocol == "dlt645-2007":
+        if m.protocol in REREADABLE_PROTOCOLS:
             by_gw.setdefault(gateway_of(bus), []).append(m.archive_id)
     for gw, meters in sorted(by_gw.items()):
         for day in days:
