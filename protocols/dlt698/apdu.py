@@ -25,7 +25,7 @@ follow report and an OPTIONAL time tag (each ``00`` absent, ``01`` + content)::
     87   ACTION-Response         01 OMD DAR OPTIONAL-Data | 02 list | 03 (... OAD Get-Result)
     88   REPORT-Notification     01 List (A-ResultNormal) | 02 RecordList (A-ResultRecord) |
                                  03 TransData (port OAD, octet-strings)
-    08   REPORT-Response         01 List | 02 RecordList | 03 TransData: PIID, OADs
+    08   REPORT-Response         01 List | 02 RecordList: PIID, OADs | 03 TransData: PIID
     09   PROXY-Request           01 GetList | 02 GetRecord | 03 SetList | 04 SetThenGetList |
                                  05 ActionList | 06 ActionThenGetList | 07 TransCommand
     89   PROXY-Response          the same choices, answered per target TSA
@@ -33,6 +33,7 @@ follow report and an OPTIONAL time tag (each ``00`` absent, ``01`` + content)::
                                  01 RN | 02 RN_MAC | 03 SID
     90   SECURITY-Response       00 plain / 01 cipher octet-string / 02 DAR; OPTIONAL 00 MAC
     EE   ERROR-Response          PIID, 01 APDU cannot be parsed / 02 not supported / FF other
+                                 (a server APDU: follow report and time tag close it too)
 
 A-ResultNormal = OAD + (00 DAR | 01 Data). A-ResultRecord = OAD + RCSD + (00 DAR | 01 n
 rows, each one Data per RCSD column). Decoding accepts an APDU whose optional trailer
@@ -117,6 +118,9 @@ PROXY_CHOICES: Final[dict[int, str]] = {
     6: "ActionThenGetList",
     7: "TransCommand",
 }
+#: The application-layer protocol version a CONNECT-Request proposes (0x0010, as a public
+#: Java 698.45 tool's connect request and the PyPI dlt698 peer's server both use).
+PROTOCOL_VERSION: Final[int] = 0x0010
 #: LINK-Request types.
 LINK_LOGIN: Final[int] = 0
 LINK_HEARTBEAT: Final[int] = 1
@@ -291,7 +295,7 @@ class ConnectRequest:
     3 signature (``auth`` = (ciphertext, signature))."""
 
     piid: int
-    version: int = 0x0016
+    version: int = PROTOCOL_VERSION
     protocol_conformance: bytes = b"\xff" * 8
     function_conformance: bytes = b"\xff" * 16
     send_max: int = 0x0200
@@ -316,7 +320,7 @@ class ConnectResponse:
 
     piid: int
     factory: FactoryVersion = field(default_factory=FactoryVersion)
-    version: int = 0x0016
+    version: int = PROTOCOL_VERSION
     protocol_conformance: bytes = b"\xff" * 8
     function_conformance: bytes = b"\xff" * 16
     send_max: int = 0x0200
@@ -500,7 +504,8 @@ class ReportNotification:
 
 @dataclass(frozen=True, slots=True)
 class ReportResponse:
-    """REPORT-Response (the client's acknowledgement): the OADs it received."""
+    """REPORT-Response (the client's acknowledgement): the OADs it received (none for
+    TransData, which is acknowledged by its PIID alone)."""
 
     choice: int
     piid: int
@@ -607,6 +612,8 @@ class ErrorResponse:
 
     piid: int
     kind: int
+    follow: FollowReport | None = None
+    time_tag: TimeTag | None = None
     tag = ERROR_RESPONSE
 
     @property
@@ -870,6 +877,8 @@ def _decode_report_response(r: Reader) -> ReportResponse:
     if choice not in REPORT_CHOICES:
         raise r.fail(f"REPORT-Response choice {choice:02X} is not 01..03", at)
     piid = r.u8("PIID")
+    if choice == 3:  # ReportResponseTransData: the PIID alone
+        return _with_time_tag(ReportResponse(3, piid), r)
     oads = tuple(r.u32("OAD") for _ in range(r.count("OAD count")))
     return _with_time_tag(ReportResponse(choice, piid, oads), r)
 
@@ -1119,7 +1128,7 @@ def decode_apdu(raw: bytes | bytearray | memoryview, base: int = 0) -> Apdu:
         piid = r.u8("PIID-ACD")
         out = _with_trailer(ReleaseNotification(piid, read_date_time_s(r), read_date_time_s(r)), r)
     elif tag == ERROR_RESPONSE:
-        out = ErrorResponse(r.u8("PIID"), r.u8("error kind"))
+        out = _with_trailer(ErrorResponse(r.u8("PIID"), r.u8("error kind")), r)
     else:
         raise r.fail(f"unknown APDU tag {tag:02X}", 0)
     r.done(out.service)
@@ -1348,7 +1357,8 @@ def _encode_into(w: bytearray, a: Apdu) -> None:  # noqa: C901 - one dispatch ta
         _w_trailer(w, a)
     elif isinstance(a, ReportResponse):
         w += bytes((a.choice, a.piid))
-        _w_seq(w, a.oads, _w_u32)
+        if a.choice != 3:
+            _w_seq(w, a.oads, _w_u32)
         _w_time_tag(w, a.time_tag)
     elif isinstance(a, ProxyRequest):
         _encode_proxy_request(w, a)
@@ -1434,6 +1444,7 @@ def _encode_into(w: bytearray, a: Apdu) -> None:  # noqa: C901 - one dispatch ta
         _w_trailer(w, a)
     elif isinstance(a, ErrorResponse):
         w += bytes((a.piid, a.kind))
+        _w_trailer(w, a)
     else:  # pragma: no cover - the union is exhaustive
         raise RequestError(f"not an APDU: {a!r}")
 

@@ -273,8 +273,8 @@ CATALOGUE: Final[tuple[ObjectDef, ...]] = (
         _DLU,
         -4,
         "kW",
-        (
-            "max_demand_import",  # the model's name (protocols/model.py), no "_total"
+        ("max_demand_import",)
+        + (
             "max_demand_import_t1",
             "max_demand_import_t2",
             "max_demand_import_t3",

@@ -222,8 +222,8 @@ def build_report_response(
     elif report.choice == 2:
         oads = tuple(r.oad for r in report.records)
     else:
-        oads = (report.port,)
-    apdu = ReportResponse(report.choice, report.piid & 0x3F, oads)
+        oads = ()
+    apdu = ReportResponse(report.choice, report.piid & 0xBF, oads)  # ACD bit dropped
     return build_frame(CLIENT_REPORT_RESPONSE, address, client, encode_apdu(apdu))
 
 

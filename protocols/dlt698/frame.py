@@ -190,8 +190,9 @@ def decode_frame(wire: bytes | bytearray | memoryview) -> Frame:
 
 
 def apdu_offset(frame: Frame) -> int:
-    """Offset of the APDU's first byte in the frame's wire bytes (no preamble)."""
-    return 8 + frame.server.nbytes + 1
+    """Offset of the APDU's first byte in the frame's wire bytes (no preamble): 68, L L,
+    C, the SA flag and its bytes, CA, HCS HCS."""
+    return 8 + frame.server.nbytes
 
 
 def build_frame(
