@@ -27,8 +27,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from protocols.model import (
@@ -46,6 +46,7 @@ from protocols.wire import BusHealth, MeterHealth
 from .clock import Clock
 from .config import BusConfig, MeterConfig
 from .jobs import Job, JobKind, JobResult, ReadFailure
+from .meters.dlt645_driver import EVENT_RECORDS
 from .meters.errors import FailureKind, ReadError
 from .meters.reader import MeterReader, build_reader, flags_of
 from .metrics import EdgeMetrics
@@ -120,6 +121,9 @@ class BusWorker:
         self.tz = ZoneInfo(tz_name)
         self.reader = reader or build_reader(bus, tz=self.tz)
         self.states = {m.id: MeterState() for m in bus.meters}
+        # (meter, counter) -> (value, when its last event began): the record is read again
+        # only when the counter moved, so a meter opened long ago costs one read per start
+        self._event_at: dict[tuple[str, str], tuple[float, datetime | None]] = {}
         self.scheduled_max_wait_s = scheduled_max_wait_s
         self._jobs = threading.Condition()
         self._on_demand: deque[Job] = deque()
@@ -306,7 +310,29 @@ class BusWorker:
         values = self.reader.read(meter, job.quantities)
         late = job.on_time_until is not None and self.clock.now() > job.on_time_until
         quality = (frozenset({Quality.LATE}) if late else frozenset()) | flags_of(values)
-        return self._readings(meter, values, job.slot, job.reading_kind, job.source, quality), None
+        out = self._readings(meter, values, job.slot, job.reading_kind, job.source, quality)
+        if job.reading_kind is ReadingKind.EVENT:
+            out = [self._dated_event(meter, r) for r in out]
+        return out, None
+
+    def _dated_event(self, meter: MeterConfig, reading: Reading) -> Reading:
+        """An event counter dated when its last event happened, not when it was read: the
+        counter reached its value when that event began (the meter's own event record, e.g.
+        the DL/T 645-2007 cover-open record), so the reading carries that instant. A counter
+        at 0, or a meter without the record, keeps the read time; so does a record dated in
+        the future (a meter clock ahead), which would otherwise be refused downstream."""
+        if reading.quantity not in EVENT_RECORDS or reading.value <= 0:
+            return reading
+        key = (meter.id, reading.quantity)
+        seen = self._event_at.get(key)
+        if seen is not None and seen[0] == reading.value:
+            at = seen[1]
+        else:
+            at = self.reader.last_event_time(meter, reading.quantity)
+            self._event_at[key] = (reading.value, at)
+        if at is None or at > self.clock.now():
+            return reading
+        return replace(reading, ts=at.astimezone(UTC))
 
     def _terminal_freeze(self, meter: MeterConfig, job: Job) -> list[Reading]:
         """终端日冻结 of a meter without a freeze history (DL/T 645-1997, Modbus): its
@@ -380,6 +406,7 @@ class BusWorker:
         state.failures = 0
         state.state = MeterStateName.OK
         state.last_ok = self.clock.now()
+        state.last_error = None  # read again: the old error no longer describes it
         state.retry_at = None
         self.metrics.meter_success.labels(meter.id).set(state.successes / state.attempts)
 

@@ -6,7 +6,9 @@ builders) and its catalogue, so the simulator speaks exactly the codec the edge 
 What a simulated meter does with each function (2007 code / 1997 code):
 
 * read data ``11``/``01``: every catalogue item, block reads included, the daily-freeze
-  history (0506xxnn, n = 1..62) from the meter model; unknown DI -> error "no such data".
+  history (0506xxnn, n = 1..62) and the last cover-open record (03300D01: when the cover
+  was opened and closed, on the meter's clock) from the meter model; unknown DI -> error
+  "no such data".
   A reply longer than ``max_reply_data`` bytes is split: the first frame says "more
   follows" and the master fetches the rest with read subsequent ``12``/``02``.
 * read address ``13``: the meter's own address (wildcards allowed in the request).
@@ -178,6 +180,14 @@ class Dlt645Responder:
     def _values(self, meter: SimMeter, entry: DataItem, now: datetime) -> list[Any]:
         if entry.history:
             shown, regs = meter.freeze(entry.history, now)
+        elif entry.record:  # the last cover-open record: times and energies of its own
+            record = meter.cover_open_record(now)
+            return [
+                record[f.quantity] % _ROLLOVER_KWH
+                if isinstance(record[f.quantity], float)
+                else record[f.quantity]
+                for f in entry.fields
+            ]
         else:
             shown, regs = None, meter.registers_at(now)
         out: list[Any] = []

@@ -39,6 +39,10 @@ PROTOCOLS: tuple[str, ...] = tuple(MeterProtocol)
 FREEZE_DAYS = FREEZE_HISTORY_DAYS
 
 
+#: How long a simulated cover opening lasts (its record's end time comes this much later).
+COVER_OPEN_MINUTES = 10
+
+
 class MeterError(ValueError):
     """A meter definition or request that cannot be right."""
 
@@ -350,6 +354,31 @@ class SimMeter:
             for f in self._state.faults
             if f.kind == "cover_open" and f.start <= t
         )
+
+    def cover_open_record(self, t: datetime) -> dict[str, Any]:
+        """The last cover-open record (DL/T 645-2007 03300D01) as the meter holds it at
+        ``t``: ``cover_open_start`` / ``cover_open_end`` on the meter's clock (naive local;
+        None when the cover was never opened, the end None while it is still open: a
+        simulated opening lasts :data:`COVER_OPEN_MINUTES`), and the energy totals at both
+        (``cover_open_before_*`` / ``cover_open_after_*``, zero when there is no record).
+        The simulated meter has no quadrant registers: Q1 is its reactive register 1."""
+        with self._lock:
+            opened = [f for f in self._state.faults if f.kind == "cover_open" and f.start <= t]
+        out: dict[str, Any] = {"cover_open_start": None, "cover_open_end": None}
+        last = max(opened, key=lambda f: f.start) if opened else None
+        closed = last.start + timedelta(minutes=COVER_OPEN_MINUTES) if last else None
+        for when, at in (("before", last.start if last else None), ("after", closed)):
+            regs = self.registers_at(at) if at is not None and at <= t else {}
+            out[f"cover_open_{when}_energy_import_total"] = regs.get("energy_import_total", 0.0)
+            out[f"cover_open_{when}_energy_export_total"] = regs.get("energy_export_total", 0.0)
+            q1 = regs.get("energy_reactive_1_total", 0.0)
+            for k in range(1, 5):
+                out[f"cover_open_{when}_energy_reactive_q{k}_total"] = q1 if k == 1 else 0.0
+        if last is not None:
+            out["cover_open_start"] = self.meter_clock(last.start).replace(tzinfo=None)
+            if closed is not None and closed <= t:
+                out["cover_open_end"] = self.meter_clock(closed).replace(tzinfo=None)
+        return out
 
     # --- daily freeze history ---------------------------------------------------------
 

@@ -9,6 +9,11 @@ virtual clock's "now". Writes are refused with ILLEGAL_FUNCTION (the profiles ar
 read-only). Faults: ``dead`` never answers within any sane timeout, ``slow`` delays,
 ``intermittent`` drops a share; metering faults come through the meter model.
 
+Like the DL/T 645 bus (:attr:`simulators.bus.Bus.on_clean_reply`), a server reports every
+read it answers as the meter made it (not dead, not dropped, not delayed) to its
+``on_clean_reply`` hook with a :class:`ModbusRequest`: a test's ground truth of what a
+gateway can have received, measured rather than assumed.
+
 pymodbus serves from an asyncio loop; each server owns one loop in one thread, and
 :meth:`ModbusServer.stop` shuts the server, stops the loop and joins the thread.
 A pty endpoint is a byte bridge from a pseudo-terminal to a private RTU-over-TCP
@@ -25,7 +30,9 @@ import select
 import socket
 import threading
 import tty
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymodbus.constants import ExcCodes
@@ -48,7 +55,25 @@ class ModbusServerError(RuntimeError):
     """A Modbus server that cannot start or stop, or a meter set that cannot be served."""
 
 
-def _device(meter: SimMeter, clock: VirtualClock, rng: random.Random) -> SimDevice:
+@dataclass(frozen=True)
+class ModbusRequest:
+    """A register read a meter answered: function code, first register, register count."""
+
+    function: int
+    address: int
+    count: int
+
+    def covers(self, address: int, count: int = 1) -> bool:
+        return self.address <= address and address + count <= self.address + self.count
+
+
+#: ``hook(meter, request, now)`` for every read a meter answered cleanly
+CleanReplyHook = Callable[[SimMeter, ModbusRequest, datetime], None]
+
+
+def _device(
+    meter: SimMeter, clock: VirtualClock, rng: random.Random, server: ModbusServer
+) -> SimDevice:
     profile = meter.modbus_profile
     blocks = [
         SimData(address=req.address, count=req.count, values=0, datatype=DataType.REGISTERS)
@@ -79,6 +104,9 @@ def _device(meter: SimMeter, clock: VirtualClock, rng: random.Random) -> SimDevi
         words = encode_registers(profile, meter.registers_at(now), function_code)
         for addr in range(address, address + count):
             registers[addr - start_address] = words.get(addr, 0)
+        hook = server.on_clean_reply
+        if hook is not None and not slow:
+            hook(meter, ModbusRequest(function_code, address, count), now)
         return None
 
     return SimDevice(id=meter.spec.unit_id, simdata=blocks, action=action)
@@ -114,6 +142,9 @@ class ModbusServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        #: called with (meter, request, now) for every read answered as the meter made it
+        #: (not dead, not dropped, not delayed): a test's delivery log
+        self.on_clean_reply: CleanReplyHook | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -152,7 +183,7 @@ class ModbusServer:
 
     async def _serve(self) -> None:
         try:
-            devices = [_device(m, self.clock, self._rng) for m in self.meters]
+            devices = [_device(m, self.clock, self._rng, self) for m in self.meters]
             # a unit id nobody has stays silent, as on a real RS-485 line
             server = ModbusTcpServer(
                 devices,

@@ -91,6 +91,8 @@ class Simulation:
         self.responder = Dlt645Responder()
         self.responder698 = Dlt698Responder()
         self._reply_hook: Any = None
+        self.modbus: dict[str, ModbusServer] = {}
+        self._modbus_hook: Any = None
         for spec, _ in fleet.meters:  # theft and CT/PT: the meter is not the line's energy
             if spec.theft_fraction or spec.ct * spec.pt != 1:
                 self.truth.write(
@@ -220,7 +222,10 @@ class Simulation:
                 port=spec.port if spec.endpoint != "pty" else 0,
                 seed=self.fleet.seed,
                 name=name,
-            ).start()
+            )
+            server.on_clean_reply = self._modbus_hook
+            server.start()
+            self.modbus[name] = server
             handle = server
             if spec.endpoint == "pty":
                 bridge = PtyBridge(server.address, name).start()
@@ -244,14 +249,18 @@ class Simulation:
 
         return respond
 
-    def on_clean_reply(self, hook: Any) -> None:
+    def on_clean_reply(self, hook: Any, modbus: Any = None) -> None:
         """Call ``hook(meter, request_frame, now)`` for every DL/T 645 or 698.45 reply (the
-        frame is a ``dlt645.Frame`` or a ``dlt698.Frame``) a meter puts on
-        its line cleanly (alone, on time, no wire fault): what a gateway can have received.
-        Tests use it as the ground truth of collection."""
+        frame is a ``dlt645.Frame`` or a ``dlt698.Frame``) a meter puts on its line cleanly
+        (alone, on time, no wire fault), and ``modbus(meter, ModbusRequest, now)`` for every
+        Modbus read a meter answers cleanly (not dead, dropped or delayed): what a gateway
+        can have received. Tests use them as the ground truth of collection."""
         self._reply_hook = hook
+        self._modbus_hook = modbus
         for bus in self.buses.values():
             bus.on_clean_reply = hook
+        for server in self.modbus.values():
+            server.on_clean_reply = modbus
 
     def start_all(self) -> dict[str, dict[str, Any]]:
         """Start every bus of the fleet; returns {bus: where to connect}."""

@@ -29,6 +29,8 @@ from .errors import FailureKind, ReadError
 log = logging.getLogger(__name__)
 
 MAX_SUBSEQUENT = 16
+#: event counter -> the DL/T 645-2007 record of its last event (its first field the start)
+EVENT_RECORDS: dict[str, int] = {"cover_open_count": 0x03300D01}
 #: How a meter left ``auto`` is asked which version it speaks: the total import energy.
 VERSION_PROBES: tuple[tuple[Version, str], ...] = (("2007", "00010000"), ("1997", "9010"))
 
@@ -188,6 +190,25 @@ class Dlt645Driver:
                 if q in want and isinstance(v, (int, float)):
                     values[q] = float(v)
         return values, refused
+
+    def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        """When the last event ``counter`` counts began, on the meter's clock (aware, the
+        configured zone): the start time of the meter's last event record. Only the
+        cover-open record (DL/T 645-2007 03300D01) is known; None for other counters, for
+        1997 meters, for a meter that refuses the record or has none (all-zero start)."""
+        record = EVENT_RECORDS.get(counter)
+        if record is None or self.version(meter) != "2007":
+            return None
+        try:
+            start = self.read_item(meter, d.item(record, "2007"))[0]
+        except ReadError as exc:
+            if exc.communication:
+                raise
+            log.info("meter %s: no %s record (%s)", meter.id, counter, exc)
+            return None
+        if not isinstance(start, datetime):
+            return None
+        return start.replace(tzinfo=self.tz)
 
     def meter_clock(self, meter: MeterConfig) -> datetime:
         """The meter's clock as an aware datetime in the configured zone."""

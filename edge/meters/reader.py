@@ -29,7 +29,7 @@ from protocols.model import Quality
 from ..config import BusConfig, MeterConfig
 from ..transports import LineStats, SerialTransport, Transport
 from .dlt645_driver import VERSION_PROBES, Dlt645Driver
-from .dlt698_driver import Dlt698Driver
+from .dlt698_driver import EVENT_TABLES, Dlt698Driver
 from .errors import FailureKind, ReadError
 from .modbus_driver import ModbusDriver
 
@@ -69,6 +69,13 @@ class MeterReader(Protocol):
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         """The meter's clock (aware), or None for meters whose clock is not read."""
+        ...
+
+    def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        """When the last event the counter ``counter`` counts began (aware), from the
+        meter's own event record (DL/T 645-2007: the cover-open record 03300D01 for
+        ``cover_open_count``; DL/T 698.45: the event start 201E of the last record of
+        301B / 3011); None when the meter keeps no such record or has none."""
         ...
 
     def broadcast_time(self, local_now: datetime) -> None:
@@ -164,6 +171,18 @@ class Dlt645Reader:
             return self.dlt698.meter_clock(meter)
         return self.driver.meter_clock(meter)
 
+    def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        if self.family(meter) == "dlt698":
+            if counter not in EVENT_TABLES:
+                return None
+            try:
+                return self.dlt698.event_count(meter, counter)[1]
+            except ReadError as exc:
+                if exc.communication:
+                    raise
+                return None  # the meter keeps no such record
+        return self.driver.last_event_time(meter, counter)
+
     def broadcast_time(self, local_now: datetime) -> None:
         with self._lock:
             detected = dict(self._families)
@@ -203,6 +222,9 @@ class ModbusReader:
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return None
+
+    def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        return None  # our Modbus profiles have no event records
 
     def broadcast_time(self, local_now: datetime) -> None:
         return None

@@ -47,6 +47,7 @@ class DataItem:
     fields: tuple[Field, ...]
     members: tuple[int, ...] = ()  # block reads: member DIs in order
     history: int = 0  # n-th last freeze for 0506xxnn, 0 for current values
+    record: bool = False  # an event record: an all-00 time means "none" (see decode)
 
     @property
     def di_text(self) -> str:
@@ -98,7 +99,12 @@ class DataItem:
                 f"{self.di_text} ({self.name}) takes {len(self.fields)} value(s), got {len(seq)}"
             )
         try:
-            return b"".join(f.format.encode(v) for f, v in zip(self.fields, seq, strict=True))
+            return b"".join(
+                bytes(f.format.nbytes)
+                if v is None and self.record and f.format.kind == "datetime"
+                else f.format.encode(v)
+                for f, v in zip(self.fields, seq, strict=True)
+            )
         except RequestError as exc:
             raise RequestError(f"{self.di_text} ({self.name}): {exc}") from exc
 
@@ -109,6 +115,10 @@ class DataItem:
         single-phase meter answering the voltage block ``0201FF00``: phase A, then
         ``FF FF`` ``FF FF`` for B and C, before +0x33): that member decodes to None, the
         others as usual. ``FF`` is never valid packed BCD, so nothing real is lost.
+
+        In an event record (``record``), a time of all ``00`` bytes is None: a meter fills a
+        record of an event that never happened with zeros, and an event still going on
+        (a cover still open) has no end time yet.
         """
         if len(raw) != self.nbytes:
             raise FrameError(
@@ -120,6 +130,9 @@ class DataItem:
             size = f.format.nbytes
             chunk = raw[pos : pos + size]
             pos += size
+            if self.record and f.format.kind == "datetime" and not any(chunk):
+                out.append(None)  # no such event / not ended
+                continue
             try:
                 out.append(f.format.decode(chunk))
             except FrameError as exc:
@@ -160,6 +173,9 @@ class DataItem:
             pos += size
             if len(chunk) < size or chunk.count(0xFF) == size or chunk.count(0xAA) == size:
                 out.append(None)
+                continue
+            if self.record and f.format.kind == "datetime" and not any(chunk):
+                out.append(None)  # no such event / not ended
                 continue
             try:
                 out.append(f.format.decode(chunk))
@@ -247,6 +263,19 @@ EXTRA_QUANTITIES: Final[tuple[str, ...]] = (
     "money_purchased_total",
     "meter_constant_active",
     "meter_constant_reactive",
+    # the last cover-open record (03300D01)
+    "cover_open_record",
+    "cover_open_start",
+    "cover_open_end",
+    *(
+        f"cover_open_{when}_{q}"
+        for when in ("before", "after")
+        for q in (
+            "energy_import_total",
+            "energy_export_total",
+            *(f"energy_reactive_q{k}_total" for k in range(1, 5)),
+        )
+    ),
 )
 
 
@@ -386,6 +415,40 @@ COST_CONTROL_2007: Final[tuple[DataItem, ...]] = (
 )
 
 
+#: The last (上1次) cover-open record, 03300D01, 60 bytes: when the cover was opened and
+#: closed (YYMMDDhhmmss each, all zero while still open or never opened), then forward
+#: and reverse active and the four quadrants' reactive energy totals before the opening and
+#: after the closing (XXXXXX.XX each). DL/T 645-2007 appendix A's event records; the layout
+#: as public meter and terminal firmware sources read it (a concentrator's 开表盖记录
+#: structure: start[6], end[6], 6 x 4 bytes before, 6 x 4 after; a client library's
+#: test "开表盖记录 60 字节"), 03300D02..0A the 2nd..10th last. The count is 03300D00.
+COVER_OPEN_RECORD_2007: Final[DataItem] = DataItem(
+    0x03300D01,
+    "2007",
+    "last cover-open record (opened, closed, energies before and after)",
+    "cover_open_record",
+    None,
+    (
+        Field("cover_open_start", calendar("YYMMDDhhmmss"), None),
+        Field("cover_open_end", calendar("YYMMDDhhmmss"), None),
+        *(
+            Field(
+                f"cover_open_{when}_{q}",
+                ENERGY,
+                "kvarh" if "reactive" in q else "kWh",
+            )
+            for when in ("before", "after")
+            for q in (
+                "energy_import_total",
+                "energy_export_total",
+                *(f"energy_reactive_q{k}_total" for k in range(1, 5)),
+            )
+        ),
+    ),
+    record=True,
+)
+
+
 CATALOGUE_2007: Final[tuple[DataItem, ...]] = (
     *_energy_2007(0x0000, "energy_combined", "combined", ENERGY_SIGNED),
     *_energy_2007(0x0001, "energy_import", "forward", ENERGY),
@@ -450,6 +513,7 @@ CATALOGUE_2007: Final[tuple[DataItem, ...]] = (
     _one(0x02800002, "2007", "grid frequency", "frequency", number("XX.XX"), "Hz"),
     _one(0x03110000, "2007", "power-down count", "power_down_count", COUNT, None),
     _one(0x03300D00, "2007", "meter-cover open count", "cover_open_count", COUNT, None),
+    COVER_OPEN_RECORD_2007,
     _one(0x04000101, "2007", "meter date and weekday", "meter_date", calendar("YYMMDDWW"), None),
     _one(0x04000102, "2007", "meter time", "meter_time", calendar("hhmmss"), None),
     _one(0x04000401, "2007", "communication address", "meter_address", digits(12), None),

@@ -6,6 +6,7 @@ concentrator. Read on D: a daily-freeze reading (forward active total) for D: th
 own freeze, or for a meter that keeps none (DL/T 645-1997, Modbus) the gateway's terminal
 freeze (source ``terminal``, see :mod:`edge.bus`); a missed one of those cannot be re-read,
 and its failed-list reason says so (automatic re-reading asks only DL/T 645-2007 meters).
+A failed meter-day's reason is what was true on that day (:func:`failed_meters`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from protocols.model import DEFAULT_METER_TIMEZONE
 from protocols.vocabulary import REREADABLE_PROTOCOLS
 
 GROUPS = {
@@ -90,64 +92,150 @@ def success_rate(
     return report(conn, day, (by,), threshold)[by]
 
 
+#: Why a due meter has no reading for a day: the stable machine codes of the failed list
+#: (``reason``; ``cause`` is the same but never ``not_rereadable``), first that holds:
+REASONS: tuple[str, ...] = (
+    "quarantined",  # the day's freeze arrived and was quarantined (archive or plausibility)
+    "never_read",  # nothing stored for the meter at or before the day's close
+    "wrong_answers",  # that day the gateway reported wrong answers from the meter
+    "meter_not_answering",  # that day the gateway reported the meter failing or dead
+    "concentrator_offline",  # that day the concentrator was offline (and said no more)
+    "no_reading",  # the gateway reported nothing wrong, and no reading came
+    # a terminal freeze missed (a protocol outside REREADABLE_PROTOCOLS: DL/T 645-1997,
+    # Modbus): ``cause`` says why
+    "not_rereadable",
+)
+_WRONG_ANSWERS = ("wrong_address", "bad_reply", "error_reply", "checksum")
+_NOT_REREADABLE = (
+    "; terminal freeze missed: the meter keeps no freeze history, the day cannot be re-read"
+)
+
+
 def failed_meters(
     conn: psycopg.Connection[Any],
     day: date,
     *,
+    tz: str = DEFAULT_METER_TIMEZONE,
     limit: int = 1000,
     offset: int = 0,
     area: str | None = None,
     gateway: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Due meters without a reading for ``day``, each with an actionable reason."""
-    sql = f"""
-    WITH due AS ({DUE})
-    SELECT m.id AS meter_id, m.area_id, m.gateway_id, m.protocol, m.customer_class,
-           g.online AS gateway_online,
-           mh.state AS meter_state, mh.last_error,
-           last_good.data_date AS last_good_date, last_good.value AS last_good_value,
-           rr.command_id AS reread_command, gc.status AS reread_status,
-           CASE
-             WHEN last_good.data_date IS NULL THEN 'never read since installed'
-             WHEN g.online IS NOT TRUE THEN 'concentrator offline'
-             WHEN mh.last_error IN ('wrong_address', 'bad_reply', 'checksum')
-               THEN 'wrong answers (' || mh.last_error || ')'
-             WHEN mh.state IN ('dead', 'failing') OR mh.last_error IS NOT NULL
-               THEN 'meter not answering' || coalesce(' (' || mh.last_error || ')', '')
-             ELSE 'no reading received'
-           END || CASE WHEN m.protocol <> ALL(%(rereadable)s)
-             THEN '; terminal freeze missed: the meter keeps no freeze history, '
-                  'the day cannot be re-read' ELSE '' END AS reason
-    FROM due m
-    LEFT JOIN gateways g ON g.id = m.gateway_id
-    LEFT JOIN LATERAL (
-        SELECT x->>'state' AS state, x->>'last_error' AS last_error
-        FROM jsonb_array_elements(coalesce(g.status->'meters', '[]'::jsonb)) x
-        WHERE x->>'meter' = m.id LIMIT 1) mh ON true
-    LEFT JOIN LATERAL (
-        SELECT data_date, value FROM daily_freeze f
-        WHERE f.meter_id = m.id AND f.quantity = 'energy_import_total' AND f.data_date < %(d)s
-        ORDER BY data_date DESC LIMIT 1) last_good ON true
-    LEFT JOIN reread_requests rr ON rr.meter_id = m.id AND rr.data_date = %(d)s
-    LEFT JOIN gateway_commands gc ON gc.id = rr.command_id
-    WHERE NOT EXISTS (SELECT 1 FROM daily_freeze f WHERE f.meter_id = m.id
-                      AND f.data_date = %(d)s AND f.quantity = 'energy_import_total')
-      AND (%(area)s::text IS NULL OR m.area_id = %(area)s)
-      AND (%(gw)s::text IS NULL OR m.gateway_id = %(gw)s)
-    ORDER BY m.area_id, m.id LIMIT %(limit)s OFFSET %(offset)s
+    """Due meters without a reading for ``day``, each with the reason that was true then.
+
+    The day's freeze is collected after its close, during the next day (the collection
+    day): the reason comes from what the gateway reported over that day, carried in from
+    before it (its statuses' changes, kept by :mod:`server.gateways.status`): a meter the
+    gateway said was failing or dead then (its error then; a meter that read again is clear),
+    else the concentrator offline then, else nothing known. ``reason`` is a stable code
+    (:data:`REASONS`), ``reason_text`` the words; ``meter_state``, ``last_error`` and
+    ``gateway_online`` are that day's, not now's. The last good reading is the meter's last
+    stored forward-active register (freeze or register read) at or before the day's close.
     """
+    sql = f"""
+    WITH due AS ({DUE}),
+    w AS (SELECT ((%(d)s::date + 1)::timestamp AT TIME ZONE %(tz)s) AS w0,
+                 ((%(d)s::date + 2)::timestamp AT TIME ZONE %(tz)s) AS w1),
+    failed AS (
+      SELECT m.id, m.area_id, m.gateway_id, m.protocol, m.customer_class
+      FROM due m
+      WHERE NOT EXISTS (SELECT 1 FROM daily_freeze f WHERE f.meter_id = m.id
+                        AND f.data_date = %(d)s AND f.quantity = 'energy_import_total')
+        AND (%(area)s::text IS NULL OR m.area_id = %(area)s)
+        AND (%(gw)s::text IS NULL OR m.gateway_id = %(gw)s)),
+    judged AS (
+      SELECT m.id AS meter_id, m.area_id, m.gateway_id, m.protocol, m.customer_class,
+             NOT gw.offline AS gateway_online,
+             mh.state AS meter_state, mh.last_error,
+             lg.ts AS last_good_ts, lg.value AS last_good_value, lg.kind AS last_good_kind,
+             lg.day AS last_good_date,
+             qr.reason AS quarantine_reason,
+             rr.command_id AS reread_command, gc.status AS reread_status,
+             CASE
+               WHEN qr.reason IS NOT NULL THEN 'quarantined'
+               WHEN lg.ts IS NULL THEN 'never_read'
+               WHEN mh.state IS NOT NULL
+                    AND split_part(coalesce(mh.last_error, ''), ':', 1)
+                        = ANY(%(wrong)s::text[]) THEN 'wrong_answers'
+               WHEN mh.state IS NOT NULL THEN 'meter_not_answering'
+               WHEN gw.offline THEN 'concentrator_offline'
+               ELSE 'no_reading'
+             END AS cause
+      FROM failed m CROSS JOIN w
+      -- the concentrator offline at some time of the collection day (or since before it)
+      LEFT JOIN LATERAL (
+          SELECT bool_or(NOT x.online) AS offline FROM (
+              (SELECT o.online FROM gateway_online_log o
+               WHERE o.gateway_id = m.gateway_id AND o.ts <= w.w0
+               ORDER BY o.ts DESC, o.online LIMIT 1)
+              UNION ALL
+              SELECT o.online FROM gateway_online_log o
+              WHERE o.gateway_id = m.gateway_id AND o.ts > w.w0 AND o.ts < w.w1) x) gw ON true
+      -- the meter's latest trouble reported over the collection day (or since before it)
+      LEFT JOIN LATERAL (
+          SELECT h.state, h.last_error FROM (
+              (SELECT l.ts, l.state, l.last_error FROM meter_health_log l
+               WHERE l.meter_id = m.id AND l.ts <= w.w0 ORDER BY l.ts DESC LIMIT 1)
+              UNION ALL
+              SELECT l.ts, l.state, l.last_error FROM meter_health_log l
+              WHERE l.meter_id = m.id AND l.ts > w.w0 AND l.ts < w.w1) h
+          WHERE h.state <> 'ok' ORDER BY h.ts DESC LIMIT 1) mh ON true
+      -- the last forward-active register stored: a freeze (by data date) or a register read
+      LEFT JOIN LATERAL (
+          SELECT x.* FROM (
+              (SELECT f.freeze_ts AS ts, f.value, 'freeze' AS kind, f.data_date AS day
+               FROM daily_freeze f
+               WHERE f.meter_id = m.id AND f.quantity = 'energy_import_total'
+                 AND f.data_date <= %(d)s
+               ORDER BY f.data_date DESC LIMIT 1)
+              UNION ALL
+              (SELECT r.ts, r.value, r.kind, (r.ts AT TIME ZONE %(tz)s)::date AS day
+               FROM readings r
+               WHERE r.meter_id = m.id AND r.quantity = 'energy_import_total'
+                 AND r.ts <= w.w0
+               ORDER BY r.ts DESC LIMIT 1)) x
+          ORDER BY x.ts DESC LIMIT 1) lg ON true
+      LEFT JOIN LATERAL (
+          SELECT q.reason FROM quarantine q
+          WHERE q.meter_id = m.id AND q.quantity = 'energy_import_total' AND q.ts = w.w0
+          LIMIT 1) qr ON true
+      LEFT JOIN reread_requests rr ON rr.meter_id = m.id AND rr.data_date = %(d)s
+      LEFT JOIN gateway_commands gc ON gc.id = rr.command_id)
+    SELECT *, CASE WHEN protocol = ANY(%(rereadable)s::text[]) THEN cause
+                   ELSE 'not_rereadable' END AS reason,
+           protocol = ANY(%(rereadable)s::text[]) AS rereadable
+    FROM judged ORDER BY area_id, meter_id LIMIT %(limit)s OFFSET %(offset)s
+    """
+    params = {
+        "d": day,
+        "tz": tz,
+        "area": area,
+        "gw": gateway,
+        "limit": limit,
+        "offset": offset,
+        "wrong": list(_WRONG_ANSWERS),
+        # the one table of protocols whose meters keep a freeze history (re-readable)
+        "rereadable": sorted(map(str, REREADABLE_PROTOCOLS)),
+    }
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            sql,
-            {
-                "d": day,
-                "area": area,
-                "gw": gateway,
-                "limit": limit,
-                "offset": offset,
-                "rereadable": sorted(map(str, REREADABLE_PROTOCOLS)),
-            },
-        ).fetchall()
+        rows = cur.execute(sql, params).fetchall()
+    for r in rows:
+        r["reason_text"] = reason_text(r)
+    return rows
+
+
+def reason_text(row: dict[str, Any]) -> str:
+    """The words of a failed-list row's reason (English; the dashboard maps the code)."""
+    cause, error = row["cause"], row.get("last_error")
+    text = {
+        "quarantined": f"reading quarantined ({row.get('quarantine_reason')})",
+        "never_read": "never read since installed",
+        "wrong_answers": f"wrong answers ({error})",
+        "meter_not_answering": "meter not answering" + (f" ({error})" if error else ""),
+        "concentrator_offline": "concentrator offline",
+        "no_reading": "no reading received",
+    }[cause]
+    return text + ("" if row.get("rereadable", True) else _NOT_REREADABLE)
 
 
 def curve_completeness(

@@ -1,6 +1,9 @@
 """Gateway status: the latest status each gateway reported (online, version, buses, meters,
 outbox), kept as the wire payload; an older status never replaces a newer one, and is
-dead-lettered with that reason (not ignored silently)."""
+dead-lettered with that reason (not ignored silently). What a recorded status changes (the
+gateway's online state, a meter's state and error) is also kept with its time, so a failed
+meter-day is explained by what was true on that day (:func:`server.checks.completeness.
+failed_meters`), not by the gateway's state now."""
 
 from __future__ import annotations
 
@@ -55,7 +58,19 @@ def record_status(conn: psycopg.Connection[Any], st: wire.GatewayStatus) -> str 
         version=st.version,
         over_newer=ends_stored,
     )
-    if stored_at is None or stored_at <= st.ts or st.reason == "last will":
+    applied = stored_at is None or stored_at <= st.ts or ends_stored
+    if applied:
+        # a will is stamped when its connection began: the gateway was last seen online at
+        # the stored status's time, so it went offline after that
+        at = max(st.ts, stored_at) if ends_stored and stored_at is not None else st.ts
+        q.log_health(
+            conn,
+            gateway_id=st.gateway,
+            at=at,
+            online=st.online,
+            meters=[(m.meter, m.state, m.last_error) for m in st.meters],
+        )
+    if applied or st.reason == "last will" or stored_at is None:
         return None
     return (
         f"stale status: its time {st.ts.isoformat()} is older than the stored status of "

@@ -1,7 +1,9 @@
 """Accuracy of completeness, re-reading and the anomaly rules against simulator ground truth.
 
 A fleet of DL/T 645-2007 meters (transformer areas with a master meter each, single- and
-three-phase customers) lives through ``days`` virtual days. Faults of every kind the
+three-phase customers; area A00's master is CT-connected, CT = 20) and an area (A98) of
+DL/T 645-1997 and Modbus meters read through terminal freezes lives through ``days`` virtual
+days. Faults of every kind the
 simulators know are injected at spread-out moments (each recorded in the ground-truth file);
 one area has a customer who steals, so its line loss is high. The edge agent's runtime
 reads the meters on its default plans (a lighter interval plan: every 3 hours), commits
@@ -15,7 +17,16 @@ Two kinds of truth are compared with what the server says:
 * **collection**: the simulated buses log every reply a meter put on the line cleanly (no
   wire fault, no delay) to a daily-freeze read of the export register, the last read of
   a freeze; that is the day the gateway got. The server's read set must equal that log
-  exactly, before and after re-reading, and so must the success rate of every day.
+  exactly, before and after re-reading, and so must the success rate of every day per
+  area, concentrator and protocol. A DL/T 645-1997 meter's day is its clean reply to the
+  terminal freeze's last register read in the window after the close; a Modbus meter's is
+  the simulated Modbus server's clean reply to the terminal freeze's register block (its
+  own clean-reply log: measured, not assumed). In A98 meters of both kinds are
+  intermittent, and dead, for some days and then recover.
+* **line loss**: on every day on which every meter of A98 and of the CT area delivered that
+  day and the day before, the server computes the area's line loss and it equals the loss
+  of the registers the meters delivered (times the master's CT); on any other day it shows
+  none.
 * **anomalies**: every injected metering fault is found by one of the rules that should
   find it; no meter without a fault has any anomaly; a replaced meter is not an anomaly;
   the stealing area's line loss is flagged.
@@ -51,19 +62,35 @@ from edge.outbox import Outbox
 from edge.runtime import EdgeRuntime
 from protocols import wire
 from protocols.dlt645 import find_item, parse_request
+from protocols.modbus import decode_value
+from protocols.modbus.codec import encode_value
 from server.checks import completeness, reread, rules
 from server.db.migrate import migrate
 from server.gateways import commands as server_commands
+from server.gateways.status import record_status
 from server.ingest.store import Batch, store
+from simulators.archive import meter_record
 from simulators.clock import VirtualClock
 from simulators.fleet import Fleet, fleet_from_dict
 from simulators.harness import edge_config_dict, running_fleet
+from simulators.modbus_server import ModbusRequest
 from tests.edge.conftest import LinkedClock
 
 TZ_NAME = "Asia/Shanghai"
 TZ = ZoneInfo(TZ_NAME)
 PER_BUS = 32
 PER_AREA = 64  # meters per transformer area and concentrator (two buses)
+CT_AREA, CT_AREA_RATIO = "A00", 20  # the area whose master is CT-connected
+# meters without a freeze history that fail for a while and recover on their own:
+# (meter, fault, first faulty data date, data date from which it is healthy again), as days
+# from the first; a fault is cleared at 00:31 of its end day, after the terminal freeze of
+# the day before was read
+A98_FAULTS: tuple[tuple[str, str, int, int], ...] = (
+    ("O980001", "intermittent", 3, 7),  # DL/T 645-1997
+    ("O980002", "dead", 5, 8),  # DL/T 645-1997: its missed days stay missed
+    ("B980001", "dead", 4, 6),  # Modbus
+    ("B980002", "intermittent", 2, 9),  # Modbus
+)
 
 # which rules may find each metering fault (at least one must); communication faults are
 # found by completeness, a replacement by nothing
@@ -128,6 +155,10 @@ class Outcome:
     reread_requested: int = 0
     reread_recovered: int = 0
     terminal_missed: int = 0  # missed days of meters without a freeze history (not re-read)
+    reasons: dict[str, int] = field(default_factory=dict)  # failed meter-days by cause
+    # days on which the line loss of A98 and of the CT area was computed (and equal to truth)
+    loss_days_before: dict[str, int] = field(default_factory=dict)
+    loss_days_after: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -140,6 +171,8 @@ class Outcome:
 def build_fleet(meters: int, start: datetime) -> dict[str, Any]:
     areas, buses = [], []
     n_areas = max(2, -(-meters // PER_AREA))
+    # area A00's master is CT-connected (a 3x1.5(6) A meter behind CT 20): it registers the
+    # secondary side, the server multiplies by the archive's ratio
     made = 0
     for a in range(n_areas):
         size = min(PER_AREA, meters - made) if a < n_areas - 1 else meters - made
@@ -164,20 +197,16 @@ def build_fleet(meters: int, start: datetime) -> dict[str, Any]:
                 cust["theft_fraction"] = 0.9  # the stealing customer of area 0
                 cust["load"], cust["phases"] = "industrial", 3
             customers.append(cust)
-        areas.append(
-            {
-                "id": f"A{a:02d}",
-                "loss": 0.04,
-                "master": {
-                    "archive_id": f"M{a:02d}",
-                    "address": f"{900000 + a:012d}",
-                    "bus": bus_names[0],
-                    "phases": 3,
-                    "load": "industrial",
-                },
-                "meters": customers,
-            }
-        )
+        master: dict[str, Any] = {
+            "archive_id": f"M{a:02d}",
+            "address": f"{900000 + a:012d}",
+            "bus": bus_names[0],
+            "phases": 3,
+            "load": "industrial",
+        }
+        if a == 0:
+            master |= {"ct": CT_AREA_RATIO, "rated_current": 6.0}
+        areas.append({"id": f"A{a:02d}", "loss": 0.04, "master": master, "meters": customers})
     # a spur for the slow meters: their late replies would collide with the next request
     buses.append({"name": "gw99-rs485-spur", "fast": True})
     areas.append(
@@ -269,10 +298,9 @@ def plan_faults(fleet: Fleet, first: date, days: int) -> list[tuple[str, str, da
 
     out: list[tuple[str, str, datetime]] = [
         ("S000001", "slow", at(2)),
-        # 1997 meters: one intermittent, one dead (repaired before re-reading: its missed
-        # terminal freezes stay missed, the meter has no history to give them back)
-        ("O980001", "intermittent", at(3)),
-        ("O980002", "dead", at(5)),
+        # 1997 and Modbus meters, intermittent or dead for some days (their missed terminal
+        # freezes stay missed after re-reading: the meter has no history to give them back)
+        *((m, kind, at(k)) for m, kind, k, _ in A98_FAULTS),
     ]
     # faults start once every meter has the history the spike rule needs (5 days of
     # consumption), and at least 6 days before the end so that every rule can see them
@@ -317,48 +345,53 @@ def load_archive(
                 "INSERT INTO gateways (id, name, area_id, online) VALUES (%s, %s, %s, true)",
                 (gw, gw, area),
             )
+        # the archive record the simulators own (phases, CT and PT ratios, Modbus unit)
+        records = [
+            {
+                "id": m.archive_id,
+                **meter_record(m, bus, gateway_of(bus), installed),
+                "contracted_kw": contracts.get(m.archive_id),
+            }
+            for m, bus in fleet.meters
+        ]
+        cols = list(records[0])
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO meters (id, address, protocol, gateway_id, bus, area_id, "
-                "customer_class, phases, rated_voltage, rated_current, is_area_master, "
-                "contracted_kw, installed_on) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-                "%s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        m.archive_id,
-                        m.address,
-                        m.protocol,
-                        gateway_of(bus),
-                        bus,
-                        m.area,
-                        {
-                            "residential": "residential",
-                            "commercial": "commercial",
-                            "industrial": "industrial",
-                        }.get(m.load.value, "other"),
-                        m.phases,
-                        m.rated_voltage,
-                        m.rated_current,
-                        m.role == "master",
-                        contracts.get(m.archive_id),
-                        installed,
-                    )
-                    for m, bus in fleet.meters
-                ],
+                f"INSERT INTO meters ({', '.join(cols)}) "
+                f"VALUES ({', '.join(f'%({c})s' for c in cols)})",
+                records,
             )
 
 
 class Delivered:
-    """The clean replies to freeze reads of the export register, as (meter, data date).
+    """The clean replies to freeze reads of the export register, as (meter, data date), and
+    the forward active register each delivered day carried (primary side: times CT x PT).
 
-    A DL/T 645-1997 meter keeps no freeze: its day is the gateway's terminal freeze, the
-    registers read by the daily-freeze plan (00:05) within the terminal-freeze window after
-    the close; the export register is the last item that read asks (the interval plan never
-    asks it), so its clean reply in the window is a terminal freeze delivered."""
+    A DL/T 645-1997 or Modbus meter keeps no freeze: its day is the gateway's terminal
+    freeze, the registers read by the daily-freeze plan (00:05) within the terminal-freeze
+    window after the close. For a 1997 meter the export register is the last item that read
+    asks (the interval plan never asks it), so its clean reply in the window is a terminal
+    freeze delivered; a Modbus meter's is one block, the profile's registers from forward to
+    export (the interval plan's block stops before the export register)."""
 
     def __init__(self, sim: Any) -> None:
         self.sim = sim
         self.days: set[tuple[str, date]] = set()
+        self.energy: dict[tuple[str, date], float] = {}
+        self._import: dict[str, float] = {}  # a 1997 meter's last forward register reply
+
+    @staticmethod
+    def _terminal_day(now: datetime) -> date | None:
+        """The data date whose terminal freeze a read at ``now`` is, if it is one."""
+        local = now.astimezone(TZ)
+        close = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if close + timedelta(minutes=4) <= local <= close + TERMINAL_FREEZE_WINDOW:
+            return close.date() - timedelta(days=1)
+        return None
+
+    def _deliver(self, meter: Any, day: date, value: float) -> None:
+        self.days.add((meter.archive_id, day))
+        self.energy[(meter.archive_id, day)] = value * meter.spec.ct * meter.spec.pt
 
     def __call__(self, meter: Any, frame: Any, now: datetime) -> None:
         version = "1997" if meter.spec.protocol == "dlt645-1997" else "2007"
@@ -370,19 +403,36 @@ class Delivered:
             return
         entry = find_item(req.di, version)
         if version == "1997":
-            local = now.astimezone(TZ)
-            close = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            if (
-                entry is not None
-                and "energy_export_total" in entry.quantities
-                and close + timedelta(minutes=4) <= local <= close + TERMINAL_FREEZE_WINDOW
-            ):
-                self.days.add((meter.archive_id, close.date() - timedelta(days=1)))
+            day = self._terminal_day(now)
+            if entry is None or day is None:
+                return
+            if "energy_import_total" in entry.quantities:
+                self._import[meter.archive_id] = meter.registers_at(now)["energy_import_total"]
+            if "energy_export_total" in entry.quantities and meter.archive_id in self._import:
+                self._deliver(meter, day, self._import.pop(meter.archive_id))
             return
         if entry is None or not entry.history or "energy_export_total" not in entry.quantities:
             return
-        shown, _ = meter.freeze(entry.history, now)
-        self.days.add((meter.archive_id, (shown - timedelta(minutes=1)).date()))
+        shown, registers = meter.freeze(entry.history, now)
+        self._deliver(
+            meter, (shown - timedelta(minutes=1)).date(), registers["energy_import_total"]
+        )
+
+    def modbus(self, meter: Any, req: ModbusRequest, now: datetime) -> None:
+        """The Modbus server's clean-reply hook: a terminal freeze's block answered."""
+        profile = meter.modbus_profile
+        day = self._terminal_day(now)
+        forward, export = profile.spec("energy_import_total"), profile.spec("energy_export_total")
+        if (
+            day is None
+            or req.function != forward.function
+            or not req.covers(forward.address, forward.data_type.words)
+            or not req.covers(export.address, export.data_type.words)
+        ):
+            return
+        value = meter.registers_at(now)["energy_import_total"]
+        # what the gateway decodes: the register's own encoding (e.g. float32)
+        self._deliver(meter, day, decode_value(forward, encode_value(forward, value)))
 
 
 def read_set(conn: psycopg.Connection[Any], first: date, last: date) -> set[tuple[str, date]]:
@@ -426,7 +476,7 @@ def run(
     ):
         sim = fr.sim
         delivered = Delivered(sim)
-        sim.on_clean_reply(delivered)
+        sim.on_clean_reply(delivered, delivered.modbus)
         # contracts with headroom over what each customer's profile reaches in the period
         contracts = {}
         for m, _ in fleet.meters:
@@ -514,15 +564,31 @@ def run(
                 outbox.ack(pending.ids)
                 published += len(pending.ids)
 
+        def report_status() -> None:
+            """Each concentrator's status as its agent publishes it: meter states and errors
+            (the failed list's reasons come from what they said on the day)."""
+            meters_of: dict[str, list[Any]] = defaultdict(list)
+            for h in runtime.health()[1]:
+                meters_of[gw_of[h.meter]].append(h)
+            for gw, health in meters_of.items():
+                st = wire.GatewayStatus(gw, True, edge_clock.now(), meters=tuple(health))
+                if (why := record_status(conn, st)) is not None:
+                    out.problems.append(f"status of {gw} not recorded: {why}")
+            conn.commit()
+
         try:
             for k in range(days):
                 day = first + timedelta(days=k)
-                runtime.run_plans_until(
-                    datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
-                    + timedelta(minutes=31)
-                )
+                close = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+                runtime.run_plans_until(close + timedelta(minutes=6))  # the freeze read 00:05
+                report_status()
+                runtime.run_plans_until(close + timedelta(minutes=31))
+                report_status()
                 publish()
                 rules.run_incremental(conn, TZ_NAME, limit=10**7)
+                for faulty, kind, _, healthy_from in A98_FAULTS:  # well again at 00:31
+                    if k + 1 == healthy_from:
+                        sim.clear(faulty, kind)
                 if k % 5 == 4:
                     log(
                         f"  day {k + 1}/{days}: {published} readings stored, "
@@ -530,23 +596,17 @@ def run(
                     )
             for k in range(days):  # the daily scan (idempotent over what ran incrementally)
                 rules.run_rules(conn, first + timedelta(days=k), TZ_NAME)
-            # Modbus meters: the simulator has no reply log for them (no clean-reply hook) and
-            # none is faulty, so each delivers its terminal freeze every day
-            every_day = {
-                (m.archive_id, first + timedelta(days=k))
-                for m, _ in fleet.meters
-                if m.protocol == "modbus"
-                for k in range(days)
-            }
-            truth = delivered.days | every_day
             before = read_set(conn, first, last)
-            _compare(out, "before re-reading", before, truth, first, last, conn, fleet)
+            _compare(out, "before re-reading", before, delivered.days, first, last, conn, fleet)
+            out.loss_days_before = _check_line_loss(
+                out, "before re-reading", conn, delivered, fleet, first, last
+            )
             out.read_before = len(before)
 
             # some dead meters were repaired; the re-read job asks for every missing day
             repaired = [
                 m for m, kind, _ in injected if kind == "dead" and protocol_of[m] == "dlt645-2007"
-            ][::2] + ["O980002"]  # the dead 1997 meter too: its missed days stay missed
+            ][::2]
             for m in repaired:
                 sim.clear(m, "dead")
             with conn.transaction():
@@ -574,9 +634,13 @@ def run(
                         out.problems.append(f"command result {res.id} matched no command")
             publish()
             after = read_set(conn, first, last)
-            truth = delivered.days | every_day  # the re-reads' clean replies included
-            _compare(out, "after re-reading", after, truth, first, last, conn, fleet)
+            # the re-reads' clean replies included
+            _compare(out, "after re-reading", after, delivered.days, first, last, conn, fleet)
+            out.loss_days_after = _check_line_loss(
+                out, "after re-reading", conn, delivered, fleet, first, last
+            )
             out.terminal_missed = _check_terminal_reasons(out, conn, after, first, last, fleet)
+            out.reasons = _check_reasons(out, conn, after, first, last, fleet, injected)
             out.read_after = len(after)
             out.reread_recovered = len(after - before)
             if repaired and out.reread_recovered == 0:
@@ -645,6 +709,52 @@ def _compare(
                     )
 
 
+def _check_line_loss(
+    out: Outcome,
+    when: str,
+    conn: psycopg.Connection[Any],
+    delivered: Delivered,
+    fleet: Fleet,
+    first: date,
+    last: date,
+) -> dict[str, int]:
+    """A98's and the CT area's line loss: computed on exactly the days every meter of the
+    area delivered that day and the day before, and then equal to the loss of the delivered
+    registers (primary side). Returns the days computed per area."""
+    areas: dict[str, list[Any]] = {"A98": [], CT_AREA: []}
+    for m, _ in fleet.meters:
+        if m.area in areas:
+            areas[m.area].append(m)
+    computed = dict.fromkeys(areas, 0)
+    for k in range((last - first).days + 1):
+        day = first + timedelta(days=k)
+        shown = {r["area_id"]: r for r in rules.line_loss(conn, day)}
+        for area, meters in areas.items():
+            got = shown.get(area, {}).get("loss")
+            ids = [m.archive_id for m in meters]
+            if not all((i, d) in delivered.energy for i in ids for d in (day, day - timedelta(1))):
+                if got is not None:
+                    out.problems.append(f"{when}: {area} {day} loss {got} on an incomplete day")
+                continue
+            use = {
+                m.archive_id: delivered.energy[(m.archive_id, day)]
+                - delivered.energy[(m.archive_id, day - timedelta(1))]
+                for m in meters
+            }
+            master = next(m.archive_id for m in meters if m.role == "master")
+            supply = use[master]
+            sales = sum(v for i, v in use.items() if i != master)
+            want = (supply - sales) / supply
+            if got is None or abs(got - want) > 1e-9 + 1e-6 * abs(want):
+                out.problems.append(f"{when}: {area} {day} line loss {got}, ground truth {want}")
+            else:
+                computed[area] += 1
+    for area, n in computed.items():
+        if n == 0:
+            out.problems.append(f"{when}: {area}'s line loss was never computed")
+    return computed
+
+
 def _check_terminal_reasons(
     out: Outcome,
     conn: psycopg.Connection[Any],
@@ -664,14 +774,52 @@ def _check_terminal_reasons(
                 continue
             missed += 1
             listed = {
-                r["meter_id"]: r["reason"]
-                for r in completeness.failed_meters(conn, day, area=m.area)
+                r["meter_id"]: r["reason_text"]
+                for r in completeness.failed_meters(conn, day, tz=TZ_NAME, area=m.area)
             }
             if "cannot be re-read" not in (listed.get(m.archive_id) or ""):
                 out.problems.append(
                     f"{m.archive_id} {day}: failed-list reason {listed.get(m.archive_id)!r}"
                 )
     return missed
+
+
+def _check_reasons(
+    out: Outcome,
+    conn: psycopg.Connection[Any],
+    got: set[tuple[str, date]],
+    first: date,
+    last: date,
+    fleet: Fleet,
+    injected: list[tuple[str, str, datetime]],
+) -> dict[str, int]:
+    """Every meter-day still missing after re-reading is on the failed list with the reason
+    its gateway gave that day: its meter failing (a meter answering for another address:
+    wrong answers), never "no reading" or an offline concentrator (none went offline here).
+    Returns the failed meter-days by cause."""
+    wrong = {m for m, kind, _ in injected if kind == "wrong_address"}
+    causes: dict[str, int] = defaultdict(int)
+    for k in range((last - first).days + 1):
+        day = first + timedelta(days=k)
+        listed = {
+            r["meter_id"]: r for r in completeness.failed_meters(conn, day, tz=TZ_NAME, limit=10**6)
+        }
+        missing = {m.archive_id for m, _ in fleet.meters if (m.archive_id, day) not in got}
+        if set(listed) != missing:
+            out.problems.append(
+                f"{day}: failed list {sorted(set(listed) ^ missing)[:5]} differs from missing"
+            )
+        for m, row in listed.items():
+            causes[row["cause"]] += 1
+            want = {"wrong_answers"} if m in wrong else {"meter_not_answering", "wrong_answers"}
+            if row["cause"] not in want:
+                out.problems.append(
+                    f"{m} {day}: failed-list reason {row['reason_text']!r}, "
+                    f"the gateway reported {row['meter_state']} {row['last_error']}"
+                )
+            if row["last_good_ts"] is None:
+                out.problems.append(f"{m} {day}: no last good reading")
+    return dict(causes)
 
 
 def _check_anomalies(
@@ -701,6 +849,16 @@ def _check_anomalies(
         if found[meter] - allowed:
             out.problems.append(
                 f"{meter} ({', '.join(sorted(kinds))}): unexpected {sorted(found[meter] - allowed)}"
+            )
+    # a cover opening is dated the day it happened (the meter's cover-open record), not the
+    # day the events plan read the counter (00:30 the next day)
+    opened = {m: at.astimezone(TZ).date() for m, k, at in injected if k == "cover_open"}
+    for meter, first_date in conn.execute(
+        "SELECT meter_id, min(first_date) FROM anomalies WHERE rule = 'cover_open' GROUP BY 1"
+    ):
+        if meter in opened and first_date != opened[meter]:
+            out.problems.append(
+                f"{meter}: cover opened on {opened[meter]}, anomaly dated {first_date}"
             )
     for meter, rules_ in found.items():
         if meter not in faults_of:

@@ -32,3 +32,7 @@ def test_checks_match_the_ground_truth(pg_url: str, tmp_path: Path) -> None:
     # DL/T 645-1997 and Modbus meters are read through terminal freezes; the intermittent
     # and the dead-then-repaired 1997 meters missed days that re-reading cannot give back
     assert out.terminal_missed > 0
+    # A98 (1997 and Modbus meters, some failing for days then recovering) and the CT area:
+    # line loss computed on the complete days and equal to the delivered registers' loss
+    assert out.loss_days_before["A98"] > 0 and out.loss_days_before["A00"] > 0
+    assert out.loss_days_after["A98"] > 0 and out.loss_days_after["A00"] > 0

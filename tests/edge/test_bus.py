@@ -262,6 +262,19 @@ def test_a_dead_meter_is_reported_and_the_others_are_read(rig: Rig) -> None:
     assert bus.timeouts == 1 and bus.meters_ok == 3 and bus.meters_failing == 1
 
 
+def test_a_meter_that_reads_again_has_no_error(rig: Rig) -> None:
+    """Recovery clears the meter's error in the status: the server must not keep explaining
+    later missing days with an old timeout (issue 18, item 4)."""
+    rig.sim.inject("C2", "dead")
+    rig.read()
+    rig.sim.clear("C2", "dead")
+    result, _ = rig.read()
+    assert not result.failed
+    states = {m.meter: m for m in rig.worker.health()[1]}
+    assert states["C2"].state == "ok" and states["C2"].last_error is None
+    assert states["C2"].last_ok is not None
+
+
 def test_a_garbled_reply_is_a_timeout_and_counted(rig: Rig) -> None:
     rig.sim.inject("C1", "bad_checksum")
     rig.sim.inject("C3", "wrong_address", {"reply_address": "000000000777"})

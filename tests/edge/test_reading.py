@@ -319,3 +319,47 @@ def test_a_full_disk_pauses_the_bus_and_loses_nothing(
     finally:
         rt.stop()
         box.close()
+
+
+def test_a_cover_open_is_dated_when_it_happened(fleet: Any, sim_clock: Any, tmp_path: Path) -> None:
+    """The events plan (00:30) reads the cover-open counter; the reading carries the time
+    the cover was opened (the meter's last cover-open record, 03300D01), not the read time,
+    so the check finds it on the day it happened (issue 18, item 10)."""
+    from simulators.fleet import fleet_from_dict
+    from tests.simulators.conftest import fleet_dict
+
+    data = fleet_dict()
+    data["areas"][0]["meters"] = data["areas"][0]["meters"][:1]  # C1 and the master
+    small = fleet_from_dict(data)
+    day0 = START.replace(hour=16)  # local midnight of 2026-11-02 (UTC+8)
+    opened = day0 + timedelta(hours=10, minutes=17, seconds=5)  # 10:17:05 local
+    sim_clock.set(day0 + timedelta(hours=23), 0.0)
+    clock = LinkedClock(day0 + timedelta(hours=23), sim_clock)
+    with running_fleet(small, clock=sim_clock) as run:
+        run.sim.inject("C1", "cover_open", {"count": 1}, opened)
+        asked: list[str] = []  # the meters asked for their cover-open record
+
+        def record_asked(meter: Any, frame: Any, now: Any) -> None:
+            if d.parse_request(frame, "2007").di == 0x03300D01:
+                asked.append(meter.archive_id)
+
+        run.sim.on_clean_reply(record_asked)
+        got: list[Any] = []
+        rt = EdgeRuntime(edge_config(run, tmp_path), sink=got.extend, clock=clock)
+        rt.start(plans=False)
+        try:
+            rt.run_plans_until(day0 + timedelta(hours=24, minutes=31))
+            counts = {r.meter: r for r in got if r.quantity == "cover_open_count"}
+            # the next day the counter has not moved: the same date (the record is not
+            # asked again, the first answer is kept)
+            rt.run_plans_until(day0 + timedelta(hours=48, minutes=31))
+        finally:
+            rt.stop()
+    assert counts["C1"].value >= 1
+    assert counts["C1"].ts == opened  # when it happened, not 00:30 of the next day
+    assert counts["C1"].kind is ReadingKind.EVENT
+    # a meter whose cover was never opened: its counter keeps the read time
+    assert counts["M-A1"].ts == day0 + timedelta(hours=24, minutes=30)
+    again = [r for r in got if r.quantity == "cover_open_count" and r.meter == "C1"]
+    assert len(again) == 2 and {r.ts for r in again} == {opened}
+    assert asked == ["C1"]  # once: not the master (counter 0), not again the next day

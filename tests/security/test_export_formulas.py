@@ -143,7 +143,8 @@ def test_gateway_last_error_from_mqtt_is_text_and_negative_numbers_stay_numbers(
     for row in rows:
         assert row["last_error"] == "'" + by_meter[row["meter_id"]]
         assert row["last_good_value"] == "-7.25"  # a number, not neutralised
-        assert row["reason"].startswith("meter not answering")
+        assert row["reason"] == "meter_not_answering"
+        assert row["reason_text"].startswith("meter not answering (")
 
     got = client.get(f"/api/failed-meters?date={D}&format=xlsx", headers=viewer)
     assert got.status_code == 200

@@ -10,7 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
+from protocols import wire
 from server.checks import completeness, reread, rules
+from server.gateways.status import record_status
 from server.ingest.store import Batch, store
 
 from .helpers import add_meters, auth_headers
@@ -121,10 +123,10 @@ def test_success_rate_failed_reasons_and_reread(migrated: str) -> None:
         + freezes("N1", {D: 3.0}),
     )
     with psycopg.connect(migrated) as conn:
-        conn.execute(
-            "UPDATE gateways SET online = true, status = %s WHERE id = 'gw-1'",
-            (Jsonb({"meters": [{"meter": "M3", "state": "dead", "last_error": "timeout"}]}),),
-        )
+        # during the collection day of D the gateway reported M3 dead
+        at = datetime(D.year, D.month, D.day, 17, tzinfo=UTC)  # 01:00 local of D + 1
+        health = (wire.MeterHealth("M3", "dead", None, "timeout", 5),)
+        assert record_status(conn, wire.GatewayStatus("gw-1", True, at, meters=health)) is None
         conn.commit()
         total = completeness.success_rate(conn, D)
         assert total == [{"key": "all", "due": 6, "read": 3, "rate": 0.5, "below_threshold": True}]
@@ -141,10 +143,11 @@ def test_success_rate_failed_reasons_and_reread(migrated: str) -> None:
             completeness.report(conn, D, ("area", "colour"))
         failed = {r["meter_id"]: r for r in completeness.failed_meters(conn, D)}
         assert set(failed) == {"M3", "M4", "N2"}
-        assert failed["M3"]["reason"] == "meter not answering (timeout)"
+        assert failed["M3"]["reason"] == "meter_not_answering"
+        assert failed["M3"]["reason_text"] == "meter not answering (timeout)"
         assert failed["M3"]["last_good_value"] == 5.0
-        assert failed["M4"]["reason"] == "never read since installed"
-        assert failed["N2"]["reason"] == "never read since installed"
+        assert failed["M4"]["reason_text"] == "never read since installed"
+        assert failed["N2"]["reason"] == "never_read"
         # re-reading: one request per failed meter-day, never twice, per-gateway limit
         sent = reread.auto_reread(conn, D + timedelta(days=1), per_gateway=2, days=2)
         assert sent == {"gw-1": 2, "gw-2": 2}  # capped at 2 per gateway per run
@@ -816,7 +819,7 @@ def test_terminal_freezes_count_as_read_and_a_missed_one_says_it_cannot_be_rerea
             ).fetchall()
         )
         assert sources == {"V7": "scheduled", "O97": "terminal", "MB1": "terminal"}
-        failed = {r["meter_id"]: r["reason"] for r in completeness.failed_meters(conn, D)}
+        failed = {r["meter_id"]: r["reason_text"] for r in completeness.failed_meters(conn, D)}
         assert failed == {
             "MB2": "never read since installed; terminal freeze missed: the meter keeps no "
             "freeze history, the day cannot be re-read"

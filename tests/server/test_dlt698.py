@@ -49,9 +49,12 @@ def test_a_missed_698_day_is_counted_and_asked_again(migrated: str) -> None:
         whole = completeness.report(conn, D)
         by_protocol = {r["key"]: (r["read"], r["due"]) for r in whole["protocol"]}
         assert by_protocol["dlt698"] == (1, 2)
-        failed = {r["meter_id"]: r["reason"] for r in completeness.failed_meters(conn, D)}
-        assert "cannot be re-read" not in failed["O2"]  # it keeps a freeze history
-        assert "cannot be re-read" in failed["P1"]
+        failed = {r["meter_id"]: r for r in completeness.failed_meters(conn, D)}
+        assert failed["O2"]["reason"] == "never_read"  # it keeps a freeze history
+        assert failed["O2"]["rereadable"] is True
+        assert "cannot be re-read" not in failed["O2"]["reason_text"]
+        assert failed["P1"]["reason"] == "not_rereadable"
+        assert "cannot be re-read" in failed["P1"]["reason_text"]
         missing = reread.missing_meter_days(conn, D, D)
         assert missing == [("O2", "gw-698", D)]  # the Modbus meter is never asked
         asked = reread.auto_reread(conn, D + timedelta(days=1), per_gateway=100, days=1)

@@ -175,6 +175,26 @@ def test_cover_open(sim: Simulation) -> None:
     assert regs(sim, "C1")["cover_open_count"] == before + 2
 
 
+def test_cover_open_record_says_when(sim: Simulation) -> None:
+    """The meter answers its last cover-open record (03300D01) with the opening's start and
+    end on its own clock and the registers then (issue 18, item 10)."""
+    never = d.parse_reply(d.decode_frame(read(sim, "000000000001", "03300D01")))
+    assert never.values[:2] == (None, None)  # never opened: an all-zero record
+    opened = START + timedelta(hours=3, seconds=7)
+    sim.inject("C1", "cover_open", {"count": 1}, opened)
+    sim.clock.advance(timedelta(hours=5))
+    reply = d.parse_reply(d.decode_frame(read(sim, "000000000001", "03300D01")))
+    local = sim.meter("C1").tz
+    assert reply.values[0] == opened.astimezone(local).replace(tzinfo=None)
+    assert reply.values[1] == (opened + timedelta(minutes=10)).astimezone(local).replace(
+        tzinfo=None
+    )
+    fields = dict(zip(reply.item.quantities, reply.values, strict=True))
+    at_open = regs(sim, "C1", opened)["energy_import_total"]
+    assert fields["cover_open_before_energy_import_total"] == pytest.approx(at_open)
+    assert fields["cover_open_after_energy_import_total"] >= at_open
+
+
 def test_meter_replaced(sim: Simulation) -> None:
     sim.inject("C1", "meter_replaced", {"new_address": "000000000555"}, START)
     assert read(sim, "000000000001") == b""  # the old address is gone

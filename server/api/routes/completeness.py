@@ -77,6 +77,7 @@ def trend(_: Viewer, conn: Db, end: Yesterday, days: int = Query(30, ge=1, le=62
 def failed(
     principal: Viewer,
     conn: Db,
+    settings: SettingsDep,
     d: ReportDay,
     area: str | None = None,
     gateway: str | None = None,
@@ -85,7 +86,13 @@ def failed(
     format: Format = "json",
 ) -> Any:
     rows = completeness.failed_meters(
-        conn, d, limit=limit, offset=offset, area=area, gateway=gateway
+        conn,
+        d,
+        tz=settings.utility_timezone,
+        limit=limit,
+        offset=offset,
+        area=area,
+        gateway=gateway,
     )
     if format != "json":
         record_export(

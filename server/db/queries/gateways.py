@@ -1,9 +1,11 @@
 """SQL for gateways' commands and reported status (tables ``gateway_commands`` and
-``gateways``): what :mod:`server.gateways` writes (the wire checks and the sending are
+``gateways``, and the changes statuses bring, ``gateway_online_log`` and
+``meter_health_log``): what :mod:`server.gateways` writes (the wire checks and the sending are
 there) and what the API reads back about one gateway or command."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -190,3 +192,44 @@ def upsert_status(
         (gateway_id, online, status_at, Jsonb(status), status_at, version),
     )
     return before[0] if before else None
+
+
+def log_health(
+    conn: Connection[Any],
+    *,
+    gateway_id: str,
+    at: datetime,
+    online: bool,
+    meters: Sequence[tuple[str, str, str | None]],
+) -> None:
+    """Keep the changes a gateway's status at ``at`` brings: its online state, and each
+    meter's (state, error) — the error only while the meter is not ``ok`` (a meter that reads
+    again is clear, whatever an older edge still reports). A meter first seen ``ok`` needs
+    no row (no row means nothing was wrong). A will and the status it ends may share a time:
+    the offline row sorts after the online one."""
+    conn.execute(
+        "INSERT INTO gateway_online_log (gateway_id, ts, online) SELECT %(gw)s, %(at)s, "
+        "%(online)s WHERE (SELECT online FROM gateway_online_log WHERE gateway_id = %(gw)s "
+        "AND ts <= %(at)s ORDER BY ts DESC, online LIMIT 1) IS DISTINCT FROM %(online)s "
+        "ON CONFLICT DO NOTHING",
+        {"gw": gateway_id, "at": at, "online": online},
+    )
+    if not meters:
+        return
+    ids, states, errors = (list(x) for x in zip(*meters, strict=True))
+    conn.execute(
+        """
+        INSERT INTO meter_health_log (meter_id, ts, gateway_id, state, last_error)
+        SELECT x.m, %(at)s, %(gw)s, x.s, CASE WHEN x.s <> 'ok' THEN x.e END
+        FROM unnest(%(ids)s::text[], %(states)s::text[], %(errors)s::text[]) AS x(m, s, e)
+        LEFT JOIN LATERAL (
+            SELECT l.state, l.last_error FROM meter_health_log l
+            WHERE l.meter_id = x.m AND l.ts <= %(at)s ORDER BY l.ts DESC LIMIT 1) p ON true
+        WHERE CASE WHEN p.state IS NULL THEN x.s <> 'ok'
+                   ELSE (p.state, p.last_error)
+                        IS DISTINCT FROM (x.s, CASE WHEN x.s <> 'ok' THEN x.e END) END
+        ON CONFLICT (meter_id, ts) DO UPDATE SET state = excluded.state,
+            last_error = excluded.last_error, gateway_id = excluded.gateway_id
+        """,
+        {"gw": gateway_id, "at": at, "ids": ids, "states": states, "errors": errors},
+    )

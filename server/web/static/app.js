@@ -45,6 +45,22 @@ const I18N = {
     energy_import_t2: "T2 peak", energy_import_t3: "T3 flat", energy_import_t4: "T4 valley",
   },
 };
+// the failed list's reason codes (GET /api/failed-meters `reason`, issue 18 item 4)
+Object.assign(I18N.zh, {
+  reason_quarantined: "读数被隔离", reason_never_read: "安装后从未抄到", reason_wrong_answers: "电表应答错误",
+  reason_meter_not_answering: "电表不应答", reason_concentrator_offline: "集中器离线",
+  reason_no_reading: "未收到数据", reason_not_rereadable: "终端日冻结缺失，电表无冻结历史，无法补抄",
+});
+Object.assign(I18N.en, {
+  reason_quarantined: "reading quarantined", reason_never_read: "never read since installed",
+  reason_wrong_answers: "wrong answers", reason_meter_not_answering: "meter not answering",
+  reason_concentrator_offline: "concentrator offline", reason_no_reading: "no reading received",
+  reason_not_rereadable: "terminal freeze missed: no freeze history, cannot be re-read",
+});
+const failedReason = (r) => {
+  const cause = r.reason === "not_rereadable" && r.cause !== "no_reading" ? `${t("reason_" + r.cause)}; ` : "";
+  return cause + t("reason_" + r.reason) + (r.last_error ? ` (${r.last_error})` : "");
+};
 // the audit page (admins only)
 Object.assign(I18N.zh, {
   audit: "审计日志", actor: "操作人", action: "操作类型", entity: "对象类型", entity_id: "对象编号",
@@ -234,7 +250,8 @@ const pages = {
       <div class="toolbar"><button id="download-csv">${esc(t("download_csv"))}</button><span id="msg"></span></div>
       ${table(["meter", "area", "gateway", "reason", "last_good", "actions"], data.items, (r, c) => ({
         meter: `<a href="#/meters/${encodeURIComponent(r.meter_id)}">${esc(r.meter_id)}</a>`, area: esc(r.area_id),
-        gateway: esc(r.gateway_id), reason: esc(r.reason), last_good: esc(r.last_good_date),
+        gateway: esc(r.gateway_id), reason: esc(failedReason(r)),
+        last_good: esc(r.last_good_ts ? `${r.last_good_date} ${r.last_good_value}` : t("none")),
         actions: `<button class="reread" data-meter="${esc(r.meter_id)}">${esc(t("reread"))}</button>`}[c]))}`;
     document.getElementById("download-csv").onclick = async () => {
       const blob = await api(`/api/failed-meters?date=${data.date}&format=csv`);

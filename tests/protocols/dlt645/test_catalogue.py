@@ -205,3 +205,26 @@ def test_bad_bcd_from_the_peer_is_a_frame_error() -> None:
     wire = d.build_read_reply_raw("000012345678", "00010000", bytes.fromhex("E3000000"))
     with pytest.raises(d.FrameError, match="BCD"):
         d.parse_reply(d.decode_frame(wire))
+
+
+def test_last_cover_open_record_by_the_layout() -> None:
+    """03300D01, 60 bytes as meter firmware lays it out: opened and closed (YYMMDDhhmmss,
+    seconds first on the wire), then 6 energy totals before and 6 after (XXXXXX.XX, low
+    byte first). Built here byte by byte, not with our encoder (issue 18, item 10)."""
+    entry = d.item("03300D01")
+    assert entry.nbytes == 60 and entry.record
+    start = bytes.fromhex("05 17 10 02 11 26")  # 2026-11-02 10:17:05
+    end = bytes(6)  # still open: no end time yet
+    energies = bytes.fromhex("67 45 23 01") + bytes(20) + bytes.fromhex("01 00 24 01") + bytes(20)
+    values = entry.decode(start + end + energies)
+    assert values[0] == datetime(2026, 11, 2, 10, 17, 5)
+    assert values[1] is None
+    fields = dict(zip(entry.quantities, values, strict=True))
+    assert fields["cover_open_before_energy_import_total"] == pytest.approx(12345.67)
+    assert fields["cover_open_after_energy_import_total"] == pytest.approx(12400.01)
+    assert entry.encode(values) == start + end + energies
+    # a never-opened meter's record: all zero, no times
+    assert entry.decode(bytes(60))[:2] == (None, None)
+    # outside an event record an all-zero time is still refused (no silent None)
+    with pytest.raises(d.FrameError):
+        d.item("05060001").decode(bytes(5))
