@@ -25,6 +25,12 @@ def is_dlt698(frame: LineFrame) -> TypeGuard[dlt698.Frame]:
     return isinstance(frame, dlt698.Frame)
 
 
+def _ends(chunk: bytes, frame: bytes) -> bool:
+    """Whether ``frame`` ends exactly where ``chunk`` ends (the chunk may hold only its
+    tail, or more before it)."""
+    return chunk.endswith(frame) or frame.endswith(chunk)
+
+
 class LineDecoder:
     """Both families' streaming decoders over one byte stream (same ``accept`` filter)."""
 
@@ -36,8 +42,17 @@ class LineDecoder:
         """Every frame completed by ``chunk``, 645 ones first (one request is on the line
         at a time, so the order within a chunk does not arise on a working bus)."""
         out: list[LineFrame] = []
-        out.extend(self.dlt645.feed(chunk))
-        out.extend(self.dlt698.feed(chunk))
+        f645 = self.dlt645.feed(chunk)
+        f698 = self.dlt698.feed(chunk)
+        # a frame of one family that ends the bytes so far: whatever the other decoder still
+        # holds began inside it (a 68 within it), so it is no frame of the other family
+        # (one frame is on the line at a time); dropping it keeps ``pending`` honest
+        if f645 and _ends(bytes(chunk), dlt645.encode_frame(f645[-1])):
+            self.dlt698.flush()
+        if f698 and _ends(bytes(chunk), dlt698.encode_frame(f698[-1])):
+            self.dlt645.flush()
+        out.extend(f645)
+        out.extend(f698)
         return out
 
     @property

@@ -337,9 +337,12 @@ class Dlt698Responder:
 
     # ------------------------------------------------------------------ ground truth
 
-    def freeze_days_answered(self, meter: SimMeter, frame: d.Frame, now: datetime) -> list[date]:
-        """The data dates a clean reply to ``frame`` (a daily-freeze record read with the
-        forward energy column) delivered: what a test's ground truth counts."""
+    def freeze_answered(
+        self, meter: SimMeter, frame: d.Frame, now: datetime
+    ) -> list[tuple[date, float]]:
+        """(data date, forward active total) of each daily freeze a clean reply to
+        ``frame`` (a record read of 5004 with the forward energy column) delivered: what a
+        test's ground truth counts. None for an ESAM meter asked in the clear (it refused)."""
         try:
             req = d.parse_request(frame)
         except d.Dlt698Error:
@@ -354,8 +357,18 @@ class Dlt698Responder:
             return []
         if meter.spec.esam and req.security != "plain":
             return []
-        chosen = select(self.daily_times(meter, now), rec.rsd)[-MAX_ROWS:]
-        return [(shown - timedelta(minutes=1)).date() for _, shown in chosen]
+        out = []
+        for _, shown in select(self.daily_times(meter, now), rec.rsd)[-MAX_ROWS:]:
+            true_instant = shown.replace(tzinfo=meter.tz) - timedelta(
+                seconds=meter.clock_error_s(now)
+            )
+            energy = meter.registers_at(true_instant)["energy_import_total"]
+            out.append(((shown - timedelta(minutes=1)).date(), energy))
+        return out
+
+    def freeze_days_answered(self, meter: SimMeter, frame: d.Frame, now: datetime) -> list[date]:
+        """The data dates of :meth:`freeze_answered`."""
+        return [day for day, _ in self.freeze_answered(meter, frame, now)]
 
 
 def select(candidates: list[tuple[int, datetime]], rsd: d.Rsd) -> list[tuple[int, datetime]]:

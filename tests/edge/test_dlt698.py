@@ -7,6 +7,7 @@ registers, freezes and clock (the simulator's ground truth), never with constant
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -349,3 +350,44 @@ def test_a_freeze_job_and_a_backfill_of_an_esam_meter(sim: Simulation, tmp_path:
     assert o1.quality == frozenset()
     assert Quality.UNVERIFIED in o2.quality
     assert all(Quality.UNVERIFIED in r.quality for r in got if r.meter == "O2")
+
+
+@pytest.fixture
+def running_mixed(tmp_path: Path) -> Iterator[Any]:
+    from simulators.harness import running_fleet
+
+    clock = VirtualClock(NOW, 0.0)
+    with running_fleet(fleet_from_dict(mixed_fleet()), clock=clock, fast=True) as run:
+        yield run
+
+
+def test_the_field_tools_over_a_tcp_line(running_mixed: Any, tmp_path: Path) -> None:
+    """`discover --protocol dlt698` and `read --protocol dlt698` against the simulated line
+    (a TCP serial server)."""
+    from tests.edge.test_cli import edge
+
+    url = running_mixed.urls["b1"]
+    out = edge("discover", "--port", url, "--timeout-ms", "300", "--protocol", "dlt698")
+    assert out.returncode == 0, out.stderr
+    assert "# 3 DL/T 698.45 meters" in out.stdout
+    assert 'address = "000000006982"\nprotocol = "dlt698"' in out.stdout
+    out = edge(
+        "read",
+        "--port",
+        url,
+        "--protocol",
+        "dlt698",
+        "--address",
+        "000000006982",
+        "--timeout-ms",
+        "500",
+        "energy_import_total",
+        "20000200",
+        "30110200",
+    )
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    truth = running_mixed.sim.meter("O2").registers_at(NOW)
+    assert lines[0]["item"] == "00100201" and lines[0]["values"] == [truth["energy_import_total"]]
+    assert lines[1]["values"] == [truth["voltage_a"], truth["voltage_b"], truth["voltage_c"]]
+    assert lines[1]["unit"] == "V"
+    assert "error" in lines[2] and out.returncode == 1  # a record table is not a GET-Normal
