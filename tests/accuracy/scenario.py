@@ -858,8 +858,8 @@ def _check_oop(
         out.problems.append("no DL/T 698.45 interval reading was stored")
     flagged = dict(
         conn.execute(
-            "SELECT meter_id, bool_and('unverified' = ANY(quality)) FROM readings "
-            "WHERE kind = 'freeze' AND meter_id = ANY(%s) GROUP BY 1",
+            "SELECT meter_id, bool_and('unverified' = ANY(quality)) FROM daily_freeze "
+            "WHERE meter_id = ANY(%s) GROUP BY 1",
             (sorted(oop),),
         ).fetchall()
     )
@@ -869,8 +869,7 @@ def _check_oop(
         elif flagged[meter] != (meter == ESAM_METER):
             out.problems.append(f"{meter}: freezes flagged unverified = {flagged[meter]}")
     if conn.execute(
-        "SELECT count(*) FROM readings WHERE meter_id = %s AND kind = 'freeze' "
-        "AND NOT 'unverified' = ANY(quality)",
+        "SELECT count(*) FROM daily_freeze WHERE meter_id = %s AND NOT 'unverified' = ANY(quality)",
         (ESAM_METER,),
     ).fetchone() != (0,):
         out.problems.append(f"{ESAM_METER}: a freeze read through its ESAM not flagged")

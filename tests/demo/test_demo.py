@@ -35,12 +35,12 @@ def test_meterlink_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
     assert out.returncode == 0, text[-3000:]
     assert "server up on http://127.0.0.1:" in text
     assert "embedded PostgreSQL + embedded MQTT broker" in text
-    assert "41 simulated meters" in text
+    assert "48 simulated meters" in text
     assert "sign in as admin" in text
     assert "stopped; nothing left running." in text
     # history arrived: the summary table has freeze days for every area
     rows = [line for line in text.splitlines() if "TA-00" in line]
-    assert len(rows) == 3
+    assert len(rows) == 4  # TA-004: the DL/T 698.45 district
     for row in rows:
         cells = [c.strip() for c in row.replace("│", "|").split("|") if c.strip()]
         assert int(cells[2]) > 0, row  # freeze days loaded

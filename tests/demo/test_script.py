@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from protocols.vocabulary import REREADABLE_PROTOCOLS
 from simulators.demo import script
 from simulators.demo.api import path
 from simulators.fleet import Fleet, load_fleet
@@ -51,7 +52,7 @@ def test_the_archive_is_written_through_the_archive_api() -> None:
         "/api/gateways/gw-03",
     }
     meters = {url: body for _, url, body in api.calls if url.startswith("/api/meters/")}
-    assert len(meters) == len(fleet.meters) == 41
+    assert len(meters) == len(fleet.meters) == 48  # 7 of them DL/T 698.45 (TA-004)
     master = fleet.areas[0].master
     body = meters[path("meters", master)]
     assert body["is_area_master"] is True and body["installed_on"] == "2025-01-01"
@@ -65,8 +66,10 @@ def test_history_is_one_backfill_command_per_concentrator_and_day() -> None:
     api = RecordingApi()
     days = [date(2026, 10, 30), date(2026, 10, 31)]
     wanted, ids = script.request_history(api, fleet, days)
-    dlt2007 = [m for m, _ in fleet.meters if m.protocol == "dlt645-2007"]
-    assert wanted == 2 * len(dlt2007)
+    # the meters that keep a freeze history: DL/T 645-2007 and 698.45
+    rereadable = [m for m, _ in fleet.meters if m.protocol in REREADABLE_PROTOCOLS]
+    assert {m.protocol for m in rereadable} == {"dlt645-2007", "dlt698"}
+    assert wanted == 2 * len(rereadable)
     assert len(ids) == len(api.calls) == 2 * 3
     method, url, body = api.calls[0]
     assert (method, url, body["name"]) == ("POST", "/api/gateways/gw-01/commands", "backfill")

@@ -22,9 +22,9 @@ D = date(2026, 11, 10)
 TZ = "Asia/Shanghai"
 
 
-def freeze_row(meter: str, day: date, value: float) -> tuple[Any, ...]:
+def freeze_row(meter: str, day: date, value: float, flags: tuple[str, ...] = ()) -> tuple[Any, ...]:
     ts = datetime(day.year, day.month, day.day, 16, 0, tzinfo=UTC)  # local midnight after
-    return (meter, "energy_import_total", ts, value, "freeze", "scheduled", ())
+    return (meter, "energy_import_total", ts, value, "freeze", "scheduled", flags)
 
 
 def test_the_rereadable_protocols_are_one_table() -> None:
@@ -44,8 +44,12 @@ def test_a_missed_698_day_is_counted_and_asked_again(migrated: str) -> None:
     )
     with psycopg.connect(migrated) as conn:
         b = Batch()
-        b.add_rows("gw-698", "seed", [freeze_row("O1", D, 1234.5)])
+        # O1 holds an ESAM: its freeze came as SECURITY plaintext + MAC, not verified
+        b.add_rows("gw-698", "seed", [freeze_row("O1", D, 1234.5, ("unverified",))])
         assert store(conn, b, tz=TZ).quarantined == 0
+        assert conn.execute(
+            "SELECT quality FROM daily_freeze WHERE meter_id = 'O1' AND data_date = %s", (D,)
+        ).fetchone() == (["unverified"],)  # the archive keeps the flag
         whole = completeness.report(conn, D)
         by_protocol = {r["key"]: (r["read"], r["due"]) for r in whole["protocol"]}
         assert by_protocol["dlt698"] == (1, 2)
