@@ -408,6 +408,17 @@ class Reply:
         return self
 
 
+def refuse_fragment(frame: Frame) -> None:
+    """Link-layer fragments (FRAG bit set) are not reassembled by this codec: say so
+    instead of decoding a fragment header as an APDU. Ask for smaller answers instead
+    (fewer OADs or rows per request, or GET-Next blocks, which are application-level)."""
+    if frame.fragmented:
+        raise FrameError(
+            f"link-layer fragment (control {frame.control:02X}, FRAG bit set): fragments are "
+            "not reassembled; read fewer objects or rows per request"
+        )
+
+
 def unwrap(apdu: Apdu) -> tuple[Apdu, str | None, bytes | None]:
     """(service APDU, security, MAC) of an APDU that may be SECURITY-wrapped."""
     if isinstance(apdu, (SecurityRequest, SecurityResponse)):
@@ -431,6 +442,7 @@ def parse_reply(frame: Frame | bytes, *, expect: bytes | None = None) -> Reply:
         raise FrameError(
             f"frame with control {frame.control:02X} was sent by a client, not a server"
         )
+    refuse_fragment(frame)
     apdu = decode_apdu(frame.apdu, apdu_offset(frame))
     inner, security, mac = unwrap(apdu)
     if security == "cipher" and isinstance(apdu, SecurityResponse) and apdu.kind == 2:

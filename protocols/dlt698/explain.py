@@ -25,6 +25,7 @@ unit null); a record service gives one item per record object whose values are i
 frame shows its inner APDU's items, a ciphertext one none; PROXY TransCommand shows the
 port OAD with the forwarded frame as hex.
 
+Link-layer fragments (FRAG bit set) are not reassembled: such a frame prints an error.
 A frame with a wrong HCS or FCS is still decoded and shown with ``hcs_ok``/``fcs_ok``
 false; it makes the exit status 1, like a frame that cannot be decoded at all, which
 prints ``{"error": "<what and where>"}``.
@@ -59,7 +60,7 @@ from .apdu import (
 )
 from .axdr import Data, format_oad
 from .catalogue import name_of, row_values, unit_of, values_of
-from .client import unwrap
+from .client import refuse_fragment, unwrap
 from .errors import FrameError, dar_name
 from .frame import apdu_offset, inspect_frame
 
@@ -178,6 +179,7 @@ def explain(text: str) -> dict[str, Any]:
         return {"error": str(exc)}
     frame = info.frame
     try:
+        refuse_fragment(frame)
         outer = decode_apdu(frame.apdu, apdu_offset(frame) + info.preamble)
         inner, security, _ = unwrap(outer)
     except FrameError as exc:

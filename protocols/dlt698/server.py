@@ -39,7 +39,7 @@ from .apdu import (
     encode_apdu,
 )
 from .axdr import Csd, Data, parse_oad
-from .client import unwrap
+from .client import refuse_fragment, unwrap
 from .control import SERVER_LINK_REQUEST, SERVER_REPORT, SERVER_RESPONSE
 from .errors import FrameError
 from .frame import Frame, apdu_offset, build_frame, decode_frame
@@ -87,6 +87,7 @@ def parse_request(frame: Frame | bytes) -> Request:
         raise FrameError(
             f"frame with control {frame.control:02X} was sent by a server, not a client"
         )
+    refuse_fragment(frame)
     apdu = decode_apdu(frame.apdu, apdu_offset(frame))
     inner, security, _ = unwrap(apdu)
     rn = apdu.verify.rn if isinstance(apdu, SecurityRequest) else None

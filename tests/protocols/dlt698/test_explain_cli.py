@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from protocols import dlt698 as d
 from protocols.dlt698.explain import explain
 
@@ -137,3 +139,11 @@ def test_usage_without_explain() -> None:
         [sys.executable, "-m", "protocols.dlt698"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+def test_link_layer_fragments_are_refused_not_misread() -> None:
+    fragment = d.build_frame(0xE3, "000000000001", 0, bytes.fromhex("00 00 85 01 00 00 10 02"))
+    shown = explain(fragment.hex())
+    assert list(shown) == ["error"] and "fragment" in shown["error"]
+    with pytest.raises(d.FrameError, match="not reassembled"):
+        d.parse_reply(fragment)
