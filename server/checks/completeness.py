@@ -142,7 +142,9 @@ def failed_meters(
       WHERE NOT EXISTS (SELECT 1 FROM daily_freeze f WHERE f.meter_id = m.id
                         AND f.data_date = %(d)s AND f.quantity = 'energy_import_total')
         AND (%(area)s::text IS NULL OR m.area_id = %(area)s)
-        AND (%(gw)s::text IS NULL OR m.gateway_id = %(gw)s)),
+        AND (%(gw)s::text IS NULL OR m.gateway_id = %(gw)s)
+      -- the page first: the reasons are looked up for its meters only
+      ORDER BY m.area_id, m.id LIMIT %(limit)s OFFSET %(offset)s),
     judged AS (
       SELECT m.id AS meter_id, m.area_id, m.gateway_id, m.protocol, m.customer_class,
              NOT gw.offline AS gateway_online,
@@ -204,7 +206,7 @@ def failed_meters(
     SELECT *, CASE WHEN protocol = ANY(%(rereadable)s::text[]) THEN cause
                    ELSE 'not_rereadable' END AS reason,
            protocol = ANY(%(rereadable)s::text[]) AS rereadable
-    FROM judged ORDER BY area_id, meter_id LIMIT %(limit)s OFFSET %(offset)s
+    FROM judged ORDER BY area_id, meter_id
     """
     params = {
         "d": day,

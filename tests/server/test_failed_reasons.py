@@ -143,6 +143,9 @@ def test_reasons_are_those_of_the_day(migrated: str) -> None:
         }
         assert gone["M1"]["gateway_online"] is False
         assert gone["O97"]["cause"] == "meter_not_answering"  # dead when last heard of
+        # a page of the list is that part of the whole list, reasons included
+        page = completeness.failed_meters(conn, D, tz=TZ, limit=2, offset=1)
+        assert page == sorted(day_d.values(), key=lambda r: r["meter_id"])[1:3]
         # every code is one of the documented ones
         codes = {r["reason"] for r in [*day_d.values(), *later.values(), *gone.values()]}
         assert codes <= set(completeness.REASONS)
