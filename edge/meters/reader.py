@@ -25,6 +25,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from protocols.model import Quality
+from protocols.vocabulary import REREADABLE_PROTOCOLS, MeterProtocol
 
 from ..config import BusConfig, MeterConfig
 from ..transports import LineStats, SerialTransport, Transport
@@ -63,7 +64,8 @@ class MeterReader(Protocol):
         ...
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
-        """Whether the meter keeps its own daily-freeze history (a DL/T 645-2007 meter); the
+        """Whether the meter keeps its own daily-freeze history (its protocol is one of
+        :data:`~protocols.vocabulary.REREADABLE_PROTOCOLS`: DL/T 645-2007, 698.45); the
         others get a terminal-side freeze from the gateway (:mod:`edge.bus`)."""
         ...
 
@@ -162,9 +164,15 @@ class Dlt645Reader:
         return self.driver.freeze(meter, data_date, today)
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
+        return self.protocol_of(meter) in REREADABLE_PROTOCOLS
+
+    def protocol_of(self, meter: MeterConfig) -> MeterProtocol:
+        """The archive's name of the protocol ``meter`` speaks (probed for ``auto``)."""
         if self.family(meter) == "dlt698":
-            return True  # daily (5004) and minute (5002) freeze tables
-        return self.driver.version(meter) == "2007"
+            return MeterProtocol.DLT698  # daily (5004) and minute (5002) freeze tables
+        if self.driver.version(meter) == "2007":
+            return MeterProtocol.DLT645_2007
+        return MeterProtocol.DLT645_1997
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         if self.family(meter) == "dlt698":
@@ -218,7 +226,7 @@ class ModbusReader:
         raise ReadError(meter.id, FailureKind.UNSUPPORTED, "Modbus meters keep no freeze history")
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
-        return False
+        return MeterProtocol.MODBUS in REREADABLE_PROTOCOLS  # no: no freeze history
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return None
