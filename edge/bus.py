@@ -48,7 +48,7 @@ from .config import BusConfig, MeterConfig
 from .jobs import Job, JobKind, JobResult, ReadFailure
 from .meters.dlt645_driver import EVENT_RECORDS
 from .meters.errors import FailureKind, ReadError
-from .meters.reader import MeterReader, build_reader
+from .meters.reader import MeterReader, build_reader, flags_of
 from .metrics import EdgeMetrics
 from .transports import TransportError
 
@@ -295,7 +295,9 @@ class BusWorker:
             today = self.clock.now().astimezone(self.tz).date()
             values = self.reader.freeze(meter, job.data_date, today)
             ts = freeze_instant(job.data_date, self.tz)
-            return self._readings(meter, values, ts, ReadingKind.FREEZE, job.source), None
+            return self._readings(
+                meter, values, ts, ReadingKind.FREEZE, job.source, flags_of(values)
+            ), None
         if job.kind is JobKind.CLOCK:
             shown = self.reader.meter_clock(meter)
             if shown is None:
@@ -307,7 +309,7 @@ class BusWorker:
             ), offset
         values = self.reader.read(meter, job.quantities)
         late = job.on_time_until is not None and self.clock.now() > job.on_time_until
-        quality = frozenset({Quality.LATE}) if late else frozenset()
+        quality = (frozenset({Quality.LATE}) if late else frozenset()) | flags_of(values)
         out = self._readings(meter, values, job.slot, job.reading_kind, job.source, quality)
         if job.reading_kind is ReadingKind.EVENT:
             out = [self._dated_event(meter, r) for r in out]

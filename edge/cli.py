@@ -2,9 +2,9 @@
 
 meterlink-edge run CONFIG
 meterlink-edge check-config CONFIG          validate; each bus's wire budget; the outbox path
-meterlink-edge discover --port URL [--baud 2400] [--parity E] [--protocol 2007|1997|both]
+meterlink-edge discover --port URL [--baud 2400] [--parity E] [--protocol 2007|1997|dlt698|both|all]
 meterlink-edge discover --port URL --modbus [--units 1-247]
-meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto] ITEM ...
+meterlink-edge read --port URL --address ADDR [--protocol 2007|1997|auto|dlt698] ITEM ...
 meterlink-edge read --port URL --protocol modbus --profile NAME --unit N QUANTITY ...
 meterlink-edge example                      print a commented configuration
 """
@@ -22,14 +22,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from protocols import dlt645 as d
+from protocols import dlt698
 from protocols.modbus import PROFILES
 from protocols.model import QUANTITY_BY_NAME
 
 from .agent import run
 from .clock import ScaledClock
 from .config import BusConfig, ConfigError, MeterConfig, load_config
-from .discover import discover_dlt645, discover_modbus, modbus_snippet, snippet
+from .discover import Family, discover_dlt645, discover_modbus, modbus_snippet, snippet
 from .meters.dlt645_driver import Dlt645Driver
+from .meters.dlt698_driver import Dlt698Driver
 from .meters.errors import ReadError
 from .meters.modbus_driver import ModbusDriver
 from .outbox import outbox_path_problem
@@ -102,9 +104,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"# {len(units)} Modbus meters on {args.port}: unit ids {units}")
         print(modbus_snippet(units, PROFILES))
         return 0
-    versions: tuple[d.Version, ...] = (
-        ("2007", "1997") if args.protocol == "both" else (args.protocol,)
-    )
+    searches: dict[str, tuple[Family, ...]] = {
+        "both": ("2007", "1997"),
+        "all": ("2007", "1997", "698"),
+        "dlt698": ("698",),
+        "2007": ("2007",),
+        "1997": ("1997",),
+    }
+    versions = searches[args.protocol]
     transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
     found: dict[str, list[str]] = {}
     try:
@@ -118,10 +125,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     for name, addresses in found.items():
-        print(f"# {len(addresses)} DL/T 645-{name} meters on {args.port}")
+        title = "DL/T 698.45" if name == "698" else f"DL/T 645-{name}"
+        print(f"# {len(addresses)} {title} meters on {args.port}")
     for name, addresses in found.items():
         if addresses:
-            print(snippet(addresses, protocol=name))
+            print(snippet(addresses, protocol="dlt698" if name == "698" else name))
     return 0
 
 
@@ -160,11 +168,46 @@ def cmd_read_modbus(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_read_698(args: argparse.Namespace) -> int:
+    """Quantity names or OADs (8 hex digits) from one DL/T 698.45 meter, one JSON line each."""
+    meter = MeterConfig("cli", args.address, "dlt698")
+    transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
+    drv = Dlt698Driver(transport, timeout_s=args.timeout_ms / 1000, tz=ZoneInfo(args.timezone))
+    status = 0
+    try:
+        for name in args.items:
+            try:
+                oad = dlt698.oad_of_quantity(name) if name in QUANTITY_BY_NAME else name
+                reply = drv.ask(meter, dlt698.build_get(meter.address, oad)).raise_for_error()
+                code = dlt698.parse_oad(oad)
+                values = reply.values(code)
+                print(
+                    json.dumps(
+                        {
+                            "item": dlt698.format_oad(code),
+                            "name": dlt698.name_of(code),
+                            "values": values,
+                            "unit": dlt698.unit_of(code),
+                        },
+                        ensure_ascii=False,
+                        default=str,
+                    )
+                )
+            except (ReadError, dlt698.Dlt698Error) as exc:
+                print(json.dumps({"item": name, "error": str(exc)}, ensure_ascii=False))
+                status = 1
+    finally:
+        transport.close()
+    return status
+
+
 def cmd_read(args: argparse.Namespace) -> int:
     if args.protocol == "modbus":
         return cmd_read_modbus(args)
     if args.address is None:
-        raise SystemExit("error: --address is required for a DL/T 645 meter")
+        raise SystemExit("error: --address is required for a DL/T 645 or 698.45 meter")
+    if args.protocol == "dlt698":
+        return cmd_read_698(args)
     meter = MeterConfig("cli", args.address, args.protocol)
     transport = SerialTransport(args.port, baud=args.baud, parity=args.parity)
     drv = Dlt645Driver(transport, timeout_s=args.timeout_ms / 1000, tz=ZoneInfo(args.timezone))
@@ -242,12 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--protocol",
                 default="both",
-                choices=["2007", "1997", "both"],
-                help="DL/T 645 versions to search for (each is a search of its own)",
+                choices=["2007", "1997", "dlt698", "both", "all"],
+                help="protocols to search for (each is a search of its own): both = DL/T "
+                "645-2007 and -1997, all = those and DL/T 698.45",
             )
         else:
-            p.add_argument("--address", help="12-digit meter address (DL/T 645)")
-            p.add_argument("--protocol", default="auto", choices=["2007", "1997", "auto", "modbus"])
+            p.add_argument("--address", help="12-digit meter address (DL/T 645 / 698.45)")
+            p.add_argument(
+                "--protocol", default="auto", choices=["2007", "1997", "auto", "modbus", "dlt698"]
+            )
             p.add_argument("--profile", help="Modbus meter model: " + ", ".join(sorted(PROFILES)))
             p.add_argument("--unit", type=int, default=1, help="Modbus unit id")
             p.add_argument("--timezone", default="Asia/Shanghai")

@@ -29,7 +29,9 @@ from protocols.modbus import PROFILES
 from protocols.model import DEFAULT_METER_TIMEZONE, QUANTITY_BY_NAME
 from protocols.wire import ID_RULE, WireError, check_gateway_id, is_id
 
-PROTOCOLS = ("2007", "1997", "auto", "modbus")
+PROTOCOLS = ("2007", "1997", "auto", "modbus", "dlt698")
+#: The protocols of a serial DL/T line (a 698.45 meter may share a bus with 645 meters).
+DLT_PROTOCOLS = ("2007", "1997", "auto", "dlt698")
 PARITIES = ("N", "E", "O")
 PLAN_KINDS = ("interval", "daily_freeze", "clock_check", "events")
 BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
@@ -115,6 +117,10 @@ class MeterConfig:
     protocol: str = setting("auto", choices=PROTOCOLS)
     profile: str | None = None
     unit: int = setting(1, lo=1, hi=247)
+    # DL/T 698.45 only: the meter holds an ESAM and answers frozen data only through
+    # SECURITY (plaintext + RN asked, plaintext + MAC answered; such readings are flagged
+    # ``unverified``)
+    esam: bool = setting(False)
 
 
 @dataclass(frozen=True)
@@ -390,7 +396,7 @@ def _bus(b: Table, i: int) -> BusConfig:
         seen[key(mc)] = mc.id
     kinds = {mc.protocol == "modbus" for mc in meters}
     if len(kinds) > 1:
-        raise ConfigError(f"bus[{i}]: Modbus and DL/T 645 meters cannot share one bus")
+        raise ConfigError(f"bus[{i}]: Modbus and DL/T 645 / 698.45 meters cannot share one bus")
     if port.startswith("modbus-tcp://") and kinds != {True}:
         raise ConfigError(f"bus[{i}].port: modbus-tcp:// carries only Modbus meters")
     return BusConfig(meters=tuple(meters), **spec)
@@ -418,8 +424,14 @@ def _meter(m: Table) -> MeterConfig:
     elif profile is not None:
         raise ConfigError(f"{m.path}.profile: only Modbus meters have a profile")
     unit = m.setting(MeterConfig, "unit")
+    esam = m.setting(MeterConfig, "esam")
+    if esam and protocol != "dlt698":
+        raise ConfigError(
+            f'{m.path}.esam: only DL/T 698.45 meters (protocol = "dlt698") are read '
+            f"through an ESAM, this meter is {protocol!r}"
+        )
     m.done()
-    return MeterConfig(mid, address, protocol, profile, unit)
+    return MeterConfig(mid, address, protocol, profile, unit, esam)
 
 
 def _plan(p: Table) -> PlanConfig:

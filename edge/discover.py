@@ -12,6 +12,10 @@ addresses, and now and then the checksum matches too (000000360528, 000000998735
 000000888628 make a "000000270435" that no meter has). An unconfirmed candidate, or one
 whose address does not fit the probe's pattern, is treated as a collision: the search
 goes deeper there, so the real meters behind the phantom are still found.
+DL/T 698.45: the same search with GET-Request-Normal of the communication address
+(40010200) to a wildcard server address (address type 1, ``A`` nibbles), confirmed by the
+same read addressed to the candidate alone (:func:`discover_dlt698`). A 645 meter does not
+understand a 698.45 frame (nor the reverse), so a mixed line is searched once per family.
 Modbus: scan unit ids.
 """
 
@@ -20,8 +24,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 from protocols import dlt645 as d
+from protocols import dlt698
 from protocols.dlt645.address import address_matches
 
 from .transports import Transport
@@ -33,14 +39,23 @@ log = logging.getLogger(__name__)
 #: address item) the meter number C032. Any reply, an error reply included, names its
 #: sender in the frame's address field, which is all the search needs.
 PROBE_DI: dict[d.Version, str] = {"2007": "04000401", "1997": "C032"}
+#: What the 698.45 search asks: the communication address.
+PROBE_OAD_698 = "40010200"
+#: A search's protocol: a DL/T 645 version, or "698" for DL/T 698.45.
+Family = Literal["2007", "1997", "698"]
 
 
 def _probe(
-    transport: Transport, pattern: str, timeout_s: float, version: d.Version = "2007"
+    transport: Transport, pattern: str, timeout_s: float, version: Family = "2007"
 ) -> tuple[str, str | None]:
     """("none" | "one" | "many", address)."""
-    decoder = d.StreamDecoder(accept="replies")
-    transport.write(d.build_read(pattern, PROBE_DI[version], version))
+    decoder: d.StreamDecoder | dlt698.StreamDecoder
+    if version == "698":
+        decoder = dlt698.StreamDecoder(accept="replies")
+        transport.write(dlt698.build_get(pattern, PROBE_OAD_698))
+    else:
+        decoder = d.StreamDecoder(accept="replies")
+        transport.write(d.build_read(pattern, PROBE_DI[version], version))
     transport.stats.transactions += 1
     heard = 0
     deadline = time.monotonic() + timeout_s
@@ -52,7 +67,10 @@ def _probe(
             quiet_until = time.monotonic() + 0.15  # a collision may trail on
             frames = decoder.feed(chunk)
             if frames:
-                return "one", frames[0].address
+                first = frames[0]
+                if isinstance(first, dlt698.Frame):
+                    return "one", first.server.address
+                return "one", first.address
         elif quiet_until is not None and time.monotonic() > quiet_until:
             break
     decoder.flush()
@@ -65,7 +83,7 @@ def _probe(
 
 
 def _confirmed(
-    transport: Transport, pattern: str, address: str, timeout_s: float, version: d.Version
+    transport: Transport, pattern: str, address: str, timeout_s: float, version: Family
 ) -> bool:
     """Does ``address`` (heard for ``pattern``) answer a read addressed to it alone?"""
     try:
@@ -80,12 +98,26 @@ def _confirmed(
     return outcome == "one" and heard == address
 
 
+def discover_dlt698(
+    transport: Transport,
+    *,
+    timeout_s: float = 1.0,
+    progress: Callable[[str], None] | None = None,
+    max_probes: int = 20_000,
+) -> list[str]:
+    """Every DL/T 698.45 meter answering a wildcard read of 40010200 on the line, each
+    confirmed by a read addressed to it alone; sorted."""
+    return discover_dlt645(
+        transport, timeout_s=timeout_s, progress=progress, version="698", max_probes=max_probes
+    )
+
+
 def discover_dlt645(
     transport: Transport,
     *,
     timeout_s: float = 1.0,
     progress: Callable[[str], None] | None = None,
-    version: d.Version = "2007",
+    version: Family = "2007",
     max_probes: int = 20_000,
 ) -> list[str]:
     """Every address answering ``version``'s read on the line, sorted. A meter of the
@@ -123,8 +155,11 @@ def discover_dlt645(
             stack.extend(str(digit) + suffix for digit in range(9, -1, -1))
     if stack or probes >= max_probes:
         log.warning("discovery: stopped after %d probes; the search is incomplete", probes)
-    log.info("discovery: %d %s meters in %d probes", len(found), version, probes)
+    log.info("discovery: %d %s meters in %d probes", len(found), _NAMES[version], probes)
     return sorted(found)
+
+
+_NAMES: dict[Family, str] = {"2007": "DL/T 645-2007", "1997": "DL/T 645-1997", "698": "DL/T 698.45"}
 
 
 def discover_modbus(

@@ -24,7 +24,7 @@ from protocols.wire import BackfillItem, BusHealth, MeterHealth
 from .bus import BusWorker, Sink
 from .clock import Clock, ManualClock, SystemClock
 from .config import EdgeConfig, MeterConfig, PlanConfig
-from .discover import discover_dlt645
+from .discover import discover_dlt645, discover_dlt698
 from .jobs import Job, JobKind, JobResult
 from .meters.reader import Dlt645Reader
 from .metrics import EdgeMetrics
@@ -248,13 +248,17 @@ class EdgeRuntime:
             )
         transport = w.reader.transport
         timeout_s = w.bus.timeout_ms / 1000
-        job = Job(
-            JobKind.CALL,
-            [],
-            self.clock.now(),
-            on_demand=True,
-            call=lambda: {"addresses": discover_dlt645(transport, timeout_s=timeout_s)},
-        )
+        # a line configured with 698.45 (or auto) meters is searched for those too
+        with_698 = any(m.protocol in ("dlt698", "auto") for m in w.bus.meters)
+
+        def search() -> dict[str, object]:
+            found = discover_dlt645(transport, timeout_s=timeout_s)
+            out: dict[str, object] = {"addresses": found}
+            if with_698:
+                out["dlt698"] = discover_dlt698(transport, timeout_s=timeout_s)
+            return out
+
+        job = Job(JobKind.CALL, [], self.clock.now(), on_demand=True, call=search)
         return w.submit(job).result(900).output
 
     def reload_config(self, config: EdgeConfig) -> None:

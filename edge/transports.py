@@ -4,13 +4,15 @@ in-memory line for tests.
 :class:`Transport` is the shape a DL/T 645 reader and discovery need: write bytes, read what
 has arrived, count what happened on the line. :func:`transact` is the one request/reply
 exchange over any transport: it writes a request and collects the reply through a
-:class:`~protocols.dlt645.StreamDecoder`, dropping line noise and the echo of our own request.
+:class:`~protocols.dlt645.StreamDecoder`, dropping line noise and the echo of our own request;
+:func:`transact_698` is the same exchange for a DL/T 698.45 request (its decoder).
 
 - :class:`SerialTransport`: pyserial, one per physical port; only its bus worker uses it, so
   there is never more than one transaction on a line.
 - :class:`MemoryTransport`: a line without a port (as pymodbus's NullModem): every request
-  frame written is handed to an ``answer`` function (in tests, the simulators' bus with its
-  DL/T 645 responder) and its bytes are what the next reads return. No pty, no socket.
+  frame written (DL/T 645 or 698.45: :class:`protocols.line.LineDecoder`) is handed to an
+  ``answer`` function (in tests, the simulators' bus with its responders) and its bytes are
+  what the next reads return. No pty, no socket.
 
 This module does not know what a meter is: codes and addresses are the readers' business.
 """
@@ -21,11 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import serial
 
+from protocols import dlt698
 from protocols.dlt645 import Frame, StreamDecoder
+from protocols.line import LineDecoder, LineFrame
 
 
 class TransportError(OSError):
@@ -67,11 +71,45 @@ def transact(
     A broadcast (``expect_reply=False``) returns None after the write. Frames that are not
     replies (our own echo) and garbage are dropped; bad checksums are counted.
     """
+    frame: Frame | None = _exchange(
+        line,
+        request,
+        timeout_s,
+        expect_reply,
+        StreamDecoder(accept="replies"),
+        frozenset({"bad_checksum"}),
+    )
+    return frame
+
+
+def transact_698(
+    line: Transport, request: bytes, timeout_s: float, *, expect_reply: bool = True
+) -> dlt698.Frame | None:
+    """:func:`transact` for a DL/T 698.45 request: the reply through its own decoder (a
+    bad HCS or FCS counts as a checksum error)."""
+    frame: dlt698.Frame | None = _exchange(
+        line,
+        request,
+        timeout_s,
+        expect_reply,
+        dlt698.StreamDecoder(accept="replies"),
+        frozenset({"bad_hcs", "bad_fcs"}),
+    )
+    return frame
+
+
+def _exchange(
+    line: Transport,
+    request: bytes,
+    timeout_s: float,
+    expect_reply: bool,
+    decoder: Any,
+    checksum_reasons: frozenset[str],
+) -> Any:
     line.stats.transactions += 1
     line.write(request)
     if not expect_reply:
         return None
-    decoder = StreamDecoder(accept="replies")
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -85,7 +123,7 @@ def transact(
         raise ReadTimeout(f"no reply within {timeout_s:.2f} s")
     finally:
         for discard in decoder.take_discards():
-            if discard.reason == "bad_checksum":
+            if discard.reason in checksum_reasons:
                 line.stats.checksum_errors += 1
 
 
@@ -155,9 +193,10 @@ class SerialTransport:
         return transact(self, request, timeout_s, expect_reply=expect_reply)
 
 
-#: A line's answer to one request frame: the bytes the meters put on the wire (b"" for
-#: silence). ``simulators.bus.Bus.handle`` gives one: ``lambda f: bus.handle(f).data``.
-Answer = Callable[[Frame], bytes]
+#: A line's answer to one request frame (DL/T 645 or 698.45): the bytes the meters put on
+#: the wire (b"" for silence). ``simulators.bus.Bus.handle`` gives one:
+#: ``lambda f: bus.handle(f).data``.
+Answer = Callable[[LineFrame], bytes]
 
 
 class MemoryTransport:
@@ -171,9 +210,9 @@ class MemoryTransport:
     def __init__(self, answer: Answer, *, echo: bool = False, poll_s: float = 0.001) -> None:
         self.answer, self.echo, self.poll_s = answer, echo, poll_s
         self.stats = LineStats()
-        self.requests: list[Frame] = []  # every request frame written, in order
+        self.requests: list[LineFrame] = []  # every request frame written, in order
         self.closed = False
-        self._decoder = StreamDecoder(accept="requests")
+        self._decoder = LineDecoder(accept="requests")
         self._incoming = bytearray()
         self._lock = threading.Lock()
 

@@ -4,16 +4,23 @@ Per transaction the line carries the request and the reply at ``bits per byte / 
 seconds a byte (11 bits for 8E1), plus the meter's turnaround and our gap between frames.
 DL/T 645-2007 requests are 4 FE + 12 envelope + 4 DI bytes; replies 12 + 4 DI + data (no
 preamble assumed). Modbus RTU requests are 8 bytes; replies 5 + 2 per register.
+DL/T 698.45 exchanges are counted from the frames themselves: the GET-Request-NormalList the
+reader sends (:func:`edge.meters.dlt698_driver.plan_oads`), and the codec's own response to
+it with every element present (the types of the catalogue are fixed-size, so the length
+does not depend on the values); each event counter is one record read of its last event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from protocols import dlt645 as d
+from protocols import dlt698
 from protocols.modbus import get_profile, plan_reads
 
 from .config import BusConfig, ConfigError, EdgeConfig, PlanConfig
+from .meters.dlt698_driver import EVENT_SEQUENCE, EVENT_START, EVENT_TABLES, plan_oads
 
 
 @dataclass(frozen=True)
@@ -47,9 +54,73 @@ def _dlt645_exchange(version: str, entries: list[d.DataItem]) -> tuple[int, int]
     return n, sum(4 + 12 + di_len + 12 + di_len + e.nbytes for e in entries)
 
 
+_SAMPLE_TIME = datetime(2026, 1, 1)
+
+
+def _sample(oad: int) -> dlt698.Data:
+    """A datum of ``oad``'s type and shape as a meter answers it (values do not change the
+    length: the catalogue's types are fixed-size)."""
+    obj = dlt698.object_def(oad)
+    if obj.oi == 0x4000:
+        return dlt698.dts(_SAMPLE_TIME)
+    if obj.oi == 0x4001:
+        return dlt698.octets(bytes(6))
+    if obj.oi == 0x4002:
+        return dlt698.octets(bytes(8))
+
+    def one() -> dlt698.Data:
+        if obj.kind == "demand":
+            return dlt698.structure(dlt698.Data(dlt698.T(obj.type), 0), dlt698.dts(_SAMPLE_TIME))
+        return dlt698.Data(dlt698.T(obj.type), 0)
+
+    if obj.kind in ("array", "demand") and not oad & 0xFF:
+        return dlt698.array(*(one() for _ in obj.quantities))
+    return one()
+
+
+def dlt698_exchanges(
+    address: str, quantities: tuple[str, ...] | list[str]
+) -> list[tuple[int, int]]:
+    """(request bytes, reply bytes) of each exchange the 698.45 reader makes to read
+    ``quantities`` from the meter at ``address``."""
+    oads, other = plan_oads(list(quantities))
+    out = []
+    if oads:
+        wire = (
+            dlt698.build_get(address, oads[0])
+            if len(oads) == 1
+            else dlt698.build_get_list(address, oads)
+        )
+        req = dlt698.parse_request(wire)
+        reply = dlt698.build_get_response(
+            req, [dlt698.ResultNormal(o, _sample(o)) for o in oads], own_address=address
+        )
+        out.append((len(wire), len(reply)))
+    for q in other:
+        if q not in EVENT_TABLES:
+            continue
+        columns = [dlt698.format_oad(EVENT_SEQUENCE), dlt698.format_oad(EVENT_START)]
+        wire = dlt698.build_get_record(address, EVENT_TABLES[q], dlt698.Rsd.last(1), columns)
+        req = dlt698.parse_request(wire)
+        reply = dlt698.build_get_record_response(
+            req,
+            EVENT_TABLES[q],
+            [EVENT_SEQUENCE, EVENT_START],
+            [[dlt698.dlu(0), dlt698.dts(_SAMPLE_TIME)]],
+            own_address=address,
+        )
+        out.append((len(wire), len(reply)))
+    return out
+
+
 def budget(bus: BusConfig, plan: PlanConfig) -> Budget:
     transactions = line_bytes = 0
     for m in bus.meters:
+        if m.protocol == "dlt698":
+            exchanges = dlt698_exchanges(m.address, plan.quantities)
+            transactions += len(exchanges)
+            line_bytes += sum(a + b for a, b in exchanges)
+            continue
         if m.protocol == "modbus":
             assert m.profile is not None
             reads = plan_reads(

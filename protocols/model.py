@@ -57,6 +57,9 @@ class Quality(StrEnum):
     LATE = "late"  # read after its slot's window (the edge's: bus cycle + 60 s, <= slot end)
     CLOCK_SUSPECT = "clock_suspect"  # the meter's clock was off past the threshold
     DEGRADED = "degraded"  # read item by item after a block read was refused
+    # answered through SECURITY plaintext with a MAC (a DL/T 698.45 meter with an ESAM):
+    # only the utility's security module can check the MAC, so the value is not verified
+    UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True)

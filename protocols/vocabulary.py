@@ -24,16 +24,18 @@ class MeterProtocol(StrEnum):
     DLT645_2007 = "dlt645-2007"
     DLT645_1997 = "dlt645-1997"
     MODBUS = "modbus"
+    DLT698 = "dlt698"  # DL/T 698.45 (面向对象的用电信息数据交换协议)
 
 
 class EdgeProtocol(StrEnum):
     """A meter's protocol as a gateway's configuration names it (``auto``: try DL/T 645-2007,
-    fall back to 1997)."""
+    then DL/T 698.45, then 645-1997; the first that answers is kept)."""
 
     DLT645_2007 = "2007"
     DLT645_1997 = "1997"
     AUTO = "auto"
     MODBUS = "modbus"
+    DLT698 = "dlt698"
 
 
 #: The gateway-configuration word for each archive protocol.
@@ -42,6 +44,7 @@ EDGE_PROTOCOL_OF: Final[Mapping[MeterProtocol, EdgeProtocol]] = MappingProxyType
         MeterProtocol.DLT645_2007: EdgeProtocol.DLT645_2007,
         MeterProtocol.DLT645_1997: EdgeProtocol.DLT645_1997,
         MeterProtocol.MODBUS: EdgeProtocol.MODBUS,
+        MeterProtocol.DLT698: EdgeProtocol.DLT698,
     }
 )
 
@@ -93,3 +96,12 @@ class CustomerClass(StrEnum):
 #: How many daily freezes a DL/T 645 meter keeps (the 0506xxnn history, n = 1..62): the
 #: oldest day a re-read (补抄) can still fetch.
 FREEZE_HISTORY_DAYS: Final[int] = 62
+
+
+#: The meter protocols whose meters keep their own daily-freeze history, so a missed day can
+#: be re-read (补抄) from the meter: DL/T 645-2007 (0506xxnn) and DL/T 698.45 (the daily
+#: freeze 5004). The others (645-1997, Modbus) get a terminal-side freeze from the gateway
+#: and a missed day is lost. The one table the edge, the re-read job and completeness use.
+REREADABLE_PROTOCOLS: Final[frozenset[MeterProtocol]] = frozenset(
+    {MeterProtocol.DLT645_2007, MeterProtocol.DLT698}
+)

@@ -1,9 +1,12 @@
 """One simulated RS-485 line: many meters, one request at a time, the wire's rules.
 
-Rules applied here (the DL/T 645 reference notes and ordinary RS-485 behaviour):
+Rules applied here (the DL/T 645 and 698.45 reference notes and ordinary RS-485 behaviour):
 
-* only meters whose address matches the request answer (``A`` nibbles are wildcards);
-* a broadcast (``999999999999``) is acted on by every meter and answered by none;
+* DL/T 645 and DL/T 698.45 meters share the line: a request frame of either family is
+  offered to the meters whose address it matches (``A`` nibbles are wildcards; the
+  responder decides whether the meter speaks that family, and stays silent if not);
+* a broadcast (645 ``999999999999``, 698.45 address type 3) is acted on by every meter and
+  answered by none;
 * when several meters answer, their replies go out at the same time and collide: the
   line carries the XOR of the frames (longest length), which no decoder accepts;
 * communication faults (dead, intermittent, slow, bad checksum, wrong address) act
@@ -22,13 +25,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from protocols import dlt698
 from protocols.dlt645.address import address_matches
 from protocols.dlt645.frame import Frame, decode_frame, encode_frame
+from protocols.line import LineFrame, is_dlt698
 from simulators.clock import VirtualClock
 from simulators.meter import SimMeter
 
-#: (meter, request frame, simulated now) -> reply bytes or None (no reply)
-Responder = Callable[[SimMeter, Frame, datetime], bytes | None]
+#: (meter, request frame of either family, simulated now) -> reply bytes or None
+Responder = Callable[[SimMeter, LineFrame, datetime], bytes | None]
 
 
 log = logging.getLogger(__name__)
@@ -67,17 +72,25 @@ class Bus:
         self.collisions = 0
         #: called with (meter, request, now) for every reply that goes on the line as the
         #: meter made it: alone, on time, without a wire fault (a test's delivery log)
-        self.on_clean_reply: Callable[[SimMeter, Frame, datetime], None] | None = None
+        self.on_clean_reply: Callable[[SimMeter, LineFrame, datetime], None] | None = None
 
-    def matching(self, address: str, now: datetime) -> list[SimMeter]:
+    def matching(self, address: str | dlt698.ServerAddress, now: datetime) -> list[SimMeter]:
+        if isinstance(address, dlt698.ServerAddress):
+            return [m for m in self.meters if address.matches(m.address_at(now))]
         return [m for m in self.meters if address_matches(address, m.address_at(now))]
 
-    def handle(self, frame: Frame) -> BusReply:
+    def handle(self, frame: LineFrame) -> BusReply:
         """Dispatch one decoded request frame; returns what the line carries back."""
         with self._lock:
             self.requests += 1
             now = self.clock.now()
-            targets = self.matching(frame.address, now)
+            if is_dlt698(frame):
+                targets = self.matching(frame.server, now)
+                broadcast = frame.server.type == dlt698.BROADCAST
+            else:
+                assert isinstance(frame, Frame)
+                targets = self.matching(frame.address, now)
+                broadcast = frame.is_broadcast
             replies: list[tuple[SimMeter, bytes, bool]] = []  # (meter, reply, clean)
             delay = 0.0
             for meter in targets:
@@ -91,7 +104,7 @@ class Bus:
                 except Exception:  # one meter's bug must not take the whole bus down
                     log.exception("meter %s failed to answer %s", meter.archive_id, frame)
                     continue
-                if reply is None or frame.is_broadcast:
+                if reply is None or broadcast:
                     continue  # broadcasts are acted on, never answered
                 faulty = _apply_wire_faults(meter, reply, now)
                 slow = meter.active_fault("slow", now)
@@ -130,10 +143,16 @@ def _apply_wire_faults(meter: SimMeter, reply: bytes, now: datetime) -> bytes:
     wrong = meter.active_fault("wrong_address", now)
     if wrong:
         preamble = len(reply) - len(reply.lstrip(b"\xfe"))
-        frame = decode_frame(reply)
-        reply = encode_frame(
-            Frame(str(wrong.params["reply_address"]), frame.control, frame.data), preamble
-        )
+        other = str(wrong.params["reply_address"])
+        if meter.spec.protocol == "dlt698":
+            f698 = dlt698.decode_frame(reply)
+            reply = dlt698.encode_frame(
+                dlt698.Frame(f698.control, dlt698.ServerAddress(other), f698.client, f698.apdu),
+                preamble,
+            )
+        else:
+            frame = decode_frame(reply)
+            reply = encode_frame(Frame(other, frame.control, frame.data), preamble)
     if meter.active_fault("bad_checksum", now):
         reply = reply[:-2] + bytes(((reply[-2] + 1) & 0xFF,)) + reply[-1:]
     return reply

@@ -44,6 +44,7 @@ from protocols.dlt645.meter import (
     build_read_reply_raw,
     parse_request,
 )
+from protocols.line import LineFrame
 from simulators.meter import SimMeter
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,10 @@ class Dlt645Responder:
         return respond
 
     def respond(
-        self, meter: SimMeter, frame: Frame, now: datetime, preamble: int = 0
+        self, meter: SimMeter, frame: Frame | LineFrame, now: datetime, preamble: int = 0
     ) -> bytes | None:
+        if meter.spec.protocol == "dlt698" or not isinstance(frame, Frame):
+            return None  # a 698.45 meter ignores 645 frames (and this codec 698.45 ones)
         version = meter_version(meter)
         other = version_of_function(frame.function)
         if other is not None and other != version:

@@ -1,8 +1,9 @@
-"""Where a simulated DL/T 645 bus meets the outside: TCP serial server, pty, real serial.
+"""Where a simulated DL/T 645 / 698.45 bus meets the outside: TCP serial server, pty, real
+serial.
 
-Every endpoint runs one thread that reads bytes, decodes request frames with the shared
-streaming decoder, asks the :class:`~simulators.bus.Bus` for the answer and writes it
-back paced like the wire:
+Every endpoint runs one thread that reads bytes, decodes request frames of both families
+with the shared streaming decoders (:class:`protocols.line.LineDecoder`), asks the
+:class:`~simulators.bus.Bus` for the answer and writes it back paced like the wire:
 
 * the request occupies the line for ``len * 11 / baud`` seconds (8E1: start, 8 data,
   parity, stop) from its first byte, so the meter starts only after its last byte;
@@ -29,7 +30,7 @@ from typing import Any
 
 import serial
 
-from protocols.dlt645.stream import StreamDecoder
+from protocols.line import LineDecoder
 from simulators.bus import Bus
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Endpoint:
 
         ``read(timeout)`` returns bytes, b"" on timeout, or None when the peer closed.
         """
-        decoder = StreamDecoder(accept="requests")
+        decoder = LineDecoder(accept="requests")
         first_byte_at: float | None = None
         pending = 0
         while not self._stop.is_set():

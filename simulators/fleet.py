@@ -36,6 +36,8 @@ class FleetError(ValueError):
     """A fleet file or structure that is not valid; the message names the field."""
 
 
+#: A ``dlt645`` bus is a DL/T serial line: DL/T 645 meters and DL/T 698.45 meters
+#: (``protocol = "dlt698"``, ``esam = true`` for one with an ESAM) share it.
 BUS_PROTOCOLS = ("dlt645", "modbus")
 DLT645_ENDPOINTS = ("tcp", "pty", "serial")
 MODBUS_ENDPOINTS = ("modbus-tcp", "rtu-over-tcp", "pty")
@@ -322,6 +324,7 @@ def _meter_fields(
             area=area,
             role=role,
             faults=faults,
+            esam=v.get("esam", bool, False),
         )
     except MeterError as exc:
         raise FleetError(f"{v.path}: {exc}") from exc

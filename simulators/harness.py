@@ -92,6 +92,8 @@ def edge_config_dict(
             if m.protocol == "modbus":
                 entry["profile"] = m.modbus_profile
                 entry["unit"] = m.unit_id
+            if m.esam:
+                entry["esam"] = True
             meters.append(entry)
         out_buses.append(
             {

@@ -71,6 +71,7 @@ class MeterSpec:
     area: str | None = None
     role: str = "customer"  # or "master" (area master meter, 台区总表)
     faults: tuple[Fault, ...] = ()
+    esam: bool = False  # DL/T 698.45: frozen data only through SECURITY (plaintext + MAC)
 
     def __post_init__(self) -> None:
         if not (len(self.address) == 12 and self.address.isdigit()):
@@ -79,6 +80,8 @@ class MeterSpec:
             raise MeterError(f"meter {self.archive_id}: protocol must be one of {PROTOCOLS}")
         if self.phases not in (1, 3):
             raise MeterError(f"meter {self.archive_id}: phases must be 1 or 3")
+        if self.esam and self.protocol != "dlt698":
+            raise MeterError(f"meter {self.archive_id}: only a dlt698 meter has an ESAM")
 
 
 @dataclass

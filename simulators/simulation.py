@@ -18,9 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from protocols.line import LineFrame, is_dlt698
 from simulators.bus import Bus
 from simulators.clock import VirtualClock
 from simulators.dlt645_responder import Dlt645Responder
+from simulators.dlt698_responder import Dlt698Responder
 from simulators.endpoints import Endpoint, Pacing, PtyEndpoint, SerialEndpoint, TcpSerialEndpoint
 from simulators.faults import Fault, GroundTruthWriter, make_fault, meter_record, truth_record
 from simulators.fleet import BusSpec, Fleet
@@ -87,6 +89,7 @@ class Simulation:
         self.endpoints: dict[str, Any] = {}
         self._bridges: list[PtyBridge] = []
         self.responder = Dlt645Responder()
+        self.responder698 = Dlt698Responder()
         self._reply_hook: Any = None
         self.modbus: dict[str, ModbusServer] = {}
         self._modbus_hook: Any = None
@@ -192,7 +195,7 @@ class Simulation:
                 name,
                 meters,
                 self.clock,
-                self.responder.for_bus(spec.preamble),
+                self.line_responder(spec.preamble),
                 seed=self.fleet.seed,
             )
             pacing = Pacing(
@@ -232,12 +235,26 @@ class Simulation:
             self.endpoints[name] = handle
         return handle
 
+    def line_responder(self, preamble: int = 0) -> Any:
+        """The answers of a DL/T line's meters: 645 frames to 645 meters (through
+        :attr:`responder`, replaceable by a test), 698.45 frames to 698.45 meters."""
+
+        def respond(meter: SimMeter, frame: LineFrame, now: datetime) -> bytes | None:
+            if is_dlt698(frame):
+                if meter.spec.protocol != "dlt698":
+                    return None
+                return self.responder698.respond(meter, frame, now, preamble)
+            reply: bytes | None = self.responder.respond(meter, frame, now, preamble)
+            return reply
+
+        return respond
+
     def on_clean_reply(self, hook: Any, modbus: Any = None) -> None:
-        """Call ``hook(meter, request_frame, now)`` for every DL/T 645 reply a meter puts on
-        its line cleanly (alone, on time, no wire fault), and ``modbus(meter,
-        ModbusRequest, now)`` for every Modbus read a meter answers cleanly (not dead,
-        dropped or delayed): what a gateway can have received. Tests use them as the ground
-        truth of collection."""
+        """Call ``hook(meter, request_frame, now)`` for every DL/T 645 or 698.45 reply (the
+        frame is a ``dlt645.Frame`` or a ``dlt698.Frame``) a meter puts on its line cleanly
+        (alone, on time, no wire fault), and ``modbus(meter, ModbusRequest, now)`` for every
+        Modbus read a meter answers cleanly (not dead, dropped or delayed): what a gateway
+        can have received. Tests use them as the ground truth of collection."""
         self._reply_hook = hook
         self._modbus_hook = modbus
         for bus in self.buses.values():

@@ -98,6 +98,21 @@ class Dlt645Driver:
 
     # ------------------------------------------------------------------ versions
 
+    def probe(self, meter: MeterConfig, version: Version, di: str) -> bool:
+        """Does ``meter`` answer ``version``'s read of ``di``? An error reply is an answer
+        (it speaks the version); the version is then remembered. Silence is False; any
+        other failure (a reply from another address, garbage) raises."""
+        try:
+            self.read_item(meter, d.item(di, version))
+        except ReadError as exc:
+            if exc.kind is FailureKind.TIMEOUT:
+                return False
+            if exc.kind is not FailureKind.ERROR_REPLY:
+                raise
+        with self._lock:
+            self._versions[meter.id] = version
+        return True
+
     def version(self, meter: MeterConfig) -> Version:
         if meter.protocol == "2007":
             return "2007"

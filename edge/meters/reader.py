@@ -2,27 +2,54 @@
 
 :class:`MeterReader` is the shape: read quantities, read a daily freeze, read the meter's
 clock, broadcast the time, count the line's transactions, close. One implementation per
-protocol wraps its driver — :class:`Dlt645Reader` (a DL/T 645 codec over a
-:class:`~edge.transports.Transport`) and :class:`ModbusReader` (pymodbus) — and
+kind of line wraps its drivers — :class:`Dlt645Reader` (the DL/T 645 and DL/T 698.45 codecs
+over one :class:`~edge.transports.Transport`: both families share an RS-485 pair, and a
+meter left ``auto`` is found to speak 645-2007, 698.45 or 645-1997) and
+:class:`ModbusReader` (pymodbus) — and
 :func:`build_reader` picks the one a bus needs, so the worker never builds I/O itself and a
 test hands it a reader over an in-memory line.
 
 A reader raises :class:`~edge.meters.errors.ReadError` with a typed kind; it does not keep
-meter health, pace or back off (the bus worker does).
+meter health, pace or back off (the bus worker does). Values that must carry a quality flag
+into every reading made from them (a DL/T 698.45 freeze read through an ESAM: ``unverified``)
+come back as :class:`Flagged`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from protocols.model import Quality
+from protocols.vocabulary import REREADABLE_PROTOCOLS, MeterProtocol
+
 from ..config import BusConfig, MeterConfig
 from ..transports import LineStats, SerialTransport, Transport
-from .dlt645_driver import Dlt645Driver
+from .dlt645_driver import VERSION_PROBES, Dlt645Driver
+from .dlt698_driver import EVENT_TABLES, Dlt698Driver
 from .errors import FailureKind, ReadError
 from .modbus_driver import ModbusDriver
+
+log = logging.getLogger(__name__)
+
+
+class Flagged(dict[str, float]):
+    """Values by quantity plus the quality flags every reading made from them carries."""
+
+    def __init__(
+        self, values: Mapping[str, float], quality: Iterable[Quality] = frozenset()
+    ) -> None:
+        super().__init__(values)
+        self.quality = frozenset(quality)
+
+
+def flags_of(values: Mapping[str, float]) -> frozenset[Quality]:
+    """The flags a reader attached to ``values`` (none for a plain dict)."""
+    return values.quality if isinstance(values, Flagged) else frozenset()
 
 
 class MeterReader(Protocol):
@@ -37,7 +64,8 @@ class MeterReader(Protocol):
         ...
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
-        """Whether the meter keeps its own daily-freeze history (a DL/T 645-2007 meter); the
+        """Whether the meter keeps its own daily-freeze history (its protocol is one of
+        :data:`~protocols.vocabulary.REREADABLE_PROTOCOLS`: DL/T 645-2007, 698.45); the
         others get a terminal-side freeze from the gateway (:mod:`edge.bus`)."""
         ...
 
@@ -48,7 +76,8 @@ class MeterReader(Protocol):
     def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
         """When the last event the counter ``counter`` counts began (aware), from the
         meter's own event record (DL/T 645-2007: the cover-open record 03300D01 for
-        ``cover_open_count``); None when the meter keeps no such record or has none."""
+        ``cover_open_count``; DL/T 698.45: the event start 201E of the last record of
+        301B / 3011); None when the meter keeps no such record or has none."""
         ...
 
     def broadcast_time(self, local_now: datetime) -> None:
@@ -64,32 +93,115 @@ class MeterReader(Protocol):
 
 
 class Dlt645Reader:
-    """DL/T 645-2007 and -1997 meters over a byte transport."""
+    """DL/T 645-2007, 645-1997 and DL/T 698.45 meters over one byte transport.
 
-    def __init__(self, transport: Transport, *, timeout_s: float, tz: ZoneInfo) -> None:
+    A meter configured ``dlt698`` goes to the 698.45 driver, ``2007``/``1997`` to the 645
+    driver; an ``auto`` meter is probed once (645-2007 energy, then a 698.45 read of its
+    address, then 645-1997 energy: the newest installed base first, 1997 last) and the
+    answer kept. Broadcast time goes out in each family the line's meters speak (an ``auto``
+    meter not yet probed counts as DL/T 645).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        timeout_s: float,
+        tz: ZoneInfo,
+        meters: Sequence[MeterConfig] = (),
+    ) -> None:
         self.transport = transport
         self.driver = Dlt645Driver(transport, timeout_s=timeout_s, tz=tz)
+        self.dlt698 = Dlt698Driver(transport, timeout_s=timeout_s, tz=tz)
+        self.meters = tuple(meters)
+        self._families: dict[str, str] = {}  # meter id -> "dlt645" | "dlt698" (auto meters)
+        self._lock = threading.Lock()
+
+    def family(self, meter: MeterConfig) -> str:
+        """``"dlt698"`` or ``"dlt645"``: which codec reads ``meter``."""
+        if meter.protocol == "dlt698":
+            return "dlt698"
+        if meter.protocol != "auto":
+            return "dlt645"
+        with self._lock:
+            known = self._families.get(meter.id)
+        if known:
+            return known
+        found = self._detect(meter)
+        with self._lock:
+            self._families[meter.id] = found
+        return found
+
+    def _detect(self, meter: MeterConfig) -> str:
+        last: ReadError | None = None
+        for version, di in VERSION_PROBES:
+            if version == "1997" and self.dlt698.probe(meter):
+                log.info("meter %s speaks DL/T 698.45", meter.id)
+                return "dlt698"
+            try:
+                if self.driver.probe(meter, version, di):
+                    log.info("meter %s speaks DL/T 645-%s", meter.id, version)
+                    return "dlt645"
+            except ReadError as exc:
+                last = exc
+        if last is not None:
+            raise last
+        raise ReadError(meter.id, FailureKind.TIMEOUT, "no answer in DL/T 645 or 698.45")
 
     def read(self, meter: MeterConfig, quantities: Sequence[str]) -> dict[str, float]:
-        values, refused = self.driver.read(meter, quantities)
+        if self.family(meter) == "dlt698":
+            values, refused = self.dlt698.read(meter, quantities)
+        else:
+            values, refused = self.driver.read(meter, quantities)
         if not values and refused:
             raise refused[0]
         return values
 
     def freeze(self, meter: MeterConfig, data_date: date, today: date) -> dict[str, float]:
+        if self.family(meter) == "dlt698":
+            values, flags = self.dlt698.freeze(meter, data_date, today)
+            return Flagged(values, flags)
         return self.driver.freeze(meter, data_date, today)
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
-        return self.driver.version(meter) == "2007"
+        return self.protocol_of(meter) in REREADABLE_PROTOCOLS
+
+    def protocol_of(self, meter: MeterConfig) -> MeterProtocol:
+        """The archive's name of the protocol ``meter`` speaks (probed for ``auto``)."""
+        if self.family(meter) == "dlt698":
+            return MeterProtocol.DLT698  # daily (5004) and minute (5002) freeze tables
+        if self.driver.version(meter) == "2007":
+            return MeterProtocol.DLT645_2007
+        return MeterProtocol.DLT645_1997
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
+        if self.family(meter) == "dlt698":
+            return self.dlt698.meter_clock(meter)
         return self.driver.meter_clock(meter)
 
     def last_event_time(self, meter: MeterConfig, counter: str) -> datetime | None:
+        if self.family(meter) == "dlt698":
+            if counter not in EVENT_TABLES:
+                return None
+            try:
+                return self.dlt698.event_count(meter, counter)[1]
+            except ReadError as exc:
+                if exc.communication:
+                    raise
+                return None  # the meter keeps no such record
         return self.driver.last_event_time(meter, counter)
 
     def broadcast_time(self, local_now: datetime) -> None:
-        self.driver.broadcast_time(local_now)
+        with self._lock:
+            detected = dict(self._families)
+        families = {
+            "dlt698" if m.protocol == "dlt698" else detected.get(m.id, "dlt645")
+            for m in self.meters
+        } or {"dlt645"}
+        if "dlt645" in families:
+            self.driver.broadcast_time(local_now)
+        if "dlt698" in families:
+            self.dlt698.broadcast_time(local_now)
 
     @property
     def stats(self) -> LineStats:
@@ -114,7 +226,7 @@ class ModbusReader:
         raise ReadError(meter.id, FailureKind.UNSUPPORTED, "Modbus meters keep no freeze history")
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
-        return False
+        return MeterProtocol.MODBUS in REREADABLE_PROTOCOLS  # no: no freeze history
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return None
@@ -141,11 +253,12 @@ def is_modbus_bus(bus: BusConfig) -> bool:
 def build_reader(
     bus: BusConfig, *, tz: ZoneInfo, transport: Transport | None = None
 ) -> MeterReader:
-    """The reader for ``bus``: Modbus through pymodbus, DL/T 645 over ``transport`` (by
-    default the bus's serial port or TCP serial server, opened on first use)."""
+    """The reader for ``bus``: Modbus through pymodbus, DL/T 645 / 698.45 over
+    ``transport`` (by default the bus's serial port or TCP serial server, opened on first
+    use)."""
     if is_modbus_bus(bus):
         return ModbusReader(ModbusDriver(bus))
     line = transport or SerialTransport(
         bus.port, baud=bus.baud, parity=bus.parity, bytesize=bus.bytesize, stopbits=bus.stopbits
     )
-    return Dlt645Reader(line, timeout_s=bus.timeout_ms / 1000, tz=tz)
+    return Dlt645Reader(line, timeout_s=bus.timeout_ms / 1000, tz=tz, meters=bus.meters)

@@ -36,7 +36,7 @@ MAX_OFFSET = 1_000_000_000
 #: an anomaly's status, as stored and as filtered
 AnomalyStatus = Status
 #: a meter's protocol, as the archive names it
-Protocol = Literal["dlt645-2007", "dlt645-1997", "modbus"]
+Protocol = Literal["dlt645-2007", "dlt645-1997", "modbus", "dlt698"]
 CustomerClass = Literal["residential", "commercial", "industrial", "agricultural", "other"]
 #: the anomaly rules, named as :data:`server.checks.rule_table.RULES` names them
 RuleName = StrEnum("RuleName", [(r.name, r.name) for r in RULES])  # type: ignore[misc]

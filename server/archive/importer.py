@@ -38,6 +38,11 @@ PROTOCOL_ALIASES = {
     "dlt645-1997": "dlt645-1997",
     "645-1997": "dlt645-1997",
     "modbus": "modbus",
+    "dlt698": "dlt698",
+    "698": "dlt698",
+    "698.45": "dlt698",
+    "dl/t 698.45": "dlt698",
+    "dlt698.45": "dlt698",
 }
 CLASSES: tuple[str, ...] = tuple(CustomerClass)
 CLASS_ALIASES = {
@@ -298,7 +303,7 @@ def _convert(col: str, value: Any) -> Any:
     if col == "protocol":
         proto = PROTOCOL_ALIASES.get(str(value).strip().lower())
         if proto is None:
-            raise ValueError(f"expected 2007, 1997 or modbus, got {str(value)[:40]!r}")
+            raise ValueError(f"expected 2007, 1997, 698.45 or modbus, got {str(value)[:40]!r}")
         return proto
     if col == "customer_class":
         cls = CLASS_ALIASES.get(str(value).strip(), str(value).strip().lower())

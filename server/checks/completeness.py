@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from protocols.model import DEFAULT_METER_TIMEZONE
+from protocols.vocabulary import REREADABLE_PROTOCOLS
 
 GROUPS = {
     "all": "'all'",
@@ -70,7 +71,9 @@ REASONS: tuple[str, ...] = (
     "meter_not_answering",  # that day the gateway reported the meter failing or dead
     "concentrator_offline",  # that day the concentrator was offline (and said no more)
     "no_reading",  # the gateway reported nothing wrong, and no reading came
-    "not_rereadable",  # a terminal freeze missed (DL/T 645-1997, Modbus): ``cause`` says why
+    # a terminal freeze missed (a protocol outside REREADABLE_PROTOCOLS: DL/T 645-1997,
+    # Modbus): ``cause`` says why
+    "not_rereadable",
 )
 _WRONG_ANSWERS = ("wrong_address", "bad_reply", "error_reply", "checksum")
 _NOT_REREADABLE = (
@@ -170,9 +173,9 @@ def failed_meters(
           LIMIT 1) qr ON true
       LEFT JOIN reread_requests rr ON rr.meter_id = m.id AND rr.data_date = %(d)s
       LEFT JOIN gateway_commands gc ON gc.id = rr.command_id)
-    SELECT *, CASE WHEN protocol <> 'dlt645-2007' THEN 'not_rereadable' ELSE cause END
-              AS reason,
-           protocol = 'dlt645-2007' AS rereadable
+    SELECT *, CASE WHEN protocol = ANY(%(rereadable)s::text[]) THEN cause
+                   ELSE 'not_rereadable' END AS reason,
+           protocol = ANY(%(rereadable)s::text[]) AS rereadable
     FROM judged ORDER BY area_id, meter_id
     """
     params = {
@@ -183,6 +186,8 @@ def failed_meters(
         "limit": limit,
         "offset": offset,
         "wrong": list(_WRONG_ANSWERS),
+        # the one table of protocols whose meters keep a freeze history (re-readable)
+        "rereadable": sorted(map(str, REREADABLE_PROTOCOLS)),
     }
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, params).fetchall()

@@ -1,5 +1,7 @@
 """Automatic re-reading (补抄): failed meter-days still inside the meters' 62-day freeze
 history become ``backfill`` commands to their concentrators, tracked to their results.
+Only meters of :data:`~protocols.vocabulary.REREADABLE_PROTOCOLS` are asked (DL/T
+645-2007 and DL/T 698.45 keep a freeze history; the others cannot give a day back).
 The daily job covers the whole history, oldest day first (the oldest days leave the meters'
 history first: asked now or never; the newer ones are still there at the next runs). Never a
 flood: at most ``per_gateway`` meter-days per gateway per run, no meter-day asked twice, and
@@ -20,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from protocols.vocabulary import FREEZE_HISTORY_DAYS
+from protocols.vocabulary import FREEZE_HISTORY_DAYS, REREADABLE_PROTOCOLS
 from server.gateways.commands import queue_command
 
 log = logging.getLogger(__name__)
@@ -38,14 +40,14 @@ def missing_meter_days(
             """
         SELECT m.id, m.gateway_id, d::date
         FROM meters m CROSS JOIN generate_series(%(s)s::date, %(e)s::date, '1 day') d
-        WHERE m.gateway_id IS NOT NULL AND m.protocol = 'dlt645-2007'
+        WHERE m.gateway_id IS NOT NULL AND m.protocol = ANY(%(rereadable)s)
           AND m.installed_on <= d::date AND (m.removed_on IS NULL OR m.removed_on > d::date)
           AND NOT EXISTS (SELECT 1 FROM daily_freeze f WHERE f.meter_id = m.id
                           AND f.data_date = d::date AND f.quantity = 'energy_import_total')
           AND NOT EXISTS (SELECT 1 FROM reread_requests r WHERE r.meter_id = m.id
                           AND r.data_date = d::date)
         ORDER BY d, m.gateway_id, m.id""",
-            {"s": start, "e": end},
+            {"s": start, "e": end, "rereadable": sorted(map(str, REREADABLE_PROTOCOLS))},
         )
     ]
 

@@ -45,6 +45,7 @@ REGISTER_MAX: Final[dict[str, float]] = {
     "dlt645-2007": 999_999.99,
     "dlt645-1997": 999_999.99,
     "modbus": 1e9,
+    "dlt698": 42_949_672.95,  # double-long-unsigned, scaler -2 (0010/0020 attribute 2)
 }
 _UNKNOWN_PROTOCOL_REGISTER_MAX: Final[float] = 1e9
 

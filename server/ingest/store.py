@@ -82,8 +82,10 @@ ON CONFLICT (meter_id, quantity, ts, gateway_id) DO NOTHING
 """
 
 FREEZE = """
-INSERT INTO daily_freeze (meter_id, data_date, quantity, value, freeze_ts, source, gateway_id)
-SELECT DISTINCT ON (meter_id, d, quantity) meter_id, d, quantity, value, ts, source, gateway_id
+INSERT INTO daily_freeze (meter_id, data_date, quantity, value, freeze_ts, source, gateway_id,
+                          quality)
+SELECT DISTINCT ON (meter_id, d, quantity) meter_id, d, quantity, value, ts, source, gateway_id,
+       quality
 FROM (SELECT *, ((ts AT TIME ZONE %(tz)s) - interval '1 minute')::date AS d FROM staging
       WHERE kind = 'freeze') s
 WHERE EXISTS (SELECT 1 FROM meters m WHERE m.id = s.meter_id)

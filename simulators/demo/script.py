@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from protocols.vocabulary import REREADABLE_PROTOCOLS
 from simulators.archive import ORG_UNITS, area_record, meter_record
 from simulators.clock import VirtualClock
 from simulators.demo.api import ServerApi, path
@@ -65,10 +66,10 @@ def load_archive(api: ServerApi, fleet: Fleet, commissioned: date) -> None:
 
 
 def keeps_history(m: MeterSpec) -> bool:
-    """Whether a meter keeps a daily-freeze history to read back (DL/T 645-2007 meters do;
-    DL/T 645-1997 and Modbus meters do not: a concentrator keeps their terminal freezes
-    only from the day it runs)."""
-    return m.protocol == "dlt645-2007"
+    """Whether a meter keeps a daily-freeze history to read back (DL/T 645-2007 and 698.45
+    meters do, ``REREADABLE_PROTOCOLS``; DL/T 645-1997 and Modbus meters do not: a
+    concentrator keeps their terminal freezes only from the day it runs)."""
+    return m.protocol in REREADABLE_PROTOCOLS
 
 
 #: days of history one backfill command asks (a command per day was 90 commands for the

@@ -36,3 +36,8 @@ def test_checks_match_the_ground_truth(pg_url: str, tmp_path: Path) -> None:
     # line loss computed on the complete days and equal to the delivered registers' loss
     assert out.loss_days_before["A98"] > 0 and out.loss_days_before["A00"] > 0
     assert out.loss_days_after["A98"] > 0 and out.loss_days_after["A00"] > 0
+    # DL/T 698.45 (A97): a dead-then-repaired meter's days came back from its freeze
+    # history; curves checked against the meters; the area's line loss on complete days
+    assert out.oop_recovered > 0 and out.oop_curve_points > 0
+    assert out.loss_days_after["A97"] > out.loss_days_before["A97"] > 0
+    assert {"cover_open", "voltage_loss"} <= set(out.faults)

@@ -2,7 +2,10 @@
 (8E1, 11 bits a byte, 50 ms meter turnaround), against the wire floor and against the PyPI
 ``dlt645`` client reading the same items from the same simulated bus, in one run.
 
-Run: ``python -m tests.benchmarks.bench_edge_bus [--meters 32]``
+A second bus of DL/T 698.45 meters (issue 21) is read the same way and reported against
+its own wire floor: one GET-Request-NormalList per meter carries all ten items.
+
+Run: ``python -m tests.benchmarks.bench_edge_bus [--meters 32] [--only dlt645|dlt698]``
 
 The wire floor is what the line itself needs for the traffic we caused: every byte the
 simulated line carried (requests + replies) x 11 / 2400 s, plus the meters' turnaround for
@@ -55,7 +58,12 @@ START = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--meters", type=int, default=32)
+    ap.add_argument("--only", choices=["dlt645", "dlt698"], default=None)
     args = ap.parse_args()
+    if args.only != "dlt645":
+        bench_698(args.meters)
+    if args.only == "dlt698":
+        return
     fleet = fleet_from_dict(
         {
             "seed": 3,
@@ -172,6 +180,77 @@ def main() -> None:
             f"peer dlt645 client: {ok} of {args.meters * len(DIS)} items in {peer:.1f} s, "
             f"{peer_bytes} bytes; its own wire-floor ratio {peer / peer_floor:.3f}; "
             f"ours takes {ours / peer:.2f}x its time for the same readings"
+        )
+
+
+def bench_698(meters: int) -> None:
+    """One read cycle of ``meters`` DL/T 698.45 meters x the same ten items on a paced
+    2400-baud bus, against the wire floor of the traffic it caused."""
+    fleet = fleet_from_dict(
+        {
+            "seed": 3,
+            "start": START.isoformat(),
+            "speed": 1.0,
+            "commissioned": "2026-01-01",
+            "buses": [{"name": "o", "baud": 2400, "turnaround_ms": 50, "fast": False}],
+            "meters": [
+                {
+                    "archive_id": f"O{i:02d}",
+                    "address": f"{i + 1:012d}",
+                    "bus": "o",
+                    "protocol": "dlt698",
+                    "phases": 3,
+                }
+                for i in range(meters)
+            ],
+        }
+    )
+    with Simulation(fleet, clock=VirtualClock(START, 1.0)) as sim:
+        host, port = sim.serve_dlt645_tcp("o", fast=False, turnaround_ms=50)
+        endpoint = sim.endpoints["o"]
+        cfg = config_from_dict(
+            {
+                "gateway": {"id": "bench"},
+                "bus": [
+                    {
+                        "name": "o",
+                        "port": f"socket://{host}:{port}",
+                        "baud": 2400,
+                        "gap_ms": 0,
+                        "timeout_ms": 1000,
+                        "meter": [
+                            {"id": m.archive_id, "address": m.address, "protocol": "dlt698"}
+                            for m, _ in fleet.meters
+                        ],
+                    }
+                ],
+            }
+        )
+        got: list[object] = []
+        worker = BusWorker(
+            cfg.buses[0],
+            sink=got.extend,
+            clock=ManualClock(START),
+            tz_name="Asia/Shanghai",
+            metrics=EdgeMetrics(),
+        )
+        worker.start()
+        # a first cycle opens the TCP line; the measured one is the second
+        worker.submit(Job(JobKind.READ, list(cfg.buses[0].meters), START, ITEMS)).result(600)
+        got.clear()
+        b0, o0 = endpoint.bytes_in, endpoint.bytes_out
+        tx0 = worker.reader.stats.transactions
+        t0 = time.perf_counter()
+        worker.submit(Job(JobKind.READ, list(cfg.buses[0].meters), START, ITEMS)).result(600)
+        ours = time.perf_counter() - t0
+        tx = worker.reader.stats.transactions - tx0
+        line_bytes = endpoint.bytes_in - b0 + endpoint.bytes_out - o0
+        worker.stop()
+        floor = line_bytes * 11 / 2400 + tx * 0.050
+        print(
+            f"DL/T 698.45: {meters} meters x {len(ITEMS)} items = {len(got)} readings in "
+            f"{ours:.1f} s, {tx} transactions, {line_bytes} bytes on the line; wire floor "
+            f"{floor:.1f} s -> ratio {ours / floor:.3f} (target <= 1.05)"
         )
 
 

@@ -31,7 +31,7 @@ EXPECTED = {
     ("phase_break", "F-PHASE"),
     ("clock", "S-DRIFT"),
 }
-HISTORY_METERS = 38  # the fleet's DL/T 645-2007 meters: the ones with a freeze history
+HISTORY_METERS = 45  # the fleet's DL/T 645-2007 and 698.45 meters: those with a freeze history
 
 
 @contextmanager
@@ -142,7 +142,7 @@ def test_meterlink_demo_tells_its_story_within_a_minute(tmp_path: Path, data_hom
     text = "".join(lines)
     assert "server up on http://127.0.0.1:" in text
     assert "embedded PostgreSQL + embedded MQTT broker" in text
-    assert "41 simulated meters" in text
+    assert "48 simulated meters" in text
     assert "sign in as admin" in text
     assert "stopped; nothing left running." in text
     assert "warning" not in text.lower(), text
@@ -156,9 +156,11 @@ def test_meterlink_demo_tells_its_story_within_a_minute(tmp_path: Path, data_hom
     assert float(rows["TA-001"][-1].rstrip(" %")) > 10
     assert 0 < float(rows["TA-002"][-1].rstrip(" %")) < 10
     assert rows["TA-003"][-1] == "– (incomplete)"
+    # TA-004: the DL/T 698.45 district (7 meters, one with an ESAM), every day read back
+    assert rows["TA-004"][1:5] == ["7", "210/210", "7/7", "100.0 %"]
     story = re.search(r"the archive complete (\d+) s after the start", text)
     assert story is not None and int(story.group(1)) <= 60, text[-3000:]
-    assert f"1110 of {30 * HISTORY_METERS} meter-days" in text
+    assert f"{1110 + 210} of {30 * HISTORY_METERS} meter-days" in text
     truth = (data / "ground_truth.jsonl").read_text().splitlines()
     # nothing left listening on the demo's database socket directory
     assert not (data / "server" / "pg" / "postmaster.pid").exists()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from protocols.vocabulary import REREADABLE_PROTOCOLS
 from simulators.demo import script
 from simulators.demo.api import path
 from simulators.fleet import Fleet, load_fleet
@@ -61,7 +62,7 @@ def test_the_archive_is_written_through_the_archive_api() -> None:
         "/api/gateways/gw-03",
     }
     meters = {url: body for _, url, body in api.calls if url.startswith("/api/meters/")}
-    assert len(meters) == len(fleet.meters) >= 41
+    assert len(meters) == len(fleet.meters) == 48  # 7 of them DL/T 698.45 (TA-004)
     master = fleet.areas[0].master
     body = meters[path("meters", master)]
     assert body["is_area_master"] is True and body["installed_on"] == "2025-01-01"
@@ -75,8 +76,10 @@ def test_history_is_backfill_commands_per_concentrator_of_ten_days_oldest_first(
     api = RecordingApi()
     days = [date(2026, 10, 1) + timedelta(days=n) for n in range(25)]
     wanted, ids = script.request_history(api, fleet, days)
-    dlt2007 = [m for m, _ in fleet.meters if m.protocol == "dlt645-2007"]
-    assert wanted == 25 * len(dlt2007)
+    # the meters that keep a freeze history: DL/T 645-2007 and 698.45
+    rereadable = [m for m, _ in fleet.meters if m.protocol in REREADABLE_PROTOCOLS]
+    assert {m.protocol for m in rereadable} == {"dlt645-2007", "dlt698"}
+    assert wanted == 25 * len(rereadable)
     assert len(ids) == len(api.calls) == 3 * 3  # 10 + 10 + 5 days per concentrator
     method, url, body = api.calls[0]
     assert (method, url, body["name"]) == ("POST", "/api/gateways/gw-01/commands", "backfill")

@@ -17,8 +17,10 @@ from protocols.vocabulary import (
 
 
 def test_the_words_are_the_ones_stored_and_sent() -> None:
-    assert list(MeterProtocol) == ["dlt645-2007", "dlt645-1997", "modbus"]
-    assert list(EdgeProtocol) == ["2007", "1997", "auto", "modbus"]
+    assert list(MeterProtocol) == ["dlt645-2007", "dlt645-1997", "modbus", "dlt698"]
+    assert list(EdgeProtocol) == ["2007", "1997", "auto", "modbus", "dlt698"]
+    # the meters that keep a freeze history, so a missed day can be re-read (补抄)
+    assert vocabulary.REREADABLE_PROTOCOLS == {"dlt645-2007", "dlt698"}
     assert list(MeterState) == ["ok", "failing", "dead"]
     assert list(CustomerClass) == [
         "residential",

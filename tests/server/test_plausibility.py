@@ -14,6 +14,7 @@ CT_PT = MeterRatings(
     "dlt645-2007", rated_voltage=57.7, rated_current=1.5, ct_ratio=40, pt_ratio=100
 )
 MODBUS = MeterRatings("modbus")
+OOP = MeterRatings("dlt698")  # DL/T 698.45: double-long-unsigned, scaler -2
 
 CASES: list[tuple[str, MeterRatings, str, float, str, bool]] = [
     # energy registers: 0 ... the protocol's register maximum
@@ -25,6 +26,9 @@ CASES: list[tuple[str, MeterRatings, str, float, str, bool]] = [
     ("reactive may be negative", DLT, "energy_reactive_2_total", -1.0, "interval", True),
     ("a Modbus float register", MODBUS, "energy_import_total", 12_345_678.9, "interval", True),
     ("Modbus past 1e9", MODBUS, "energy_import_total", 2e9, "interval", False),
+    ("698.45 past 645's end", OOP, "energy_import_total", 1_234_567.89, "freeze", True),
+    ("698.45 register at its end", OOP, "energy_import_total", 42_949_672.95, "freeze", True),
+    ("698.45 past its end", OOP, "energy_import_total", 42_949_673.0, "freeze", False),
     # voltages: 0 ... 2 x rated x PT (1000 V without a rating)
     ("lost phase", RATED, "voltage_a", 0.0, "interval", True),
     ("negative voltage", RATED, "voltage_a", -1.0, "interval", False),

@@ -29,7 +29,7 @@ def test_shipped_example_fleet_loads() -> None:
     fleet = load_fleet(path)
     assert len(fleet.areas) == 2
     protocols = {m.protocol for m, _ in fleet.meters}
-    assert protocols == {"dlt645-2007", "dlt645-1997", "modbus"}
+    assert protocols == {"dlt645-2007", "dlt645-1997", "modbus", "dlt698"}
     assert example_text() == path.read_text(encoding="utf-8")
 
 

@@ -28,7 +28,7 @@ class MeterIn(BaseModel):
     the import's)."""
 
     address: str = Field(pattern=r"^\d{12}$")
-    protocol: Literal["dlt645-2007", "dlt645-1997", "modbus"]
+    protocol: Literal["dlt645-2007", "dlt645-1997", "modbus", "dlt698"]
     modbus_profile: v.ModbusProfile | None = None
     modbus_unit: int | None = Field(None, ge=1, le=247)
     gateway_id: v.IdField | None = None

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from protocols import wire
+from protocols.vocabulary import REREADABLE_PROTOCOLS
 from server.checks import completeness, reread
 from server.db.queries import failed as q
 from server.db.queries import org as qo
@@ -24,6 +25,7 @@ from server.db.queries.archive import audit
 from server.gateways.commands import CommandRefused, queue_command
 
 from ..actor import current_actor
+from ..contract import Protocol
 from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
 from ..workbench import Limit, Offset, WorkPage, body, page
@@ -100,7 +102,7 @@ def classify(row: dict[str, Any]) -> dict[str, Any]:
             code = "not_rereadable"
     rereadable = row.get("rereadable")
     if rereadable is None:
-        rereadable = row.get("protocol") == "dlt645-2007"
+        rereadable = row.get("protocol") in REREADABLE_PROTOCOLS
     out = dict(row)
     out.update(code=code, reason=CODE_CATEGORY[code], reason_text=text, rereadable=rereadable)
     return out
@@ -116,7 +118,7 @@ def failed_meters(
     org_id: str | None = None,
     area_id: str | None = None,
     gateway_id: str | None = None,
-    protocol: Literal["dlt645-2007", "dlt645-1997", "modbus"] | None = None,
+    protocol: Protocol | None = None,
     reason: Category | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -208,8 +210,8 @@ def reread_batch(
     principal: Operator, payload: BatchIn, conn: Db, today: LocalToday
 ) -> dict[str, Any]:
     """Re-read a list of meter-days (1 to 10,000, each within the meters' 62-day freeze
-    history; repeats asked once). Each DL/T 645-2007 meter-day goes in one backfill command
-    per concentrator (one already asked by an unanswered command stays with it); a meter
+    history; repeats asked once). Each meter-day of a meter with a freeze history (DL/T
+    645-2007, 698.45) goes in one backfill command per concentrator (one already asked by an unanswered command stays with it); a meter
     that keeps no freeze history (DL/T 645-1997, Modbus) is recorded as ``not_rereadable``
     and not sent. The batch and its items are kept: ``GET /api/reread/batches/{id}`` gives
     each item's outcome, after any reload. Audited."""
@@ -236,7 +238,7 @@ def reread_batch(
                 "concentrator",
             )
     actor = current_actor(principal)
-    sendable = [(m, known[m][0] or "", d) for m, d in unique if known[m][1] == "dlt645-2007"]
+    sendable = [(m, known[m][0] or "", d) for m, d in unique if known[m][1] in REREADABLE_PROTOCOLS]
     with conn.transaction():
         sent = reread.request(
             conn, sendable, requested_by=actor, per_gateway=len(sendable), beside_pending=True
@@ -247,7 +249,7 @@ def reread_batch(
                 m,
                 d,
                 known[m][0] or "",
-                commands.get((m, d)) if known[m][1] == "dlt645-2007" else None,
+                commands.get((m, d)) if known[m][1] in REREADABLE_PROTOCOLS else None,
             )
             for m, d in unique
         ]

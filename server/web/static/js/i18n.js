@@ -121,7 +121,7 @@ const WORDS = {
 };
 // codes the server sends, by family: [中文, English]
 const CODES = {
-  protocol: {"dlt645-2007": ["DL/T 645-2007", "DL/T 645-2007"], "dlt645-1997": ["DL/T 645-1997", "DL/T 645-1997"], modbus: ["Modbus", "Modbus"]},
+  protocol: {"dlt645-2007": ["DL/T 645-2007", "DL/T 645-2007"], "dlt645-1997": ["DL/T 645-1997", "DL/T 645-1997"], modbus: ["Modbus", "Modbus"], dlt698: ["DL/T 698.45", "DL/T 698.45"]},
   customer_class: {residential: ["居民", "residential"], commercial: ["一般工商业", "commercial"], industrial: ["大工业", "industrial"],
     agricultural: ["农业", "agricultural"], other: ["其他", "other"]},
   quantity: {

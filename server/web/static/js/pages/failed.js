@@ -74,7 +74,7 @@ export default async function failed(ctx) {
       <label>${esc(t("date"))}<input type="date" name="date" id="f-date" value="${esc(date)}"></label>
       <label>${esc(t("area"))}<select name="area_id" id="f-area">${option("", t("all"))}${areas.items.map((a) => option(a.id, `${a.name} (${a.id})`, a.id === f.area_id)).join("")}</select></label>
       <label>${esc(t("gateway"))}<select name="gateway_id" id="f-gateway">${option("", t("all"))}${gws.items.map((g) => option(g.id, g.name ? `${g.name} (${g.id})` : g.id, g.id === f.gateway_id)).join("")}</select></label>
-      <label>${esc(t("protocol"))}<select name="protocol" id="f-protocol">${option("", t("all"))}${["dlt645-2007", "dlt645-1997", "modbus"].map((p) => option(p, code("protocol", p), p === f.protocol)).join("")}</select></label>
+      <label>${esc(t("protocol"))}<select name="protocol" id="f-protocol">${option("", t("all"))}${["dlt645-2007", "dlt698", "dlt645-1997", "modbus"].map((p) => option(p, code("protocol", p), p === f.protocol)).join("")}</select></label>
       ${f.org_id ? `<input type="hidden" name="org_id" value="${esc(f.org_id)}">` : ""}
       <button type="submit" class="primary" id="f-apply">${esc(t("apply"))}</button>
       <button type="button" id="f-reset">${esc(t("reset"))}</button> ${exp.html}</form>
