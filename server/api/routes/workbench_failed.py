@@ -209,12 +209,12 @@ class BatchIn(BaseModel):
 def reread_batch(
     principal: Operator, payload: BatchIn, conn: Db, today: LocalToday
 ) -> dict[str, Any]:
-    """Re-read a list of meter-days (1 to 10,000, each within the meters' 62-day freeze
-    history; repeats asked once). Each meter-day of a meter with a freeze history (DL/T
-    645-2007, 698.45) goes in one backfill command per concentrator (one already asked by an
-    unanswered command stays with it); a meter that keeps no freeze history (DL/T 645-1997,
-    Modbus) is recorded as ``not_rereadable`` and not sent. The batch and its items are kept: ``GET /api/reread/batches/{id}`` gives
-    each item's outcome, after any reload. Audited."""
+    """Re-read a list of meter-days (1 to 10,000, each within the meters' 62-day freeze history;
+    repeats asked once). Each meter-day of a meter with a freeze history (DL/T 645-2007, 698.45)
+    goes in one backfill command per concentrator (one already asked by an unanswered command
+    stays with it); a meter that keeps no freeze history (DL/T 645-1997, Modbus) is recorded as
+    ``not_rereadable`` and not sent. The batch and its items are kept: ``GET
+    /api/reread/batches/{id}`` gives each item's outcome, after any reload. Audited."""
     if len(payload.items) > wire.MAX_COMMAND_ITEMS:
         raise HTTPException(
             422,
