@@ -266,30 +266,25 @@ SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::float8[], %s
 ON CONFLICT (meter_id, quantity, ts, new_value) DO NOTHING
 """
 
-_quantity_keys: dict[str, dict[str, int]] = {}
-
-
-def _db_key(conn: psycopg.Connection[Any]) -> str:
-    info = conn.info
-    return f"{info.host}:{info.port}/{info.dbname}"
-
-
 def quantity_keys(conn: psycopg.Connection[Any], names: Iterable[str]) -> dict[str, int]:
-    """The small integer of each quantity (created on first use)."""
-    known = _quantity_keys.setdefault(_db_key(conn), {})
-    missing = sorted(set(names) - known.keys())
-    if missing:
+    """The small integer of each quantity (created on first use). Read each time (a few
+    dozen rows): a cache could outlive a database recreated under the same name."""
+    want = set(names)
+    for _ in range(5):
+        known = {q: k for k, q in conn.execute("SELECT key, quantity FROM quantity_keys")}
+        missing = sorted(want - known.keys())
+        if not missing:
+            return known
+        # two writers may pick the same next key for different quantities: the loser
+        # inserts nothing (ON CONFLICT) and tries again with the keys now taken
         conn.execute(
             "INSERT INTO quantity_keys (key, quantity) "
             "SELECT coalesce((SELECT max(key) FROM quantity_keys), 0) + row_number() OVER "
             "(ORDER BY q), q FROM unnest(%s::text[]) q "
-            "WHERE NOT EXISTS (SELECT 1 FROM quantity_keys k WHERE k.quantity = q) "
             "ON CONFLICT DO NOTHING",
             (missing,),
         )
-        for k, q in conn.execute("SELECT key, quantity FROM quantity_keys").fetchall():
-            known[q] = k
-    return known
+    raise RuntimeError(f"could not number quantities {sorted(want - known.keys())}")
 
 
 def zone_start(conn: psycopg.Connection[Any]) -> datetime | None:
