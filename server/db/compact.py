@@ -266,6 +266,7 @@ SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::float8[], %s
 ON CONFLICT (meter_id, quantity, ts, new_value) DO NOTHING
 """
 
+
 def quantity_keys(conn: psycopg.Connection[Any], names: Iterable[str]) -> dict[str, int]:
     """The small integer of each quantity (created on first use). Read each time (a few
     dozen rows): a cache could outlive a database recreated under the same name."""
