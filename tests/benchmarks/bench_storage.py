@@ -234,6 +234,10 @@ def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int
         f"{'ok' if per <= 12 else 'OVER'}]"
     )
     n_rows = compact_rows[0] if compact_rows else 0
+    hist = (final - hot) - (warm_size - warm_hot)
+    print(f"  the same without the hot table (its window is a fixed cost whose size moves as "
+          f"chunks fill and empty): {hist:,} B = {hist / (stored - warm_stored):.2f} "
+          f"B/reading")  # fmt: skip
     print(f"  whole history: database grew {final - base:,} B for {stored:,} readings = "
           f"{(final - base) / stored:.2f} B/reading (hot window included); hot table "
           f"{warm_hot:,} B after the warm-up, {hot:,} B now; {dict(rel)}; "
