@@ -5,6 +5,9 @@
     meterlink-server create-user NAME ROLE        password from METERLINK_NEW_PASSWORD or a prompt
     meterlink-server broker-password GATEWAY      the gateway's password on the embedded broker
     meterlink-server audit-verify [--config FILE] check the audit log's hash chain (exit 1: broken)
+    meterlink-server compact [--before YYYY-MM-DD] move closed days before the date (default:
+                                                  older than the hot window) into the compact
+                                                  history; safe to repeat or interrupt
 
 Settings come from METERLINK_* environment variables and an optional TOML file. With no
 database or broker URL, an embedded PostgreSQL and MQTT broker are started.
@@ -17,6 +20,7 @@ import getpass
 import logging
 import os
 import sys
+from datetime import date, timedelta
 
 import psycopg
 import uvicorn
@@ -29,6 +33,7 @@ from .auth.users import UserError, create_user
 from .broker_acl import SERVER_USER
 from .broker_credentials import BrokerCredentials
 from .clock import SystemClock
+from .db.compact import compact
 from .db.migrate import migrate
 from .db.queries.audit_log import verify_chain
 from .embedded import EmbeddedPostgres
@@ -64,6 +69,46 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if pg is not None:
             pg.stop()
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
+    today = SystemClock().now().astimezone(settings.tz).date()
+    if args.before is None:
+        before = today - timedelta(days=settings.hot_days)
+    else:
+        try:
+            before = date.fromisoformat(args.before)
+        except ValueError:
+            print(f"--before: expected YYYY-MM-DD, got {args.before!r}", file=sys.stderr)
+            return 2
+        if before > today:
+            print(
+                f"--before {before}: only closed days can be compacted (today is {today} "
+                f"in {settings.utility_timezone})",
+                file=sys.stderr,
+            )
+            return 2
+    pg = None
+    url = settings.database_url
+    if url is None:
+        pg = EmbeddedPostgres(settings.data_dir)
+        url = pg.start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            res = compact(conn, before, settings.utility_timezone)
+    finally:
+        if pg is not None:
+            pg.stop()
+    if res is None:
+        print("another compaction is running; nothing done", file=sys.stderr)
+        return 1
+    print(
+        f"compacted before {res.before}: {res.readings} readings of {res.meters} meters into "
+        f"{res.rows} rows in {res.seconds} s; {res.repeats} repeats, {res.conflicts} "
+        f"conflicts; {res.kept_hot} readings stay hot (off the 15-minute grid or not exact "
+        f"as a scaled integer); emptied and dropped: {', '.join(res.dropped) or 'nothing'}"
+    )
     return 0
 
 
@@ -165,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also check that this row (as an earlier run printed it) still has this hash",
     )
     av.set_defaults(func=cmd_audit_verify)
+    cp = sub.add_parser("compact", help="move closed days into the compact history")
+    cp.add_argument(
+        "--before",
+        metavar="YYYY-MM-DD",
+        help="compact the days before this one (default: today minus METERLINK_HOT_DAYS)",
+    )
+    cp.set_defaults(func=cmd_compact)
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -1,5 +1,6 @@
 """Scheduled jobs inside the server (APScheduler): the daily anomaly scan, automatic
-re-reading after the collection window, retention, and expiring unanswered commands. With
+re-reading after the collection window, retention, the nightly compaction of days older
+than the hot window, and expiring unanswered commands. With
 several server processes only one runs a job at a time: each run takes a PostgreSQL
 advisory lock and skips if another process holds it. Every run is recorded in ``job_runs``
 (visible through the API)."""
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -23,6 +25,7 @@ from .audit import SYSTEM, record_check_run
 from .checks.reread import auto_reread
 from .checks.rules import run_incremental, run_rules
 from .context import AppContext, Service
+from .db.compact import compact
 from .db.partitions import drop_old
 from .db.queries import job_runs as q
 from .gateways.commands import expire
@@ -76,6 +79,13 @@ class JobsService:
             self.retention,
             CronTrigger(hour=3, minute=17, timezone=tz),
             id="retention",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.compact,
+            CronTrigger(hour=2, minute=41, timezone=tz),
+            id="compact",
             max_instances=1,
             coalesce=True,
         )
@@ -163,6 +173,22 @@ class JobsService:
             return dropped
 
         return run_locked(self.ctx, "retention", run)
+
+    def compact_before(self) -> date:
+        """The first day that stays hot: today minus the hot window."""
+        return self._yesterday() + timedelta(days=1) - timedelta(days=self.ctx.settings.hot_days)
+
+    def compact(self) -> Any:
+        before = self.compact_before()
+
+        def run(conn: Any) -> Any:
+            # a connection of its own: each chunk of meters commits on its own, and VACUUM
+            # runs outside a transaction
+            with psycopg.connect(str(self.ctx.pool.conninfo), autocommit=True) as own:
+                res = compact(own, before, self.ctx.settings.utility_timezone)
+            return res.as_dict() if res else {"skipped": "another compaction runs"}
+
+        return run_locked(self.ctx, "compact", run)
 
     def start(self) -> None:
         self.scheduler.start()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     utility_timezone: str = "Asia/Shanghai"
     retention_days: int = Field(default=1095, ge=7)
+    # readings of the last this many closed days stay in the hot table as they arrived; the
+    # nightly compaction moves older days into the compact history (server.db.compact)
+    hot_days: int = Field(default=7, ge=1, le=366)
     future_tolerance_s: int = Field(default=900, ge=0)
 
     ingest_batch_max: int = Field(default=5000, ge=1, le=200_000)
@@ -110,6 +113,15 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected https://host[:port] (or http://), got {value!r}")
         return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _hot_within_retention(self) -> Settings:
+        if self.hot_days >= self.retention_days:
+            raise ValueError(
+                f"hot_days ({self.hot_days}) must be less than retention_days "
+                f"({self.retention_days})"
+            )
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

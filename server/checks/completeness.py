@@ -20,6 +20,8 @@ from psycopg.rows import dict_row
 from protocols.model import DEFAULT_METER_TIMEZONE
 from protocols.vocabulary import REREADABLE_PROTOCOLS
 
+from .rule_sql import DAY_READINGS
+
 GROUPS = {
     "all": "'all'",
     "area": "m.area_id",
@@ -238,7 +240,7 @@ def curve_completeness(
         raise ValueError(f"group by one of {', '.join(GROUPS)}, not {by!r}")
     sql = f"""
     WITH due AS ({DUE}),
-    pts AS (SELECT meter_id, count(*) AS n FROM readings
+    pts AS (SELECT meter_id, count(*) AS n FROM {DAY_READINGS}
             WHERE quantity = 'energy_import_total' AND kind = 'interval'
               AND ts >= (%(d)s::date)::timestamp AT TIME ZONE %(tz)s
               AND ts < ((%(d)s::date + 1)::timestamp AT TIME ZONE %(tz)s)

@@ -44,6 +44,12 @@ DAY_RANGE = (
     "ts < ((%(d)s::date + 1)::timestamp AT TIME ZONE %(tz)s)"
 )
 
+# every reading of the data date, hot or compacted (server.db.compact)
+DAY_READINGS = (
+    "readings_between((%(d)s::date)::timestamp AT TIME ZONE %(tz)s, "
+    "((%(d)s::date + 1)::timestamp AT TIME ZONE %(tz)s))"
+)
+
 _PHASES = ("a", "b", "c")
 
 # one row per meter and interval timestamp: the three voltages and currents side by side
@@ -53,7 +59,7 @@ _PIVOT = ", ".join(
     for x in _PHASES
 )
 PER_POINT = f"""
-        SELECT meter_id, ts, {_PIVOT} FROM readings
+        SELECT meter_id, ts, {_PIVOT} FROM {DAY_READINGS}
         WHERE kind = 'interval' AND {DAY_RANGE}
           AND quantity IN ('voltage_a','voltage_b','voltage_c','current_a','current_b',
                            'current_c')
@@ -133,17 +139,17 @@ ZERO_CONSUMPTION = f"""
                    AND o.quantity = 'energy_import_total' AND o.value = cur.value
                    AND o.data_date >= %(d)s - %(days)s::integer
                    AND o.data_date < %(d)s) = %(days)s::integer
-              AND NOT EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = cur.meter_id
+              AND NOT EXISTS (SELECT 1 FROM {DAY_READINGS} r WHERE r.meter_id = cur.meter_id
                    AND r.quantity = 'power_active_total' AND r.kind = 'interval'
                    AND r.value > %(stopped.min_kw)s::numeric AND {DAY_RANGE})"""
 
 STOPPED = f"""
             SELECT c.meter_id, c.area_id, jsonb_build_object('register', c.v1,
-                   'max_power_kw', (SELECT max(value) FROM readings r WHERE r.meter_id =
+                   'max_power_kw', (SELECT max(value) FROM {DAY_READINGS} r WHERE r.meter_id =
                    c.meter_id AND r.quantity = 'power_active_total' AND r.kind = 'interval'
                    AND {DAY_RANGE}))
             FROM ({CONSUMPTION}) c WHERE c.delta = 0
-              AND EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = c.meter_id
+              AND EXISTS (SELECT 1 FROM {DAY_READINGS} r WHERE r.meter_id = c.meter_id
                    AND r.quantity = 'power_active_total' AND r.kind = 'interval'
                    AND r.value > %(min_kw)s::numeric AND {DAY_RANGE})"""
 

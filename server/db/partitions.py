@@ -1,5 +1,5 @@
 """Native PostgreSQL partitions of ``readings`` (one per year) where TimescaleDB is absent,
-and retention for both flavours (drop chunks / drop partitions)."""
+and retention for both flavours (drop chunks / drop partitions, and compact rows)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+
+from .compact import drop_old as compact_drop_old
 
 log = logging.getLogger(__name__)
 _known: dict[str, set[int]] = {}
@@ -57,8 +59,14 @@ def ensure_partitions(conn: psycopg.Connection[Any], years: set[int]) -> None:
 
 
 def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) -> list[str]:
-    """Drop readings older than the retention: whole chunks or whole yearly partitions."""
+    """Drop readings older than the retention: whole chunks or whole yearly partitions of
+    the hot table, and the compact history's rows of whole days before the cutoff."""
     cutoff = now - timedelta(days=retention_days)
+    n = compact_drop_old(conn, cutoff)
+    return ([f"readings_compact: {n} rows"] if n else []) + _drop_hot(conn, cutoff)
+
+
+def _drop_hot(conn: psycopg.Connection[Any], cutoff: datetime) -> list[str]:
     if is_partitioned(conn):
         dropped = []
         rows = conn.execute(
@@ -76,3 +84,46 @@ def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) 
         return dropped
     rows = conn.execute("SELECT drop_chunks('readings', older_than => %s)", (cutoff,)).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def drop_emptied(conn: psycopg.Connection[Any], before: datetime, lock: int) -> list[str]:
+    """Drop the hot table's chunks or yearly partitions that end before ``before`` and hold
+    no row: compaction emptied them, and deleted rows would leave their index pages behind
+    (a plain VACUUM returns no index space). Each is checked and dropped holding ``lock``
+    (the compaction zone's) exclusively, so no late reading is being written into it."""
+    if is_partitioned(conn):
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'readings'"
+        ).fetchall()
+        spans = [
+            (name, None, datetime(int(name.removeprefix("readings_y")) + 1, 1, 1, tzinfo=UTC))
+            for (name,) in rows
+        ]
+    else:
+        spans = conn.execute(
+            "SELECT format('%%I.%%I', chunk_schema, chunk_name), range_start, range_end "
+            "FROM timescaledb_information.chunks WHERE hypertable_name = 'readings' "
+            "AND range_end <= %s ORDER BY range_start",
+            (before,),
+        ).fetchall()
+    dropped = []
+    for name, lo, hi in spans:
+        if hi > before:
+            continue
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            if conn.execute(f"SELECT 1 FROM {name} LIMIT 1").fetchone() is not None:
+                continue
+            if lo is None:
+                conn.execute(f"DROP TABLE {name}")
+            else:
+                conn.execute(
+                    "SELECT drop_chunks('readings', older_than => %s, newer_than => %s)",
+                    (hi, lo - timedelta(microseconds=1)),
+                )
+            dropped.append(name)
+    if dropped:
+        with _lock:
+            _known.pop(_key(conn), None)
+    return dropped

@@ -12,6 +12,8 @@ an idempotent merge on (meter, quantity, ts).
   between (found by the chaos run: every midnight looked like a conflict); a repeated freeze
   with a different value goes to ``reading_conflicts`` (kind ``freeze``);
 - event and clock readings also land in ``meter_events``;
+- readings of days already compacted (older than the compact zone's start, see
+  :mod:`server.db.compact`) are merged into their compact rows by the same rules;
 - rows too far in the future or older than the retention go to ``dead_letters`` with the
   reason, and so do whole messages that cannot be decoded.
 """
@@ -29,6 +31,7 @@ import psycopg
 
 from protocols.wire import ReadingRow
 
+from ..db.compact import merge_late, zone_start
 from ..db.partitions import ensure_partitions
 from ..db.queries.ingest import add_dead_letters
 from .archive_facts import ArchiveCache, cache_for
@@ -240,16 +243,27 @@ def store(
             screened = screen_batch(batch.groups, snap, tz)
             if screened.quarantined:
                 _quarantine(conn, screened.quarantined)
-            groups = screened.groups
+            groups: Groups = screened.groups
             if groups:
                 ensure_partitions(conn, {r[2].year for _, _, rows in groups for r in rows})
-                direct = _copy_new_series(conn, groups, tz)
-                if direct is None:
-                    inserted = _merge(conn, _staging_rows(groups), tz)
-                else:
-                    inserted, rest = direct
-                    if rest:
-                        inserted += _merge(conn, rest, tz)
+                rest: list[tuple[Any, ...]] = []
+                start = zone_start(conn)
+                if start is not None:
+                    groups, late = _split_late(groups, start)
+                    if late:
+                        # days already compacted: merged into their compact rows
+                        kept, rest = merge_late(conn, late, tz)
+                        inserted += len(kept)
+                        _queue_checks(conn, [r for r in kept if r[1] in CHECKED_QUANTITIES], tz)
+                if groups:
+                    direct = _copy_new_series(conn, groups, tz)
+                    if direct is None:
+                        rest = _staging_rows(groups) + rest
+                    else:
+                        inserted += direct[0]
+                        rest = direct[1] + rest
+                if rest:
+                    inserted += _merge(conn, rest, tz)
     if screened is None:
         return StoreResult(size, inserted, len(batch.dead))
     return StoreResult(
@@ -268,6 +282,26 @@ def _staging_rows(groups: Groups) -> list[tuple[Any, ...]]:
         for gw, bid, rows in groups
         for m, q, ts, v, k, s, qual in rows
     ]
+
+
+def _split_late(groups: Groups, start: datetime) -> tuple[Groups, list[tuple[Any, ...]]]:
+    """(the groups without readings taken before ``start``, those readings as staging rows);
+    freezes stay in the groups (they live in daily_freeze whatever their age)."""
+    if all(r[2] >= start or r[4] == "freeze" for _, _, rows in groups for r in rows):
+        return groups, []
+    recent: list[tuple[str, str, Sequence[ReadingRow]]] = []
+    late: list[tuple[Any, ...]] = []
+    for gw, bid, rows in groups:
+        keep = []
+        for r in rows:
+            if r[2] < start and r[4] != "freeze":
+                m, q, ts, v, k, s, qual = r
+                late.append((m, q, ts, v, k, s, list(qual) if qual else _NO_FLAGS, gw, bid))
+            else:
+                keep.append(r)
+        if keep:
+            recent.append((gw, bid, keep))
+    return recent, late
 
 
 def _quarantine(

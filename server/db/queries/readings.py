@@ -1,4 +1,7 @@
-"""Reading queries for the API: curves, latest values, daily freezes (both DB flavours)."""
+"""Reading queries for the API: curves, latest values, daily freezes (both DB flavours).
+
+Readings are read through ``readings_between(lo, hi)``: the hot table and the compact
+history as one (:mod:`server.db.compact`)."""
 
 from __future__ import annotations
 
@@ -20,19 +23,30 @@ def curve(
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT ts, value, source, quality FROM readings WHERE meter_id = %s AND "
-            "quantity = %s AND ts >= %s AND ts < %s AND kind = 'interval' ORDER BY ts LIMIT %s",
-            (meter, quantity, start, end, limit),
+            "SELECT ts, value, source, quality FROM readings_between(%s, %s) "
+            "WHERE meter_id = %s AND quantity = %s AND kind = 'interval' ORDER BY ts LIMIT %s",
+            (start, end, meter, quantity, limit),
         ).fetchall()
 
 
 def latest(conn: psycopg.Connection[Any], *, meter: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        # freezes live in daily_freeze (not in readings): the newest of either counts
+        # freezes live in daily_freeze (not in readings): the newest of either counts; of
+        # the compact history only each quantity's newest row can hold its latest reading
         return cur.execute(
             "SELECT DISTINCT ON (quantity) quantity, ts, value, kind, source FROM ("
             " SELECT quantity, ts, value, kind, source FROM readings"
             " WHERE meter_id = %(m)s AND ts > now() - interval '400 days'"
+            " UNION ALL SELECT l.quantity, l.ts, l.value, l.kind, l.source FROM quantity_keys k"
+            " CROSS JOIN LATERAL (SELECT c.day_start FROM readings_compact c"
+            "  WHERE c.meter_id = %(m)s AND c.qkey = k.key"
+            "  AND c.day_start > now() - interval '401 days'"
+            "  ORDER BY c.day_start DESC LIMIT 1) c"
+            " CROSS JOIN LATERAL (SELECT r.quantity, r.ts, r.value, r.kind, r.source"
+            "  FROM readings_between(c.day_start, c.day_start + interval '25 hours') r"
+            "  WHERE r.meter_id = %(m)s AND r.quantity = k.quantity"
+            "  ORDER BY r.ts DESC LIMIT 1) l"
+            " WHERE l.ts > now() - interval '400 days'"
             " UNION ALL SELECT quantity, freeze_ts, value, 'freeze', source FROM daily_freeze"
             " WHERE meter_id = %(m)s AND freeze_ts > now() - interval '400 days') x "
             "ORDER BY quantity, ts DESC, kind",
@@ -65,7 +79,7 @@ def _page(
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of a meter's rows of ``table`` in [start, end) (one quantity or all), and
-    how many there are in all."""
+    how many there are in all. ``table`` may name ``%(s)s`` and ``%(e)s``."""
     cond = "meter_id = %(m)s AND ts >= %(s)s AND ts < %(e)s"
     if quantity is not None:
         cond += " AND quantity = %(q)s"
@@ -91,12 +105,14 @@ def raw_readings(
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """The readings as stored (every kind but freezes, which live in ``daily_freeze``) in
-    [start, end), oldest first, one page; and how many there are in all."""
+    [start, end), oldest first, one page; and how many there are in all. ``received_at``
+    to the whole second: that is what the compact history keeps."""
     return _page(
         conn,
-        table="readings",
+        table="readings_between(%(s)s, %(e)s)",
         order="ts, quantity",
-        columns="ts, quantity, value, kind, source, quality, gateway_id, received_at",
+        columns="ts, quantity, value, kind, source, quality, gateway_id, "
+        "date_trunc('second', received_at) AS received_at",
         meter=meter,
         start=start,
         end=end,
