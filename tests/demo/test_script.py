@@ -157,8 +157,9 @@ def test_history_is_asked_only_of_meters_that_keep_one() -> None:
     api = RecordingApi()
     script.request_history(api, fleet, [date(2026, 10, 31)])
     asked = {i["meter"] for _, _, body in api.calls for i in body["args"]["items"]}
-    no_history = {m.archive_id for m, _ in fleet.meters if m.protocol != "dlt645-2007"}
+    no_history = {m.archive_id for m, _ in fleet.meters if m.protocol not in REREADABLE_PROTOCOLS}
     assert no_history and not asked & no_history
+    assert {"dlt645-2007", "dlt698"} <= {m.protocol for m, _ in fleet.meters}
     assert asked == {m.archive_id for m, _ in fleet.meters} - no_history
 
 
