@@ -39,8 +39,9 @@ def parser() -> argparse.ArgumentParser:
         "demo",
         help="run server, simulated fleet and edge agents",
         description=(
-            "Start an embedded database and broker (or use yours), the server, a simulated "
-            "fleet of 41 meters and an edge agent per concentrator; read the meters' freeze "
+            "Start an embedded database and broker (or use yours), the server, the simulated "
+            "fleet of simulators/fleets/demo.toml (48 DL/T 645, DL/T 698.45 and Modbus meters "
+            "in four areas) and an edge agent per concentrator; read the meters' freeze "
             "history, read every meter now, run the anomaly rules, print what this run "
             "collected, and keep running for the dashboard."
         ),

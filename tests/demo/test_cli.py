@@ -4,11 +4,14 @@ the pip command when the server's extra is not installed."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from importlib.machinery import ModuleSpec
 
 import pytest
 
 from simulators.demo import cli
+from simulators.fleet import load_fleet
+from tests.demo.test_script import DEMO_FLEET
 
 
 def test_demo_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -18,6 +21,19 @@ def test_demo_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     for option in ("--duration", "--days", "--data-dir", "--port", "--database-url", "--mqtt-url"):
         assert option in out
+
+
+def test_demo_help_counts_the_meters_and_areas_of_the_demo_fleet(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    fleet = load_fleet(DEMO_FLEET, now=datetime(2026, 11, 1, 4, 0, tzinfo=UTC))
+    words = {4: "four", 3: "three", 5: "five"}
+    assert f"({len(fleet.meters)} DL/T 645, DL/T 698.45 and Modbus meters" in out
+    assert f"in {words[len(fleet.areas)]} areas)" in out
 
 
 def test_demo_help_shows_the_default_of_every_option(

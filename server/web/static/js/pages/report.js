@@ -104,7 +104,7 @@ export default async function report(ctx) {
       <div class="card"><div class="label">${esc(t("after_reread"))}</div>
         <div class="big ${s.rate < th ? "below" : "good"}" id="rate-yesterday">${esc(pct(s.rate, 2))}</div>
         <div class="muted">${esc(t("threshold"))} ${esc(pct(th))}${change !== null ? ` · ${esc(t("change"))} ${change >= 0 ? "+" : ""}${esc(num(change, 2))} ${esc(t("pp"))}` : ""}</div></div>
-      <div class="card"><div class="label">${esc(t("due"))} / ${esc(t("read"))}</div>
+      <div class="card"><div class="label">${esc(t("read"))} / ${esc(t("due"))}</div>
         <div class="big" id="due-read">${esc(int(s.read))} / ${esc(int(s.due))}</div>
         <div class="muted">${esc(t("failed_n"))} ${esc(int((s.due || 0) - (s.read || 0)))}</div></div>
       ${rep.reread ? `<div class="card"><div class="label">${esc(t("reread"))}</div><div id="reread-tally">${esc(t("reread_tally", {r: int(rep.reread.requested), c: int(rep.reread.recovered)}))}</div></div>` : ""}
