@@ -51,7 +51,7 @@ Category = Literal[
     "archive_problem",
     "other",
 ]
-#: the failed list's reason codes (issue 18, /work/wt/I18-reasons.md) -> category
+#: the failed list's reason codes (issue 18, server.checks.completeness.failed_meters) -> category
 CODE_CATEGORY = {
     "concentrator_offline": "concentrator_offline",
     "meter_not_answering": "meter_not_answering",
