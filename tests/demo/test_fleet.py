@@ -107,3 +107,44 @@ def test_days_ago_starts_a_fault_at_local_midnight_days_before_the_fleet_starts(
 def test_bad_days_ago_is_refused_naming_the_field(fault: dict[str, object], message: str) -> None:
     with pytest.raises(FleetError, match=message.replace("[", r"\[").replace("]", r"\]")):
         fleet_from_dict(_fleet_with_fault(fault), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "fleet_file", sorted(DEMO_FLEET.parent.glob("*.toml")), ids=lambda p: p.name
+)
+def test_every_dlt645_meter_of_a_shipped_fleet_fits_its_registers_all_year(
+    fleet_file: Path,
+) -> None:
+    """A direct-connected meter cannot show 355 kW in XX.XXXX kW: an area master carrying
+    that much sits behind a CT (the simulator then registers secondary values). Found when
+    the demo logged "102.0428 overflows XX.XXXX" at 21:41 in Shanghai on the TA-003 master.
+    Every DL/T 645 meter's largest power, current and demand over a year (sampled every
+    35 minutes, so every time of day comes round) must encode in its catalogue's formats."""
+    from protocols.dlt645.catalogue import CATALOGUE
+    from protocols.dlt645.errors import Dlt645Error
+
+    fleet = load_fleet(fleet_file, now=NOW)
+    meters = build_meters(fleet)
+    problems = []
+    for archive_id, m in meters.items():
+        protocol = m.spec.protocol
+        if not protocol.startswith("dlt645-"):
+            continue
+        peak: dict[str, float] = {}
+        t = NOW - timedelta(days=365)
+        while t < NOW:
+            for q, v in m.registers_at(t).items():
+                if not q.startswith("energy_") and abs(v) > abs(peak.get(q, 0.0)):
+                    peak[q] = v
+            t += timedelta(minutes=35)
+        version = protocol.removeprefix("dlt645-")
+        for item in CATALOGUE:
+            if item.version != version or item.history or item.record:
+                continue
+            for f in item.fields:
+                if f.quantity in peak:
+                    try:
+                        f.format.encode(peak[f.quantity])
+                    except Dlt645Error as exc:
+                        problems.append(f"{archive_id} {item.di_text}: {exc}")
+    assert not problems, problems
