@@ -24,7 +24,11 @@ reads. What a simulated meter does with each service:
 * ACTION 40007F00 (broadcast time): sets the meter clock; to the broadcast address it is
   never answered, to the meter's own address it is acknowledged.
 * SET and other ACTIONs: refused (DAR 3 ``read_write_denied``: no password is accepted);
-  GET-Next: DAR 11 (the meter never splits a reply). Other services: ERROR-Response 2.
+  GET-Next: DAR 11 (the meter never splits a reply at the application level). Other
+  services: ERROR-Response 2.
+* A meter with ``frame_size`` in the fleet sends an answer longer than that in link-layer
+  fragments (``protocols.dlt698.fragment``): the first fragment at once, each next one when
+  the client confirms the previous; a confirmation of anything else gets no answer.
 * Frames it cannot parse get no answer (a real meter stays silent).
 """
 
@@ -32,12 +36,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from protocols import dlt698 as d
 from protocols.dlt698.catalogue import ObjectDef, column_oad
+from protocols.dlt698.fragment import CONFIRM
 from protocols.vocabulary import FREEZE_HISTORY_DAYS
 from simulators.meter import SimMeter
 
@@ -81,11 +87,51 @@ def mac_of(rn: bytes | None, answer: bytes) -> bytes:
 
 
 class Dlt698Responder:
-    """Answers for DL/T 698.45 meters (stateless: every reply is computed from the
-    meter model at the simulated instant)."""
+    """Answers for DL/T 698.45 meters: every reply is computed from the meter model at
+    the simulated instant; the only state is the fragments of a long answer not yet sent
+    (per meter)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: meter -> (sequence of the fragment sent last, the fragments still to send)
+        self._fragments: dict[str, tuple[int, list[d.Frame]]] = {}
 
     def respond(
         self, meter: SimMeter, frame: d.Frame, now: datetime, preamble: int = 0
+    ) -> bytes | None:
+        if frame.fragmented or d.is_confirmation(frame):
+            return self._next_fragment(meter, frame, preamble)
+        wire = self._answer(meter, frame, now, preamble)
+        size = meter.spec.frame_size
+        with self._lock:
+            self._fragments.pop(meter.archive_id, None)  # a new request drops an old answer
+        if wire is None or size is None or len(wire) - preamble <= size:
+            return wire
+        whole = d.inspect_frame(wire).frame
+        overhead = len(wire) - preamble - len(whole.apdu) + 2  # + the fragment field
+        frames = d.split_apdu(whole, whole.apdu, size - overhead)
+        with self._lock:
+            self._fragments[meter.archive_id] = (d.fragment_of(frames[0]).seq, frames[1:])
+        return d.encode_frame(frames[0], preamble)
+
+    def _next_fragment(self, meter: SimMeter, frame: d.Frame, preamble: int) -> bytes | None:
+        """The fragment after the one the client confirms; silence for anything else."""
+        try:
+            frag = d.fragment_of(frame)
+        except d.Dlt698Error as exc:
+            log.info("meter %s: unusable 698.45 fragment: %s", meter.archive_id, exc)
+            return None
+        with self._lock:
+            sent, rest = self._fragments.get(meter.archive_id, (-1, []))
+            if frag.kind != CONFIRM or frag.seq != sent or not rest:
+                self._fragments.pop(meter.archive_id, None)
+                return None  # a fragmented request, a stray confirmation, or the last one's
+            nxt = rest.pop(0)
+            self._fragments[meter.archive_id] = (d.fragment_of(nxt).seq, rest)
+        return d.encode_frame(nxt, preamble)
+
+    def _answer(
+        self, meter: SimMeter, frame: d.Frame, now: datetime, preamble: int
     ) -> bytes | None:
         try:
             req = d.parse_request(frame)

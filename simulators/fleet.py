@@ -325,6 +325,7 @@ def _meter_fields(
             role=role,
             faults=faults,
             esam=v.get("esam", bool, False),
+            frame_size=v.integer("frame_size", 64, 8192, None),
         )
     except MeterError as exc:
         raise FleetError(f"{v.path}: {exc}") from exc

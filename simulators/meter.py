@@ -72,6 +72,9 @@ class MeterSpec:
     role: str = "customer"  # or "master" (area master meter, 台区总表)
     faults: tuple[Fault, ...] = ()
     esam: bool = False  # DL/T 698.45: frozen data only through SECURITY (plaintext + MAC)
+    #: DL/T 698.45: the largest frame the meter sends; a longer answer goes in link-layer
+    #: fragments (None: never fragments)
+    frame_size: int | None = None
 
     def __post_init__(self) -> None:
         if not (len(self.address) == 12 and self.address.isdigit()):
@@ -82,6 +85,11 @@ class MeterSpec:
             raise MeterError(f"meter {self.archive_id}: phases must be 1 or 3")
         if self.esam and self.protocol != "dlt698":
             raise MeterError(f"meter {self.archive_id}: only a dlt698 meter has an ESAM")
+        if self.frame_size is not None and self.protocol != "dlt698":
+            raise MeterError(
+                f"meter {self.archive_id}: frame_size is a DL/T 698.45 setting "
+                f"(link-layer fragments), not one of {self.protocol}"
+            )
 
 
 @dataclass

@@ -125,6 +125,8 @@ class Dlt698Driver:
             raise ReadError(
                 meter.id, FailureKind.WRONG_ADDRESS, f"reply from {frame.server.address}"
             )
+        if frame.fragmented:
+            frame = self._reassemble(meter, frame)
         try:
             reply = d.parse_reply(frame, expect=wire)
         except d.Dlt698Error as exc:
@@ -136,6 +138,38 @@ class Dlt698Driver:
         if reply.mac is not None:
             self.macs[meter.id] = (datetime.now(self.tz), reply.mac)
         return reply
+
+    def _reassemble(self, meter: MeterConfig, frame: d.Frame) -> d.Frame:
+        """A reply that arrives in link-layer fragments (a meter whose frame size is
+        smaller than its answer): confirm each fragment, which asks for the next, and
+        return the whole reply once the last is in (confirmed too)."""
+        assembler = d.Reassembler()
+        while True:
+            try:
+                whole = assembler.feed(frame)
+                confirm = d.encode_frame(d.confirm_frame(frame))
+            except d.Dlt698Error as exc:
+                raise ReadError(
+                    meter.id, FailureKind.BAD_REPLY, f"fragmented reply: {exc}"
+                ) from exc
+            if whole is not None:
+                transact_698(self.transport, confirm, self.timeout_s, expect_reply=False)
+                return d.whole_frame(frame, whole)
+            try:
+                got = transact_698(self.transport, confirm, self.timeout_s)
+            except ReadTimeout:
+                raise ReadError(
+                    meter.id,
+                    FailureKind.TIMEOUT,
+                    f"fragment {assembler.pending + 1} of the reply not sent within "
+                    f"{self.timeout_s:.1f} s",
+                ) from None
+            assert got is not None
+            if got.server.address != meter.address:
+                raise ReadError(
+                    meter.id, FailureKind.WRONG_ADDRESS, f"fragment from {got.server.address}"
+                )
+            frame = got
 
     def _checked(self, meter: MeterConfig, reply: d.Reply, what: str) -> d.Reply:
         try:

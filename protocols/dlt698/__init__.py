@@ -16,7 +16,8 @@ Typical server (meter) use::
                               own_address="000000000001")
 
 Modules: ``frame`` (link frame), ``control`` (C byte), ``address`` (SA/TSA), ``crc``,
-``stream`` (streaming decoder), ``axdr`` (typed data), ``apdu`` (services),
+``stream`` (streaming decoder), ``fragment`` (link-layer fragments), ``axdr`` (typed
+data), ``apdu`` (services),
 ``catalogue`` (objects), ``client``/``server`` (the two roles), ``explain``
 (``python -m protocols.dlt698 explain``), ``errors`` (one exception tree).
 """
@@ -136,6 +137,15 @@ from .errors import (
     dar_name,
     raise_for_dar,
 )
+from .fragment import (
+    Fragment,
+    Reassembler,
+    confirm_frame,
+    fragment_of,
+    is_confirmation,
+    split_apdu,
+    whole_frame,
+)
 from .frame import Frame, FrameInfo, build_frame, decode_frame, encode_frame, inspect_frame
 from .server import (
     Request,
@@ -153,6 +163,13 @@ from .server import (
 from .stream import Discard, StreamDecoder
 
 __all__ = [
+    "Fragment",
+    "Reassembler",
+    "confirm_frame",
+    "fragment_of",
+    "is_confirmation",
+    "split_apdu",
+    "whole_frame",
     "BROADCAST",
     "BROADCAST_TIME_OMD",
     "CATALOGUE",

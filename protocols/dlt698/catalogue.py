@@ -353,7 +353,10 @@ CATALOGUE: Final[tuple[ObjectDef, ...]] = (
     _obj(0x5005, "settlement-day freeze", "record", T.ARRAY, 0, None, ("freeze_settlement",)),
     _obj(0x5006, "monthly freeze", "record", T.ARRAY, 0, None, ("freeze_monthly",)),
     # Events. Per-phase event objects (interface class 24: 3000 voltage loss, 3003 phase
-    # break) keep phase A/B/C records in attributes 7/8/9; class 7 objects (3011
+    # break) keep phase A/B/C records in attributes 7/8/9 (event record tables 2-4; table 1,
+    # attribute 6, is not per phase). Checked against public concentrator firmware, which
+    # maps 30030700/30030800 to the DL/T 645-2007 phase A/B break records 13010001/13020001
+    # and 30020900 to phase C over-voltage 12030001; class 7 objects (3011
     # power-down, 301B cover open) keep theirs in attribute 2. Record columns are the
     # event's associated OADs: 2022 sequence, 201E start, 2020 end, 2024 source, ...
     _obj(

@@ -409,13 +409,14 @@ class Reply:
 
 
 def refuse_fragment(frame: Frame) -> None:
-    """Link-layer fragments (FRAG bit set) are not reassembled by this codec: say so
-    instead of decoding a fragment header as an APDU. Ask for smaller answers instead
-    (fewer OADs or rows per request, or GET-Next blocks, which are application-level)."""
+    """A link-layer fragment (FRAG bit set) is not an APDU: say so instead of decoding
+    a fragment header as one. Put fragments together first (:class:`.fragment.Reassembler`,
+    confirming each with :func:`.fragment.confirm_frame`) and parse the whole frame
+    (:func:`.fragment.whole_frame`)."""
     if frame.fragmented:
         raise FrameError(
-            f"link-layer fragment (control {frame.control:02X}, FRAG bit set): fragments are "
-            "not reassembled; read fewer objects or rows per request"
+            f"link-layer fragment (control {frame.control:02X}, FRAG bit set): reassemble "
+            "the fragments (fragment.Reassembler) before parsing the APDU"
         )
 
 

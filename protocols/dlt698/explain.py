@@ -25,7 +25,11 @@ unit null); a record service gives one item per record object whose values are i
 frame shows its inner APDU's items, a ciphertext one none; PROXY TransCommand shows the
 port OAD with the forwarded frame as hex.
 
-Link-layer fragments (FRAG bit set) are not reassembled: such a frame prints an error.
+Link-layer fragments (FRAG bit set, ``fragment.py``): a fragment prints its place as the
+``service`` ("link fragment: first, seq 0, 200 bytes"; a confirmation "link fragment
+confirmation: seq 0") with no items; the frames of one run are put back together in order,
+so the last fragment's line shows the whole APDU's service and items. A fragment out of
+order (a gap, a middle one without a first) prints the frame with the ``error``.
 A frame with a wrong HCS or FCS is still decoded and shown with ``hcs_ok``/``fcs_ok``
 false; it makes the exit status 1, like a frame that cannot be decoded at all, which
 prints ``{"error": "<what and where>"}``.
@@ -60,9 +64,10 @@ from .apdu import (
 )
 from .axdr import Data, format_oad
 from .catalogue import name_of, row_values, unit_of, values_of
-from .client import refuse_fragment, unwrap
+from .client import unwrap
 from .errors import FrameError, dar_name
-from .frame import apdu_offset, inspect_frame
+from .fragment import CONFIRM, Reassembler, fragment_of, is_confirmation, whole_frame
+from .frame import Frame, apdu_offset, inspect_frame
 
 
 def parse_hex(text: str) -> bytes:
@@ -171,16 +176,58 @@ def items_of(apdu: Apdu, errors: list[str]) -> list[dict[str, Any]]:  # noqa: C9
     return []
 
 
-def explain(text: str) -> dict[str, Any]:
-    """One frame as hex -> the JSON-ready dict described in the module docstring."""
+def _header(frame: Frame) -> dict[str, Any]:
+    return {
+        "protocol": "698.45",
+        "control": f"{frame.control:02X}",
+        "dir": frame.direction,
+        "prm": frame.prm,
+        "server_address": frame.server.as_json(),
+        "client_address": f"{frame.client:02X}",
+    }
+
+
+def _fragment(frame: Frame, assembler: Reassembler, hcs_ok: bool, fcs_ok: bool) -> Any:
+    """A fragment's line, or the whole frame once its last fragment is in."""
+    line: dict[str, Any] = {
+        **_header(frame),
+        "service": None,
+        "piid": None,
+        "security": None,
+        "items": [],
+        "hcs_ok": hcs_ok,
+        "fcs_ok": fcs_ok,
+        "error": None,
+    }
+    try:
+        frag = fragment_of(frame)
+        if frag.kind == CONFIRM:
+            line["service"] = f"link fragment confirmation: seq {frag.seq}"
+            return line
+        line["service"] = f"link fragment: {frag.kind_name}, seq {frag.seq}, {len(frag.data)} bytes"
+        whole = assembler.feed(frame)
+    except FrameError as exc:
+        line["error"] = f"fragment (control {frame.control:02X}): {exc}"
+        return line
+    return line if whole is None else whole_frame(frame, whole)
+
+
+def explain(text: str, assembler: Reassembler | None = None) -> dict[str, Any]:
+    """One frame as hex -> the JSON-ready dict described in the module docstring.
+    ``assembler`` carries fragments from one frame of a run to the next."""
     try:
         info = inspect_frame(parse_hex(text))
     except FrameError as exc:
         return {"error": str(exc)}
     frame = info.frame
+    offset = apdu_offset(frame) + info.preamble
+    if frame.fragmented or is_confirmation(frame):
+        got = _fragment(frame, assembler or Reassembler(), info.hcs_ok, info.fcs_ok)
+        if isinstance(got, dict):
+            return got
+        frame, offset = got, 0  # the reassembled APDU has no place in one frame's bytes
     try:
-        refuse_fragment(frame)
-        outer = decode_apdu(frame.apdu, apdu_offset(frame) + info.preamble)
+        outer = decode_apdu(frame.apdu, offset)
         inner, security, _ = unwrap(outer)
     except FrameError as exc:
         return {"error": f"APDU (control {frame.control:02X}): {exc}"}
@@ -192,12 +239,7 @@ def explain(text: str) -> dict[str, Any]:
         outer.service if isinstance(outer, (SecurityRequest, SecurityResponse)) else inner.service
     )
     return {
-        "protocol": "698.45",
-        "control": f"{frame.control:02X}",
-        "dir": frame.direction,
-        "prm": frame.prm,
-        "server_address": frame.server.as_json(),
-        "client_address": f"{frame.client:02X}",
+        **_header(frame),
         "service": service,
         "piid": getattr(inner, "piid", None),
         "security": security,
@@ -225,8 +267,9 @@ def run(args: Sequence[str], stdin: TextIO, stdout: TextIO) -> int:
     """Explain each frame; return the exit status (1 if any frame failed)."""
     status = 0
     frames = _frames_from_args(args) if args else _frames_from_stream(stdin)
+    assembler = Reassembler()
     for text in frames:
-        result = explain(text)
+        result = explain(text, assembler)
         if "hcs_ok" not in result or not (result["hcs_ok"] and result["fcs_ok"]):
             status = 1
         stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

@@ -76,12 +76,14 @@ class Line:
         self.bus = Bus("b1", sim.meters_on("b1"), sim.clock, sim.line_responder())
         self.sent = 0
         self.received = 0
+        self.replies: list[bytes] = []
         self.transport = MemoryTransport(self._answer, echo=echo)
 
     def _answer(self, frame: LineFrame) -> bytes:
         self.sent += len(dlt698.encode_frame(frame) if is_dlt698(frame) else b"")
         data = self.bus.handle(frame).data
         self.received += len(data)
+        self.replies.append(data)
         return data
 
 
@@ -391,3 +393,65 @@ def test_the_field_tools_over_a_tcp_line(running_mixed: Any, tmp_path: Path) -> 
     assert lines[1]["values"] == [truth["voltage_a"], truth["voltage_b"], truth["voltage_c"]]
     assert lines[1]["unit"] == "V"
     assert "error" in lines[2] and out.returncode == 1  # a record table is not a GET-Normal
+
+
+def test_a_meter_that_fragments_its_answers_is_read_the_same(tmp_path: Path) -> None:
+    """A meter with a small frame size sends a long record reply in link-layer fragments;
+    the edge confirms each, puts them together and reads what an unfragmenting meter gives.
+    The ESAM meter too: its MAC covers the whole reply, not a fragment."""
+    data = mixed_fleet()
+    for m in data["areas"][0]["meters"]:
+        if m["archive_id"] in ("O1", "O2"):
+            m["frame_size"] = 96
+    fragmenting = Simulation(fleet_from_dict(data), clock=VirtualClock(NOW, 0.0))
+    plain = Simulation(fleet_from_dict(mixed_fleet()), clock=VirtualClock(NOW, 0.0))
+    try:
+        start = datetime(2026, 11, 5, 8, 0, tzinfo=TZ)
+        quantities = ["energy_import_total", "voltage_a", "current_a"]
+        lines = [Line(fragmenting), Line(plain)]
+        got = [
+            reader(line).dlt698.curve(
+                meter("O1"), start, start + timedelta(hours=6), 15, quantities
+            )
+            for line in lines
+        ]
+        assert got[0] == got[1] and len(got[0][0]) == 24
+        big, small = (line.transport.stats.transactions for line in lines)
+        assert big > small + 3  # the confirmations that fetched the further fragments
+        assert max(map(len, lines[0].replies)) <= 96 < max(map(len, lines[1].replies))
+        today = NOW.astimezone(TZ).date()
+        esam = [
+            reader(line).freeze(meter("O2", esam=True), today - timedelta(days=2), today)
+            for line in lines
+        ]
+        assert esam[0] == esam[1] and flags_of(esam[0]) == {Quality.UNVERIFIED}
+    finally:
+        fragmenting.stop()
+        plain.stop()
+
+
+def test_a_fragment_that_never_comes_is_a_timeout_named_as_such() -> None:
+    data = mixed_fleet()
+    for m in data["areas"][0]["meters"]:
+        if m["archive_id"] == "O1":
+            m["frame_size"] = 96
+    fragmenting = Simulation(fleet_from_dict(data), clock=VirtualClock(NOW, 0.0))
+    try:
+        line = Line(fragmenting)
+        calls = {"n": 0}
+        answer = line._answer
+
+        def lossy(frame: LineFrame) -> bytes:
+            calls["n"] += 1
+            return answer(frame) if calls["n"] < 3 else b""  # the line dies mid-reply
+
+        line.transport = MemoryTransport(lossy)
+        start = datetime(2026, 11, 5, 8, 0, tzinfo=TZ)
+        with pytest.raises(ReadError) as err:
+            reader(line).dlt698.curve(
+                meter("O1"), start, start + timedelta(hours=6), 15, ["energy_import_total"]
+            )
+        assert err.value.kind is FailureKind.TIMEOUT
+        assert "fragment" in str(err.value)
+    finally:
+        fragmenting.stop()

@@ -141,9 +141,35 @@ def test_usage_without_explain() -> None:
     assert done.returncode == 2 and "usage" in done.stderr
 
 
-def test_link_layer_fragments_are_refused_not_misread() -> None:
-    fragment = d.build_frame(0xE3, "000000000001", 0, bytes.fromhex("00 00 85 01 00 00 10 02"))
-    shown = explain(fragment.hex())
-    assert list(shown) == ["error"] and "fragment" in shown["error"]
-    with pytest.raises(d.FrameError, match="not reassembled"):
-        d.parse_reply(fragment)
+def test_fragments_are_shown_in_place_and_the_last_shows_the_whole_apdu() -> None:
+    """A run of fragments (one per line, as captured): each line says which fragment it
+    is; the last one's line is the whole reply, as the unfragmented frame shows it."""
+    whole = d.decode_frame(bytes.fromhex(VECTOR_BY_NAME["esam_daily_freeze_forward_mac"].hex))
+    frames = d.split_apdu(whole, whole.apdu, 12)
+    confirms = [d.confirm_frame(f) for f in frames]
+    wire = [d.encode_frame(x).hex() for pair in zip(frames, confirms, strict=True) for x in pair]
+    done = run(stdin="\n".join(wire) + "\n")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(list(line) == KEYS for line in lines)
+    assert lines[0]["service"] == "link fragment: first, seq 0, 12 bytes"
+    assert lines[1]["service"] == "link fragment confirmation: seq 0"
+    assert lines[1]["dir"] == "client->server" and lines[0]["dir"] == "server->client"
+    assert lines[2]["service"].startswith("link fragment: middle, seq 1")
+    reference = explain(d.encode_frame(whole).hex())
+    last = lines[-2]
+    assert {k: last[k] for k in ("service", "piid", "security", "items", "error")} == {
+        k: reference[k] for k in ("service", "piid", "security", "items", "error")
+    }
+    assert last["items"]  # the reassembled reply's values, not an empty fragment
+
+
+def test_a_fragment_out_of_order_names_the_gap() -> None:
+    whole = d.decode_frame(bytes.fromhex(VECTOR_BY_NAME["esam_daily_freeze_forward_mac"].hex))
+    first, _, third, *_ = d.split_apdu(whole, whole.apdu, 12)
+    done = run(d.encode_frame(first).hex(), d.encode_frame(third).hex())
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[0]["error"] is None
+    assert "fragment sequence 2 where 1 was due" in lines[1]["error"]
+    with pytest.raises(d.FrameError, match="reassemble"):
+        d.parse_reply(first)
