@@ -40,9 +40,13 @@ def fresh_db(admin: str, name: str) -> str:
 
 
 def payloads(n: int, batch: int, meters: int, offset_days: int) -> list[bytes]:
-    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=offset_days)
-    out, k = [], 0
+    """``n`` readings of ``meters`` meters, slot by slot (15 minutes apart) from
+    ``offset_days`` ago, or earlier when that many slots would reach the future (the
+    server refuses a reading from the future, so such a run would never complete)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     slots = n // meters
+    t0 = min(now - timedelta(days=offset_days), now - timedelta(minutes=15 * (slots + 1)))
+    out, k = [], 0
     rows: list[Reading] = []
     for s in range(slots):
         ts = t0 + timedelta(minutes=15 * s)

@@ -88,8 +88,18 @@ def run(admin: str, broker: str, procs: int, data: list[bytes], total: int, mete
         done.set()
 
     threading.Thread(target=publish, daemon=True).start()
-    while sum(c.value for c in counters) < total:
+    progress, last_move = 0, time.perf_counter()
+    while (stored_now := sum(c.value for c in counters)) < total:
         time.sleep(0.005)
+        if stored_now != progress:
+            progress, last_move = stored_now, time.perf_counter()
+        elif done.is_set() and time.perf_counter() - last_move > 60:
+            with psycopg.connect(url) as conn:
+                dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+            raise TimeoutError(
+                f"{stored_now:,} of {total:,} readings stored and none for 60 s after the "
+                f"last publish; dead letters: {dead[0] if dead else '?'}"
+            )
         if time.perf_counter() - t0 > 900:
             raise TimeoutError("the run did not finish in 15 minutes")
     elapsed = time.perf_counter() - t0
