@@ -25,9 +25,12 @@ A meter whose readings differ from the line's energy by design, not by a fault, 
 ``meter`` record written when the simulation starts (before any fault record)::
 
     {"action": "meter", "meter": "C000007", "address": "000000000007", "area": "A01",
-     "role": "customer", "theft_fraction": 0.35, "ct": 1, "pt": 1, "recorded_at": "..."}
+     "role": "customer", "theft_fraction": 0.35, "theft_since": null, "ct": 1, "pt": 1,
+     "recorded_at": "..."}
 
 * ``theft_fraction``: share of the customer's true consumption its meter does not see;
+  ``theft_since``: the local date (ISO) the theft began, null when it has been there since
+  the meter was commissioned;
 * ``ct`` / ``pt``: the transformer ratios the meter sits behind (it registers the
   secondary side: energy / (ct x pt)); ``role``: ``customer`` or ``master``.
 """
@@ -38,7 +41,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -272,6 +275,7 @@ def meter_record(
     ct: int,
     pt: int,
     recorded_at: datetime,
+    theft_since: date | None = None,
 ) -> dict[str, Any]:
     """The ``meter`` record of a meter with theft or CT/PT (format in the module docstring)."""
     return {
@@ -281,6 +285,7 @@ def meter_record(
         "area": area,
         "role": role,
         "theft_fraction": theft_fraction,
+        "theft_since": None if theft_since is None else theft_since.isoformat(),
         "ct": ct,
         "pt": pt,
         "recorded_at": recorded_at.isoformat(),

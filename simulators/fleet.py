@@ -321,6 +321,7 @@ def _meter_fields(
             clock_drift_s_per_day=v.number("clock_drift_s_per_day", -3600, 3600, 0.0),
             commissioned=ctx.commissioned,
             theft_fraction=v.number("theft_fraction", 0.0, 0.95, 0.0),
+            theft_since=_theft_since(v, ctx),
             area=area,
             role=role,
             faults=faults,
@@ -332,6 +333,17 @@ def _meter_fields(
     if role == "master" and spec.theft_fraction:
         raise FleetError(f"{v.path}.theft_fraction: an area master meter has no theft")
     return spec, bus_name
+
+
+def _theft_since(v: Table, ctx: _FleetContext) -> date | None:
+    """``theft_days_ago``: the theft began at local midnight that many days before the
+    fleet's start day (None: it has been there since commissioning)."""
+    days = v.integer("theft_days_ago", 1, MAX_DAYS_AGO, None)
+    if days is None:
+        return None
+    if not v.data.get("theft_fraction"):
+        raise FleetError(f"{v.path}.theft_days_ago: needs a theft_fraction above 0")
+    return days_before(ctx.start, days, ctx.tz).astimezone(ZoneInfo(ctx.tz)).date()
 
 
 def _fault(v: Table, ctx: _FleetContext, phases: int) -> Fault:

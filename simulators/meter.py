@@ -68,6 +68,7 @@ class MeterSpec:
     clock_drift_s_per_day: float = 0.0
     commissioned: date = date(2025, 1, 1)
     theft_fraction: float = 0.0  # share of the true consumption this meter does not see
+    theft_since: date | None = None  # local day the theft began (None: since commissioning)
     area: str | None = None
     role: str = "customer"  # or "master" (area master meter, 台区总表)
     faults: tuple[Fault, ...] = ()

@@ -110,8 +110,9 @@ class LoadModel:
     """The consumption of one meter: built from (seed, key, kind), or summed from others.
 
     ``scale`` multiplies the whole energy (1 - theft fraction for a tampered customer,
-    1 + loss for an area master meter). ``commissioned`` is the local date the register
-    started from zero.
+    1 + loss for an area master meter); with ``scale_from`` (a local date) only the energy
+    from that date's midnight on (a bypass fitted that day), the days before it unscaled.
+    ``commissioned`` is the local date the register started from zero.
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class LoadModel:
         commissioned: date,
         daily_kwh: float | None = None,
         scale: float = 1.0,
+        scale_from: date | None = None,
         schedule: TariffSchedule = DEFAULT_SCHEDULE,
         parts: tuple[LoadModel, ...] = (),
     ) -> None:
@@ -135,6 +137,7 @@ class LoadModel:
             raise ValueError(f"load {key}: daily energy and scale must be > 0")
         self.daily_kwh = daily_kwh
         self.scale = scale
+        self.scale_from = None if scale_from is None else scale_from.toordinal()
         self.schedule = schedule
         self.parts = parts  # non-empty: F is the sum of the parts' true energy
         self.commissioned = commissioned.toordinal()
@@ -169,7 +172,13 @@ class LoadModel:
         return m0 + _NOISE * (m1 - m0) * stable_unit(self.seed, self.key, day)
 
     def _f_raw(self, day: int) -> float:
-        return self.scale * self._true_f(day)
+        since = self.scale_from
+        if since is None:
+            return self.scale * self._true_f(day)
+        if day <= since:
+            return self._true_f(day)
+        before = self._true_f(since)
+        return before + self.scale * (self._true_f(day) - before)
 
     def total_at_day(self, day: int) -> int:
         """Cumulative hundredths of a kWh at local midnight starting ``day`` (ordinal)."""

@@ -51,6 +51,7 @@ def build_meters(fleet: Fleet) -> dict[str, SimMeter]:
             commissioned=spec.commissioned,
             daily_kwh=spec.daily_kwh,
             scale=1.0 - spec.theft_fraction,
+            scale_from=spec.theft_since,
         )
     for area in fleet.areas:
         master = specs[area.master]
@@ -102,6 +103,7 @@ class Simulation:
                         area=spec.area,
                         role=spec.role,
                         theft_fraction=spec.theft_fraction,
+                        theft_since=spec.theft_since,
                         ct=spec.ct,
                         pt=spec.pt,
                         recorded_at=self.clock.now(),

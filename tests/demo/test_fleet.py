@@ -61,6 +61,7 @@ def test_two_areas_are_complete_one_with_the_theft_and_one_plausible() -> None:
     assert theft and plain
     meters = build_meters(fleet)
     tz = ZoneInfo(fleet.timezone)
+    since = {m.archive_id: m.theft_since for m, _ in fleet.meters if m.theft_fraction}
     for back in range(1, 61):  # every day the demo may read back (--days 1..60)
         day = NOW.astimezone(tz).date() - timedelta(days=back)
         start = datetime(day.year, day.month, day.day, tzinfo=tz)
@@ -68,10 +69,16 @@ def test_two_areas_are_complete_one_with_the_theft_and_one_plausible() -> None:
             supply = _consumption(meters, area.master, start)
             sales = sum(_consumption(meters, c, start) for c in area.customers)
             loss = (supply - sales) / supply
-            if area.theft:
+            stealing = any(since[t] is None or since[t] <= day for t in area.theft)
+            if stealing:
                 assert loss > LINE_LOSS_LIMIT + 0.03, (area.id, day, loss)
             else:
                 assert 0 < loss < LINE_LOSS_LIMIT, (area.id, day, loss)
+    # the theft began within the suspects page's default 14-day window, in its recent half
+    (thief,) = [t for a in theft for t in a.theft]
+    began = since[thief]
+    assert began is not None
+    assert NOW.astimezone(tz).date() - timedelta(days=7) == began
 
 
 def _fleet_with_fault(fault: dict[str, object]) -> dict[str, object]:

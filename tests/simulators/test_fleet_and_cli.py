@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from simulators.fleet import FleetError, fleet_from_dict, load_fleet
 from simulators.harness import edge_config_dict, running_fleet
 from tests.conftest import free_port
 
-from .conftest import fleet_dict
+from .conftest import START, fleet_dict
 
 
 def test_shipped_example_fleet_loads() -> None:
@@ -43,6 +43,15 @@ def test_shipped_example_fleet_loads() -> None:
         (lambda f: f["areas"][0]["meters"][0].update(colour="red"), "colour"),
         (lambda f: f["areas"][0]["meters"][0].update(faults=[{"kind": "melted"}]), "melted"),
         (lambda f: f.update(timezone="Mars/Base"), "timezone"),
+        (
+            lambda f: f["areas"][0]["meters"][0].update(theft_days_ago=3),
+            "theft_days_ago: needs a theft_fraction above 0",
+        ),
+        (
+            lambda f: f["areas"][0]["meters"][0].update(theft_fraction=0.3, theft_days_ago=0),
+            "theft_days_ago",
+        ),
+        (lambda f: f["areas"][0]["meters"][0].update(frame_size=100), "frame_size is a DL/T 698"),
     ],
 )
 def test_bad_fleet_names_the_field(change, message: str) -> None:  # noqa: ANN001
@@ -50,6 +59,36 @@ def test_bad_fleet_names_the_field(change, message: str) -> None:  # noqa: ANN00
     change(data)
     with pytest.raises(FleetError, match=message.replace("(", r"\(").replace("[", r"\[")):
         fleet_from_dict(data)
+
+
+def test_a_theft_that_began_on_a_day_changes_only_the_days_after_it() -> None:
+    """``theft_days_ago``: before that day the meter registers its customer's whole
+    consumption (as a healthy one), from that day on only 1 - theft_fraction of it; the
+    area master sees the true consumption on every day."""
+    from zoneinfo import ZoneInfo
+
+    from simulators.simulation import build_meters
+
+    plain, thief = fleet_dict(), fleet_dict()
+    thief["areas"][0]["meters"][0].update(theft_fraction=0.5, theft_days_ago=3)
+    fa, fb = fleet_from_dict(plain), fleet_from_dict(thief)
+    a, b = build_meters(fa), build_meters(fb)
+    tz = ZoneInfo(fa.timezone)
+    start_day = START.astimezone(tz).date()
+
+    def use(meter: object, back: int) -> float:
+        t0 = datetime.combine(start_day - timedelta(days=back), datetime.min.time(), tz)
+        e0 = meter.primary_energy_at(t0)  # type: ignore[attr-defined]
+        return float(meter.primary_energy_at(t0 + timedelta(days=1)) - e0)  # type: ignore[attr-defined]
+
+    for back in (6, 5, 4):  # before the theft: the same meter as without it
+        assert use(b["C1"], back) == pytest.approx(use(a["C1"], back), abs=0.02)
+    for back in (3, 2, 1):  # the theft's days: half of it
+        assert use(b["C1"], back) == pytest.approx(use(a["C1"], back) * 0.5, abs=0.02)
+    for back in range(1, 7):  # the master sees the line's energy either way
+        assert use(b["M-A1"], back) == pytest.approx(use(a["M-A1"], back), abs=0.02)
+    spec = next(m for m, _ in fb.meters if m.archive_id == "C1")
+    assert spec.theft_since == start_day - timedelta(days=3)
 
 
 def test_bad_toml_file(tmp_path: Path) -> None:
