@@ -167,8 +167,25 @@ def failed_meters(
                FROM readings r
                WHERE r.meter_id = m.id AND r.quantity = 'energy_import_total'
                  AND r.ts <= w.w0
+               ORDER BY r.ts DESC LIMIT 1)
+              UNION ALL
+              -- compacted history: only the meter's newest compact row at or before the
+              -- close (and the one before it, should that row hold nothing by then) can
+              -- hold its last reading; two primary-key probes and one day's points
+              (SELECT r.ts, r.value, r.kind, (r.ts AT TIME ZONE %(tz)s)::date AS day
+               FROM (SELECT min(c.day_start) AS lo FROM (
+                       SELECT c.day_start FROM readings_compact c
+                       WHERE c.meter_id = m.id AND c.qkey = (SELECT k.key FROM quantity_keys k
+                             WHERE k.quantity = 'energy_import_total')
+                         AND c.day_start <= w.w0
+                       ORDER BY c.day_start DESC LIMIT 2) c) c
+               CROSS JOIN LATERAL readings_between(c.lo, w.w0 + interval '1 microsecond') r
+               WHERE c.lo IS NOT NULL AND r.meter_id = m.id
+                 AND r.quantity = 'energy_import_total'
                ORDER BY r.ts DESC LIMIT 1)) x
-          ORDER BY x.ts DESC LIMIT 1) lg ON true
+          -- a freeze and a reading of one instant: the freeze (stable whichever table
+          -- holds the reading)
+          ORDER BY x.ts DESC, x.kind <> 'freeze', x.kind LIMIT 1) lg ON true
       LEFT JOIN LATERAL (
           SELECT q.reason FROM quarantine q
           WHERE q.meter_id = m.id AND q.quantity = 'energy_import_total' AND q.ts = w.w0
@@ -281,12 +298,12 @@ WHERE f.data_date BETWEEN %(s)s AND %(e)s AND f.quantity = 'energy_import_total'
 GROUP BY f.meter_id
 """
 
-# Load-curve points of one data date per meter (96 a day at 15 minutes).
+# Load-curve points of one data date per meter (96 a day at 15 minutes), hot or compacted.
 DAY_POINTS = """
-SELECT meter_id, count(*) AS n FROM readings
+SELECT meter_id, count(*) AS n
+FROM readings_between((%(s)s::date)::timestamp AT TIME ZONE %(tz)s,
+                      ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s))
 WHERE quantity = 'energy_import_total' AND kind = 'interval'
-  AND ts >= (%(s)s::date)::timestamp AT TIME ZONE %(tz)s
-  AND ts < ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s)
 GROUP BY meter_id
 """
 

@@ -78,7 +78,8 @@ def dataset() -> list[tuple[Any, ...]]:
                 energy = round(999900.0 + mi * 3 + di * 2.5 + k * 0.07, 2)
                 if mi == 1:
                     energy = round(1234.5 + di * 24 + k * 0.25, 2)
-                rows.append((m, "energy_import_total", ts, energy, "interval", src, qual))
+                if not (mi == 0 and di == 3 and k == 0):  # M1's register missed midnight
+                    rows.append((m, "energy_import_total", ts, energy, "interval", src, qual))
                 power = round((k % 40) * 0.0123 - (0.5 if mi == 2 else 0), 4)
                 rows.append((m, "power_active_total", ts, power, "interval", "scheduled", ()))
                 pa = FLOAT32_TENTH if k == 40 else round(k * 0.001, 3)
@@ -100,8 +101,15 @@ def dataset() -> list[tuple[Any, ...]]:
             totals[DAYS[3]] = totals[DAYS[2]]
         if m == "M3":  # no consumption for days and no load: zero consumption
             totals = dict.fromkeys(totals, 1200.0)
+        if m == "M1":  # no freeze for the last two days: the failed list's last good reading
+            del totals[DAYS[2]], totals[DAYS[3]]  # is then its register's interval value
         rows += freezes(m, totals)
     return rows
+
+
+def iso(ts: datetime) -> str:
+    """A UTC timestamp as the API writes it."""
+    return ts.isoformat().replace("+00:00", "Z")
 
 
 def put(url: str, rows: list[tuple[Any, ...]]) -> int:
@@ -163,7 +171,12 @@ def snapshot(client: TestClient, headers: dict[str, str], url: str) -> dict[str,
             out[f"curve completeness {d} {by}"] = get("/api/curve-completeness", date=str(d), by=by)
         out[f"completeness csv {d}"] = get("/api/completeness", date=str(d), format="csv")
         out[f"failed {d}"] = get("/api/failed-meters", date=str(d))
+        out[f"failed csv {d}"] = get("/api/failed-meters", date=str(d), format="csv")
+        out[f"workbench failed {d}"] = get("/api/workbench/failed", date=str(d))
+        out[f"report {d}"] = get("/api/reports/collection", date=str(d))
+        out[f"report meters {d}"] = get("/api/reports/collection/meters", date=str(d))
         out[f"line loss {d}"] = get("/api/line-loss", date=str(d))
+        out[f"line loss areas {d}"] = get("/api/line-loss/areas", date=str(d))
     with psycopg.connect(url) as conn:
         for d in DAYS:
             out[f"curve completeness fn {d}"] = completeness.curve_completeness(conn, d, TZ)
@@ -234,9 +247,23 @@ def test_every_read_path_same_before_and_after(
         assert found[f"rules {DAYS[3]}"]["stopped"] == 1
         assert found[f"rules {DAYS[3]}"]["zero_consumption"] == 1
         assert found[f"rules {DAYS[1]}"]["cover_open"] == 3
+        # M1's last good reading is its register's interval value (compacted below): the
+        # day's last one, and for day 2 that of 23:45 (the next day's row starts at the
+        # day's close but has no midnight value)
+        last = {d: {i["meter_id"]: i for i in before_a[f"failed {d}"]["items"]} for d in DAYS}
+        assert set(last[DAYS[3]]) == set(last[DAYS[2]]) == {"M1"}
+        good = [(last[d]["M1"]["last_good_ts"], last[d]["M1"]["last_good_value"],
+                 last[d]["M1"]["last_good_kind"]) for d in DAYS[2:]]  # fmt: skip
+        assert good == [
+            (iso(day_start(DAYS[3]) - SLOT), round(999900.0 + 5 + 95 * 0.07, 2),
+             "interval"),
+            (iso(day_start(DAYS[3]) + 95 * SLOT), round(999900.0 + 7.5 + 95 * 0.07, 2),
+             "interval"),
+        ]  # fmt: skip
+        assert before_a[f"report meters {DAYS[2]}"]["items"][0]["curve_points"] == 96
         res = compact_all(url_a, DAYS[-1] + timedelta(days=1))
         # 3 meters x 4 days x 9 quantities x 96 slots, less the gaps, less the 4 float32 values
-        stored = 3 * 4 * 9 * 96 - 3 * 9 * 3 - 9 * 35 - 3 * 4
+        stored = 3 * 4 * 9 * 96 - 3 * 9 * 3 - 9 * 35 - 3 * 4 - 1
         assert res["readings"] == stored and res["kept_hot"] == 12, res
         with psycopg.connect(url_a) as conn:
             hot = conn.execute("SELECT count(*) FROM readings WHERE kind = 'interval'").fetchone()

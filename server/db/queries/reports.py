@@ -53,10 +53,11 @@ def group_meters(
     read_filter = "" if read is None else outer[read]
     curves = curves_tz is not None and start == end
     pts = (
-        """, (SELECT count(*) FROM readings p WHERE p.meter_id = m.id
-                AND p.quantity = 'energy_import_total' AND p.kind = 'interval'
-                AND p.ts >= (%(s)s::date)::timestamp AT TIME ZONE %(tz)s
-                AND p.ts < ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s))::int
+        """, (SELECT count(*) FROM readings_between(
+                  (%(s)s::date)::timestamp AT TIME ZONE %(tz)s,
+                  ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s)) p
+                WHERE p.meter_id = m.id
+                AND p.quantity = 'energy_import_total' AND p.kind = 'interval')::int
              AS curve_points"""
         if curves
         else ", NULL::int AS curve_points"
