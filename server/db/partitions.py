@@ -1,5 +1,6 @@
 """Native PostgreSQL partitions of ``readings`` (one per year) where TimescaleDB is absent,
-and retention for both flavours (drop chunks / drop partitions, and compact rows)."""
+and retention for both flavours (drop chunks / drop partitions, compact rows, and the
+health logs' superseded changes)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import psycopg
 
 from .compact import drop_old as compact_drop_old
+from .queries.gateways import drop_old_health
 
 log = logging.getLogger(__name__)
 _known: dict[str, set[int]] = {}
@@ -60,10 +62,12 @@ def ensure_partitions(conn: psycopg.Connection[Any], years: set[int]) -> None:
 
 def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) -> list[str]:
     """Drop readings older than the retention: whole chunks or whole yearly partitions of
-    the hot table, and the compact history's rows of whole days before the cutoff."""
+    the hot table, and the compact history's rows of whole days before the cutoff; and the
+    gateway and meter health logs' rows before each one's state at the cutoff."""
     cutoff = now - timedelta(days=retention_days)
     n = compact_drop_old(conn, cutoff)
-    return ([f"readings_compact: {n} rows"] if n else []) + _drop_hot(conn, cutoff)
+    logs = [f"{t}: {k} rows" for t, k in drop_old_health(conn, cutoff).items() if k]
+    return ([f"readings_compact: {n} rows"] if n else []) + logs + _drop_hot(conn, cutoff)
 
 
 def _drop_hot(conn: psycopg.Connection[Any], cutoff: datetime) -> list[str]:

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from protocols import wire
 from server.checks import completeness
+from server.db.partitions import drop_old
+from server.db.queries.gateways import log_health
 from server.gateways.status import record_status
 from server.ingest.store import Batch, store
 
@@ -180,3 +182,60 @@ def test_the_api_gives_code_and_text(migrated: str, client: TestClient) -> None:
     assert item["reason"] == "meter_not_answering"
     assert item["reason_text"] == "meter not answering (timeout)"
     assert item["last_good_value"] == 1.5 and item["last_good_date"] == str(D)
+
+
+def test_retention_keeps_the_state_at_its_edge(migrated: str) -> None:
+    """Retention drops the health logs' changes older than each gateway's and meter's state
+    at the cutoff, and keeps that state: every day from the cutoff on is judged as before."""
+    add_meters(
+        migrated,
+        [{"id": f"M{i}", "address": f"{i:012d}"} for i in range(1, 3)],
+        gateway="gw-1",
+        area="A1",
+    )
+    put(migrated, freezes("M1", {D - timedelta(days=3): 5.0}) + freezes("M2", {D: 6.0}))
+    cutoff = local(D + timedelta(days=4), 0)  # the close of D + 3
+
+    def log(at: datetime, online: bool, *meters: tuple[str, str, str | None]) -> None:
+        log_health(conn, gateway_id="gw-1", at=at, online=online, meters=meters)
+
+    days = [D + timedelta(days=i) for i in range(3, 8)]
+    with psycopg.connect(migrated) as conn:
+        log(local(D - timedelta(days=2), 9), True, ("M1", "dead", "timeout"))
+        log(local(D - timedelta(days=1), 6), False)
+        log(local(D + timedelta(days=1), 0, 31), True, ("M2", "failing", "wrong_address"))
+        log(local(D + timedelta(days=2), 3), True, ("M1", "ok", None))
+        log(local(D + timedelta(days=3), 5), True, ("M2", "dead", "timeout"))
+        log(cutoff, True, ("M1", "failing", "wrong_address"))  # at the edge: kept
+        log(local(D + timedelta(days=5), 12), False)
+        # a will and the status it ends share a time: both rows stay
+        log(local(D + timedelta(days=6), 8), True, ("M2", "ok", None))
+        log(local(D + timedelta(days=6), 8), False)
+        conn.commit()
+        judged = {d: failed(conn, d) for d in days}
+        assert judged[days[0]]["M2"]["reason"] == "meter_not_answering"  # the edge's state
+        assert judged[days[0]]["M1"]["last_error"] == "wrong_address"
+        assert judged[days[1]]["M1"]["reason"] == "wrong_answers"
+        assert judged[days[1]]["M1"]["gateway_online"] is False  # offline on D + 5
+        with conn.transaction():
+            dropped = drop_old(conn, 365, now=cutoff + timedelta(days=365))
+        assert "gateway_online_log: 2 rows" in dropped
+        assert "meter_health_log: 3 rows" in dropped
+        left = conn.execute(
+            "SELECT 'g', gateway_id, ts FROM gateway_online_log UNION ALL "
+            "SELECT 'm', meter_id, ts FROM meter_health_log ORDER BY 1, 2, 3"
+        ).fetchall()
+        assert left == [
+            ("g", "gw-1", local(D + timedelta(days=1), 0, 31)),
+            ("g", "gw-1", local(D + timedelta(days=5), 12)),
+            ("g", "gw-1", local(D + timedelta(days=6), 8)),
+            ("g", "gw-1", local(D + timedelta(days=6), 8)),
+            ("m", "M1", cutoff),
+            ("m", "M2", local(D + timedelta(days=3), 5)),
+            ("m", "M2", local(D + timedelta(days=6), 8)),
+        ]
+        assert {d: failed(conn, d) for d in days} == judged
+        # a second run finds nothing more to drop
+        with conn.transaction():
+            again = drop_old(conn, 365, now=cutoff + timedelta(days=365))
+        assert not [x for x in again if "_log" in x]

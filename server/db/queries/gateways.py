@@ -233,3 +233,24 @@ def log_health(
         """,
         {"gw": gateway_id, "at": at, "ids": ids, "states": states, "errors": errors},
     )
+
+
+def drop_old_health(conn: Connection[Any], cutoff: datetime) -> dict[str, int]:
+    """Retention for the two change logs: drop each gateway's and each meter's rows older
+    than its latest row at or before ``cutoff``. That row (and a will sharing its time) states
+    what was true at the cutoff and stays, so every day the failed list can still judge (by
+    the latest change at or before the day's close, then the day's own) is judged as before.
+    Returns rows dropped per log."""
+    gw = conn.execute(
+        "DELETE FROM gateway_online_log o USING (SELECT gateway_id, max(ts) AS edge "
+        "FROM gateway_online_log WHERE ts <= %(c)s GROUP BY gateway_id) e "
+        "WHERE o.gateway_id = e.gateway_id AND o.ts < e.edge",
+        {"c": cutoff},
+    ).rowcount
+    meters = conn.execute(
+        "DELETE FROM meter_health_log l USING (SELECT meter_id, max(ts) AS edge "
+        "FROM meter_health_log WHERE ts <= %(c)s GROUP BY meter_id) e "
+        "WHERE l.meter_id = e.meter_id AND l.ts < e.edge",
+        {"c": cutoff},
+    ).rowcount
+    return {"gateway_online_log": gw, "meter_health_log": meters}
