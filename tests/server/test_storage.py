@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -244,3 +245,60 @@ def test_retention_drops_whole_partitions_or_chunks(migrated: str) -> None:
             dropped = drop_old(conn, 365, now=T0)
         assert dropped
         assert conn.execute("SELECT count(*) FROM readings").fetchone() == (5,)
+
+
+#: deploy/SCALING.md's plan for Citus: the tables distributed by meter_id (colocated), and
+#: those that carry a meter_id but stay on the coordinator with the staff data they belong to
+DISTRIBUTED = {
+    "readings",
+    "readings_compact",
+    "daily_freeze",
+    "meter_events",
+    "quarantine",
+    "check_queue",
+    "reading_conflicts",
+    "reread_requests",
+    "meter_gateway_history",
+    "meter_health_log",
+}
+COORDINATOR_WITH_METER = {"anomalies", "reread_batch_items"}
+REFERENCE = {"meters", "areas", "gateways", "org_units", "quantity_keys", "rule_params"}
+
+
+def test_schema_fits_distribution_by_meter(migrated: str) -> None:
+    """Every table with a meter_id is placed by the plan; each distributed one has
+    meter_id in every unique key (Citus enforces no other) and foreign keys only to
+    reference tables; SCALING.md names them as the test does."""
+    with psycopg.connect(migrated) as conn:
+        with_meter = {
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                "c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND "
+                "a.attname = 'meter_id' AND NOT a.attisdropped WHERE n.nspname = 'public' "
+                "AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            )
+        }
+        unique = conn.execute(
+            "SELECT t.relname, pg_get_indexdef(i.indexrelid), "
+            "'meter_id' = ANY(ARRAY(SELECT a.attname FROM pg_attribute a "
+            "  WHERE a.attrelid = t.oid AND a.attnum = ANY(i.indkey))) "
+            "FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
+            "WHERE i.indisunique AND t.relname = ANY(%s)",
+            (sorted(DISTRIBUTED),),
+        ).fetchall()
+        fkeys = conn.execute(
+            "SELECT t.relname, f.relname FROM pg_constraint k JOIN pg_class t ON "
+            "t.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid WHERE k.contype = 'f' "
+            "AND (t.relname = ANY(%(d)s) OR f.relname = ANY(%(d)s))",
+            {"d": sorted(DISTRIBUTED)},
+        ).fetchall()
+    assert with_meter == DISTRIBUTED | COORDINATOR_WITH_METER
+    assert {t for t, *_ in unique} == DISTRIBUTED  # every one has a key
+    assert [(t, d) for t, d, has in unique if not has] == []
+    assert {(t, f) for t, f in fkeys if f not in REFERENCE} == set()
+    plan = (Path(__file__).parents[2] / "deploy" / "SCALING.md").read_text(encoding="utf-8")
+    distributed = plan.split("Per-meter tables are distributed by", 1)[1].split("\n- ", 1)[0]
+    reference = plan.split("become **reference tables**", 1)[1].split("\n- ", 1)[0]
+    assert {t for t in DISTRIBUTED if f"`{t}`" not in distributed} == set()
+    assert {t for t in REFERENCE if f"`{t}`" not in reference} == set()
