@@ -155,6 +155,7 @@ def failed_meters(
               WHERE l.meter_id = m.id AND l.ts > w.w0 AND l.ts < w.w1) h
           WHERE h.state <> 'ok' ORDER BY h.ts DESC LIMIT 1) mh ON true
       -- the last forward-active register stored: a freeze (by data date) or a register read
+      -- in the hot table (a freeze and a reading of one instant: the freeze)
       LEFT JOIN LATERAL (
           SELECT x.* FROM (
               (SELECT f.freeze_ts AS ts, f.value, 'freeze' AS kind, f.data_date AS day
@@ -167,25 +168,38 @@ def failed_meters(
                FROM readings r
                WHERE r.meter_id = m.id AND r.quantity = 'energy_import_total'
                  AND r.ts <= w.w0
-               ORDER BY r.ts DESC LIMIT 1)
-              UNION ALL
-              -- compacted history: only the meter's newest compact row at or before the
-              -- close (and the one before it, should that row hold nothing by then) can
-              -- hold its last reading; two primary-key probes and one day's points
-              (SELECT r.ts, r.value, r.kind, (r.ts AT TIME ZONE %(tz)s)::date AS day
-               FROM (SELECT min(c.day_start) AS lo FROM (
-                       SELECT c.day_start FROM readings_compact c
-                       WHERE c.meter_id = m.id AND c.qkey = (SELECT k.key FROM quantity_keys k
-                             WHERE k.quantity = 'energy_import_total')
-                         AND c.day_start <= w.w0
-                       ORDER BY c.day_start DESC LIMIT 2) c) c
-               CROSS JOIN LATERAL readings_between(c.lo, w.w0 + interval '1 microsecond') r
-               WHERE c.lo IS NOT NULL AND r.meter_id = m.id
-                 AND r.quantity = 'energy_import_total'
                ORDER BY r.ts DESC LIMIT 1)) x
-          -- a freeze and a reading of one instant: the freeze (stable whichever table
-          -- holds the reading)
-          ORDER BY x.ts DESC, x.kind <> 'freeze', x.kind LIMIT 1) lg ON true
+          ORDER BY x.ts DESC, x.kind <> 'freeze', x.kind LIMIT 1) lh ON true
+      -- or one moved into the compact history (server.db.compact, decoded as
+      -- readings_between does): only the meter's newest compact row at or before the close
+      -- (or the one before it, should that row hold nothing by then) can hold it, and only
+      -- rows that could hold a reading newer than the one above are looked at: two
+      -- primary-key probes, and at most two days' points
+      LEFT JOIN LATERAL (
+          SELECT c.day_start + (p.i - 1) * interval '15 minutes' AS ts,
+                 (c.vbase + p.v)::double precision
+                   / ('{{1,10,100,1000,10000,100000,1000000}}'::double precision[])[c.scale + 1]
+                   AS value
+          FROM (SELECT c.* FROM readings_compact c
+                WHERE c.meter_id = m.id
+                  AND c.qkey = (SELECT k.key FROM quantity_keys k
+                                WHERE k.quantity = 'energy_import_total')
+                  AND c.day_start <= w.w0
+                  AND c.day_start > coalesce(lh.ts, '-infinity') - interval '26 hours'
+                ORDER BY c.day_start DESC LIMIT 2) c
+          CROSS JOIN LATERAL unnest(coalesce(c.v2::bigint[], c.v4::bigint[], c.v8))
+               WITH ORDINALITY p(v, i)
+          WHERE p.v IS NOT NULL AND c.day_start + (p.i - 1) * interval '15 minutes' <= w.w0
+          ORDER BY c.day_start DESC, p.i DESC LIMIT 1) lc ON true
+      -- the newer of the two (a reading lives in one table: they never share an instant)
+      CROSS JOIN LATERAL (
+          SELECT CASE WHEN u.compact THEN lc.ts ELSE lh.ts END AS ts,
+                 CASE WHEN u.compact THEN lc.value ELSE lh.value END AS value,
+                 CASE WHEN u.compact THEN 'interval' ELSE lh.kind END AS kind,
+                 CASE WHEN u.compact THEN (lc.ts AT TIME ZONE %(tz)s)::date ELSE lh.day END
+                   AS day
+          FROM (SELECT lc.ts IS NOT NULL AND (lh.ts IS NULL OR lc.ts > lh.ts) AS compact) u
+      ) lg
       LEFT JOIN LATERAL (
           SELECT q.reason FROM quarantine q
           WHERE q.meter_id = m.id AND q.quantity = 'energy_import_total' AND q.ts = w.w0

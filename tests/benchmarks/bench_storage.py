@@ -13,7 +13,11 @@ history, as the server's job does. Measured:
 - compaction throughput: readings moved per second of wall time, and per CPU second of the
   compacting process plus its database backend where /proc shows the backend;
 - a meter's curve through the API (the app in-process, one HTTP request each): 30 days,
-  7 days and 1 day, median and 95th percentile, at half the history and at the end.
+  7 days and 1 day, median and 95th percentile, at half the history and at the end;
+- the failed list's page (up to 1,000 meters, each with its last good reading) for the
+  day after the last (every meter failed; last good readings in the hot table) and for a
+  compacted day whose freezes are removed for the measurement (a rolled-back
+  transaction: last good readings in the compact history).
 
 Run: ``python -m tests.benchmarks.bench_storage [--meters 1000] [--days 20]``.
 """
@@ -35,6 +39,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from server.api.app import create_app
+from server.checks import completeness
 from server.db.compact import compact
 from server.ingest.store import Batch, store
 from server.settings import Settings
@@ -149,6 +154,22 @@ def curve_times(client: TestClient, headers: dict[str, str], ids: list[str], end
     return statistics.median(times) * 1000, times[int(len(times) * 0.95)] * 1000, points
 
 
+def failed_times(conn: psycopg.Connection[Any], day: date, meters: int, drop: bool,
+                 n: int = 5) -> tuple[float, int, str]:  # fmt: skip
+    """Median ms of the failed list's first page for ``day`` (its freezes removed inside
+    a rolled-back transaction with ``drop``), its rows, and the first row's last good kind."""
+    times, rows = [], []
+    for _ in range(n):
+        with conn.transaction(force_rollback=True):
+            if drop:
+                conn.execute("DELETE FROM daily_freeze WHERE data_date = %s", (day,))
+            t = time.perf_counter()
+            rows = completeness.failed_meters(conn, day, tz=TZ, limit=min(meters, 1000))
+            times.append(time.perf_counter() - t)
+    kind = str(rows[0]["last_good_kind"]) if rows else "-"
+    return statistics.median(times) * 1000, len(rows), kind
+
+
 def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int) -> None:
     ids = setup_meters(url, meters)
     today = datetime.now(ZONE).date()
@@ -213,6 +234,13 @@ def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int
         end = all_days[-1].start + timedelta(days=1)
         for span in (30, 7, 1):
             curves[f"{span} d"] = curve_times(client, headers, ids, end, span)
+        conn.commit()
+        failed = {
+            "day after the last (hot)": failed_times(
+                conn, all_days[-1].d + timedelta(1), meters, False
+            ),
+            "a compacted day": failed_times(conn, all_days[days // 2].d, meters, True),
+        }
     final = db_size(url)
     hot = hot_size(url)
     with psycopg.connect(url) as conn:
@@ -248,6 +276,8 @@ def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int
     for k, (med, p95, pts) in curves.items():
         ok = "ok" if med <= 50 else "OVER"
         print(f"  curve {k}: median {med:.1f} ms, p95 {p95:.1f} ms, {pts} points [{ok}]")
+    for k, (med, rows, kind) in failed.items():
+        print(f"  failed list, {k}: median {med:.1f} ms for {rows} meters (last good: {kind})")
 
 
 def main(argv: list[str] | None = None) -> int:
