@@ -87,6 +87,17 @@ FAILED_COLUMNS = (
     "gateway_online",
     "reread",
 )
+#: the batch export's columns
+BATCH_COLUMNS = (
+    "meter_id",
+    "date",
+    "gateway_id",
+    "outcome",
+    "reason",
+    "command_id",
+    "command_status",
+    "finished_at",
+)
 
 
 def classify(row: dict[str, Any]) -> dict[str, Any]:
@@ -144,6 +155,7 @@ def failed_meters(
         offset=0,
         area=area_id,
         gateway=gateway_id,
+        lang=out.lang,
     )
     rows = [classify(r) for r in rows if protocol is None or r["protocol"] == protocol]
     if org_id is not None:
@@ -286,22 +298,48 @@ def reread_batches(
     return page(rows, total, limit, offset)
 
 
-@router.get("/reread/batches/{batch_id}")
+@router.get("/reread/batches/{batch_id}", response_model=WorkPage, responses=FILE_RESPONSES)
 def reread_batch_items(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     batch_id: int,
     outcome: Literal["read", "pending", "failed", "expired", "not_rereadable"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """One batch with a page of its items: each meter-day with its command, the command's
     status and the ``outcome`` (read: a freeze is stored; pending; failed with the
-    ``reason`` the gateway gave; expired: no answer in time; not_rereadable)."""
+    ``reason`` the gateway gave; expired: no answer in time; not_rereadable).
+    ``format=csv|xlsx``: every item (of ``outcome``) as a file."""
     batch = q.get_batch(conn, batch_id)
     if batch is None:
         raise HTTPException(404, f"no re-read batch {batch_id}")
-    rows, total, counts = q.batch_items(conn, batch_id, outcome=outcome, limit=limit, offset=offset)
+    exporting = out.format != "json"
+    rows, total, counts = q.batch_items(
+        conn,
+        batch_id,
+        outcome=outcome,
+        limit=MAX_EXPORT_ROWS if exporting else limit,
+        offset=0 if exporting else offset,
+    )
+    if exporting:
+        return export(
+            conn,
+            principal,
+            out,
+            rows,
+            report=f"reread-batch-{batch_id}",
+            what=("补抄批次结果", "Re-read batch outcomes"),
+            scope={
+                "batch_id": batch_id,
+                "requested_by": batch["requested_by"],
+                "requested_at": batch["requested_at"],
+                "outcome": outcome,
+            },
+            columns=BATCH_COLUMNS,
+            labels={"reason": ("失败原因", "Why not read"), "date": ("补抄日期", "Day re-read")},
+        )
     return page(rows, total, limit, offset, batch=batch, outcome=counts)
 
 
