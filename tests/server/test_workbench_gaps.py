@@ -208,6 +208,11 @@ def test_a_concentrator_is_under_every_area_it_serves(client: TestClient) -> Non
     # the tree and the area list count it in both areas
     areas = {a["id"]: a for a in get(client, "/api/org/areas", h, date=d)["items"]}
     assert (areas["A1"]["gateways"], areas["A2"]["gateways"]) == (2, 1)
+    # and the units above count it once: the company has g1 and g2 (g3's area has no unit)
+    (co,) = get(client, "/api/org/tree", h, date=d)["items"]
+    st1, st2 = co["children"]
+    assert (co["gateways"], st1["gateways"], st2["gateways"]) == (2, 2, 1)
+    assert "_gateways" not in co and "_gateways" not in st1["children"][0]
 
 
 # --- 4. the exports of the lists on screen ----------------------------------------------------

@@ -123,6 +123,10 @@ def tree(conn: psycopg.Connection[Any], day: date, threshold: float) -> dict[str
     unit (or with a unit not in the archive) under ``unassigned``."""
     units = org_units(conn)
     areas = area_rows(conn, day, threshold)
+    # a concentrator serving several areas counts once in the units above them
+    served: dict[str, set[str]] = defaultdict(set)
+    for gw, area in conn.execute(f"SELECT gateway_id, area_id FROM ({SERVED}) s").fetchall():
+        served[area].add(gw)
     ids = {u["id"] for u in units}
     kids: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for u in units:
@@ -136,7 +140,7 @@ def tree(conn: psycopg.Connection[Any], day: date, threshold: float) -> dict[str
     def node(u: dict[str, Any], depth: int) -> dict[str, Any]:
         seen.add(u["id"])
         children = [node(c, depth + 1) for c in kids.get(u["id"], []) if c["id"] not in seen]
-        children += [_area_node(a) for a in area_kids.get(u["id"], [])]
+        children += [_area_node(a, served) for a in area_kids.get(u["id"], [])]
         level = u["level"] or LEVELS[min(depth, len(LEVELS) - 1)]
         out = {"type": "org", "id": u["id"], "name": u["name"], "level": level}
         return _rolled(out, children, threshold)
@@ -148,14 +152,24 @@ def tree(conn: psycopg.Connection[Any], day: date, threshold: float) -> dict[str
             roots.append(node(u, 0))
     unassigned = _rolled(
         {"type": "unassigned", "id": None, "name": None, "level": None},
-        [_area_node(a) for a in area_kids.get(None, [])],
+        [_area_node(a, served) for a in area_kids.get(None, [])],
         threshold,
     )
+    for n in [*roots, unassigned]:
+        _strip(n)
     return {"items": roots, "unassigned": unassigned}
 
 
-def _area_node(a: dict[str, Any]) -> dict[str, Any]:
+def _strip(node: dict[str, Any]) -> None:
+    """The node without the concentrator sets its counts came from."""
+    node.pop("_gateways", None)
+    for c in node["children"]:
+        _strip(c)
+
+
+def _area_node(a: dict[str, Any], served: dict[str, set[str]]) -> dict[str, Any]:
     return {
+        "_gateways": served.get(a["id"], set()),
         "type": "area",
         "id": a["id"],
         "name": a["name"],
@@ -174,7 +188,8 @@ def _rolled(
     out: dict[str, Any], children: list[dict[str, Any]], threshold: float
 ) -> dict[str, Any]:
     out["meters"] = sum(c["meters"] for c in children)
-    out["gateways"] = sum(c["gateways"] for c in children)
+    out["_gateways"] = set().union(*(c["_gateways"] for c in children))
+    out["gateways"] = len(out["_gateways"])
     _with_rate(out, sum(c["due"] for c in children), sum(c["read"] for c in children), threshold)
     out["children"] = children
     return out
