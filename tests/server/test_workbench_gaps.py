@@ -270,6 +270,19 @@ def test_the_lists_on_screen_export_with_headers_in_both_languages(client: TestC
     assert str(bz[0][0]).startswith("补抄批次结果") and "结果 待下发" in str(bz[0][0])
     assert bz[1][:4] == ["电表", "补抄日期", "集中器", "结果"]
     assert [(r[0], r[1].date(), r[3]) for r in bz[2:]] == [("M5", D, "待下发")]
+    every = csv_rows(client, "/api/reread/batches", viewer, lang="en")
+    assert every[0] == [
+        "Batch",
+        "Requested at",
+        "Requested by",
+        "Items",
+        "Read",
+        "Pending",
+        "Failed",
+        "Expired",
+        "Not re-readable",
+    ]
+    assert every[1][0] == str(batch) and every[1][3:] == ["2", "0", "1", "0", "0", "1"]
     assert client.get(f"{path}?format=pdf", headers=viewer).status_code == 422
     assert client.get("/api/reread/batches/999999?format=csv", headers=viewer).status_code == 404
     # each file audited as an export
@@ -285,4 +298,5 @@ def test_the_lists_on_screen_export_with_headers_in_both_languages(client: TestC
         "concentrator-meters",
         "search",
         f"reread-batch-{batch}",
+        "reread-batches",
     } <= reports

@@ -25,12 +25,12 @@ from server.db.queries.archive import audit
 from server.gateways.commands import CommandRefused, queue_command
 
 from ..actor import current_actor
-from ..contract import Protocol
+from ..contract import Page, Protocol
 from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
 from ..workbench import Limit, Offset, WorkPage, body, page
 from ..workbench_models import ReadNowQueued, ReadNowResult, RereadBatch
-from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
+from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export, listing
 
 router = APIRouter(prefix="/api", tags=["failed meters"])
 
@@ -284,18 +284,47 @@ def reread_batch(
     return body(**batch, **{k: v for k, v in summary.items() if k != "items"})
 
 
-@router.get("/reread/batches")
+@router.get("/reread/batches", response_model=WorkPage, responses=FILE_RESPONSES)
 def reread_batches(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     requested_by: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """Staff re-read batches, newest first, each with the count of its items' outcomes
-    (read, pending, failed, expired, not_rereadable)."""
-    rows, total = q.batches(conn, requested_by=requested_by, limit=limit, offset=offset)
-    return page(rows, total, limit, offset)
+    (read, pending, failed, expired, not_rereadable). ``format=csv|xlsx``: every batch as a
+    file, one column per outcome."""
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total = q.batches(conn, requested_by=requested_by, limit=limit, offset=offset)
+        if out.format != "json":
+            rows = [
+                {**{k: v for k, v in r.items() if k != "outcome"}, **r["outcome"]} for r in rows
+            ]
+        return rows, total
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        fetch,
+        report="reread-batches",
+        what=("补抄批次", "Re-read batches"),
+        scope={"requested_by": requested_by},
+        columns=("id", "requested_at", "requested_by", "items", *q.OUTCOMES),
+        labels={
+            "id": ("批次", "Batch"),
+            "items": ("条数", "Items"),
+            "read": ("已抄到", "Read"),
+            "pending": ("进行中", "Pending"),
+            "failed": ("未抄到", "Failed"),
+            "expired": ("超时", "Expired"),
+            "not_rereadable": ("不可补抄", "Not re-readable"),
+        },
+    )
 
 
 @router.get("/reread/batches/{batch_id}", response_model=WorkPage, responses=FILE_RESPONSES)
