@@ -12,7 +12,7 @@ A failed meter-day's reason is what was true on that day (:func:`failed_meters`)
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -78,9 +78,23 @@ REASONS: tuple[str, ...] = (
     "not_rereadable",
 )
 _WRONG_ANSWERS = ("wrong_address", "bad_reply", "error_reply", "checksum")
-_NOT_REREADABLE = (
-    "; terminal freeze missed: the meter keeps no freeze history, the day cannot be re-read"
-)
+#: the words of the reasons, per language: (zh, en); ``{q}`` the quarantine reason, ``{e}``
+#: the gateway's error
+_REASON_WORDS: dict[str, tuple[str, str]] = {
+    "quarantined": ("读数已隔离（{q}）", "reading quarantined ({q})"),
+    "never_read": ("安装后从未抄到", "never read since installed"),
+    "wrong_answers": ("应答错误（{e}）", "wrong answers ({e})"),
+    "meter_not_answering": ("电表不应答", "meter not answering"),
+    "meter_not_answering_error": ("电表不应答（{e}）", "meter not answering ({e})"),
+    "concentrator_offline": ("集中器离线", "concentrator offline"),
+    "no_reading": ("未收到读数", "no reading received"),
+    "not_rereadable": (
+        "；终端日冻结缺失：电表无冻结历史，无法补抄",
+        "; terminal freeze missed: the meter keeps no freeze history, the day cannot be re-read",
+    ),
+}
+_NOT_REREADABLE = _REASON_WORDS["not_rereadable"][1]
+ReasonLang = Literal["zh", "en"]
 
 
 def failed_meters(
@@ -92,6 +106,7 @@ def failed_meters(
     offset: int = 0,
     area: str | None = None,
     gateway: str | None = None,
+    lang: ReasonLang = "en",
 ) -> list[dict[str, Any]]:
     """Due meters without a reading for ``day``, each with the reason that was true then.
 
@@ -100,7 +115,7 @@ def failed_meters(
     before it (its statuses' changes, kept by :mod:`server.gateways.status`): a meter the
     gateway said was failing or dead then (its error then; a meter that read again is clear),
     else the concentrator offline then, else nothing known. ``reason`` is a stable code
-    (:data:`REASONS`), ``reason_text`` the words; ``meter_state``, ``last_error`` and
+    (:data:`REASONS`), ``reason_text`` the words in ``lang``; ``meter_state``, ``last_error`` and
     ``gateway_online`` are that day's, not now's. The last good reading is the meter's last
     stored forward-active register (freeze or register read) at or before the day's close.
     """
@@ -225,22 +240,19 @@ def failed_meters(
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, params).fetchall()
     for r in rows:
-        r["reason_text"] = reason_text(r)
+        r["reason_text"] = reason_text(r, lang)
     return rows
 
 
-def reason_text(row: dict[str, Any]) -> str:
-    """The words of a failed-list row's reason (English; the dashboard maps the code)."""
+def reason_text(row: dict[str, Any], lang: ReasonLang = "en") -> str:
+    """The words of a failed-list row's reason in ``lang`` (zh or en); the gateway's error
+    code and the quarantine reason are kept as they came."""
     cause, error = row["cause"], row.get("last_error")
-    text = {
-        "quarantined": f"reading quarantined ({row.get('quarantine_reason')})",
-        "never_read": "never read since installed",
-        "wrong_answers": f"wrong answers ({error})",
-        "meter_not_answering": "meter not answering" + (f" ({error})" if error else ""),
-        "concentrator_offline": "concentrator offline",
-        "no_reading": "no reading received",
-    }[cause]
-    return text + ("" if row.get("rereadable", True) else _NOT_REREADABLE)
+    if cause == "meter_not_answering" and error:
+        cause = "meter_not_answering_error"
+    i = 0 if lang == "zh" else 1
+    text = _REASON_WORDS[cause][i].format(q=row.get("quarantine_reason"), e=error)
+    return text + ("" if row.get("rereadable", True) else _REASON_WORDS["not_rereadable"][i])
 
 
 def failed_meters_total(

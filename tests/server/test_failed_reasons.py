@@ -180,7 +180,21 @@ def test_the_api_gives_code_and_text(migrated: str, client: TestClient) -> None:
     assert got.status_code == 200, got.text
     (item,) = got.json()["items"]
     assert item["reason"] == "meter_not_answering"
-    assert item["reason_text"] == "meter not answering (timeout)"
+    # the words in the clerk's language: ?lang, else Accept-Language, else Chinese (the
+    # exports' rule); the gateway's error code stays as it came
+    assert item["reason_text"] == "电表不应答（timeout）"
+
+    def text(params: str, **headers: str) -> str:
+        r = client.get(f"/api/failed-meters?date={D}{params}", headers={**viewer, **headers})
+        assert r.status_code == 200, r.text
+        return str(r.json()["items"][0]["reason_text"])
+
+    assert text("&lang=en") == "meter not answering (timeout)"
+    assert text("", **{"Accept-Language": "en-GB,en;q=0.8"}) == "meter not answering (timeout)"
+    assert text("", **{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}) == "电表不应答（timeout）"
+    assert text("&lang=zh", **{"Accept-Language": "en"}) == "电表不应答（timeout）"
+    bad = client.get(f"/api/failed-meters?date={D}&lang=fr", headers=viewer)
+    assert bad.status_code == 422 and "lang" in bad.text
     assert item["last_good_value"] == 1.5 and item["last_good_date"] == str(D)
 
 

@@ -66,7 +66,20 @@ def test_the_failed_list_sorts_meters_into_what_a_clerk_does(client: TestClient)
         "N2": "concentrator_offline",
         "Q1": "archive_problem",  # never read since installed
     }
-    assert rows["M5"]["reason_text"].startswith("meter not answering")
+    # the reason's words in the clerk's language (zh without lang or Accept-Language)
+    assert rows["M5"]["reason_text"].startswith("电表不应答")
+    assert rows["M4"]["reason_text"].endswith("无法补抄")
+    en = {r["meter_id"]: r for r in failed(client, h, lang="en")["items"]}
+    assert en["M5"]["reason_text"].startswith("meter not answering")
+    assert en["M4"]["reason_text"].endswith("the day cannot be re-read")
+    by_header = client.get(
+        "/api/workbench/failed",
+        params={"date": D.isoformat()},
+        headers={**h, "Accept-Language": "en"},
+    ).json()
+    assert {r["meter_id"]: r["reason_text"] for r in by_header["items"]} == {
+        m: r["reason_text"] for m, r in en.items()
+    }
     assert rows["M4"]["rereadable"] is False and rows["M5"]["rereadable"] is True
     assert (rows["M5"]["consecutive_days"], rows["Q1"]["consecutive_days"]) == (1, 3)
     assert rows["M5"]["customer_name"] == "赵六" and rows["M5"]["address"] == "000000000105"

@@ -40,6 +40,7 @@ from tests.web.harness import (
 
 # a word of a snake_case code or a key of the dictionary that leaked into the page text
 LEAK = re.compile(r"\b[a-z]+_[a-z0-9_]+\b")
+CJK = re.compile("[\u4e00-\u9fff]")
 
 
 def no_leaks(page: Any) -> None:
@@ -155,6 +156,12 @@ def test_failed_list_bulk_reread_and_read_now(live: Live, browser: Any) -> None:
     page.wait_for_selector("main[data-state='ready']")
     assert page.locator("#failed-table tbody a[href^='#/meters/']").all_inner_texts() == offline
     assert set(page.locator("#failed-table span.category").all_inner_texts()) == {"集中器离线"}
+    # the server's words of each reason (the cell's title) in the page's language
+    titles = [
+        page.get_attribute(f"#failed-table tbody tr:nth-child({i + 1}) span.reason", "title")
+        for i in range(len(offline))
+    ]
+    assert titles and all(CJK.search(x or "") for x in titles), titles
     no_leaks(page)
     shoot(page, "failed-filtered-zh")
     # bulk re-read of the meters that can be re-read (the Modbus meter keeps no history):
@@ -199,6 +206,10 @@ def test_failed_list_bulk_reread_and_read_now(live: Live, browser: Any) -> None:
         "Concentrator offline"
     }
     assert page.locator(".reread-state").count() == 1  # M7 (M6 is not re-readable)
+    titles = page.locator("#failed-table span.reason").evaluate_all(
+        "els => els.map((e) => e.title)"
+    )
+    assert titles and not any(CJK.search(x) for x in titles), titles
     no_leaks(page)
     check(page)
     page.context.close()
@@ -493,6 +504,8 @@ def pages(live: Live) -> list[tuple[str, str]]:
         ("gateway", "#/gateways/gw-1"),
         ("archive", "#/archive"),
         ("search", "#/search?q=城关"),
+        ("reread", "#/reread"),
+        ("reread-batch", f"#/reread/{live.get('/api/reread/batches')['items'][0]['id']}"),
         ("admin-users", "#/admin/users"),
         ("admin-rules", "#/admin/rule_params"),
         ("audit", "#/audit"),
@@ -517,3 +530,85 @@ def test_every_page_at_three_sizes(live: Live, browser: Any) -> None:
                 shoot(page, f"{name}-{lang}-{size}")
             check(page)
             page.context.close()
+
+
+def test_workbench_gaps(live: Live, browser: Any) -> None:
+    """The review's findings (last: it adds a meter): the month report says which closed
+    days it covers; a re-read batch's outcomes, an area's concentrators, a concentrator's
+    meters and search results export; a concentrator serving two areas is under both, with
+    each area's meters."""
+    with psycopg.connect(live.db) as conn:  # gw-2 (A2's) also reads a meter of A1
+        conn.execute(
+            "INSERT INTO meters (id, address, gateway_id, area_id, protocol, customer_class, "
+            "customer_name, installed_on, bus) VALUES ('X1', '000000000991', 'gw-2', 'A1', "
+            "'dlt645-2007', 'residential', '郑十一', '2025-01-01', 'rs485-1')"
+        )
+    month = live.get("/api/reports/collection", period="month", by="org")
+    for size in ("1440x900", "phone"):
+        page = open_page(browser, live.base, "zh", size)
+        sign_in(page, "operator")
+        goto(page, "#/report?period=month&by=org", "report")
+        covers = page.inner_text("#report-covers")
+
+        def zh_day(iso: str) -> str:
+            return f"{int(iso[:4])}年{int(iso[5:7])}月{int(iso[8:])}日"
+
+        assert covers.startswith(f"统计 {zh_day(month['start'])} 至 {zh_day(month['end'])}")
+        if not month["complete"]:  # the days after yesterday are not counted
+            assert (
+                f"已结束的 {month['days']} 天（本月共 {int(month['period_end'][8:])} 天）" in covers
+            )
+        shoot(page, f"gaps-report-month-zh-{size}")
+        # the tree: gw-2 under A1 (its one meter there) and under A2 (A2's meters)
+        goto(page, "#/archive", "archive")
+        for area, meters in (("A1", ["X1"]), ("A2", ["AM2", "N1", "N2", "N3", "N4"])):
+            node = f"details.area-node[data-area='{area}']"
+            page.click(f"{node} > summary")
+            gw = f"{node} details.gw-node[data-gateway='gw-2']"
+            page.wait_for_selector(gw)
+            page.click(f"{gw} > summary")
+            page.wait_for_selector(f"{gw} .exports-row")
+            shown = page.locator(f"{gw} a[href^='#/meters/']").all_inner_texts()
+            assert sorted(shown) == meters, (area, shown)
+            assert page.inner_text(f"{gw} > summary .shared") == "A1 · A2"
+        with page.expect_download() as dl:
+            page.click("details.area-node[data-area='A1'] > ul > li.exports-row [id$='-xlsx']")
+        assert dl.value.suggested_filename == "concentrators-A1.xlsx"
+        no_leaks(page)
+        shoot(page, f"gaps-archive-two-areas-zh-{size}")
+        # search results export
+        goto(page, "#/search?q=城关", "search")
+        with page.expect_download() as dl:
+            page.click("#search-csv")
+        text = Path(dl.value.path()).read_text("utf-8-sig")
+        assert text.splitlines()[0].startswith("电表,表地址")
+        shoot(page, f"gaps-search-zh-{size}")
+        # the re-read batches and one batch's outcomes, exported
+        goto(page, "#/failed", "failed")
+        page.click("#batches-link")
+        page.wait_for_selector("main[data-page='reread'][data-state='ready'] #batch-list")
+        batch = live.get("/api/reread/batches")["items"][0]
+        assert page.locator("#batches-xlsx").count() == 1
+        shoot(page, f"gaps-reread-zh-{size}")
+        page.click(f"#batch-list a[href='#/reread/{batch['id']}']")
+        page.wait_for_selector("main[data-state='ready'] #batch-items")
+        items = live.get(f"/api/reread/batches/{batch['id']}")["items"]
+        assert page.locator("#batch-items tbody a").all_inner_texts() == [
+            i["meter_id"] for i in items
+        ]
+        with page.expect_download() as dl:
+            page.click("#batch-csv")
+        lines = Path(dl.value.path()).read_text("utf-8-sig").splitlines()
+        assert lines[0].startswith("电表,补抄日期,集中器,结果") and len(lines) == 1 + len(items)
+        no_leaks(page)
+        shoot(page, f"gaps-reread-batch-zh-{size}")
+        # the concentrator list names every area a concentrator serves
+        goto(page, "#/gateways", "gateways")
+        assert page.inner_text("tr:has(a[href='#/gateways/gw-2']) span.areas") == "A1 · A2"
+        goto(page, "#/gateways/gw-2", "gateways")
+        assert page.locator("#gw-meters-xlsx").count() == 1
+        shoot(page, f"gaps-gateway-zh-{size}")
+        wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 1, wide
+        check(page)
+        page.context.close()

@@ -115,6 +115,7 @@ def failed(
             offset=offset,
             area=area_id,
             gateway=gateway_id,
+            lang=out.lang,
         )
         total = completeness.failed_meters_total(conn, d, area=area_id, gateway=gateway_id)
         return rows, total

@@ -44,7 +44,9 @@ def concentrators(
     """The archive's concentrators by id: ``online``, ``last_seen`` (UTC; the page shows it
     in local time), ``outbox_depth``/``outbox_oldest_age_s``/``outbox_dropped`` as last
     reported, ``meters``, ``failing_meters`` (reported not ok) and the day's ``due``,
-    ``read``, ``rate``. Beside: ``count``, ``online`` and ``online_rate`` over all that
+    ``read``, ``rate``; ``areas``, every area it serves (its own and its meters'; one
+    concentrator can serve several). ``area_id`` keeps every concentrator serving the area.
+    Beside: ``count``, ``online`` and ``online_rate`` over all that
     match the filters."""
     org_ids = None
     if org_id is not None:

@@ -277,6 +277,12 @@ COLUMNS: dict[str, Column] = {
     "type": Column("类型", "Type"),
     "period": Column("周期", "Period", "code"),
     "org_unit_name": Column("供电单位名称", "Organisation unit name"),
+    # concentrators serving several areas, search results (issue 19 gaps)
+    "areas": Column("服务台区", "Areas served"),
+    "home_area_id": Column("所属台区", "Home area"),
+    "meters_all": Column("全部电表数", "Meters in every area", "int"),
+    "q": Column("查询", "Search"),
+    "requested_at": Column("请求时间", "Requested at", "datetime"),
     # filters shown in the title row
     "start": Column("起始日期", "From", "date"),
     "end": Column("截止日期", "To", "date"),
@@ -345,7 +351,15 @@ CODES["last_good_kind"] = {
     "register": ("示值", "register read"),
 }
 CODES["command_status"] = CODES["status"]
-CODES["outcome"] = {"ok": ("成功", "ok"), "partial": ("部分成功", "partial"), **CODES["status"]}
+CODES["outcome"] = {
+    "ok": ("成功", "ok"),
+    "partial": ("部分成功", "partial"),
+    **CODES["status"],
+    # a re-read batch's items
+    "read": ("已抄到", "read"),
+    "failed": ("未抄到", "failed"),
+    "not_rereadable": ("不可补抄", "not re-readable"),
+}
 
 WORDS: dict[str, tuple[str, str]] = {
     "yes": ("是", "yes"),
@@ -412,7 +426,10 @@ def output(
     ] = "json",
     lang: Annotated[
         Lang | None,
-        Query(description="the file's language (default: from Accept-Language, zh for zh*)"),
+        Query(
+            description="the language of the file's headers and of any words the answer "
+            "carries (default: from Accept-Language, zh for zh*, zh without it)"
+        ),
     ] = None,
 ) -> Output:
     chosen = lang or language(request.headers.get("accept-language"))

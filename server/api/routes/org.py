@@ -11,11 +11,17 @@ from fastapi import APIRouter, HTTPException, Query
 
 from server.db.queries import org as q
 
+from ..contract import Page
 from ..deps import Db, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkPage, body, page, slice_page
+from ..workbench import Limit, Offset, WorkPage, body, slice_page
 from ..workbench_models import OrgTree
-from .export import FILE_RESPONSES, Out, export
+from .export import FILE_RESPONSES, Out, export, listing
+
+#: the exports' first columns (the rest follow as the rows have them)
+GATEWAY_COLUMNS = ("id", "name", "online", "last_seen", "meters", "due", "read", "rate", "areas")
+METER_COLUMNS = ("id", "address", "customer_name", "customer_account", "area_id", "bus", "read")
+SEARCH_COLUMNS = ("meter_id", "address", "customer_name", "customer_account", "area_id")
 
 router = APIRouter(prefix="/api", tags=["navigation"])
 
@@ -75,58 +81,120 @@ def area_list(
     return slice_page(rows, limit, offset, date=d, threshold=settings.success_threshold)
 
 
-@router.get("/org/areas/{area_id}/gateways")
+@router.get("/org/areas/{area_id}/gateways", response_model=WorkPage, responses=FILE_RESPONSES)
 def area_gateways(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     settings: SettingsDep,
     area_id: str,
     d: ReportDay,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
-    """The area's concentrators with their meters and the day's due, read and rate."""
+) -> Any:
+    """The concentrators serving the area (its own and any with meters of the area: one
+    concentrator can serve several areas and is listed under each), with ``meters``, the
+    day's ``due``, ``read`` and rate of this area's meters on it, ``meters_all`` (on it in
+    every area) and ``areas`` (every area it serves). ``format=csv|xlsx``: all as a file."""
     if not q.area_exists(conn, area_id):
         raise HTTPException(404, f"no area {area_id!r}")
-    rows, total = q.area_gateways(conn, area_id, d, limit=limit, offset=offset)
     t = settings.success_threshold
-    for r in rows:
-        r["rate"] = round(r["read"] / r["due"], 6) if r["due"] else None
-        r["below_threshold"] = r["rate"] is not None and r["rate"] < t
-    return page(rows, total, limit, offset, date=d, threshold=t)
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total = q.area_gateways(conn, area_id, d, limit=limit, offset=offset)
+        for r in rows:
+            r["rate"] = round(r["read"] / r["due"], 6) if r["due"] else None
+            r["below_threshold"] = r["rate"] is not None and r["rate"] < t
+        return rows, total
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit=limit, offset=offset),
+        fetch,
+        report="area-concentrators",
+        what=("台区集中器", "Concentrators of the area"),
+        scope={"date": d, "area_id": area_id},
+        columns=GATEWAY_COLUMNS,
+        labels={"id": ("集中器", "Concentrator")},
+        extra={"date": d, "threshold": t, "area_id": area_id},
+    )
 
 
-@router.get("/org/gateways/{gateway_id}/meters")
+@router.get("/org/gateways/{gateway_id}/meters", response_model=WorkPage, responses=FILE_RESPONSES)
 def gateway_meters(
     principal: Viewer,
     conn: Db,
+    out: Out,
     gateway_id: str,
     d: ReportDay,
+    area_id: Annotated[
+        str | None, Query(description="only this area's meters (a concentrator may serve several)")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
-    """The concentrator's meters (by bus), each with whether the day was read (null: not
-    due that day)."""
+) -> Any:
+    """The concentrator's meters (by bus; of ``area_id`` only, given one), each with whether
+    the day was read (null: not due that day). ``format=csv|xlsx``: all as a file."""
     if not q.gateway_exists(conn, gateway_id):
         raise HTTPException(404, f"no gateway {gateway_id!r}")
-    rows, total = q.gateway_meters(conn, gateway_id, d, limit=limit, offset=offset)
-    return page([redact_meter(r, principal) for r in rows], total, limit, offset, date=d)
+    if area_id is not None and not q.area_exists(conn, area_id):
+        raise HTTPException(404, f"no area {area_id!r}")
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total = q.gateway_meters(
+            conn, gateway_id, d, area_id=area_id, limit=limit, offset=offset
+        )
+        return [redact_meter(r, principal) for r in rows], total
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit=limit, offset=offset),
+        fetch,
+        report="concentrator-meters",
+        what=("集中器电表", "Meters of the concentrator"),
+        scope={"date": d, "gateway_id": gateway_id, "area_id": area_id},
+        columns=METER_COLUMNS,
+        labels={"id": ("电表", "Meter"), "read": ("当日已抄", "Read that day")},
+        extra={"date": d, "gateway_id": gateway_id, "area_id": area_id},
+    )
 
 
-@router.get("/search")
+@router.get("/search", response_model=WorkPage, responses=FILE_RESPONSES)
 def search(
     principal: Viewer,
     conn: Db,
+    out: Out,
     q_: Annotated[str, Query(alias="q", min_length=2, max_length=64)],
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """Meters whose id, address or customer account contains ``q`` (at least 2
     characters, case-insensitive), or whose customer name does (operators and admins:
-    viewers do not see names); those starting with ``q`` first. ``matched`` says which."""
+    viewers do not see names); those starting with ``q`` first. ``matched`` says which.
+    ``format=csv|xlsx``: every match as a file."""
     needle = q_.strip()
     if len(needle) < 2:
         raise HTTPException(422, "q: at least 2 characters besides spaces")
     personal = principal.can("operator")
-    rows, total = q.search_meters(conn, needle, personal=personal, limit=limit, offset=offset)
-    return page([redact_meter(r, principal) for r in rows], total, limit, offset, q=needle)
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total = q.search_meters(conn, needle, personal=personal, limit=limit, offset=offset)
+        return [redact_meter(r, principal) for r in rows], total
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit=limit, offset=offset),
+        fetch,
+        report="search",
+        what=("电表查询结果", "Meter search results"),
+        scope={"q": needle},
+        columns=SEARCH_COLUMNS,
+        labels={"q": ("查询", "Search")},
+        extra={"q": needle},
+    )

@@ -27,16 +27,30 @@ By = Literal["all", "org", "area", "gateway", "protocol", "customer_class"]
 Period = Literal["day", "month"]
 
 
-def _period(period: Period, d: date, month: str | None) -> tuple[date, date, date, date]:
-    """(start, end, previous start, previous end) of the report."""
+def _period(
+    period: Period, d: date, month: str | None, last_closed: date
+) -> tuple[date, date, date, date, date]:
+    """(start, end, previous start, previous end, the period's last day) of the report.
+
+    A month counts its closed days only: from its first day to its last or to
+    ``last_closed`` (yesterday, the last data date whose collection can be reported),
+    whichever comes first, so the current month's rate is not dragged down by days that
+    cannot have been read yet; a month with no closed day answers 422. The previous month
+    is counted whole."""
     if period == "day":
         if month is not None:
             raise HTTPException(422, "month: only with period=month (use date for a day)")
         prev = d - timedelta(days=1)
-        return d, d, prev, prev
-    start, end = month_range(month) if month is not None else month_range(d.strftime("%Y-%m"))
+        return d, d, prev, prev, d
+    start, last = month_range(month) if month is not None else month_range(d.strftime("%Y-%m"))
+    if start > last_closed:
+        raise HTTPException(
+            422,
+            f"month: {start:%Y-%m} has no closed day yet (the last closed data date is "
+            f"{last_closed})",
+        )
     p_start, p_end = previous_month(start)
-    return start, end, p_start, p_end
+    return start, min(last, last_closed), p_start, p_end, last
 
 
 def _diff(now: float | None, before: float | None) -> float | None:
@@ -50,6 +64,7 @@ def collection_report(
     out: Out,
     settings: SettingsDep,
     d: ReportDay,
+    yesterday: Yesterday,
     period: Period = "day",
     month: str | None = Query(None, description="YYYY-MM, with period=month"),
     by: By = "all",
@@ -61,9 +76,11 @@ def collection_report(
     (before), their rates, ``below_threshold``, the day's curve completeness
     (``curve_points`` of ``curve_expected``, ``curve_rate``, ``curves_complete``; null for
     a month) and ``previous`` (the same for the day or month before) with ``change`` (rate
-    now minus rate then). A day counts meters, a month meter-days. ``summary`` is the
-    whole archive's line."""
-    start, end, p_start, p_end = _period(period, d, month)
+    now minus rate then). A day counts meters, a month meter-days of its closed days only
+    (up to yesterday): ``start``/``end`` are the days the figures cover, ``period_end`` the
+    month's last day, ``days`` how many days are counted and ``complete`` whether that is the
+    whole month. ``summary`` is the whole archive's line."""
+    start, end, p_start, p_end, last = _period(period, d, month, yesterday)
     t = settings.success_threshold
     tz = settings.utility_timezone if period == "day" else None
     groups = (by,) if by == "all" else ("all", by)
@@ -108,6 +125,9 @@ def collection_report(
         period=period,
         start=start,
         end=end,
+        period_end=last,
+        days=(end - start).days + 1,
+        complete=end == last,
         previous_start=p_start,
         previous_end=p_end,
         by=by,
@@ -123,6 +143,7 @@ def collection_meters(
     out: Out,
     settings: SettingsDep,
     d: ReportDay,
+    yesterday: Yesterday,
     period: Period = "day",
     month: str | None = Query(None, description="YYYY-MM, with period=month"),
     by: By = "all",
@@ -132,14 +153,15 @@ def collection_meters(
     offset: Offset = 0,
 ) -> Any:
     """The meters of one group of the report (drill-down), each with its due, read and
-    first-pass-read days and, for a day, its load-curve points."""
+    first-pass-read days and, for a day, its load-curve points. A month covers its closed
+    days only, as the report does."""
     if by != "all" and key is None:
         raise HTTPException(422, f"key: required with by={by}")
     if by == "all" and key is not None:
         raise HTTPException(422, "key: not with by=all")
     if key is not None and not q.key_exists(conn, by, key):
         raise HTTPException(404, f"no {by} {key!r}")
-    start, end, _, _ = _period(period, d, month)
+    start, end, _, _, _ = _period(period, d, month, yesterday)
     tz = settings.utility_timezone if period == "day" else None
     exporting = out.format != "json"
     rows, total = q.group_meters(

@@ -25,12 +25,12 @@ from server.db.queries.archive import audit
 from server.gateways.commands import CommandRefused, queue_command
 
 from ..actor import current_actor
-from ..contract import Protocol
+from ..contract import Page, Protocol
 from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
 from ..workbench import Limit, Offset, WorkPage, body, page
 from ..workbench_models import ReadNowQueued, ReadNowResult, RereadBatch
-from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
+from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export, listing
 
 router = APIRouter(prefix="/api", tags=["failed meters"])
 
@@ -86,6 +86,17 @@ FAILED_COLUMNS = (
     "last_good_value",
     "gateway_online",
     "reread",
+)
+#: the batch export's columns
+BATCH_COLUMNS = (
+    "meter_id",
+    "date",
+    "gateway_id",
+    "outcome",
+    "reason",
+    "command_id",
+    "command_status",
+    "finished_at",
 )
 
 
@@ -144,6 +155,7 @@ def failed_meters(
         offset=0,
         area=area_id,
         gateway=gateway_id,
+        lang=out.lang,
     )
     rows = [classify(r) for r in rows if protocol is None or r["protocol"] == protocol]
     if org_id is not None:
@@ -272,36 +284,91 @@ def reread_batch(
     return body(**batch, **{k: v for k, v in summary.items() if k != "items"})
 
 
-@router.get("/reread/batches")
+@router.get("/reread/batches", response_model=WorkPage, responses=FILE_RESPONSES)
 def reread_batches(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     requested_by: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """Staff re-read batches, newest first, each with the count of its items' outcomes
-    (read, pending, failed, expired, not_rereadable)."""
-    rows, total = q.batches(conn, requested_by=requested_by, limit=limit, offset=offset)
-    return page(rows, total, limit, offset)
+    (read, pending, failed, expired, not_rereadable). ``format=csv|xlsx``: every batch as a
+    file, one column per outcome."""
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total = q.batches(conn, requested_by=requested_by, limit=limit, offset=offset)
+        if out.format != "json":
+            rows = [
+                {**{k: v for k, v in r.items() if k != "outcome"}, **r["outcome"]} for r in rows
+            ]
+        return rows, total
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        fetch,
+        report="reread-batches",
+        what=("补抄批次", "Re-read batches"),
+        scope={"requested_by": requested_by},
+        columns=("id", "requested_at", "requested_by", "items", *q.OUTCOMES),
+        labels={
+            "id": ("批次", "Batch"),
+            "items": ("条数", "Items"),
+            "read": ("已抄到", "Read"),
+            "pending": ("进行中", "Pending"),
+            "failed": ("未抄到", "Failed"),
+            "expired": ("超时", "Expired"),
+            "not_rereadable": ("不可补抄", "Not re-readable"),
+        },
+    )
 
 
-@router.get("/reread/batches/{batch_id}")
+@router.get("/reread/batches/{batch_id}", response_model=WorkPage, responses=FILE_RESPONSES)
 def reread_batch_items(
-    _: Viewer,
+    principal: Viewer,
     conn: Db,
+    out: Out,
     batch_id: int,
     outcome: Literal["read", "pending", "failed", "expired", "not_rereadable"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> WorkPage:
+) -> Any:
     """One batch with a page of its items: each meter-day with its command, the command's
     status and the ``outcome`` (read: a freeze is stored; pending; failed with the
-    ``reason`` the gateway gave; expired: no answer in time; not_rereadable)."""
+    ``reason`` the gateway gave; expired: no answer in time; not_rereadable).
+    ``format=csv|xlsx``: every item (of ``outcome``) as a file."""
     batch = q.get_batch(conn, batch_id)
     if batch is None:
         raise HTTPException(404, f"no re-read batch {batch_id}")
-    rows, total, counts = q.batch_items(conn, batch_id, outcome=outcome, limit=limit, offset=offset)
+    exporting = out.format != "json"
+    rows, total, counts = q.batch_items(
+        conn,
+        batch_id,
+        outcome=outcome,
+        limit=MAX_EXPORT_ROWS if exporting else limit,
+        offset=0 if exporting else offset,
+    )
+    if exporting:
+        return export(
+            conn,
+            principal,
+            out,
+            rows,
+            report=f"reread-batch-{batch_id}",
+            what=("补抄批次结果", "Re-read batch outcomes"),
+            scope={
+                "batch_id": batch_id,
+                "requested_by": batch["requested_by"],
+                "requested_at": batch["requested_at"],
+                "outcome": outcome,
+            },
+            columns=BATCH_COLUMNS,
+            labels={"reason": ("失败原因", "Why not read"), "date": ("补抄日期", "Day re-read")},
+        )
     return page(rows, total, limit, offset, batch=batch, outcome=counts)
 
 

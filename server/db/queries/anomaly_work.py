@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from .archive import numbers
+
 #: the days of evidence shown before the anomaly's first day (the chart's lead-in)
 LEAD_DAYS = 7
 #: the longest evidence window drawn
@@ -31,12 +33,13 @@ def get(conn: psycopg.Connection[Any], anomaly_id: int) -> dict[str, Any] | None
 
 def meter_card(conn: psycopg.Connection[Any], meter_id: str) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
+        row = cur.execute(
             "SELECT id, address, protocol, gateway_id, bus, area_id, customer_class, "
             "customer_name, customer_account, customer_address, phases, ct_ratio, pt_ratio, "
             "contracted_kw, is_area_master, installed_on, removed_on FROM meters WHERE id = %s",
             (meter_id,),
         ).fetchone()
+    return numbers(row)
 
 
 def window(first: date, last: date) -> tuple[date, date]:

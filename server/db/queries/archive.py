@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -44,14 +45,32 @@ TABLES = {
 }
 
 
+def number(value: Decimal) -> int | float:
+    """A ``numeric`` column's value as the number it is (40, 0.5), not the text JSON would
+    make of a :class:`~decimal.Decimal` ("40")."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def numbers(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An archive row with its ``numeric`` values (CT/PT ratios, rated voltage and current,
+    contracted power, capacity) as numbers."""
+    if row is None:
+        return None
+    return {k: number(v) if isinstance(v, Decimal) and v.is_finite() else v for k, v in row.items()}
+
+
 def _jsonable(row: dict[str, Any] | None) -> Any:
     if row is None:
         return None
-    return json.loads(
-        json.dumps(
-            row, default=lambda v: v.isoformat() if isinstance(v, (date, datetime)) else str(v)
-        )
-    )
+
+    def default(v: Any) -> Any:
+        if isinstance(v, (date, datetime)):
+            return v.isoformat()
+        if isinstance(v, Decimal) and v.is_finite():
+            return number(v)
+        return str(v)
+
+    return json.loads(json.dumps(row, default=default))
 
 
 def audit(
@@ -74,7 +93,7 @@ def audit(
 def get(conn: psycopg.Connection[Any], table: str, key: str) -> dict[str, Any] | None:
     assert table in TABLES
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(f"SELECT * FROM {table} WHERE id = %s", (key,)).fetchone()
+        return numbers(cur.execute(f"SELECT * FROM {table} WHERE id = %s", (key,)).fetchone())
 
 
 def listing(
@@ -94,7 +113,7 @@ def listing(
             (*params, limit, offset),
         ).fetchall()
         total = cur.execute(f"SELECT count(*) AS n FROM {table}{clause}", params).fetchone()
-    return rows, int(total["n"]) if total else 0
+    return [r for r in map(numbers, rows) if r is not None], int(total["n"]) if total else 0
 
 
 def upsert(

@@ -16,6 +16,13 @@ from psycopg.rows import dict_row
 from server.checks import completeness
 
 from .ingest_review import OUTBOX_COLUMNS
+from .org import SERVED
+
+#: every area the concentrator serves (:data:`server.db.queries.org.SERVED`), as a list
+_AREAS = (
+    f"(SELECT array_agg(s.area_id ORDER BY s.area_id) FROM ({SERVED}) s "
+    "WHERE s.gateway_id = g.id) AS areas"
+)
 
 _METERS = (
     "CASE WHEN jsonb_typeof(g.status->'meters') = 'array' THEN g.status->'meters' "
@@ -32,7 +39,8 @@ def _where(
         where.append("coalesce(g.org_unit_id, a.org_unit_id) = ANY(%(orgs)s)")
         params["orgs"] = org_ids
     if area_id is not None:
-        where.append("g.area_id = %(area)s")
+        # every concentrator serving the area, not only those the archive puts in it
+        where.append(f"g.id IN (SELECT s.gateway_id FROM ({SERVED}) s WHERE s.area_id = %(area)s)")
         params["area"] = area_id
     if online is not None:
         where.append("g.online = %(online)s")
@@ -59,7 +67,7 @@ def listing(
             FROM due m LEFT JOIN rd r ON r.meter_id = m.id GROUP BY 1),
     cnt AS (SELECT gateway_id, count(*) AS meters FROM meters
             WHERE removed_on IS NULL OR removed_on > %(d)s GROUP BY 1)
-    SELECT g.id, g.name, g.area_id, a.name AS area_name,
+    SELECT g.id, g.name, g.area_id, a.name AS area_name, {_AREAS},
            coalesce(g.org_unit_id, a.org_unit_id) AS org_id, g.online, g.last_seen,
            g.status_at, g.version, {OUTBOX_COLUMNS.replace("status->", "g.status->")},
            (SELECT count(*) FROM jsonb_array_elements({_METERS}) x
@@ -90,7 +98,7 @@ def one(conn: psycopg.Connection[Any], gateway_id: str, day: date) -> dict[str, 
     where = "g.id = %(gw)s"
     sql = f"""
     WITH due AS ({completeness.DUE}), rd AS ({completeness.READ})
-    SELECT g.id, g.name, g.area_id, a.name AS area_name,
+    SELECT g.id, g.name, g.area_id, a.name AS area_name, {_AREAS},
            coalesce(g.org_unit_id, a.org_unit_id) AS org_id, g.online, g.known, g.last_seen,
            g.status_at, g.version, {OUTBOX_COLUMNS.replace("status->", "g.status->")},
            (SELECT count(*) FROM meters x WHERE x.gateway_id = g.id

@@ -70,19 +70,31 @@ def areas_of(conn: psycopg.Connection[Any], units: set[str]) -> list[str]:
     return [r[0] for r in rows]
 
 
+#: which transformer areas each concentrator serves: its own area in the archive and the
+#: areas of the meters on it (installed, not removed); one concentrator can serve several
+#: (a line reaching into a neighbouring area), and is shown under each of them
+SERVED = """
+    SELECT id AS gateway_id, area_id FROM gateways WHERE area_id IS NOT NULL
+    UNION
+    SELECT gateway_id, area_id FROM meters
+    WHERE gateway_id IS NOT NULL AND area_id IS NOT NULL
+      AND (removed_on IS NULL OR removed_on > current_date)
+"""
+
+
 def _areas(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     """Every area with its unit and how many meters (installed, not removed) and
-    concentrators it has now."""
+    concentrators it has now (every one serving it, :data:`SERVED`)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            """
+            f"""
             SELECT a.id, a.name, a.org_unit_id AS org_id, a.master_meter_id,
                    coalesce(m.n, 0)::int AS meters, coalesce(g.n, 0)::int AS gateways
             FROM areas a
             LEFT JOIN (SELECT area_id, count(*) AS n FROM meters
                        WHERE removed_on IS NULL OR removed_on > current_date
                        GROUP BY area_id) m ON m.area_id = a.id
-            LEFT JOIN (SELECT area_id, count(*) AS n FROM gateways GROUP BY area_id) g
+            LEFT JOIN (SELECT area_id, count(*) AS n FROM ({SERVED}) s GROUP BY area_id) g
                    ON g.area_id = a.id
             ORDER BY a.id"""
         ).fetchall()
@@ -111,6 +123,10 @@ def tree(conn: psycopg.Connection[Any], day: date, threshold: float) -> dict[str
     unit (or with a unit not in the archive) under ``unassigned``."""
     units = org_units(conn)
     areas = area_rows(conn, day, threshold)
+    # a concentrator serving several areas counts once in the units above them
+    served: dict[str, set[str]] = defaultdict(set)
+    for gw, area in conn.execute(f"SELECT gateway_id, area_id FROM ({SERVED}) s").fetchall():
+        served[area].add(gw)
     ids = {u["id"] for u in units}
     kids: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for u in units:
@@ -124,7 +140,7 @@ def tree(conn: psycopg.Connection[Any], day: date, threshold: float) -> dict[str
     def node(u: dict[str, Any], depth: int) -> dict[str, Any]:
         seen.add(u["id"])
         children = [node(c, depth + 1) for c in kids.get(u["id"], []) if c["id"] not in seen]
-        children += [_area_node(a) for a in area_kids.get(u["id"], [])]
+        children += [_area_node(a, served) for a in area_kids.get(u["id"], [])]
         level = u["level"] or LEVELS[min(depth, len(LEVELS) - 1)]
         out = {"type": "org", "id": u["id"], "name": u["name"], "level": level}
         return _rolled(out, children, threshold)
@@ -136,14 +152,24 @@ def tree(conn: psycopg.Connection[Any], day: date, threshold: float) -> dict[str
             roots.append(node(u, 0))
     unassigned = _rolled(
         {"type": "unassigned", "id": None, "name": None, "level": None},
-        [_area_node(a) for a in area_kids.get(None, [])],
+        [_area_node(a, served) for a in area_kids.get(None, [])],
         threshold,
     )
+    for n in [*roots, unassigned]:
+        _strip(n)
     return {"items": roots, "unassigned": unassigned}
 
 
-def _area_node(a: dict[str, Any]) -> dict[str, Any]:
+def _strip(node: dict[str, Any]) -> None:
+    """The node without the concentrator sets its counts came from."""
+    node.pop("_gateways", None)
+    for c in node["children"]:
+        _strip(c)
+
+
+def _area_node(a: dict[str, Any], served: dict[str, set[str]]) -> dict[str, Any]:
     return {
+        "_gateways": served.get(a["id"], set()),
         "type": "area",
         "id": a["id"],
         "name": a["name"],
@@ -162,7 +188,8 @@ def _rolled(
     out: dict[str, Any], children: list[dict[str, Any]], threshold: float
 ) -> dict[str, Any]:
     out["meters"] = sum(c["meters"] for c in children)
-    out["gateways"] = sum(c["gateways"] for c in children)
+    out["_gateways"] = set().union(*(c["_gateways"] for c in children))
+    out["gateways"] = len(out["_gateways"])
     _with_rate(out, sum(c["due"] for c in children), sum(c["read"] for c in children), threshold)
     out["children"] = children
     return out
@@ -171,17 +198,23 @@ def _rolled(
 def area_gateways(
     conn: psycopg.Connection[Any], area_id: str, day: date, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """The area's concentrators, with their meters and the day's due and read."""
+    """The concentrators serving the area (:data:`SERVED`: its own, and those with meters of
+    the area), each with ``meters``, the day's ``due`` and ``read`` of this area's meters on
+    it, ``meters_all`` on it in every area, and ``areas``, every area it serves."""
     sql = f"""
-    WITH due AS ({completeness.DUE}), rd AS ({completeness.READ})
-    SELECT g.id, g.name, g.online, g.last_seen, g.version,
-           (SELECT count(*) FROM meters x WHERE x.gateway_id = g.id
+    WITH due AS ({completeness.DUE}), rd AS ({completeness.READ}), served AS ({SERVED})
+    SELECT g.id, g.name, g.area_id AS home_area_id, g.online, g.last_seen, g.version,
+           (SELECT count(*) FROM meters x WHERE x.gateway_id = g.id AND x.area_id = %(area)s
               AND (x.removed_on IS NULL OR x.removed_on > current_date))::int AS meters,
+           (SELECT count(*) FROM meters x WHERE x.gateway_id = g.id
+              AND (x.removed_on IS NULL OR x.removed_on > current_date))::int AS meters_all,
+           (SELECT array_agg(s.area_id ORDER BY s.area_id) FROM served s
+             WHERE s.gateway_id = g.id) AS areas,
            count(m.id)::int AS due, count(r.meter_id)::int AS read
     FROM gateways g
-    LEFT JOIN due m ON m.gateway_id = g.id
+    LEFT JOIN due m ON m.gateway_id = g.id AND m.area_id = %(area)s
     LEFT JOIN rd r ON r.meter_id = m.id
-    WHERE g.area_id = %(area)s
+    WHERE g.id IN (SELECT gateway_id FROM served WHERE area_id = %(area)s)
     GROUP BY g.id ORDER BY g.id LIMIT %(limit)s OFFSET %(offset)s
     """
     with conn.cursor(row_factory=dict_row) as cur:
@@ -189,16 +222,22 @@ def area_gateways(
             sql, {"d": day, "area": area_id, "limit": limit, "offset": offset}
         ).fetchall()
         total = cur.execute(
-            "SELECT count(*) AS n FROM gateways WHERE area_id = %s", (area_id,)
+            f"SELECT count(*) AS n FROM ({SERVED}) s WHERE s.area_id = %s", (area_id,)
         ).fetchone()
     return rows, int(total["n"]) if total else 0
 
 
 def gateway_meters(
-    conn: psycopg.Connection[Any], gateway_id: str, day: date, *, limit: int, offset: int
+    conn: psycopg.Connection[Any],
+    gateway_id: str,
+    day: date,
+    *,
+    area_id: str | None = None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The concentrator's meters (not removed by ``day``), each with whether ``day`` was
-    read (null when the meter was not due that day)."""
+    """The concentrator's meters (not removed by ``day``; of ``area_id`` only, given one),
+    each with whether ``day`` was read (null when the meter was not due that day)."""
     sql = """
     SELECT m.id, m.address, m.protocol, m.bus, m.customer_class, m.customer_name,
            m.customer_account, m.area_id, m.is_area_master,
@@ -208,16 +247,17 @@ def gateway_meters(
            END AS read
     FROM meters m
     WHERE m.gateway_id = %(gw)s AND (m.removed_on IS NULL OR m.removed_on > %(d)s)
+      AND (%(area)s::text IS NULL OR m.area_id = %(area)s)
     ORDER BY m.bus NULLS LAST, m.id LIMIT %(limit)s OFFSET %(offset)s
     """
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            sql, {"d": day, "gw": gateway_id, "limit": limit, "offset": offset}
+            sql, {"d": day, "gw": gateway_id, "area": area_id, "limit": limit, "offset": offset}
         ).fetchall()
         total = cur.execute(
             "SELECT count(*) AS n FROM meters WHERE gateway_id = %s "
-            "AND (removed_on IS NULL OR removed_on > %s)",
-            (gateway_id, day),
+            "AND (removed_on IS NULL OR removed_on > %s) AND (%s::text IS NULL OR area_id = %s)",
+            (gateway_id, day, area_id, area_id),
         ).fetchone()
     return rows, int(total["n"]) if total else 0
 

@@ -37,7 +37,9 @@ const WORDS = {
   password_rules: ["至少12个字符，不能是常见密码。", "At least 12 characters, not a common password."],
   // collection report
   report_title: ["采集成功率报表", "Collection success report"], day: ["日报", "Day"], month: ["月报", "Month"],
-  date: ["日期", "Date"], month_pick: ["月份", "Month"], group_by: ["统计维度", "Group by"],
+  date: ["日期", "Date"], month_pick: ["月份", "Month"],
+  covers_month: ["统计 {a} 至 {b}：已结束的 {n} 天（本月共 {m} 天）", "covers {a} to {b}: the {n} closed days (of {m} in the month)"],
+  covers_whole: ["统计 {a} 至 {b}：全月 {n} 天", "covers {a} to {b}: the whole month, {n} days"], group_by: ["统计维度", "Group by"],
   by_all: ["全单位", "Whole organisation"], by_org: ["供电所", "Supply station"], by_area: ["台区", "Area"],
   by_gateway: ["集中器", "Concentrator"], by_protocol: ["规约", "Protocol"], by_customer_class: ["用户类别", "Customer class"],
   rate: ["成功率", "Rate"], first_pass: ["首抄成功率", "First-pass rate"], after_reread: ["补抄后成功率", "Rate after re-reading"],
@@ -108,6 +110,12 @@ const WORDS = {
   read_now_done: ["召测完成", "Read done"], read_now_failed: ["召测失败", "Read failed"], read_now_expired: ["召测超时：集中器未应答", "Read expired: no answer from the concentrator"],
   // archive
   archive_title: ["档案与组织", "Archive and organisation"], org_tree: ["组织结构", "Organisation"], area_list: ["台区列表", "Areas"],
+  batches_title: ["补抄批次", "Re-read batches"], batch: ["批次", "Batch"], requested_by: ["发起人", "Requested by"],
+  requested_at: ["发起时间", "Requested at"], items_n: ["条数", "Items"], outcome: ["结果", "Outcome"], day_reread: ["补抄日期", "Day re-read"],
+  why_not: ["未抄到原因", "Why not read"], command: ["命令", "Command"], finished: ["完成时间", "Finished"],
+  o_read: ["已抄到", "read"], o_pending: ["进行中", "pending"], o_failed: ["未抄到", "failed"], o_expired: ["超时", "expired"],
+  o_not_rereadable: ["不可补抄", "not re-readable"], areas_served: ["服务台区", "Areas served"],
+  n_meters: ["{n} 块表", "{n} meters"],
   search_title: ["查询结果", "Search results"], no_match: ["未找到匹配的电表。", "No meter matches."],
   // admin
   admin_title: ["系统管理", "Administration"], users: ["用户", "Users"], rule_params: ["规则参数", "Rule parameters"],
@@ -197,7 +205,7 @@ export function reason(text) {
   return String(text).split("; ").map((part) => {
     for (const [re, words] of REASONS) if (re.test(part)) return part.replace(re, words[idx()]);
     return part;
-  }).join("；");
+  }).join(lang === "zh" ? "；" : "; ");
 }
 const LOCALE = () => (lang === "zh" ? "zh-CN" : "en-GB");
 export function num(v, digits = 2) {

@@ -9,7 +9,7 @@ import {$, $$, failure, loading} from "./ui.js";
 const PAGES = {
   login: "login", password: "password", report: "report", failed: "failed", meters: "meter",
   anomalies: "anomalies", lineloss: "lineloss", gateways: "gateways", archive: "archive",
-  search: "archive", admin: "admin", audit: "admin",
+  search: "archive", admin: "admin", audit: "admin", reread: "batches",
 };
 const main = $("#main");
 let generation = 0;
@@ -41,7 +41,7 @@ async function route() {
   const signedIn = Boolean(session.token);
   const name = !signedIn ? "login" : PAGES[parts[0]] ? parts[0] : "report";
   shell();
-  $$("#nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === "#/" + (name === "search" ? "archive" : name)));
+  $$("#nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === "#/" + (name === "search" ? "archive" : name === "reread" ? "failed" : name)));
   main.dataset.page = name;
   delete main.dataset.dirty;
   delete main.dataset.date;

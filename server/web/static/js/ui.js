@@ -35,8 +35,10 @@ export function pager(name, page, onPage) {
 
 // export buttons for a list endpoint and its current filters, where the endpoint exports
 // (its OpenAPI document lists a ``format`` parameter); none where it does not yet
-export async function exportButtons(name, path, params, filename) {
-  if ((await param(path, "format", "")) !== "format") return {html: "", bind() {}};
+// (its OpenAPI document lists a ``format`` parameter; ``doc``: the path as the document
+// names it, e.g. /api/org/areas/{area_id}/gateways, when ``path`` fills in an id)
+export async function exportButtons(name, path, params, filename, doc = path) {
+  if ((await param(doc, "format", "")) !== "format") return {html: "", bind() {}};
   const html = `<span class="exports"><button type="button" class="export" id="${name}-xlsx">${esc(t("export_xlsx"))}</button>
     <button type="button" class="export" id="${name}-csv">${esc(t("export_csv"))}</button></span>`;
   const bind = () => {

@@ -47,23 +47,35 @@ export default async function archive(ctx) {
         actions: `<a href="#/failed?area_id=${encodeURIComponent(a.id)}">${esc(t("nav_failed"))}</a> · <a href="#/lineloss/${encodeURIComponent(a.id)}">${esc(t("nav_lineloss"))}</a>`,
       }[c]), {id: "area-list", rowAttrs: (a) => (a.below_threshold ? 'class="below"' : "")})}</section></div>`;
   exp.bind();
-  // concentrators and meters: loaded when their node opens
+  // concentrators and meters: loaded when their node opens; a concentrator serving several
+  // areas is under each, with that area's meters; each list exports as shown
+  let n = 0;
   $$("details.area-node").forEach((el) => {
     el.addEventListener("toggle", async () => {
       if (!el.open || el.dataset.loaded) return;
       el.dataset.loaded = "1";
-      const a = encodeURIComponent(el.dataset.area);
+      const area = el.dataset.area, a = encodeURIComponent(area);
       const gws = modern ? await api(`/api/org/areas/${a}/gateways?limit=1000`) : await api(`/api/gateways?area_id=${a}&limit=1000`);
-      $(".gws", el).innerHTML = gws.items.map((g) => `<li><details class="gw-node" data-gateway="${esc(g.id)}"><summary>${lvl("gateway")}${esc(g.name || g.id)}${rateOf(g)}</summary><ul class="meters"><li><a href="#/gateways/${encodeURIComponent(g.id)}">${esc(t("detail"))} →</a></li></ul></details></li>`).join("")
-        || `<li class="muted">${esc(t("none"))}</li>`;
-      $$("details.gw-node", el).forEach((ge) => {
-        ge.addEventListener("toggle", async () => {
-          if (!ge.open || ge.dataset.loaded) return;
-          ge.dataset.loaded = "1";
-          const g = encodeURIComponent(ge.dataset.gateway);
-          const ms = modern ? await api(`/api/org/gateways/${g}/meters?limit=200`) : await api(`/api/meters?gateway_id=${g}&limit=200`);
-          $(".meters", ge).innerHTML += ms.items.map((m) => `<li>${lvl("meter")}<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a> <small class="muted">${esc(m.customer_name || m.address)}</small></li>`).join("")
-            + (ms.total > ms.items.length ? `<li class="muted">… ${esc(int(ms.total - ms.items.length))}</li>` : "");
+      const ge = modern ? await exportButtons(`gws-${++n}`, `/api/org/areas/${a}/gateways`, new URLSearchParams(), `concentrators-${area}`,
+        "/api/org/areas/{area_id}/gateways") : {html: "", bind() {}};
+      const shared = (g) => (g.areas && g.areas.length > 1 ? ` <small class="muted shared" title="${esc(t("areas_served"))}">${esc(g.areas.join(" · "))}</small>` : "");
+      const meterCount = (g) => (g.meters !== undefined ? ` <small class="muted n-meters">${esc(t("n_meters", {n: int(g.meters)}))}</small>` : "");
+      $(".gws", el).innerHTML = (ge.html ? `<li class="exports-row">${ge.html}</li>` : "")
+        + (gws.items.map((g) => `<li><details class="gw-node" data-gateway="${esc(g.id)}"><summary>${lvl("gateway")}${esc(g.name || g.id)}${meterCount(g)}${rateOf(g)}${shared(g)}</summary><ul class="meters"><li><a href="#/gateways/${encodeURIComponent(g.id)}">${esc(t("detail"))} →</a></li></ul></details></li>`).join("")
+        || `<li class="muted">${esc(t("none"))}</li>`);
+      ge.bind();
+      $$("details.gw-node", el).forEach((gn) => {
+        gn.addEventListener("toggle", async () => {
+          if (!gn.open || gn.dataset.loaded) return;
+          gn.dataset.loaded = "1";
+          const g = encodeURIComponent(gn.dataset.gateway);
+          const ms = modern ? await api(`/api/org/gateways/${g}/meters?area_id=${a}&limit=200`) : await api(`/api/meters?gateway_id=${g}&area_id=${a}&limit=200`);
+          const me = modern ? await exportButtons(`gwm-${++n}`, `/api/org/gateways/${g}/meters`, new URLSearchParams({area_id: area}),
+            `meters-${gn.dataset.gateway}-${area}`, "/api/org/gateways/{gateway_id}/meters") : {html: "", bind() {}};
+          $(".meters", gn).insertAdjacentHTML("beforeend", (me.html ? `<li class="exports-row">${me.html}</li>` : "")
+            + ms.items.map((m) => `<li>${lvl("meter")}<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a> <small class="muted">${esc(m.customer_name || m.address)}</small></li>`).join("")
+            + (ms.total > ms.items.length ? `<li class="muted">… ${esc(int(ms.total - ms.items.length))}</li>` : ""));
+          me.bind();
         });
       });
     });
@@ -89,10 +101,12 @@ async function search(ctx) {
   }
   if (data.total === 1 && !off) { location.replace(`#/meters/${encodeURIComponent(data.items[0].meter_id)}`); return; }
   const pg = pager("search", data, (o) => ctx.go({offset: o}));
-  main.innerHTML = `<h2>${esc(t("search_title"))}: “${esc(text)}”</h2>${pg.html}
+  const exp = data.total ? await exportButtons("search", "/api/search", new URLSearchParams({q: text}), "search") : {html: "", bind() {}};
+  main.innerHTML = `<h2>${esc(t("search_title"))}: “${esc(text)}”</h2>${exp.html ? `<div class="toolbar">${exp.html}</div>` : ""}${pg.html}
     ${data.total ? table(["meter", "address", "customer", "account", "area", "gateway", "protocol"], data.items, (m, c) => ({
       meter: `<a href="#/meters/${encodeURIComponent(m.meter_id)}">${esc(m.meter_id)}</a>`, address: esc(m.address), customer: esc(m.customer_name || "–"),
       account: esc(m.customer_account || "–"), area: esc(m.area_name || m.area_id || "–"), gateway: esc(m.gateway_id || "–"), protocol: esc(code("protocol", m.protocol))}[c]), {id: "search-results"})
       : `<p class="muted" id="no-match">${esc(t("no_match"))}</p>`}`;
   pg.bind();
+  exp.bind();
 }

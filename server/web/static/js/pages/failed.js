@@ -2,10 +2,10 @@
 // protocol, reason category), server paging, the categories a clerk acts on with their
 // counts, consecutive failed days, bulk re-read (补抄) with each request's outcome kept by
 // the server (so it is there after a reload) and 召测 of one meter.
-// Data: GET /api/workbench/failed + POST /api/reread/batches where the server has them,
+// Data: GET /api/workbench/failed (reason_text in the dashboard's language) + POST /api/reread/batches where the server has them,
 // else GET /api/failed-meters (categories from its reason text) + POST /api/reread.
 import {api, can, has, post} from "../api.js";
-import {code, day, int, reason, status, t} from "../i18n.js";
+import {code, day, getLang, int, reason, status, t} from "../i18n.js";
 import {readNow} from "../readnow.js";
 import {$, $$, esc, exportButtons, isDay, option, pager, table, toast} from "../ui.js";
 
@@ -35,7 +35,8 @@ export default async function failed(ctx) {
   const [areas, gws] = await Promise.all([api("/api/areas?limit=1000"), api("/api/gateways?limit=1000")]);
   let data, exportPath, exportParams;
   if (modern) {
-    const p = new URLSearchParams({...f, limit: String(PAGE), offset: String(off)});
+    // the reasons' words in the dashboard's language (the server's lang rule, as the exports)
+    const p = new URLSearchParams({...f, lang: getLang(), limit: String(PAGE), offset: String(off)});
     data = await api("/api/workbench/failed?" + p.toString());
     exportPath = "/api/workbench/failed";
     exportParams = new URLSearchParams(f);
@@ -77,7 +78,8 @@ export default async function failed(ctx) {
       <label>${esc(t("protocol"))}<select name="protocol" id="f-protocol">${option("", t("all"))}${["dlt645-2007", "dlt698", "dlt645-1997", "modbus"].map((p) => option(p, code("protocol", p), p === f.protocol)).join("")}</select></label>
       ${f.org_id ? `<input type="hidden" name="org_id" value="${esc(f.org_id)}">` : ""}
       <button type="submit" class="primary" id="f-apply">${esc(t("apply"))}</button>
-      <button type="button" id="f-reset">${esc(t("reset"))}</button> ${exp.html}</form>
+      <button type="button" id="f-reset">${esc(t("reset"))}</button> ${exp.html}
+      ${modern ? `<a href="#/reread" id="batches-link">${esc(t("batches_title"))}</a>` : ""}</form>
     <div class="chips" id="categories">${[["", t("all") + ` (${int(Object.values(data.by_reason || {}).reduce((a, b) => a + b, 0))})`],
       ...CATS.filter((c) => (data.by_reason || {})[c]).map((c) => [c, `${t(CAT_WORD[c])} (${int(data.by_reason[c])})`])].map(([c, text]) =>
       `<button type="button" class="cat ${(f.reason || "") === c ? "active" : ""}" data-cat="${esc(c)}">${esc(text)}</button>`).join("")}</div>

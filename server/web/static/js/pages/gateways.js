@@ -32,7 +32,8 @@ async function list(ctx, modern) {
       <div class="muted">${esc(int(online))} / ${esc(int(count))}</div></div></div>
     <div class="toolbar">${exp.html}</div>${pg.html}
     ${table(["gateway", "name", "area", "online", "last_seen", "outbox", "failing_meters", "rate", "version"], data.items, (g, c) => ({
-      gateway: `<a href="#/gateways/${encodeURIComponent(g.id)}">${esc(g.id)}</a>`, name: esc(g.name || ""), area: esc(g.area_id || "–"),
+      gateway: `<a href="#/gateways/${encodeURIComponent(g.id)}">${esc(g.id)}</a>`, name: esc(g.name || ""),
+      area: `<span class="areas">${esc((g.areas && g.areas.length ? g.areas : [g.area_id || "–"]).join(" · "))}</span>`,
       online: g.online ? `<span class="good">${esc(t("is_online"))}</span>` : `<span class="bad">${esc(t("offline"))}</span>`,
       last_seen: `<span class="last-seen" title="${esc(g.last_seen || "")}">${esc(when(g.last_seen))}</span> <small class="muted">${esc(ago(g.last_seen))}</small>`,
       outbox: `<span class="outbox" data-gateway="${esc(g.id)}">${esc(outbox(g) === null ? "–" : int(outbox(g)))}</span>`,
@@ -54,6 +55,7 @@ async function one(ctx, modern) {
     det.commands = (await api(`/api/gateways/${g}/commands?limit=20`)).items;
   }
   const meters = await api(`/api/meters?gateway_id=${g}&limit=1000`).catch(() => ({items: []}));
+  const exp = await exportButtons("gw-meters", "/api/meters", new URLSearchParams({gateway_id: id}), `meters-${id}`);
   main.innerHTML = `<p><a href="#/gateways">← ${esc(t("gateways_title"))}</a></p>
     <h2>${esc(t("gateway"))} ${esc(id)} <small class="muted">${esc(det.name || "")}</small></h2>
     <div class="cards"><div class="card"><div class="label">${esc(t("online"))}</div><div class="big ${det.online ? "good" : "bad"}">${esc(det.online ? t("is_online") : t("offline"))}</div></div>
@@ -70,12 +72,13 @@ async function one(ctx, modern) {
     ${det.time_sync ? `<p>${esc(t("time_sync"))}: <span class="badge ${esc(det.time_sync.status)}">${esc(status(det.time_sync.status))}</span> ${esc(when(det.time_sync.finished_at))}</p>` : ""}
     ${det.events ? `<h3>${esc(t("events"))}</h3>${table(["meter", "time", "quantity", "value"], det.events.slice(0, 20), (e, c) => ({
       meter: esc(e.meter_id), time: esc(when(e.ts)), quantity: esc(code("quantity", e.quantity)), value: esc(e.value)}[c]))}` : ""}
-    <h3>${esc(t("meters"))}</h3>${table(["meter", "address", "protocol", "bus", "customer_class"], meters.items, (m, c) => ({
-      meter: `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>`, address: esc(m.address), protocol: esc(code("protocol", m.protocol)),
+    <h3>${esc(t("meters"))}</h3>${exp.html ? `<div class="toolbar">${exp.html}</div>` : ""}${table(["meter", "address", "area", "protocol", "bus", "customer_class"], meters.items, (m, c) => ({
+      meter: `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>`, address: esc(m.address), area: esc(m.area_id || "–"), protocol: esc(code("protocol", m.protocol)),
       bus: esc(m.bus || "–"), customer_class: esc(code("customer_class", m.customer_class))}[c]))}
     <h3>${esc(t("commands"))}</h3>${table(["time", "name", "status", "who"], det.commands || [], (x, c) => ({
       time: esc(when(x.created_at)), name: esc(x.name === "read_now" ? t("read_now") : x.name === "backfill" ? t("reread") : x.name === "time_sync" ? t("time_sync") : x.name),
       status: `<span class="badge ${esc(x.status)}">${esc(status(x.status))}</span>`, who: esc(x.requested_by)}[c]))}`;
+  exp.bind();
   const ts = $("#time-sync");
   if (ts) ts.onclick = async () => {
     ts.disabled = true;

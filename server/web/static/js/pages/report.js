@@ -98,6 +98,8 @@ export default async function report(ctx) {
         : modern ? `<label>${esc(t("month_pick"))}<input type="month" id="report-month" value="${esc(when)}"></label>` : ""}
       <label>${esc(t("group_by"))}<select id="report-by">${BY.filter((b) => modern || b !== "org").map((b) => option(b, t("by_" + b), b === by)).join("")}</select></label>
       ${exp.html}</div>
+    ${period === "month" && rep.days ? `<p class="muted" id="report-covers">${esc(t(rep.complete ? "covers_whole" : "covers_month",
+      {a: day(rep.start), b: day(rep.end), n: rep.days, m: Number(String(rep.period_end).slice(8, 10))}))}</p>` : ""}
     <div class="cards">
       <div class="card"><div class="label">${esc(t("first_pass"))} · ${esc(period === "day" ? day(when) : when)}</div>
         <div class="big ${s.rate_first < th ? "below" : "good"}" id="rate-first">${esc(pct(s.rate_first, 2))}</div></div>
