@@ -105,6 +105,7 @@ from .catalogue import (
 )
 from .client import (
     BROADCAST_TIME_OMD,
+    RN_BYTES,
     Reply,
     build_action,
     build_broadcast_time,
@@ -197,6 +198,7 @@ __all__ = [
     "ReleaseRequest",
     "ReleaseResponse",
     "Reply",
+    "RN_BYTES",
     "ReportNotification",
     "ReportResponse",
     "Request",
