@@ -65,12 +65,13 @@ def decode_readings_rows(payload: bytes) -> ReadingsRows:
     macs: list[MacRow] = []
     refused: list[Refused] = []
     for i, item in enumerate(raw):
-        secured = type(item) is dict and ("mac" in item or "rn" in item)
-        plain = without_security(item) if secured else item
-        row = _fast_row(plain, ts_cache, good_ids, unit_of) if type(plain) is dict else None
-        if row is None:  # raises the reference error
-            row = _row_of(reading_from_dict(plain, f"readings[{i}]"))
-        if secured:
+        if type(item) is not dict:
+            row = None
+        elif "mac" in item or "rn" in item:  # an ESAM meter's reading (rare)
+            plain = without_security(item)
+            row = _fast_row(plain, ts_cache, good_ids, unit_of)
+            if row is None:  # raises the reference error
+                row = _row_of(reading_from_dict(plain, f"readings[{i}]"))
             try:
                 mac, rn = security_of(item, f"readings[{i}]")
             except WireError as exc:
@@ -78,6 +79,10 @@ def decode_readings_rows(payload: bytes) -> ReadingsRows:
                 continue
             if mac is not None:
                 macs.append((row[0], row[1], row[2], row[3], row[4], mac, rn))
+        else:
+            row = _fast_row(item, ts_cache, good_ids, unit_of)
+        if row is None:  # raises the reference error
+            row = _row_of(reading_from_dict(item, f"readings[{i}]"))
         append(row)
     return ReadingsRows(gateway, batch_id, sent_at, rows, macs, refused)
 

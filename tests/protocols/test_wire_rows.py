@@ -254,3 +254,18 @@ def test_a_bad_mac_sets_only_its_reading_aside_in_both_decoders() -> None:
         }
     ).encode()
     assert _check_same(bad) == "error"
+
+
+def test_a_mac_key_spelt_with_an_escape_is_still_seen() -> None:
+    """A ``mac`` key written with a JSON escape is the same key: checked, set aside."""
+    item = '{"meter": "M1", "quantity": "energy_import_total", "ts": "2026-11-22T16:00:00Z", '
+    payload = (
+        '{"schema": 1, "gateway": "GW-1", "batch_id": "b1", "sent_at": "2026-11-22T16:00:01Z", '
+        '"readings": [' + item + '"value": 1.0, "\\u006dac": "ZZ"}, ' + item + '"value": 2.0}]}'
+    ).encode()
+    assert _check_same(payload) == "ok"
+    rows = decode_readings_rows(payload)
+    assert [r[3] for r in rows.rows] == [2.0]
+    assert [why for _, why in rows.refused] == [
+        "readings[0].mac: 'ZZ' is not hex octets (digits 0-9 A-F, an even number, at least 2)"
+    ]
