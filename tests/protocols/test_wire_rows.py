@@ -269,3 +269,27 @@ def test_a_mac_key_spelt_with_an_escape_is_still_seen() -> None:
     assert [why for _, why in rows.refused] == [
         "readings[0].mac: 'ZZ' is not hex octets (digits 0-9 A-F, an even number, at least 2)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mac", "rn", "why"),
+    [
+        (b"", None, "reading mac must be 1-64 bytes"),
+        (b"\x01" * 65, None, "reading mac must be 1-64 bytes"),
+        ("1A2B", None, "reading mac must be 1-64 bytes"),  # hex text, not bytes
+        (b"\x01\x02", b"", "reading rn must be 1-64 bytes"),
+        (None, b"\x01", "reading has an rn without a mac"),
+    ],
+)
+def test_the_model_refuses_a_bad_mac_or_rn(mac: object, rn: object, why: str) -> None:
+    from protocols.model import ReadingError
+
+    with pytest.raises(ReadingError, match=why):
+        Reading(
+            "M1",
+            "energy_import_total",
+            datetime(2026, 11, 22, 16, tzinfo=UTC),
+            1.0,
+            mac=mac,  # type: ignore[arg-type]
+            rn=rn,  # type: ignore[arg-type]
+        )
