@@ -48,7 +48,7 @@ from .config import BusConfig, MeterConfig
 from .jobs import Job, JobKind, JobResult, ReadFailure
 from .meters.dlt645_driver import EVENT_RECORDS
 from .meters.errors import FailureKind, ReadError
-from .meters.reader import MeterReader, build_reader, flags_of
+from .meters.reader import MeterReader, build_reader, flags_of, seal_of
 from .metrics import EdgeMetrics
 from .transports import TransportError
 
@@ -295,9 +295,13 @@ class BusWorker:
             today = self.clock.now().astimezone(self.tz).date()
             values = self.reader.freeze(meter, job.data_date, today)
             ts = freeze_instant(job.data_date, self.tz)
-            return self._readings(
+            out = self._readings(
                 meter, values, ts, ReadingKind.FREEZE, job.source, flags_of(values)
-            ), None
+            )
+            seal = seal_of(values)
+            if seal is not None:  # kept for the utility's security module, never checked
+                out = [replace(r, mac=seal.mac, rn=seal.rn) for r in out]
+            return out, None
         if job.kind is JobKind.CLOCK:
             shown = self.reader.meter_clock(meter)
             if shown is None:

@@ -129,6 +129,11 @@ class ReadingError(ValueError):
     """A reading that breaks the model (unknown quantity, naive time, NaN value...)."""
 
 
+#: The longest MAC or RN a reading may carry (bytes). DL/T 698.45 MACs are 4 bytes and the
+#: readers' RNs 16; the bound leaves room for other security modules and stops abuse.
+MAX_SECURITY_BYTES: Final[int] = 64
+
+
 @dataclass(frozen=True)
 class Reading:
     """One value of one quantity of one meter at one instant.
@@ -145,6 +150,12 @@ class Reading:
     kind: ReadingKind = ReadingKind.INTERVAL
     source: Source = Source.SCHEDULED
     quality: frozenset[Quality] = field(default_factory=frozenset)
+    #: the MAC an ESAM meter returned with the value (SECURITY-Response plaintext + MAC),
+    #: as received: only the utility's security module can verify it, never checked here
+    mac: bytes | None = None
+    #: the random number the reader sent with the request that MAC answers (SECURITY
+    #: plaintext + RN): the module needs the pair; only with a MAC
+    rn: bytes | None = None
 
     def __post_init__(self) -> None:
         if not self.meter:
@@ -162,6 +173,15 @@ class Reading:
             raise ReadingError(
                 f"unit {self.unit!r} does not match {self.quantity} (expected {expected!r})"
             )
+        for name, raw in (("mac", self.mac), ("rn", self.rn)):
+            if raw is not None and (
+                not isinstance(raw, bytes) or not 1 <= len(raw) <= MAX_SECURITY_BYTES
+            ):
+                raise ReadingError(
+                    f"reading {name} must be 1-{MAX_SECURITY_BYTES} bytes, got {raw!r}"
+                )
+        if self.rn is not None and self.mac is None:
+            raise ReadingError("reading has an rn without a mac (the rn only pairs a mac)")
 
 
 def to_utc(ts: datetime) -> datetime:

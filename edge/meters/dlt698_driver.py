@@ -14,9 +14,11 @@
   minute freeze 5002 with selector 2 and the interval as its step.
 - ESAM meters (``esam = true`` in the meter's configuration, or a meter that refuses a
   plain record read with a security DAR: it is remembered) are asked for frozen data as
-  SECURITY plaintext + RN. They answer plaintext + MAC; the MAC can only be checked by the
-  utility's security module, so it is kept (:attr:`Dlt698Driver.macs`) and every value
-  read that way carries :attr:`~protocols.model.Quality.UNVERIFIED`. Never verified here.
+  SECURITY plaintext + RN (16 random bytes drawn here, per request). They answer plaintext
+  + MAC; the MAC can only be checked by the utility's security module, so the pair it needs
+  (the MAC as received, the RN sent) comes back with the values (:class:`Seal`) and goes
+  into every reading made from them, which carries
+  :attr:`~protocols.model.Quality.UNVERIFIED`. Never verified here.
 - Errors: no reply / garbage -> ``timeout``; a reply from another address ->
   ``wrong_address``; a frame that does not answer the request -> ``bad_reply``; a DAR ->
   ``error_reply`` with the DAR's name as its bits.
@@ -25,6 +27,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +63,15 @@ EVENT_TABLES: Final[dict[str, int]] = {
 #: DARs with which a meter says "ask me secured" (unauthorised, ESAM / security failures).
 SECURITY_DARS: Final[frozenset[int]] = frozenset({15, 20, 22, 23})
 MAX_NEXT_BLOCKS: Final[int] = 16
+
+
+@dataclass(frozen=True)
+class Seal:
+    """What a secured answer lets the utility's security module verify later: the MAC the
+    meter returned (as received) and the random number (RN) the request carried."""
+
+    mac: bytes
+    rn: bytes
 
 
 @dataclass(frozen=True)
@@ -274,14 +286,16 @@ class Dlt698Driver:
 
     def _record(
         self, meter: MeterConfig, table: int, rsd: d.Rsd, columns: Sequence[int]
-    ) -> tuple[d.Reply, bool]:
-        """A record read, secured when the meter wants it: (reply, secured)."""
+    ) -> tuple[d.Reply, bool, Seal | None]:
+        """A record read, secured when the meter wants it: (reply, secured, the MAC it
+        returned with the RN sent, if any)."""
         rcsd = [d.format_oad(c) for c in columns]
         secure = meter.esam or meter.id in self._secured
+        rn = secrets.token_bytes(d.RN_BYTES) if secure else None
         reply = self.ask(
             meter,
             d.build_get_record(
-                meter.address, table, rsd, rcsd, piid=self._next_piid(), secure=secure
+                meter.address, table, rsd, rcsd, piid=self._next_piid(), secure=secure, rn=rn
             ),
         )
         if not secure:
@@ -296,7 +310,8 @@ class Dlt698Driver:
                     self._secured.add(meter.id)
                 return self._record(meter, table, rsd, columns)
         self._checked(meter, reply, d.format_oad(table))
-        return reply, secure or reply.security is not None
+        seal = Seal(reply.mac, rn) if reply.mac is not None and rn is not None else None
+        return reply, secure or reply.security is not None, seal
 
     def _rows(self, meter: MeterConfig, reply: d.Reply) -> list[FrozenRow]:
         out = []
@@ -314,14 +329,15 @@ class Dlt698Driver:
 
     def freeze(
         self, meter: MeterConfig, data_date: date, today: date
-    ) -> tuple[dict[str, float], frozenset[Quality]]:
-        """The daily freeze (5004) that closes ``data_date`` (meter-local calendar), and
-        the flags its values carry (UNVERIFIED when read through SECURITY)."""
+    ) -> tuple[dict[str, float], frozenset[Quality], Seal | None]:
+        """The daily freeze (5004) that closes ``data_date`` (meter-local calendar), the
+        flags its values carry (UNVERIFIED when read through SECURITY) and the MAC + RN of
+        a secured answer."""
         close = datetime.combine(data_date + timedelta(days=1), time(0, 0))
         rsd = d.Rsd.interval(
             FREEZE_TIME, d.dts(close - timedelta(hours=12)), d.dts(close + timedelta(hours=12))
         )
-        reply, secured = self._record(
+        reply, secured, seal = self._record(
             meter, DAILY_FREEZE, rsd, (FREEZE_TIME, FREEZE_SEQUENCE, *DAILY_COLUMNS)
         )
         rows = [
@@ -337,7 +353,7 @@ class Dlt698Driver:
             )
         best = min(rows, key=lambda r: abs(r.frozen_at.replace(tzinfo=None) - close))
         flags = frozenset({Quality.UNVERIFIED}) if secured else frozenset()
-        return best.values, flags
+        return best.values, flags, seal
 
     def curve(
         self,
@@ -356,7 +372,7 @@ class Dlt698Driver:
             d.dts(_naive(end, self.tz)),
             d.Data(d.T.TI, d.Ti(1, every_min)),
         )
-        reply, secured = self._record(meter, MINUTE_FREEZE, rsd, (FREEZE_TIME, *oads))
+        reply, secured, _seal = self._record(meter, MINUTE_FREEZE, rsd, (FREEZE_TIME, *oads))
         want = set(quantities)
         rows = [
             FrozenRow(r.frozen_at, {q: v for q, v in r.values.items() if q in want})
@@ -377,4 +393,4 @@ def _naive(t: datetime, tz: ZoneInfo) -> datetime:
     return t.astimezone(tz).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
-__all__ = ["Dlt698Driver", "FrozenRow", "plan_oads"]
+__all__ = ["Dlt698Driver", "FrozenRow", "Seal", "plan_oads"]

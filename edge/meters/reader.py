@@ -11,8 +11,8 @@ test hands it a reader over an in-memory line.
 
 A reader raises :class:`~edge.meters.errors.ReadError` with a typed kind; it does not keep
 meter health, pace or back off (the bus worker does). Values that must carry a quality flag
-into every reading made from them (a DL/T 698.45 freeze read through an ESAM: ``unverified``)
-come back as :class:`Flagged`.
+into every reading made from them (a DL/T 698.45 freeze read through an ESAM: ``unverified``,
+with the answer's MAC and the request's RN) come back as :class:`Flagged`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from protocols.vocabulary import REREADABLE_PROTOCOLS, MeterProtocol
 from ..config import BusConfig, MeterConfig
 from ..transports import LineStats, SerialTransport, Transport
 from .dlt645_driver import VERSION_PROBES, Dlt645Driver
-from .dlt698_driver import EVENT_TABLES, Dlt698Driver
+from .dlt698_driver import EVENT_TABLES, Dlt698Driver, Seal
 from .errors import FailureKind, ReadError
 from .modbus_driver import ModbusDriver
 
@@ -38,18 +38,28 @@ log = logging.getLogger(__name__)
 
 
 class Flagged(dict[str, float]):
-    """Values by quantity plus the quality flags every reading made from them carries."""
+    """Values by quantity plus the quality flags every reading made from them carries, and
+    the MAC + RN of the secured answer they came in (an ESAM meter's), if any."""
 
     def __init__(
-        self, values: Mapping[str, float], quality: Iterable[Quality] = frozenset()
+        self,
+        values: Mapping[str, float],
+        quality: Iterable[Quality] = frozenset(),
+        seal: Seal | None = None,
     ) -> None:
         super().__init__(values)
         self.quality = frozenset(quality)
+        self.seal = seal
 
 
 def flags_of(values: Mapping[str, float]) -> frozenset[Quality]:
     """The flags a reader attached to ``values`` (none for a plain dict)."""
     return values.quality if isinstance(values, Flagged) else frozenset()
+
+
+def seal_of(values: Mapping[str, float]) -> Seal | None:
+    """The MAC + RN a reader attached to ``values`` (None for a plain dict)."""
+    return values.seal if isinstance(values, Flagged) else None
 
 
 class MeterReader(Protocol):
@@ -159,8 +169,8 @@ class Dlt645Reader:
 
     def freeze(self, meter: MeterConfig, data_date: date, today: date) -> dict[str, float]:
         if self.family(meter) == "dlt698":
-            values, flags = self.dlt698.freeze(meter, data_date, today)
-            return Flagged(values, flags)
+            values, flags, seal = self.dlt698.freeze(meter, data_date, today)
+            return Flagged(values, flags, seal)
         return self.driver.freeze(meter, data_date, today)
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:

@@ -106,6 +106,7 @@ from .catalogue import (
 )
 from .client import (
     BROADCAST_TIME_OMD,
+    RN_BYTES,
     Reply,
     build_action,
     build_broadcast_time,
@@ -214,6 +215,7 @@ __all__ = [
     "ReleaseRequest",
     "ReleaseResponse",
     "Reply",
+    "RN_BYTES",
     "ReportNotification",
     "ReportResponse",
     "Request",

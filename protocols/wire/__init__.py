@@ -52,12 +52,9 @@ from protocols.wire.commands import (
 )
 from protocols.wire.readings import (
     MAX_BATCH_READINGS,
-    ReadingRow,
     ReadingsBatch,
-    ReadingsRows,
     batch_of,
     decode_readings,
-    decode_readings_rows,
     encode_readings,
     reading_from_dict,
     reading_to_dict,
@@ -68,6 +65,8 @@ from protocols.wire.receipts import (
     decode_receipt,
     encode_receipt,
 )
+from protocols.wire.rows import ReadingRow, ReadingsRows, decode_readings_rows
+from protocols.wire.security import MacRow, Refused
 from protocols.wire.status import (
     METER_STATES,
     BusHealth,
@@ -115,7 +114,9 @@ __all__ = [
     "topic",
     # readings
     "MAX_BATCH_READINGS",
+    "MacRow",
     "ReadingRow",
+    "Refused",
     "ReadingsBatch",
     "ReadingsRows",
     "batch_of",

@@ -6,18 +6,24 @@ A reading inside a batch::
      "value": 1234.56, "unit": "kWh", "kind": "interval", "source": "scheduled",
      "quality": []}
 
+A value an ESAM meter answered through SECURITY plaintext + MAC (DL/T 698.45) also carries
+``"mac"`` (hex, as the meter returned it) and ``"rn"`` (hex, the random number the reader
+sent; only with a mac), each 1-:data:`~protocols.model.MAX_SECURITY_BYTES` bytes; both are
+optional and absent otherwise. Only the utility's security module can verify the pair.
+
 Two decoders accept exactly the same payloads: :func:`decode_readings` builds
 :class:`~protocols.model.Reading` objects (the reference), :func:`decode_readings_rows`
 builds plain rows for the server's bulk path. A bad reading rejects its whole batch with
-the reading's index in the message.
+the reading's index in the message, except a reading whose only fault is its ``mac`` or
+``rn``: it is set aside (``refused``, with the reason) and the batch's other readings stand.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Final
 
 from protocols.model import QUANTITY_BY_NAME, Quality, Reading, ReadingError, ReadingKind, Source
@@ -29,11 +35,17 @@ from protocols.wire.codec import (
     dump,
     enum_value,
     format_ts,
-    is_id,
     kind_of,
     load,
     parse_ts,
     typed_field,
+)
+from protocols.wire.security import (
+    Refused,
+    has_security,
+    refused_item,
+    security_of,
+    without_security,
 )
 
 MAX_BATCH_READINGS: Final[int] = 20_000
@@ -54,10 +66,12 @@ class ReadingsBatch:
     batch_id: str
     sent_at: datetime
     readings: tuple[Reading, ...]
+    #: readings set aside for a malformed ``mac`` / ``rn`` (see the module's docstring)
+    refused: tuple[Refused, ...] = ()
 
 
 def reading_to_dict(r: Reading) -> dict[str, Any]:
-    return {
+    out = {
         "meter": r.meter,
         "quantity": r.quantity,
         "ts": format_ts(r.ts),
@@ -67,6 +81,11 @@ def reading_to_dict(r: Reading) -> dict[str, Any]:
         "source": r.source.value,
         "quality": sorted(q.value for q in r.quality),
     }
+    if r.mac is not None:
+        out["mac"] = r.mac.hex().upper()
+        if r.rn is not None:
+            out["rn"] = r.rn.hex().upper()
+    return out
 
 
 def reading_from_dict(obj: object, where: str = "reading") -> Reading:
@@ -97,6 +116,7 @@ def reading_from_dict(obj: object, where: str = "reading") -> Reading:
     unit = obj.get("unit")
     if unit is not None and not isinstance(unit, str):
         raise WireError(f"{where}.unit: expected a string or null, got {kind_of(unit)}")
+    mac, rn = security_of(obj, where)
     try:
         return Reading(
             meter=meter,
@@ -107,6 +127,8 @@ def reading_from_dict(obj: object, where: str = "reading") -> Reading:
             kind=kind,
             source=source,
             quality=quality,
+            mac=mac,
+            rn=rn,
         )
     except ReadingError as exc:
         raise WireError(f"{where}: {exc}") from exc
@@ -133,8 +155,20 @@ def decode_readings(payload: bytes) -> ReadingsBatch:
     half and nothing vanishes.
     """
     gateway, batch_id, sent_at, raw = _batch_header(payload)
-    readings = tuple(reading_from_dict(item, f"readings[{i}]") for i, item in enumerate(raw))
-    return ReadingsBatch(gateway, batch_id, sent_at, readings)
+    readings: list[Reading] = []
+    refused: list[Refused] = []
+    for i, item in enumerate(raw):
+        secured = has_security(item)
+        r = reading_from_dict(without_security(item) if secured else item, f"readings[{i}]")
+        if secured:  # other faults rejected the batch above; a bad mac / rn sets r aside
+            try:
+                mac, rn = security_of(item, f"readings[{i}]")
+            except WireError as exc:
+                refused.append(refused_item(item, str(exc)))
+                continue
+            r = replace(r, mac=mac, rn=rn)
+        readings.append(r)
+    return ReadingsBatch(gateway, batch_id, sent_at, tuple(readings), tuple(refused))
 
 
 def _batch_header(payload: bytes) -> tuple[str, str, datetime, list[Any]]:
@@ -150,120 +184,6 @@ def _batch_header(payload: bytes) -> tuple[str, str, datetime, list[Any]]:
     if len(raw) > MAX_BATCH_READINGS:
         raise WireError(f"readings: {len(raw)} items exceed the limit of {MAX_BATCH_READINGS}")
     return gateway, batch_id, sent_at, raw
-
-
-#: One reading as a plain tuple for the server's bulk path (``COPY`` takes it as is):
-#: ``(meter, quantity, ts UTC, value, kind, source, quality)`` with kind and source the
-#: ReadingKind / Source values and quality the sorted Quality values. Deliberately not a
-#: NamedTuple: measured on this machine, building tuple subclasses cut decoding from 429 k to
-#: 335 k rows/s and psycopg's binary COPY takes exact tuples 12-30 % faster than subclasses;
-#: together they cost 20-30 % of end-to-end ingestion (tests/benchmarks/bench_ingest).
-ReadingRow = tuple[str, str, datetime, float, str, str, tuple[str, ...]]
-
-
-@dataclass(frozen=True)
-class ReadingsRows:
-    """A decoded batch as rows (see :func:`decode_readings_rows`)."""
-
-    gateway: str
-    batch_id: str
-    sent_at: datetime
-    rows: list[ReadingRow]
-
-
-_KIND_VALUES: Final[frozenset[str]] = frozenset(k.value for k in ReadingKind)
-_SOURCE_VALUES: Final[frozenset[str]] = frozenset(s.value for s in Source)
-_QUALITY_VALUES: Final[frozenset[str]] = frozenset(q.value for q in Quality)
-_UNIT_OF: Final[dict[str, str | None]] = {q.name: q.unit for q in QUANTITY_BY_NAME.values()}
-
-
-def decode_readings_rows(payload: bytes) -> ReadingsRows:
-    """Decode a batch like :func:`decode_readings`, but into :class:`ReadingRow` tuples, for
-    bulk storage.
-
-    It accepts exactly what :func:`decode_readings` accepts and rejects the rest with the
-    same :class:`WireError` message: each reading goes through a fast check of the common
-    shape, and anything unusual is handed to :func:`reading_from_dict`, which either
-    accepts it or raises the reference error. Timestamps repeat across a batch (one slot,
-    many meters), so each distinct string is parsed once.
-    """
-    gateway, batch_id, sent_at, raw = _batch_header(payload)
-    rows: list[ReadingRow] = []
-    append = rows.append
-    ts_cache: dict[str, datetime] = {}
-    good_ids: set[str] = set()  # meter ids already checked (a batch names few meters, often)
-    unit_of = _UNIT_OF
-    for i, item in enumerate(raw):
-        row = _fast_row(item, ts_cache, good_ids, unit_of) if type(item) is dict else None
-        if row is None:
-            r = reading_from_dict(item, f"readings[{i}]")  # raises the reference error
-            row = (
-                r.meter,
-                r.quantity,
-                r.ts,
-                r.value,
-                r.kind.value,
-                r.source.value,
-                tuple(sorted(q.value for q in r.quality)),
-            )
-        append(row)
-    return ReadingsRows(gateway, batch_id, sent_at, rows)
-
-
-def _fast_row(
-    item: dict[str, Any],
-    ts_cache: dict[str, datetime],
-    good_ids: set[str],
-    unit_of: dict[str, str | None],
-) -> ReadingRow | None:
-    """The row for a reading of the usual shape, or None to let the reference path decide."""
-    meter = item.get("meter")
-    quantity = item.get("quantity")
-    value: Any = item.get("value")
-    ts_text = item.get("ts")
-    if type(meter) is not str:
-        return None
-    if meter not in good_ids:
-        if not is_id(meter):
-            return None
-        good_ids.add(meter)
-    if type(quantity) is not str or quantity not in unit_of or type(ts_text) is not str:
-        return None
-    vt = type(value)
-    if vt is float:
-        if not math.isfinite(value):
-            return None
-    elif vt is not int or not -(2**53) <= value <= 2**53:
-        return None
-    kind = item.get("kind", "interval")
-    source = item.get("source", "scheduled")
-    if type(kind) is not str or kind not in _KIND_VALUES:
-        return None
-    if type(source) is not str or source not in _SOURCE_VALUES:
-        return None
-    unit = item.get("unit")
-    if unit is not None and unit != unit_of[quantity]:
-        return None
-    quality = item.get("quality", [])
-    if type(quality) is not list:
-        return None
-    if quality:
-        if any(type(q) is not str or q not in _QUALITY_VALUES for q in quality):
-            return None
-        flags = tuple(sorted(set(quality)))
-    else:
-        flags = ()
-    ts = ts_cache.get(ts_text)
-    if ts is None:
-        try:
-            ts = datetime.fromisoformat(ts_text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if ts.tzinfo is None or ts.utcoffset() is None:
-            return None
-        ts = ts.astimezone(UTC)
-        ts_cache[ts_text] = ts
-    return (meter, quantity, ts, float(value), kind, source, flags)
 
 
 def batch_of(gateway: str, batch_id: str, readings: Sequence[Reading], sent_at: datetime) -> bytes:

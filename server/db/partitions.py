@@ -62,12 +62,27 @@ def ensure_partitions(conn: psycopg.Connection[Any], years: set[int]) -> None:
 
 def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) -> list[str]:
     """Drop readings older than the retention: whole chunks or whole yearly partitions of
-    the hot table, and the compact history's rows of whole days before the cutoff; and the
-    gateway and meter health logs' rows before each one's state at the cutoff."""
+    the hot table, the compact history's rows of whole days before the cutoff, the MACs of
+    the readings so removed, and the gateway and meter health logs' rows before each one's
+    state at the cutoff."""
     cutoff = now - timedelta(days=retention_days)
     n = compact_drop_old(conn, cutoff)
     logs = [f"{t}: {k} rows" for t, k in drop_old_health(conn, cutoff).items() if k]
-    return ([f"readings_compact: {n} rows"] if n else []) + logs + _drop_hot(conn, cutoff)
+    dropped = ([f"readings_compact: {n} rows"] if n else []) + logs + _drop_hot(conn, cutoff)
+    macs = drop_orphan_macs(conn, cutoff)
+    return dropped + ([f"reading_macs: {macs} rows"] if macs else [])
+
+
+def drop_orphan_macs(conn: psycopg.Connection[Any], cutoff: datetime) -> int:
+    """The MACs (issue 21) of readings before ``cutoff`` that retention removed: a MAC goes
+    with its reading, and only then (a yearly partition outlives the cutoff until its whole
+    year is past it). Freeze MACs follow their freeze by foreign key."""
+    return conn.execute(
+        "DELETE FROM reading_macs k WHERE k.ts < %(c)s AND NOT EXISTS ("
+        " SELECT 1 FROM readings_between(k.ts, k.ts + interval '1 microsecond') r"
+        " WHERE r.meter_id = k.meter_id AND r.quantity = k.quantity)",
+        {"c": cutoff},
+    ).rowcount
 
 
 def _drop_hot(conn: psycopg.Connection[Any], cutoff: datetime) -> list[str]:

@@ -518,9 +518,13 @@ class Consumer:
                             f"the topic's {topic.gateway!r}"
                         )
                     good, bad = screen(rows.rows, now, self.future_s, self.retention_days)
-                    batch.add_rows(rows.gateway, rows.batch_id, good)
+                    batch.add_rows(rows.gateway, rows.batch_id, good, rows.macs)
                     for row, why in bad:
                         batch.add_dead(m.topic, topic.gateway, why, row_json(row))
+                    for item, why in rows.refused:  # a malformed mac / rn: that reading only
+                        batch.add_dead(m.topic, topic.gateway, why, item)
+                        if count:
+                            self.metrics.dead.labels("BadMac").inc()
                     if count:
                         self.metrics.readings.inc(len(good))
                     if rows.batch_id:

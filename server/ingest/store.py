@@ -15,7 +15,10 @@ an idempotent merge on (meter, quantity, ts).
 - readings of days already compacted (older than the compact zone's start, see
   :mod:`server.db.compact`) are merged into their compact rows by the same rules;
 - rows too far in the future or older than the retention go to ``dead_letters`` with the
-  reason, and so do whole messages that cannot be decoded.
+  reason, and so do whole messages that cannot be decoded;
+- the MAC (and RN) an ESAM meter's reading carries goes to ``reading_macs`` /
+  ``freeze_macs`` once its reading is stored with the same value (a MAC vouches for the value
+  it came with, so a conflicting value gets none); a repeat adds nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from protocols.wire import ReadingRow
+from protocols.wire import MacRow, ReadingRow
 
 from ..db.compact import merge_late, zone_start
 from ..db.partitions import ensure_partitions
@@ -105,6 +108,32 @@ ORDER BY meter_id, quantity, ts
 ON CONFLICT (meter_id, quantity, ts) DO NOTHING
 """
 
+MAC_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging_macs (
+    meter_id text, quantity text, ts timestamptz, value double precision, kind text,
+    mac bytea, rn bytea
+) ON COMMIT DELETE ROWS
+"""
+
+# the stored reading may be in the hot table or, for a late one, in the compact history
+READING_MACS = """
+INSERT INTO reading_macs (meter_id, quantity, ts, mac, rn)
+SELECT s.meter_id, s.quantity, s.ts, s.mac, s.rn FROM staging_macs s
+WHERE s.kind <> 'freeze' AND EXISTS (
+    SELECT 1 FROM readings_between(s.ts, s.ts + interval '1 microsecond') r
+    WHERE r.meter_id = s.meter_id AND r.quantity = s.quantity AND r.value = s.value)
+ON CONFLICT (meter_id, quantity, ts) DO NOTHING
+"""
+
+FREEZE_MACS = """
+INSERT INTO freeze_macs (meter_id, quantity, data_date, mac, rn)
+SELECT s.meter_id, s.quantity, f.data_date, s.mac, s.rn
+FROM staging_macs s JOIN daily_freeze f ON f.meter_id = s.meter_id AND f.quantity = s.quantity
+ AND f.data_date = ((s.ts AT TIME ZONE %(tz)s) - interval '1 minute')::date
+WHERE s.kind = 'freeze' AND f.value = s.value
+ON CONFLICT (meter_id, quantity, data_date) DO NOTHING
+"""
+
 CHECKED_QUANTITIES: frozenset[str] = frozenset(
     {
         "voltage_a",
@@ -146,10 +175,15 @@ class Batch:
 
     groups: list[tuple[str, str, Sequence[ReadingRow]]] = field(default_factory=list)
     dead: list[tuple[str, str | None, str, bytes]] = field(default_factory=list)
+    #: the MACs some of the rows carry (stored once their readings are)
+    macs: list[MacRow] = field(default_factory=list)
 
-    def add_rows(self, gateway: str, batch_id: str, rows: Sequence[ReadingRow]) -> None:
+    def add_rows(
+        self, gateway: str, batch_id: str, rows: Sequence[ReadingRow], macs: Sequence[MacRow] = ()
+    ) -> None:
         if rows:
             self.groups.append((gateway, batch_id, rows))
+            self.macs.extend(macs)
 
     def add_dead(self, topic: str, gateway: str | None, reason: str, payload: bytes) -> None:
         self.dead.append((topic, gateway, reason, payload))
@@ -264,6 +298,8 @@ def store(
                         rest = direct[1] + rest
                 if rest:
                     inserted += _merge(conn, rest, tz)
+                if batch.macs:
+                    _store_macs(conn, batch.macs, tz)
     if screened is None:
         return StoreResult(size, inserted, len(batch.dead))
     return StoreResult(
@@ -412,3 +448,22 @@ def _merge(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) 
     conn.execute(CHECK_QUEUE, {"tz": tz, "checked": sorted(CHECKED_QUANTITIES)})
     conn.execute("TRUNCATE staging")
     return inserted
+
+
+def _store_macs(conn: psycopg.Connection[Any], macs: Sequence[MacRow], tz: str) -> None:
+    """Keep the MACs (and RNs) of the readings this batch stored, or stored before with the
+    same value; nothing for a reading quarantined, dead-lettered or in conflict."""
+    conn.execute(MAC_STAGING)
+    with conn.cursor() as cur:
+        with cur.copy(
+            "COPY staging_macs (meter_id, quantity, ts, value, kind, mac, rn) "
+            "FROM STDIN (FORMAT BINARY)"
+        ) as cp:
+            cp.set_types(["text", "text", "timestamptz", "float8", "text", "bytea", "bytea"])
+            for row in macs:
+                cp.write_row(row)
+    if any(m[4] != "freeze" for m in macs):
+        conn.execute(READING_MACS)
+    if any(m[4] == "freeze" for m in macs):
+        conn.execute(FREEZE_MACS, {"tz": tz})
+    conn.execute("TRUNCATE staging_macs")

@@ -29,7 +29,8 @@ Two kinds of truth are compared with what the server says:
   (``freeze_answered``); a 698.45 meter dead for days is repaired and its days come back
   by re-reading from its freeze history; its curve (the interval readings) equals the
   meter's registers at each slot; the ESAM meter's freezes, and only its, are flagged
-  ``unverified``; a cover opening and a voltage loss on 698.45 meters are found.
+  ``unverified`` and reach the archive with its MAC and the edge's RN; a cover opening
+  and a voltage loss on 698.45 meters are found.
 * **line loss**: on every day on which every meter of A98, A97 and of the CT area delivered
   that day and the day before, the server computes the area's line loss and it equals the loss
   of the registers the meters delivered (times the master's CT); on any other day it shows
@@ -626,7 +627,8 @@ def run(
                 for gw, readings in by_gw.items():
                     payload = wire.batch_of(gw, str(pending.ids[0]), readings, datetime.now(UTC))
                     rows = wire.decode_readings_rows(payload)
-                    batch.add_rows(gw, rows.batch_id, rows.rows)
+                    assert rows.refused == [], rows.refused  # the edge's MACs are well formed
+                    batch.add_rows(gw, rows.batch_id, rows.rows, rows.macs)  # as the consumer
                 store(conn, batch, tz=TZ_NAME)
                 outbox.ack(pending.ids)
                 published += len(pending.ids)
@@ -840,7 +842,8 @@ def _check_oop(
 ) -> int:
     """The DL/T 698.45 meters' curves (interval readings) equal the simulated meter's
     registers at each slot, and their daily freezes carry ``unverified`` exactly for the
-    ESAM meter (never claimed verified). Returns the interval readings checked."""
+    ESAM meter (never claimed verified), with its MAC and the edge's RN. Returns the
+    interval readings checked."""
     oop = {m.archive_id for m, _ in fleet.meters if m.protocol == "dlt698"}
     lo = datetime.combine(first, datetime.min.time(), TZ)
     hi = datetime.combine(last + timedelta(days=1), datetime.min.time(), TZ)
@@ -874,6 +877,21 @@ def _check_oop(
         (ESAM_METER,),
     ).fetchone() != (0,):
         out.problems.append(f"{ESAM_METER}: a freeze read through its ESAM not flagged")
+    # the ESAM meter's MAC and the RN the edge sent reached the archive with every freeze
+    # (one fresh RN per read, so one per data date); no other meter's freeze has one
+    for meter, n, with_mac, sized, rns, days in conn.execute(
+        "SELECT f.meter_id, count(*), count(m.mac), coalesce(bool_and(octet_length(m.mac) = 4 "
+        "AND octet_length(m.rn) = 16), true), count(DISTINCT m.rn), count(DISTINCT f.data_date) "
+        "FROM daily_freeze f LEFT JOIN freeze_macs m USING (meter_id, quantity, data_date) "
+        "WHERE f.meter_id = ANY(%s) GROUP BY 1",
+        (sorted(oop),),
+    ):
+        want = (n, True, days) if meter == ESAM_METER else (0, True, 0)
+        if (with_mac, sized, rns) != want:
+            out.problems.append(
+                f"{meter}: {with_mac} of {n} freezes with a MAC (sized {sized}), {rns} RNs "
+                f"for {days} days; wanted {want}"
+            )
     return checked
 
 

@@ -22,13 +22,14 @@ from edge.config import DEFAULT_INTERVAL_QUANTITIES, ConfigError, MeterConfig, c
 from edge.discover import discover_dlt645, discover_dlt698, snippet
 from edge.jobs import Job, JobKind
 from edge.meters.errors import FailureKind, ReadError
-from edge.meters.reader import Dlt645Reader, flags_of
+from edge.meters.reader import Dlt645Reader, flags_of, seal_of
 from edge.metrics import EdgeMetrics
 from edge.transports import MemoryTransport
 from edge.wire_budget import budget, dlt698_exchanges
 from protocols import dlt698
 from protocols.line import LineFrame, is_dlt698
 from protocols.model import Quality, ReadingKind, Source
+from protocols.wire import reading_from_dict, reading_to_dict
 from simulators.bus import Bus
 from simulators.clock import VirtualClock
 from simulators.fleet import fleet_from_dict
@@ -77,6 +78,7 @@ class Line:
         self.sent = 0
         self.received = 0
         self.replies: list[bytes] = []
+        self.answers = self.replies  # the same list, by either name
         self.transport = MemoryTransport(self._answer, echo=echo)
 
     def _answer(self, frame: LineFrame) -> bytes:
@@ -169,6 +171,24 @@ def test_an_esam_meter_is_read_secured_its_mac_kept_and_never_called_verified(
     request = line.transport.requests[-1]
     assert is_dlt698(request) and dlt698.parse_request(request).security == "plain"
     assert len(r.dlt698.macs["O2"][1]) == 4
+    # the pair the utility's security module needs travels with the values: the MAC as the
+    # meter returned it and the RN this request carried
+    seal = seal_of(values)
+    assert seal is not None
+    answer = dlt698.parse_reply(dlt698.decode_frame(line.answers[-1].lstrip(b"\xfe")))
+    assert answer.mac is not None and seal.mac == answer.mac
+    sent_rn = dlt698.parse_request(request).rn
+    assert sent_rn is not None and len(sent_rn) == dlt698.RN_BYTES and seal.rn == sent_rn
+    # a second read draws a new RN (and so gets another MAC)
+    again = r.freeze(meter("O2", esam=True), today - timedelta(days=2), today)
+    assert seal_of(again) is not None and seal_of(again).rn != seal.rn  # type: ignore[union-attr]
+
+
+def test_a_plain_meter_s_freeze_carries_no_mac(sim: Simulation) -> None:
+    r = reader(Line(sim))
+    today = NOW.astimezone(TZ).date()
+    values = r.freeze(meter("O1"), today - timedelta(days=1), today)
+    assert flags_of(values) == frozenset() and seal_of(values) is None
 
 
 def test_an_esam_meter_not_configured_as_one_is_asked_again_secured(sim: Simulation) -> None:
@@ -352,6 +372,13 @@ def test_a_freeze_job_and_a_backfill_of_an_esam_meter(sim: Simulation, tmp_path:
     assert o1.quality == frozenset()
     assert Quality.UNVERIFIED in o2.quality
     assert all(Quality.UNVERIFIED in r.quality for r in got if r.meter == "O2")
+    # every O2 reading of the freeze carries the one answer's MAC and the request's RN;
+    # O1 (no ESAM) none
+    assert o1.mac is None and o1.rn is None
+    assert o2.mac is not None and len(o2.mac) == 4 and o2.rn is not None and len(o2.rn) == 16
+    assert {(r.mac, r.rn) for r in got if r.meter == "O2"} == {(o2.mac, o2.rn)}
+    # ... and keeps them through the wire form the journal and the uplink use
+    assert reading_from_dict(json.loads(json.dumps(reading_to_dict(o2)))) == o2
 
 
 @pytest.fixture

@@ -247,3 +247,30 @@ def test_scaled_clock_is_shared_by_processes_that_know_the_same_numbers() -> Non
     ):
         with pytest.raises(ValueError, match="virtual clock"):
             ScaledClock.parse(bad)
+
+
+def test_an_esam_reading_keeps_its_mac_and_rn_in_the_outbox_and_journal(tmp_path: Path) -> None:
+    """A DL/T 698.45 ESAM meter's reading: the MAC it returned and the RN the edge sent
+    (issue 21) survive the outbox (and a restart) and the journal, for the uplink."""
+    from protocols.model import Quality, ReadingKind
+
+    r = Reading(
+        "O2",
+        "energy_import_total",
+        datetime(2026, 11, 5, 16, 0, tzinfo=UTC),
+        1234.5,
+        "kWh",
+        ReadingKind.FREEZE,
+        quality=frozenset({Quality.UNVERIFIED}),
+        mac=bytes.fromhex("1a2b3c4d"),
+        rn=bytes(range(16)),
+    )
+    box = Outbox(tmp_path / "o.sqlite", journal=True)
+    box.add([r, readings(1)[0]])
+    box.close()
+    again = Outbox(tmp_path / "o.sqlite", journal=True)
+    taken = again.take(10).readings
+    assert taken[0] == r and taken[0].mac == bytes.fromhex("1A2B3C4D")
+    assert taken[1].mac is None and taken[1].rn is None
+    assert again.journaled()[0] == r
+    again.close()

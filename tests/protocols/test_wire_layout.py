@@ -25,7 +25,7 @@ def test_every_public_name_resolves_from_the_package() -> None:
         assert getattr(wire, name) is not None, name
 
 
-ROOMS = ("codec", "topics", "readings", "status", "commands", "receipts")
+ROOMS = ("codec", "topics", "readings", "rows", "security", "status", "commands", "receipts")
 
 
 @pytest.mark.parametrize("module", ROOMS)

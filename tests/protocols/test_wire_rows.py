@@ -43,6 +43,13 @@ _TS = st.one_of(
 )
 
 
+_HEXISH = st.one_of(
+    st.binary(min_size=1, max_size=64).map(lambda b: b.hex()),
+    st.binary(min_size=1, max_size=64).map(lambda b: b.hex().upper()),
+    st.sampled_from(["", "A", "ZZ", "1A2B3C4", "1a 2b", "AB" * 65, "0x1A"]),
+)
+
+
 def _maybe(valid: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
     return st.one_of(valid, valid, valid, _JUNK)
 
@@ -66,6 +73,9 @@ _reading = st.fixed_dictionaries(
         "quality": _maybe(
             st.lists(st.sampled_from([q.value for q in Quality] + ["odd"]), max_size=3)
         ),
+        # an ESAM meter's MAC and the edge's RN (issue 21): hex, 1-64 bytes, rn only with mac
+        "mac": _maybe(_HEXISH),
+        "rn": _maybe(_HEXISH),
     },
 )
 
@@ -105,6 +115,13 @@ def _check_same(payload: bytes) -> str:
     assert ref[1].batch_id == fast[1].batch_id
     assert ref[1].sent_at == fast[1].sent_at
     assert _rows_of(ref[1]) == fast[1].rows
+    # the same readings set aside with the same reasons, the same MACs kept
+    assert list(ref[1].refused) == fast[1].refused
+    assert [
+        (*row[:5], r.mac, r.rn)
+        for r, row in zip(ref[1].readings, _rows_of(ref[1]), strict=True)
+        if r.mac
+    ] == fast[1].macs
     for a, b in zip(_rows_of(ref[1]), fast[1].rows, strict=True):
         assert type(a[3]) is type(b[3]) is float
         assert a[2].tzinfo is not None and b[2].utcoffset() == a[2].utcoffset()
@@ -190,3 +207,89 @@ def test_rows_are_named_tuples() -> None:
     assert fast == ("M1", "voltage_a", ts, 230.5, "interval", "scheduled", ())
     meter, quantity, _, value, *_ = ref
     assert (meter, quantity, value) == ("M3", "frequency", float(big))
+
+
+def test_a_bad_mac_sets_only_its_reading_aside_in_both_decoders() -> None:
+    base = {"meter": "O2", "quantity": "energy_import_total", "ts": "2026-11-22T16:00:00Z"}
+    items = [
+        {
+            **base,
+            "value": 1.0,
+            "kind": "freeze",
+            "quality": ["unverified"],
+            "mac": "1a2b3c4d",
+            "rn": "00" * 16,
+        },
+        {**base, "value": 2.0, "mac": "1A2B3C4"},  # odd number of digits
+        {**base, "value": 3.0, "rn": "AB"},  # an rn without a mac
+        {**base, "value": 4.0},
+    ]
+    payload = json.dumps(
+        {
+            "schema": 1,
+            "gateway": "GW-1",
+            "batch_id": "b1",
+            "sent_at": "2026-11-22T16:00:01Z",
+            "readings": items,
+        }
+    ).encode()
+    assert _check_same(payload) == "ok"
+    ref = decode_readings(payload)
+    assert [r.value for r in ref.readings] == [1.0, 4.0]
+    assert ref.readings[0].mac == bytes.fromhex("1A2B3C4D") and ref.readings[0].rn == bytes(16)
+    assert [why for _, why in ref.refused] == [
+        "readings[1].mac: '1A2B3C4' is not hex octets (digits 0-9 A-F, an even number, at least 2)",
+        "readings[2].rn: an rn without a mac (the rn only pairs a mac)",
+    ]
+    assert json.loads(ref.refused[0][0]) == items[1]  # the reading kept as it came
+    # any other fault still rejects the whole batch, mac or not
+    items[1]["value"] = "x"
+    bad = json.dumps(
+        {
+            "schema": 1,
+            "gateway": "GW-1",
+            "batch_id": "b1",
+            "sent_at": "2026-11-22T16:00:01Z",
+            "readings": items,
+        }
+    ).encode()
+    assert _check_same(bad) == "error"
+
+
+def test_a_mac_key_spelt_with_an_escape_is_still_seen() -> None:
+    """A ``mac`` key written with a JSON escape is the same key: checked, set aside."""
+    item = '{"meter": "M1", "quantity": "energy_import_total", "ts": "2026-11-22T16:00:00Z", '
+    payload = (
+        '{"schema": 1, "gateway": "GW-1", "batch_id": "b1", "sent_at": "2026-11-22T16:00:01Z", '
+        '"readings": [' + item + '"value": 1.0, "\\u006dac": "ZZ"}, ' + item + '"value": 2.0}]}'
+    ).encode()
+    assert _check_same(payload) == "ok"
+    rows = decode_readings_rows(payload)
+    assert [r[3] for r in rows.rows] == [2.0]
+    assert [why for _, why in rows.refused] == [
+        "readings[0].mac: 'ZZ' is not hex octets (digits 0-9 A-F, an even number, at least 2)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mac", "rn", "why"),
+    [
+        (b"", None, "reading mac must be 1-64 bytes"),
+        (b"\x01" * 65, None, "reading mac must be 1-64 bytes"),
+        ("1A2B", None, "reading mac must be 1-64 bytes"),  # hex text, not bytes
+        (b"\x01\x02", b"", "reading rn must be 1-64 bytes"),
+        (None, b"\x01", "reading has an rn without a mac"),
+    ],
+)
+def test_the_model_refuses_a_bad_mac_or_rn(mac: object, rn: object, why: str) -> None:
+    from protocols.model import ReadingError
+
+    with pytest.raises(ReadingError, match=why):
+        Reading(
+            "M1",
+            "energy_import_total",
+            datetime(2026, 11, 22, 16, tzinfo=UTC),
+            1.0,
+            mac=mac,  # type: ignore[arg-type]
+            rn=rn,  # type: ignore[arg-type]
+        )

@@ -35,7 +35,10 @@ def curve(
     limit: int = Query(5000, ge=1, le=100_000),
 ) -> Curve:
     """The meter's readings of one quantity (default the import energy register) between
-    two instants with a time zone, oldest first, at most 400 days."""
+    two instants with a time zone, oldest first, at most 400 days. Each point's ``quality``
+    flags and, for a value an ESAM meter returned with a MAC (flag ``unverified``), ``mac``
+    and ``rn`` (upper-case hex; null otherwise): only the utility's security module can
+    verify them."""
     if quantity not in QUANTITY_BY_NAME:
         raise HTTPException(400, f"unknown quantity {quantity!r}")
     if start.tzinfo is None or end.tzinfo is None:
@@ -53,7 +56,8 @@ def curve(
 
 @router.get("/{meter}/latest")
 def latest(_: Viewer, conn: Db, meter: str) -> Latest:
-    """The meter's newest value of every quantity it reported."""
+    """The meter's newest value of every quantity it reported, with its ``quality`` flags
+    and ``mac`` / ``rn`` (upper-case hex, null when the value carries no ESAM MAC)."""
     _meter(conn, meter)
     rows = q.latest(conn, meter=meter)
     return Latest(meter=meter, values=rows)
@@ -62,7 +66,9 @@ def latest(_: Viewer, conn: Db, meter: str) -> Latest:
 @router.get("/{meter}/freeze")
 def freeze(_: Viewer, conn: Db, meter: str, start: date, end: date) -> Freezes:
     """The meter's daily-freeze readings (registers frozen at midnight) of the data dates
-    from ``start`` to ``end`` (inclusive, at most 400 days)."""
+    from ``start`` to ``end`` (inclusive, at most 400 days), with their ``quality`` flags
+    and ``mac`` / ``rn``: the MAC an ESAM meter returned and the random number the edge
+    sent (upper-case hex, null when none; flag ``unverified``: never verified here)."""
     if end < start or (end - start).days > 400:
         raise HTTPException(400, "end must be on or after start, at most 400 days apart")
     _meter(conn, meter)
@@ -105,7 +111,8 @@ def raw_readings(
 ) -> DayReadings:
     """The readings of one data date (default yesterday in the utility time zone) as they
     were stored: interval, instantaneous, event and clock readings, oldest first, paged.
-    ``start`` and ``end`` are the instants that bound the day."""
+    ``start`` and ``end`` are the instants that bound the day. ``mac`` / ``rn``: an ESAM
+    meter's MAC and the edge's RN (upper-case hex, null when none)."""
     _quantity(quantity)
     d, _last, start, end = _local_days(settings.tz, day)
     _meter(conn, meter)

@@ -11,6 +11,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+#: the MAC and RN a reading carries (an ESAM meter's, issue 21) as upper-case hex, or null
+MAC_COLUMNS = "upper(encode(k.mac, 'hex')) AS mac, upper(encode(k.rn, 'hex')) AS rn"
+
 
 def curve(
     conn: psycopg.Connection[Any],
@@ -23,7 +26,8 @@ def curve(
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT ts, value, source, quality FROM readings_between(%s, %s) "
+            "SELECT ts, value, source, quality, " + MAC_COLUMNS + " FROM readings_between(%s, %s)"
+            " LEFT JOIN reading_macs k USING (meter_id, quantity, ts) "
             "WHERE meter_id = %s AND quantity = %s AND kind = 'interval' ORDER BY ts LIMIT %s",
             (start, end, meter, quantity, limit),
         ).fetchall()
@@ -34,21 +38,30 @@ def latest(conn: psycopg.Connection[Any], *, meter: str) -> list[dict[str, Any]]
         # freezes live in daily_freeze (not in readings): the newest of either counts; of
         # the compact history only each quantity's newest row can hold its latest reading
         return cur.execute(
-            "SELECT DISTINCT ON (quantity) quantity, ts, value, kind, source FROM ("
-            " SELECT quantity, ts, value, kind, source FROM readings"
+            "SELECT DISTINCT ON (quantity) quantity, ts, value, kind, source, quality, mac, rn"
+            " FROM ("
+            " SELECT x.quantity, x.ts, x.value, x.kind, x.source, x.quality, "
+            + MAC_COLUMNS
+            + " FROM ("
+            " SELECT quantity, ts, value, kind, source, quality FROM readings"
             " WHERE meter_id = %(m)s AND ts > now() - interval '400 days'"
-            " UNION ALL SELECT l.quantity, l.ts, l.value, l.kind, l.source FROM quantity_keys k"
+            " UNION ALL SELECT l.quantity, l.ts, l.value, l.kind, l.source, l.quality"
+            " FROM quantity_keys k"
             " CROSS JOIN LATERAL (SELECT c.day_start FROM readings_compact c"
             "  WHERE c.meter_id = %(m)s AND c.qkey = k.key"
             "  AND c.day_start > now() - interval '401 days'"
             "  ORDER BY c.day_start DESC LIMIT 1) c"
-            " CROSS JOIN LATERAL (SELECT r.quantity, r.ts, r.value, r.kind, r.source"
+            " CROSS JOIN LATERAL (SELECT r.quantity, r.ts, r.value, r.kind, r.source, r.quality"
             "  FROM readings_between(c.day_start, c.day_start + interval '25 hours') r"
             "  WHERE r.meter_id = %(m)s AND r.quantity = k.quantity"
             "  ORDER BY r.ts DESC LIMIT 1) l"
-            " WHERE l.ts > now() - interval '400 days'"
-            " UNION ALL SELECT quantity, freeze_ts, value, 'freeze', source FROM daily_freeze"
-            " WHERE meter_id = %(m)s AND freeze_ts > now() - interval '400 days') x "
+            " WHERE l.ts > now() - interval '400 days') x"
+            " LEFT JOIN reading_macs k ON k.meter_id = %(m)s AND k.quantity = x.quantity"
+            "  AND k.ts = x.ts"
+            " UNION ALL SELECT f.quantity, f.freeze_ts, f.value, 'freeze', f.source, f.quality, "
+            + MAC_COLUMNS
+            + " FROM daily_freeze f LEFT JOIN freeze_macs k USING (meter_id, quantity, data_date)"
+            " WHERE f.meter_id = %(m)s AND f.freeze_ts > now() - interval '400 days') y "
             "ORDER BY quantity, ts DESC, kind",
             {"m": meter},
         ).fetchall()
@@ -59,7 +72,9 @@ def freezes(
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT data_date, quantity, value, freeze_ts, source FROM daily_freeze "
+            "SELECT data_date, quantity, value, freeze_ts, source, quality, "
+            + MAC_COLUMNS
+            + " FROM daily_freeze LEFT JOIN freeze_macs k USING (meter_id, quantity, data_date) "
             "WHERE meter_id = %s AND data_date BETWEEN %s AND %s ORDER BY data_date, quantity",
             (meter, start, end),
         ).fetchall()
@@ -109,10 +124,11 @@ def raw_readings(
     to the whole second: that is what the compact history keeps."""
     return _page(
         conn,
-        table="readings_between(%(s)s, %(e)s)",
+        table="readings_between(%(s)s, %(e)s) LEFT JOIN reading_macs k "
+        "USING (meter_id, quantity, ts)",
         order="ts, quantity",
         columns="ts, quantity, value, kind, source, quality, gateway_id, "
-        "date_trunc('second', received_at) AS received_at",
+        "date_trunc('second', received_at) AS received_at, " + MAC_COLUMNS,
         meter=meter,
         start=start,
         end=end,

@@ -58,6 +58,11 @@ export default async function meter(ctx) {
   const ep = pager("events", events, (o) => ctx.go({date: d, eoffset: o}));
   const dl = (r) => ({date: r.date, ...Object.fromEntries(TARIFFS.map((x) => [x, r[x]]))});
   const tariffCols = TARIFFS.map((x) => [x, `<span>${esc(TARIFF_WORD[x][zh ? 0 : 1])} (kWh)</span>`]);
+  // quality flags in words; "unverified" (an ESAM meter's plaintext + MAC) marked, the MAC and RN
+  // in its tooltip: only the utility's security module can verify them
+  const flags = (r) => (r.quality || []).map((x) => x === "unverified"
+    ? `<span class="badge unverified" title="${esc(t("unverified_tip", {mac: r.mac || "–", rn: r.rn || "–"}))}">${esc(code("quality", x))}</span>`
+    : esc(code("quality", x))).join(", ");
   const phaseChart = (id2, title) => `<div><h3>${esc(t(title))}</h3><div class="chart small" id="${id2}"></div></div>`;
   main.innerHTML = `<h2>${esc(t("meter_title"))} ${esc(id)} <small class="muted">${esc(card.customer_name || "")}</small></h2>
     <div class="grid2">
@@ -87,21 +92,21 @@ export default async function meter(ctx) {
     <h3>${esc(t("daily"))}</h3><div class="chart small" id="daily-chart"></div>
     <div id="daily">${table([["date", "date"], ...tariffCols], daily.map(dl), (r, c) =>
       c === "date" ? esc(day(r.date)) : `<span data-date="${esc(r.date)}" data-q="${esc(c)}"${r.date === d ? ' class="chosen"' : ""}>${esc(num(r[c], 2))}</span>`)}</div>
-    <h3>${esc(t("freeze_day"))}</h3><div id="freeze-day">${table(["quantity", "value", "time", "source"], dayFreeze, (r, c) => ({
+    <h3>${esc(t("freeze_day"))}</h3><div id="freeze-day">${table(["quantity", "value", "time", "source", "quality"], dayFreeze, (r, c) => ({
       quantity: esc(code("quantity", r.quantity)), value: `<span class="num">${esc(num(r.value, 2))}</span> kWh`,
-      time: esc(r.freeze_ts ? at(r.freeze_ts) : "–"), source: esc(code("source", r.source))}[c]))}</div>
+      time: esc(r.freeze_ts ? at(r.freeze_ts) : "–"), source: esc(code("source", r.source)), quality: flags(r)}[c]))}</div>
     <h3>${esc(t("raw"))}</h3>${rp.html}<div id="raw">${raw.items.length ? table(["time", "quantity", "value", "kind", "source", "quality"], raw.items, (r, c) => ({
       time: esc(at(r.ts)), quantity: `<span title="${esc(r.quantity)}">${esc(code("quantity", r.quantity))}</span>`,
       value: `<span class="num">${esc(r.value)}</span>${r.unit ? " " + esc(r.unit) : ""}`, kind: esc(code("kind", r.kind)), source: esc(code("source", r.source)),
-      quality: esc((r.quality || []).map((x) => code("quality", x)).join(", "))}[c])) : `<p class="muted" id="raw-none">${esc(t("raw_none"))}</p>`}</div>
+      quality: flags(r)}[c])) : `<p class="muted" id="raw-none">${esc(t("raw_none"))}</p>`}</div>
     <h3>${esc(t("events"))} <small class="muted">(${esc(t("events_window"))}: ${esc(day(events.from))} – ${esc(day(events.to))})</small></h3>
     ${ep.html}<div id="events">${table(["time", "quantity", "value"], events.items, (r, c) => ({
       time: esc(at(r.ts)), quantity: esc(code("quantity", r.quantity)), value: `<span class="num">${esc(r.value)}</span>${r.unit ? " " + esc(r.unit) : ""}`}[c]))}</div>
     <h3>${esc(t("meter_anomalies"))}</h3><div id="meter-anomalies">${table(["rule", "status", "first", "last", "detail"], anomalies.items, (r, c) => ({
       rule: esc(code("rule", r.rule)), status: `<span class="badge ${esc(r.status)}">${esc(status(r.status))}</span>`,
       first: esc(day(r.first_date)), last: esc(day(r.last_date)), detail: `<a href="#/anomalies/${r.id}">${esc(t("detail"))}</a>`}[c]))}</div>
-    <h3>${esc(t("latest"))}</h3>${table(["quantity", "value", "time"], latest.values, (r, c) => ({
-      quantity: esc(code("quantity", r.quantity)), value: esc(r.value), time: esc(at(r.ts))}[c]))}`;
+    <h3>${esc(t("latest"))}</h3><div id="latest">${table(["quantity", "value", "time", "quality"], latest.values, (r, c) => ({
+      quantity: esc(code("quantity", r.quantity)), value: esc(r.value), time: esc(at(r.ts)), quality: flags(r)}[c]))}</div>`;
   main.dataset.date = d;
   rp.bind();
   ep.bind();
