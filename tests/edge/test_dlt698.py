@@ -521,3 +521,52 @@ def test_a_curve_re_read_recovers_the_days_points_from_the_meters_minute_freeze(
     assert len(worker.reader.dlt698.macs["O2"][1]) == 4  # type: ignore[attr-defined]
     o3 = [r for r in got if r.meter == "O3" and r.quantity == "energy_import_total"]
     assert len(o3) == 49 and answer["points"] == 96 + 96 + 49
+
+
+def test_a_curve_re_read_over_the_broker(
+    running_mixed: Any, tmp_path: Path, mqtt_broker: Any, topic_prefix: str
+) -> None:
+    """End to end through MQTT as the server sends it: a backfill_curve command to the
+    agent, its result on cmd/result and the day's 96 points of the meter on readings, each
+    equal to the meter's own register at that point."""
+    from edge.agent import Agent
+    from protocols import wire
+    from tests.edge.conftest import LinkedClock
+    from tests.edge.test_uplink import Listener, agent_config, send_command
+
+    listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
+    cfg = agent_config(running_mixed, tmp_path, mqtt_broker.url, topic_prefix)
+    agent = Agent(cfg, clock=LinkedClock(NOW, running_mixed.sim.clock))
+    agent.start(plans=False)
+    day = NOW.astimezone(TZ).date() - timedelta(days=2)
+    try:
+        assert agent.uplink.connected.wait(10)
+        items = [{"meter": "O1", "date": day.isoformat()}, {"meter": "C1", "date": str(day)}]
+        cmd = wire.Command("curve-1", wire.CommandName.BACKFILL_CURVE, NOW, {"items": items})
+        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix, wire.encode_command(cmd))
+        assert listener.wait(lambda s: any(r.id == "curve-1" for r in s.results), 60)
+        result = next(r for r in listener.results if r.id == "curve-1")
+        assert result.ok and result.command == "backfill_curve", result.error
+        assert result.result["read"] == 1 and result.result["points"] == 96
+        (refused,) = result.result["failed"]
+        assert refused["meter"] == "C1" and refused["reason"].startswith(
+            "unsupported: no_curve_history"
+        )
+
+        def energy(s: Listener) -> dict[datetime, float]:
+            return {
+                ts: v
+                for (m, q, ts), v in s.readings.items()
+                if (m, q) == ("O1", "energy_import_total")
+            }
+
+        assert listener.wait(lambda s: len(energy(s)) == 96, 30)
+        midnight = datetime.combine(day, datetime.min.time(), TZ)
+        got = energy(listener)
+        assert sorted(got) == [midnight + timedelta(minutes=15 * k) for k in range(96)]
+        truth = running_mixed.sim.meter("O1")
+        for ts, value in got.items():
+            assert value == pytest.approx(truth.registers_at(ts)["energy_import_total"], abs=1e-3)
+    finally:
+        agent.stop()
+        listener.close()

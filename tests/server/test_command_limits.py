@@ -148,7 +148,12 @@ def test_staff_rereading_names_the_limit_and_asks_each_meter_day_once(
     assert _commands(migrated) == []
     resp = api.post("/api/reread", json={"items": [*_items(5, "M1"), *_items(2, "M2")]})
     assert resp.status_code == 202, resp.text
-    assert resp.json() == {"requested": {GW: 2}, "already_pending": {}}
+    assert resp.json() == {
+        "requested": {GW: 2},
+        "already_pending": {},
+        "curves_requested": {},
+        "curves_already_pending": {},
+    }
     ((_, _, args, _, _),) = _commands(migrated)
     assert [it["meter"] for it in args["items"]] == ["M1", "M2"]
 
