@@ -386,7 +386,7 @@ class BusWorker:
         flags: frozenset[Quality] = frozenset()
         chunk = timedelta(minutes=CURVE_STEP_MIN * CURVE_CHUNK_POINTS)
         at = start
-        while at < end:  # a day in a few record reads: each reply stays a few hundred bytes
+        while at < end:  # a day in four record reads (each reply ~1.6 KB, default quantities)
             got, got_flags = self.reader.curve(
                 meter, at, min(at + chunk, end), CURVE_STEP_MIN, job.quantities
             )

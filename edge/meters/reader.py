@@ -83,11 +83,6 @@ class MeterReader(Protocol):
         others get a terminal-side freeze from the gateway (:mod:`edge.bus`)."""
         ...
 
-    def keeps_curve(self, meter: MeterConfig) -> bool:
-        """Whether the meter keeps its own 15-minute curve (its protocol is one of
-        :data:`~protocols.vocabulary.CURVE_REREADABLE_PROTOCOLS`: DL/T 698.45's 5002)."""
-        ...
-
     def curve(
         self,
         meter: MeterConfig,
@@ -98,7 +93,8 @@ class MeterReader(Protocol):
     ) -> tuple[list[FrozenRow], frozenset[Quality]]:
         """The meter's own curve rows frozen in [start, end) every ``every_min`` minutes
         and the flags their values carry; raises :class:`ReadError` (``unsupported``,
-        :data:`NO_CURVE_HISTORY`) for a meter that keeps none."""
+        :data:`NO_CURVE_HISTORY`) for a meter that keeps none (its protocol is not one of
+        :data:`~protocols.vocabulary.CURVE_REREADABLE_PROTOCOLS`: DL/T 698.45's 5002)."""
         ...
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
@@ -198,9 +194,6 @@ class Dlt645Reader:
     def keeps_freezes(self, meter: MeterConfig) -> bool:
         return self.protocol_of(meter) in REREADABLE_PROTOCOLS
 
-    def keeps_curve(self, meter: MeterConfig) -> bool:
-        return self.protocol_of(meter) in CURVE_REREADABLE_PROTOCOLS
-
     def curve(
         self,
         meter: MeterConfig,
@@ -275,9 +268,6 @@ class ModbusReader:
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
         return MeterProtocol.MODBUS in REREADABLE_PROTOCOLS  # no: no freeze history
-
-    def keeps_curve(self, meter: MeterConfig) -> bool:
-        return MeterProtocol.MODBUS in CURVE_REREADABLE_PROTOCOLS  # no: no curve either
 
     def curve(
         self,

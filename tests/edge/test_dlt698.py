@@ -570,3 +570,84 @@ def test_a_curve_re_read_over_the_broker(
     finally:
         agent.stop()
         listener.close()
+
+
+def test_points_missed_while_the_meter_did_not_answer_are_recovered_from_its_curve(
+    tmp_path: Path,
+) -> None:
+    """A day of live 15-minute reads with the meter silent from 06:00 to 09:00 (those 12
+    points missed, and a few after while the bus backs off the dead meter), then, the next
+    day, the curve re-read of that day: every missed point comes back equal to the meter's
+    registers at its time, and those read live are given again with the values read then."""
+    day_start = datetime(2026, 11, 5, 0, 0, tzinfo=TZ)
+    sim = Simulation(fleet_from_dict(mixed_fleet()), clock=VirtualClock(day_start, 0.0))
+    line = Line(sim)
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw", "data_dir": str(tmp_path)},
+            "bus": [
+                {
+                    "name": "b1",
+                    "port": "/dev/null",
+                    "meter": [{"id": "O1", "address": "000000006981", "protocol": "dlt698"}],
+                }
+            ],
+        }
+    )
+    bus = cfg.buses[0]
+    clock = ManualClock(day_start)
+    live: list[Any] = []
+    worker = BusWorker(
+        bus,
+        sink=live.extend,
+        clock=clock,
+        tz_name="Asia/Shanghai",
+        metrics=EdgeMetrics(),
+        reader=Dlt645Reader(line.transport, timeout_s=0.05, tz=TZ, meters=bus.meters),
+    )
+    quantities = ("energy_import_total", "voltage_a")
+    worker.start()
+    try:
+        for k in range(96):
+            slot = day_start + timedelta(minutes=15 * k)
+            sim.clock.set(slot, 0.0)
+            clock.set(slot)
+            if k == 24:
+                sim.inject("O1", "dead", start=slot)
+            if k == 36:
+                sim.clear("O1", "dead")
+            worker.submit(Job(JobKind.READ, list(bus.meters), slot, quantities)).result(30)
+        read_live = {r.ts: r.value for r in live if r.quantity == "energy_import_total"}
+        dead = {day_start + timedelta(hours=6, minutes=15 * k) for k in range(12)}
+        assert not dead & set(read_live)
+        # and a few after 09:00 too: the bus backs off a dead meter (15 min, doubling)
+        assert 70 <= len(read_live) < 84
+        after = day_start + timedelta(days=1, hours=12)
+        sim.clock.set(after, 0.0)
+        clock.set(after)
+        recovered: list[Any] = []
+        worker.sink = recovered.extend
+        job = Job(
+            JobKind.CURVE,
+            list(bus.meters),
+            after,
+            quantities,
+            source=Source.BACKFILL,
+            data_date=day_start.date(),
+            on_demand=True,
+        )
+        result = worker.submit(job).result(30)
+    finally:
+        worker.stop()
+        sim.stop()
+    assert result.failed == []
+    energy = {r.ts: r for r in recovered if r.quantity == "energy_import_total"}
+    assert sorted(energy) == [day_start + timedelta(minutes=15 * k) for k in range(96)]
+    missed = sorted(set(energy) - set(read_live))
+    assert len(missed) == 96 - len(read_live) and dead <= set(missed)
+    truth = sim.meter("O1")
+    for ts in missed:
+        assert energy[ts].value == truth.registers_at(ts)["energy_import_total"]
+        assert energy[ts].source is Source.BACKFILL and energy[ts].kind is ReadingKind.INTERVAL
+    for ts, value in read_live.items():
+        assert energy[ts].value == pytest.approx(value, abs=1e-3)
