@@ -132,7 +132,7 @@ class CommandHandler:
             dup = wire.duplicate_result(cmd.id, cmd.name.value, self.clock.now())
             self.publish(wire.encode_result(dup))
             return
-        if cmd.name is CommandName.BACKFILL:
+        if cmd.name in wire.BACKFILL_COMMANDS:
             with self._idle:
                 self._running += 1
                 future = self._backfills.submit(self._execute_in_background, cmd)
@@ -193,6 +193,8 @@ class CommandHandler:
             return {"readings": len(readings), "values": {r.quantity: r.value for r in readings}}
         if cmd.name is CommandName.BACKFILL:
             return rt.backfill(cmd.backfill_items())
+        if cmd.name is CommandName.BACKFILL_CURVE:
+            return rt.backfill_curve(cmd.backfill_items())
         if cmd.name is CommandName.TIME_SYNC:
             return rt.time_sync(cmd.args.get("bus"))
         if cmd.name is CommandName.REDISCOVER:

@@ -22,6 +22,9 @@ from .meters.errors import FailureKind
 class JobKind(StrEnum):
     READ = "read"  # quantities now (interval, events, on demand)
     FREEZE = "freeze"  # the daily freeze closing ``data_date``
+    #: the local day ``data_date``'s 15-minute curve from the meter's own history (DL/T
+    #: 698.45 minute freeze 5002): a curve re-read (曲线补抄), readings of kind interval
+    CURVE = "curve"
     CLOCK = "clock"  # read the meters' clocks; broadcast the time if one is off
     BROADCAST_TIME = "broadcast_time"  # set every meter's clock, nothing read
     CALL = "call"  # run ``call`` on the bus thread (discovery owns the line meanwhile)

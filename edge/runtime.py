@@ -19,19 +19,25 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from protocols.model import Reading, ReadingKind, Source, slot_start
+from protocols.vocabulary import CURVE_REREADABLE_PROTOCOLS, EDGE_PROTOCOL_OF, MeterProtocol
 from protocols.wire import BackfillItem, BusHealth, MeterHealth
 
-from .bus import BusWorker, Sink
+from .bus import CURVE_STEP_MIN, BusWorker, Sink, day_bounds
 from .clock import Clock, ManualClock, SystemClock
 from .config import EdgeConfig, MeterConfig, PlanConfig
 from .discover import discover_dlt645, discover_dlt698
 from .jobs import Job, JobKind, JobResult
-from .meters.reader import Dlt645Reader
+from .meters.reader import Dlt645Reader, no_curve
 from .metrics import EdgeMetrics
 from .plans import PlanRunner
 from .wire_budget import check_budgets
 
 log = logging.getLogger(__name__)
+
+#: The archive's protocol of each gateway-configuration word but ``auto`` (found on the line).
+ARCHIVE_PROTOCOL_OF: Final[dict[str, MeterProtocol]] = {
+    str(edge): archive for archive, edge in EDGE_PROTOCOL_OF.items()
+}
 
 #: Seconds an interval reading may come after its bus's budgeted cycle and still count as
 #: taken at its slot: the longest a scheduled job waits behind on-demand work (30 s) plus
@@ -217,6 +223,75 @@ class EdgeRuntime:
         # "read" counts meter-days, as the server takes it ("read 15 of 16 meter-days"); a
         # freeze is a dozen readings, which "readings" counts
         return {"read": read, "readings": readings, "failed": failed}
+
+    def curve_quantities(self) -> tuple[str, ...]:
+        """What a curve re-read asks of each point: the quantities the interval plans read
+        (every interval plan's, in order, once each)."""
+        wanted = [q for p in self.config.plans if p.kind == "interval" for q in p.quantities]
+        return tuple(dict.fromkeys(wanted))
+
+    def backfill_curve(
+        self, items: Sequence[BackfillItem], timeout: float = 600.0
+    ) -> dict[str, object]:
+        """曲线补抄: read each meter-day's 15-minute curve (96 points a day) back from the
+        meter's own minute freeze (DL/T 698.45 5002) as interval readings (source
+        backfill), the quantities the interval plans read. A meter whose protocol keeps no
+        curve (DL/T 645, Modbus) is answered with that reason, not read. Answers the
+        meter-days read whole (``read``), the readings and points they gave, and the
+        meter-days that failed or gave fewer points than the day has (``failed``, each
+        with its reason)."""
+        quantities = self.curve_quantities()
+        if not quantities:
+            raise CommandRefused("no interval plan on this gateway: no curve quantities to read")
+        jobs: list[tuple[BackfillItem, int, Job]] = []
+        failed: list[dict[str, object]] = []
+
+        def fail(it: BackfillItem, reason: str) -> None:
+            failed.append({"meter": it.meter, "date": it.date.isoformat(), "reason": reason})
+
+        for it in items:
+            try:
+                worker, meter = self._meter(it.meter)
+            except CommandRefused:
+                fail(it, "not on this gateway")
+                continue
+            archive = ARCHIVE_PROTOCOL_OF.get(meter.protocol)  # None: auto, probed on the line
+            if archive is not None and archive not in CURVE_REREADABLE_PROTOCOLS:
+                refusal = no_curve(meter, archive.value)
+                fail(it, f"{refusal.reason} ({refusal.detail})")
+                continue
+            start, end = day_bounds(it.date, self.tz)
+            expected = int((end - start).total_seconds() // (CURVE_STEP_MIN * 60))
+            job = Job(
+                JobKind.CURVE,
+                [meter],
+                self.clock.now(),
+                quantities,
+                source=Source.BACKFILL,
+                data_date=it.date,
+                on_demand=True,
+            )
+            worker.submit(job)
+            jobs.append((it, expected, job))
+        read = readings = points = 0
+        for it, expected, job in jobs:
+            try:
+                res = job.future.result(timeout)
+            except CancelledError:  # the bus stopped (a reload) before this item's turn
+                fail(it, "cancelled")
+                continue
+            for f in res.failed:
+                fail(it, f.reason)
+            if res.failed:
+                continue
+            got = len({r.ts for r in job.collected})
+            readings += res.read
+            points += got
+            if got >= expected:
+                read += 1
+            else:
+                fail(it, f"incomplete: {got} of {expected} points in the meter's minute freeze")
+        return {"read": read, "readings": readings, "points": points, "failed": failed}
 
     def time_sync(self, bus: str | None = None) -> dict[str, object]:
         names = [bus] if bus else list(self.workers)

@@ -105,3 +105,15 @@ FREEZE_HISTORY_DAYS: Final[int] = 62
 REREADABLE_PROTOCOLS: Final[frozenset[MeterProtocol]] = frozenset(
     {MeterProtocol.DLT645_2007, MeterProtocol.DLT698}
 )
+
+
+#: How many days of 15-minute curve a DL/T 698.45 meter's minute freeze (5002) is counted on
+#: keeping for a curve re-read (曲线补抄): the oldest local day a curve re-read may ask for.
+#: The depth of 5002 is set per meter (its associated-object table); ten days is the depth
+#: the simulated meters keep and a conservative floor for the installed base.
+CURVE_HISTORY_DAYS: Final[int] = 10
+
+#: The meter protocols whose meters keep their own 15-minute curve (DL/T 698.45: the minute
+#: freeze 5002), so a day's missed curve points can be re-read from the meter (曲线补抄).
+#: DL/T 645 and Modbus meters keep none here: their curve is what the edge read live.
+CURVE_REREADABLE_PROTOCOLS: Final[frozenset[MeterProtocol]] = frozenset({MeterProtocol.DLT698})

@@ -44,14 +44,14 @@ from typing import Any, Final
 from protocols import dlt698 as d
 from protocols.dlt698.catalogue import ObjectDef, column_oad
 from protocols.dlt698.fragment import CONFIRM
-from protocols.vocabulary import FREEZE_HISTORY_DAYS
+from protocols.vocabulary import CURVE_HISTORY_DAYS, FREEZE_HISTORY_DAYS
 from simulators.meter import SimMeter
 
 log = logging.getLogger(__name__)
 
 FREEZE_DAYS: Final[int] = FREEZE_HISTORY_DAYS
 CURVE_STEP_MIN: Final[int] = 15
-CURVE_DAYS: Final[int] = 10
+CURVE_DAYS: Final[int] = CURVE_HISTORY_DAYS
 MAX_ROWS: Final[int] = 96  # rows answered to one record read (a longer window is cut)
 
 FREEZE_TIME: Final[int] = 0x20210200

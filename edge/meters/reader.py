@@ -25,16 +25,30 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from protocols.model import Quality
-from protocols.vocabulary import REREADABLE_PROTOCOLS, MeterProtocol
+from protocols.vocabulary import CURVE_REREADABLE_PROTOCOLS, REREADABLE_PROTOCOLS, MeterProtocol
 
 from ..config import BusConfig, MeterConfig
 from ..transports import LineStats, SerialTransport, Transport
 from .dlt645_driver import VERSION_PROBES, Dlt645Driver
-from .dlt698_driver import EVENT_TABLES, Dlt698Driver, Seal
+from .dlt698_driver import EVENT_TABLES, Dlt698Driver, FrozenRow, Seal
 from .errors import FailureKind, ReadError
 from .modbus_driver import ModbusDriver
 
 log = logging.getLogger(__name__)
+
+#: The error bits of a curve re-read asked of a meter that keeps no curve of its own.
+NO_CURVE_HISTORY = "no_curve_history"
+
+
+def no_curve(meter: MeterConfig, protocol: str) -> ReadError:
+    """The refusal of a curve re-read for a meter whose protocol keeps no curve."""
+    return ReadError(
+        meter.id,
+        FailureKind.UNSUPPORTED,
+        f"{protocol} meters keep no 15-minute curve: only DL/T 698.45 meters' minute "
+        "freeze (5002) can be re-read",
+        bits=(NO_CURVE_HISTORY,),
+    )
 
 
 class Flagged(dict[str, float]):
@@ -77,6 +91,20 @@ class MeterReader(Protocol):
         """Whether the meter keeps its own daily-freeze history (its protocol is one of
         :data:`~protocols.vocabulary.REREADABLE_PROTOCOLS`: DL/T 645-2007, 698.45); the
         others get a terminal-side freeze from the gateway (:mod:`edge.bus`)."""
+        ...
+
+    def curve(
+        self,
+        meter: MeterConfig,
+        start: datetime,
+        end: datetime,
+        every_min: int,
+        quantities: Sequence[str],
+    ) -> tuple[list[FrozenRow], frozenset[Quality]]:
+        """The meter's own curve rows frozen in [start, end) every ``every_min`` minutes
+        and the flags their values carry; raises :class:`ReadError` (``unsupported``,
+        :data:`NO_CURVE_HISTORY`) for a meter that keeps none (its protocol is not one of
+        :data:`~protocols.vocabulary.CURVE_REREADABLE_PROTOCOLS`: DL/T 698.45's 5002)."""
         ...
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
@@ -176,6 +204,19 @@ class Dlt645Reader:
     def keeps_freezes(self, meter: MeterConfig) -> bool:
         return self.protocol_of(meter) in REREADABLE_PROTOCOLS
 
+    def curve(
+        self,
+        meter: MeterConfig,
+        start: datetime,
+        end: datetime,
+        every_min: int,
+        quantities: Sequence[str],
+    ) -> tuple[list[FrozenRow], frozenset[Quality]]:
+        protocol = self.protocol_of(meter)
+        if protocol not in CURVE_REREADABLE_PROTOCOLS:
+            raise no_curve(meter, protocol.value)
+        return self.dlt698.curve(meter, start, end, every_min, quantities)
+
     def protocol_of(self, meter: MeterConfig) -> MeterProtocol:
         """The archive's name of the protocol ``meter`` speaks (probed for ``auto``)."""
         if self.family(meter) == "dlt698":
@@ -237,6 +278,16 @@ class ModbusReader:
 
     def keeps_freezes(self, meter: MeterConfig) -> bool:
         return MeterProtocol.MODBUS in REREADABLE_PROTOCOLS  # no: no freeze history
+
+    def curve(
+        self,
+        meter: MeterConfig,
+        start: datetime,
+        end: datetime,
+        every_min: int,
+        quantities: Sequence[str],
+    ) -> tuple[list[FrozenRow], frozenset[Quality]]:
+        raise no_curve(meter, MeterProtocol.MODBUS.value)
 
     def meter_clock(self, meter: MeterConfig) -> datetime | None:
         return None

@@ -38,6 +38,7 @@ from protocols.wire.codec import (
     text_fault,
 )
 from protocols.wire.commands import (
+    BACKFILL_COMMANDS,
     MAX_COMMAND_ITEMS,
     BackfillItem,
     Command,
@@ -134,6 +135,7 @@ __all__ = [
     "encode_status",
     "last_will",
     # commands
+    "BACKFILL_COMMANDS",
     "MAX_COMMAND_ITEMS",
     "BackfillItem",
     "Command",

@@ -43,9 +43,22 @@ MAX_COMMAND_ITEMS: Final[int] = 10_000
 class CommandName(StrEnum):
     READ_NOW = "read_now"  # 召测: args {"meter": id, "quantities": [..] (optional)}
     BACKFILL = "backfill"  # 补抄: args {"items": [{"meter": id, "date": "YYYY-MM-DD"}, ...]}
+    #: 曲线补抄: args as backfill's; each item is a meter's whole local day of 15-minute
+    #: curve read back from the meter's minute freeze (DL/T 698.45 5002). A command of its
+    #: own, not a kind field in backfill's items: an edge older than it ignores unknown item
+    #: keys and would read the daily freeze instead, answering "read"; a command name it
+    #: does not know it refuses ("malformed command: command: 'backfill_curve' is not one
+    #: of ..."), and the server tells staff the agent must be updated.
+    BACKFILL_CURVE = "backfill_curve"
     TIME_SYNC = "time_sync"  # args {"bus": name (optional: all buses)}
     REDISCOVER = "rediscover"  # args {"bus": name}
     RELOAD_CONFIG = "reload_config"  # args {}
+
+
+#: The commands whose arguments are meter-days (``{"items": [{meter, date}, ...]}``).
+BACKFILL_COMMANDS: Final[frozenset[CommandName]] = frozenset(
+    {CommandName.BACKFILL, CommandName.BACKFILL_CURVE}
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +75,8 @@ class Command:
     args: Mapping[str, Any] = field(default_factory=dict)
 
     def backfill_items(self) -> tuple[BackfillItem, ...]:
-        """The meter-days of a backfill command, validated."""
-        if self.name is not CommandName.BACKFILL:
+        """The meter-days of a backfill or backfill_curve command, validated."""
+        if self.name not in BACKFILL_COMMANDS:
             raise WireError(f"command {self.name.value} has no backfill items")
         return _backfill_items(self.args)
 
@@ -78,6 +91,12 @@ def _backfill_items(args: Mapping[str, Any]) -> tuple[BackfillItem, ...]:
         where = f"args.items[{i}]"
         if not isinstance(it, Mapping):
             raise WireError(f"{where}: expected an object with a meter and a date")
+        extra = sorted(str(k) for k in it if k not in _ITEM_KEYS)
+        if extra:  # never read something other than what was asked (a kind from a newer side)
+            raise WireError(
+                f"{where}: unknown key {extra[0][:64]!r} (an item is {{meter, date}}; a day's "
+                "curve is asked by the backfill_curve command)"
+            )
         check_id(it.get("meter"), f"{where}.meter")
         try:
             day = date.fromisoformat(str(it.get("date")))
@@ -85,6 +104,9 @@ def _backfill_items(args: Mapping[str, Any]) -> tuple[BackfillItem, ...]:
             raise WireError(f"{where}.date: {it.get('date')!r} is not YYYY-MM-DD") from None
         out.append(BackfillItem(it["meter"], day))
     return tuple(out)
+
+
+_ITEM_KEYS: Final[frozenset[str]] = frozenset({"meter", "date"})
 
 
 def _check_count(n: int, where: str) -> None:
@@ -108,7 +130,7 @@ def _check_args(name: CommandName, args: Mapping[str, Any]) -> None:
             for i, q in enumerate(qs):
                 if not isinstance(q, str) or q not in QUANTITY_BY_NAME:
                     raise WireError(f"args.quantities[{i}]: {q!r} is not a known quantity")
-    elif name is CommandName.BACKFILL:
+    elif name in BACKFILL_COMMANDS:
         _backfill_items(args)
     elif name is CommandName.REDISCOVER:
         if not isinstance(args.get("bus"), str):

@@ -91,10 +91,24 @@ class FailedMeters(BaseModel):
     offset: int
 
 
+class CurveReread(BaseModel):
+    """Which meters' curve of the date can be re-read from the meters (曲线补抄): those of
+    ``protocols`` (the ones keeping a 15-minute curve, DL/T 698.45's minute freeze), while
+    the date is within their ``history_days``-day curve history; ``meters`` (at most
+    1,000, by area and meter) lack points, ``total`` counts them all."""
+
+    protocols: list[str]
+    history_days: int
+    within_history: bool
+    meters: list[Row]
+    total: int
+
+
 class CurveCompleteness(BaseModel):
     date: dt.date
     by: str
     groups: list[Row]
+    curve_reread: CurveReread | None = None
 
 
 class LineLoss(BaseModel):
@@ -108,6 +122,9 @@ class RereadRequested(BaseModel):
 
     requested: dict[str, int]
     already_pending: dict[str, int] = {}
+    #: the same for days of curve (``kind: curve``): backfill_curve commands
+    curves_requested: dict[str, int] = {}
+    curves_already_pending: dict[str, int] = {}
 
 
 class RuleCount(BaseModel):

@@ -18,9 +18,13 @@ import psycopg
 from psycopg.rows import dict_row
 
 from protocols.model import DEFAULT_METER_TIMEZONE
-from protocols.vocabulary import REREADABLE_PROTOCOLS
+from protocols.vocabulary import (
+    CURVE_HISTORY_DAYS,
+    CURVE_REREADABLE_PROTOCOLS,
+    REREADABLE_PROTOCOLS,
+)
 
-from .rule_sql import DAY_READINGS
+from .rule_sql import DAY_RANGE, DAY_READINGS
 
 GROUPS = {
     "all": "'all'",
@@ -275,10 +279,24 @@ def failed_meters_total(
     return int(row[0]) if row else 0
 
 
+def curve_rereadable_day(day: date, today: date | None) -> bool:
+    """Whether ``day``'s curve can still be re-read from the meters that keep one: a closed
+    day (before ``today``) within :data:`~protocols.vocabulary.CURVE_HISTORY_DAYS`."""
+    return today is not None and 1 <= (today - day).days <= CURVE_HISTORY_DAYS
+
+
 def curve_completeness(
-    conn: psycopg.Connection[Any], day: date, tz: str, by: str = "area"
+    conn: psycopg.Connection[Any],
+    day: date,
+    tz: str,
+    by: str = "area",
+    *,
+    today: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Of the 96 points of ``day``, how many each group's meters have; meters complete."""
+    """Of the 96 points of ``day``, how many each group's meters have; meters complete;
+    ``curve_rereadable``: the meters whose missing points can be re-read from their own
+    curve (a protocol of :data:`CURVE_REREADABLE_PROTOCOLS`, the day within the curve
+    history as of ``today``; 0 when it is not, or ``today`` is not given)."""
     if by not in GROUPS:
         raise ValueError(f"group by one of {', '.join(GROUPS)}, not {by!r}")
     sql = f"""
@@ -290,11 +308,59 @@ def curve_completeness(
             GROUP BY meter_id)
     SELECT {GROUPS[by]} AS key, count(*) AS meters,
            coalesce(sum(p.n), 0)::bigint AS points, count(*) * 96 AS expected,
-           count(*) FILTER (WHERE p.n >= 96) AS complete
+           count(*) FILTER (WHERE p.n >= 96) AS complete,
+           count(*) FILTER (WHERE %(within)s AND m.protocol = ANY(%(curve)s::text[])
+                            AND coalesce(p.n, 0) < 96) AS curve_rereadable
     FROM due m LEFT JOIN pts p ON p.meter_id = m.id GROUP BY 1 ORDER BY 1
     """
+    params = {
+        "d": day,
+        "tz": tz,
+        "within": curve_rereadable_day(day, today),
+        "curve": sorted(map(str, CURVE_REREADABLE_PROTOCOLS)),
+    }
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, {"d": day, "tz": tz}).fetchall()
+        return cur.execute(sql, params).fetchall()
+
+
+def rereadable_curves(
+    conn: psycopg.Connection[Any], day: date, tz: str, *, today: date, limit: int = 1000
+) -> tuple[list[dict[str, Any]], int]:
+    """The due meters whose curve of ``day`` lacks points and can be re-read from the meter
+    (曲线补抄: a protocol of :data:`CURVE_REREADABLE_PROTOCOLS`, ``day`` within the curve
+    history as of ``today``), by area and meter, at most ``limit`` of them, and how many in
+    all: each with its points stored and its latest curve re-read request (command,
+    status). Empty when the day is outside the history."""
+    if not curve_rereadable_day(day, today):
+        return [], 0
+    sql = f"""
+    WITH due AS ({DUE}),
+    pts AS (SELECT meter_id, count(*) AS n FROM {DAY_READINGS}
+            WHERE quantity = 'energy_import_total' AND kind = 'interval' AND {DAY_RANGE}
+            GROUP BY meter_id),
+    gaps AS (SELECT m.id AS meter_id, m.area_id, m.gateway_id, m.protocol,
+                    coalesce(p.n, 0)::int AS points
+             FROM due m LEFT JOIN pts p ON p.meter_id = m.id
+             WHERE m.protocol = ANY(%(curve)s::text[]) AND coalesce(p.n, 0) < 96)
+    SELECT g.*, 96 AS expected, cr.command_id AS reread_command, gc.status AS reread_status,
+           count(*) OVER () AS total
+    FROM gaps g
+    LEFT JOIN curve_reread_requests cr ON cr.meter_id = g.meter_id AND cr.data_date = %(d)s
+    LEFT JOIN gateway_commands gc ON gc.id = cr.command_id
+    ORDER BY g.area_id, g.meter_id LIMIT %(limit)s
+    """
+    params = {
+        "d": day,
+        "tz": tz,
+        "limit": limit,
+        "curve": sorted(map(str, CURVE_REREADABLE_PROTOCOLS)),
+    }
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql, params).fetchall()
+    total = int(rows[0].pop("total")) if rows else 0
+    for r in rows[1:]:
+        r.pop("total")
+    return rows, total
 
 
 #: the groupings of :func:`period_report`: those of :data:`GROUPS` and the area's own

@@ -22,12 +22,29 @@ from typing import Any
 
 import psycopg
 
-from protocols.vocabulary import FREEZE_HISTORY_DAYS, REREADABLE_PROTOCOLS
+from protocols.vocabulary import (
+    CURVE_HISTORY_DAYS,
+    CURVE_REREADABLE_PROTOCOLS,
+    FREEZE_HISTORY_DAYS,
+    REREADABLE_PROTOCOLS,
+)
 from server.gateways.commands import queue_command
 
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = FREEZE_HISTORY_DAYS  # the meters' daily-freeze depth (DL/T 645 0506xxnn)
+CURVE_DAYS = CURVE_HISTORY_DAYS  # the DL/T 698.45 meters' minute-freeze (5002) depth
+#: The protocols' names as the archive stores them, for SQL: the one table each, here.
+REREADABLE = sorted(map(str, REREADABLE_PROTOCOLS))
+CURVE_REREADABLE = sorted(map(str, CURVE_REREADABLE_PROTOCOLS))
+#: The curve points (forward energy) of one meter's local day stored, hot or compacted: SQL
+#: with ``{m}`` and ``{d}`` to format in (the meter's and the day's SQL expressions) and the
+#: zone as the parameter ``%(tz)s``.
+DAY_POINTS_OF = (
+    "(SELECT count(*) FROM readings_between(({d})::timestamp AT TIME ZONE %(tz)s, "
+    "(({d}) + 1)::timestamp AT TIME ZONE %(tz)s) p WHERE p.meter_id = {m} "
+    "AND p.quantity = 'energy_import_total' AND p.kind = 'interval')"
+)
 
 
 def missing_meter_days(
@@ -47,7 +64,7 @@ def missing_meter_days(
           AND NOT EXISTS (SELECT 1 FROM reread_requests r WHERE r.meter_id = m.id
                           AND r.data_date = d::date)
         ORDER BY d, m.gateway_id, m.id""",
-            {"s": start, "e": end, "rereadable": sorted(map(str, REREADABLE_PROTOCOLS))},
+            {"s": start, "e": end, "rereadable": REREADABLE},
         )
     ]
 
@@ -188,3 +205,81 @@ def recovered(conn: psycopg.Connection[Any], day: date) -> dict[str, int]:
         (day,),
     ).fetchone()
     return {"requested": int(row[0]) if row else 0, "recovered": int(row[1]) if row else 0}
+
+
+def request_curves(
+    conn: psycopg.Connection[Any],
+    items: list[tuple[str, str, date]],
+    *,
+    requested_by: str,
+    tz: str,
+) -> Requested:
+    """Queue curve re-reads (曲线补抄, ``backfill_curve`` commands) for ``items`` (meter,
+    gateway, local day), one command per gateway beside any pending one, for the meter-days
+    no unanswered command already asks for (those are counted, never asked twice). Each
+    meter-day asked is kept in ``curve_reread_requests`` with the points stored when asked.
+    The caller checks the meters' protocols and the days' window."""
+    by_gw: dict[str, list[tuple[str, date]]] = defaultdict(list)
+    for meter, gw, day in items:
+        by_gw[gw].append((meter, day))
+    out = Requested()
+    for gw, pairs in sorted(by_gw.items()):
+        try:
+            pending = _request_curves_one(conn, gw, pairs, requested_by, tz, out)
+        except Exception as exc:  # one bad archive record never stops the other gateways
+            log.warning("curve re-read request to gateway %r skipped: %s", gw, exc)
+            continue
+        if pending:
+            out.already_pending[gw] = len(pending)
+    return out
+
+
+def _request_curves_one(
+    conn: psycopg.Connection[Any],
+    gw: str,
+    pairs: list[tuple[str, date]],
+    requested_by: str,
+    tz: str,
+    out: Requested,
+) -> set[tuple[str, date]]:
+    """One gateway's part of :func:`request_curves` (its own savepoint); returns the
+    meter-days an unanswered command already asks for."""
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT r.meter_id, r.data_date FROM curve_reread_requests r "
+            "JOIN gateway_commands c ON c.id = r.command_id "
+            "JOIN unnest(%s::text[], %s::date[]) AS x(m, d) ON x.m = r.meter_id "
+            "AND x.d = r.data_date WHERE c.status IN ('pending', 'sent')",
+            ([m for m, _ in pairs], [d for _, d in pairs]),
+        ).fetchall()
+        pending = {(m, d) for m, d in rows}
+        fresh = [p for p in pairs if p not in pending]
+        if fresh:
+            cmd = queue_command(
+                conn,
+                gateway_id=gw,
+                name="backfill_curve",
+                requested_by=requested_by,
+                args={"items": [{"meter": m, "date": d.isoformat()} for m, d in fresh]},
+            )
+            points = DAY_POINTS_OF.format(m="x.m", d="x.d")
+            conn.execute(
+                "INSERT INTO curve_reread_requests (meter_id, data_date, gateway_id, "
+                "command_id, requested_by, points_when_asked) "
+                f"SELECT x.m, x.d, %(gw)s, %(cmd)s, %(by)s, {points} "
+                "FROM unnest(%(ms)s::text[], %(ds)s::date[]) AS x(m, d) "
+                "ON CONFLICT (meter_id, data_date) DO UPDATE SET command_id = "
+                "excluded.command_id, gateway_id = excluded.gateway_id, requested_by = "
+                "excluded.requested_by, requested_at = now(), points_when_asked = "
+                "excluded.points_when_asked",
+                {
+                    "gw": gw,
+                    "cmd": cmd,
+                    "by": requested_by,
+                    "tz": tz,
+                    "ms": [m for m, _ in fresh],
+                    "ds": [d for _, d in fresh],
+                },
+            )
+            out.requested[gw] = len(fresh)
+    return pending

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import psycopg
 
 from protocols import wire
-from protocols.vocabulary import FREEZE_HISTORY_DAYS
+from protocols.vocabulary import CURVE_HISTORY_DAYS, FREEZE_HISTORY_DAYS
 
 from ..audit import record_command
 from ..db.queries import gateways as q
@@ -46,25 +46,45 @@ def backfill_window(today: date) -> tuple[date, date]:
     )
 
 
-def checked_backfill(args: Mapping[str, Any], *, today: date | None) -> dict[str, Any]:
-    """A backfill's arguments as they will be sent: every item valid, within the history
-    (when ``today`` is given), each meter-day once in first-seen order. Raises WireError for
-    malformed or too many items, CommandRefused for a day outside the history."""
+def curve_window(today: date) -> tuple[date, date]:
+    """The oldest and newest local days a curve re-read (backfill_curve) may ask for: the
+    DL/T 698.45 meters' minute freeze keeps :data:`CURVE_HISTORY_DAYS` days, and today's
+    curve is not whole yet."""
+    return date.fromordinal(today.toordinal() - CURVE_HISTORY_DAYS), date.fromordinal(
+        today.toordinal() - 1
+    )
+
+
+def checked_backfill(
+    args: Mapping[str, Any],
+    *,
+    today: date | None,
+    name: wire.CommandName = wire.CommandName.BACKFILL,
+) -> dict[str, Any]:
+    """A backfill's (or backfill_curve's) arguments as they will be sent: every item valid,
+    within the history (when ``today`` is given: the daily freezes' for a backfill, the
+    minute freeze's for a curve), each meter-day once in first-seen order. Raises WireError
+    for malformed or too many items, CommandRefused for a day outside the history."""
     items = args.get("items")
     if isinstance(items, list) and len(items) > wire.MAX_COMMAND_ITEMS:
         raise CommandRefused(
             f"args.items: {len(items)} meter-days exceed the limit of "
             f"{wire.MAX_COMMAND_ITEMS} per command; split the work into several commands"
         )
-    parsed = wire.Command("check", wire.CommandName.BACKFILL, _CHECK_STAMP, args).backfill_items()
+    parsed = wire.Command("check", name, _CHECK_STAMP, args).backfill_items()
     if today is not None:
-        oldest, newest = backfill_window(today)
+        curve = name is wire.CommandName.BACKFILL_CURVE
+        oldest, newest = curve_window(today) if curve else backfill_window(today)
+        history = (
+            f"{CURVE_HISTORY_DAYS}-day curve (minute freeze) history"
+            if curve
+            else f"{FREEZE_HISTORY_DAYS}-day freeze history"
+        )
         for i, it in enumerate(parsed):
             if not oldest <= it.date <= newest:
                 raise CommandRefused(
-                    f"args.items[{i}].date: {it.date} is outside the meters' "
-                    f"{FREEZE_HISTORY_DAYS}-day freeze history ({oldest} to {newest}, "
-                    f"today being {today})"
+                    f"args.items[{i}].date: {it.date} is outside the meters' {history} "
+                    f"({oldest} to {newest}, today being {today})"
                 )
     unique = dict.fromkeys((it.meter, it.date) for it in parsed)
     return {"items": [{"meter": m, "date": d.isoformat()} for m, d in unique]}
@@ -87,8 +107,8 @@ def queue_command(
     the row)."""
     cmd_id = command_id or uuid.uuid4().hex
     wire.check_gateway_id(gateway_id)
-    if name == wire.CommandName.BACKFILL:
-        args = checked_backfill(args, today=today)
+    if name in wire.BACKFILL_COMMANDS:
+        args = checked_backfill(args, today=today, name=wire.CommandName(name))
     # The command's time on the wire is its row's created_at (set by take_pending); the check
     # needs only the name and arguments, so any valid instant stands in here.
     cmd = wire.Command(cmd_id, wire.CommandName(name), _CHECK_STAMP, args)
@@ -142,10 +162,18 @@ def record_result(conn: psycopg.Connection[Any], gateway: str, res: wire.Command
 
 
 def backfill_outcome(res: wire.CommandResult) -> tuple[str | None, str | None]:
-    """The status a successful backfill answer deserves and the error text to store: the
-    edge answers ``{"read": n, "failed": [...]}`` (or ``failed_count`` when the detail did
-    not fit); None for any other answer (its ``ok`` decides)."""
-    if not res.ok or res.command != wire.CommandName.BACKFILL.value:
+    """The status a successful backfill (or backfill_curve) answer deserves and the error
+    text to store: the edge answers ``{"read": n, "failed": [...]}`` (or ``failed_count``
+    when the detail did not fit); None for any other answer (its ``ok`` decides). An edge
+    older than curve re-reads refuses backfill_curve as a command it does not know: its
+    error is stored saying so."""
+    if not res.ok and res.command == wire.CommandName.BACKFILL_CURVE.value:
+        if res.error is not None and OLD_EDGE_REFUSAL in res.error:
+            return None, (
+                "the gateway's edge agent predates curve re-reads (曲线补抄) and refused "
+                f"the command: update the agent. Its answer: {res.error}"
+            )
+    if not res.ok or res.command not in wire.BACKFILL_COMMANDS:
         return None, res.error
     r = res.result
     read = r.get("read")
@@ -164,9 +192,23 @@ def backfill_outcome(res: wire.CommandResult) -> tuple[str | None, str | None]:
 #: line at 2400 baud plus the meter's turnaround, so about 0.85 s (a 10,000-item backfill is
 #: hours of work on one bus and must not be called expired while it runs).
 BACKFILL_ITEM_ALLOWANCE_S = 1.0
+#: The same for a backfill_curve item (a meter's day of 15-minute curve): four record reads
+#: whose replies carry 96 points of the interval quantities, about 6.7 KB on the line for the
+#: default quantities (measured on the simulated line: 6,400 bytes answered, 344 asked), 31 s
+#: at 2400 baud 8E1; 45 s leaves room for turnarounds and a few more quantities.
+CURVE_ITEM_ALLOWANCE_S = 45.0
+#: What an edge that predates backfill_curve answers it: the command name is not one it knows.
+OLD_EDGE_REFUSAL = "command: 'backfill_curve' is not one of"
 
 
 def expire(conn: psycopg.Connection[Any], *, now: datetime, ttl_s: float) -> list[str]:
     """Mark expired the commands unanswered ``ttl_s`` after sending (a backfill also gets
-    :data:`BACKFILL_ITEM_ALLOWANCE_S` per item); returns their ids."""
-    return q.expire_commands(conn, now=now, ttl_s=ttl_s, per_item_s=BACKFILL_ITEM_ALLOWANCE_S)
+    :data:`BACKFILL_ITEM_ALLOWANCE_S` per item, a backfill_curve
+    :data:`CURVE_ITEM_ALLOWANCE_S`); returns their ids."""
+    return q.expire_commands(
+        conn,
+        now=now,
+        ttl_s=ttl_s,
+        per_item_s=BACKFILL_ITEM_ALLOWANCE_S,
+        per_curve_item_s=CURVE_ITEM_ALLOWANCE_S,
+    )

@@ -482,3 +482,199 @@ def test_a_fragment_that_never_comes_is_a_timeout_named_as_such() -> None:
         assert "fragment" in str(err.value)
     finally:
         fragmenting.stop()
+
+
+def test_a_curve_re_read_recovers_the_days_points_from_the_meters_minute_freeze(
+    running_mixed: Any, tmp_path: Path
+) -> None:
+    """曲线补抄 over a TCP line: a 698.45 meter's local day comes back as 96 interval
+    readings (source backfill) equal to the meter's own registers at each point, none of
+    which the edge had read live; the ESAM meter's through SECURITY with its MAC kept and the
+    unverified flag; a 645 or Modbus meter is answered with why, not read; today's curve is
+    as far as the meter has frozen it."""
+    from edge.runtime import EdgeRuntime
+    from protocols.wire import BackfillItem
+    from simulators.harness import edge_config_dict
+
+    data = edge_config_dict(
+        running_mixed.fleet, running_mixed.urls, "gw-curve", data_dir=str(tmp_path / "edge")
+    )
+    for bus in data["bus"]:
+        bus["timeout_ms"] = 2000
+        bus["gap_ms"] = 0
+    got: list[Any] = []
+    rt = EdgeRuntime(config_from_dict(data), sink=got.extend, clock=ManualClock(NOW))
+    rt.start(plans=False)
+    today = NOW.astimezone(TZ).date()
+    day = today - timedelta(days=1)
+    try:
+        answer = rt.backfill_curve(
+            [
+                BackfillItem("O1", day),
+                BackfillItem("O2", day),
+                BackfillItem("C1", day),
+                BackfillItem("MB1", day),
+                BackfillItem("NOPE", day),
+                BackfillItem("O3", today),
+            ]
+        )
+    finally:
+        rt.stop()
+    assert answer["read"] == 2, answer
+    failed = {f["meter"]: f["reason"] for f in answer["failed"]}  # type: ignore[attr-defined]
+    assert failed["C1"].startswith("unsupported: no_curve_history (dlt645-2007 meters keep no")
+    assert failed["MB1"].startswith("unsupported: no_curve_history (modbus meters keep no")
+    assert failed["NOPE"] == "not on this gateway"
+    # today: frozen from 00:00 to 12:00 (the simulated meter's now), the rest not yet
+    assert failed["O3"] == "incomplete: 49 of 96 points in the meter's minute freeze"
+    quantities = set(DEFAULT_INTERVAL_QUANTITIES)
+    midnight = datetime.combine(day, datetime.min.time(), TZ)
+    for mid in ("O1", "O2"):
+        mine = [r for r in got if r.meter == mid]
+        times = sorted({r.ts for r in mine})
+        assert times == [midnight + timedelta(minutes=15 * k) for k in range(96)]
+        sim_meter = running_mixed.sim.meter(mid)
+        for r in mine:
+            assert r.kind is ReadingKind.INTERVAL and r.source is Source.BACKFILL
+            assert r.quantity in quantities
+            truth = sim_meter.registers_at(r.ts)  # its clock is right: shown == true time
+            assert r.value == pytest.approx(truth[r.quantity], abs=1e-3), (mid, r.quantity, r.ts)
+        energy = [r for r in mine if r.quantity == "energy_import_total"]
+        assert len(energy) == 96
+        flags = {frozenset(r.quality) for r in mine}
+        assert flags == ({frozenset({Quality.UNVERIFIED})} if mid == "O2" else {frozenset()})
+    assert not [r for r in got if r.meter in ("C1", "MB1")]
+    worker = rt.workers["b1"]
+    assert len(worker.reader.dlt698.macs["O2"][1]) == 4  # type: ignore[attr-defined]
+    o3 = [r for r in got if r.meter == "O3" and r.quantity == "energy_import_total"]
+    assert len(o3) == 49 and answer["points"] == 96 + 96 + 49
+
+
+def test_a_curve_re_read_over_the_broker(
+    running_mixed: Any, tmp_path: Path, mqtt_broker: Any, topic_prefix: str
+) -> None:
+    """End to end through MQTT as the server sends it: a backfill_curve command to the
+    agent, its result on cmd/result and the day's 96 points of the meter on readings, each
+    equal to the meter's own register at that point."""
+    from edge.agent import Agent
+    from protocols import wire
+    from tests.edge.conftest import LinkedClock
+    from tests.edge.test_uplink import Listener, agent_config, send_command
+
+    listener = Listener(mqtt_broker.host, mqtt_broker.port, topic_prefix)
+    cfg = agent_config(running_mixed, tmp_path, mqtt_broker.url, topic_prefix)
+    agent = Agent(cfg, clock=LinkedClock(NOW, running_mixed.sim.clock))
+    agent.start(plans=False)
+    day = NOW.astimezone(TZ).date() - timedelta(days=2)
+    try:
+        assert agent.uplink.connected.wait(10)
+        items = [{"meter": "O1", "date": day.isoformat()}, {"meter": "C1", "date": str(day)}]
+        cmd = wire.Command("curve-1", wire.CommandName.BACKFILL_CURVE, NOW, {"items": items})
+        send_command(mqtt_broker.host, mqtt_broker.port, topic_prefix, wire.encode_command(cmd))
+        assert listener.wait(lambda s: any(r.id == "curve-1" for r in s.results), 60)
+        result = next(r for r in listener.results if r.id == "curve-1")
+        assert result.ok and result.command == "backfill_curve", result.error
+        assert result.result["read"] == 1 and result.result["points"] == 96
+        (refused,) = result.result["failed"]
+        assert refused["meter"] == "C1" and refused["reason"].startswith(
+            "unsupported: no_curve_history"
+        )
+
+        def energy(s: Listener) -> dict[datetime, float]:
+            return {
+                ts: v
+                for (m, q, ts), v in s.readings.items()
+                if (m, q) == ("O1", "energy_import_total")
+            }
+
+        assert listener.wait(lambda s: len(energy(s)) == 96, 30)
+        midnight = datetime.combine(day, datetime.min.time(), TZ)
+        got = energy(listener)
+        assert sorted(got) == [midnight + timedelta(minutes=15 * k) for k in range(96)]
+        truth = running_mixed.sim.meter("O1")
+        for ts, value in got.items():
+            assert value == pytest.approx(truth.registers_at(ts)["energy_import_total"], abs=1e-3)
+    finally:
+        agent.stop()
+        listener.close()
+
+
+def test_points_missed_while_the_meter_did_not_answer_are_recovered_from_its_curve(
+    tmp_path: Path,
+) -> None:
+    """A day of live 15-minute reads with the meter silent from 06:00 to 09:00 (those 12
+    points missed, and a few after while the bus backs off the dead meter), then, the next
+    day, the curve re-read of that day: every missed point comes back equal to the meter's
+    registers at its time, and those read live are given again with the values read then."""
+    day_start = datetime(2026, 11, 5, 0, 0, tzinfo=TZ)
+    sim = Simulation(fleet_from_dict(mixed_fleet()), clock=VirtualClock(day_start, 0.0))
+    line = Line(sim)
+    cfg = config_from_dict(
+        {
+            "gateway": {"id": "gw", "data_dir": str(tmp_path)},
+            "bus": [
+                {
+                    "name": "b1",
+                    "port": "/dev/null",
+                    "meter": [{"id": "O1", "address": "000000006981", "protocol": "dlt698"}],
+                }
+            ],
+        }
+    )
+    bus = cfg.buses[0]
+    clock = ManualClock(day_start)
+    live: list[Any] = []
+    worker = BusWorker(
+        bus,
+        sink=live.extend,
+        clock=clock,
+        tz_name="Asia/Shanghai",
+        metrics=EdgeMetrics(),
+        reader=Dlt645Reader(line.transport, timeout_s=0.05, tz=TZ, meters=bus.meters),
+    )
+    quantities = ("energy_import_total", "voltage_a")
+    worker.start()
+    try:
+        for k in range(96):
+            slot = day_start + timedelta(minutes=15 * k)
+            sim.clock.set(slot, 0.0)
+            clock.set(slot)
+            if k == 24:
+                sim.inject("O1", "dead", start=slot)
+            if k == 36:
+                sim.clear("O1", "dead")
+            worker.submit(Job(JobKind.READ, list(bus.meters), slot, quantities)).result(30)
+        read_live = {r.ts: r.value for r in live if r.quantity == "energy_import_total"}
+        dead = {day_start + timedelta(hours=6, minutes=15 * k) for k in range(12)}
+        assert not dead & set(read_live)
+        # and a few after 09:00 too: the bus backs off a dead meter (15 min, doubling)
+        assert 70 <= len(read_live) < 84
+        after = day_start + timedelta(days=1, hours=12)
+        sim.clock.set(after, 0.0)
+        clock.set(after)
+        recovered: list[Any] = []
+        worker.sink = recovered.extend
+        job = Job(
+            JobKind.CURVE,
+            list(bus.meters),
+            after,
+            quantities,
+            source=Source.BACKFILL,
+            data_date=day_start.date(),
+            on_demand=True,
+        )
+        result = worker.submit(job).result(30)
+    finally:
+        worker.stop()
+        sim.stop()
+    assert result.failed == []
+    energy = {r.ts: r for r in recovered if r.quantity == "energy_import_total"}
+    assert sorted(energy) == [day_start + timedelta(minutes=15 * k) for k in range(96)]
+    missed = sorted(set(energy) - set(read_live))
+    assert len(missed) == 96 - len(read_live) and dead <= set(missed)
+    truth = sim.meter("O1")
+    for ts in missed:
+        assert energy[ts].value == truth.registers_at(ts)["energy_import_total"]
+        assert energy[ts].source is Source.BACKFILL and energy[ts].kind is ReadingKind.INTERVAL
+    for ts, value in read_live.items():
+        assert energy[ts].value == pytest.approx(value, abs=1e-3)

@@ -132,3 +132,52 @@ def test_backfill_meters_follow_the_id_rules(args: dict[str, Any], message: str)
     assert str(err.value).startswith(message), str(err.value)
     with pytest.raises(wire.WireError, match=r"^args.meter: "):
         wire.decode_command(_command(args={"meter": "M/1"}))
+
+
+def test_a_curve_backfill_round_trips_with_the_backfills_bounds() -> None:
+    """曲线补抄 is its own command with backfill's meter-days, bounded and checked alike."""
+    cmd = wire.Command(
+        "c-curve", wire.CommandName.BACKFILL_CURVE, TS, {"items": _items(wire.MAX_COMMAND_ITEMS)}
+    )
+    back = wire.decode_command(wire.encode_command(cmd))
+    assert back.name is wire.CommandName.BACKFILL_CURVE
+    assert len(back.backfill_items()) == wire.MAX_COMMAND_ITEMS
+    too_many = {"items": _items(wire.MAX_COMMAND_ITEMS + 1)}
+    with pytest.raises(wire.WireError, match=r"^args.items: 10001 items exceed the limit"):
+        wire.decode_command(_command(command="backfill_curve", args=too_many))
+    for args, message in [
+        ({"items": []}, "args.items: expected a non-empty list"),
+        ({"items": [{"meter": "M1", "date": "2026-13-01"}]}, "args.items[0].date: "),
+        ({"items": [{"meter": "M/1", "date": "2026-11-20"}]}, "args.items[0].meter: "),
+        ({}, "args.items: expected a non-empty list"),
+    ]:
+        with pytest.raises(wire.WireError) as err:
+            wire.decode_command(_command(command="backfill_curve", args=args))
+        assert str(err.value).startswith(message), str(err.value)
+    with pytest.raises(wire.WireError, match="has no backfill items"):
+        wire.Command("c", wire.CommandName.READ_NOW, TS, {"meter": "M1"}).backfill_items()
+
+
+@pytest.mark.parametrize("command", ["backfill", "backfill_curve"])
+def test_an_item_with_a_key_this_side_does_not_know_is_refused_not_misread(command: str) -> None:
+    """A kind from a newer side inside an item is refused by name: read as a plain freeze
+    day it would answer "read" for something never asked."""
+    args = {"items": [{"meter": "M1", "date": "2026-11-20", "kind": "month_freeze"}]}
+    with pytest.raises(wire.WireError) as err:
+        wire.decode_command(_command(command=command, args=args))
+    assert str(err.value).startswith("args.items[0]: unknown key 'kind'"), str(err.value)
+
+
+def test_an_older_edge_refuses_the_curve_command_by_its_name() -> None:
+    """What an edge that predates backfill_curve answers: its command names did not include
+    it, so decoding fails naming the command (never a daily freeze read in its place)."""
+    from enum import StrEnum
+
+    from protocols.wire.codec import enum_value
+
+    old_names = StrEnum(  # type: ignore[misc]
+        "OldNames", {m.name: m.value for m in wire.CommandName if m.value != "backfill_curve"}
+    )
+    with pytest.raises(wire.WireError) as err:
+        enum_value(old_names, "backfill_curve", "command")
+    assert str(err.value).startswith("command: 'backfill_curve' is not one of read_now, backfill")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,13 @@ from server.api.app import create_app
 from server.context import AppContext
 from server.db.pool import open_pool
 from server.db.queries.ingest import DEAD_LETTER_PAYLOAD_MAX
-from server.gateways.commands import BACKFILL_ITEM_ALLOWANCE_S, expire, queue_command
+from server.gateways.commands import (
+    BACKFILL_ITEM_ALLOWANCE_S,
+    CURVE_ITEM_ALLOWANCE_S,
+    CommandRefused,
+    expire,
+    queue_command,
+)
 from server.ingest.consumer import Consumer, MqttConfig
 from server.jobs import JobsService, expire_every_s
 from tests.conftest import Broker
@@ -148,7 +154,12 @@ def test_staff_rereading_names_the_limit_and_asks_each_meter_day_once(
     assert _commands(migrated) == []
     resp = api.post("/api/reread", json={"items": [*_items(5, "M1"), *_items(2, "M2")]})
     assert resp.status_code == 202, resp.text
-    assert resp.json() == {"requested": {GW: 2}, "already_pending": {}}
+    assert resp.json() == {
+        "requested": {GW: 2},
+        "already_pending": {},
+        "curves_requested": {},
+        "curves_already_pending": {},
+    }
     ((_, _, args, _, _),) = _commands(migrated)
     assert [it["meter"] for it in args["items"]] == ["M1", "M2"]
 
@@ -377,3 +388,38 @@ def test_a_long_backfill_is_given_time_for_its_items_before_it_expires(migrated:
         assert expire(conn, now=sent + 2 * hour, ttl_s=3600) == []
         assert expire(conn, now=sent + 2 * hour + timedelta(seconds=1), ttl_s=3600) == [big]
         assert BACKFILL_ITEM_ALLOWANCE_S == 1.0
+
+
+def test_a_curve_backfill_is_given_a_days_curve_of_line_time_per_item(migrated: str) -> None:
+    """A backfill_curve item is a meter's whole day of 15-minute curve (about 31 s on a
+    2400-baud line): 80 items expire the TTL plus 80 x 45 s after sending, not 80 x 1 s."""
+    sent = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    items = [{"meter": f"X{i}", "date": "2026-02-27"} for i in range(80)]
+    with psycopg.connect(migrated) as conn:
+        curve = queue_command(
+            conn, gateway_id=GW, name="backfill_curve", args={"items": items}, requested_by="t"
+        )
+        freeze = queue_command(
+            conn, gateway_id=GW, name="backfill", args={"items": items}, requested_by="t"
+        )
+        conn.execute("UPDATE gateway_commands SET status = 'sent', sent_at = %s", (sent,))
+        ttl = timedelta(hours=1)
+        assert expire(conn, now=sent + ttl + timedelta(seconds=81), ttl_s=3600) == [freeze]
+        whole = ttl + timedelta(seconds=80 * CURVE_ITEM_ALLOWANCE_S)
+        assert expire(conn, now=sent + whole, ttl_s=3600) == []
+        assert expire(conn, now=sent + whole + timedelta(seconds=1), ttl_s=3600) == [curve]
+        assert CURVE_ITEM_ALLOWANCE_S == 45.0
+
+
+def test_a_curve_day_outside_the_curve_history_is_refused(migrated: str) -> None:
+    items = [{"meter": "X1", "date": "2026-02-10"}]  # 19 days before today: past the 10
+    with psycopg.connect(migrated) as conn, pytest.raises(CommandRefused) as err:
+        queue_command(
+            conn,
+            gateway_id=GW,
+            name="backfill_curve",
+            args={"items": items},
+            requested_by="t",
+            today=date(2026, 3, 1),
+        )
+    assert "10-day curve (minute freeze) history (2026-02-19 to 2026-02-28" in str(err.value)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from protocols import wire
 from protocols.vocabulary import REREADABLE_PROTOCOLS, MeterProtocol
 from server.checks import completeness, reread
+from server.gateways.commands import record_result, take_pending
 from server.ingest.store import Batch, store
 
 from .helpers import add_meters, auth_headers
@@ -103,3 +106,139 @@ def test_the_database_itself_accepts_dlt698_and_nothing_else(migrated: str) -> N
     add_meters(migrated, [{"id": "O1", "address": "000000006981", "protocol": "dlt698"}])
     with pytest.raises(psycopg.errors.CheckViolation):
         add_meters(migrated, [{"id": "X1", "address": "000000000001", "protocol": "dlt699"}])
+
+
+def curve_rows(meter: str, day: date, slots: range) -> list[tuple[Any, ...]]:
+    """The forward-energy points ``slots`` (0..95) of ``meter``'s local day ``day``."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(TZ))
+    return [
+        (
+            meter,
+            "energy_import_total",
+            (midnight + timedelta(minutes=15 * k)).astimezone(UTC),
+            100.0 + k * 0.25,
+            "interval",
+            "scheduled",
+            (),
+        )
+        for k in slots
+    ]
+
+
+def test_a_698_meters_missing_curve_points_are_shown_and_asked_again(
+    client: TestClient,
+) -> None:
+    """曲线补抄 on the server: the curve-completeness report names the DL/T 698.45 meters whose
+    day lacks points while the day is within their curve history; staff ask for the day
+    with POST /api/reread (kind curve), which queues a backfill_curve command (asked once,
+    the points stored when asked kept); a 645 meter, a day outside the history or an
+    unknown kind is refused naming the item; an edge that predates the command is recorded
+    as such."""
+    url = str(client.app.state.database_url)  # type: ignore[attr-defined]
+    add_meters(
+        url,
+        [
+            {"id": "O1", "address": "000000006981", "protocol": "dlt698"},
+            {"id": "O2", "address": "000000006982", "protocol": "dlt698"},
+            {"id": "C1", "address": "000000000001", "protocol": "dlt645-2007"},
+        ],
+        gateway="gw-c",
+        area="AC",
+    )
+    today = datetime.now(ZoneInfo(TZ)).date()
+    day = today - timedelta(days=2)
+    with psycopg.connect(url) as conn:
+        gaps = [k for k in range(96) if k not in (10, 11, 12, 50, 51, 95)]  # 90 points
+        b = Batch()
+        b.add_rows("gw-c", "seed-o1", [curve_rows("O1", day, range(96))[k] for k in gaps])
+        b.add_rows("gw-c", "seed-o2", curve_rows("O2", day, range(96)))
+        b.add_rows("gw-c", "seed-c1", curve_rows("C1", day, range(50)))
+        store(conn, b, tz=TZ)
+        conn.commit()
+    viewer = auth_headers(client, "viewer", url)
+    op = auth_headers(client, "operator", url)
+    got = client.get(f"/api/curve-completeness?date={day}&by=protocol", headers=viewer)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    groups = {g["key"]: g for g in body["groups"]}
+    assert (groups["dlt698"]["points"], groups["dlt698"]["complete"]) == (186, 1)
+    assert groups["dlt698"]["curve_rereadable"] == 1  # O1; O2 is whole
+    assert groups["dlt645-2007"]["curve_rereadable"] == 0  # C1 lacks points, keeps no curve
+    info = body["curve_reread"]
+    assert info["protocols"] == ["dlt698"] and info["history_days"] == 10
+    assert info["within_history"] is True and info["total"] == 1
+    assert [(m["meter_id"], m["points"], m["reread_status"]) for m in info["meters"]] == [
+        ("O1", 90, None)
+    ]
+    csv = client.get(f"/api/curve-completeness?date={day}&format=csv&lang=en", headers=viewer)
+    assert csv.status_code == 200 and "Curves re-readable" in csv.text.splitlines()[0]
+
+    items = [
+        {"meter": "O1", "date": day.isoformat(), "kind": "curve"},
+        {"meter": "O1", "date": day.isoformat()},  # its daily freeze: a backfill, apart
+        {"meter": "O1", "date": day.isoformat(), "kind": "curve"},  # a repeat: asked once
+    ]
+    r = client.post("/api/reread", json={"items": items}, headers=op)
+    assert r.status_code == 202, r.text
+    assert r.json()["curves_requested"] == {"gw-c": 1} and r.json()["requested"] == {"gw-c": 1}
+    with psycopg.connect(url) as conn:
+        cmds = conn.execute(
+            "SELECT id, name, args FROM gateway_commands WHERE gateway_id = 'gw-c' ORDER BY name"
+        ).fetchall()
+        assert [(n, a) for _, n, a in cmds] == [
+            ("backfill", {"items": [{"meter": "O1", "date": day.isoformat()}]}),
+            ("backfill_curve", {"items": [{"meter": "O1", "date": day.isoformat()}]}),
+        ]
+        curve_cmd = cmds[1][0]
+        assert conn.execute(
+            "SELECT command_id, points_when_asked FROM curve_reread_requests "
+            "WHERE meter_id = 'O1' AND data_date = %s",
+            (day,),
+        ).fetchone() == (curve_cmd, 90)
+        # what goes on the wire decodes on the edge's side as the curve command
+        (sent,) = [c for c in take_pending(conn) if c.id == curve_cmd]
+        assert wire.decode_command(sent.payload).name is wire.CommandName.BACKFILL_CURVE
+        conn.commit()
+    again = client.post("/api/reread", json={"items": items[:1]}, headers=op)
+    assert again.json()["curves_already_pending"] == {"gw-c": 1}
+    assert again.json()["curves_requested"] == {}
+    shown = client.get(f"/api/curve-completeness?date={day}", headers=viewer).json()
+    assert shown["curve_reread"]["meters"][0]["reread_status"] == "sent"
+
+    for item, status, named in [
+        ({"meter": "C1", "date": day.isoformat(), "kind": "curve"}, 422, "items[0].meter"),
+        ({"meter": "O1", "date": str(today - timedelta(days=11)), "kind": "curve"}, 422, "10-day"),
+        ({"meter": "O1", "date": today.isoformat(), "kind": "curve"}, 422, "items[0].date"),
+        ({"meter": "O1", "date": day.isoformat(), "kind": "month"}, 422, "items[0].kind"),
+        ({"meter": "O1", "date": day.isoformat(), "what": "x"}, 422, "unknown key 'what'"),
+    ]:
+        r = client.post("/api/reread", json={"items": [item]}, headers=op)
+        assert r.status_code == status and named in r.json()["detail"], (item, r.text)
+    assert (
+        "keeps no 15-minute curve"
+        in client.post(
+            "/api/reread",
+            json={"items": [{"meter": "C1", "date": str(day), "kind": "curve"}]},
+            headers=op,
+        ).json()["detail"]
+    )
+    old = client.get(
+        f"/api/curve-completeness?date={today - timedelta(days=20)}", headers=viewer
+    ).json()["curve_reread"]
+    assert old["within_history"] is False and old["meters"] == [] and old["total"] == 0
+
+    # an edge older than curve re-reads answers that it does not know the command
+    refusal = (
+        "malformed command: command: 'backfill_curve' is not one of read_now, backfill, "
+        "time_sync, rediscover, reload_config"
+    )
+    res = wire.CommandResult(curve_cmd, "backfill_curve", False, datetime.now(UTC), refusal)
+    with psycopg.connect(url) as conn:
+        assert record_result(conn, "gw-c", res)
+        status, error = conn.execute(
+            "SELECT status, error FROM gateway_commands WHERE id = %s", (curve_cmd,)
+        ).fetchone() or (None, None)
+        conn.commit()
+    assert status == "error"
+    assert error.startswith("the gateway's edge agent predates curve re-reads")
+    assert refusal in error

@@ -258,6 +258,7 @@ DISTRIBUTED = {
     "check_queue",
     "reading_conflicts",
     "reread_requests",
+    "curve_reread_requests",
     "reading_macs",
     "freeze_macs",
     "meter_gateway_history",

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Query
 from server.checks import completeness, reread, rules
 
 from ..contract import Paging, one_of
-from ..deps import Db, ReportDay, SettingsDep, Viewer, Yesterday
+from ..deps import Db, LocalToday, ReportDay, SettingsDep, Viewer, Yesterday
 from ..models import (
     CurveCompleteness,
+    CurveReread,
     FailedMeters,
     LineLoss,
     RereadTally,
@@ -140,11 +141,17 @@ def curves(
     settings: SettingsDep,
     d: ReportDay,
     out: Out,
+    today: LocalToday,
     by: Grouping = "area",
 ) -> Any:
     """Load-curve completeness of the data date per grouping: meters, 15-minute points
-    stored and expected (96 a meter), meters with a complete curve."""
-    rows = completeness.curve_completeness(conn, d, settings.utility_timezone, by)
+    stored and expected (96 a meter), meters with a complete curve, and
+    ``curve_rereadable``: meters lacking points whose curve can be re-read from the meter
+    (DL/T 698.45 meters, the date within their 10-day curve history). ``curve_reread``
+    names those meters (at most 1,000) with each one's latest curve re-read request; ask
+    for one with ``POST /api/reread`` and an item of ``"kind": "curve"``."""
+    tz = settings.utility_timezone
+    rows = completeness.curve_completeness(conn, d, tz, by, today=today)
     if out.format != "json":
         return export(
             conn,
@@ -155,7 +162,15 @@ def curves(
             what=("曲线完整率", "Load-curve completeness"),
             scope={"date": d, "by": by},
         )
-    return CurveCompleteness(date=d, by=by, groups=rows)
+    meters, total = completeness.rereadable_curves(conn, d, tz, today=today)
+    reread_info = CurveReread(
+        protocols=reread.CURVE_REREADABLE,
+        history_days=reread.CURVE_DAYS,
+        within_history=completeness.curve_rereadable_day(d, today),
+        meters=meters,
+        total=total,
+    )
+    return CurveCompleteness(date=d, by=by, groups=rows, curve_reread=reread_info)
 
 
 @router.get("/line-loss", response_model=LineLoss, responses=FILE_RESPONSES)

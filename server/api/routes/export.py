@@ -169,6 +169,7 @@ COLUMNS: dict[str, Column] = {
     "points": Column("点数", "Points", "int"),
     "expected": Column("应有点数", "Expected points", "int"),
     "complete": Column("完整电表数", "Complete meters", "int"),
+    "curve_rereadable": Column("可补抄曲线电表数", "Curves re-readable", "int"),
     "implausible": Column("不合理读数", "Implausible", "int"),
     "supply": Column("供电量 (kWh)", "Supply (kWh)", "kwh"),
     "sales": Column("售电量 (kWh)", "Sales (kWh)", "kwh"),

@@ -102,7 +102,9 @@ def gateway_status(
 
 
 class CommandIn(BaseModel):
-    name: Literal["read_now", "backfill", "time_sync", "rediscover", "reload_config"]
+    name: Literal[
+        "read_now", "backfill", "backfill_curve", "time_sync", "rediscover", "reload_config"
+    ]
     args: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -111,7 +113,9 @@ def send_command(
     principal: Operator, gateway: str, body: CommandIn, conn: Db, today: LocalToday
 ) -> CommandQueued:
     """Queue a command. A backfill carries at most 10,000 meter-days, each within the
-    meters' 62-day freeze history (yesterday back to 62 days ago); repeats are asked once."""
+    meters' 62-day freeze history (yesterday back to 62 days ago); a backfill_curve (a
+    DL/T 698.45 meter's day of 15-minute curve from its minute freeze) as many, each within
+    the 10-day curve history; repeats are asked once."""
     try:
         with conn.transaction():
             if not qc.gateway_exists(conn, gateway_id=gateway):

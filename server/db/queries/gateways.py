@@ -113,17 +113,29 @@ def finish_command(
 
 
 def expire_commands(
-    conn: Connection[Any], *, now: datetime, ttl_s: float, per_item_s: float
+    conn: Connection[Any],
+    *,
+    now: datetime,
+    ttl_s: float,
+    per_item_s: float,
+    per_curve_item_s: float | None = None,
 ) -> list[str]:
     """Mark 'expired' every command still pending or sent ``ttl_s`` (plus ``per_item_s`` for
-    each backfill item) after it was sent, or queued if never sent; returns their ids. A
-    pending one is then never sent."""
+    each backfill item, ``per_curve_item_s`` for each backfill_curve item: a day of curve is
+    far more line time than a daily freeze) after it was sent, or queued if never sent;
+    returns their ids. A pending one is then never sent."""
     rows = conn.execute(
         "UPDATE gateway_commands SET status = 'expired', expired_at = %(now)s "
         "WHERE status IN ('pending', 'sent') "
         "AND coalesce(sent_at, created_at) < %(now)s - make_interval(secs => %(ttl)s "
-        f"+ %(per_item)s * {_ITEMS}) RETURNING id",
-        {"now": now, "ttl": ttl_s, "per_item": per_item_s},
+        "+ CASE WHEN name = 'backfill_curve' THEN %(per_curve)s ELSE %(per_item)s END "
+        f"* {_ITEMS}) RETURNING id",
+        {
+            "now": now,
+            "ttl": ttl_s,
+            "per_item": per_item_s,
+            "per_curve": per_item_s if per_curve_item_s is None else per_curve_item_s,
+        },
     ).fetchall()
     return [r[0] for r in rows]
 
