@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from .api.privacy import PERSONAL
-from .db.queries.archive import audit
+from .db.queries.archive import audit, audit_many
 
 SYSTEM = "system"
 #: the ``requested_by`` of commands the scheduled jobs queue
@@ -63,6 +63,28 @@ def record_command(
     job's backfills) by ``actor`` (a job's name becomes :data:`SYSTEM`, the name kept in
     the row): its id, gateway, name and what it asks (a backfill's meter-days are
     summarised: at most 10,000 of them)."""
+    a, action, entity, entity_id, before, after = _command_row(
+        actor, command_id, gateway, name, args
+    )
+    audit(
+        conn, actor=a, action=action, entity=entity, entity_id=entity_id, before=before, after=after
+    )
+
+
+def record_commands(
+    conn: psycopg.Connection[Any],
+    *,
+    actor: str,
+    commands: list[tuple[str, str, str, Mapping[str, Any]]],
+) -> None:
+    """:func:`record_command` for many commands ((id, gateway, name, args)) at once: the
+    same rows, in the given order, written in one statement."""
+    audit_many(conn, [_command_row(actor, c, g, n, a) for c, g, n, a in commands])
+
+
+def _command_row(
+    actor: str, command_id: str, gateway: str, name: str, args: Mapping[str, Any]
+) -> tuple[str, str, str, str, None, dict[str, Any]]:
     job = actor if actor in JOB_REQUESTERS else None
     shown: dict[str, Any] = dict(args)
     items = shown.get("items")
@@ -71,15 +93,8 @@ def record_command(
         shown["items"] = len(items)
         shown["meters"] = len({str(it.get("meter")) for it in items if isinstance(it, dict)})
         shown["dates"] = [days[0], days[-1]] if days else []
-    audit(
-        conn,
-        actor=SYSTEM if job else actor,
-        action="command.queued",
-        entity="gateway_commands",
-        entity_id=command_id,
-        before=None,
-        after={"gateway": gateway, "name": name, "args": shown, **({"job": job} if job else {})},
-    )
+    after = {"gateway": gateway, "name": name, "args": shown, **({"job": job} if job else {})}
+    return SYSTEM if job else actor, "command.queued", "gateway_commands", command_id, None, after
 
 
 def record_export(

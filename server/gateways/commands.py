@@ -20,7 +20,7 @@ import psycopg
 from protocols import wire
 from protocols.vocabulary import CURVE_HISTORY_DAYS, FREEZE_HISTORY_DAYS
 
-from ..audit import record_command
+from ..audit import record_command, record_commands
 from ..db.queries import gateways as q
 
 _CHECK_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
@@ -105,6 +105,43 @@ def queue_command(
     caller passes the utility's ``today``; the re-read job picks days inside it itself).
     Audited: as ``requested_by``, or as the system when a scheduled job asks (its name in
     the row)."""
+    cmd = prepare_command(
+        gateway_id=gateway_id, name=name, args=args, command_id=command_id, today=today
+    )
+    q.insert_command(
+        conn,
+        command_id=cmd.id,
+        gateway_id=gateway_id,
+        name=name,
+        args=cmd.args,
+        requested_by=requested_by,
+    )
+    record_command(
+        conn, actor=requested_by, command_id=cmd.id, gateway=gateway_id, name=name, args=cmd.args
+    )
+    return cmd.id
+
+
+class PreparedCommand(NamedTuple):
+    """A command checked against the wire contract, not stored yet."""
+
+    id: str
+    gateway: str
+    name: str
+    args: dict[str, Any]
+
+
+def prepare_command(
+    *,
+    gateway_id: str,
+    name: str,
+    args: dict[str, Any],
+    command_id: str | None = None,
+    today: date | None = None,
+) -> PreparedCommand:
+    """The checks of :func:`queue_command` without the writing: the command as it will be
+    stored (a backfill's items checked and each meter-day once). Raises WireError or
+    CommandRefused as :func:`queue_command` does."""
     cmd_id = command_id or uuid.uuid4().hex
     wire.check_gateway_id(gateway_id)
     if name in wire.BACKFILL_COMMANDS:
@@ -113,18 +150,23 @@ def queue_command(
     # needs only the name and arguments, so any valid instant stands in here.
     cmd = wire.Command(cmd_id, wire.CommandName(name), _CHECK_STAMP, args)
     wire.encode_command(cmd)  # raises WireError for bad arguments
-    q.insert_command(
-        conn,
-        command_id=cmd_id,
-        gateway_id=gateway_id,
-        name=name,
-        args=args,
-        requested_by=requested_by,
+    return PreparedCommand(cmd_id, gateway_id, name, args)
+
+
+def queue_prepared(
+    conn: psycopg.Connection[Any], commands: list[PreparedCommand], *, requested_by: str
+) -> None:
+    """Store commands made by :func:`prepare_command` and their audit rows (one each, as
+    :func:`queue_command` writes them), in one statement for the commands and one for the
+    audit rows, whatever their number."""
+    if not commands:
+        return
+    q.insert_commands(
+        conn, [(c.id, c.gateway, c.name, c.args) for c in commands], requested_by=requested_by
     )
-    record_command(
-        conn, actor=requested_by, command_id=cmd_id, gateway=gateway_id, name=name, args=args
+    record_commands(
+        conn, actor=requested_by, commands=[(c.id, c.gateway, c.name, c.args) for c in commands]
     )
-    return cmd_id
 
 
 def take_pending(conn: psycopg.Connection[Any], limit: int = 100) -> list[OutgoingCommand]:

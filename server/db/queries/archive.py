@@ -90,6 +90,31 @@ def audit(
     )
 
 
+def audit_many(
+    conn: psycopg.Connection[Any],
+    rows: list[tuple[str, str, str, str | None, Any, Any]],
+) -> None:
+    """Many audit rows ((actor, action, entity, entity_id, before, after), as :func:`audit`
+    writes one) in one statement, chained in the given order."""
+    if not rows:
+        return
+    conn.execute(
+        "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "
+        "SELECT a.actor, a.action, a.entity, a.entity_id, a.before, a.after "
+        "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], "
+        "%s::jsonb[]) WITH ORDINALITY AS a(actor, action, entity, entity_id, before, after, i) "
+        "ORDER BY a.i",
+        (
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+            [Jsonb(_jsonable(r[4])) for r in rows],
+            [Jsonb(_jsonable(r[5])) for r in rows],
+        ),
+    )
+
+
 def get(conn: psycopg.Connection[Any], table: str, key: str) -> dict[str, Any] | None:
     assert table in TABLES
     with conn.cursor(row_factory=dict_row) as cur:

@@ -50,6 +50,27 @@ def insert_command(
     )
 
 
+def insert_commands(
+    conn: Connection[Any],
+    rows: Sequence[tuple[str, str, str, dict[str, Any]]],
+    *,
+    requested_by: str,
+) -> None:
+    """Many commands ((id, gateway, name, args)) in one statement, in the given order."""
+    conn.execute(
+        "INSERT INTO gateway_commands (id, gateway_id, name, args, requested_by) "
+        "SELECT c.id, c.gw, c.name, c.args, %s FROM unnest(%s::text[], %s::text[], "
+        "%s::text[], %s::jsonb[]) WITH ORDINALITY AS c(id, gw, name, args, i) ORDER BY c.i",
+        (
+            requested_by,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [Jsonb(r[3]) for r in rows],
+        ),
+    )
+
+
 def lock_pending_commands(conn: Connection[Any], *, limit: int) -> list[PendingCommand]:
     """The oldest pending commands, locked for the caller's transaction (rows another
     transaction holds are skipped, so two senders never send one command twice)."""

@@ -96,8 +96,11 @@ def trend(
     conn: psycopg.Connection[Any], start: date, end: date, *, by: str, key: str | None
 ) -> list[dict[str, Any]]:
     """Per data date from ``start`` to ``end``: meters due, read, and read without
-    re-reading, of the whole archive or of one group. Due per day comes from the meters'
-    installation and removal days (a running sum), read from the freezes of the range."""
+    re-reading, of the whole archive or of one group, in one grouped query. Due per day is
+    a running sum (a window over the days) of the meters' steps in and out: +1 on the day
+    a meter becomes due in the range (its installation, or ``start``), -1 on its removal
+    day; read per day is one pass over the range's freezes of the due meters, grouped by
+    data date."""
     column = {"org": "a.org_unit_id"}.get(by, completeness.PERIOD_GROUPS[by])
     scope = "" if by == "all" else f"AND {column} = %(key)s"
     sql = f"""
@@ -124,10 +127,12 @@ def trend(
              AND rr.data_date = f.data_date
         WHERE f.data_date BETWEEN %(s)s AND %(e)s AND f.quantity = 'energy_import_total'
         GROUP BY f.data_date)
+    -- every step falls inside the range (since >= start, removed_on > start, both <= end)
     SELECT days.d AS date,
-           (SELECT coalesce(sum(delta), 0) FROM steps WHERE steps.d <= days.d)::int AS due,
+           (sum(coalesce(steps.delta, 0)) OVER (ORDER BY days.d))::int AS due,
            coalesce(rd.n, 0)::int AS read, coalesce(rd.n_first, 0)::int AS read_first
-    FROM days LEFT JOIN rd ON rd.d = days.d ORDER BY days.d
+    FROM days LEFT JOIN steps ON steps.d = days.d LEFT JOIN rd ON rd.d = days.d
+    ORDER BY days.d
     """
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, {"s": start, "e": end, "key": key}).fetchall()
