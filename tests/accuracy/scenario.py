@@ -1126,6 +1126,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = run(args.database_url, meters=args.meters, days=args.days)
     print(json.dumps(out.summary(), indent=2, default=str))
+    for when, per_day in (("before", out.uncertain_before), ("after", out.uncertain_after)):
+        for day, n in per_day.items():  # left out of the comparison: not agreement
+            print(f"UNCERTAIN {when} re-reading: {day}: {n} meter-days not compared")
     for p in out.problems:
         print("PROBLEM:", p)
     return 1 if out.problems else 0
