@@ -13,7 +13,10 @@ Rules applied here (the DL/T 645 and 698.45 reference notes and ordinary RS-485 
   here, between the meter's responder and the wire.
 
 The bus is sans-IO like the codec: endpoints (``simulators.endpoints``) feed it decoded
-request frames and put the returned bytes on their transport after the delay it says.
+request frames and put the returned bytes on their transport after the delay it says, then
+tell it when the last byte left (:meth:`Bus.sent`): only then is a clean reply reported to
+:attr:`Bus.on_clean_reply`, with the time the request came in and the time the reply was
+out, so a test's ground truth can judge whether a gateway waiting a given time got it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,38 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class ReplyTiming:
+    """When a reply crossed the simulator's transport (``time.monotonic()`` seconds): the
+    request's first byte read (``received_at``) and the reply's last byte handed to the
+    transport (``written_at``: the pty or socket has it, the gateway can read it). Both are
+    taken once the read or write call returned, so they err late: ``took_s`` may be short
+    by the time the request waited before the simulator read it (the gateway's own wait
+    starts at its write), and long by the moment after the write returned."""
+
+    received_at: float
+    written_at: float
+
+    @property
+    def took_s(self) -> float:
+        """What the simulator spent between the request and its reply's last byte."""
+        return self.written_at - self.received_at
+
+
+@dataclass(frozen=True)
+class CleanReply:
+    """A reply as its meter made it (alone, no slow or wire fault), to the request ``frame``
+    at the simulated ``now``: what :attr:`Bus.on_clean_reply` reports once it is sent."""
+
+    meter: SimMeter
+    frame: LineFrame
+    now: datetime
+
+
+#: ``hook(meter, request frame, simulated now, timing)`` of a clean reply once it is sent
+CleanReplyHook = Callable[[SimMeter, LineFrame, datetime, ReplyTiming], None]
+
+
+@dataclass(frozen=True)
 class BusReply:
     """What goes on the wire after a request: ``data`` (may be empty) after ``delay_s``."""
 
@@ -47,6 +82,7 @@ class BusReply:
     delay_s: float  # extra delay on top of the bus turnaround (a "slow" meter)
     answered_by: tuple[str, ...]  # archive ids whose replies are in ``data``
     collided: bool = False
+    clean: CleanReply | None = None  # set when ``data`` is one meter's reply as it made it
 
 
 class Bus:
@@ -70,9 +106,11 @@ class Bus:
         self.requests = 0
         self.replies = 0
         self.collisions = 0
-        #: called with (meter, request, now) for every reply that goes on the line as the
-        #: meter made it: alone, on time, without a wire fault (a test's delivery log)
-        self.on_clean_reply: Callable[[SimMeter, LineFrame, datetime], None] | None = None
+        #: called with (meter, request, now, :class:`ReplyTiming`) for every reply that went
+        #: on the line as the meter made it (alone, no slow meter, no wire fault), once its
+        #: endpoint wrote its last byte (:meth:`sent`); the timing says whether a gateway
+        #: waiting its reply timeout can have got it (a test's delivery log)
+        self.on_clean_reply: CleanReplyHook | None = None
 
     def matching(self, address: str | dlt698.ServerAddress, now: datetime) -> list[SimMeter]:
         if isinstance(address, dlt698.ServerAddress):
@@ -117,11 +155,24 @@ class Bus:
             ids = tuple(m.archive_id for m, _, _ in replies)
             if len(replies) == 1:
                 meter, data, clean = replies[0]
-                if clean and delay == 0 and self.on_clean_reply is not None:
-                    self.on_clean_reply(meter, frame, now)
-                return BusReply(data, delay, ids)
+                record = CleanReply(meter, frame, now) if clean and delay == 0 else None
+                return BusReply(data, delay, ids, clean=record)
             self.collisions += 1
             return BusReply(collide([r for _, r, _ in replies]), delay, ids, collided=True)
+
+    def sent(self, reply: BusReply, received_at: float, written_at: float) -> None:
+        """An endpoint wrote ``reply`` (from :meth:`handle`) completely: the request's first
+        byte was read at ``received_at``, the reply's last byte written at ``written_at``
+        (``time.monotonic()``). Reports a clean reply to :attr:`on_clean_reply`."""
+        if written_at < received_at:
+            raise ValueError(
+                f"bus {self.name}: reply written at {written_at} before its request "
+                f"arrived at {received_at}"
+            )
+        hook = self.on_clean_reply
+        if reply.clean is not None and hook is not None:
+            c = reply.clean
+            hook(c.meter, c.frame, c.now, ReplyTiming(received_at, written_at))
 
 
 def collide(frames: Sequence[bytes]) -> bytes:

@@ -8,7 +8,9 @@ with the shared streaming decoders (:class:`protocols.line.LineDecoder`), asks t
 * the request occupies the line for ``len * 11 / baud`` seconds (8E1: start, 8 data,
   parity, stop) from its first byte, so the meter starts only after its last byte;
 * the meter waits its turnaround (default 50 ms; the standard allows 20-500 ms);
-* the reply leaves at ``baud / 11`` bytes per second.
+* the reply leaves at ``baud / 11`` bytes per second;
+* once its last byte is written, the bus hears of it (:meth:`~simulators.bus.Bus.sent`)
+  with the time the request's first byte was read and the time the write completed.
 
 ``fast=True`` drops all of that (tests). A TCP endpoint behaves like a serial device
 server: raw bytes, one client at a time; a second client is accepted and closed at once.
@@ -137,6 +139,7 @@ class Endpoint:
             frames = decoder.feed(chunk)
             for frame in frames:
                 self.frames_in += 1
+                received_at = first_byte_at if first_byte_at is not None else time.monotonic()
                 reply = self.bus.handle(frame)
                 if not self.pacing.fast:
                     # the request's last byte reaches the meter only after its wire time
@@ -146,8 +149,9 @@ class Endpoint:
                     self._sleep_until(due)
                 elif reply.delay_s:
                     self._sleep_until(time.monotonic() + reply.delay_s)
-                if reply.data:
-                    self._write_paced(write, reply.data)
+                if reply.data and self._write_paced(write, reply.data):
+                    # the last byte is the transport's: now a gateway can have it
+                    self.bus.sent(reply, received_at, time.monotonic())
                 pending = 0
                 first_byte_at = None
             if decoder.pending == 0:
@@ -161,11 +165,12 @@ class Endpoint:
                 return
             self._stop.wait(min(left, _POLL_S))
 
-    def _write_paced(self, write: Any, data: bytes) -> None:
+    def _write_paced(self, write: Any, data: bytes) -> bool:
+        """Write ``data`` at the line's pace; False if stop() cut it short."""
         if self.pacing.fast:
             write(data)
             self.bytes_out += len(data)
-            return
+            return True
         rate = self.pacing.bytes_per_second
         chunk = max(1, int(rate * 0.005))  # about 5 ms of line time per write
         start = time.monotonic()
@@ -173,10 +178,11 @@ class Endpoint:
             # byte k may leave only when k bytes' wire time has passed
             self._sleep_until(start + off / rate)
             if self._stop.is_set():
-                return
+                return False
             write(data[off : off + chunk])
             self.bytes_out += len(data[off : off + chunk])
         self._sleep_until(start + len(data) / rate)  # line busy until the last stop bit
+        return not self._stop.is_set()
 
 
 class TcpSerialEndpoint(Endpoint):
@@ -366,9 +372,13 @@ class SerialEndpoint(Endpoint):
         while not self._stop.is_set():
             self._serve_stream(read, write)
 
-    def _write_paced(self, write: Any, data: bytes) -> None:
+    def _write_paced(self, write: Any, data: bytes) -> bool:
         write(data)
+        port = self._port
+        if port is not None:
+            port.flush()  # out of the driver's buffer: on the wire
         self.bytes_out += len(data)
+        return True
 
     def _close(self) -> None:
         if self._port is not None:

@@ -11,8 +11,12 @@ read-only). Faults: ``dead`` never answers within any sane timeout, ``slow`` del
 
 Like the DL/T 645 bus (:attr:`simulators.bus.Bus.on_clean_reply`), a server reports every
 read it answers as the meter made it (not dead, not dropped, not delayed) to its
-``on_clean_reply`` hook with a :class:`ModbusRequest`: a test's ground truth of what a
-gateway can have received, measured rather than assumed.
+``on_clean_reply`` hook with a :class:`ModbusRequest` and a
+:class:`~simulators.bus.ReplyTiming`, once the reply's bytes have left: written to the
+client's socket (the transport's buffer empty), or, for RTU on a pty, relayed onto the pty
+by the bridge. The timing runs from the request's first bytes read (by the server, or by
+the bridge from the pty) to that write: a test's ground truth of what a gateway waiting its
+reply timeout can have received, measured rather than assumed.
 
 pymodbus serves from an asyncio loop; each server owns one loop in one thread, and
 :meth:`ModbusServer.stop` shuts the server, stops the loop and joins the thread.
@@ -23,13 +27,16 @@ server (pymodbus opens serial devices by path, and a pty's master side has none)
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import random
 import select
 import socket
 import threading
+import time
 import tty
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,9 +46,11 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.framer import FramerType
 from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from protocols.modbus import encode_registers, plan_reads
+from simulators.bus import ReplyTiming
 from simulators.clock import VirtualClock
 from simulators.meter import SimMeter
 
@@ -67,8 +76,14 @@ class ModbusRequest:
         return self.address <= address and address + count <= self.address + self.count
 
 
-#: ``hook(meter, request, now)`` for every read a meter answered cleanly
-CleanReplyHook = Callable[[SimMeter, ModbusRequest, datetime], None]
+#: ``hook(meter, request, now, timing)`` for every read a meter answered cleanly, once sent
+CleanReplyHook = Callable[[SimMeter, ModbusRequest, datetime, ReplyTiming], None]
+
+#: (meter, request, now) of the clean answers made while one request is handled: the
+#: connection's handler collects them and reports them once the reply is written
+_ANSWERED: contextvars.ContextVar[list[tuple[SimMeter, ModbusRequest, datetime]] | None] = (
+    contextvars.ContextVar("meterlink_modbus_answered", default=None)
+)
 
 
 def _device(
@@ -104,9 +119,9 @@ def _device(
         words = encode_registers(profile, meter.registers_at(now), function_code)
         for addr in range(address, address + count):
             registers[addr - start_address] = words.get(addr, 0)
-        hook = server.on_clean_reply
-        if hook is not None and not slow:
-            hook(meter, ModbusRequest(function_code, address, count), now)
+        answered = _ANSWERED.get()
+        if answered is not None and not slow:
+            answered.append((meter, ModbusRequest(function_code, address, count), now))
         return None
 
     return SimDevice(id=meter.spec.unit_id, simdata=blocks, action=action)
@@ -142,9 +157,12 @@ class ModbusServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        #: called with (meter, request, now) for every read answered as the meter made it
-        #: (not dead, not dropped, not delayed): a test's delivery log
+        #: called with (meter, request, now, :class:`ReplyTiming`) for every read answered as
+        #: the meter made it (not dead, not dropped, not delayed), once the reply was written
+        #: (relayed onto the pty, with a :attr:`relay`): a test's delivery log
         self.on_clean_reply: CleanReplyHook | None = None
+        #: the pty bridge that carries this server's replies to the gateway, if any
+        self.relay: PtyBridge | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -185,7 +203,8 @@ class ModbusServer:
         try:
             devices = [_device(m, self.clock, self._rng, self) for m in self.meters]
             # a unit id nobody has stays silent, as on a real RS-485 line
-            server = ModbusTcpServer(
+            server = _TimedServer(
+                self,
                 devices,
                 framer=FRAMERS[self.framing],
                 address=(self.host, self.port),
@@ -206,6 +225,29 @@ class ModbusServer:
         self._ready.set()
         await server.serving
 
+    def _report(
+        self,
+        answered: list[tuple[SimMeter, ModbusRequest, datetime]],
+        received_at: float,
+        written_at: float,
+        bytes_out: int,
+    ) -> None:
+        """A handler wrote the reply to the answers ``answered``: report them, now or (RTU
+        on a pty) once the bridge relayed the reply's last byte, ``bytes_out`` bytes into
+        the connection."""
+        hook = self.on_clean_reply
+        if hook is None or not answered:
+            return
+
+        def report(received: float, written: float) -> None:
+            for meter, req, now in answered:
+                hook(meter, req, now, ReplyTiming(received, written))
+
+        if self.relay is not None:
+            self.relay.after_relayed(bytes_out, received_at, report)
+        else:
+            report(received_at, written_at)
+
     def stop(self, timeout: float = 5.0) -> None:
         loop, server = self._loop, self._server
         if loop is not None and server is not None and not loop.is_closed():
@@ -220,13 +262,79 @@ class ModbusServer:
                 raise ModbusServerError(f"Modbus server {self.name} did not stop")
 
 
+class _TimedServer(ModbusTcpServer):
+    """pymodbus's TCP server whose connections report clean answers once written."""
+
+    def __init__(self, owner: ModbusServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def callback_new_connection(self) -> ServerRequestHandler:
+        return _TimedHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+
+class _TimedHandler(ServerRequestHandler):
+    """One connection: stamps a request's first bytes, collects the clean answers made
+    while handling it, and reports them once the reply has left the socket."""
+
+    server: _TimedServer
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)  # type: ignore[no-untyped-call]
+        self._started_at: float | None = None  # first bytes of the request being received
+        self._request_at: float | None = None  # first bytes of the last complete request
+        self.bytes_out = 0
+
+    def callback_data(self, data: bytes, addr: tuple[Any, ...] | None = None) -> int:
+        if self._started_at is None:
+            self._started_at = time.monotonic()
+        used: int = super().callback_data(data, addr)
+        if self.last_pdu:
+            self._request_at, self._started_at = self._started_at, None
+        elif used:
+            self._started_at = None  # garbage dropped: the next bytes start anew
+        return used
+
+    def send(self, data: bytes, addr: tuple[Any, ...] | None = None) -> None:
+        super().send(data, addr)
+        self.bytes_out += len(data)
+
+    async def handle_request(self) -> None:
+        received_at = self._request_at if self._request_at is not None else time.monotonic()
+        answered: list[tuple[SimMeter, ModbusRequest, datetime]] = []
+        token = _ANSWERED.set(answered)
+        sent_before = self.bytes_out
+        try:
+            await super().handle_request()  # type: ignore[no-untyped-call]
+        finally:
+            _ANSWERED.reset(token)
+        if not answered or self.bytes_out == sent_before:
+            return  # nothing clean, or nothing sent
+        transport: Any = self.transport
+        while transport is not None and transport.get_write_buffer_size():
+            await asyncio.sleep(0.001)  # the loop's buffer: not yet the socket's
+        if transport is None or transport.is_closing():
+            return
+        self.server.owner._report(answered, received_at, time.monotonic(), self.bytes_out)
+
+
 class PtyBridge:
-    """A pty whose bytes are relayed to and from a TCP server (RTU on a pty)."""
+    """A pty whose bytes are relayed to and from a TCP server (RTU on a pty).
+
+    It keeps when requests started coming from the pty and when replies went onto it, so
+    its server can report a clean answer once its last byte is on the pty
+    (:meth:`after_relayed`)."""
 
     def __init__(self, target: tuple[str, int], name: str = "pty") -> None:
         self.target, self.name = target, name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._relayed = 0  # bytes relayed from the server onto the pty
+        self._relay_log: deque[tuple[int, float]] = deque(maxlen=256)  # (relayed, when)
+        self._request_starts: deque[float] = deque(maxlen=256)  # pty reads opening a request
+        self._idle = True  # no request bytes read since the last reply relayed
+        self._waiting: list[tuple[int, float, Callable[[float, float], None]]] = []
         master, slave = os.openpty()
         tty.setraw(master)
         tty.setraw(slave)
@@ -244,6 +352,32 @@ class PtyBridge:
         self._thread.start()
         return self
 
+    def after_relayed(
+        self, nbytes: int, received_at: float, report: Callable[[float, float], None]
+    ) -> None:
+        """Call ``report(request read from the pty, reply's last byte on the pty)`` once the
+        first ``nbytes`` bytes the server sent are on the pty (at once if they are). The
+        request's start is the bridge's last pty read opening a request no later than the
+        server's ``received_at``."""
+        with self._lock:
+            starts = [t for t in self._request_starts if t <= received_at]
+            start = max(starts) if starts else received_at
+            if self._relayed < nbytes:
+                self._waiting.append((nbytes, start, report))
+                return
+            written = next((t for n, t in self._relay_log if n >= nbytes), time.monotonic())
+        report(start, written)
+
+    def _relay_done(self, n: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._relayed += n
+            self._relay_log.append((self._relayed, now))
+            due = [w for w in self._waiting if w[0] <= self._relayed]
+            self._waiting = [w for w in self._waiting if w[0] > self._relayed]
+        for _, start, report in due:
+            report(start, now)
+
     def _run(self) -> None:
         sock, master = self._sock, self._master
         while not self._stop.is_set():
@@ -252,12 +386,20 @@ class PtyBridge:
                 if master in ready:
                     data = os.read(master, 4096)
                     if data:
+                        if self._idle:
+                            with self._lock:
+                                self._request_starts.append(time.monotonic())
+                            self._idle = False
                         sock.sendall(data)
                 if sock in ready:
                     data = sock.recv(4096)
                     if not data:
                         return
-                    os.write(master, data)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(master, view) :]
+                    self._idle = True
+                    self._relay_done(len(data))
             except OSError as exc:
                 if self._stop.is_set():
                     return

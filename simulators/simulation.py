@@ -230,7 +230,9 @@ class Simulation:
             self.modbus[name] = server
             handle = server
             if spec.endpoint == "pty":
-                bridge = PtyBridge(server.address, name).start()
+                bridge = PtyBridge(server.address, name)
+                server.relay = bridge
+                bridge.start()
                 self._bridges.append(bridge)
                 handle = _ModbusPty(server, bridge)
         with self._lock:
@@ -252,11 +254,16 @@ class Simulation:
         return respond
 
     def on_clean_reply(self, hook: Any, modbus: Any = None) -> None:
-        """Call ``hook(meter, request_frame, now)`` for every DL/T 645 or 698.45 reply (the
-        frame is a ``dlt645.Frame`` or a ``dlt698.Frame``) a meter puts on its line cleanly
-        (alone, on time, no wire fault), and ``modbus(meter, ModbusRequest, now)`` for every
-        Modbus read a meter answers cleanly (not dead, dropped or delayed): what a gateway
-        can have received. Tests use them as the ground truth of collection."""
+        """Call ``hook(meter, request_frame, now, timing)`` for every DL/T 645 or 698.45
+        reply (the frame is a ``dlt645.Frame`` or a ``dlt698.Frame``) a meter puts on its
+        line cleanly (alone, no slow meter, no wire fault), and ``modbus(meter,
+        ModbusRequest, now, timing)`` for every Modbus read a meter answers cleanly (not
+        dead, dropped or delayed), each once the reply's last byte has left the simulator's
+        transport (pty, socket, serial port; for RTU on a pty, the bridge's pty write).
+        ``timing`` (:class:`simulators.bus.ReplyTiming`) holds the monotonic time the
+        request's first bytes were read and the time that write completed: a gateway that
+        gave up earlier never got the reply. Tests use them, with the gateway's reply
+        timeout, as the ground truth of collection."""
         self._reply_hook = hook
         self._modbus_hook = modbus
         for bus in self.buses.values():

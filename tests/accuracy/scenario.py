@@ -17,9 +17,13 @@ Two kinds of truth are compared with what the server says:
 
 * **collection**: the simulated buses log every reply a meter put on the line cleanly (no
   wire fault, no delay) to a daily-freeze read of the export register, the last read of
-  a freeze; that is the day the gateway got. The server's read set must equal that log
-  exactly, before and after re-reading, and so must the success rate of every day per
-  area, concentrator and protocol. A DL/T 645-1997 meter's day is its clean reply to the
+  a freeze, once its last byte left the simulator, with how long after the request that
+  was; a reply out within the edge's reply timeout (its config's) less a margin is the
+  day the gateway got, one out after the timeout plus the margin is not, one in between
+  makes the meter-day uncertain (:class:`Delivered`). The server's read set must equal the
+  delivered days exactly, before and after re-reading, and so must the success rate of
+  every day per area, concentrator and protocol, uncertain meter-days left out on both
+  sides and counted per day in the output. A DL/T 645-1997 meter's day is its clean reply to the
   terminal freeze's last register read in the window after the close; a Modbus meter's is
   the simulated Modbus server's clean reply to the terminal freeze's register block (its
   own clean-reply log: measured, not assumed). In A98 meters of both kinds are
@@ -80,6 +84,7 @@ from server.gateways import commands as server_commands
 from server.gateways.status import record_status
 from server.ingest.store import Batch, store
 from simulators.archive import meter_record
+from simulators.bus import ReplyTiming
 from simulators.clock import VirtualClock
 from simulators.fleet import Fleet, fleet_from_dict
 from simulators.harness import edge_config_dict, running_fleet
@@ -181,6 +186,13 @@ class Outcome:
     loss_days_before: dict[str, int] = field(default_factory=dict)
     loss_days_after: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
+    # meter-days only a reply in the ambiguous band carried (Delivered), per data date:
+    # left out of the comparison on both sides, not agreement
+    uncertain_before: dict[str, int] = field(default_factory=dict)
+    uncertain_after: dict[str, int] = field(default_factory=dict)
+    # the clean replies to freeze reads judged against the edge's reply timeout
+    replies: dict[str, int] = field(default_factory=dict)
+    slowest_in_time_s: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -426,22 +438,72 @@ def load_archive(
             )
 
 
+#: a reply is delivered when it was out within the gateway's reply timeout minus this share
+#: of it, and not delivered when it was out later than the timeout plus this share; between
+#: the two the simulator cannot tell (its clock starts when it reads the request, the
+#: gateway's when its write returned; either thread may wait for a CPU), so the meter-day is
+#: uncertain: left out of the comparison on both sides and counted
+SAFETY_MARGIN = 0.25
+
+
 class Delivered:
-    """The clean replies to freeze reads of the export register, as (meter, data date), and
-    the forward active register each delivered day carried (primary side: times CT x PT).
+    """The clean replies to freeze reads of the export register that a gateway can have
+    received in time, as (meter, data date), and the forward active register each delivered
+    day carried (primary side: times CT x PT).
+
+    A reply counts once its last byte has left the simulator (the buses' and the Modbus
+    server's clean-reply hooks say when, with the time the request came in): delivered when
+    that took at most the meter's gateway reply timeout (``reply_timeout_s``, by meter, as
+    the edge's config says) minus :data:`SAFETY_MARGIN` of it; not delivered when it took
+    more than the timeout plus that margin (the gateway had given up: the simulator logged
+    a reply nobody read); in between the meter-day is :meth:`uncertain` unless another reply
+    delivered it.
 
     A DL/T 645-1997 or Modbus meter keeps no freeze: its day is the gateway's terminal
     freeze, the registers read by the daily-freeze plan (00:05) within the terminal-freeze
     window after the close. For a 1997 meter the export register is the last item that read
-    asks (the interval plan never asks it), so its clean reply in the window is a terminal
-    freeze delivered; a Modbus meter's is one block, the profile's registers from forward to
-    export (the interval plan's block stops before the export register)."""
+    asks (the interval plan never asks it), so its reply in the window, after a forward
+    register reply, is a terminal freeze delivered (as late as the later of the two); a
+    Modbus meter's is one block, the profile's registers from forward to export (the
+    interval plan's block stops before the export register)."""
 
-    def __init__(self, sim: Any) -> None:
+    def __init__(
+        self, sim: Any, reply_timeout_s: dict[str, float], margin: float = SAFETY_MARGIN
+    ) -> None:
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be a share of the timeout in [0, 1), got {margin}")
+        missing = sorted(set(sim.meters) - set(reply_timeout_s))
+        if missing:
+            raise ValueError(f"no gateway reply timeout for meters {missing[:5]}")
         self.sim = sim
+        self.timeout = dict(reply_timeout_s)
+        self.margin = margin
         self.days: set[tuple[str, date]] = set()
         self.energy: dict[tuple[str, date], float] = {}
-        self._import: dict[str, float] = {}  # a 1997 meter's last forward register reply
+        self._maybe: set[tuple[str, date]] = set()  # days only replies in the band carried
+        # a 1997 meter's last forward register reply, and whether it was in time
+        self._import: dict[str, tuple[float, str]] = {}
+        self.replies = {"in_time": 0, "uncertain": 0, "late": 0}  # judged clean replies
+        self.slowest_in_time = 0.0  # the longest reply (s) still counted as delivered
+
+    def uncertain(self) -> set[tuple[str, date]]:
+        """Meter-days that only replies in the ambiguous band carried."""
+        return self._maybe - self.days
+
+    def judge(self, meter: Any, timing: ReplyTiming) -> str:
+        """``in_time``, ``uncertain`` or ``late``: a reply that took ``timing.took_s``
+        against the meter's gateway reply timeout."""
+        timeout = self.timeout[meter.archive_id]
+        took = timing.took_s
+        if took <= timeout * (1 - self.margin):
+            verdict = "in_time"
+            self.slowest_in_time = max(self.slowest_in_time, took)
+        elif took > timeout * (1 + self.margin):
+            verdict = "late"
+        else:
+            verdict = "uncertain"
+        self.replies[verdict] += 1
+        return verdict
 
     @staticmethod
     def _terminal_day(now: datetime) -> date | None:
@@ -452,14 +514,21 @@ class Delivered:
             return close.date() - timedelta(days=1)
         return None
 
-    def _deliver(self, meter: Any, day: date, value: float) -> None:
-        self.days.add((meter.archive_id, day))
-        self.energy[(meter.archive_id, day)] = value * meter.spec.ct * meter.spec.pt
+    def _deliver(self, meter: Any, day: date, value: float, verdict: str) -> None:
+        key = (meter.archive_id, day)
+        if verdict == "in_time":
+            self.days.add(key)
+            self.energy[key] = value * meter.spec.ct * meter.spec.pt
+        elif verdict == "uncertain":
+            self._maybe.add(key)
 
-    def __call__(self, meter: Any, frame: Any, now: datetime) -> None:
+    def __call__(self, meter: Any, frame: Any, now: datetime, timing: ReplyTiming) -> None:
         if is_dlt698(frame):  # a daily-freeze record read of a DL/T 698.45 meter
-            for day, energy in self.sim.responder698.freeze_answered(meter, frame, now):
-                self._deliver(meter, day, energy)
+            answered = self.sim.responder698.freeze_answered(meter, frame, now)
+            if answered:
+                verdict = self.judge(meter, timing)
+                for day, energy in answered:
+                    self._deliver(meter, day, energy, verdict)
             return
         version = "1997" if meter.spec.protocol == "dlt645-1997" else "2007"
         try:
@@ -474,18 +543,35 @@ class Delivered:
             if entry is None or day is None:
                 return
             if "energy_import_total" in entry.quantities:
-                self._import[meter.archive_id] = meter.registers_at(now)["energy_import_total"]
-            if "energy_export_total" in entry.quantities and meter.archive_id in self._import:
-                self._deliver(meter, day, self._import.pop(meter.archive_id))
+                verdict = self.judge(meter, timing)
+                if verdict == "late":
+                    self._import.pop(meter.archive_id, None)
+                else:
+                    value = meter.registers_at(now)["energy_import_total"]
+                    self._import[meter.archive_id] = (value, verdict)
+            if "energy_export_total" in entry.quantities:
+                verdict = self.judge(meter, timing)
+                if meter.archive_id in self._import:
+                    value, before = self._import.pop(meter.archive_id)
+                    worst = (
+                        verdict
+                        if verdict == "late"
+                        else ("uncertain" if "uncertain" in (before, verdict) else "in_time")
+                    )
+                    self._deliver(meter, day, value, worst)
             return
         if entry is None or not entry.history or "energy_export_total" not in entry.quantities:
             return
+        verdict = self.judge(meter, timing)
         shown, registers = meter.freeze(entry.history, now)
         self._deliver(
-            meter, (shown - timedelta(minutes=1)).date(), registers["energy_import_total"]
+            meter,
+            (shown - timedelta(minutes=1)).date(),
+            registers["energy_import_total"],
+            verdict,
         )
 
-    def modbus(self, meter: Any, req: ModbusRequest, now: datetime) -> None:
+    def modbus(self, meter: Any, req: ModbusRequest, now: datetime, timing: ReplyTiming) -> None:
         """The Modbus server's clean-reply hook: a terminal freeze's block answered."""
         profile = meter.modbus_profile
         day = self._terminal_day(now)
@@ -499,7 +585,13 @@ class Delivered:
             return
         value = meter.registers_at(now)["energy_import_total"]
         # what the gateway decodes: the register's own encoding (e.g. float32)
-        self._deliver(meter, day, decode_value(forward, encode_value(forward, value)))
+        decoded = decode_value(forward, encode_value(forward, value))
+        self._deliver(meter, day, decoded, self.judge(meter, timing))
+
+
+def reply_timeouts(config: Any) -> dict[str, float]:
+    """Each meter's reply timeout (s) as the edge's ``config`` gives its bus."""
+    return {m.id: bus.timeout_ms / 1000 for bus in config.buses for m in bus.meters}
 
 
 def read_set(conn: psycopg.Connection[Any], first: date, last: date) -> set[tuple[str, date]]:
@@ -542,8 +634,6 @@ def run(
         psycopg.connect(database_url) as conn,
     ):
         sim = fr.sim
-        delivered = Delivered(sim)
-        sim.on_clean_reply(delivered, delivered.modbus)
         # contracts with headroom over what each customer's profile reaches in the period
         contracts = {}
         for m, _ in fleet.meters:
@@ -606,6 +696,9 @@ def run(
             },
         ]
         config = config_from_dict(cfg)
+        # the ground truth judges each reply against the timeout this edge waits for it
+        delivered = Delivered(sim, reply_timeouts(config))
+        sim.on_clean_reply(delivered, delivered.modbus)
         outbox = Outbox(tmp / "outbox.sqlite")
         edge_clock = LinkedClock(start, clock)
         runtime = EdgeRuntime(config, sink=outbox.add, clock=edge_clock)
@@ -666,7 +759,9 @@ def run(
             for k in range(days):  # the daily scan (idempotent over what ran incrementally)
                 rules.run_rules(conn, first + timedelta(days=k), TZ_NAME)
             before = read_set(conn, first, last)
-            _compare(out, "before re-reading", before, delivered.days, first, last, conn, fleet)
+            out.uncertain_before = _compare(
+                out, "before re-reading", before, delivered, first, last, conn, fleet
+            )
             out.loss_days_before = _check_line_loss(
                 out, "before re-reading", conn, delivered, fleet, first, last
             )
@@ -708,7 +803,11 @@ def run(
             publish()
             after = read_set(conn, first, last)
             # the re-reads' clean replies included
-            _compare(out, "after re-reading", after, delivered.days, first, last, conn, fleet)
+            out.uncertain_after = _compare(
+                out, "after re-reading", after, delivered, first, last, conn, fleet
+            )
+            out.replies = dict(delivered.replies)
+            out.slowest_in_time_s = round(delivered.slowest_in_time, 3)
             out.loss_days_after = _check_line_loss(
                 out, "after re-reading", conn, delivered, fleet, first, last
             )
@@ -746,17 +845,21 @@ def _compare(
     out: Outcome,
     when: str,
     got: set[tuple[str, date]],
-    truth: set[tuple[str, date]],
+    delivered: Delivered,
     first: date,
     last: date,
     conn: psycopg.Connection[Any],
     fleet: Fleet,
-) -> None:
-    truth = {(m, d) for m, d in truth if first <= d <= last}
-    for m, d in sorted(got - truth)[:20]:
+) -> dict[str, int]:
+    """The stored read set and every day's success rates equal the delivered meter-days,
+    leaving out on both sides the uncertain ones; returns those per data date."""
+    unsure = {(m, d) for m, d in delivered.uncertain() if first <= d <= last}
+    truth = {(m, d) for m, d in delivered.days if first <= d <= last}
+    for m, d in sorted(got - truth - unsure)[:20]:
         out.problems.append(f"{when}: {m} {d} stored but no meter delivered it")
     for m, d in sorted(truth - got)[:20]:
         out.problems.append(f"{when}: {m} {d} delivered but not stored")
+    stored_unsure = got & unsure  # counted by the server, left out of its figures here
     ids = {m.archive_id for m, _ in fleet.meters}
     keys = {
         m.archive_id: {
@@ -776,14 +879,30 @@ def _compare(
             for m in ids:
                 want_due[keys[m][by]] += 1
                 want_read[keys[m][by]] += (m, day) in truth
-            got_rates = {r["key"]: (r["read"], r["due"]) for r in rows}
-            want_rates = {key: (want_read[key], due) for key, due in want_due.items()}
+            left_out: dict[str, int] = defaultdict(int)  # uncertain meter-days per key
+            stored_left_out: dict[str, int] = defaultdict(int)
+            for m, d in unsure:
+                if d == day:
+                    left_out[keys[m][by]] += 1
+                    stored_left_out[keys[m][by]] += (m, d) in stored_unsure
+            got_rates = {
+                r["key"]: (r["read"] - stored_left_out[r["key"]], r["due"] - left_out[r["key"]])
+                for r in rows
+            }
+            want_rates = {
+                key: (want_read[key], due - left_out[key]) for key, due in want_due.items()
+            }
             for key in sorted(set(got_rates) | set(want_rates)):
                 if got_rates.get(key) != want_rates.get(key):
                     out.problems.append(
                         f"{when}: {day} success rate of {by} {key} "
-                        f"{got_rates.get(key)} (read, due), ground truth {want_rates.get(key)}"
+                        f"{got_rates.get(key)} (read, due; {left_out[key]} uncertain left out), "
+                        f"ground truth {want_rates.get(key)}"
                     )
+    per_day: dict[str, int] = defaultdict(int)
+    for _, d in unsure:
+        per_day[d.isoformat()] += 1
+    return dict(sorted(per_day.items()))
 
 
 def _check_line_loss(
@@ -803,13 +922,17 @@ def _check_line_loss(
         if m.area in areas:
             areas[m.area].append(m)
     computed = dict.fromkeys(areas, 0)
+    unsure = delivered.uncertain()
     for k in range((last - first).days + 1):
         day = first + timedelta(days=k)
         shown = {r["area_id"]: r for r in rules.line_loss(conn, day)}
         for area, meters in areas.items():
             got = shown.get(area, {}).get("loss")
             ids = [m.archive_id for m in meters]
-            if not all((i, d) in delivered.energy for i in ids for d in (day, day - timedelta(1))):
+            days_ = (day, day - timedelta(1))
+            if any((i, d) in unsure for i in ids for d in days_):
+                continue  # a meter-day nobody can call delivered or not: no judgement
+            if not all((i, d) in delivered.energy for i in ids for d in days_):
                 if got is not None:
                     out.problems.append(f"{when}: {area} {day} loss {got} on an incomplete day")
                 continue
@@ -1021,6 +1144,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = run(args.database_url, meters=args.meters, days=args.days)
     print(json.dumps(out.summary(), indent=2, default=str))
+    for when, per_day in (("before", out.uncertain_before), ("after", out.uncertain_after)):
+        for day, n in per_day.items():  # left out of the comparison: not agreement
+            print(f"UNCERTAIN {when} re-reading: {day}: {n} meter-days not compared")
     for p in out.problems:
         print("PROBLEM:", p)
     return 1 if out.problems else 0

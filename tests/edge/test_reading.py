@@ -339,7 +339,7 @@ def test_a_cover_open_is_dated_when_it_happened(fleet: Any, sim_clock: Any, tmp_
         run.sim.inject("C1", "cover_open", {"count": 1}, opened)
         asked: list[str] = []  # the meters asked for their cover-open record
 
-        def record_asked(meter: Any, frame: Any, now: Any) -> None:
+        def record_asked(meter: Any, frame: Any, now: Any, timing: Any) -> None:
             if d.parse_request(frame, "2007").di == 0x03300D01:
                 asked.append(meter.archive_id)
 

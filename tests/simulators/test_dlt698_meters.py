@@ -62,6 +62,7 @@ def b1(sim: Simulation) -> Bus:
 
 def ask(bus: Bus, wire: bytes) -> dlt698.Reply | None:
     out = bus.handle(dlt698.decode_frame(wire))
+    bus.sent(out, 0.0, 0.0)  # sans-IO: the reply is out at once
     if not out.data:
         return None
     frames = dlt698.StreamDecoder(accept="replies").feed(out.data)
@@ -192,7 +193,7 @@ def test_writes_are_refused_and_the_clean_reply_log_sees_698_frames(
     sim: Simulation, b1: Bus
 ) -> None:
     seen: list[tuple[str, LineFrame]] = []
-    b1.on_clean_reply = lambda meter, frame, now: seen.append((meter.archive_id, frame))
+    b1.on_clean_reply = lambda meter, frame, now, timing: seen.append((meter.archive_id, frame))
     reply = ask(b1, dlt698.build_set(ADDRESSES[0], "40000200", dlt698.dts(datetime(2026, 1, 1))))
     assert reply is not None
     with pytest.raises(dlt698.DarError):
