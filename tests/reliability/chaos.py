@@ -533,6 +533,12 @@ def _account(
         out.problems.append(f"{out.conflicts} reading conflicts")
     if out.dead_letters:
         out.problems.append(f"{out.dead_letters} dead letters")
+        for topic, reason, size, head in conn.execute(
+            "SELECT topic, reason, octet_length(payload), "
+            "encode(substring(payload from 1 for 300), 'escape') "
+            "FROM dead_letters ORDER BY id LIMIT 5"
+        ).fetchall():  # what and why, so a failed run says it
+            out.problems.append(f"  dead letter on {topic}: {reason} ({size} B: {head!r})")
     truth = {(m, d) for m, d in truth_days if first <= d <= last}
     # meter-days only a reply near the edges' timeout carried: left out on both sides
     unsure = {(m, d) for m, d in uncertain if first <= d <= last}
