@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,6 +112,20 @@ class Bus:
         #: endpoint wrote its last byte (:meth:`sent`); the timing says whether a gateway
         #: waiting its reply timeout can have got it (a test's delivery log)
         self.on_clean_reply: CleanReplyHook | None = None
+
+    def wait_handled(self, requests: int, timeout_s: float) -> bool:
+        """Wait until this bus has handled ``requests`` request frames in all (the last one
+        finished, its effects on the meters made); False if ``timeout_s`` passed first.
+        A test that moves the simulated clock calls it with the number of frames the
+        gateway wrote, so a broadcast the gateway sent (no reply to wait for) is acted on
+        at the time it was sent, not after the clock jumped."""
+        deadline = time.monotonic() + timeout_s
+        while self.requests < requests:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+        with self._lock:  # a frame being handled finishes first
+            return True
 
     def matching(self, address: str | dlt698.ServerAddress, now: datetime) -> list[SimMeter]:
         if isinstance(address, dlt698.ServerAddress):
