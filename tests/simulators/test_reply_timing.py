@@ -216,3 +216,20 @@ def test_a_modbus_reply_is_reported_after_its_write_with_the_time_it_took(
         assert timing.took_s >= HELD_S
     else:
         assert timing.took_s < HELD_S
+
+
+def test_a_test_can_wait_until_the_bus_handled_what_was_written(sim: Simulation) -> None:
+    """``Bus.wait_handled``: a test moving the simulated clock first waits until every
+    frame the gateway wrote was handled (a broadcast has no reply to wait for)."""
+    import threading
+
+    bus: Bus = Bus("b", sim.meters_on("b1"), sim.clock, sim.line_responder())
+    assert bus.wait_handled(0, 0.01)
+    assert not bus.wait_handled(1, 0.05)  # nothing handled yet: gives up after the timeout
+    frame = d.decode_frame(d.build_read("000000000001", 0x00010000))
+    later = threading.Timer(0.1, bus.handle, args=(frame,))
+    later.start()
+    t0 = time.monotonic()
+    assert bus.wait_handled(1, 5.0)
+    assert time.monotonic() - t0 >= 0.09 and bus.requests == 1
+    later.join()
