@@ -83,12 +83,13 @@ class Listener:
         self.client.disconnect()
 
 
-def agent_config(run: RunningFleet, tmp_path: Path, url: str, root: str) -> Any:
+def agent_config(run: RunningFleet, tmp_path: Path, url: str, root: str, **broker: Any) -> Any:
     data = edge_config_dict(
         run.fleet, run.urls, "gw-test", broker_url=url, data_dir=str(tmp_path / "edge")
     )
     data["broker"]["root"] = root
     data["broker"]["batch_ms"] = 50
+    data["broker"].update(broker)
     for bus in data["bus"]:
         bus["timeout_ms"] = 300
         bus["gap_ms"] = 0
@@ -163,7 +164,11 @@ def test_a_day_of_broker_outage_is_delivered_afterwards(
 ) -> None:
     listener = Listener("127.0.0.1", private_broker.port, topic_prefix)
     clock = LinkedClock(START, running.sim.clock)
-    agent = Agent(agent_config(running, tmp_path, private_broker.url, topic_prefix), clock=clock)
+    # receipts due within 10 s: after the outage the agent may reconnect and publish before
+    # the new listener has subscribed (the broker kept nothing), a race a loaded CI machine
+    # makes likely; what no receipt answered is then sent again well within the wait below
+    config = agent_config(running, tmp_path, private_broker.url, topic_prefix, receipt_timeout_s=10)
+    agent = Agent(config, clock=clock)
     agent.start(plans=False)
     try:
         assert agent.uplink.connected.wait(10)

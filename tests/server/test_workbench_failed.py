@@ -4,8 +4,9 @@ reason categories, consecutive unread days; re-read batches kept with each item'
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -192,11 +193,14 @@ def test_reread_batches_refuse_what_cannot_be_asked(client: TestClient) -> None:
     assert (
         client.post("/api/reread/batches", json={"items": one}, headers=viewer).status_code == 403
     )
+    # today in the utility's zone (the server's): the machine's date differs from it for
+    # eight hours of every day (Shanghai is UTC+8)
+    utility_today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     cases = [
         ({"items": []}, "items"),
         ({"items": [{"meter_id": "M5", "date": "2026-11-31"}]}, "date"),
         ({"items": [{"meter_id": "nope", "date": D.isoformat()}]}, "items[0].meter_id"),
-        ({"items": [{"meter_id": "M5", "date": date.today().isoformat()}]}, "history"),
+        ({"items": [{"meter_id": "M5", "date": utility_today.isoformat()}]}, "history"),
         ({"items": [{"meter_id": "M5", "date": "2020-01-01"}]}, "history"),
         ({"items": [{"meter": "M5", "date": D.isoformat()}]}, "meter"),
         ({"items": [{"meter_id": "M5", "date": D.isoformat()}] * 10_001}, "10000"),
