@@ -111,8 +111,9 @@ class ArchiveTooLarge(ArchiveFileError):
 @dataclass
 class RowError:
     row: int  # 1-based, the header is row 1
-    column: str
+    column: str  # the canonical column (or an unknown heading as the file has it)
     reason: str
+    header: str = ""  # the column's heading as the file names it (what the clerk sees)
 
 
 def _encoding(f: IO[bytes]) -> str:
@@ -347,6 +348,7 @@ def _checked(filename: str, f: IO[bytes], errors: list[RowError]) -> Iterator[di
     if missing:
         return
     columns = [(i, mapping[h]) for i, h in enumerate(header) if h in mapping]
+    heading = {canon: h for h, canon in mapping.items()}
     seen: dict[str, int] = {}
     data = 0
     for n, row in enumerate(rows, start=2):
@@ -354,10 +356,22 @@ def _checked(filename: str, f: IO[bytes], errors: list[RowError]) -> Iterator[di
             continue
         data += 1
         rec = {canon: (row[i] if i < len(row) else None) for i, canon in columns}
+        bad = len(errors)
         if _check_row(rec, n, seen, errors):
             yield rec
+        for e in errors[bad:]:
+            e.header = heading.get(e.column, e.column)
     if data == 0:
         raise ArchiveFileError(f"{filename}: the file has no data rows")
+
+
+def template_headers(lang: str) -> list[str]:
+    """The header row of an empty import file: every column the import reads, in COLUMNS'
+    order, by its canonical name (``en``) or its usual Chinese name (``zh``; the first
+    Chinese alias, which the import matches back to the same column)."""
+    if lang != "zh":
+        return list(COLUMNS)
+    return [next((a for a in aliases if not a.isascii()), col) for col, aliases in COLUMNS.items()]
 
 
 def check(filename: str, f: IO[bytes]) -> tuple[int, list[RowError]]:

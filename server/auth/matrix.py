@@ -34,6 +34,7 @@ def _archive_rows() -> dict[tuple[str, str], str]:
         rows[("DELETE", f"{base}/{{key}}")] = ADMIN
     rows[("PATCH", "/api/meters/{key}")] = ADMIN
     rows[("POST", "/api/archive/import")] = ADMIN
+    rows[("GET", "/api/archive/template")] = ADMIN
     return rows
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from fastapi.testclient import TestClient
 
+from server.archive import importer
 from server.ingest.store import Batch, store
 
 from .helpers import add_meters, auth_headers
@@ -165,6 +166,49 @@ def test_csv_import_all_or_nothing(client: TestClient) -> None:
     m = client.get("/api/meters/M101", headers=op).json()
     assert m["address"] == "000000000101" and m["protocol"] == "dlt645-1997"
     assert client.get("/api/gateways/GW2", headers=op).status_code == 200
+
+
+def test_the_import_template_names_every_column_and_imports_back(client: TestClient) -> None:
+    admin = auth_headers(client, "admin", db(client))
+    operator = auth_headers(client, "operator", db(client))
+    assert client.get("/api/archive/template", headers=operator).status_code == 403
+    assert client.get("/api/archive/template?lang=fr", headers=admin).status_code == 422
+    assert client.get("/api/archive/template?colour=red", headers=admin).status_code == 422
+    for lang, first in (("zh", "电表资产号"), ("en", "id")):
+        r = client.get(f"/api/archive/template?lang={lang}", headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/csv")
+        assert f"meter-archive-{lang}.csv" in r.headers["content-disposition"]
+        assert r.content.startswith("\ufeff".encode())  # Excel reads the Chinese headers
+        header = r.content.decode("utf-8-sig").splitlines()
+        assert len(header) == 1
+        names = header[0].split(",")
+        assert names[0] == first and len(set(names)) == len(names) == len(importer.COLUMNS)
+        # a clerk fills the template in: every header is read back as its column
+        row = dict.fromkeys(names, "")
+        row.update(zip(names[:4], [f"T{lang}", "000000000777", "2007", ""], strict=True))
+        installed = "安装日期" if lang == "zh" else "installed_on"
+        ct = "ct变比" if lang == "zh" else "ct_ratio"
+        row[installed], row[ct] = "2025-01-01", "40"
+        body = r.content.decode("utf-8-sig") + ",".join(row.values()) + "\n"
+        imp = client.post(
+            "/api/archive/import",
+            headers=admin,
+            files={"file": ("t.csv", body.encode("utf-8-sig"), "text/csv")},
+        )
+        assert imp.status_code == 200, imp.text
+        m = client.get(f"/api/meters/T{lang}", headers=admin).json()
+        assert m["address"] == "000000000777" and m["ct_ratio"] == 40
+        # a problem names the column as the clerk's file heads it
+        bad = body.replace("000000000777", "12AB")
+        imp = client.post(
+            "/api/archive/import",
+            headers=admin,
+            files={"file": ("t.csv", bad.encode("utf-8-sig"), "text/csv")},
+        )
+        assert imp.status_code == 422
+        [problem] = imp.json()["detail"]["errors"]
+        assert (problem["row"], problem["column"], problem["header"]) == (2, "address", names[1])
 
 
 def test_xlsx_import(client: TestClient) -> None:

@@ -1,12 +1,14 @@
 """Archive REST: meters, areas, gateways and org units (CRUD with paging and filters), and
 the all-or-nothing CSV/XLSX import. Every change is audited."""
 
+import csv
+import io
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
 import psycopg
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from server.archive import importer
@@ -18,7 +20,7 @@ from ..contract import CustomerClass, Paging, Protocol
 from ..deps import Admin, Db, SettingsDep, Viewer
 from ..models import ArchiveRecord, Imported, Page
 from ..privacy import redact_meter
-from .export import FILE_RESPONSES, Out, listing
+from .export import FILE_RESPONSES, Lang, Out, csv_cell, listing
 
 MAX_UPLOAD = 50 * 1024 * 1024
 
@@ -361,6 +363,22 @@ def import_archive(
     return Imported.model_validate(_write(conn, run, settings.utility_timezone))
 
 
+def archive_template(
+    _: Admin,
+    lang: Annotated[Lang, Query(description="header names: zh (usual Chinese) or en")] = "zh",
+) -> Response:
+    """An empty import file: a CSV (UTF-8 with BOM, so spreadsheet programs open Chinese
+    headers right) whose header row names every column the import reads. Required:
+    the meter id, address, protocol and installation date."""
+    buf = io.StringIO()
+    csv.writer(buf).writerow([csv_cell(h) for h in importer.template_headers(lang)])
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="meter-archive-{lang}.csv"'},
+    )
+
+
 def archive_router() -> APIRouter:
     """The archive's routes, built when the application is (not when this module is
     imported): CRUD for org units, areas, gateways and meters, and the import."""
@@ -370,4 +388,11 @@ def archive_router() -> APIRouter:
     crud(router, "gateways", GatewayIn)
     crud(router, "meters", MeterIn, MeterPatch)
     router.add_api_route("/archive/import", import_archive, methods=["POST"])
+    router.add_api_route(
+        "/archive/template",
+        archive_template,
+        methods=["GET"],
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}, "description": "the empty import file"}},
+    )
     return router

@@ -44,7 +44,9 @@ function messageFor(status, detail, path) {
 }
 
 export async function api(path, options = {}) {
-  const headers = Object.assign({}, options.body ? {"Content-Type": "application/json"} : {}, options.headers || {});
+  // a FormData body (an upload) sets its own multipart type
+  const json = options.body && !(options.body instanceof FormData);
+  const headers = Object.assign({}, json ? {"Content-Type": "application/json"} : {}, options.headers || {});
   if (session.token) headers.Authorization = "Bearer " + session.token;
   let resp;
   try {

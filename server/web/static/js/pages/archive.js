@@ -5,6 +5,7 @@
 // /api/org/gateways/{id}/meters and /api/search where the server has them, else the
 // archive lists (GET /api/org-units, /api/areas, /api/gateways, /api/meters).
 import {api, has} from "../api.js";
+import {importTools} from "../archive_edit.js";
 import {code, int, pct, t} from "../i18n.js";
 import {$, $$, esc, exportButtons, pager, table} from "../ui.js";
 
@@ -38,7 +39,8 @@ export default async function archive(ctx) {
     : `<li><details open><summary>${lvl(n.level === "company" ? "company" : "station")}<a href="#/archive?org_id=${encodeURIComponent(n.id)}">${esc(n.name)}</a>${rateOf(n)}</summary>
         <ul>${(n.children || []).map(renderNode).join("")}</ul></details></li>`;
   const exp = await exportButtons("areas", modern ? "/api/org/areas" : "/api/areas", new URLSearchParams(org ? {org_id: org} : {}), "areas");
-  main.innerHTML = `<h2>${esc(t("archive_title"))}</h2><div class="layout">
+  const tools = importTools("#import-outcome", () => ctx.reload());
+  main.innerHTML = `<h2>${esc(t("archive_title"))}</h2>${tools.html ? `<div class="toolbar">${tools.html}</div><div id="import-outcome"></div>` : ""}<div class="layout">
     <nav class="tree" id="org-tree" aria-label="${esc(t("org_tree"))}"><strong>${esc(t("org_tree"))}</strong><ul>${tree.items.map(renderNode).join("")}</ul></nav>
     <section><h3>${esc(t("area_list"))}${org ? ` · ${esc(org)} <a href="#/archive">×</a>` : ""}</h3><div class="toolbar">${exp.html}</div>
       ${table(["area", "name", "by_org", "meters", "rate", "actions"], areas.items, (a, c) => ({
@@ -47,6 +49,7 @@ export default async function archive(ctx) {
         actions: `<a href="#/failed?area_id=${encodeURIComponent(a.id)}">${esc(t("nav_failed"))}</a> · <a href="#/lineloss/${encodeURIComponent(a.id)}">${esc(t("nav_lineloss"))}</a>`,
       }[c]), {id: "area-list", rowAttrs: (a) => (a.below_threshold ? 'class="below"' : "")})}</section></div>`;
   exp.bind();
+  tools.bind();
   // concentrators and meters: loaded when their node opens; a concentrator serving several
   // areas is under each, with that area's meters; each list exports as shown
   let n = 0;

@@ -6,6 +6,7 @@
 import {api, can, param} from "../api.js";
 import {dayCurves, daysChart} from "../charts.js";
 import {code, day, kwh, num, status, t, when} from "../i18n.js";
+import {editMeter} from "../archive_edit.js";
 import {readNow} from "../readnow.js";
 import {$, esc, isDay, pager, shiftDay, table, toast} from "../ui.js";
 
@@ -64,9 +65,10 @@ export default async function meter(ctx) {
     ? `<span class="badge unverified" title="${esc(t("unverified_tip", {mac: r.mac || "–", rn: r.rn || "–"}))}">${esc(code("quality", x))}</span>`
     : esc(code("quality", x))).join(", ");
   const phaseChart = (id2, title) => `<div><h3>${esc(t(title))}</h3><div class="chart small" id="${id2}"></div></div>`;
+  const edit = editMeter(card, () => ctx.reload());
   main.innerHTML = `<h2>${esc(t("meter_title"))} ${esc(id)} <small class="muted">${esc(card.customer_name || "")}</small></h2>
     <div class="grid2">
-      <div class="card" id="archive-card"><h3>${esc(t("archive_card"))}</h3><dl class="archive">
+      <div class="card" id="archive-card"><h3>${esc(t("archive_card"))} ${edit.html}</h3><dl class="archive">
         <dt>${esc(t("address"))}</dt><dd id="card-address">${esc(card.address)}</dd>
         <dt>${esc(t("protocol"))}</dt><dd id="card-protocol">${esc(code("protocol", card.protocol))}${card.modbus_profile ? ` · ${esc(card.modbus_profile)} #${esc(card.modbus_unit)}` : ""}</dd>
         <dt>${esc(t("ct_pt"))}</dt><dd id="card-ctpt">${esc(num(card.ct_ratio, 0))} / ${esc(num(card.pt_ratio, 0))}</dd>
@@ -108,6 +110,7 @@ export default async function meter(ctx) {
     <h3>${esc(t("latest"))}</h3><div id="latest">${table(["quantity", "value", "time", "quality"], latest.values, (r, c) => ({
       quantity: esc(code("quantity", r.quantity)), value: esc(r.value), time: esc(at(r.ts)), quality: flags(r)}[c]))}</div>`;
   main.dataset.date = d;
+  edit.bind();
   rp.bind();
   ep.bind();
   const $date = $("#meter-date");
