@@ -31,14 +31,15 @@ def _key(conn: psycopg.Connection[Any]) -> str:
 
 
 def partition_bounds(conn: psycopg.Connection[Any]) -> list[tuple[str, datetime, datetime]]:
-    """(name, lower, upper bound) of each native partition of readings, from the catalogue
-    (daily ones, and a yearly one of a site from before daily partitions, cut or not)."""
+    """(name, lower, upper bound) of each native range partition of readings, from the
+    catalogue (daily ones, and a yearly one of a site from before daily partitions, cut or
+    not; a DEFAULT partition, which no migration creates, has no bounds and is left out)."""
     rows = conn.execute(
         "SELECT c.relname, b[1]::timestamptz, b[2]::timestamptz "
         "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), "
         "'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') b "
-        "WHERE i.inhparent = 'readings'::regclass ORDER BY 2"
+        "WHERE i.inhparent = 'readings'::regclass AND b IS NOT NULL ORDER BY 2"
     ).fetchall()
     return [(n, lo.astimezone(UTC), hi.astimezone(UTC)) for n, lo, hi in rows]
 

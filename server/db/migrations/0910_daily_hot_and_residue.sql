@@ -46,7 +46,7 @@ BEGIN
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                         'FROM \(''([^'']*)''\) TO \(''([^'']*)''\)') b
-        WHERE i.inhparent = 'readings'::regclass
+        WHERE i.inhparent = 'readings'::regclass AND b IS NOT NULL
     LOOP
         cut := date_trunc('day', now(), 'UTC') + interval '2 days';
         CONTINUE WHEN hi <= cut OR lo >= cut;
