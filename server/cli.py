@@ -106,8 +106,9 @@ def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"compacted before {res.before}: {res.readings} readings of {res.meters} meters into "
         f"{res.rows} rows in {res.seconds} s; {res.repeats} repeats, {res.conflicts} "
-        f"conflicts; {res.kept_hot} readings stay hot (off the 15-minute grid or not exact "
-        f"as a scaled integer); emptied and dropped: {', '.join(res.dropped) or 'nothing'}"
+        f"conflicts; {res.residue} readings moved to readings_cold (other kinds, off the "
+        f"15-minute grid or not exact as a scaled integer); emptied and dropped: "
+        f"{', '.join(res.dropped) or 'nothing'}"
     )
     return 0
 

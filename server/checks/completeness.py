@@ -174,7 +174,7 @@ def failed_meters(
               WHERE l.meter_id = m.id AND l.ts > w.w0 AND l.ts < w.w1) h
           WHERE h.state <> 'ok' ORDER BY h.ts DESC LIMIT 1) mh ON true
       -- the last forward-active register stored: a freeze (by data date) or a register read
-      -- in the hot table (a freeze and a reading of one instant: the freeze)
+      -- in the hot or residue table (a freeze and a reading of one instant: the freeze)
       LEFT JOIN LATERAL (
           SELECT x.* FROM (
               (SELECT f.freeze_ts AS ts, f.value, 'freeze' AS kind, f.data_date AS day
@@ -185,6 +185,12 @@ def failed_meters(
               UNION ALL
               (SELECT r.ts, r.value, r.kind, (r.ts AT TIME ZONE %(tz)s)::date AS day
                FROM readings r
+               WHERE r.meter_id = m.id AND r.quantity = 'energy_import_total'
+                 AND r.ts <= w.w0
+               ORDER BY r.ts DESC LIMIT 1)
+              UNION ALL
+              (SELECT r.ts, r.value, r.kind, (r.ts AT TIME ZONE %(tz)s)::date AS day
+               FROM readings_cold r
                WHERE r.meter_id = m.id AND r.quantity = 'energy_import_total'
                  AND r.ts <= w.w0
                ORDER BY r.ts DESC LIMIT 1)) x

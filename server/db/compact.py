@@ -10,9 +10,12 @@ Rules that keep every value:
 
 - only interval readings on the day's 15-minute grid whose value round-trips exactly
   through ``n / 10^scale`` (scale 0..6, ``|n| < 2^53``) are compacted; anything else (other
-  kinds, off-grid timestamps, a float32 value from a Modbus register) stays in ``readings``;
+  kinds, off-grid timestamps, a float32 value from a Modbus register) moves, as it is, to
+  the residue table ``readings_cold`` (migration 0910), so a compacted day leaves nothing
+  in the hot table, whose emptied partitions or chunks are then dropped whole;
 - a reading lives in exactly one place: ingestion sends a reading older than the compact
-  zone's start (``compaction_state.before_ts``) here instead of to the hot table's COPY;
+  zone's start (``compaction_state.before_ts``) here (or to the residue table) instead of
+  to the hot table's COPY;
   moving that start takes an exclusive advisory lock that every ingestion transaction holds
   shared, so no transaction that read the old start is still writing when compaction begins;
 - compaction and the late merge lock the compact rows they touch (``FOR UPDATE``, in key
@@ -375,34 +378,33 @@ def _add_conflicts(conn: psycopg.Connection[Any], conflicts: list[tuple[Any, ...
 
 def merge_late(
     conn: psycopg.Connection[Any], rows: list[Staged], tz: str
-) -> tuple[list[Staged], list[Staged]]:
+) -> tuple[list[Staged], list[Staged], list[Staged]]:
     """Merge staged readings older than the compact zone's start into compact rows, in the
     caller's transaction. Returns (the rows stored in compact rows, the rows left for the
-    hot table's merge: other kinds, off-grid or unencodable values, and keys the hot table
-    already holds, whose repeat or conflict that merge judges)."""
+    hot table's merge: keys the hot table still holds, whose repeat or conflict that merge
+    judges, the rows left for the residue table's merge: other kinds, off-grid or
+    unencodable values, and keys the residue table holds). The compact row of each
+    reading's meter, quantity and day is locked (created empty if need be, and dropped
+    again if it stays empty) before either table is looked at, so compaction moving that
+    day's hot readings waits, and the caller's merges run under the same locks."""
     zone = ZoneInfo(tz)
-    rest: list[Staged] = []
-    cand: list[tuple[Staged, datetime, int]] = []
+    cand: list[tuple[Staged, datetime, int | None]] = []
     for r in rows:
         where = slot_of(r[2], zone) if r[4] == "interval" else None
         if where is None:
-            rest.append(r)
+            cand.append((r, day_start_of(r[2], zone), None))
         else:
             cand.append((r, *where))
     if not cand:
-        return [], rest
+        return [], [], []
     qk = quantity_keys(conn, {r[1] for r, _, _ in cand})
     locked = _lock_rows(conn, [(r[0], qk[r[1]], d) for r, d, _ in cand])
-    hot = {
-        (m, q, t)
-        for m, q, t in conn.execute(
-            "SELECT r.meter_id, r.quantity, r.ts FROM readings r JOIN "
-            "unnest(%s::text[], %s::text[], %s::timestamptz[]) k(m, q, t) "
-            "ON r.meter_id = k.m AND r.quantity = k.q AND r.ts = k.t",
-            [[r[0] for r, _, _ in cand], [r[1] for r, _, _ in cand], [r[2] for r, _, _ in cand]],
-        ).fetchall()
-    }
+    keys = [[r[0] for r, _, _ in cand], [r[1] for r, _, _ in cand], [r[2] for r, _, _ in cand]]
+    hot = _held(conn, "readings", keys)
+    cold = _held(conn, "readings_cold", keys)
     stored: list[Staged] = []
+    rest: list[Staged] = []
+    residue: list[Staged] = []
     conflicts: list[tuple[Any, ...]] = []
     now_row = conn.execute("SELECT now()").fetchone()  # received_at's default in readings
     assert now_row is not None
@@ -414,21 +416,40 @@ def merge_late(
         if (m, q, ts) in hot:
             rest.append(r)
             continue
+        if (m, q, ts) in cold:
+            residue.append(r)
+            continue
         row = locked[(m, qk[q], d)]
-        have = row.points.get(slot)
+        have = row.points.get(slot) if slot is not None else None
         if have is not None:
             if have.value != v:
                 conflicts.append((m, q, ts, have.value, v, k, gw, bid))
             continue
-        if not encodable(v):
-            rest.append(r)
+        if slot is None or not encodable(v):
+            residue.append(r)
+            cold.add((m, q, ts))  # a duplicate in this batch is judged by that merge too
             continue
         row.points[slot] = Point(v, s, list(qual or ()), gw, now)
         row.changed = True
         stored.append(r)
     _write_rows(conn, locked.values())
     _add_conflicts(conn, conflicts)
-    return stored, rest
+    return stored, rest, residue
+
+
+def _held(
+    conn: psycopg.Connection[Any], table: str, keys: list[list[Any]]
+) -> set[tuple[str, str, datetime]]:
+    """The (meter, quantity, ts) of ``keys`` (three columns) that ``table`` holds."""
+    return {
+        (m, q, t)
+        for m, q, t in conn.execute(
+            f"SELECT r.meter_id, r.quantity, r.ts FROM {table} r JOIN "
+            "unnest(%s::text[], %s::text[], %s::timestamptz[]) k(m, q, t) "
+            "ON r.meter_id = k.m AND r.quantity = k.q AND r.ts = k.t",
+            keys,
+        ).fetchall()
+    }
 
 
 @dataclass
@@ -437,58 +458,76 @@ class CompactResult:
     meters: int = 0
     readings: int = 0  # readings moved into compact rows
     rows: int = 0  # compact rows written
-    kept_hot: int = 0  # interval readings left in readings (off-grid, unencodable)
+    residue: int = 0  # readings moved to readings_cold (other kinds, off-grid, unencodable)
     repeats: int = 0  # hot readings already in a compact row with the same value
     conflicts: int = 0
     seconds: float = 0.0
-    dropped: list[str] = field(default_factory=list)  # hot chunks / partitions left empty
+    dropped: list[str] = field(default_factory=list)  # hot chunks / partitions emptied
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, date) else v) for k, v in self.__dict__.items()}
 
 
 _HOT = """
-SELECT meter_id, quantity, ts, value, source, quality, gateway_id, received_at
-FROM readings WHERE meter_id = ANY(%s) AND kind = 'interval' AND ts < %s
+SELECT meter_id, quantity, ts, value, kind, source, quality, gateway_id, received_at
+FROM readings WHERE meter_id = ANY(%s) AND ts < %s
 """
 
 _DELETE_HOT = """
 DELETE FROM readings r
-WHERE r.meter_id = ANY(%(meters)b) AND r.kind = 'interval' AND r.ts < %(before)b
+WHERE r.meter_id = ANY(%(meters)b) AND r.ts < %(before)b
   AND (r.meter_id, r.quantity, r.ts) IN (
       SELECT * FROM unnest(%(m)b::text[], %(q)b::text[], %(t)b::timestamptz[]))
+"""
+
+#: a hot reading compaction cannot encode, moved as it is (a key the residue table already
+#: holds is left there: the hot reading is then a repeat or a conflict)
+_TO_COLD = """
+INSERT INTO readings_cold (meter_id, quantity, ts, value, kind, source, quality, gateway_id,
+                           received_at)
+SELECT r.meter_id, r.quantity, r.ts, r.value, r.kind, r.source, r.quality, r.gateway_id,
+       r.received_at
+FROM readings r
+WHERE r.meter_id = ANY(%(meters)b) AND r.ts < %(before)b
+  AND (r.meter_id, r.quantity, r.ts) IN (
+      SELECT * FROM unnest(%(m)b::text[], %(q)b::text[], %(t)b::timestamptz[]))
+ORDER BY 1, 2, 3
+ON CONFLICT (meter_id, quantity, ts) DO NOTHING
 """
 
 
 def compact_chunk(
     conn: psycopg.Connection[Any], meters: list[str], before_ts: datetime, zone: ZoneInfo
 ) -> CompactResult:
-    """Move the interval readings of ``meters`` before ``before_ts`` into compact rows, in
-    one transaction."""
+    """Move every hot reading of ``meters`` before ``before_ts`` out of the hot table, in
+    one transaction: the encodable interval readings into compact rows, the others into
+    ``readings_cold``, under the locks of their compact rows (see :func:`merge_late`)."""
     res = CompactResult(before=before_ts.date())
     with conn.transaction():
         with conn.cursor(binary=True) as cur:
             hot = cur.execute(_HOT, (meters, before_ts)).fetchall()
         if not hot:
             return res
-        placed: list[tuple[tuple[Any, ...], tuple[str, int, datetime], int]] = []
+        placed: list[tuple[tuple[Any, ...], tuple[str, int, datetime], int | None]] = []
         qk = quantity_keys(conn, {r[1] for r in hot})
         for r in hot:
-            where = slot_of(r[2], zone)
+            where = slot_of(r[2], zone) if r[4] == "interval" else None
             if where is None or not encodable(r[3]):
-                res.kept_hot += 1
-                continue
-            placed.append((r, (r[0], qk[r[1]], where[0]), where[1]))
-        if not placed:
-            return res
+                placed.append((r, (r[0], qk[r[1]], day_start_of(r[2], zone)), None))
+            else:
+                placed.append((r, (r[0], qk[r[1]], where[0]), where[1]))
         locked = _lock_rows(conn, [key for _, key, _ in placed])
         moved: list[tuple[str, str, datetime]] = []
         conflicts: list[tuple[Any, ...]] = []
+        residue: list[tuple[Any, ...]] = []
         for r, key, slot in placed:
-            m, q, ts, v, s, qual, gw, recv = r
+            m, q, ts, v, k, s, qual, gw, recv = r
+            moved.append((m, q, ts))
+            if slot is None:
+                residue.append(r)
+                continue
             row = locked[key]
             have = row.points.get(slot)
-            moved.append((m, q, ts))
             if have is not None:
                 if have.value != v:
                     conflicts.append((m, q, ts, have.value, v, "interval", gw, None))
@@ -500,6 +539,8 @@ def compact_chunk(
             row.changed = True
             res.readings += 1
         res.rows = _write_rows(conn, locked.values())
+        if residue:
+            res.residue += _move_residue(conn, residue, meters, before_ts, conflicts)
         _add_conflicts(conn, conflicts)
         conn.cursor(binary=True).execute(
             _DELETE_HOT,
@@ -513,6 +554,37 @@ def compact_chunk(
         )
         res.meters = len({x[0] for x in moved})
     return res
+
+
+def _move_residue(
+    conn: psycopg.Connection[Any],
+    rows: list[tuple[Any, ...]],
+    meters: list[str],
+    before_ts: datetime,
+    conflicts: list[tuple[Any, ...]],
+) -> int:
+    """Copy hot rows, as they are, into ``readings_cold`` (the caller deletes them from the
+    hot table); a key it holds already (none should: a reading lives in one place) is
+    judged as a repeat, or added to ``conflicts``. Returns the rows copied."""
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    held = {
+        (m, q, t): v
+        for m, q, t, v in conn.execute(
+            "SELECT r.meter_id, r.quantity, r.ts, r.value FROM readings_cold r JOIN "
+            "unnest(%s::text[], %s::text[], %s::timestamptz[]) k(m, q, t) "
+            "ON r.meter_id = k.m AND r.quantity = k.q AND r.ts = k.t",
+            cols[:3],
+        ).fetchall()
+    }
+    for m, q, ts, v, k, _s, _qual, gw, _recv in rows:
+        if (m, q, ts) in held and held[(m, q, ts)] != v:
+            conflicts.append((m, q, ts, held[(m, q, ts)], v, k, gw, None))
+    with conn.cursor(binary=True) as cur:
+        cur.execute(
+            _TO_COLD,
+            {"meters": meters, "before": before_ts, "m": cols[0], "q": cols[1], "t": cols[2]},
+        )
+        return max(cur.rowcount, 0)
 
 
 def compact(
@@ -555,7 +627,7 @@ def compact(
             part = compact_chunk(conn, ids, before_ts, zone)
             if not conn.autocommit:
                 conn.commit()
-            for k in ("meters", "readings", "rows", "kept_hot", "repeats", "conflicts"):
+            for k in ("meters", "readings", "rows", "residue", "repeats", "conflicts"):
                 setattr(total, k, getattr(total, k) + getattr(part, k))
         from .partitions import drop_emptied  # (partitions imports this module)
 

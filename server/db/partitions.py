@@ -1,4 +1,4 @@
-"""Native PostgreSQL partitions of ``readings`` (one per year) where TimescaleDB is absent,
+"""Native PostgreSQL partitions of ``readings`` (one per local day) where TimescaleDB is absent,
 and retention for both flavours (drop chunks / drop partitions, compact rows, and the
 health logs' superseded changes)."""
 
@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -15,7 +16,7 @@ from .compact import drop_old as compact_drop_old
 from .queries.gateways import drop_old_health
 
 log = logging.getLogger(__name__)
-_known: dict[str, set[int]] = {}
+_known: dict[str, set[date]] = {}
 _lock = threading.Lock()
 
 
@@ -29,42 +30,95 @@ def _key(conn: psycopg.Connection[Any]) -> str:
     return f"{info.host}:{info.port}/{info.dbname}"
 
 
-def ensure_partitions(conn: psycopg.Connection[Any], years: set[int]) -> None:
-    """Create the yearly partitions for ``years`` if readings is natively partitioned, in the
-    caller's transaction. A year is remembered per database (so a batch normally costs no
-    catalogue query) only once its partition is seen committed: one created here could still
-    be rolled back with the caller's transaction. Creators are serialized by an advisory lock
-    (CREATE TABLE IF NOT EXISTS alone fails when two transactions race on a new year)."""
+def partition_bounds(conn: psycopg.Connection[Any]) -> list[tuple[str, datetime, datetime]]:
+    """(name, lower, upper bound) of each native range partition of readings, from the
+    catalogue (daily ones, and a yearly one of a site from before daily partitions, cut or
+    not; a DEFAULT partition, which no migration creates, has no bounds and is left out)."""
+    rows = conn.execute(
+        "SELECT c.relname, b[1]::timestamptz, b[2]::timestamptz "
+        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), "
+        "'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') b "
+        "WHERE i.inhparent = 'readings'::regclass AND b IS NOT NULL ORDER BY 2"
+    ).fetchall()
+    return [(n, lo.astimezone(UTC), hi.astimezone(UTC)) for n, lo, hi in rows]
+
+
+def local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight of ``day`` and of the next day, as UTC (23 or 25 hours apart on a
+    daylight-saving change)."""
+    lo = datetime.combine(day, time.min, zone).astimezone(UTC)
+    hi = datetime.combine(day + timedelta(days=1), time.min, zone).astimezone(UTC)
+    return lo, hi
+
+
+def _free_pieces(
+    lo: datetime, hi: datetime, taken: list[tuple[str, datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of [lo, hi) no existing partition covers."""
+    pieces, at = [], lo
+    for _, a, b in sorted((t for t in taken if t[1] < hi and t[2] > lo), key=lambda t: t[1]):
+        if a > at:
+            pieces.append((at, a))
+        at = max(at, b)
+    if at < hi:
+        pieces.append((at, hi))
+    return pieces
+
+
+def ensure_partitions(conn: psycopg.Connection[Any], days: set[date], tz: str) -> None:
+    """Create the partitions of the local days ``days`` (in the utility time zone ``tz``)
+    if readings is natively partitioned, in the caller's transaction: one a day, named
+    ``readings_dYYYYMMDD``, bounded by the day's local midnights; a part of the day an
+    existing partition already covers (a yearly one of an older site) is left to it. The
+    caller passes only the days of readings at or after the compact zone's start (older
+    ones go to compact rows or ``readings_cold``), so a compacted day never gets a hot
+    partition again. A day is remembered per database (so a batch normally costs no
+    catalogue query) only once its partition is seen committed: one created here could
+    still be rolled back with the caller's transaction. Creators are serialized by an
+    advisory lock (CREATE TABLE IF NOT EXISTS alone fails when two transactions race on a
+    new day)."""
     key = _key(conn)
     with _lock:
-        missing = years - _known.setdefault(key, set())
+        missing = days - _known.setdefault(key, set())
     if not missing:
         return
     if not is_partitioned(conn):
         with _lock:
-            _known[key] |= years
+            _known[key] |= days
         return
+    zone = ZoneInfo(tz)
     seen = set()
-    for year in sorted(missing):
-        name = f"readings_y{year}"
+    taken: list[tuple[str, datetime, datetime]] | None = None
+    for day in sorted(missing):
+        name = f"readings_d{day:%Y%m%d}"
         row = conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()
         if row is not None and row[0] is not None:
-            seen.add(year)
+            seen.add(day)
             continue
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('meterlink.readings_partitions'))")
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES FROM "
-            f"('{year}-01-01 00:00:00+00') TO ('{year + 1}-01-01 00:00:00+00')"
-        )
+        if taken is None:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('meterlink.readings_partitions'))")
+            taken = partition_bounds(conn)
+        lo, hi = local_day_bounds(day, zone)
+        pieces = _free_pieces(lo, hi, taken)
+        if not pieces:
+            seen.add(day)  # wholly in an older (committed) partition
+        for i, (a, b) in enumerate(pieces):
+            part = name if i == 0 else f"{name}_{i}"
+            conn.execute(
+                f"CREATE TABLE {part} PARTITION OF readings FOR VALUES FROM "
+                f"('{a.isoformat()}') TO ('{b.isoformat()}')"
+            )
+            taken.append((part, a, b))
     with _lock:
         _known[key] |= seen
 
 
 def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) -> list[str]:
-    """Drop readings older than the retention: whole chunks or whole yearly partitions of
-    the hot table, the compact history's rows of whole days before the cutoff, the MACs of
-    the readings so removed, and the gateway and meter health logs' rows before each one's
-    state at the cutoff."""
+    """Drop readings older than the retention: whole chunks or partitions of the hot
+    table, the residue table's rows before the cutoff, the compact history's rows of whole
+    days before the cutoff, the MACs of the readings so removed, and the gateway and meter
+    health logs' rows before each one's state at the cutoff."""
     cutoff = now - timedelta(days=retention_days)
     n = compact_drop_old(conn, cutoff)
     logs = [f"{t}: {k} rows" for t, k in drop_old_health(conn, cutoff).items() if k]
@@ -75,8 +129,8 @@ def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) 
 
 def drop_orphan_macs(conn: psycopg.Connection[Any], cutoff: datetime) -> int:
     """The MACs (issue 21) of readings before ``cutoff`` that retention removed: a MAC goes
-    with its reading, and only then (a yearly partition outlives the cutoff until its whole
-    year is past it). Freeze MACs follow their freeze by foreign key."""
+    with its reading, and only then (a partition outlives the cutoff until its whole span
+    is past it). Freeze MACs follow their freeze by foreign key."""
     return conn.execute(
         "DELETE FROM reading_macs k WHERE k.ts < %(c)s AND NOT EXISTS ("
         " SELECT 1 FROM readings_between(k.ts, k.ts + interval '1 microsecond') r"
@@ -86,39 +140,33 @@ def drop_orphan_macs(conn: psycopg.Connection[Any], cutoff: datetime) -> int:
 
 
 def _drop_hot(conn: psycopg.Connection[Any], cutoff: datetime) -> list[str]:
+    """Retention of the hot table (whole partitions or chunks before ``cutoff``) and of the
+    residue table (its rows before ``cutoff``)."""
+    cold = conn.execute("DELETE FROM readings_cold WHERE ts < %s", (cutoff,)).rowcount
+    dropped = [f"readings_cold: {cold} rows"] if cold else []
     if is_partitioned(conn):
-        dropped = []
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON "
-            "c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
-            "WHERE p.relname = 'readings'"
-        ).fetchall()
-        for (name,) in rows:
-            year = int(name.removeprefix("readings_y"))
-            if datetime(year + 1, 1, 1, tzinfo=UTC) <= cutoff:
+        for name, _lo, hi in partition_bounds(conn):
+            if hi <= cutoff:
                 conn.execute(f"DROP TABLE {name}")
                 dropped.append(name)
         with _lock:
             _known.pop(_key(conn), None)
         return dropped
     rows = conn.execute("SELECT drop_chunks('readings', older_than => %s)", (cutoff,)).fetchall()
-    return [str(r[0]) for r in rows]
+    return dropped + [str(r[0]) for r in rows]
 
 
 def drop_emptied(conn: psycopg.Connection[Any], before: datetime, lock: int) -> list[str]:
-    """Drop the hot table's chunks or yearly partitions that end before ``before`` and hold
-    no row: compaction emptied them, and deleted rows would leave their index pages behind
-    (a plain VACUUM returns no index space). Each is checked and dropped holding ``lock``
-    (the compaction zone's) exclusively, so no late reading is being written into it."""
+    """Drop the hot table's partitions (daily ones, or a yearly one cut by migration 0910)
+    or chunks that end at or before ``before`` and hold no row: compaction moved their rows
+    to the compact and residue tables, and deleted rows would leave their index pages
+    behind (a plain VACUUM returns no index space). Each is checked and dropped holding
+    ``lock`` (the compaction zone's) exclusively, so no late reading is being written into
+    it (ingestion holds it shared and sends no reading before the zone's start to the hot
+    table)."""
+    spans: list[tuple[str, datetime | None, datetime]]
     if is_partitioned(conn):
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'readings'"
-        ).fetchall()
-        spans = [
-            (name, None, datetime(int(name.removeprefix("readings_y")) + 1, 1, 1, tzinfo=UTC))
-            for (name,) in rows
-        ]
+        spans = [(n, None, hi) for n, _lo, hi in partition_bounds(conn)]
     else:
         spans = conn.execute(
             "SELECT format('%%I.%%I', chunk_schema, chunk_name), range_start, range_end "

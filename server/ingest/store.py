@@ -51,7 +51,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 # the same order and do not deadlock; duplicates within a batch: the first in key order wins,
 # the others go to reading_conflicts (CONFLICTS) when their value differs
 MERGE = """
-INSERT INTO readings (meter_id, quantity, ts, value, kind, source, quality, gateway_id)
+INSERT INTO {table} (meter_id, quantity, ts, value, kind, source, quality, gateway_id)
 SELECT DISTINCT ON (meter_id, quantity, ts)
        meter_id, quantity, ts, value, kind, source, quality, gateway_id
 FROM staging s
@@ -64,7 +64,7 @@ CONFLICTS = """
 INSERT INTO reading_conflicts (meter_id, quantity, ts, stored_value, new_value, kind,
                                gateway_id, batch_id)
 SELECT s.meter_id, s.quantity, s.ts, r.value, s.value, s.kind, s.gateway_id, s.batch_id
-FROM staging s JOIN readings r USING (meter_id, quantity, ts)
+FROM staging s JOIN {table} r USING (meter_id, quantity, ts)
 WHERE s.kind <> 'freeze' AND r.value <> s.value
 ON CONFLICT (meter_id, quantity, ts, new_value) DO NOTHING
 """
@@ -279,16 +279,19 @@ def store(
                 _quarantine(conn, screened.quarantined)
             groups: Groups = screened.groups
             if groups:
-                ensure_partitions(conn, {r[2].year for _, _, rows in groups for r in rows})
                 rest: list[tuple[Any, ...]] = []
+                residue: list[tuple[Any, ...]] = []
                 start = zone_start(conn)
                 if start is not None:
                     groups, late = _split_late(groups, start)
                     if late:
-                        # days already compacted: merged into their compact rows
-                        kept, rest = merge_late(conn, late, tz)
+                        # days already compacted: merged into their compact rows, or the
+                        # residue table for what a compact row cannot hold
+                        kept, rest, residue = merge_late(conn, late, tz)
                         inserted += len(kept)
                         _queue_checks(conn, [r for r in kept if r[1] in CHECKED_QUANTITIES], tz)
+                # hot partitions only for the days at or after the zone's start
+                ensure_partitions(conn, _hot_days(groups, tz), tz)
                 if groups:
                     direct = _copy_new_series(conn, groups, tz)
                     if direct is None:
@@ -298,6 +301,8 @@ def store(
                         rest = direct[1] + rest
                 if rest:
                     inserted += _merge(conn, rest, tz)
+                if residue:
+                    inserted += _merge(conn, residue, tz, table="readings_cold")
                 if batch.macs:
                     _store_macs(conn, batch.macs, tz)
     if screened is None:
@@ -318,6 +323,14 @@ def _staging_rows(groups: Groups) -> list[tuple[Any, ...]]:
         for gw, bid, rows in groups
         for m, q, ts, v, k, s, qual in rows
     ]
+
+
+def _hot_days(groups: Groups, tz: str) -> set[date]:
+    """The local days of the readings of ``groups`` that go to the hot table (freezes go
+    to daily_freeze)."""
+    zone = ZoneInfo(tz)
+    stamps = {r[2] for _, _, rows in groups for r in rows if r[4] != "freeze"}
+    return {ts.astimezone(zone).date() for ts in stamps}
 
 
 def _split_late(groups: Groups, start: datetime) -> tuple[Groups, list[tuple[Any, ...]]]:
@@ -420,8 +433,16 @@ def _queue_checks(conn: psycopg.Connection[Any], rows: list[ReadingRow], tz: str
         )
 
 
-def _merge(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) -> int:
-    """Stage ``rows`` and merge them: repeats, conflicts, freezes, events."""
+def _merge(
+    conn: psycopg.Connection[Any],
+    rows: list[tuple[Any, ...]],
+    tz: str,
+    *,
+    table: str = "readings",
+) -> int:
+    """Stage ``rows`` and merge them into ``table`` (the hot table, or ``readings_cold``
+    for readings of compacted days no compact row can hold): repeats, conflicts, freezes,
+    events."""
     conn.execute(STAGING)
     with conn.cursor() as cur:
         with cur.copy(
@@ -433,13 +454,13 @@ def _merge(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], tz: str) 
             )
             for row in rows:
                 cp.write_row(row)
-    inserted = max(conn.execute(MERGE).rowcount, 0)
+    inserted = max(conn.execute(MERGE.format(table=table)).rowcount, 0)
     kinds = {r[4] for r in rows}
     series = sum(1 for r in rows if r[4] != "freeze")
     if inserted < series or "freeze" in kinds:
         # some rows were repeats or duplicates within the batch: only then can there be
         # conflicts (the common case skips the query)
-        conn.execute(CONFLICTS)
+        conn.execute(CONFLICTS.format(table=table))
     if "freeze" in kinds:
         inserted += conn.execute(FREEZE, {"tz": tz}).rowcount
         conn.execute(FREEZE_CONFLICTS, {"tz": tz})

@@ -14,8 +14,10 @@ import argparse
 import os
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -116,6 +118,12 @@ def end_to_end(url: str, broker: str, data: list[bytes], total: int) -> float:
     return total / elapsed
 
 
+def _days(rows: list[tuple[Any, ...]]) -> set[date]:
+    """The local days (the utility's zone) of ``rows``: their hot partitions."""
+    zone = ZoneInfo("Asia/Shanghai")
+    return {r[2].astimezone(zone).date() for r in rows}
+
+
 def _batches(data: list[bytes]) -> list[Batch]:
     """The decoded messages in store batches of 10 messages (decoding is not timed)."""
     decoded = [wire.decode_readings_rows(p) for p in data]
@@ -142,11 +150,11 @@ def timed_writes(url: str, data: list[bytes], total: int, how: str) -> float:
                 store(conn, b, tz="Asia/Shanghai")
             elif how == "merge":
                 with conn.transaction():
-                    ensure_partitions(conn, {r[2].year for r in b.rows})
+                    ensure_partitions(conn, _days(b.rows), "Asia/Shanghai")
                     _merge(conn, b.rows, "Asia/Shanghai")
             else:
                 with conn.transaction(), conn.cursor() as cur:
-                    ensure_partitions(conn, {r[2].year for r in b.rows})
+                    ensure_partitions(conn, _days(b.rows), "Asia/Shanghai")
                     with cur.copy(
                         "COPY readings (meter_id, quantity, ts, value, kind, source, "
                         "quality, gateway_id) FROM STDIN (FORMAT BINARY)"

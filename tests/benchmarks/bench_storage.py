@@ -1,6 +1,7 @@
 """Storage benchmark (issue 20), one run on PostgreSQL and TimescaleDB: readings arrive
 slot by slot as gateways send them (every meter's 4 interval quantities of one 15-minute
-slot in one store() call; 5 daily-freeze registers per meter after midnight), and a
+slot in one store() call; 5 daily-freeze registers per meter after midnight; a clock
+check and two events per meter at 03:00, which compaction moves to the residue table), and a
 nightly compaction (hot window ``--hot-days``) moves each closed day into the compact
 history, as the server's job does. Measured:
 
@@ -107,6 +108,20 @@ class Day:
             rows.append((m, "current_a", ts, c, "interval", "scheduled", ()))
         return rows
 
+    def residue_rows(self) -> list[tuple[Any, ...]]:
+        """What compaction cannot encode, a realistic share: each meter's daily clock check
+        (03:00:07) and two events (a cover-open count and a power-down count, off the
+        15-minute grid)."""
+        rows = []
+        clock = self.start + timedelta(hours=3, seconds=7)
+        for i, m in enumerate(self.ids):
+            rows.append((m, "clock_offset", clock, float(i % 9 - 4), "clock", "scheduled", ()))
+            at = self.start + timedelta(hours=3, minutes=1, seconds=i % 60)
+            rows.append((m, "cover_open_count", at, float(self.n), "event", "scheduled", ()))
+            rows.append((m, "power_down_count", at, float(self.n + i % 3), "event",
+                         "scheduled", ()))  # fmt: skip
+        return rows
+
     def freeze_rows(self) -> list[tuple[Any, ...]]:
         ts = self.start + timedelta(days=1)  # local 00:00 of the next day
         rows = []
@@ -203,6 +218,10 @@ def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int
                 rows = day.slot_rows(k)
                 put(conn, rows)
                 stored += len(rows)
+                if k == 12:  # 03:00: the clock checks and events of the night
+                    rows = day.residue_rows()
+                    put(conn, rows)
+                    stored += len(rows)
             put(conn, day.freeze_rows())
             stored += meters * len(FREEZE_QUANTITIES)
             ingest_s += time.perf_counter() - t
@@ -246,12 +265,18 @@ def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int
     with psycopg.connect(url) as conn:
         rel = conn.execute(
             "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relname IN "
-            "('readings_compact', 'daily_freeze', 'check_queue', 'quantity_keys')"
+            "('readings_compact', 'daily_freeze', 'check_queue', 'quantity_keys', "
+            "'readings_cold', 'meter_events')"
         ).fetchall()
+        cold = conn.execute("SELECT count(*) FROM readings_cold").fetchone()
+        parts = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'readings'::regclass"
+        ).fetchone()
         compact_rows = conn.execute("SELECT count(*) FROM readings_compact").fetchone()
     per = (final - warm_size) / (stored - warm_stored)
     print(f"{label}: {meters:,} meters x {days} days, {stored:,} readings stored "
-          f"({meters * 4 * 96:,} interval + {meters * 5:,} freeze a day), hot window "
+          f"({meters * 4 * 96:,} interval + {meters * 5:,} freeze + {meters * 3:,} residue "
+          f"(clock checks, events) a day), hot window "
           f"{hot_days} days")  # fmt: skip
     print(f"  ingest slot by slot with store(): {stored / ingest_s:,.0f} readings/s")
     print(f"  hot table only (first {hot_days} days, before any compaction): "
@@ -270,6 +295,13 @@ def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int
           f"{(final - base) / stored:.2f} B/reading (hot window included); hot table "
           f"{warm_hot:,} B after the warm-up, {hot:,} B now; {dict(rel)}; "
           f"{n_rows:,} compact rows")  # fmt: skip
+    sizes: dict[str, int] = {str(k): int(v) for k, v in rel}
+    n_cold = cold[0] if cold else 0
+    if n_cold:
+        print(f"  residue: {n_cold:,} readings in readings_cold, {sizes['readings_cold']:,} B "
+              f"= {sizes['readings_cold'] / n_cold:.0f} B each (their meter_events copies "
+              f"{sizes['meter_events']:,} B); hot partitions or chunks left: "
+              f"{parts[0] if parts else 0}")  # fmt: skip
     cpu = f"{moved / compact_cpu:,.0f} readings per CPU second" if cpu_known else "CPU n/a"
     print(f"  compaction: {moved:,} readings in {compact_wall:.1f} s = "
           f"{moved / compact_wall:,.0f} readings/s wall; {cpu} (client + backend)")  # fmt: skip

@@ -154,7 +154,7 @@ def generate(url: str, meters: int, days: int, curve_share: float, last: date) -
             conn.execute(_bind(sql, p))
         for n in range(days):
             conn.execute(_bind(FREEZES, {**p, "day": first + timedelta(days=n)}))
-        ensure_partitions(conn, {last.year, (last + timedelta(days=1)).year})
+        ensure_partitions(conn, {last, last + timedelta(days=1)}, TZ)
         conn.execute(_bind(CURVES, p))
         conn.commit()
         conn.autocommit = True

@@ -95,6 +95,9 @@ def dataset() -> list[tuple[Any, ...]]:
             rows.append((m, "cover_open_count", at3, float(di), "event", "scheduled", ()))
             at3 += timedelta(seconds=7)
             rows.append((m, "clock_offset", at3, 2.0, "clock", "scheduled", ()))
+            # an interval reading off the 15-minute grid (a re-read at 07:07:30): residue
+            off = t0 + timedelta(hours=7, minutes=7, seconds=30)
+            rows.append((m, "voltage_b", off, 220.3, "interval", "reread", ()))
         days = [D0 - timedelta(1), *DAYS]
         totals = {d: 1000.0 + mi * 100 + i * 12.5 for i, d in enumerate(days)}
         if m == "M2":  # register still on the last day while power flows: stopped
@@ -131,6 +134,25 @@ def setup_db(url: str) -> None:
             "installed_on = %s",
             (D0 - timedelta(days=30),),
         )
+
+
+def hot_storage(conn: psycopg.Connection[Any], upto: datetime) -> list[str]:
+    """The hot table's partitions (plain PostgreSQL) or chunks (TimescaleDB) that end at or
+    before ``upto`` (a one-day chunk is aligned in UTC: the one holding the last compacted
+    local day's end also holds the next day's start, and goes the night after)."""
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
+        sql = (
+            "SELECT chunk_name FROM timescaledb_information.chunks "
+            "WHERE hypertable_name = 'readings' AND range_end <= %s ORDER BY range_start"
+        )
+    else:
+        sql = (
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'readings'::regclass AND (regexp_match(pg_get_expr("
+            "c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)'))[1]::timestamptz <= %s "
+            "ORDER BY 1"
+        )
+    return [r[0] for r in conn.execute(sql, (upto,)).fetchall()]
 
 
 def compact_all(url: str, before: date) -> dict[str, Any]:
@@ -264,11 +286,20 @@ def test_every_read_path_same_before_and_after(
         res = compact_all(url_a, DAYS[-1] + timedelta(days=1))
         # 3 meters x 4 days x 9 quantities x 96 slots, less the gaps, less the 4 float32 values
         stored = 3 * 4 * 9 * 96 - 3 * 9 * 3 - 9 * 35 - 3 * 4 - 1
-        assert res["readings"] == stored and res["kept_hot"] == 12, res
+        # the residue: float32 values, events, clock checks and off-grid readings (12 each)
+        assert res["readings"] == stored and res["residue"] == 4 * 12, res
         with psycopg.connect(url_a) as conn:
-            hot = conn.execute("SELECT count(*) FROM readings WHERE kind = 'interval'").fetchone()
+            hot = conn.execute("SELECT count(*) FROM readings").fetchone()
+            cold = conn.execute(
+                "SELECT kind, count(*) FROM readings_cold GROUP BY 1 ORDER BY 1"
+            ).fetchall()
             rows = conn.execute("SELECT count(*), sum(scale) FROM readings_compact").fetchone()
-        assert hot == (12,)  # the float32 values, kept exactly where they were
+            parts = hot_storage(conn, day_start(DAYS[-1] + timedelta(days=1)))
+            every = hot_storage(conn, datetime.max.replace(tzinfo=UTC))
+        assert hot == (0,)  # every compacted day left the hot table...
+        assert parts == []  # ...whose emptied partitions or chunks were dropped
+        assert res["dropped"] != [] and len(every) <= 1  # (a chunk straddling the edge)
+        assert cold == [("clock", 12), ("event", 12), ("interval", 24)]
         assert rows is not None and rows[0] == 3 * 4 * 9
         after_a = snapshot(ca, ha, url_a)
         assert diff(before_a, after_a) == []
@@ -292,17 +323,44 @@ def test_every_read_path_same_before_and_after(
             ("M3", "current_b", t1 + 11 * SLOT, 2.5, "interval", "backfill", ()),
             ("M1", "power_active_a", day_start(DAYS[0]) + 40 * SLOT, 0.5, "interval",
              "scheduled", ()),
+            # residue: a new event, a repeated clock check, a clock check with another
+            # value (a conflict), an off-grid reading new and one repeated with another
+            # value, an on-grid value where a float32 one is stored (a conflict)
+            ("M2", "cover_open_count", t1 + timedelta(hours=5), 9.0, "event", "scheduled",
+             ()),
+            ("M1", "clock_offset", t1 + timedelta(hours=3, seconds=7), 2.0, "clock",
+             "scheduled", ()),
+            ("M3", "clock_offset", t1 + timedelta(hours=3, seconds=7), 3.0, "clock",
+             "scheduled", ()),
+            ("M3", "voltage_b", t1 + timedelta(hours=9, seconds=1), 220.4, "interval",
+             "reread", ()),
+            ("M2", "voltage_b", t1 + timedelta(hours=7, minutes=7, seconds=30), 220.5,
+             "interval", "reread", ()),
+            ("M3", "power_active_a", t1 + 40 * SLOT, 0.5, "interval", "scheduled", ()),
         ]  # fmt: skip
         before_late = snapshot(cb, hb, url_b)
-        assert put(url_a, late) == put(url_b, late) == 5
+        assert put(url_a, late) == put(url_b, late) == 7
         after_b = snapshot(cb, hb, url_b)
         assert diff(before_late, after_b) != []  # the late readings changed answers
         assert diff(without_arrival(snapshot(ca, ha, url_a)), without_arrival(after_b)) == []
         with psycopg.connect(url_a) as conn:
-            hot_late = conn.execute(
-                "SELECT count(*) FROM readings WHERE kind = 'interval'"
-            ).fetchone()
-        assert hot_late == (13,)  # the float32 values, the late one too
+            hot_late = conn.execute("SELECT count(*) FROM readings").fetchone()
+            cold_late = conn.execute(
+                "SELECT kind, count(*) FROM readings_cold GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            parts = hot_storage(conn, day_start(DAYS[-1] + timedelta(days=1)))
+        # the late residue went to readings_cold: no compacted day's hot storage came back
+        assert hot_late == (0,) and parts == []
+        assert cold_late == [("clock", 12), ("event", 13), ("interval", 26)]
+        conflicts = {}
+        for url in twins:
+            with psycopg.connect(url) as conn:
+                conflicts[url] = conn.execute(
+                    "SELECT meter_id, quantity, ts, stored_value, new_value, kind "
+                    "FROM reading_conflicts ORDER BY 1, 2, 3, 5"
+                ).fetchall()
+        # the same conflicts, whether the day was compacted or not
+        assert conflicts[url_a] == conflicts[url_b] and len(conflicts[url_a]) == 7
         # compaction after late readings: still the same answers
         snap = snapshot(ca, ha, url_a)
         compact_all(url_a, DAYS[-1] + timedelta(days=1))
@@ -352,12 +410,20 @@ def test_compaction_beside_ingestion_loses_and_doubles_nothing(migrated: str) ->
          "scheduled", ())
         for m in meters for k in range(0, 96, 2)
     ]  # fmt: skip
-    put(url, first)
+    clock = t0 + timedelta(hours=3, seconds=7)
+    put(url, first + [(m, "clock_offset", clock, 2.0, "clock", "scheduled", ()) for m in meters])
     late = [
         (m, "energy_import_total", t0 + k * SLOT, round(100 + k * 0.25, 2), "interval",
          "backfill", ())
         for m in meters for k in range(0, 96)  # odd slots new, even ones repeats
     ]  # fmt: skip
+    # residue beside them: the clock check repeated, a new event, a new off-grid reading
+    for i, m in enumerate(meters):
+        late.insert(i * 99, (m, "clock_offset", clock, 2.0, "clock", "scheduled", ()))
+        late.insert(i * 99 + 50, (m, "cover_open_count", t0 + timedelta(hours=5), 1.0,
+                                  "event", "scheduled", ()))  # fmt: skip
+        late.insert(i * 99 + 98, (m, "voltage_a", t0 + timedelta(hours=6, seconds=1), 221.5,
+                                  "interval", "reread", ()))  # fmt: skip
     errors: list[BaseException] = []
 
     def ingest() -> None:
@@ -376,16 +442,31 @@ def test_compaction_beside_ingestion_loses_and_doubles_nothing(migrated: str) ->
     with psycopg.connect(url, autocommit=True) as conn:
         compact(conn, d + timedelta(days=1), TZ, chunk=7)  # what arrived after a chunk
         got = conn.execute(
-            "SELECT meter_id, ts, value, count(*) OVER (PARTITION BY meter_id, ts) FROM "
-            "readings_between(%s, %s) ORDER BY 1, 2",
+            "SELECT meter_id, ts, value, count(*) OVER (PARTITION BY meter_id, quantity, ts) "
+            "FROM readings_between(%s, %s) WHERE quantity = 'energy_import_total' "
+            "ORDER BY 1, 2",
             (t0, t0 + timedelta(days=1)),
         ).fetchall()
+        residue = conn.execute(
+            "SELECT quantity, count(*), count(DISTINCT meter_id), sum(value) FROM "
+            "readings_between(%s, %s) WHERE quantity <> 'energy_import_total' "
+            "GROUP BY 1 ORDER BY 1",
+            (t0, t0 + timedelta(days=1)),
+        ).fetchall()
+        cold = conn.execute("SELECT count(*) FROM readings_cold").fetchone()
         conflicts = conn.execute("SELECT count(*) FROM reading_conflicts").fetchone()
         hot = conn.execute("SELECT count(*) FROM readings").fetchone()
     assert [(m, ts, v) for m, ts, v, _ in got] == [
         (m, t0 + k * SLOT, round(100 + k * 0.25, 2)) for m in meters for k in range(96)
     ]
     assert {n for *_, n in got} == {1}
+    n = len(meters)
+    assert residue == [
+        ("clock_offset", n, n, 2.0 * n),
+        ("cover_open_count", n, n, 1.0 * n),
+        ("voltage_a", n, n, 221.5 * n),
+    ]
+    assert cold == (3 * n,)
     assert conflicts == (0,) and hot == (0,)
 
 

@@ -252,6 +252,7 @@ def test_retention_drops_whole_partitions_or_chunks(migrated: str) -> None:
 DISTRIBUTED = {
     "readings",
     "readings_compact",
+    "readings_cold",
     "daily_freeze",
     "meter_events",
     "quarantine",

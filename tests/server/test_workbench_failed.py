@@ -230,7 +230,7 @@ def test_on_demand_read_shows_the_values_as_they_arrive(client: TestClient) -> N
     )
     now = datetime.now(UTC)
     with psycopg.connect(db(client)) as conn:
-        ensure_partitions(conn, {now.year})
+        ensure_partitions(conn, {now.astimezone(ZoneInfo("Asia/Shanghai")).date()}, "Asia/Shanghai")
         conn.execute(
             "INSERT INTO readings (meter_id, quantity, ts, value, kind, source) "
             "VALUES ('M2', 'energy_import_total', %s, 123.4, 'instant', 'on_demand')",

@@ -30,7 +30,7 @@ def setup(client: TestClient) -> dict[str, str]:
         )
         # M1's load curve of D: 96 points; M2's: 48 (D starts at 16:00 UTC the day before)
         start = datetime(D.year, D.month, D.day, tzinfo=UTC) - timedelta(hours=8)
-        ensure_partitions(conn, {D.year})
+        ensure_partitions(conn, {D}, "Asia/Shanghai")
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO readings (meter_id, quantity, ts, value, kind, source) "

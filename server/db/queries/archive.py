@@ -194,6 +194,7 @@ _IN_USE: dict[str, tuple[tuple[str, str], ...]] = {
     "meters": (
         ("readings", "SELECT 1 FROM readings WHERE meter_id = %s LIMIT 1"),
         ("readings", "SELECT 1 FROM readings_compact WHERE meter_id = %s LIMIT 1"),
+        ("readings", "SELECT 1 FROM readings_cold WHERE meter_id = %s LIMIT 1"),
         ("daily freezes", "SELECT 1 FROM daily_freeze WHERE meter_id = %s LIMIT 1"),
         ("events", "SELECT 1 FROM meter_events WHERE meter_id = %s LIMIT 1"),
         ("an area it is the master meter of", "SELECT 1 FROM areas WHERE master_meter_id = %s"),

@@ -209,11 +209,12 @@ def readings_since(
     conn: psycopg.Connection[Any], meter_id: str, since: datetime
 ) -> list[dict[str, Any]]:
     """The meter's readings stored since ``since`` (the on-demand read's values as they
-    arrive), newest first, at most 500."""
+    arrive), newest first, at most 500; wherever they are stored (a reading of a day
+    already compacted goes to the compact or residue table)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT quantity, ts, value, kind, source, received_at FROM readings "
-            "WHERE meter_id = %s AND ts >= %s AND received_at >= %s "
+            "SELECT quantity, ts, value, kind, source, received_at FROM "
+            "readings_between(%s, 'infinity') WHERE meter_id = %s AND received_at >= %s "
             "ORDER BY ts DESC, quantity LIMIT 500",
-            (meter_id, since - timedelta(days=1), since),
+            (since - timedelta(days=1), meter_id, since),
         ).fetchall()

@@ -35,7 +35,8 @@ def curve(
 
 def latest(conn: psycopg.Connection[Any], *, meter: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        # freezes live in daily_freeze (not in readings): the newest of either counts; of
+        # freezes live in daily_freeze (not in readings): the newest of any counts (the residue
+        # table's too); of
         # the compact history only each quantity's newest row can hold its latest reading
         return cur.execute(
             "SELECT DISTINCT ON (quantity) quantity, ts, value, kind, source, quality, mac, rn"
@@ -44,6 +45,8 @@ def latest(conn: psycopg.Connection[Any], *, meter: str) -> list[dict[str, Any]]
             + MAC_COLUMNS
             + " FROM ("
             " SELECT quantity, ts, value, kind, source, quality FROM readings"
+            " WHERE meter_id = %(m)s AND ts > now() - interval '400 days'"
+            " UNION ALL SELECT quantity, ts, value, kind, source, quality FROM readings_cold"
             " WHERE meter_id = %(m)s AND ts > now() - interval '400 days'"
             " UNION ALL SELECT l.quantity, l.ts, l.value, l.kind, l.source, l.quality"
             " FROM quantity_keys k"
