@@ -66,7 +66,7 @@ const WORDS = {
   cat_wrong_answers: ["应答错误", "Wrong answers"], cat_not_rereadable: ["规约不支持补抄", "Protocol cannot re-read"],
   cat_archive: ["档案问题", "Archive problem"], cat_other: ["其他（如未收到读数）", "Other (e.g. no reading received)"], cat_no_reading: ["未收到读数", "No reading received"],
   // command / re-read statuses
-  st_pending: ["待下发", "pending"], st_sent: ["已下发", "sent"], st_ok: ["成功", "done"], st_partial: ["部分成功", "partly done"],
+  st_pending: ["待下发", "not yet sent"], st_sent: ["进行中", "sent, awaiting answer"], st_ok: ["成功", "done"], st_partial: ["部分成功", "partly done"],
   st_error: ["失败", "failed"], st_expired: ["超时", "expired"], st_recovered: ["已补回", "recovered"],
   // anomalies
   anomalies_title: ["异常档案", "Anomalies"], rule: ["规则", "Rule"], status: ["状态", "Status"],
@@ -115,7 +115,7 @@ const WORDS = {
   batches_title: ["补抄批次", "Re-read batches"], batch: ["批次", "Batch"], requested_by: ["发起人", "Requested by"],
   requested_at: ["发起时间", "Requested at"], items_n: ["条数", "Items"], outcome: ["结果", "Outcome"], day_reread: ["补抄日期", "Day re-read"],
   why_not: ["未抄到原因", "Why not read"], command: ["命令", "Command"], finished: ["完成时间", "Finished"],
-  o_read: ["已抄到", "read"], o_pending: ["进行中", "pending"], o_failed: ["未抄到", "failed"], o_expired: ["超时", "expired"],
+  o_read: ["已抄到", "read"], o_pending: ["待下发", "not yet sent"], o_sent: ["进行中", "sent, awaiting answer"], o_failed: ["未抄到", "failed"], o_expired: ["超时", "expired"],
   o_not_rereadable: ["不可补抄", "not re-readable"], areas_served: ["服务台区", "Areas served"],
   n_meters: ["{n} 块表", "{n} meters"],
   search_title: ["查询结果", "Search results"], no_match: ["未找到匹配的电表。", "No meter matches."],
@@ -173,16 +173,6 @@ const CODES = {
     "of the largest current": ["（相对最大相电流）", "of the largest current"], "x contracted kW": ["倍合同容量", "x contracted kW"],
     "of supply": ["（相对供电量）", "of supply"]},
 };
-// reason texts of GET /api/failed-meters (server/checks/completeness.py), as far as they go
-const REASONS = [
-  [/^never read since installed/, ["安装后从未抄到", "never read since installed"]],
-  [/^concentrator offline/, ["集中器离线", "concentrator offline"]],
-  [/^wrong answers \((\w+)\)/, ["应答错误（$1）", "wrong answers ($1)"]],
-  [/^meter not answering( \((\w+)\))?/, ["电表不应答$1", "meter not answering$1"]],
-  [/^no reading received/, ["未收到读数", "no reading received"]],
-  [/terminal freeze missed: the meter keeps no freeze history, the day cannot be re-read/, ["终端日冻结缺失：电表无冻结历史，无法补抄", "terminal freeze missed: the meter keeps no freeze history, the day cannot be re-read"]],
-];
-
 export const LANGS = ["zh", "en"];
 let lang = localStorage.getItem("meterlink.lang") === "en" ? "en" : "zh";
 const idx = () => (lang === "zh" ? 0 : 1);
@@ -203,13 +193,6 @@ export function code(family, value) {
 }
 export function registerCodes(family, map) { CODES[family] = Object.assign(CODES[family] || {}, map); }
 export function status(s) { return WORDS["s_" + s] ? t("s_" + s) : WORDS["st_" + s] ? t("st_" + s) : String(s ?? "–"); }
-export function reason(text) {
-  if (!text) return "–";
-  return String(text).split("; ").map((part) => {
-    for (const [re, words] of REASONS) if (re.test(part)) return part.replace(re, words[idx()]);
-    return part;
-  }).join(lang === "zh" ? "；" : "; ");
-}
 const LOCALE = () => (lang === "zh" ? "zh-CN" : "en-GB");
 export function num(v, digits = 2) {
   if (v === null || v === undefined || v === "" || Number.isNaN(Number(v))) return "–";
