@@ -718,6 +718,12 @@ def xlsx(
 Fetch = Callable[[int, int], tuple[list[Row], int]]
 
 
+def at_hand(rows: Sequence[Row]) -> Fetch:
+    """The :data:`Fetch` of rows already all at hand (filtered on the server): a page is
+    their slice, the total their number."""
+    return lambda limit, offset: (list(rows[offset : offset + limit]), len(rows))
+
+
 def export(
     conn: psycopg.Connection[Any],
     principal: Principal,

@@ -28,9 +28,9 @@ from ..actor import current_actor
 from ..contract import Page, Protocol
 from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body
 from ..workbench_models import ReadNowQueued, ReadNowResult, RereadBatch
-from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export, listing
+from .export import FILE_RESPONSES, Out, listing
 
 router = APIRouter(prefix="/api", tags=["failed meters"])
 
@@ -169,43 +169,41 @@ def failed_meters(
         by_reason[r["reason"]] += 1
     if reason is not None:
         rows = [r for r in rows if r["reason"] == reason]
-    exporting = out.format != "json"
-    shown = rows[:MAX_EXPORT_ROWS] if exporting else rows[offset : offset + limit]
-    ids = [r["meter_id"] for r in shown]
-    runs = q.consecutive_days(conn, ids, d)
-    details = q.meter_details(conn, ids)
-    asked = q.latest_batch_items(conn, ids, d)
-    items = []
-    for r in shown:
-        r.update(details.get(r["meter_id"], {}))
-        r["consecutive_days"] = runs.get(r["meter_id"])
-        r["reread"] = asked.get(r["meter_id"])
-        items.append(redact_meter(r, principal))
-    if exporting:
-        if len(rows) > MAX_EXPORT_ROWS:
-            raise HTTPException(
-                422,
-                f"format: {len(rows):,} rows match, more than {MAX_EXPORT_ROWS:,}: narrow "
-                "the filters",
-            )
-        return export(
-            conn,
-            principal,
-            out,
-            items,
-            report="failed",
-            what=("失败电表清单", "Failed meters"),
-            scope={
-                "date": d,
-                "org_id": org_id,
-                "area_id": area_id,
-                "gateway_id": gateway_id,
-                "protocol": protocol,
-                "reason": reason,
-            },
-            columns=FAILED_COLUMNS,
-        )
-    return page(items, len(rows), limit, offset, date=d, by_reason=by_reason)
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of the rows with what a clerk needs beside each (asked for those only)."""
+        shown = rows[offset : offset + limit]
+        ids = [r["meter_id"] for r in shown]
+        runs = q.consecutive_days(conn, ids, d)
+        details = q.meter_details(conn, ids)
+        asked = q.latest_batch_items(conn, ids, d)
+        items = []
+        for r in shown:
+            r.update(details.get(r["meter_id"], {}))
+            r["consecutive_days"] = runs.get(r["meter_id"])
+            r["reread"] = asked.get(r["meter_id"])
+            items.append(redact_meter(r, principal))
+        return items, len(rows)
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        fetch,
+        report="failed",
+        what=("失败电表清单", "Failed meters"),
+        scope={
+            "date": d,
+            "org_id": org_id,
+            "area_id": area_id,
+            "gateway_id": gateway_id,
+            "protocol": protocol,
+            "reason": reason,
+        },
+        columns=FAILED_COLUMNS,
+        extra={"date": d, "by_reason": by_reason},
+    )
 
 
 class BatchItem(BaseModel):
