@@ -43,4 +43,6 @@ WORKBENCH: Final[dict[tuple[str, str], str]] = {
     # concentrators
     ("GET", "/api/concentrators"): SIGNED_IN,
     ("GET", "/api/concentrators/{gateway_id}"): SIGNED_IN,
+    # the command history
+    ("GET", "/api/commands"): SIGNED_IN,
 }

@@ -141,17 +141,7 @@ def _request_all(
     out = Requested()
     every = [p for pairs in by_gw.values() for p in pairs]
     pending = _pending(conn, every)
-    busy: set[str] = set()
-    if not beside_pending:
-        busy = {
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT gateway_id FROM gateway_commands WHERE gateway_id = ANY(%s) "
-                "AND name = 'backfill' AND status IN ('pending', 'sent') "
-                "AND created_at > now() - interval '1 hour'",
-                (sorted(by_gw),),
-            )
-        }
+    busy: set[str] = set() if beside_pending else _busy(conn, sorted(by_gw))
     commands: list[PreparedCommand] = []
     asked: list[tuple[str, date, str, str]] = []
     for gw, pairs in sorted(by_gw.items()):
@@ -160,11 +150,7 @@ def _request_all(
         take = [] if gw in busy else fresh[:per_gateway]
         if take:
             try:
-                cmd = prepare_command(
-                    gateway_id=gw,
-                    name="backfill",
-                    args={"items": [{"meter": m, "date": d.isoformat()} for m, d in take]},
-                )
+                cmd = prepare_command(gateway_id=gw, name="backfill", args=_backfill_args(take))
             except ValueError as exc:  # WireError, CommandRefused
                 log.warning("re-read request to gateway %r skipped: %s", gw, exc)
                 continue
@@ -174,30 +160,7 @@ def _request_all(
         if held:
             out.already_pending[gw] = len(held)
     queue_prepared(conn, commands, requested_by=requested_by)
-    if asked:
-        # as _request_one: a meter-day asked again points at the new command (the earlier
-        # one stays in gateway_commands); each meter-day once in the statement (the last)
-        last = {(m, d): (m, d, gw, c) for m, d, gw, c in asked}
-        rows = list(last.values())
-        conn.execute(
-            "INSERT INTO reread_requests (meter_id, data_date, gateway_id, command_id, "
-            "requested_by, missing_when_asked) "
-            "SELECT x.m, x.d, x.g, x.c, %s, NOT EXISTS (SELECT 1 FROM daily_freeze f "
-            "WHERE f.meter_id = x.m AND f.data_date = x.d "
-            "AND f.quantity = 'energy_import_total') "
-            "FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[]) AS x(m, d, g, c) "
-            "ON CONFLICT (meter_id, data_date) DO UPDATE SET command_id = "
-            "excluded.command_id, gateway_id = excluded.gateway_id, requested_by = "
-            "excluded.requested_by, requested_at = now(), missing_when_asked = "
-            "excluded.missing_when_asked",
-            (
-                requested_by,
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[2] for r in rows],
-                [r[3] for r in rows],
-            ),
-        )
+    _record(conn, asked, requested_by=requested_by)
     return out
 
 
@@ -258,16 +221,7 @@ def _request_one(
 ) -> int:
     if not pairs:
         return 0
-    busy = (
-        not beside_pending
-        and conn.execute(
-            "SELECT 1 FROM gateway_commands WHERE gateway_id = %s AND name = "
-            "'backfill' AND status IN ('pending', 'sent') AND created_at > "
-            "now() - interval '1 hour' LIMIT 1",
-            (gw,),
-        ).fetchone()
-    )
-    if busy:
+    if not beside_pending and _busy(conn, [gw]):
         return 0
     take = pairs[:per_gateway]
     cmd = queue_command(
@@ -275,23 +229,58 @@ def _request_one(
         gateway_id=gw,
         name="backfill",
         requested_by=requested_by,
-        args={"items": [{"meter": m, "date": d.isoformat()} for m, d in take]},
+        args=_backfill_args(take),
     )
-    with conn.cursor() as cur:
-        # a meter-day asked again after its earlier command ended points at the new one
-        # (the earlier command stays in gateway_commands with its items and result)
-        cur.executemany(
-            "INSERT INTO reread_requests (meter_id, data_date, gateway_id, command_id, "
-            "requested_by, missing_when_asked) VALUES (%s, %s, %s, %s, %s, NOT EXISTS ("
-            "SELECT 1 FROM daily_freeze f WHERE f.meter_id = %s AND f.data_date = %s "
-            "AND f.quantity = 'energy_import_total')) "
-            "ON CONFLICT (meter_id, data_date) DO UPDATE SET command_id = "
-            "excluded.command_id, gateway_id = excluded.gateway_id, requested_by = "
-            "excluded.requested_by, requested_at = now(), missing_when_asked = "
-            "excluded.missing_when_asked",
-            [(m, d, gw, cmd, requested_by, m, d) for m, d in take],
-        )
+    _record(conn, [(m, d, gw, cmd) for m, d in take], requested_by=requested_by)
     return len(take)
+
+
+def _busy(conn: psycopg.Connection[Any], gateways: list[str]) -> set[str]:
+    """Of ``gateways``, those with a backfill asked within the hour and still unanswered
+    (the automatic job leaves them alone)."""
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT gateway_id FROM gateway_commands WHERE gateway_id = ANY(%s) "
+            "AND name = 'backfill' AND status IN ('pending', 'sent') "
+            "AND created_at > now() - interval '1 hour'",
+            (gateways,),
+        )
+    }
+
+
+def _backfill_args(take: list[tuple[str, date]]) -> dict[str, Any]:
+    return {"items": [{"meter": m, "date": d.isoformat()} for m, d in take]}
+
+
+def _record(
+    conn: psycopg.Connection[Any], asked: list[tuple[str, date, str, str]], *, requested_by: str
+) -> None:
+    """Record each asked meter-day ``(meter, day, gateway, command)`` in one statement: a
+    meter-day asked again points at the new command (the earlier one stays in
+    gateway_commands with its items and result); each meter-day once (the last)."""
+    if not asked:
+        return
+    rows = list({(m, d): (m, d, gw, c) for m, d, gw, c in asked}.values())
+    conn.execute(
+        "INSERT INTO reread_requests (meter_id, data_date, gateway_id, command_id, "
+        "requested_by, missing_when_asked) "
+        "SELECT x.m, x.d, x.g, x.c, %s, NOT EXISTS (SELECT 1 FROM daily_freeze f "
+        "WHERE f.meter_id = x.m AND f.data_date = x.d "
+        "AND f.quantity = 'energy_import_total') "
+        "FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[]) AS x(m, d, g, c) "
+        "ON CONFLICT (meter_id, data_date) DO UPDATE SET command_id = "
+        "excluded.command_id, gateway_id = excluded.gateway_id, requested_by = "
+        "excluded.requested_by, requested_at = now(), missing_when_asked = "
+        "excluded.missing_when_asked",
+        (
+            requested_by,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+        ),
+    )
 
 
 def auto_reread(

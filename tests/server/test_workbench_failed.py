@@ -166,9 +166,24 @@ def test_a_reread_batch_keeps_each_items_outcome(client: TestClient) -> None:
         "M5": ("failed", "timeout"),
         "N2": ("read", None),
     }
+    # the reasons as codes and words in the request's language (the page shows these;
+    # Chinese without a language asked)
+    en = client.get(f"/api/reread/batches/{batch['id']}?lang=en", headers=viewer).json()
+    words = {i["meter_id"]: (i["reason_code"], i["reason_text"]) for i in en["items"]}
+    assert words == {
+        "M4": ("no_freeze_history", "the meter keeps no freeze history"),
+        "M5": ("timeout", "meter not answering (timeout)"),
+        "N2": (None, None),
+    }
+    assert {i["meter_id"]: i["reason_text"] for i in got["items"]} == {
+        "M4": "电表无冻结历史，无法补抄",
+        "M5": "电表不应答（超时）",
+        "N2": None,
+    }
     assert got["outcome"] == {
         "read": 1,
         "pending": 0,
+        "sent": 0,
         "failed": 1,
         "expired": 0,
         "not_rereadable": 1,

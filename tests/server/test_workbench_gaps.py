@@ -264,7 +264,7 @@ def test_the_lists_on_screen_export_with_headers_in_both_languages(client: TestC
     assert b[0][:5] == ["Meter", "Day re-read", "Concentrator", "Outcome", "Why not read"]
     assert [(r[0], r[1], r[3]) for r in b[1:]] == [
         ("M4", d, "not re-readable"),
-        ("M5", d, "pending"),
+        ("M5", d, "not yet sent"),
     ]
     bz = xlsx_rows(client, path, viewer, lang="zh", outcome="pending")
     assert str(bz[0][0]).startswith("补抄批次结果") and "结果 待下发" in str(bz[0][0])
@@ -277,12 +277,13 @@ def test_the_lists_on_screen_export_with_headers_in_both_languages(client: TestC
         "Requested by",
         "Items",
         "Read",
-        "Pending",
+        "Not yet sent",
+        "Sent, awaiting answer",
         "Failed",
         "Expired",
         "Not re-readable",
     ]
-    assert every[1][0] == str(batch) and every[1][3:] == ["2", "0", "1", "0", "0", "1"]
+    assert every[1][0] == str(batch) and every[1][3:] == ["2", "0", "1", "0", "0", "0", "1"]
     assert client.get(f"{path}?format=pdf", headers=viewer).status_code == 422
     assert client.get("/api/reread/batches/999999?format=csv", headers=viewer).status_code == 404
     # each file audited as an export

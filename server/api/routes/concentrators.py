@@ -14,10 +14,11 @@ from fastapi import APIRouter, HTTPException
 from server.db.queries import concentrators as q
 from server.db.queries import org as qo
 
+from ..contract import Page
 from ..deps import Db, ReportDay, SettingsDep, Viewer
-from ..workbench import Limit, Offset, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body
 from ..workbench_models import Concentrator
-from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
+from .export import FILE_RESPONSES, Out, listing
 
 router = APIRouter(prefix="/api", tags=["concentrators"])
 
@@ -56,37 +57,32 @@ def concentrators(
         org_ids = sorted(qo.descendants(units, org_id))
     if area_id is not None and not qo.area_exists(conn, area_id):
         raise HTTPException(404, f"no area {area_id!r}")
-    exporting = out.format != "json"
-    rows, tally = q.listing(
-        conn,
-        d,
-        org_ids=org_ids,
-        area_id=area_id,
-        online=online,
-        limit=MAX_EXPORT_ROWS if exporting else limit,
-        offset=0 if exporting else offset,
-    )
     t = settings.success_threshold
-    if exporting:
-        return export(
-            conn,
-            principal,
-            out,
-            [_rate(r, t) for r in rows],
-            report="concentrators",
-            what=("集中器", "Concentrators"),
-            scope={"date": d, "org_id": org_id, "area_id": area_id, "online": online},
+    tally: dict[str, int] = {}
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, counts = q.listing(
+            conn, d, org_ids=org_ids, area_id=area_id, online=online, limit=limit, offset=offset
         )
-    return page(
-        [_rate(r, t) for r in rows],
-        tally["count"],
-        limit,
-        offset,
-        date=d,
-        threshold=t,
-        count=tally["count"],
-        online=tally["online"],
-        online_rate=round(tally["online"] / tally["count"], 6) if tally["count"] else None,
+        tally.update(counts)
+        return [_rate(r, t) for r in rows], counts["count"]
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        fetch,
+        report="concentrators",
+        what=("集中器", "Concentrators"),
+        scope={"date": d, "org_id": org_id, "area_id": area_id, "online": online},
+        extra=lambda: {
+            "date": d,
+            "threshold": t,
+            "count": tally["count"],
+            "online": tally["online"],
+            "online_rate": round(tally["online"] / tally["count"], 6) if tally["count"] else None,
+        },
     )
 
 

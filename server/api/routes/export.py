@@ -245,6 +245,7 @@ COLUMNS: dict[str, Column] = {
     "change_first": Column("首抄环比变化", "First-pass change", "percent"),
     "code": Column("原因代码", "Reason code"),
     "reason_text": Column("原因说明", "Reason detail"),
+    "reason_code": Column("原因代码", "Reason code"),
     "rereadable": Column("可补抄", "Re-readable", "bool"),
     "consecutive_days": Column("连续失败天数", "Consecutive failed days", "int"),
     "reread": Column("补抄请求", "Re-read request"),
@@ -297,8 +298,10 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "confirmed": ("已确认", "confirmed"),
         "dismissed": ("已排除", "dismissed"),
         "closed": ("已关闭", "closed"),
-        "pending": ("待下发", "pending"),
-        "sent": ("已下发", "sent"),
+        # a gateway command: pending = queued, not yet sent to the concentrator; sent =
+        # sent, its answer awaited (a re-read batch's items take their command's word)
+        "pending": ("待下发", "not yet sent"),
+        "sent": ("进行中", "sent, awaiting answer"),
         "ok": ("成功", "ok"),
         "partial": ("部分成功", "partial"),
         "error": ("失败", "error"),
@@ -715,6 +718,12 @@ def xlsx(
 Fetch = Callable[[int, int], tuple[list[Row], int]]
 
 
+def at_hand(rows: Sequence[Row]) -> Fetch:
+    """The :data:`Fetch` of rows already all at hand (filtered on the server): a page is
+    their slice, the total their number."""
+    return lambda limit, offset: (list(rows[offset : offset + limit]), len(rows))
+
+
 def export(
     conn: psycopg.Connection[Any],
     principal: Principal,
@@ -756,19 +765,21 @@ def listing(
     scope: Mapping[str, Any],
     columns: Sequence[str] = (),
     labels: Labels | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
 ) -> Any:
     """A list route's answer: the page ``{"items", "total", "limit", "offset"}`` (and
     ``extra``), or with ``?format=csv|xlsx`` the whole filtered table as a file (paging
-    ignored; 422 beyond :data:`MAX_EXPORT_ROWS` rows: narrow the filters)."""
+    ignored; 422 beyond :data:`MAX_EXPORT_ROWS` rows: narrow the filters). ``extra`` may be
+    a function, called after ``fetch`` (for fields the fetch finds out)."""
     if out.format == "json":
         items, total = fetch(page.limit, page.offset)
+        more = extra() if callable(extra) else extra
         return {
             "items": items,
             "total": int(total),
             "limit": page.limit,
             "offset": page.offset,
-            **(extra or {}),
+            **(more or {}),
         }
     rows, total = fetch(MAX_EXPORT_ROWS, 0)
     if total > MAX_EXPORT_ROWS:

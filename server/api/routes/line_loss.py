@@ -19,11 +19,12 @@ from server.checks import rules
 from server.db.queries import line_loss as q
 from server.db.queries import org as qo
 
+from ..contract import Page
 from ..deps import Db, ReportDay, Viewer, Yesterday
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body
 from ..workbench_models import LineLossArea, LineLossTrend
-from .export import FILE_RESPONSES, Out, export
+from .export import FILE_RESPONSES, Out, at_hand, listing
 
 router = APIRouter(prefix="/api", tags=["line loss"])
 
@@ -103,25 +104,21 @@ def line_loss_areas(
         by_status[r["status"]] += 1
     if status is not None:
         rows = [r for r in rows if r["status"] == status]
-    if out.format != "json":
-        return export(
-            conn,
-            principal,
-            out,
-            rows,
-            report="line-loss-areas",
-            what=("台区线损", "Line loss per area"),
-            scope={"date": d, "org_id": org_id, "status": status},
-        )
-    return page(
-        rows[offset : offset + limit],
-        len(rows),
-        limit,
-        offset,
-        date=d,
-        high_threshold=high,
-        negative_threshold=NEGATIVE_THRESHOLD,
-        by_status=by_status,
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        at_hand(rows),
+        report="line-loss-areas",
+        what=("台区线损", "Line loss per area"),
+        scope={"date": d, "org_id": org_id, "status": status},
+        extra={
+            "date": d,
+            "high_threshold": high,
+            "negative_threshold": NEGATIVE_THRESHOLD,
+            "by_status": by_status,
+        },
     )
 
 
@@ -301,26 +298,21 @@ def line_loss_suspects(
             }
         )
     out.sort(key=lambda r: (-r["score"], -(r["drop_kwh_per_day"] or 0), r["meter_id"]))
-    if output.format != "json":
-        return export(
-            conn,
-            principal,
-            output,
-            [redact_meter(r, principal) for r in out],
-            report=f"suspects-{area_id}",
-            what=("窃电嫌疑用户", "Theft suspects"),
-            scope={"area_id": area_id, "start": start, "end": d},
-        )
-    items = [redact_meter(r, principal) for r in out[offset : offset + limit]]
-    return page(
-        items,
-        len(out),
-        limit,
-        offset,
-        area_id=area_id,
-        start=start,
-        end=d,
-        baseline_loss_rate=None if base_loss is None else round(base_loss, 6),
-        recent_loss_rate=None if recent_loss is None else round(recent_loss, 6),
-        area_loss_rose=rose,
+    return listing(
+        conn,
+        principal,
+        output,
+        Page(limit, offset),
+        at_hand([redact_meter(r, principal) for r in out]),
+        report=f"suspects-{area_id}",
+        what=("窃电嫌疑用户", "Theft suspects"),
+        scope={"area_id": area_id, "start": start, "end": d},
+        extra={
+            "area_id": area_id,
+            "start": start,
+            "end": d,
+            "baseline_loss_rate": None if base_loss is None else round(base_loss, 6),
+            "recent_loss_rate": None if recent_loss is None else round(recent_loss, 6),
+            "area_loss_rose": rose,
+        },
     )

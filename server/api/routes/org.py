@@ -14,9 +14,9 @@ from server.db.queries import org as q
 from ..contract import Page
 from ..deps import Db, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkPage, body, slice_page
+from ..workbench import Limit, Offset, WorkPage, body
 from ..workbench_models import OrgTree
-from .export import FILE_RESPONSES, Out, export, listing
+from .export import FILE_RESPONSES, Out, at_hand, listing
 
 #: the exports' first columns (the rest follow as the rows have them)
 GATEWAY_COLUMNS = ("id", "name", "online", "last_seen", "meters", "due", "read", "rate", "areas")
@@ -68,17 +68,17 @@ def area_list(
         rows = [r for r in rows if r["below_threshold"] is below_threshold]
     for r in rows:
         r["org_name"] = names.get(r["org_id"])
-    if out.format != "json":
-        return export(
-            conn,
-            principal,
-            out,
-            rows,
-            report="areas-report",
-            what=("台区清单", "Areas"),
-            scope={"date": d, "org_id": org_id, "below_threshold": below_threshold},
-        )
-    return slice_page(rows, limit, offset, date=d, threshold=settings.success_threshold)
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        at_hand(rows),
+        report="areas-report",
+        what=("台区清单", "Areas"),
+        scope={"date": d, "org_id": org_id, "below_threshold": below_threshold},
+        extra={"date": d, "threshold": settings.success_threshold},
+    )
 
 
 @router.get("/org/areas/{area_id}/gateways", response_model=WorkPage, responses=FILE_RESPONSES)

@@ -13,14 +13,16 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from server.auth.roles import Principal
 from server.checks import completeness
 from server.db.queries import reports as q
 
+from ..contract import Page
 from ..deps import Db, ReportDay, SettingsDep, Viewer, Yesterday
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkPage, body, month_range, page, previous_month
+from ..workbench import Limit, Offset, WorkPage, body, month_range, previous_month
 from ..workbench_models import CollectionTrend
-from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export
+from .export import FILE_RESPONSES, Out, at_hand, listing
 
 router = APIRouter(prefix="/api", tags=["collection reports"])
 By = Literal["all", "org", "area", "gateway", "protocol", "customer_class"]
@@ -107,32 +109,28 @@ def collection_report(
     if below_threshold is not None:
         rows = [r for r in rows if r["below_threshold"] is below_threshold]
     summary = line(now["all"][0], before["all"][0])
-    if out.format != "json":
-        return export(
-            conn,
-            principal,
-            out,
-            rows,
-            report="collection-report",
-            what=("采集报表", "Collection report"),
-            scope={"start": start, "end": end, "by": by, "below_threshold": below_threshold},
-        )
-    return page(
-        rows[offset : offset + limit],
-        len(rows),
-        limit,
-        offset,
-        period=period,
-        start=start,
-        end=end,
-        period_end=last,
-        days=(end - start).days + 1,
-        complete=end == last,
-        previous_start=p_start,
-        previous_end=p_end,
-        by=by,
-        threshold=t,
-        summary=summary,
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        at_hand(rows),
+        report="collection-report",
+        what=("采集报表", "Collection report"),
+        scope={"start": start, "end": end, "by": by, "below_threshold": below_threshold},
+        extra={
+            "period": period,
+            "start": start,
+            "end": end,
+            "period_end": last,
+            "days": (end - start).days + 1,
+            "complete": end == last,
+            "previous_start": p_start,
+            "previous_end": p_end,
+            "by": by,
+            "threshold": t,
+            "summary": summary,
+        },
     )
 
 
@@ -163,39 +161,37 @@ def collection_meters(
         raise HTTPException(404, f"no {by} {key!r}")
     start, end, _, _, _ = _period(period, d, month, yesterday)
     tz = settings.utility_timezone if period == "day" else None
-    exporting = out.format != "json"
-    rows, total = q.group_meters(
+    return listing(
         conn,
-        start,
-        end,
-        by=by,
-        key=key,
-        read=read,
-        curves_tz=tz,
-        limit=MAX_EXPORT_ROWS if exporting else limit,
-        offset=0 if exporting else offset,
-    )
-    if exporting:
-        return export(
-            conn,
+        principal,
+        out,
+        Page(limit, offset),
+        lambda limit, offset: _redacted(
+            q.group_meters(
+                conn,
+                start,
+                end,
+                by=by,
+                key=key,
+                read=read,
+                curves_tz=tz,
+                limit=limit,
+                offset=offset,
+            ),
             principal,
-            out,
-            [redact_meter(r, principal) for r in rows],
-            report="collection-meters",
-            what=("采集明细", "Collection by meter"),
-            scope={"start": start, "end": end, "by": by, "key": key, "read": read},
-        )
-    return page(
-        [redact_meter(r, principal) for r in rows],
-        total,
-        limit,
-        offset,
-        period=period,
-        start=start,
-        end=end,
-        by=by,
-        key=key,
+        ),
+        report="collection-meters",
+        what=("采集明细", "Collection by meter"),
+        scope={"start": start, "end": end, "by": by, "key": key, "read": read},
+        extra={"period": period, "start": start, "end": end, "by": by, "key": key},
     )
+
+
+def _redacted(
+    found: tuple[list[dict[str, Any]], int], principal: Principal
+) -> tuple[list[dict[str, Any]], int]:
+    rows, total = found
+    return [redact_meter(r, principal) for r in rows], total
 
 
 @router.get("/reports/collection/trend", response_model=CollectionTrend)

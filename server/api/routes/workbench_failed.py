@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from protocols import wire
 from protocols.vocabulary import REREADABLE_PROTOCOLS
-from server.checks import completeness, reread
+from server.checks import completeness, reread, reread_reasons
 from server.db.queries import failed as q
 from server.db.queries import org as qo
 from server.db.queries.archive import audit
@@ -28,9 +28,9 @@ from ..actor import current_actor
 from ..contract import Page, Protocol
 from ..deps import Db, LocalToday, Operator, ReportDay, SettingsDep, Viewer
 from ..privacy import redact_meter
-from ..workbench import Limit, Offset, WorkPage, body, page
+from ..workbench import Limit, Offset, WorkPage, body
 from ..workbench_models import ReadNowQueued, ReadNowResult, RereadBatch
-from .export import FILE_RESPONSES, MAX_EXPORT_ROWS, Out, export, listing
+from .export import FILE_RESPONSES, Out, listing
 
 router = APIRouter(prefix="/api", tags=["failed meters"])
 
@@ -93,6 +93,8 @@ BATCH_COLUMNS = (
     "date",
     "gateway_id",
     "outcome",
+    "reason_text",
+    "reason_code",
     "reason",
     "command_id",
     "command_status",
@@ -167,43 +169,41 @@ def failed_meters(
         by_reason[r["reason"]] += 1
     if reason is not None:
         rows = [r for r in rows if r["reason"] == reason]
-    exporting = out.format != "json"
-    shown = rows[:MAX_EXPORT_ROWS] if exporting else rows[offset : offset + limit]
-    ids = [r["meter_id"] for r in shown]
-    runs = q.consecutive_days(conn, ids, d)
-    details = q.meter_details(conn, ids)
-    asked = q.latest_batch_items(conn, ids, d)
-    items = []
-    for r in shown:
-        r.update(details.get(r["meter_id"], {}))
-        r["consecutive_days"] = runs.get(r["meter_id"])
-        r["reread"] = asked.get(r["meter_id"])
-        items.append(redact_meter(r, principal))
-    if exporting:
-        if len(rows) > MAX_EXPORT_ROWS:
-            raise HTTPException(
-                422,
-                f"format: {len(rows):,} rows match, more than {MAX_EXPORT_ROWS:,}: narrow "
-                "the filters",
-            )
-        return export(
-            conn,
-            principal,
-            out,
-            items,
-            report="failed",
-            what=("失败电表清单", "Failed meters"),
-            scope={
-                "date": d,
-                "org_id": org_id,
-                "area_id": area_id,
-                "gateway_id": gateway_id,
-                "protocol": protocol,
-                "reason": reason,
-            },
-            columns=FAILED_COLUMNS,
-        )
-    return page(items, len(rows), limit, offset, date=d, by_reason=by_reason)
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of the rows with what a clerk needs beside each (asked for those only)."""
+        shown = rows[offset : offset + limit]
+        ids = [r["meter_id"] for r in shown]
+        runs = q.consecutive_days(conn, ids, d)
+        details = q.meter_details(conn, ids)
+        asked = q.latest_batch_items(conn, ids, d)
+        items = []
+        for r in shown:
+            r.update(details.get(r["meter_id"], {}))
+            r["consecutive_days"] = runs.get(r["meter_id"])
+            r["reread"] = asked.get(r["meter_id"])
+            items.append(redact_meter(r, principal))
+        return items, len(rows)
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        fetch,
+        report="failed",
+        what=("失败电表清单", "Failed meters"),
+        scope={
+            "date": d,
+            "org_id": org_id,
+            "area_id": area_id,
+            "gateway_id": gateway_id,
+            "protocol": protocol,
+            "reason": reason,
+        },
+        columns=FAILED_COLUMNS,
+        extra={"date": d, "by_reason": by_reason},
+    )
 
 
 class BatchItem(BaseModel):
@@ -294,7 +294,7 @@ def reread_batches(
     offset: Offset = 0,
 ) -> Any:
     """Staff re-read batches, newest first, each with the count of its items' outcomes
-    (read, pending, failed, expired, not_rereadable). ``format=csv|xlsx``: every batch as a
+    (read, pending, sent, failed, expired, not_rereadable). ``format=csv|xlsx``: every batch as a
     file, one column per outcome."""
 
     def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -319,7 +319,8 @@ def reread_batches(
             "id": ("批次", "Batch"),
             "items": ("条数", "Items"),
             "read": ("已抄到", "Read"),
-            "pending": ("进行中", "Pending"),
+            "pending": ("待下发", "Not yet sent"),
+            "sent": ("进行中", "Sent, awaiting answer"),
             "failed": ("未抄到", "Failed"),
             "expired": ("超时", "Expired"),
             "not_rereadable": ("不可补抄", "Not re-readable"),
@@ -333,43 +334,52 @@ def reread_batch_items(
     conn: Db,
     out: Out,
     batch_id: int,
-    outcome: Literal["read", "pending", "failed", "expired", "not_rereadable"] | None = None,
+    outcome: Literal["read", "pending", "sent", "failed", "expired", "not_rereadable"]
+    | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
     """One batch with a page of its items: each meter-day with its command, the command's
-    status and the ``outcome`` (read: a freeze is stored; pending; failed with the
-    ``reason`` the gateway gave; expired: no answer in time; not_rereadable).
+    status and the ``outcome`` (read: a freeze is stored; pending: its command is not yet
+    sent to the concentrator; sent: sent, not answered yet; failed with the
+    ``reason`` the gateway gave; expired: no answer in time; not_rereadable), the reason as
+    ``reason_code`` and ``reason_text`` (its words in ``lang``, as the failed list's).
     ``format=csv|xlsx``: every item (of ``outcome``) as a file."""
     batch = q.get_batch(conn, batch_id)
     if batch is None:
         raise HTTPException(404, f"no re-read batch {batch_id}")
-    exporting = out.format != "json"
-    rows, total, counts = q.batch_items(
-        conn,
-        batch_id,
-        outcome=outcome,
-        limit=MAX_EXPORT_ROWS if exporting else limit,
-        offset=0 if exporting else offset,
-    )
-    if exporting:
-        return export(
-            conn,
-            principal,
-            out,
-            rows,
-            report=f"reread-batch-{batch_id}",
-            what=("补抄批次结果", "Re-read batch outcomes"),
-            scope={
-                "batch_id": batch_id,
-                "requested_by": batch["requested_by"],
-                "requested_at": batch["requested_at"],
-                "outcome": outcome,
-            },
-            columns=BATCH_COLUMNS,
-            labels={"reason": ("失败原因", "Why not read"), "date": ("补抄日期", "Day re-read")},
+    counts: dict[str, int] = {}
+
+    def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total, every = q.batch_items(
+            conn, batch_id, outcome=outcome, limit=limit, offset=offset
         )
-    return page(rows, total, limit, offset, batch=batch, outcome=counts)
+        counts.update(every)
+        for r in rows:
+            r["reason_code"], r["reason_text"] = reread_reasons.describe(r["reason"], out.lang)
+        return rows, total
+
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        fetch,
+        report=f"reread-batch-{batch_id}",
+        what=("补抄批次结果", "Re-read batch outcomes"),
+        scope={
+            "batch_id": batch_id,
+            "requested_by": batch["requested_by"],
+            "requested_at": batch["requested_at"],
+            "outcome": outcome,
+        },
+        columns=BATCH_COLUMNS,
+        labels={
+            "reason_text": ("失败原因", "Why not read"),
+            "date": ("补抄日期", "Day re-read"),
+        },
+        extra=lambda: {"batch": batch, "outcome": counts},
+    )
 
 
 class ReadNowIn(BaseModel):

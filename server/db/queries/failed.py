@@ -107,14 +107,16 @@ def insert_batch(
 
 
 # One item's outcome: read (a freeze is stored), not_rereadable (never sent: the meter keeps
-# no freeze history), pending (the command is not answered yet), expired, or failed (the
+# no freeze history), pending (its command is not yet sent to the concentrator), sent (sent,
+# not answered yet), expired, or failed (the
 # gateway answered without the meter-day; the reason from the command's result).
 _ITEM_OUTCOME = """
 SELECT i.batch_id, i.meter_id, i.data_date AS date, i.gateway_id, i.command_id,
        c.status AS command_status, c.finished_at,
        CASE WHEN f.meter_id IS NOT NULL THEN 'read'
             WHEN i.command_id IS NULL THEN 'not_rereadable'
-            WHEN c.status IN ('pending', 'sent') THEN 'pending'
+            WHEN c.status = 'pending' THEN 'pending'
+            WHEN c.status = 'sent' THEN 'sent'
             WHEN c.status = 'expired' THEN 'expired'
             ELSE 'failed' END AS outcome,
        CASE WHEN f.meter_id IS NOT NULL THEN NULL
@@ -132,7 +134,7 @@ LEFT JOIN daily_freeze f ON f.meter_id = i.meter_id AND f.data_date = i.data_dat
      AND f.quantity = 'energy_import_total'
 """
 
-OUTCOMES = ("read", "pending", "failed", "expired", "not_rereadable")
+OUTCOMES = ("read", "pending", "sent", "failed", "expired", "not_rereadable")
 
 
 def batch_items(

@@ -6,6 +6,7 @@ there) and what the API reads back about one gateway or command."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -173,12 +174,58 @@ def gateway_commands(
 ) -> tuple[list[dict[str, Any]], int]:
     """A gateway's commands, newest first, without their arguments and results (a backfill
     carries up to 10,000 items): the item count and the result's top-level counts stand in."""
-    where = "gateway_id = %(gw)s" + (" AND status = %(status)s" if status else "")
-    params = {"gw": gateway_id, "status": status, "limit": limit, "offset": offset}
+    return commands(
+        conn, CommandFilter(gateway_id=gateway_id, status=status), limit=limit, offset=offset
+    )
+
+
+@dataclass(frozen=True)
+class CommandFilter:
+    """Which commands a listing shows: every filter optional; ``since``/``until`` bound
+    ``created_at`` (``until`` excluded); a meter matches a command naming it (read_now's
+    ``meter``, or one of a backfill's ``items``)."""
+
+    gateway_id: str | None = None
+    meter_id: str | None = None
+    name: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def commands(
+    conn: Connection[Any], f: CommandFilter, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Commands matching ``f``, newest first, with who asked and when, the outcome
+    (status, error, the result's top-level counts as ``summary``), the item count and the
+    meter a one-meter command names; without arguments and results in full."""
+    conds = [
+        ("gateway_id = %(gw)s", f.gateway_id),
+        ("name = %(name)s", f.name),
+        ("status = %(status)s", f.status),
+        ("created_at >= %(since)s", f.since),
+        ("created_at < %(until)s", f.until),
+        (
+            "(args->>'meter' = %(meter)s OR args->'items' @> "
+            "jsonb_build_array(jsonb_build_object('meter', %(meter)s::text)))",
+            f.meter_id,
+        ),
+    ]
+    where = " AND ".join([c for c, v in conds if v is not None] or ["TRUE"])
+    params = {
+        "gw": f.gateway_id,
+        "name": f.name,
+        "status": f.status,
+        "since": f.since,
+        "until": f.until,
+        "meter": f.meter_id,
+        "limit": limit,
+        "offset": offset,
+    }
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT id, name, status, requested_by, created_at, sent_at, finished_at, "
-            f"expired_at, error, {_ITEMS} AS items, "
+            "SELECT id, gateway_id, name, args->>'meter' AS meter_id, status, requested_by, "
+            f"created_at, sent_at, finished_at, expired_at, error, {_ITEMS} AS items, "
             "(SELECT jsonb_object_agg(key, value) FROM jsonb_each(coalesce(result, '{}')) "
             " WHERE jsonb_typeof(value) IN ('number', 'boolean', 'string')) AS summary "
             f"FROM gateway_commands WHERE {where} "

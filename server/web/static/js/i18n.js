@@ -8,7 +8,7 @@ const WORDS = {
   nav_report: ["采集报表", "Collection report"], nav_failed: ["失败清单", "Failed meters"],
   nav_anomalies: ["异常处理", "Anomalies"], nav_lineloss: ["线损分析", "Line loss"],
   nav_gateways: ["集中器", "Concentrators"], nav_archive: ["档案", "Archive"],
-  nav_admin: ["系统管理", "Administration"], search_ph: ["表号/地址/户名/户号", "meter id, address, customer, account"],
+  nav_commands: ["命令记录", "Commands"], nav_admin: ["系统管理", "Administration"], search_ph: ["表号/地址/户名/户号", "meter id, address, customer, account"],
   search: ["查询", "Search"], logout: ["退出", "Sign out"], change_password: ["修改密码", "Change password"],
   role_admin: ["管理员", "administrator"], role_operator: ["操作员", "operator"], role_viewer: ["查看员", "viewer"],
   loading: ["加载中…", "Loading…"], retry: ["重试", "Retry"], refreshed: ["已刷新", "refreshed"],
@@ -66,8 +66,25 @@ const WORDS = {
   cat_wrong_answers: ["应答错误", "Wrong answers"], cat_not_rereadable: ["规约不支持补抄", "Protocol cannot re-read"],
   cat_archive: ["档案问题", "Archive problem"], cat_other: ["其他（如未收到读数）", "Other (e.g. no reading received)"], cat_no_reading: ["未收到读数", "No reading received"],
   // command / re-read statuses
-  st_pending: ["待下发", "pending"], st_sent: ["已下发", "sent"], st_ok: ["成功", "done"], st_partial: ["部分成功", "partly done"],
+  st_pending: ["待下发", "not yet sent"], st_sent: ["进行中", "sent, awaiting answer"], st_ok: ["成功", "done"], st_partial: ["部分成功", "partly done"],
   st_error: ["失败", "failed"], st_expired: ["超时", "expired"], st_recovered: ["已补回", "recovered"],
+  // the command history (命令记录)
+  commands_title: ["命令记录", "Command history"], cmd_name: ["命令", "Command"], start_day: ["开始日期", "From"], end_day: ["结束日期", "To"],
+  cmd_read_now: ["召测", "Read now"], cmd_backfill: ["补抄", "Re-read"], cmd_backfill_curve: ["曲线补抄", "Curve re-read"],
+  cmd_time_sync: ["校时", "Time sync"], cmd_rediscover: ["重新搜表", "Rediscover meters"], cmd_reload_config: ["重载配置", "Reload configuration"],
+  cmd_items: ["电表日数", "Meter-days"], cmd_outcome: ["结果", "Outcome"], cmd_sent: ["下发时间", "Sent"], cmd_id: ["命令编号", "Command ID"],
+  sum_read: ["已抄到", "read"], sum_readings: ["读数", "readings"], sum_points: ["曲线点数", "points"], sum_failed: ["失败", "failed"],
+  sum_time_set: ["已校时", "time set"], sum_max_offset_s: ["最大时差（秒）", "largest offset (s)"],
+  commands_of_gateway: ["该集中器的命令记录", "This concentrator's commands"], commands_of_meter: ["该表的命令记录", "This meter's commands"],
+  // the curve re-read (曲线补抄)
+  curve_reread: ["曲线补抄", "Curve re-read"], curve_reread_title: ["可补抄的曲线（DL/T 698.45 电表，近 {n} 天）", "Curves that can be re-read (DL/T 698.45 meters, last {n} days)"],
+  curve_reread_all: ["曲线补抄（{n} 块表）", "Re-read curves ({n} meters)"], curve_points: ["曲线点数", "Curve points"],
+  curve_reread_done: ["曲线补抄已下发：新下发 {r} 个，已在进行 {p} 个", "Curve re-read: {r} requested now, {p} already pending"],
+  curve_reread_outcome: ["查看曲线补抄命令结果", "See the curve re-read commands' outcome"],
+  curve_reread_none: ["该日没有可补抄的曲线。", "No curve of that day can be re-read."],
+  curve_reread_more: ["（共 {n} 块，仅列出前 {m} 块）", "({n} in all, the first {m} listed)"],
+  curve_missing: ["该日曲线缺 {n} 点", "{n} points of this day's curve are missing"],
+  print: ["打印", "Print"], printed_scope: ["范围", "Scope"], printed_at: ["打印时间", "Printed"],
   // anomalies
   anomalies_title: ["异常档案", "Anomalies"], rule: ["规则", "Rule"], status: ["状态", "Status"],
   first: ["首次", "First"], last: ["最近", "Last"], actions: ["操作", "Actions"], assignee: ["处理人", "Assigned to"],
@@ -89,7 +106,7 @@ const WORDS = {
   gateways_title: ["集中器", "Concentrators"], online: ["在线", "Online"], online_rate: ["在线率", "Online rate"],
   last_seen: ["最后通信", "Last communication"], outbox: ["缓存数据", "Outbox"], version: ["版本", "Version"],
   offline: ["离线", "offline"], is_online: ["在线", "online"], name: ["名称", "Name"], bus: ["总线", "Bus"], commands: ["命令", "Commands"],
-  time_sync: ["对时", "Time sync"], not_reported: ["集中器未上报", "not reported by the concentrator"], failures: ["连续失败次数", "Failures in a row"],
+  time_sync: ["校时", "Time sync"], not_reported: ["集中器未上报", "not reported by the concentrator"], failures: ["连续失败次数", "Failures in a row"],
   ms_ok: ["正常", "ok"], ms_failing: ["抄读失败", "failing"], ms_dead: ["停止重试", "given up"], transactions: ["通信次数", "Transactions"], timeouts: ["超时", "Timeouts"],
   checksum_errors: ["校验错误", "Checksum errors"], meters_ok: ["正常电表", "Meters OK"], meters_failing: ["失败电表", "Meters failing"], failing_meters: ["失败电表", "Failing meters"],
   // meter page
@@ -115,7 +132,7 @@ const WORDS = {
   batches_title: ["补抄批次", "Re-read batches"], batch: ["批次", "Batch"], requested_by: ["发起人", "Requested by"],
   requested_at: ["发起时间", "Requested at"], items_n: ["条数", "Items"], outcome: ["结果", "Outcome"], day_reread: ["补抄日期", "Day re-read"],
   why_not: ["未抄到原因", "Why not read"], command: ["命令", "Command"], finished: ["完成时间", "Finished"],
-  o_read: ["已抄到", "read"], o_pending: ["进行中", "pending"], o_failed: ["未抄到", "failed"], o_expired: ["超时", "expired"],
+  o_read: ["已抄到", "read"], o_pending: ["待下发", "not yet sent"], o_sent: ["进行中", "sent, awaiting answer"], o_failed: ["未抄到", "failed"], o_expired: ["超时", "expired"],
   o_not_rereadable: ["不可补抄", "not re-readable"], areas_served: ["服务台区", "Areas served"],
   n_meters: ["{n} 块表", "{n} meters"],
   search_title: ["查询结果", "Search results"], no_match: ["未找到匹配的电表。", "No meter matches."],
@@ -180,7 +197,7 @@ const CODES = {
     pf_c: ["C相功率因数", "Power factor C"], frequency: ["电网频率", "Frequency"], power_down_count: ["掉电次数", "Power-down count"],
     cover_open_count: ["开表盖次数", "Cover-open count"], clock_offset: ["时钟偏差", "Clock offset"],
   },
-  kind: {interval: ["曲线", "interval"], freeze: ["日冻结", "daily freeze"], event: ["事件", "event"], clock: ["对时检查", "clock check"],
+  kind: {interval: ["曲线", "interval"], freeze: ["日冻结", "daily freeze"], event: ["事件", "event"], clock: ["校时检查", "clock check"],
     instant: ["瞬时", "instant"]},
   source: {scheduled: ["定时", "scheduled"], backfill: ["补抄", "re-read"], on_demand: ["召测", "on demand"], terminal: ["终端冻结", "terminal freeze"]},
   quality: {late: ["迟到", "late"], clock_suspect: ["时钟存疑", "clock suspect"], degraded: ["逐项读取", "read item by item"],
@@ -202,16 +219,6 @@ const CODES = {
     "of the largest current": ["（相对最大相电流）", "of the largest current"], "x contracted kW": ["倍合同容量", "x contracted kW"],
     "of supply": ["（相对供电量）", "of supply"]},
 };
-// reason texts of GET /api/failed-meters (server/checks/completeness.py), as far as they go
-const REASONS = [
-  [/^never read since installed/, ["安装后从未抄到", "never read since installed"]],
-  [/^concentrator offline/, ["集中器离线", "concentrator offline"]],
-  [/^wrong answers \((\w+)\)/, ["应答错误（$1）", "wrong answers ($1)"]],
-  [/^meter not answering( \((\w+)\))?/, ["电表不应答$1", "meter not answering$1"]],
-  [/^no reading received/, ["未收到读数", "no reading received"]],
-  [/terminal freeze missed: the meter keeps no freeze history, the day cannot be re-read/, ["终端日冻结缺失：电表无冻结历史，无法补抄", "terminal freeze missed: the meter keeps no freeze history, the day cannot be re-read"]],
-];
-
 export const LANGS = ["zh", "en"];
 let lang = localStorage.getItem("meterlink.lang") === "en" ? "en" : "zh";
 const idx = () => (lang === "zh" ? 0 : 1);
@@ -232,13 +239,6 @@ export function code(family, value) {
 }
 export function registerCodes(family, map) { CODES[family] = Object.assign(CODES[family] || {}, map); }
 export function status(s) { return WORDS["s_" + s] ? t("s_" + s) : WORDS["st_" + s] ? t("st_" + s) : String(s ?? "–"); }
-export function reason(text) {
-  if (!text) return "–";
-  return String(text).split("; ").map((part) => {
-    for (const [re, words] of REASONS) if (re.test(part)) return part.replace(re, words[idx()]);
-    return part;
-  }).join(lang === "zh" ? "；" : "; ");
-}
 const LOCALE = () => (lang === "zh" ? "zh-CN" : "en-GB");
 export function num(v, digits = 2) {
   if (v === null || v === undefined || v === "" || Number.isNaN(Number(v))) return "–";

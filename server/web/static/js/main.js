@@ -9,7 +9,7 @@ import {$, $$, failure, loading} from "./ui.js";
 const PAGES = {
   login: "login", password: "password", report: "report", failed: "failed", meters: "meter",
   anomalies: "anomalies", lineloss: "lineloss", gateways: "gateways", archive: "archive",
-  search: "archive", admin: "admin", audit: "admin", reread: "batches",
+  search: "archive", admin: "admin", audit: "admin", reread: "batches", commands: "commands",
 };
 const main = $("#main");
 let generation = 0;

@@ -1,7 +1,7 @@
 // Building blocks of every page: escaping, tables with their export buttons, pagers,
 // loading and error states, and a modal dialog (instead of window.prompt).
 import {download, param} from "./api.js";
-import {getLang, int, t} from "./i18n.js";
+import {getLang, int, t, when} from "./i18n.js";
 
 export function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
@@ -97,3 +97,11 @@ export function option(value, text, selected) {
 }
 export const isDay = (v) => /^\d{4}-\d{2}-\d{2}$/.test(v || "");
 export const shiftDay = (d, n) => new Date(Date.parse(d + "T00:00:00Z") + n * 86400000).toISOString().slice(0, 10);
+
+// printing (the @media print rules of style.css: A4, no navigation or buttons, tables whole
+// rows): a 打印 button, and the title line only paper shows (what, scope, when printed)
+export function printButton() { return `<button type="button" class="print-button" id="print">${esc(t("print"))}</button>`; }
+export function bindPrint() { const b = $("#print"); if (b) b.onclick = () => window.print(); }
+export function printTitle(what, scope) {
+  return `<p class="print-title" id="print-title">${esc(what)} · ${esc(t("printed_scope"))}: ${esc(scope)} · ${esc(t("printed_at"))} ${esc(when(new Date()))}</p>`;
+}

@@ -1,12 +1,13 @@
 // Staff re-read batches (补抄批次): the batches, newest first, with their items' outcomes
 // counted (#/reread), and one batch's meter-days with each outcome, filtered by outcome and
 // exported as the clerk sees them (#/reread/<id>).
-// Data: GET /api/reread/batches and /api/reread/batches/{id} (format=csv|xlsx exports).
+// Data: GET /api/reread/batches and /api/reread/batches/{id} (reason_text in the
+// dashboard's language; format=csv|xlsx exports).
 import {api} from "../api.js";
-import {day, int, t, when} from "../i18n.js";
+import {day, getLang, int, t, when} from "../i18n.js";
 import {esc, exportButtons, pager, table} from "../ui.js";
 
-const OUTCOMES = ["read", "pending", "failed", "expired", "not_rereadable"];
+const OUTCOMES = ["read", "pending", "sent", "failed", "expired", "not_rereadable"];
 const PAGE = 50;
 const badge = (o) => `<span class="badge outcome ${esc(o)}" data-outcome="${esc(o)}">${esc(t("o_" + o))}</span>`;
 
@@ -38,7 +39,8 @@ async function one(ctx) {
   const {main, q, arg: id} = ctx;
   const off = Math.max(0, Number(q.get("offset")) || 0);
   const outcome = OUTCOMES.includes(q.get("outcome")) ? q.get("outcome") : "";
-  const p = new URLSearchParams({limit: String(PAGE), offset: String(off)});
+  // the reasons' words in the dashboard's language (as the failed list's)
+  const p = new URLSearchParams({lang: getLang(), limit: String(PAGE), offset: String(off)});
   if (outcome) p.set("outcome", outcome);
   const path = `/api/reread/batches/${encodeURIComponent(id)}`;
   const data = await api(`${path}?${p.toString()}`);
@@ -55,7 +57,7 @@ async function one(ctx) {
       ${exp.html}</div>${pg.html}
     ${table(["meter", "day_reread", "gateway", "outcome", "why_not", "command", "finished"], data.items, (r, c) => ({
       meter: `<a href="#/meters/${encodeURIComponent(r.meter_id)}">${esc(r.meter_id)}</a>`, day_reread: esc(day(r.date)), gateway: esc(r.gateway_id || "–"),
-      outcome: badge(r.outcome), why_not: esc(r.reason || ""), command: `<small>${esc(r.command_id || "–")}</small>`, finished: esc(when(r.finished_at)),
+      outcome: badge(r.outcome), why_not: `<span class="why-not" data-code="${esc(r.reason_code || "")}">${esc(r.reason_text || "")}</span>`, command: `<small>${esc(r.command_id || "–")}</small>`, finished: esc(when(r.finished_at)),
     }[c]), {id: "batch-items"})}`;
   pg.bind();
   exp.bind();

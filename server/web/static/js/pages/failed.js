@@ -2,10 +2,10 @@
 // protocol, reason category), server paging, the categories a clerk acts on with their
 // counts, consecutive failed days, bulk re-read (补抄) with each request's outcome kept by
 // the server (so it is there after a reload) and 召测 of one meter.
-// Data: GET /api/workbench/failed (reason_text in the dashboard's language) + POST /api/reread/batches where the server has them,
-// else GET /api/failed-meters (categories from its reason text) + POST /api/reread.
-import {api, can, has, post} from "../api.js";
-import {code, day, getLang, int, reason, status, t} from "../i18n.js";
+// Data: GET /api/workbench/failed (the reason category and reason_text in the dashboard's
+// language, both the server's: the page guesses nothing) + POST /api/reread/batches.
+import {api, can, post} from "../api.js";
+import {code, day, getLang, int, status, t} from "../i18n.js";
 import {readNow} from "../readnow.js";
 import {$, $$, esc, exportButtons, isDay, option, pager, table, toast} from "../ui.js";
 
@@ -15,57 +15,29 @@ const CAT_WORD = {concentrator_offline: "cat_gateway_offline", meter_not_answeri
   not_rereadable: "cat_not_rereadable", archive_problem: "cat_archive", other: "cat_other"};
 const PAGE = 50;
 
-// the older endpoint's reason text -> a category
-function category(text) {
-  if (/never read since installed/.test(text)) return "archive_problem";
-  if (/concentrator offline/.test(text)) return "concentrator_offline";
-  if (/wrong answers/.test(text)) return "wrong_answers";
-  if (/meter not answering/.test(text)) return "meter_not_answering";
-  if (/cannot be re-read/.test(text)) return "not_rereadable";
-  return "other";
-}
-
 export default async function failed(ctx) {
   const {main, q} = ctx;
-  const modern = await has("/api/workbench/failed");
   const off = Math.max(0, Number(q.get("offset")) || 0);
   const f = {};
   for (const k of ["date", "org_id", "area_id", "gateway_id", "protocol", "reason"]) if (q.get(k)) f[k] = q.get(k);
   if (f.date && !isDay(f.date)) delete f.date;
   const [areas, gws] = await Promise.all([api("/api/areas?limit=1000"), api("/api/gateways?limit=1000")]);
-  let data, exportPath, exportParams;
-  if (modern) {
-    // the reasons' words in the dashboard's language (the server's lang rule, as the exports)
-    const p = new URLSearchParams({...f, lang: getLang(), limit: String(PAGE), offset: String(off)});
-    data = await api("/api/workbench/failed?" + p.toString());
-    exportPath = "/api/workbench/failed";
-    exportParams = new URLSearchParams(f);
-  } else {
-    // the older endpoint filters by area and concentrator only; the rest is done here
-    const p = new URLSearchParams({limit: "100000"});
-    if (f.date) p.set("date", f.date);
-    if (f.area_id) p.set("area", f.area_id);
-    if (f.gateway_id) p.set("gateway", f.gateway_id);
-    const old = await api("/api/failed-meters?" + p.toString());
-    let rows = old.items.map((r) => ({...r, reason: category(r.reason), reason_text: r.reason,
-      rereadable: !/cannot be re-read/.test(r.reason),
-      reread: r.reread_command ? {command_id: r.reread_command, status: r.reread_status} : null}));
-    if (f.protocol) rows = rows.filter((r) => r.protocol === f.protocol);
-    const byReason = {};
-    rows.forEach((r) => { byReason[r.reason] = (byReason[r.reason] || 0) + 1; });
-    if (f.reason) rows = rows.filter((r) => r.reason === f.reason);
-    data = {date: old.date, items: rows.slice(off, off + PAGE), total: rows.length, limit: PAGE, offset: off, by_reason: byReason};
-    exportPath = "/api/failed-meters";
-    exportParams = p;
-  }
+  // the categories and the reasons' words in the dashboard's language come from the server
+  const p = new URLSearchParams({...f, lang: getLang(), limit: String(PAGE), offset: String(off)});
+  const data = await api("/api/workbench/failed?" + p.toString());
+  const exportPath = "/api/workbench/failed";
+  const exportParams = new URLSearchParams(f);
   const date = data.date || f.date;
   const operator = can("operator");
   const pg = pager("failed", data, (o) => ctx.go({offset: o}));
   const exp = await exportButtons("failed", exportPath, exportParams, `failed-meters-${date}`);
   const rereadCell = (r) => {
     if (!r.reread) return `<span class="muted">${esc(t("no_reread"))}</span>`;
-    const st = r.reread.outcome || r.reread.status || "pending";
-    return `<span class="badge ${esc(st)} reread-state" data-meter="${esc(r.meter_id)}" data-state="${esc(st)}">${esc(status(st))}</span>`;
+    // the batch's command: pending (待下发), sent (进行中), ok/partial/error/expired; none: the
+    // meter keeps no freeze history, so nothing was sent
+    const st = r.reread.command_status || "not_rereadable";
+    const word = r.reread.command_status ? status(st) : t("o_not_rereadable");
+    return `<span class="badge ${esc(st)} reread-state" data-meter="${esc(r.meter_id)}" data-state="${esc(st)}">${esc(word)}</span>`;
   };
   const sel = (r) => (operator && r.rereadable !== false && !r.reread ? `<input type="checkbox" class="pick" value="${esc(r.meter_id)}" aria-label="${esc(r.meter_id)}">` : "");
   const cols = [...(operator ? [["pick", operator ? `<input type="checkbox" id="pick-all" aria-label="${esc(t("select_all"))}">` : ""]] : []),
@@ -79,7 +51,7 @@ export default async function failed(ctx) {
       ${f.org_id ? `<input type="hidden" name="org_id" value="${esc(f.org_id)}">` : ""}
       <button type="submit" class="primary" id="f-apply">${esc(t("apply"))}</button>
       <button type="button" id="f-reset">${esc(t("reset"))}</button> ${exp.html}
-      ${modern ? `<a href="#/reread" id="batches-link">${esc(t("batches_title"))}</a>` : ""}</form>
+      <a href="#/reread" id="batches-link">${esc(t("batches_title"))}</a></form>
     <div class="chips" id="categories">${[["", t("all") + ` (${int(Object.values(data.by_reason || {}).reduce((a, b) => a + b, 0))})`],
       ...CATS.filter((c) => (data.by_reason || {})[c]).map((c) => [c, `${t(CAT_WORD[c])} (${int(data.by_reason[c])})`])].map(([c, text]) =>
       `<button type="button" class="cat ${(f.reason || "") === c ? "active" : ""}" data-cat="${esc(c)}">${esc(text)}</button>`).join("")}</div>
@@ -91,7 +63,7 @@ export default async function failed(ctx) {
       meter: `<a href="#/meters/${encodeURIComponent(r.meter_id)}">${esc(r.meter_id)}</a>`,
       customer: esc(r.customer_name || ""), area: esc(r.area_id), gateway: esc(r.gateway_id), protocol: esc(code("protocol", r.protocol)),
       category: `<span class="category" data-cat="${esc(r.reason)}">${esc(t(CAT_WORD[r.reason] || "cat_no_reading"))}</span>`,
-      reason: `<span class="reason" title="${esc(r.reason_text)}">${esc(reason(r.reason_text))}</span>`,
+      reason: `<span class="reason">${esc(r.reason_text || "–")}</span>`,
       days_failed: esc(r.consecutive_days ?? "–"), last_good: esc(day(r.last_good_date)),
       reread_state: rereadCell(r),
       actions: `<button type="button" class="read-now" data-meter="${esc(r.meter_id)}" data-gateway="${esc(r.gateway_id)}">${esc(t("read_now"))}</button>`,
@@ -127,8 +99,7 @@ export default async function failed(ctx) {
     const meters = picks();
     $("#reread-selected").disabled = true;
     try {
-      const r = modern ? await post("/api/reread/batches", {items: meters.map((m) => ({meter_id: m, date}))})
-        : await post("/api/reread", {items: meters.map((m) => ({meter: m, date}))});
+      const r = await post("/api/reread/batches", {items: meters.map((m) => ({meter_id: m, date}))});
       const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
       delete main.dataset.dirty;
       toast(t("reread_result", {r: sum(r.requested), p: sum(r.already_pending)}));

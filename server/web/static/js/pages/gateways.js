@@ -1,8 +1,9 @@
 // Concentrators (集中器): online rate, last communication in local time, outbox depth,
 // meters failing; a concentrator's page (#/gateways/<id>) has per-bus statistics, its
-// failing meters, recent commands, events and a time sync (对时) for operators.
+// failing meters, recent commands, events and a time sync (校时) for operators.
 // Data: GET /api/concentrators (+ /{id}) where the server has them, else
 // GET /api/gateway-status and /api/gateways/{id}/commands.
+import {commandName} from "./commands.js";
 import {api, can, has, post} from "../api.js";
 import {ago, code, int, pct, status, t, when} from "../i18n.js";
 import {$, esc, exportButtons, pager, table, toast} from "../ui.js";
@@ -75,8 +76,8 @@ async function one(ctx, modern) {
     <h3>${esc(t("meters"))}</h3>${exp.html ? `<div class="toolbar">${exp.html}</div>` : ""}${table(["meter", "address", "area", "protocol", "bus", "customer_class"], meters.items, (m, c) => ({
       meter: `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>`, address: esc(m.address), area: esc(m.area_id || "–"), protocol: esc(code("protocol", m.protocol)),
       bus: esc(m.bus || "–"), customer_class: esc(code("customer_class", m.customer_class))}[c]))}
-    <h3>${esc(t("commands"))}</h3>${table(["time", "name", "status", "who"], det.commands || [], (x, c) => ({
-      time: esc(when(x.created_at)), name: esc(x.name === "read_now" ? t("read_now") : x.name === "backfill" ? t("reread") : x.name === "time_sync" ? t("time_sync") : x.name),
+    <h3>${esc(t("commands"))} <small><a id="gw-commands-link" href="#/commands?gateway_id=${encodeURIComponent(id)}">${esc(t("commands_of_gateway"))} →</a></small></h3>${table(["time", "name", "status", "who"], det.commands || [], (x, c) => ({
+      time: esc(when(x.created_at)), name: esc(commandName(x.name)),
       status: `<span class="badge ${esc(x.status)}">${esc(status(x.status))}</span>`, who: esc(x.requested_by)}[c]))}`;
   exp.bind();
   const ts = $("#time-sync");

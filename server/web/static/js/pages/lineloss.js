@@ -6,7 +6,7 @@
 import {api, has} from "../api.js";
 import {daysChart} from "../charts.js";
 import {day, int, kwh, num, pct, t} from "../i18n.js";
-import {$, esc, exportButtons, isDay, option, table} from "../ui.js";
+import {$, bindPrint, esc, exportButtons, isDay, option, printButton, printTitle, table} from "../ui.js";
 
 export const refresh = 300;
 const STATUS_WORD = {high: "loss_high", negative: "loss_negative", not_computable: "not_computable", normal: "loss_ok"};
@@ -40,10 +40,11 @@ async function list(ctx, modern) {
   }
   const date = data.date || f.date;
   const exp = await exportButtons("lineloss", modern ? "/api/line-loss/areas" : "/api/line-loss", new URLSearchParams(f), `line-loss-${date}`);
-  main.innerHTML = `<h2>${esc(t("lineloss_title"))} · ${esc(day(date))}</h2>
+  main.innerHTML = `${printTitle(t("lineloss_title"), `${day(date)} · ${f.status ? t(STATUS_WORD[f.status]) : t("all")}`)}
+    <h2>${esc(t("lineloss_title"))} · ${esc(day(date))}</h2>
     <form class="toolbar" id="loss-filters"><label>${esc(t("date"))}<input type="date" name="date" value="${esc(date)}"></label>
       <label>${esc(t("status"))}<select name="status">${option("", t("all"))}${Object.keys(STATUS_WORD).map((s) => option(s, t(STATUS_WORD[s]), s === f.status)).join("")}</select></label>
-      <button class="primary" type="submit">${esc(t("apply"))}</button> ${exp.html}
+      <button class="primary" type="submit">${esc(t("apply"))}</button> ${exp.html} ${printButton()}
       <span class="muted">${esc(t("high_limit"))} ${esc(pct(data.high_threshold))} · ${esc(t("loss_negative"))} &lt; ${esc(pct(data.negative_threshold ?? 0))}</span></form>
     ${table(["area", "supply", "sales", "loss", "status", "due", "read", "blocking", "detail"], data.items, (a, c) => ({
       area: `<a href="#/lineloss/${encodeURIComponent(a.area_id)}${date ? `?date=${date}` : ""}">${esc(a.name && a.name !== a.area_id ? `${a.name} (${a.area_id})` : a.area_id)}</a>`,
@@ -53,6 +54,7 @@ async function list(ctx, modern) {
       detail: `<a href="#/lineloss/${encodeURIComponent(a.area_id)}${date ? `?date=${date}` : ""}">${esc(t(a.status === "high" ? "suspects" : "detail"))}</a>`,
     }[c]), {id: "loss-table", rowAttrs: (a) => (a.status === "high" ? 'class="below"' : "")})}`;
   exp.bind();
+  bindPrint();
   $("#loss-filters").onsubmit = (ev) => {
     ev.preventDefault();
     ctx.go(Object.fromEntries(new FormData(ev.target).entries()));
@@ -79,7 +81,8 @@ async function area(ctx, modern) {
     det.status === "high" || q.get("suspects") ? api(`/api/line-loss/areas/${a}/suspects?date=${date}&limit=50`) : null,
   ]);
   const zh = ctx.lang === "zh";
-  main.innerHTML = `<p><a href="#/lineloss?date=${esc(date)}">← ${esc(t("lineloss_title"))}</a></p>
+  main.innerHTML = `${printTitle(t("lineloss_title"), `${det.name || id} (${id}) · ${day(date)}`)}
+    <p class="no-print"><a href="#/lineloss?date=${esc(date)}">← ${esc(t("lineloss_title"))}</a> ${printButton()}</p>
     <h2>${esc(det.name || id)} · ${esc(day(date))} ${badge(det.status)}</h2>
     <div class="cards"><div class="card"><div class="label">${esc(t("supply"))}</div><div class="big">${esc(kwh(det.supply))}</div></div>
       <div class="card"><div class="label">${esc(t("sales"))}</div><div class="big">${esc(kwh(det.sales))}</div></div>
@@ -92,6 +95,7 @@ async function area(ctx, modern) {
       score: `<span class="score" data-meter="${esc(s.meter_id)}">${esc(num(s.score, 2))}</span>`,
       suspect_reason: esc((s.signals || []).map((x) => (SIGNALS[x] ? SIGNALS[x][zh ? 0 : 1] : x)).join(zh ? "；" : "; ")),
       recent: esc(kwh(s.recent_kwh_per_day ?? s.recent_kwh)), baseline: esc(kwh(s.baseline_kwh_per_day ?? s.baseline_kwh))}[c]), {id: "suspects"})}` : ""}`;
+  bindPrint();
   daysChart($("#loss-chart"), {days: trend.items.map((x) => x.date), line: trend.items.map((x) => x.loss_rate), lineName: t("loss"), unit: "%",
     fmt: (v) => pct(v, 1), limits: [{value: trend.high_threshold ?? det.high_threshold ?? 0.1, label: t("high_limit")}, {value: 0, label: t("loss_negative"), color: "#a15c00"}]});
 }

@@ -7,6 +7,7 @@ import {api, can, param} from "../api.js";
 import {dayCurves, daysChart} from "../charts.js";
 import {code, day, kwh, num, status, t, when} from "../i18n.js";
 import {editMeter} from "../archive_edit.js";
+import {outcomeLink, rereadCurves, todayIn} from "../curvereread.js";
 import {readNow} from "../readnow.js";
 import {$, esc, isDay, pager, shiftDay, table, toast} from "../ui.js";
 
@@ -64,6 +65,11 @@ export default async function meter(ctx) {
   const flags = (r) => (r.quality || []).map((x) => x === "unverified"
     ? `<span class="badge unverified" title="${esc(t("unverified_tip", {mac: r.mac || "–", rn: r.rn || "–"}))}">${esc(code("quality", x))}</span>`
     : esc(code("quality", x))).join(", ");
+  // 曲线补抄: a past day (within the meters' 10-day curve history) whose curve lacks points,
+  // of a meter that keeps one (DL/T 698.45); operators only
+  const age = (Date.parse(todayIn(raw.timezone)) - Date.parse(d)) / 86400000;
+  const missing = 96 - byQ.power_active_total.length;
+  const curveReread = can("operator") && card.protocol === "dlt698" && card.gateway_id && age >= 1 && age <= 10 && missing > 0;
   const phaseChart = (id2, title) => `<div><h3>${esc(t(title))}</h3><div class="chart small" id="${id2}"></div></div>`;
   const edit = editMeter(card, () => ctx.reload());
   main.innerHTML = `<h2>${esc(t("meter_title"))} ${esc(id)} <small class="muted">${esc(card.customer_name || "")}</small></h2>
@@ -82,12 +88,15 @@ export default async function meter(ctx) {
       <div class="card"><h3>${esc(t("read_now_title"))}</h3>
         ${can("operator") && card.gateway_id ? `<button type="button" class="primary" id="read-now">${esc(t("read_now"))}</button>` : ""}
         <div id="read-now-out"></div>
+        <p><a id="meter-commands-link" href="#/commands?meter_id=${encodeURIComponent(id)}">${esc(t("commands_of_meter"))} →</a></p>
         <h3>${esc(t("day_kwh"))} · ${esc(day(d))}</h3>
         <div class="big" id="day-kwh">${esc(today && today.energy_import_total !== null ? kwh(today.energy_import_total) : "–")}</div></div>
     </div>
     <div class="toolbar"><label for="meter-date">${esc(t("data_date"))}</label>
       <input type="date" id="meter-date" value="${esc(d)}"><span class="muted">${esc(raw.timezone)}</span></div>
     <h3>${esc(t("load_curve"))} · ${esc(day(d))}</h3>
+    ${curveReread ? `<div class="toolbar no-print" id="curve-reread-box"><span class="muted">${esc(t("curve_missing", {n: missing}))}</span>
+      <button type="button" id="curve-reread">${esc(t("curve_reread"))}</button><span id="curve-reread-result" role="status"></span></div>` : ""}
     ${byQ.power_active_total.length ? `<div class="chart" id="load-chart" data-points="${byQ.power_active_total.length}"></div>` : `<p class="muted" id="no-curve">${esc(t("no_curve"))}</p>`}
     <div class="grid2">${phaseChart("v-chart", "phase_v")}${phaseChart("i-chart", "phase_i")}</div>
     ${phaseChart("p-chart", "phase_p")}
@@ -121,6 +130,13 @@ export default async function meter(ctx) {
   dayCurves($("#i-chart"), ["a", "b", "c"].map((p) => ({name: n("current_" + p), points: byQ["current_" + p]})), "A");
   dayCurves($("#p-chart"), ["a", "b", "c"].map((p) => ({name: n("power_active_" + p), points: byQ["power_active_" + p]})), "kW");
   daysChart($("#daily-chart"), {days: daily.map((r) => r.date), bars: daily.map((r) => r.energy_import_total), barName: n("energy_import_total"), unit: "kWh"});
+  const crb = $("#curve-reread");
+  if (crb) crb.onclick = async () => {
+    crb.disabled = true;
+    try {
+      $("#curve-reread-result").innerHTML = `${esc(await rereadCurves([id], d))} · ${outcomeLink(id)}`;
+    } catch (e) { toast(e.message, true); crb.disabled = false; }
+  };
   const btn = $("#read-now");
   if (btn) btn.onclick = async () => {
     btn.disabled = true;

@@ -1,13 +1,15 @@
 // The collection report (采集成功率报表): a day or a month, grouped by organisation, area,
 // concentrator, protocol or customer class; the threshold line and every group under it
 // marked; first-pass rate beside the rate after re-reading; curve completeness; the 30-day
-// trend with the previous 30 days; drill-down to the meters of a group.
+// trend with the previous 30 days; drill-down to the meters of a group; on a day report, the
+// curves that can still be re-read from DL/T 698.45 meters (曲线补抄, by area, operators).
 // Data: GET /api/reports/collection (+ /trend) where the server has it, else the older
 // GET /api/completeness/report, /api/completeness/trend and /api/curve-completeness.
-import {api, has} from "../api.js";
+import {api, can, has} from "../api.js";
 import {groupBars, trendChart} from "../charts.js";
-import {code, day, int, num, pct, t} from "../i18n.js";
-import {$, esc, exportButtons, isDay, option, shiftDay, table} from "../ui.js";
+import {outcomeLink, rereadCurves} from "../curvereread.js";
+import {code, day, int, num, pct, status, t} from "../i18n.js";
+import {$, $$, bindPrint, esc, exportButtons, isDay, option, printButton, printTitle, shiftDay, table, toast} from "../ui.js";
 
 export const refresh = 120;
 const BY = ["all", "org", "area", "gateway", "protocol", "customer_class"];
@@ -81,6 +83,13 @@ export default async function report(ctx) {
     if (params.get("month")) dp.set("month", params.get("month"));
     drilled = await api("/api/reports/collection/meters?" + dp.toString());
   }
+  // the day's curves that can still be re-read from the meters (曲线补抄), by area
+  const curves = period === "day" ? await api(`/api/curve-completeness?by=area&date=${rep.date || rep.start}`).catch(() => null) : null;
+  const cr = curves && curves.curve_reread && curves.curve_reread.within_history ? curves.curve_reread : null;
+  const crArea = q.get("curve_area") || "";
+  const crShown = cr ? cr.meters.filter((m) => !crArea || m.area_id === crArea) : [];
+  const crAreas = cr ? [...new Set(cr.meters.map((m) => m.area_id))] : [];
+  const crAsk = crShown.filter((m) => !["pending", "sent"].includes(m.reread_status)).map((m) => m.meter_id);
   const drill = (g) => (modern && by !== "all" ? `#/report?${new URLSearchParams({...Object.fromEntries(q.entries()), key: g.key}).toString()}` : failedLink(g));
   const hasFirst = rep.items.some((g) => g.rate_first !== undefined);
   const hasPrev = rep.items.some((g) => g.previous);
@@ -90,14 +99,15 @@ export default async function report(ctx) {
   if (hasPrev) cols.push(["previous", "prev_period"], ["change", "change_pp"]);
   if (period === "day") cols.push(["curve_rate", "curve_complete"]);
   cols.push(["drill", "actions"]);
-  main.innerHTML = `<h2>${esc(t("report_title"))}</h2>
+  main.innerHTML = `${printTitle(t("report_title"), `${period === "day" ? day(when) : when} · ${t("group_by")} ${t("by_" + by)}`)}
+    <h2>${esc(t("report_title"))}</h2>
     <div class="toolbar">
       <div class="tabs"><a href="#/report?period=day&by=${by}" class="${period === "day" ? "active" : ""}" id="tab-day">${esc(t("day"))}</a>
         <a href="#/report?period=month&by=${by}" class="${period === "month" ? "active" : ""}" id="tab-month">${esc(t("month"))}</a></div>
       ${period === "day" ? `<label>${esc(t("date"))}<input type="date" id="report-date" value="${esc(rep.date || rep.start)}"></label>`
         : modern ? `<label>${esc(t("month_pick"))}<input type="month" id="report-month" value="${esc(when)}"></label>` : ""}
       <label>${esc(t("group_by"))}<select id="report-by">${BY.filter((b) => modern || b !== "org").map((b) => option(b, t("by_" + b), b === by)).join("")}</select></label>
-      ${exp.html}</div>
+      ${exp.html} ${printButton()}</div>
     ${period === "month" && rep.days ? `<p class="muted" id="report-covers">${esc(t(rep.complete ? "covers_whole" : "covers_month",
       {a: day(rep.start), b: day(rep.end), n: rep.days, m: Number(String(rep.period_end).slice(8, 10))}))}</p>` : ""}
     <div class="cards">
@@ -129,8 +139,26 @@ export default async function report(ctx) {
       ${table(["meter", "customer", "address", "gateway", "protocol", "due", "read", "read_first"], drilled.items, (m, c) => ({
         meter: `<a class="drill-meter" href="#/meters/${encodeURIComponent(m.meter_id)}">${esc(m.meter_id)}</a>`, customer: esc(m.customer_name || "–"),
         address: esc(m.address), gateway: esc(m.gateway_id), protocol: esc(code("protocol", m.protocol)),
-        due: esc(int(m.due_days)), read: esc(int(m.read_days)), read_first: esc(int(m.read_first_days))}[c]), {id: "drill-table"})}` : ""}`;
+        due: esc(int(m.due_days)), read: esc(int(m.read_days)), read_first: esc(int(m.read_first_days))}[c]), {id: "drill-table"})}` : ""}
+    ${cr ? `<section id="curve-reread" class="no-print"><h3>${esc(t("curve_reread"))} · ${esc(day(rep.date || rep.start))}
+        <small class="muted">${esc(t("curve_reread_title", {n: cr.history_days}))}</small></h3>
+      ${cr.total ? `<div class="chips" id="curve-areas">${[["", `${t("all")} (${int(cr.total)})`], ...crAreas.map((a) => [a, `${a} (${int(cr.meters.filter((m) => m.area_id === a).length)})`])]
+        .map(([a, text]) => `<button type="button" class="cat ${crArea === a ? "active" : ""}" data-area="${esc(a)}">${esc(text)}</button>`).join("")}</div>
+      <div class="toolbar">${can("operator") ? `<button type="button" class="primary" id="curve-reread-all" ${crAsk.length ? "" : "disabled"}>${esc(t("curve_reread_all", {n: int(crAsk.length)}))}</button>` : ""}
+        ${outcomeLink()}${cr.total > cr.meters.length ? ` <span class="muted">${esc(t("curve_reread_more", {n: int(cr.total), m: int(cr.meters.length)}))}</span>` : ""}</div>
+      ${table(["meter", "area", "gateway", "curve_points", "reread_state"], crShown, (m, c) => ({
+        meter: `<a href="#/meters/${encodeURIComponent(m.meter_id)}?date=${esc(rep.date || rep.start)}">${esc(m.meter_id)}</a>`, area: esc(m.area_id), gateway: esc(m.gateway_id),
+        curve_points: `${esc(int(m.points))} / ${esc(int(m.expected))}`,
+        reread_state: m.reread_status ? `<span class="badge ${esc(m.reread_status)} curve-state" data-meter="${esc(m.meter_id)}" data-state="${esc(m.reread_status)}">${esc(status(m.reread_status))}</span>` : `<span class="muted">${esc(t("no_reread"))}</span>`,
+      }[c]), {id: "curve-reread-table"})}` : `<p class="muted">${esc(t("curve_reread_none"))}</p>`}</section>` : ""}`;
   exp.bind();
+  bindPrint();
+  $$("#curve-areas button").forEach((b) => { b.onclick = () => ctx.go({curve_area: b.dataset.area}); });
+  const cb = $("#curve-reread-all");
+  if (cb) cb.onclick = async () => {
+    cb.disabled = true;
+    try { toast(await rereadCurves(crAsk, rep.date || rep.start)); ctx.reload(); } catch (e) { toast(e.message, true); cb.disabled = false; }
+  };
   trendChart($("#trend-chart"), days, th, {previous});
   if ($("#groups-chart")) groupBars($("#groups-chart"), rep.items.slice(0, 40), th, (g) => groupName(by, g));
   const d = $("#report-date");
