@@ -408,6 +408,7 @@ def bench(
                     body = resp.json()
                     total = body.get("total") if isinstance(body, dict) else len(body)
                     out.append((page, times[0], min(times[1:]), total, sorted(times[1:])[1]))
+                    print(f"  … {page}: best {min(times[1:]) * 1000:.0f} ms", flush=True)
                 # a bulk re-read of 1,000 meter-days (written, with its items)
                 items = [
                     {"meter_id": f"M{i}", "date": last.isoformat()}
