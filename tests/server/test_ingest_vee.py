@@ -96,6 +96,56 @@ def test_a_neighbours_freeze_is_quarantined_and_the_genuine_one_stored(migrated:
     assert (mixed.inserted, mixed.quarantined) == (1, 1)
 
 
+def test_the_gateway_history_of_many_meters_is_written_per_statement(migrated: str) -> None:
+    """An import of many meters writes their stays in one statement and bumps the archive
+    version once (row by row, 100,000 meters took more than 10 minutes); a statement moving,
+    correcting and leaving several meters at once writes what row-by-row changes would."""
+    n = 5000
+    with psycopg.connect(migrated) as conn:
+        conn.execute(
+            "INSERT INTO gateways (id, name) VALUES ('gw-1', ''), ('gw-2', ''), ('gw-3', '')"
+        )
+        version = conn.execute("SELECT n FROM archive_version").fetchone()
+        conn.execute(
+            "INSERT INTO meters (id, address, protocol, gateway_id, installed_on) "
+            "SELECT 'B' || i, lpad(i::text, 12, '0'), 'dlt645-2007', "
+            "CASE WHEN i %% 2 = 0 THEN 'gw-1' END, DATE '2025-01-01' "
+            "FROM generate_series(1, %s) i",
+            (n,),
+        )
+        assert conn.execute("SELECT n FROM archive_version").fetchone()[0] - version[0] == 2
+        assert conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE gateway_id = 'gw-1' AND valid_to IS NULL "
+            "AND valid_from = DATE '2025-01-01') FROM meter_gateway_history"
+        ).fetchone() == (n // 2, n // 2)
+        # one statement: B2 moves to gw-2 on 11-01, B4 leaves its gateway on 11-02, B6's
+        # stay is corrected to have begun on 2025-02-01, B1 (no gateway) joins gw-3 on 11-03,
+        # B8 only changes its customer's name
+        conn.execute(
+            """UPDATE meters m SET gateway_id = c.gw, gateway_since = c.since,
+                   customer_name = coalesce(c.name, m.customer_name)
+               FROM (VALUES ('B2', 'gw-2', DATE '2026-11-01', NULL),
+                            ('B4', NULL, DATE '2026-11-02', NULL),
+                            ('B6', 'gw-1', DATE '2025-02-01', NULL),
+                            ('B1', 'gw-3', DATE '2026-11-03', NULL),
+                            ('B8', 'gw-1', DATE '2025-01-01', 'Li')) c(id, gw, since, name)
+              WHERE m.id = c.id"""
+        )
+        got = conn.execute(
+            "SELECT meter_id, gateway_id, valid_from::text, valid_to::text "
+            "FROM meter_gateway_history WHERE meter_id IN ('B1', 'B2', 'B4', 'B6', 'B8') "
+            "ORDER BY meter_id, valid_from"
+        ).fetchall()
+    assert got == [
+        ("B1", "gw-3", "2026-11-03", None),
+        ("B2", "gw-1", "2025-01-01", "2026-11-01"),
+        ("B2", "gw-2", "2026-11-01", None),
+        ("B4", "gw-1", "2025-01-01", "2026-11-02"),
+        ("B6", "gw-1", "2025-02-01", None),
+        ("B8", "gw-1", "2025-01-01", None),
+    ]
+
+
 def test_a_moved_meter_belongs_to_its_new_gateway_from_the_move_date(migrated: str) -> None:
     two_gateways(migrated)
     moved = D - timedelta(days=3)
