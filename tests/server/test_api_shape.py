@@ -16,6 +16,7 @@ from server.settings import Settings
 # answers that are not JSON by design, with the media type they use
 NOT_JSON = {
     ("get", "/metrics"): "text/plain",
+    ("get", "/api/archive/template"): "text/csv",
 }
 
 
