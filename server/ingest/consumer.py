@@ -130,7 +130,8 @@ class Consumer:
         self.metrics = metrics if metrics is not None else IngestMetrics()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=100_000)
         self._stop = threading.Event()
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # set when the subscriptions are granted
+        self._subscription_mid: int | None = None
         # when to fall back to MQTT 3.1.1: the policy shared with the edge's uplink
         self._session = SessionPolicy(mqtt_cfg.protocol, connack_wait_s=CONNACK_WAIT_S)
         self._session_lock = threading.Lock()  # paho's thread, the watchdog, the fallback
@@ -180,6 +181,7 @@ class Consumer:
         c.on_socket_open = self._on_socket_open
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         c.reconnect_delay_set(1, 30)
         return c
 
@@ -205,8 +207,8 @@ class Consumer:
             threading.Thread(target=self._fallback_311, daemon=True).start()
         if action is not Action.SESSION_UP:
             return
-        client.subscribe([(t, 1) for t in self._topics()])
-        self.connected.set()
+        _rc, mid = client.subscribe([(t, 1) for t in self._topics()])
+        self._subscription_mid = mid
         log.info(
             "ingest consumer connected to %s:%d as %s (MQTT %s)",
             self.cfg.host,
@@ -214,6 +216,20 @@ class Consumer:
             self.cfg.client_id,
             "5" if self.protocol == mqtt.MQTTv5 else "3.1.1",
         )
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any
+    ) -> None:
+        """``connected`` is set once the broker has granted the subscriptions (SUBACK), not at
+        CONNACK: a message published between the two would find no subscriber on a first
+        connection, and whoever waits on ``connected`` means "messages reach me now"."""
+        if mid != self._subscription_mid:
+            return
+        refused = [str(r) for r in reasons if getattr(r, "is_failure", False)]
+        if refused:
+            log.error("the broker refused the consumer's subscriptions: %s", ", ".join(refused))
+            return
+        self.connected.set()
 
     def _watchdog(self) -> None:
         """Ticks the session policy while a missing CONNACK may still mean "no MQTT 5"."""
