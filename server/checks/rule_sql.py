@@ -186,7 +186,7 @@ DEMAND_OVER_CONTRACT = f"""
             SELECT e.meter_id, m.area_id, jsonb_build_object(
                    'max_demand_kw', max(e.value) * m.ct_ratio * m.pt_ratio,
                    'contracted_kw', m.contracted_kw)
-            FROM meter_events e JOIN meters m ON m.id = e.meter_id
+            FROM meter_events_all e JOIN meters m ON m.id = e.meter_id
             WHERE e.quantity = 'max_demand_import' AND m.contracted_kw IS NOT NULL
               AND {DAY_RANGE}
             GROUP BY e.meter_id, m.area_id, m.contracted_kw, m.ct_ratio, m.pt_ratio
@@ -195,17 +195,17 @@ DEMAND_OVER_CONTRACT = f"""
 
 CLOCK = f"""
             SELECT e.meter_id, m.area_id, jsonb_build_object('offset_s', max(abs(e.value)))
-            FROM meter_events e JOIN meters m ON m.id = e.meter_id
+            FROM meter_events_all e JOIN meters m ON m.id = e.meter_id
             WHERE e.quantity = 'clock_offset' AND {DAY_RANGE}
             GROUP BY e.meter_id, m.area_id
             HAVING max(abs(e.value)) > %(max_offset_s)s::numeric"""
 
 COVER_OPEN = f"""
             SELECT e.meter_id, m.area_id, jsonb_build_object('count', max(e.value))
-            FROM meter_events e JOIN meters m ON m.id = e.meter_id
+            FROM meter_events_all e JOIN meters m ON m.id = e.meter_id
             WHERE e.quantity = 'cover_open_count' AND {DAY_RANGE}
             GROUP BY e.meter_id, m.area_id
-            HAVING max(e.value) > coalesce((SELECT max(o.value) FROM meter_events o
+            HAVING max(e.value) > coalesce((SELECT max(o.value) FROM meter_events_all o
                 WHERE o.meter_id = e.meter_id AND o.quantity = 'cover_open_count'
                 AND o.ts < (%(d)s::date)::timestamp AT TIME ZONE %(tz)s), 0)"""
 

@@ -495,6 +495,18 @@ ORDER BY 1, 2, 3
 ON CONFLICT (meter_id, quantity, ts) DO NOTHING
 """
 
+#: the ``meter_events`` copies of the events and clock checks just moved to the residue
+#: table (same key and value): a compacted event is stored once (migration 0920)
+_DROP_EVENT_COPIES = """
+DELETE FROM meter_events e
+USING readings_cold c
+WHERE c.meter_id = e.meter_id AND c.quantity = e.quantity AND c.ts = e.ts
+  AND c.value = e.value AND c.kind IN ('event', 'clock')
+  AND e.meter_id = ANY(%(meters)b) AND e.ts < %(before)b
+  AND (e.meter_id, e.quantity, e.ts) IN (
+      SELECT * FROM unnest(%(m)b::text[], %(q)b::text[], %(t)b::timestamptz[]))
+"""
+
 
 def compact_chunk(
     conn: psycopg.Connection[Any], meters: list[str], before_ts: datetime, zone: ZoneInfo
@@ -584,7 +596,20 @@ def _move_residue(
             _TO_COLD,
             {"meters": meters, "before": before_ts, "m": cols[0], "q": cols[1], "t": cols[2]},
         )
-        return max(cur.rowcount, 0)
+        copied = max(cur.rowcount, 0)
+        events = [r for r in rows if r[4] in ("event", "clock")]
+        if events:
+            cur.execute(
+                _DROP_EVENT_COPIES,
+                {
+                    "meters": meters,
+                    "before": before_ts,
+                    "m": [r[0] for r in events],
+                    "q": [r[1] for r in events],
+                    "t": [r[2] for r in events],
+                },
+            )
+        return copied
 
 
 def compact(

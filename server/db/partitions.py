@@ -142,7 +142,18 @@ def drop_orphan_macs(conn: psycopg.Connection[Any], cutoff: datetime) -> int:
 def _drop_hot(conn: psycopg.Connection[Any], cutoff: datetime) -> list[str]:
     """Retention of the hot table (whole partitions or chunks before ``cutoff``) and of the
     residue table (its rows before ``cutoff``)."""
-    cold = conn.execute("DELETE FROM readings_cold WHERE ts < %s", (cutoff,)).rowcount
+    # the residue's events and clock checks go back to meter_events, which keeps events
+    # past the readings' retention (as it did when every event had a copy there)
+    row = conn.execute(
+        "WITH gone AS (DELETE FROM readings_cold WHERE ts < %s RETURNING *), "
+        "events AS (INSERT INTO meter_events (meter_id, ts, quantity, value, gateway_id, "
+        " received_at) SELECT meter_id, ts, quantity, value, gateway_id, received_at "
+        " FROM gone WHERE kind IN ('event', 'clock') "
+        " ON CONFLICT (meter_id, quantity, ts) DO NOTHING) "
+        "SELECT count(*) FROM gone",
+        (cutoff,),
+    ).fetchone()
+    cold = row[0] if row else 0
     dropped = [f"readings_cold: {cold} rows"] if cold else []
     if is_partitioned(conn):
         for name, _lo, hi in partition_bounds(conn):

@@ -11,7 +11,8 @@ an idempotent merge on (meter, quantity, ts).
   observations of one register at one instant, and differ by what was used in the seconds
   between (found by the chaos run: every midnight looked like a conflict); a repeated freeze
   with a different value goes to ``reading_conflicts`` (kind ``freeze``);
-- event and clock readings also land in ``meter_events``;
+- event and clock readings also land in ``meter_events`` (those of compacted days only in
+  ``readings_cold``; ``meter_events_all`` reads both);
 - readings of days already compacted (older than the compact zone's start, see
   :mod:`server.db.compact`) are merged into their compact rows by the same rules;
 - rows too far in the future or older than the retention go to ``dead_letters`` with the
@@ -464,7 +465,9 @@ def _merge(
     if "freeze" in kinds:
         inserted += conn.execute(FREEZE, {"tz": tz}).rowcount
         conn.execute(FREEZE_CONFLICTS, {"tz": tz})
-    if kinds & {"event", "clock"}:
+    if kinds & {"event", "clock"} and table == "readings":
+        # (a late event of a compacted day is stored once, in readings_cold: see
+        # meter_events_all, migration 0920)
         conn.execute(EVENTS)
     conn.execute(CHECK_QUEUE, {"tz": tz, "checked": sorted(CHECKED_QUANTITIES)})
     conn.execute("TRUNCATE staging")

@@ -299,8 +299,8 @@ def bench(url: str, label: str, meters: int, days: int, hot_days: int, warm: int
     n_cold = cold[0] if cold else 0
     if n_cold:
         print(f"  residue: {n_cold:,} readings in readings_cold, {sizes['readings_cold']:,} B "
-              f"= {sizes['readings_cold'] / n_cold:.0f} B each (their meter_events copies "
-              f"{sizes['meter_events']:,} B); hot partitions or chunks left: "
+              f"= {sizes['readings_cold'] / n_cold:.0f} B each (meter_events, holding the "
+              f"hot window's events, {sizes['meter_events']:,} B); hot partitions or chunks left: "
               f"{parts[0] if parts else 0}")  # fmt: skip
     cpu = f"{moved / compact_cpu:,.0f} readings per CPU second" if cpu_known else "CPU n/a"
     print(f"  compaction: {moved:,} readings in {compact_wall:.1f} s = "

@@ -180,6 +180,9 @@ def snapshot(client: TestClient, headers: dict[str, str], url: str) -> dict[str,
         out[f"freeze {m}"] = get(f"/api/meters/{m}/freeze", start=str(D0), end=str(DAYS[-1]))
         for d in DAYS:
             out[f"readings {m} {d}"] = get(f"/api/meters/{m}/readings", date=str(d), limit=5000)
+        out[f"events {m}"] = get(
+            f"/api/meters/{m}/events", date=str(DAYS[-1]), days=len(DAYS), limit=5000
+        )
         out[f"readings page {m}"] = get(
             f"/api/meters/{m}/readings",
             date=str(DAYS[1]),
@@ -187,6 +190,8 @@ def snapshot(client: TestClient, headers: dict[str, str], url: str) -> dict[str,
             limit=7,
             offset=30,
         )
+    gw = get("/api/concentrators/gw-1", date=str(DAYS[-1]))
+    out["concentrator events"] = (gw["events"], gw["clock_offsets"])
     for d in DAYS:
         for by in ("all", "area"):
             out[f"completeness {d} {by}"] = get("/api/completeness", date=str(d), by=by)
@@ -222,7 +227,7 @@ def without_arrival(snap: dict[str, Any]) -> dict[str, Any]:
     """The snapshot without arrival times (two databases store one batch at two moments)."""
     out = dict(snap)
     for k, v in snap.items():
-        if k.startswith("readings"):
+        if k.startswith(("readings", "events")):
             out[k] = {**v, "items": [{**i, "received_at": None} for i in v["items"]]}
     return out
 
@@ -300,6 +305,9 @@ def test_every_read_path_same_before_and_after(
         assert parts == []  # ...whose emptied partitions or chunks were dropped
         assert res["dropped"] != [] and len(every) <= 1  # (a chunk straddling the edge)
         assert cold == [("clock", 12), ("event", 12), ("interval", 24)]
+        with psycopg.connect(url_a) as conn:  # each compacted event stored once (0920)
+            copies = conn.execute("SELECT count(*) FROM meter_events").fetchone()
+        assert copies == (0,)
         assert rows is not None and rows[0] == 3 * 4 * 9
         after_a = snapshot(ca, ha, url_a)
         assert diff(before_a, after_a) == []
@@ -384,6 +392,16 @@ def test_every_read_path_same_before_and_after(
                 (day_start(DAYS[2]), day_start(DAYS[-1] + timedelta(days=1))),
             ).fetchone()
         assert kept == ref
+        # the events of the removed days go back to meter_events, which keeps events past
+        # the readings' retention: every event as on the database never compacted
+        events = "SELECT meter_id, quantity, ts, value, gateway_id FROM meter_events_all "
+        with psycopg.connect(url_a) as ka, psycopg.connect(url_b) as kb:
+            assert (
+                ka.execute(events + "ORDER BY 1, 2, 3").fetchall()
+                == kb.execute(events + "ORDER BY 1, 2, 3").fetchall()
+            )
+            back = ka.execute("SELECT count(*) FROM meter_events WHERE ts < %s", (cutoff,))
+            assert back.fetchone() == (3 * 2 * 2 + 1,)  # two days of event and clock, one late
 
 
 def test_min_scale_is_exact() -> None:
@@ -506,3 +524,40 @@ def test_compact_command(migrated: str, capsys: pytest.CaptureFixture[str]) -> N
             assert chunks == (0,) and "_hyper_" in out
         assert server_cli(["compact"]) == 0
         assert "0 readings" in capsys.readouterr().out
+
+
+def test_migration_0920_drops_the_compacted_events_copies(migrated: str) -> None:
+    """A site compacted before migration 0920 holds each compacted event twice; the
+    migration deletes the meter_events copy where readings_cold holds the same value, and
+    the events read the same before and after."""
+    sql = (Path(__file__).parents[2] / "server/db/migrations/0920_events_once.sql").read_text()
+    t = day_start(D0)
+    cold = [
+        ("M1", "cover_open_count", t, 1.0, "event"),
+        ("M1", "clock_offset", t, 2.0, "clock"),
+        ("M1", "voltage_b", t, 220.3, "interval"),
+    ]
+    copies = [
+        ("M1", "cover_open_count", t, 1.0),  # a copy: goes
+        ("M1", "clock_offset", t, 3.0),  # another value (kept, as the events read it)
+        ("M1", "cover_open_count", t + timedelta(days=9), 2.0),  # a hot event: stays
+    ]
+    events = "SELECT meter_id, quantity, ts, value FROM meter_events_all ORDER BY 1, 2, 3"
+    with psycopg.connect(migrated) as conn:
+        for m, q, ts, v, k in cold:
+            conn.execute(
+                "INSERT INTO readings_cold (meter_id, quantity, ts, value, kind, source) "
+                "VALUES (%s, %s, %s, %s, %s, 'scheduled')",
+                (m, q, ts, v, k),
+            )
+        for m, q, ts, v in copies:
+            conn.execute(
+                "INSERT INTO meter_events (meter_id, quantity, ts, value) VALUES (%s, %s, %s, %s)",
+                (m, q, ts, v),
+            )
+        before = conn.execute(events).fetchall()
+        conn.execute(sql)
+        after = conn.execute(events).fetchall()
+        left = conn.execute("SELECT quantity, value FROM meter_events ORDER BY 1, 2").fetchall()
+    assert before == after and len(after) == 3
+    assert left == [("clock_offset", 3.0), ("cover_open_count", 2.0)]

@@ -157,7 +157,7 @@ def clock_offsets(
             """
             SELECT m.id AS meter_id, e.ts, e.value AS offset_s
             FROM meters m JOIN LATERAL (
-                SELECT ts, value FROM meter_events e WHERE e.meter_id = m.id
+                SELECT ts, value FROM meter_events_all e WHERE e.meter_id = m.id
                   AND e.quantity = 'clock_offset' ORDER BY ts DESC LIMIT 1) e ON true
             WHERE m.gateway_id = %s ORDER BY abs(e.value) DESC, m.id LIMIT %s""",
             (gateway_id, limit),
@@ -170,8 +170,8 @@ def recent_events(
     """Its meters' latest events (newest first)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT e.meter_id, e.ts, e.quantity, e.value FROM meter_events e "
+            "SELECT e.meter_id, e.ts, e.quantity, e.value FROM meter_events_all e "
             "JOIN meters m ON m.id = e.meter_id WHERE m.gateway_id = %s "
-            "ORDER BY e.ts DESC LIMIT %s",
+            "ORDER BY e.ts DESC, e.meter_id, e.quantity LIMIT %s",
             (gateway_id, limit),
         ).fetchall()

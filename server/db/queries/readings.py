@@ -155,7 +155,7 @@ def events(
     [start, end), newest first, one page; and how many there are in all."""
     return _page(
         conn,
-        table="meter_events",
+        table="meter_events_all",
         order="ts DESC, quantity",
         columns="ts, quantity, value, gateway_id, received_at",
         meter=meter,
