@@ -662,6 +662,8 @@ def compact(
         if vacuum and conn.autocommit:
             conn.execute("VACUUM (ANALYZE) readings")
             conn.execute("VACUUM (ANALYZE) readings_compact")
+            if total.residue:  # the events' copies it deleted: their space is reused
+                conn.execute("VACUUM (ANALYZE) meter_events")
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_LOCK,))
         if not conn.autocommit:
