@@ -554,16 +554,7 @@ def compact_chunk(
         if residue:
             res.residue += _move_residue(conn, residue, meters, before_ts, conflicts)
         _add_conflicts(conn, conflicts)
-        conn.cursor(binary=True).execute(
-            _DELETE_HOT,
-            {
-                "meters": meters,
-                "before": before_ts,
-                "m": [x[0] for x in moved],
-                "q": [x[1] for x in moved],
-                "t": [x[2] for x in moved],
-            },
-        )
+        conn.cursor(binary=True).execute(_DELETE_HOT, _keyed(meters, before_ts, moved))
         res.meters = len({x[0] for x in moved})
     return res
 
@@ -592,24 +583,24 @@ def _move_residue(
         if (m, q, ts) in held and held[(m, q, ts)] != v:
             conflicts.append((m, q, ts, held[(m, q, ts)], v, k, gw, None))
     with conn.cursor(binary=True) as cur:
-        cur.execute(
-            _TO_COLD,
-            {"meters": meters, "before": before_ts, "m": cols[0], "q": cols[1], "t": cols[2]},
-        )
+        cur.execute(_TO_COLD, _keyed(meters, before_ts, rows))
         copied = max(cur.rowcount, 0)
         events = [r for r in rows if r[4] in ("event", "clock")]
         if events:
-            cur.execute(
-                _DROP_EVENT_COPIES,
-                {
-                    "meters": meters,
-                    "before": before_ts,
-                    "m": [r[0] for r in events],
-                    "q": [r[1] for r in events],
-                    "t": [r[2] for r in events],
-                },
-            )
+            cur.execute(_DROP_EVENT_COPIES, _keyed(meters, before_ts, events))
         return copied
+
+
+def _keyed(meters: list[str], before_ts: datetime, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The parameters of a statement on the keys (meter, quantity, ts) of ``rows`` among
+    ``meters``' readings before ``before_ts``."""
+    return {
+        "meters": meters,
+        "before": before_ts,
+        "m": [r[0] for r in rows],
+        "q": [r[1] for r in rows],
+        "t": [r[2] for r in rows],
+    }
 
 
 def compact(
