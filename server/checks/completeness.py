@@ -24,6 +24,7 @@ from protocols.vocabulary import (
     REREADABLE_PROTOCOLS,
 )
 
+from . import collection_bits
 from .rule_sql import DAY_RANGE, DAY_READINGS
 
 GROUPS = {
@@ -374,9 +375,12 @@ def rereadable_curves(
 PERIOD_GROUPS = {**GROUPS, "org": "m.org_id"}
 
 # Due meter-days from %(s)s to %(e)s (inclusive): a meter's days in the range between its
-# installation and its removal, while it has a concentrator.
+# installation and its removal, while it has a concentrator: ``a`` to ``b``, ``days`` of them.
 PERIOD_DUE = """
 SELECT m.id, m.area_id, m.gateway_id, m.protocol, m.customer_class, a.org_unit_id AS org_id,
+       m.address, m.customer_name, m.customer_account,
+       greatest(%(s)s::date, m.installed_on) AS a,
+       least(%(e)s::date, coalesce(m.removed_on - 1, %(e)s::date)) AS b,
        least(%(e)s::date, coalesce(m.removed_on - 1, %(e)s::date))
          - greatest(%(s)s::date, m.installed_on) + 1 AS days
 FROM meters m LEFT JOIN areas a ON a.id = m.area_id
@@ -384,17 +388,10 @@ WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(e)s
   AND (m.removed_on IS NULL OR m.removed_on > %(s)s)
 """
 
-# Read meter-days per meter, and those read without re-reading: a meter-day asked again
-# while it had no freeze (reread_requests.missing_when_asked) and read now was recovered
-# by re-reading (补抄), not by the first pass.
-PERIOD_READ = """
-SELECT f.meter_id, count(*) AS n,
-       count(*) FILTER (WHERE NOT coalesce(rr.missing_when_asked, false)) AS n_first
-FROM daily_freeze f
-LEFT JOIN reread_requests rr ON rr.meter_id = f.meter_id AND rr.data_date = f.data_date
-WHERE f.data_date BETWEEN %(s)s AND %(e)s AND f.quantity = 'energy_import_total'
-GROUP BY f.meter_id
-"""
+# Read meter-days per meter (of its due days), and those read without re-reading: a
+# meter-day asked again while it had no freeze (reread_requests.missing_when_asked) and read
+# now was recovered by re-reading (补抄), not by the first pass. Counted from the collection
+# facts: :func:`.collection_bits.read_days` joins them to PERIOD_DUE's rows.
 
 # Load-curve points of one data date per meter (96 a day at 15 minutes), hot or compacted.
 DAY_POINTS = """
@@ -449,17 +446,18 @@ def period_report(
     )
     curve_cte = f", pts AS ({DAY_POINTS})" if curves else ""
     curve_join = "LEFT JOIN pts p ON p.meter_id = m.id" if curves else ""
+    read_ctes, read_join, read_params = collection_bits.read_days(start, end)
     sql = f"""
-    WITH due AS ({PERIOD_DUE}), rd AS ({PERIOD_READ}){curve_cte}
+    WITH due AS ({PERIOD_DUE}){read_ctes}{curve_cte}
     SELECT {grp_col} AS grp, {key_col} AS key,
            sum(m.days)::bigint AS due,
-           sum(least(coalesce(r.n, 0), m.days))::bigint AS read,
-           sum(least(coalesce(r.n_first, 0), m.days))::bigint AS read_first{curve_cols}
-    FROM due m LEFT JOIN rd r ON r.meter_id = m.id {curve_join}
+           coalesce(sum(r.n), 0)::bigint AS read,
+           coalesce(sum(r.n_first), 0)::bigint AS read_first{curve_cols}
+    FROM due m {read_join} {curve_join}
     {group_by}
     """
     out: dict[str, list[dict[str, Any]]] = {g: [] for g in groups}
-    params = {"s": start, "e": end, "tz": curves_tz}
+    params = {"s": start, "e": end, "tz": curves_tz, **read_params}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, params).fetchall()
     for r in rows:

@@ -254,6 +254,7 @@ DISTRIBUTED = {
     "readings_compact",
     "readings_cold",
     "daily_freeze",
+    "collection_month",
     "meter_events",
     "quarantine",
     "check_queue",

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from server.checks import completeness, reread, rules
+from server.db.queries import reports
 
 from ..contract import Paging, one_of
 from ..deps import Db, LocalToday, ReportDay, SettingsDep, Viewer, Yesterday
@@ -76,14 +77,28 @@ def success_report(_: Viewer, conn: Db, settings: SettingsDep, d: ReportDay) -> 
 
 
 @router.get("/completeness/trend")
-def trend(_: Viewer, conn: Db, end: Yesterday, days: int = Query(30, ge=1, le=62)) -> Trend:
+def trend(
+    _: Viewer,
+    conn: Db,
+    settings: SettingsDep,
+    end: Yesterday,
+    days: int = Query(30, ge=1, le=62),
+) -> Trend:
     """The organisation's success rate for each of the last ``days`` data dates (oldest
     first, ending yesterday in the utility time zone)."""
-    out = []
-    for n in range(days - 1, -1, -1):
-        d = end - timedelta(days=n)
-        g = completeness.success_rate(conn, d, "all")
-        out.append({"date": d, **(g[0] if g else {"due": 0, "read": 0, "rate": None})})
+    items = reports.trend(conn, end - timedelta(days=days - 1), end, by="all", key=None)
+    out = [
+        {
+            "date": r["date"],
+            "key": "all",
+            "due": r["due"],
+            "read": r["read"],
+            "rate": rate,
+            "below_threshold": rate is not None and rate < settings.success_threshold,
+        }
+        for r in items
+        for rate in [round(r["read"] / r["due"], 6) if r["due"] else None]
+    ]
     return Trend(days=out)
 
 

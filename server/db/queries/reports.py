@@ -1,7 +1,8 @@
 """Collection-report SQL beside :func:`server.checks.completeness.period_report` (the groups):
 the names of a grouping's keys, the drill-down to the meters of one group, and the trend of
 the rate per day. Due and read follow the definitions of
-:mod:`server.checks.completeness` (its ``PERIOD_DUE`` and ``PERIOD_READ``)."""
+:mod:`server.checks.completeness` (its ``PERIOD_DUE``) and the collection facts
+(:mod:`server.checks.collection_bits`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from server.checks import completeness
+from server.checks import collection_bits, completeness
+
+#: a grouping's column where PERIOD_DUE's name for it (``m.org_id``) is not a column of its
+#: FROM (meters m, areas a)
+_COLUMNS = {"org": "a.org_unit_id"}
 
 #: the grouping -> the table naming its keys
 NAMED = {"org": "org_units", "area": "areas", "gateway": "gateways"}
@@ -48,7 +53,9 @@ def group_meters(
     for ``all``), with their due, read and first-pass-read days (and, for one day, the
     load-curve points); ``read`` keeps only those read on every due day (true) or missing
     at least one (false). The freezes are counted per meter through the primary key."""
-    inner = "" if by == "all" else f"AND {completeness.PERIOD_GROUPS[by]} = %(key)s"
+    inner = (
+        "" if by == "all" else f"AND {_COLUMNS.get(by, completeness.PERIOD_GROUPS[by])} = %(key)s"
+    )
     outer = {True: "WHERE x.read_days = x.due_days", False: "WHERE x.read_days < x.due_days"}
     read_filter = "" if read is None else outer[read]
     curves = curves_tz is not None and start == end
@@ -62,27 +69,19 @@ def group_meters(
         if curves
         else ", NULL::int AS curve_points"
     )
+    read_ctes, read_join, read_params = collection_bits.read_days(start, end)
     sql = f"""
-    WITH due AS ({completeness.PERIOD_DUE})
+    WITH due AS ({completeness.PERIOD_DUE} {inner}){read_ctes}
     SELECT * FROM (
-      SELECT m.id AS meter_id, mm.address, m.area_id, m.gateway_id, m.protocol,
-             m.customer_class, mm.customer_name, mm.customer_account, m.org_id,
-             m.days::int AS due_days,
-             least(coalesce(r.n, 0), m.days)::int AS read_days,
-             least(coalesce(r.n_first, 0), m.days)::int AS read_first_days{pts}
-      FROM due m JOIN meters mm ON mm.id = m.id
-      LEFT JOIN LATERAL (
-          SELECT count(*) AS n,
-                 count(*) FILTER (WHERE NOT coalesce(rr.missing_when_asked, false)) AS n_first
-          FROM daily_freeze f
-          LEFT JOIN reread_requests rr ON rr.meter_id = f.meter_id
-               AND rr.data_date = f.data_date
-          WHERE f.meter_id = m.id AND f.data_date BETWEEN %(s)s AND %(e)s
-            AND f.quantity = 'energy_import_total') r ON true
-      WHERE m.days > 0 {inner}
+      SELECT m.id AS meter_id, m.address, m.area_id, m.gateway_id, m.protocol,
+             m.customer_class, m.customer_name, m.customer_account, m.org_id,
+             m.days::int AS due_days, coalesce(r.n, 0)::int AS read_days,
+             coalesce(r.n_first, 0)::int AS read_first_days{pts}
+      FROM due m {read_join}
+      WHERE m.days > 0
     ) x {read_filter}
     """
-    params = {"s": start, "e": end, "key": key, "tz": curves_tz}
+    params = {"s": start, "e": end, "key": key, "tz": curves_tz, **read_params}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             f"{sql} ORDER BY meter_id LIMIT %(limit)s OFFSET %(offset)s",
@@ -96,43 +95,39 @@ def trend(
     conn: psycopg.Connection[Any], start: date, end: date, *, by: str, key: str | None
 ) -> list[dict[str, Any]]:
     """Per data date from ``start`` to ``end``: meters due, read, and read without
-    re-reading, of the whole archive or of one group, in one grouped query. Due per day is
-    a running sum (a window over the days) of the meters' steps in and out: +1 on the day
-    a meter becomes due in the range (its installation, or ``start``), -1 on its removal
-    day; read per day is one pass over the range's freezes of the due meters, grouped by
-    data date."""
-    column = {"org": "a.org_unit_id"}.get(by, completeness.PERIOD_GROUPS[by])
+    re-reading, of the whole archive or of one group. Due per day is a running sum (a window
+    over the days) of the meters' steps in and out: +1 on the day a meter becomes due in the
+    range (its installation, or ``start``), -1 on its removal day; read per day sums the bit
+    positions of the due meters' collection facts (:data:`collection_bits.DAY_SUMS`), one
+    row per meter and month."""
+    column = _COLUMNS.get(by, completeness.PERIOD_GROUPS[by])
     scope = "" if by == "all" else f"AND {column} = %(key)s"
-    sql = f"""
-    WITH m AS (
-        SELECT m.id, greatest(m.installed_on, %(s)s::date) AS since, m.removed_on
+    due = f"""
+        SELECT m.id, greatest(m.installed_on, %(s)s::date) AS a,
+               least(%(e)s::date, coalesce(m.removed_on - 1, %(e)s::date)) AS b, m.removed_on
         FROM meters m LEFT JOIN areas a ON a.id = m.area_id
         WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(e)s
           AND (m.removed_on IS NULL OR m.removed_on > %(s)s)
-          {scope}),
+          {scope}"""
+    steps = f"""
+    WITH due AS ({due}),
     steps AS (
         SELECT d, sum(delta) AS delta FROM (
-            SELECT since AS d, 1 AS delta FROM m
+            SELECT a AS d, 1 AS delta FROM due
             UNION ALL
-            SELECT removed_on, -1 FROM m WHERE removed_on <= %(e)s) s
+            SELECT removed_on, -1 FROM due WHERE removed_on <= %(e)s) s
         GROUP BY d),
-    days AS (SELECT d::date AS d FROM generate_series(%(s)s::date, %(e)s::date, '1 day') d),
-    rd AS (
-        SELECT f.data_date AS d, count(*) AS n,
-               count(*) FILTER (WHERE NOT coalesce(rr.missing_when_asked, false)) AS n_first
-        FROM daily_freeze f
-        JOIN m ON m.id = f.meter_id AND f.data_date >= m.since
-             AND (m.removed_on IS NULL OR f.data_date < m.removed_on)
-        LEFT JOIN reread_requests rr ON rr.meter_id = f.meter_id
-             AND rr.data_date = f.data_date
-        WHERE f.data_date BETWEEN %(s)s AND %(e)s AND f.quantity = 'energy_import_total'
-        GROUP BY f.data_date)
-    -- every step falls inside the range (since >= start, removed_on > start, both <= end)
-    SELECT days.d AS date,
-           (sum(coalesce(steps.delta, 0)) OVER (ORDER BY days.d))::int AS due,
-           coalesce(rd.n, 0)::int AS read, coalesce(rd.n_first, 0)::int AS read_first
-    FROM days LEFT JOIN steps ON steps.d = days.d LEFT JOIN rd ON rd.d = days.d
+    days AS (SELECT d::date AS d FROM generate_series(%(s)s::date, %(e)s::date, '1 day') d)
+    -- every step falls inside the range (a >= start, removed_on > start, both <= end)
+    SELECT days.d AS date, (sum(coalesce(steps.delta, 0)) OVER (ORDER BY days.d))::int AS due
+    FROM days LEFT JOIN steps ON steps.d = days.d
     ORDER BY days.d
     """
+    params = {"s": start, "e": end, "key": key, "months": collection_bits.months(start, end)}
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, {"s": start, "e": end, "key": key}).fetchall()
+        items = cur.execute(steps, params).fetchall()
+        sums = cur.execute(f"WITH due AS ({due}) {collection_bits.DAY_SUMS}", params).fetchall()
+    read = collection_bits.per_day(sums)
+    for r in items:
+        r["read"], r["read_first"] = read.get(r["date"], (0, 0))
+    return items
