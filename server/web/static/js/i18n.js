@@ -46,7 +46,7 @@ const WORDS = {
   due: ["应抄", "Due"], read: ["实抄", "Read"], failed_n: ["失败", "Failed"], threshold: ["考核线", "Threshold"],
   below: ["低于考核线", "below threshold"], group: ["分组", "Group"], prev_period: ["上期", "Previous period"],
   change: ["环比", "Change"], trend30: ["近30天采集成功率", "Success rate, last 30 days"],
-  curve_complete: ["曲线完整率（96点）", "Curve completeness (96 points)"], meters: ["电表数", "Meters"],
+  curve_complete: ["曲线完整率（96点）", "Curve completeness (96 points)"], meters: ["电表数", "Meters"], meter_table: ["电表", "Meters"],
   points: ["点数", "Points"], expected: ["应有点数", "Expected"], complete_meters: ["完整电表", "Complete meters"],
   reread_tally: ["补抄：下发 {r} 表日，补回 {c} 表日", "Re-reading: {r} meter-days asked, {c} recovered"],
   drill: ["查看失败电表", "Failed meters"], org_rate: ["全单位成功率", "Organisation rate"],

@@ -73,7 +73,7 @@ async function one(ctx, modern) {
     ${det.time_sync ? `<p>${esc(t("time_sync"))}: <span class="badge ${esc(det.time_sync.status)}">${esc(status(det.time_sync.status))}</span> ${esc(when(det.time_sync.finished_at))}</p>` : ""}
     ${det.events ? `<h3>${esc(t("events"))}</h3>${table(["meter", "time", "quantity", "value"], det.events.slice(0, 20), (e, c) => ({
       meter: esc(e.meter_id), time: esc(when(e.ts)), quantity: esc(code("quantity", e.quantity)), value: esc(e.value)}[c]))}` : ""}
-    <h3>${esc(t("meters"))}</h3>${exp.html ? `<div class="toolbar">${exp.html}</div>` : ""}${table(["meter", "address", "area", "protocol", "bus", "customer_class"], meters.items, (m, c) => ({
+    <h3>${esc(t("meter_table"))}</h3>${exp.html ? `<div class="toolbar">${exp.html}</div>` : ""}${table(["meter", "address", "area", "protocol", "bus", "customer_class"], meters.items, (m, c) => ({
       meter: `<a href="#/meters/${encodeURIComponent(m.id)}">${esc(m.id)}</a>`, address: esc(m.address), area: esc(m.area_id || "–"), protocol: esc(code("protocol", m.protocol)),
       bus: esc(m.bus || "–"), customer_class: esc(code("customer_class", m.customer_class))}[c]))}
     <h3>${esc(t("commands"))} <small><a id="gw-commands-link" href="#/commands?gateway_id=${encodeURIComponent(id)}">${esc(t("commands_of_gateway"))} →</a></small></h3>${table(["time", "name", "status", "who"], det.commands || [], (x, c) => ({
