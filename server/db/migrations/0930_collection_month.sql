@@ -37,6 +37,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  - (1::bigint << greatest(a - m, 0)))::integer END
 $$;
 
+-- the rows of these meter-days locked in key order, as collection_freezes_added takes them,
+-- before an UPDATE that would take them in any order: statements on the same meters queue
+-- behind each other instead of deadlocking
+CREATE OR REPLACE FUNCTION collection_lock_rows(ms text[], ds date[]) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT count(*) FROM (
+        SELECT 1 FROM collection_month c
+        WHERE (c.month, c.meter_id) IN (SELECT date_trunc('month', k.d)::date, k.m
+                                        FROM unnest(ms, ds) AS k(m, d))
+        ORDER BY c.month, c.meter_id FOR UPDATE) x
+$$;
+
 -- freezes stored for these meter-days (forward active only): set their bits; the first-pass
 -- bit unless the day was asked again while it was missing
 CREATE OR REPLACE FUNCTION collection_freezes_added(ms text[], ds date[]) RETURNS void
@@ -48,6 +60,7 @@ LANGUAGE sql AS $$
     FROM unnest(ms, ds) AS k(m, d)
     LEFT JOIN reread_requests rr ON rr.meter_id = k.m AND rr.data_date = k.d
     GROUP BY 1, 2
+    ORDER BY 1, 2  -- rows locked in key order: two batches of the same meters never deadlock
     ON CONFLICT (month, meter_id) DO UPDATE
        SET read_bits = c.read_bits | excluded.read_bits,
            first_bits = (c.first_bits & ~excluded.read_bits) | excluded.first_bits
@@ -56,6 +69,7 @@ $$;
 -- freezes gone from these meter-days: clear their bits
 CREATE OR REPLACE FUNCTION collection_freezes_removed(ms text[], ds date[]) RETURNS void
 LANGUAGE sql AS $$
+    SELECT collection_lock_rows(ms, ds);
     UPDATE collection_month c
        SET read_bits = c.read_bits & ~x.bits, first_bits = c.first_bits & ~x.bits
       FROM (SELECT date_trunc('month', k.d)::date AS month, k.m, bit_or(collection_day_bit(k.d))
@@ -68,6 +82,7 @@ $$;
 -- stored now (a freeze, and no request asked while the day was missing)
 CREATE OR REPLACE FUNCTION collection_first_pass_again(ms text[], ds date[]) RETURNS void
 LANGUAGE sql AS $$
+    SELECT collection_lock_rows(ms, ds);
     UPDATE collection_month c
        SET first_bits = (c.first_bits & ~x.touched) | (x.first & c.read_bits)
       FROM (SELECT date_trunc('month', k.d)::date AS month, k.m,
