@@ -18,6 +18,15 @@ from server.checks import collection_bits, completeness
 #: FROM (meters m, areas a)
 _COLUMNS = {"org": "a.org_unit_id"}
 
+
+def _in_group(by: str) -> str:
+    """The condition on PERIOD_DUE's rows (``meters m``, ``areas a``) that keeps the group
+    ``%(key)s`` of grouping ``by`` (nothing for ``all``)."""
+    if by == "all":
+        return ""
+    return f"AND {_COLUMNS.get(by, completeness.PERIOD_GROUPS[by])} = %(key)s"
+
+
 #: the grouping -> the table naming its keys
 NAMED = {"org": "org_units", "area": "areas", "gateway": "gateways"}
 
@@ -53,9 +62,7 @@ def group_meters(
     for ``all``), with their due, read and first-pass-read days (and, for one day, the
     load-curve points); ``read`` keeps only those read on every due day (true) or missing
     at least one (false). The freezes are counted per meter through the primary key."""
-    inner = (
-        "" if by == "all" else f"AND {_COLUMNS.get(by, completeness.PERIOD_GROUPS[by])} = %(key)s"
-    )
+    inner = _in_group(by)
     outer = {True: "WHERE x.read_days = x.due_days", False: "WHERE x.read_days < x.due_days"}
     read_filter = "" if read is None else outer[read]
     curves = curves_tz is not None and start == end
@@ -97,28 +104,22 @@ def trend(
     """Per data date from ``start`` to ``end``: meters due, read, and read without
     re-reading, of the whole archive or of one group. Due per day is a running sum (a window
     over the days) of the meters' steps in and out: +1 on the day a meter becomes due in the
-    range (its installation, or ``start``), -1 on its removal day; read per day sums the bit
+    range (its installation, or ``start``), -1 on the day after its last due day (its
+    removal), for the meters of PERIOD_DUE; read per day sums the bit
     positions of the due meters' collection facts (:data:`collection_bits.DAY_SUMS`), one
     row per meter and month."""
-    column = _COLUMNS.get(by, completeness.PERIOD_GROUPS[by])
-    scope = "" if by == "all" else f"AND {column} = %(key)s"
-    due = f"""
-        SELECT m.id, greatest(m.installed_on, %(s)s::date) AS a,
-               least(%(e)s::date, coalesce(m.removed_on - 1, %(e)s::date)) AS b, m.removed_on
-        FROM meters m LEFT JOIN areas a ON a.id = m.area_id
-        WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(e)s
-          AND (m.removed_on IS NULL OR m.removed_on > %(s)s)
-          {scope}"""
+    due = f"{completeness.PERIOD_DUE} {_in_group(by)}"
     steps = f"""
     WITH due AS ({due}),
     steps AS (
         SELECT d, sum(delta) AS delta FROM (
             SELECT a AS d, 1 AS delta FROM due
             UNION ALL
-            SELECT removed_on, -1 FROM due WHERE removed_on <= %(e)s) s
+            SELECT b + 1, -1 FROM due WHERE b < %(e)s) s
         GROUP BY d),
     days AS (SELECT d::date AS d FROM generate_series(%(s)s::date, %(e)s::date, '1 day') d)
-    -- every step falls inside the range (a >= start, removed_on > start, both <= end)
+    -- every step falls inside the range (start <= a; b + 1 <= end for a meter leaving
+    -- before the end)
     SELECT days.d AS date, (sum(coalesce(steps.delta, 0)) OVER (ORDER BY days.d))::int AS due
     FROM days LEFT JOIN steps ON steps.d = days.d
     ORDER BY days.d
