@@ -1,6 +1,7 @@
 """Scheduled jobs inside the server (APScheduler): the daily anomaly scan, automatic
 re-reading after the collection window, retention, the nightly compaction of days older
-than the hot window, and expiring unanswered commands. With
+than the hot window, the nightly count of the closed days' load-curve points, and expiring
+unanswered commands. With
 several server processes only one runs a job at a time: each run takes a PostgreSQL
 advisory lock and skips if another process holds it. Every run is recorded in ``job_runs``
 (visible through the API)."""
@@ -26,6 +27,7 @@ from .checks.reread import auto_reread
 from .checks.rules import run_incremental, run_rules
 from .context import AppContext, Service
 from .db.compact import compact
+from .db.curve_points import count_closed_days
 from .db.partitions import drop_old
 from .db.queries import job_runs as q
 from .gateways.commands import expire
@@ -86,6 +88,13 @@ class JobsService:
             self.compact,
             CronTrigger(hour=2, minute=41, timezone=tz),
             id="compact",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.curve_points,
+            CronTrigger(hour=0, minute=7, timezone=tz),
+            id="curve_points",
             max_instances=1,
             coalesce=True,
         )
@@ -164,6 +173,15 @@ class JobsService:
             return {"expired": len(ids), "ids": ids[:20]}
 
         return run_locked(self.ctx, "expire_commands", run)
+
+    def curve_points(self) -> Any:
+        """Count the closed days' load-curve points (:mod:`server.db.curve_points`)."""
+        today = self._yesterday() + timedelta(days=1)
+        return run_locked(
+            self.ctx,
+            "curve_points",
+            lambda conn: count_closed_days(conn, today, self.ctx.settings.utility_timezone),
+        )
 
     def retention(self) -> Any:
         def run(conn: Any) -> Any:

@@ -24,8 +24,8 @@ from protocols.vocabulary import (
     REREADABLE_PROTOCOLS,
 )
 
+from ..db import curve_points
 from . import collection_bits
-from .rule_sql import DAY_RANGE, DAY_READINGS
 
 GROUPS = {
     "all": "'all'",
@@ -308,11 +308,7 @@ def curve_completeness(
         raise ValueError(f"group by one of {', '.join(GROUPS)}, not {by!r}")
     sql = f"""
     WITH due AS ({DUE}),
-    pts AS (SELECT meter_id, count(*) AS n FROM {DAY_READINGS}
-            WHERE quantity = 'energy_import_total' AND kind = 'interval'
-              AND ts >= (%(d)s::date)::timestamp AT TIME ZONE %(tz)s
-              AND ts < ((%(d)s::date + 1)::timestamp AT TIME ZONE %(tz)s)
-            GROUP BY meter_id)
+    pts AS ({curve_points.day_points("%(d)s::date")})
     SELECT {GROUPS[by]} AS key, count(*) AS meters,
            coalesce(sum(p.n), 0)::bigint AS points, count(*) * 96 AS expected,
            count(*) FILTER (WHERE p.n >= 96) AS complete,
@@ -342,9 +338,7 @@ def rereadable_curves(
         return [], 0
     sql = f"""
     WITH due AS ({DUE}),
-    pts AS (SELECT meter_id, count(*) AS n FROM {DAY_READINGS}
-            WHERE quantity = 'energy_import_total' AND kind = 'interval' AND {DAY_RANGE}
-            GROUP BY meter_id),
+    pts AS ({curve_points.day_points("%(d)s::date")}),
     gaps AS (SELECT m.id AS meter_id, m.area_id, m.gateway_id, m.protocol,
                     coalesce(p.n, 0)::int AS points
              FROM due m LEFT JOIN pts p ON p.meter_id = m.id
@@ -393,15 +387,6 @@ WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(e)s
 # now was recovered by re-reading (补抄), not by the first pass. Counted from the collection
 # facts: :func:`.collection_bits.read_days` joins them to PERIOD_DUE's rows.
 
-# Load-curve points of one data date per meter (96 a day at 15 minutes), hot or compacted.
-DAY_POINTS = """
-SELECT meter_id, count(*) AS n
-FROM readings_between((%(s)s::date)::timestamp AT TIME ZONE %(tz)s,
-                      ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s))
-WHERE quantity = 'energy_import_total' AND kind = 'interval'
-GROUP BY meter_id
-"""
-
 
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 6) if den else None
@@ -444,7 +429,7 @@ def period_report(
         if curves
         else ""
     )
-    curve_cte = f", pts AS ({DAY_POINTS})" if curves else ""
+    curve_cte = f", pts AS ({curve_points.DAY_POINTS})" if curves else ""
     curve_join = "LEFT JOIN pts p ON p.meter_id = m.id" if curves else ""
     read_ctes, read_join, read_params = collection_bits.read_days(start, end)
     sql = f"""

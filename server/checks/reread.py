@@ -28,6 +28,7 @@ from protocols.vocabulary import (
     FREEZE_HISTORY_DAYS,
     REREADABLE_PROTOCOLS,
 )
+from server.db import curve_points
 from server.gateways.commands import (
     PreparedCommand,
     prepare_command,
@@ -42,14 +43,6 @@ CURVE_DAYS = CURVE_HISTORY_DAYS  # the DL/T 698.45 meters' minute-freeze (5002) 
 #: The protocols' names as the archive stores them, for SQL: the one table each, here.
 REREADABLE = sorted(map(str, REREADABLE_PROTOCOLS))
 CURVE_REREADABLE = sorted(map(str, CURVE_REREADABLE_PROTOCOLS))
-#: The curve points (forward energy) of one meter's local day stored, hot or compacted: SQL
-#: with ``{m}`` and ``{d}`` to format in (the meter's and the day's SQL expressions) and the
-#: zone as the parameter ``%(tz)s``.
-DAY_POINTS_OF = (
-    "(SELECT count(*) FROM readings_between(({d})::timestamp AT TIME ZONE %(tz)s, "
-    "(({d}) + 1)::timestamp AT TIME ZONE %(tz)s) p WHERE p.meter_id = {m} "
-    "AND p.quantity = 'energy_import_total' AND p.kind = 'interval')"
-)
 
 
 def missing_meter_days(
@@ -368,7 +361,7 @@ def _request_curves_one(
                 requested_by=requested_by,
                 args={"items": [{"meter": m, "date": d.isoformat()} for m, d in fresh]},
             )
-            points = DAY_POINTS_OF.format(m="x.m", d="x.d")
+            points = curve_points.DAY_POINTS_OF.format(m="x.m", d="x.d")
             conn.execute(
                 "INSERT INTO curve_reread_requests (meter_id, data_date, gateway_id, "
                 "command_id, requested_by, points_when_asked) "

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from . import curve_points
 from .compact import drop_old as compact_drop_old
 from .queries.gateways import drop_old_health
 
@@ -118,13 +119,16 @@ def drop_old(conn: psycopg.Connection[Any], retention_days: int, now: datetime) 
     """Drop readings older than the retention: whole chunks or partitions of the hot
     table, the residue table's rows before the cutoff, the compact history's rows of whole
     days before the cutoff, the MACs of the readings so removed, and the gateway and meter
-    health logs' rows before each one's state at the cutoff."""
+    health logs' rows before each one's state at the cutoff, and the curve facts of the days
+    that begin before the cutoff."""
     cutoff = now - timedelta(days=retention_days)
+    facts = curve_points.drop_before(conn, cutoff)
     n = compact_drop_old(conn, cutoff)
     logs = [f"{t}: {k} rows" for t, k in drop_old_health(conn, cutoff).items() if k]
     dropped = ([f"readings_compact: {n} rows"] if n else []) + logs + _drop_hot(conn, cutoff)
     macs = drop_orphan_macs(conn, cutoff)
-    return dropped + ([f"reading_macs: {macs} rows"] if macs else [])
+    dropped += [f"reading_macs: {macs} rows"] if macs else []
+    return dropped + ([f"curve_points: {facts} rows"] if facts else [])
 
 
 def drop_orphan_macs(conn: psycopg.Connection[Any], cutoff: datetime) -> int:

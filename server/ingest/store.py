@@ -35,6 +35,7 @@ import psycopg
 
 from protocols.wire import MacRow, ReadingRow
 
+from ..db import curve_points
 from ..db.compact import merge_late, zone_start
 from ..db.partitions import ensure_partitions
 from ..db.queries.ingest import add_dead_letters
@@ -282,6 +283,10 @@ def store(
             if groups:
                 rest: list[tuple[Any, ...]] = []
                 residue: list[tuple[Any, ...]] = []
+                # the curve facts' lock before the zone's (the order every writer keeps)
+                marked = curve_points.hold(
+                    conn, curve_points.curve_days((r for _, _, g in groups for r in g), tz), tz
+                )
                 start = zone_start(conn)
                 if start is not None:
                     groups, late = _split_late(groups, start)
@@ -290,6 +295,7 @@ def store(
                         # residue table for what a compact row cannot hold
                         kept, rest, residue = merge_late(conn, late, tz)
                         inserted += len(kept)
+                        curve_points.add(conn, kept, marked, tz)
                         _queue_checks(conn, [r for r in kept if r[1] in CHECKED_QUANTITIES], tz)
                 # hot partitions only for the days at or after the zone's start
                 ensure_partitions(conn, _hot_days(groups, tz), tz)
@@ -300,10 +306,11 @@ def store(
                     else:
                         inserted += direct[0]
                         rest = direct[1] + rest
+                        curve_points.add(conn, (r for _, _, g in groups for r in g), marked, tz)
                 if rest:
-                    inserted += _merge(conn, rest, tz)
+                    inserted += _merge(conn, rest, tz, marked=marked)
                 if residue:
-                    inserted += _merge(conn, residue, tz, table="readings_cold")
+                    inserted += _merge(conn, residue, tz, table="readings_cold", marked=marked)
                 if batch.macs:
                     _store_macs(conn, batch.macs, tz)
     if screened is None:
@@ -440,10 +447,12 @@ def _merge(
     tz: str,
     *,
     table: str = "readings",
+    marked: frozenset[date] = frozenset(),
 ) -> int:
     """Stage ``rows`` and merge them into ``table`` (the hot table, or ``readings_cold``
     for readings of compacted days no compact row can hold): repeats, conflicts, freezes,
-    events."""
+    events; the load-curve points it stores for a ``marked`` day (counted already, see
+    :func:`.curve_points.hold`) are added to the curve facts."""
     conn.execute(STAGING)
     with conn.cursor() as cur:
         with cur.copy(
@@ -455,7 +464,14 @@ def _merge(
             )
             for row in rows:
                 cp.write_row(row)
-    inserted = max(conn.execute(MERGE.format(table=table)).rowcount, 0)
+    merge = MERGE.format(table=table)
+    if marked and curve_points.curve_days(rows, tz) & marked:
+        # the rare case (late points of a counted day): which rows the merge stored
+        new = conn.execute(f"{merge} RETURNING meter_id, quantity, ts, value, kind").fetchall()
+        inserted = len(new)
+        curve_points.add(conn, new, marked, tz)
+    else:
+        inserted = max(conn.execute(merge).rowcount, 0)
     kinds = {r[4] for r in rows}
     series = sum(1 for r in rows if r[4] != "freeze")
     if inserted < series or "freeze" in kinds:

@@ -255,6 +255,7 @@ DISTRIBUTED = {
     "readings_cold",
     "daily_freeze",
     "collection_month",
+    "curve_points",
     "meter_events",
     "quarantine",
     "check_queue",

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from server.checks import collection_bits, completeness
+from server.db import curve_points
 
 #: a grouping's column where PERIOD_DUE's name for it (``m.org_id``) is not a column of its
 #: FROM (meters m, areas a)
@@ -67,12 +68,7 @@ def group_meters(
     read_filter = "" if read is None else outer[read]
     curves = curves_tz is not None and start == end
     pts = (
-        """, (SELECT count(*) FROM readings_between(
-                  (%(s)s::date)::timestamp AT TIME ZONE %(tz)s,
-                  ((%(s)s::date + 1)::timestamp AT TIME ZONE %(tz)s)) p
-                WHERE p.meter_id = m.id
-                AND p.quantity = 'energy_import_total' AND p.kind = 'interval')::int
-             AS curve_points"""
+        ", " + curve_points.DAY_POINTS_OF.format(m="m.id", d="%(s)s::date") + " AS curve_points"
         if curves
         else ", NULL::int AS curve_points"
     )
