@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,13 +21,18 @@ import psycopg
 import pytest
 
 from server.checks import completeness
+from server.context import AppContext
 from server.db import curve_points
 from server.db.compact import compact
 from server.db.partitions import drop_old
+from server.db.pool import open_pool
 from server.db.queries import reports
 from server.ingest.store import Batch, store
+from server.jobs import JobsService
 
+from .conftest import settings_for
 from .helpers import add_meters
+from .test_checks_isolation import FixedClock
 
 TZ = "Asia/Shanghai"
 ZONE = ZoneInfo(TZ)
@@ -281,3 +287,23 @@ def test_a_count_waits_for_the_ingestion_in_flight(migrated: str) -> None:
         ingest.commit()
         curve_points.count_day(other, DAY, TZ)
         assert facts(other, DAY) == live(other, DAY) == {METERS_A[0]: 4, "P1": 1}
+
+
+def test_the_nightly_job_counts_through_run_locked(migrated: str, tmp_path: Path) -> None:
+    """The scheduled job (JobsService.curve_points) counts on a pool connection and keeps
+    what it counted; its run is recorded."""
+    url = migrated
+    archive(url)
+    put(url, points(METERS_A[0], DAY, [0, 1, 2]) + points(METERS_A[1], DAY, [3]))
+    pool = open_pool(url)
+    now = datetime.combine(TODAY, time(0, 7), ZONE)
+    ctx = AppContext(settings_for(url, "mqtt://127.0.0.1:9", tmp_path), pool, FixedClock(now), "")
+    try:
+        done = JobsService(ctx).curve_points()
+    finally:
+        pool.close()
+    assert done[str(DAY)] == 2 and str(TODAY) not in done
+    with psycopg.connect(url) as conn:
+        assert facts(conn, DAY) == {METERS_A[0]: 3, METERS_A[1]: 1}
+        runs = conn.execute("SELECT job, outcome FROM job_runs").fetchall()
+    assert runs == [("curve_points", "ok")]
