@@ -21,6 +21,7 @@ WORKBENCH: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/reports/collection"): SIGNED_IN,
     ("GET", "/api/reports/collection/meters"): SIGNED_IN,
     ("GET", "/api/reports/collection/trend"): SIGNED_IN,
+    ("GET", "/api/reports/collection/months"): SIGNED_IN,
     # failed meters, re-reading, on-demand reads
     ("GET", "/api/workbench/failed"): SIGNED_IN,
     ("POST", "/api/reread/batches"): OPERATOR,

@@ -470,3 +470,72 @@ def period_report(
             empty.update(curve_points=0, curve_expected=0, curve_rate=None, curves_complete=0)
         out["all"] = [empty]
     return out
+
+
+# Due meter-days per meter and month of the months in %(starts)s / %(ends)s (each month's
+# first day and its last day counted): PERIOD_DUE's definition, for every month at once.
+MONTHS_DUE = """
+SELECT x.s AS month, m.id, m.area_id, m.gateway_id, m.protocol, m.customer_class,
+       a.org_unit_id AS org_id,
+       greatest(x.s, m.installed_on) AS a,
+       least(x.e, coalesce(m.removed_on - 1, x.e)) AS b
+FROM unnest(%(starts)s::date[], %(ends)s::date[]) AS x(s, e)
+JOIN meters m ON m.gateway_id IS NOT NULL AND m.installed_on <= x.e
+             AND (m.removed_on IS NULL OR m.removed_on > x.s)
+LEFT JOIN areas a ON a.id = m.area_id
+"""
+
+
+def months_report(
+    conn: psycopg.Connection[Any],
+    months: list[tuple[date, date]],
+    by: str,
+    threshold: float = 0.98,
+) -> tuple[dict[date, dict[str, Any]], dict[date, dict[str | None, dict[str, Any]]]]:
+    """Several months side by side, in one pass over the collection facts: for each month
+    of ``months`` (its first day, the last day counted) the whole archive's line and each
+    group's of ``by`` (:data:`PERIOD_GROUPS`; none for ``all``): ``due``, ``read``,
+    ``read_first``, ``rate``, ``rate_first``, ``below_threshold``, as
+    :func:`period_report` with ``detail`` gives for each month alone. Returns (the totals
+    by month, the groups by month and key)."""
+    if by not in PERIOD_GROUPS:
+        raise ValueError(f"group by one of {', '.join(PERIOD_GROUPS)}, not {by!r}")
+    for s, e in months:
+        if e < s or (s.year, s.month) != (e.year, e.month):
+            raise ValueError(f"a month runs from its first day on, within it: {s}..{e}")
+    if by == "all":
+        key, total, group_by = "NULL::text", "true", "GROUP BY m.month"
+    else:
+        key = PERIOD_GROUPS[by]
+        total = f"GROUPING({key}) = 1"
+        group_by = f"GROUP BY GROUPING SETS ((m.month), (m.month, {key}))"
+    sql = f"""
+    WITH due AS ({MONTHS_DUE})
+    SELECT m.month, {total} AS total, {key} AS key,
+           sum(m.b - m.a + 1)::bigint AS due,
+           coalesce(sum(bit_count((c.read_bits
+             & collection_day_mask(c.month, m.a, m.b))::bit(32))), 0)::bigint AS read,
+           coalesce(sum(bit_count((c.first_bits
+             & collection_day_mask(c.month, m.a, m.b))::bit(32))), 0)::bigint AS read_first
+    FROM due m
+    LEFT JOIN collection_month c ON c.month = m.month AND c.meter_id = m.id
+    WHERE m.b >= m.a
+    {group_by}
+    """
+    params = {"starts": [s for s, _ in months], "ends": [e for _, e in months]}
+    totals: dict[date, dict[str, Any]] = {}
+    groups: dict[date, dict[str | None, dict[str, Any]]] = {s: {} for s, _ in months}
+    with conn.cursor(row_factory=dict_row) as cur:
+        for r in cur.execute(sql, params):
+            row = {k: r[k] for k in ("due", "read", "read_first")}
+            row["rate"] = _rate(r["read"], r["due"])
+            row["rate_first"] = _rate(r["read_first"], r["due"])
+            row["below_threshold"] = row["rate"] is not None and row["rate"] < threshold
+            if r["total"]:
+                totals[r["month"]] = row
+            else:
+                groups[r["month"]][r["key"]] = row
+    empty = {"due": 0, "read": 0, "read_first": 0, "rate": None, "rate_first": None}
+    for s, _ in months:
+        totals.setdefault(s, {**empty, "below_threshold": False})
+    return totals, groups

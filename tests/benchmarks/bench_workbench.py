@@ -304,6 +304,16 @@ def requests(last: date, meters: int) -> list[tuple[str, str, dict[str, Any]]]:
         ),
         ("trend 60 days (report page)", "/api/reports/collection/trend", {"end": d, "days": 60}),
         ("trend 30 days", "/api/reports/collection/trend", {"end": d, "days": 30}),
+        (
+            "months side by side by area (6)",
+            "/api/reports/collection/months",
+            {"by": "area", "months": 6, "limit": 50},
+        ),
+        (
+            "months side by side by org (12)",
+            "/api/reports/collection/months",
+            {"by": "org", "months": 12, "limit": 50},
+        ),
         ("curve completeness by area", "/api/curve-completeness", {"by": "area", "date": d}),
         ("failed meters", "/api/workbench/failed", {"date": d, "limit": 50}),
         (

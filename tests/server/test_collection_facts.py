@@ -8,6 +8,7 @@ over the raw rows with the archive's due days. Both database flavours."""
 
 from __future__ import annotations
 
+import io
 import random
 import threading
 from datetime import date, datetime, timedelta
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from server.api.app import create_app
 from server.checks import completeness, reread
@@ -169,6 +171,16 @@ def check_reports(conn: psycopg.Connection[Any], step: str) -> None:
             assert {r["meter_id"] for r in rows} == {
                 m for m, (due, rd, _) in truth.items() if attrs[m][by] == key and rd < due
             }, (step, s, e, by)
+    # months side by side: each month as the month's own report gives it
+    spans = [(m, min(LAST, month_end(m))) for m in sorted({d.replace(day=1) for d in DAYS})]
+    fields = ("due", "read", "read_first", "rate", "rate_first", "below_threshold")
+    for by in completeness.PERIOD_GROUPS:
+        totals, groups = completeness.months_report(conn, spans, by)
+        for s, e in spans:
+            each = completeness.period_report(conn, s, e, ("all", by), detail=True)
+            assert totals[s] == {k: each["all"][0][k] for k in fields}, (step, by, s)
+            want_groups = {r["key"]: {k: r[k] for k in fields} for r in each[by]}
+            assert groups[s] == ({} if by == "all" else want_groups), (step, by, s)
     for by, key in (("all", None), ("area", "AR-B"), ("org", "ST1")):
         items = reports.trend(conn, FIRST, LAST, by=by, key=key)
         read, asked = raw(conn)
@@ -183,6 +195,10 @@ def check_reports(conn: psycopg.Connection[Any], step: str) -> None:
             step,
             by,
         )
+
+
+def month_end(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def sql_freezes(conn: psycopg.Connection[Any], rows: list[tuple[str, date, str]]) -> None:
@@ -357,3 +373,84 @@ def test_writers_at_once_neither_deadlock_nor_lose_a_bit(migrated: str) -> None:
     assert not errors, errors
     with psycopg.connect(migrated) as conn:
         check_facts(conn, "after the writers")
+
+
+def test_months_side_by_side_through_the_api(
+    migrated: str, mqtt_broker: Broker, tmp_path: Path
+) -> None:
+    """``/api/reports/collection/months``: each month's cell is what that month's report
+    says (by area, and the archive's line), the change is the last month's rate against
+    the one before, a month not over counts its closed days; the file has a pair of rate
+    columns per month with the month in the header, as percentages; clear 422s."""
+    archive(migrated)
+    with psycopg.connect(migrated) as conn:
+        conn.autocommit = True
+        sql_freezes(conn, [(m, d, "energy_import_total") for m in IDS for d in DAYS[::3]])
+        sql_freezes(conn, [(m, d, "energy_import_total") for m in IDS[:3] for d in DAYS[1::3]])
+    app = create_app(settings_for(migrated, mqtt_broker.url, tmp_path), services=[])
+    firsts = [LAST.replace(day=1)]
+    for _ in range(2):
+        firsts.insert(0, (firsts[0] - timedelta(days=1)).replace(day=1))
+    names = [f"{m:%Y-%m}" for m in firsts]
+    fields = ("due", "read", "read_first", "rate", "rate_first", "below_threshold")
+    with TestClient(app) as client:
+        h = auth_headers(client, "viewer", migrated)
+        r = client.get(
+            "/api/reports/collection/months", params={"by": "area", "months": 3}, headers=h
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [p["month"] for p in body["periods"]] == names
+        assert body["periods"][-1]["end"] == LAST.isoformat()
+        assert body["periods"][0]["complete"] and body["periods"][0]["start"] == str(firsts[0])
+        assert [i["key"] for i in body["items"]] == ["AR-A", "AR-B"] and body["total"] == 2
+        for k, name in enumerate(names):
+            month = client.get(
+                "/api/reports/collection",
+                params={"period": "month", "month": name, "by": "area", "limit": 100},
+                headers=h,
+            ).json()
+            want = {i["key"]: {f: i[f] for f in fields} for i in month["items"]}
+            got = {i["key"]: {f: i["months"][k][f] for f in fields} for i in body["items"]}
+            assert got == want, name
+            assert {f: body["summary"]["months"][k][f] for f in fields} == {
+                f: month["summary"][f] for f in fields
+            }
+        for item in body["items"]:
+            rates = [m["rate"] for m in item["months"]]
+            assert item["change"] == round(rates[-1] - rates[-2], 6)
+        assert any(m["read"] < m["due"] for i in body["items"] for m in i["months"])
+        # as a file: the months' rate pairs, headed in the language, as percentages
+        r = client.get(
+            "/api/reports/collection/months",
+            params={"by": "area", "months": 3, "format": "csv", "lang": "zh"},
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+        head, *lines = r.content.decode("utf-8-sig").strip().splitlines()
+        assert head.split(",") == [
+            "分组",
+            "名称",
+            *[f"{m} {w}" for m in names for w in ("首抄成功率", "成功率")],
+            "环比变化",
+        ]
+        assert len(lines) == 2 and lines[0].startswith("AR-A,") and "%" in lines[0]
+        r = client.get(
+            "/api/reports/collection/months",
+            params={"by": "org", "months": 2, "format": "xlsx", "lang": "en"},
+            headers=h,
+        )
+        ws = load_workbook(io.BytesIO(r.content)).active
+        heads = [c.value for c in ws[2]]
+        assert heads[2:6] == [f"{m} {w}" for m in names[1:] for w in ("first pass", "rate")]
+        assert ws.cell(3, 6).number_format == "0.00%"
+        for params, why in (
+            ({"end": "2026-13"}, "month: expected YYYY-MM"),
+            ({"end": f"{TODAY + timedelta(days=40):%Y-%m}"}, "has no closed day yet"),
+            ({"months": 1}, "months"),
+            ({"months": 13}, "months"),
+            ({"by": "meter"}, "by"),
+            ({"month": "2026-01"}, "month"),
+        ):
+            r = client.get("/api/reports/collection/months", params=params, headers=h)
+            assert r.status_code == 422 and why in r.text, (params, r.text)

@@ -134,6 +134,29 @@ def test_collection_report_down_to_a_meter(live: Live, browser: Any) -> None:
         page.click("#drill-table a.drill-meter >> nth=0")
         page.wait_for_selector("main[data-page='meters'][data-state='ready'] #archive-card")
         assert drill["items"][0]["meter_id"] in page.inner_text("main h2")
+        # months side by side: each month's rate as the API gives it, the line on the chart
+        goto(page, "#/report?period=month&by=area", "report")
+        page.click("#tab-months")
+        page.wait_for_selector("main[data-state='ready'] #months-table")
+        months = live.get("/api/reports/collection/months", by="area", months=6, limit=1000)
+        heads = page.locator("#months-table th span.month-head").all_inner_texts()
+        assert [h.rstrip(" *") for h in heads] == [p["month"] for p in months["periods"]]
+        shown = 0
+        for g in [months["summary"], *months["items"]]:
+            row = page.locator(f"#months-table tr:has(span.group[data-key='{g['key']}'])")
+            for m in g["months"]:
+                if m["due"]:
+                    cell = row.locator(f"span.rate[data-month='{m['month']}']")
+                    assert cell.inner_text() == pct(m["rate"]), (g["key"], m)
+                    assert ("below" in (cell.get_attribute("class") or "")) is m["below_threshold"]
+                    shown += 1
+        assert shown >= 2
+        chart = chart_option(page, "#months-chart")
+        rates = [m["rate"] if m["due"] else None for m in months["summary"]["months"]]
+        assert chart["series"][0]["data"] == rates
+        assert chart["series"][0]["markLine"]["data"][0]["yAxis"] == months["threshold"]
+        assert chart["xAxis"][0]["data"] == [p["month"] for p in months["periods"]]
+        shoot(page, f"report-months-{lang}")
         no_leaks(page)
         check(page)
         page.context.close()
@@ -346,6 +369,19 @@ def test_anomaly_detail_and_workflow(live: Live, browser: Any) -> None:
     page.click("#dialog-ok")
     page.wait_for_selector("#detail-assignee:text-is('test-operator')")
     assert live.get(f"/api/anomalies/{decrease['id']}")["assigned_to"] == "test-operator"
+    # the clerk's own queue (assigned to them, still in work), as the API counts it
+    goto(page, "#/anomalies", "anomalies")
+    mine = live.get("/api/anomalies", assigned_to="test-operator", status="confirmed")
+    assert mine["total"] == 1
+    assert page.inner_text("#my-queue a[data-status='confirmed']") == "已确认 1"
+    assert page.inner_text("#my-queue a[data-status='open']") == "待处理 " + str(
+        live.get("/api/anomalies", assigned_to="test-operator", status="open")["total"]
+    )
+    page.click("#my-queue a[data-status='confirmed']")
+    page.wait_for_selector("main[data-state='ready'] #my-queue a.active")
+    assert page.locator("#anomaly-table span.status").all_inner_texts() == ["已确认"]
+    assert f"#/meters/{decrease['meter_id']}" in page.inner_html("#anomaly-table")
+    shoot(page, "anomalies-my-queue-zh")
     # batch: dismiss every open one with one comment
     goto(page, "#/anomalies?status=open", "anomalies")
     still_open = live.get("/api/anomalies", status="open", limit=100)["items"]
@@ -367,6 +403,8 @@ def test_anomaly_detail_and_workflow(live: Live, browser: Any) -> None:
     sign_in(page, "operator")
     goto(page, "#/anomalies?status=confirmed", "anomalies")
     assert page.locator("#anomaly-table span.status").all_inner_texts() == ["confirmed"]
+    queue = page.inner_text("#my-queue").split()
+    assert queue == ["My", "queue", "open", "0", "·", "confirmed", "1"]
     assert "Register decrease" in page.inner_text("#anomaly-table")
     no_leaks(page)
     check(page)
@@ -491,6 +529,7 @@ def pages(live: Live) -> list[tuple[str, str]]:
     return [
         ("report", f"#/report?by=area&date={y}"),
         ("report-month", "#/report?period=month&by=org"),
+        ("report-months", "#/report?period=months&by=org"),
         ("failed", f"#/failed?date={y}"),
         ("meter", f"#/meters/M1?date={live.seeded.picked}"),
         ("anomalies", "#/anomalies"),
@@ -519,8 +558,9 @@ def test_every_page_at_three_sizes(live: Live, browser: Any) -> None:
             page.wait_for_selector("#signin")
             shoot(page, f"login-{lang}-{size}")
             sign_in(page, "admin")
-            # English: the report, failed, meter and anomaly pages and the concentrators'
-            english = todo[:5] + [p for p in todo if p[0] in ("gateways", "gateway")]
+            # English: the report (day, month, months), failed, meter and anomaly pages and the
+            # concentrators'
+            english = todo[:6] + [p for p in todo if p[0] in ("gateways", "gateway")]
             for name, hash_ in todo if lang == "zh" else english:
                 goto(page, hash_)
                 page.wait_for_timeout(50)

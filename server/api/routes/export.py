@@ -447,7 +447,9 @@ Out = Annotated[Output, Depends(output)]
 
 
 def _column(key: str) -> Column:
-    return COLUMNS.get(key) or Column(key, key)
+    """The field's column; ``field@suffix`` (a field repeated per month, say) is the
+    field's kind, its header given by the route's labels."""
+    return COLUMNS.get(key) or COLUMNS.get(key.partition("@")[0]) or Column(key, key)
 
 
 Labels = Mapping[str, tuple[str, str]]

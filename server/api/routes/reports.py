@@ -220,3 +220,121 @@ def collection_trend(
         r["rate_first"] = round(r["read_first"] / r["due"], 6) if r["due"] else None
         r["below_threshold"] = r["rate"] is not None and r["rate"] < t
     return body(start=first, end=last, by=by, key=key, threshold=t, items=items)
+
+
+#: months a side-by-side report may hold
+MOST_MONTHS = 12
+
+
+@router.get("/reports/collection/months", response_model=WorkPage, responses=FILE_RESPONSES)
+def collection_months(
+    principal: Viewer,
+    conn: Db,
+    out: Out,
+    settings: SettingsDep,
+    yesterday: Yesterday,
+    end: str | None = Query(None, description="the last month, YYYY-MM (default: yesterday's)"),
+    months: int = Query(6, ge=2, le=MOST_MONTHS, description="how many months, up to end"),
+    by: By = "area",
+    below_threshold: bool | None = Query(
+        None, description="true: groups below the threshold in the last month; false: not"
+    ),
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Any:
+    """Months side by side (多月对比): for each group of ``by`` and each of the ``months``
+    months up to ``end``, the month's ``due``, ``read``, ``read_first``, ``rate`` (after
+    re-reading), ``rate_first`` and ``below_threshold`` under ``months`` (oldest first, as
+    in ``periods``), and ``change`` (the last month's rate minus the month before's). Each
+    month counts its closed days only, as the month report does: ``periods`` gives each
+    one's ``start``, ``end``, ``days`` and ``complete``. ``summary`` is the whole archive's
+    line. As a file (``format=csv|xlsx``) each month is two columns, first pass and after
+    re-reading."""
+    last_start, _ = month_range(end or yesterday.strftime("%Y-%m"))
+    if last_start > yesterday:
+        raise HTTPException(
+            422,
+            f"end: {last_start:%Y-%m} has no closed day yet (the last closed data date is "
+            f"{yesterday})",
+        )
+    starts = [last_start]
+    for _ in range(months - 1):
+        starts.insert(0, previous_month(starts[0])[0])
+    periods = [(s, min(month_range(s.strftime("%Y-%m"))[1], yesterday)) for s in starts]
+    t = settings.success_threshold
+    totals, groups = completeness.months_report(conn, periods, by, t)
+    names = q.key_names(conn, by)
+    keys = sorted({k for g in groups.values() for k in g}, key=lambda k: (k is None, k or ""))
+
+    def line(key: str | None, by_month: list[dict[str, Any] | None]) -> dict[str, Any]:
+        cells = [
+            {"month": f"{s:%Y-%m}", **(m if m else {"due": 0, "read": 0, "read_first": 0,
+                                                    "rate": None, "rate_first": None,
+                                                    "below_threshold": False})}
+            for (s, _), m in zip(periods, by_month, strict=True)
+        ]  # fmt: skip
+        return {
+            "key": key,
+            "name": names.get(key) if key is not None else None,
+            "months": cells,
+            "change": _diff(cells[-1]["rate"], cells[-2]["rate"]),
+            "below_threshold": cells[-1]["below_threshold"],
+        }
+
+    rows = [line(k, [groups[s].get(k) for s, _ in periods]) for k in keys] if by != "all" else []
+    if below_threshold is not None:
+        rows = [r for r in rows if r["below_threshold"] is below_threshold]
+    summary = line("all", [totals[s] for s, _ in periods])
+    if by == "all":
+        rows = [summary]
+    labels = {
+        f"{c}@{s:%Y-%m}": (f"{s:%Y-%m} {zh}", f"{s:%Y-%m} {en}")
+        for s, _ in periods
+        for c, zh, en in (("rate_first", "首抄成功率", "first pass"), ("rate", "成功率", "rate"))
+    }
+    flat = [
+        {
+            "key": r["key"],
+            "name": r["name"],
+            **{f"{c}@{m['month']}": m[c] for m in r["months"] for c in ("rate_first", "rate")},
+            "change": r["change"],
+        }
+        for r in rows
+    ]
+    if out.format != "json":
+        return listing(
+            conn,
+            principal,
+            out,
+            Page(limit, offset),
+            at_hand(flat),
+            report="collection-months",
+            what=("多月对比", "Months side by side"),
+            scope={"start": periods[0][0], "end": periods[-1][1], "by": by},
+            labels=labels,
+        )
+    return listing(
+        conn,
+        principal,
+        out,
+        Page(limit, offset),
+        at_hand(rows),
+        report="collection-months",
+        what=("多月对比", "Months side by side"),
+        scope={"start": periods[0][0], "end": periods[-1][1], "by": by},
+        extra={
+            "by": by,
+            "threshold": t,
+            "periods": [
+                {
+                    "month": f"{s:%Y-%m}",
+                    "start": s,
+                    "end": e,
+                    "days": (e - s).days + 1,
+                    "complete": e == month_range(f"{s:%Y-%m}")[1],
+                }
+                for s, e in periods
+            ],
+            "summary": summary,
+        },
+    )

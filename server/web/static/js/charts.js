@@ -32,8 +32,9 @@ export function rateAxisMin(rates, threshold) {
   return Math.max(0, Math.floor((lo - 0.02) * 20) / 20);
 }
 
-// success rate per day with the threshold line; days below it drawn red
-export function trendChart(el, days, threshold, {previous = null} = {}) {
+// success rate per day (or per month: ``label`` names a point) with the threshold line;
+// points below it drawn red
+export function trendChart(el, days, threshold, {previous = null, label = (d) => String(d.date).slice(5)} = {}) {
   const rateOf = (d) => (d.due ? d.rate : null);  // a day with nothing due has no rate
   const rates = days.map(rateOf);
   const min = rateAxisMin(rates.concat(previous ? previous.map(rateOf) : []), threshold);
@@ -49,7 +50,7 @@ export function trendChart(el, days, threshold, {previous = null} = {}) {
     grid: {left: 56, right: 24, top: 28, bottom: 40},
     legend: previous ? {top: 0} : undefined,
     tooltip: tooltip((v) => pct(v)),
-    xAxis: {type: "category", data: days.map((d) => String(d.date).slice(5)), axisLabel: {hideOverlap: true}},
+    xAxis: {type: "category", data: days.map(label), axisLabel: {hideOverlap: true}},
     yAxis: {type: "value", min, max: 1, splitLine: {show: true, lineStyle: {color: "#e3e8ee"}},
       axisLabel: {formatter: (v) => `${Math.round(v * 1000) / 10} %`}},
     series,

@@ -87,7 +87,11 @@ const WORDS = {
   print: ["打印", "Print"], printed_scope: ["范围", "Scope"], printed_at: ["打印时间", "Printed"],
   // anomalies
   anomalies_title: ["异常档案", "Anomalies"], rule: ["规则", "Rule"], status: ["状态", "Status"],
-  first: ["首次", "First"], last: ["最近", "Last"], actions: ["操作", "Actions"], assignee: ["处理人", "Assigned to"],
+  first: ["首次", "First"], last: ["最近", "Last"], actions: ["操作", "Actions"], assignee: ["处理人", "Assigned to"], my_queue: ["我的待办", "My queue"],
+  months_tab: ["多月对比", "Months"], months_title: ["采集成功率多月对比", "Collection rate, months side by side"],
+  months_to: ["截至", "Up to"], months_n: ["月数", "Months"], months_chart: ["各月成功率", "Rate by month"],
+  months_legend: ["每格：补抄后成功率，下方小字为首抄成功率；红色低于考核线 {th}；* 本月未结束，只计已过去的日子。", "Each cell: the rate after re-reading, the first-pass rate below it; red is under the {th} threshold; * a month not over yet counts its past days only."],
+  months_partial: ["{m} 计 {n} 天。", "{m} counts {n} days."],
   confirm: ["确认", "Confirm"], dismiss: ["排除", "Dismiss"], close: ["关闭", "Close"], reopen: ["重新打开", "Reopen"],
   s_open: ["待处理", "open"], s_confirmed: ["已确认", "confirmed"], s_dismissed: ["已排除", "dismissed"], s_closed: ["已关闭", "closed"],
   comment: ["处理意见", "Comment"], comment_needed: ["请填写处理意见。", "Please write a comment."],

@@ -4,7 +4,7 @@
 // consumption around the days that triggered it), the comment dialog, assignment and the
 // record's history. Assignment, history, batch and statistics use the endpoints of
 // issue 19 where the server has them; without them those controls are not shown.
-import {api, can, has, loadRules, param, post} from "../api.js";
+import {api, can, has, loadRules, param, post, session} from "../api.js";
 import {countBars, daysChart} from "../charts.js";
 import {code, day, int, num, status, t, when} from "../i18n.js";
 import {$, $$, dialog, esc, exportButtons, isDay, option, pager, shiftDay, table, toast} from "../ui.js";
@@ -40,12 +40,21 @@ export default async function anomalies(ctx) {
   const [data, areas, stats] = await Promise.all([api("/api/anomalies?" + p.toString()), api("/api/areas?limit=1000"),
     statsOk ? api(`/api/anomalies/stats?by=${statsBy}&start=${shiftDay(new Date().toISOString().slice(0, 10), -30)}&end=${new Date().toISOString().slice(0, 10)}`).catch(() => null) : null]);
   const operator = can("operator");
+  // the signed-in clerk's own queue: the records assigned to them still in work (open, or
+  // confirmed and waiting to be closed), each count a link to that filtered list
+  const me = session.user;
+  const mine = me && startOk === "start" ? await Promise.all(["open", "confirmed"].map((s) =>
+    api(`/api/anomalies?${new URLSearchParams({assigned_to: me, status: s, limit: "1"})}`).then((d) => [s, d.total]).catch(() => null))) : [];
+  const queue = mine.every(Boolean) && mine.length ? `<p class="toolbar" id="my-queue"><strong>${esc(t("my_queue"))}</strong>
+    ${mine.map(([s, n]) => `<a href="#/anomalies?${esc(new URLSearchParams({assigned_to: me, status: s}).toString())}" data-status="${s}"
+      class="${f.assigned_to === me && f.status === s ? "active" : ""}">${esc(status(s))} ${esc(int(n))}</a>`).join(" · ")}</p>` : "";
   const pg = pager("anomalies", {...data, limit: PAGE, offset: off}, (o) => ctx.go({offset: o}));
   const ep = new URLSearchParams(p);
   const exp = await exportButtons("anomalies", "/api/anomalies", ep, "anomalies");
   const cols = [...(operator && batchOk ? [["pick", `<input type="checkbox" id="pick-all" aria-label="${esc(t("select_all"))}">`]] : []),
     "meter", "area", "rule", "status", "first", "last", "assignee", "comment", ...(operator ? ["actions"] : []), "detail"];
   main.innerHTML = `<h2>${esc(t("anomalies_title"))}</h2>
+    ${queue}
     <form class="toolbar" id="anomaly-filters">
       <label>${esc(t("rule"))}<select name="rule" id="f-rule">${option("", t("all"))}${rules.map((r) => option(r.name, code("rule", r.name), r.name === f.rule)).join("")}</select></label>
       <label>${esc(t("status"))}<select name="status" id="f-status">${option("", t("all"))}${STATUSES.map((s) => option(s, status(s), s === f.status)).join("")}</select></label>

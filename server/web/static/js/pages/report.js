@@ -1,7 +1,8 @@
 // The collection report (采集成功率报表): a day or a month, grouped by organisation, area,
 // concentrator, protocol or customer class; the threshold line and every group under it
 // marked; first-pass rate beside the rate after re-reading; curve completeness; the 30-day
-// trend with the previous 30 days; drill-down to the meters of a group; on a day report, the
+// trend with the previous 30 days; drill-down to the meters of a group; months side by side
+// (its own module, ./months.js); on a day report, the
 // curves that can still be re-read from DL/T 698.45 meters (曲线补抄, by area, operators).
 // Data: GET /api/reports/collection (+ /trend) where the server has it, else the older
 // GET /api/completeness/report, /api/completeness/trend and /api/curve-completeness.
@@ -9,6 +10,7 @@ import {api, can, has} from "../api.js";
 import {groupBars, trendChart} from "../charts.js";
 import {outcomeLink, rereadCurves} from "../curvereread.js";
 import {code, day, int, num, pct, status, t} from "../i18n.js";
+import months, {reportTabs} from "./months.js";
 import {$, $$, bindPrint, esc, exportButtons, isDay, option, printButton, printTitle, shiftDay, table, toast} from "../ui.js";
 
 export const refresh = 120;
@@ -22,6 +24,7 @@ function groupName(by, g) {
 
 export default async function report(ctx) {
   const {main, q} = ctx;
+  if (q.get("period") === "months") return months(ctx);
   const period = q.get("period") === "month" ? "month" : "day";
   const by = BY.includes(q.get("by")) ? q.get("by") : "area";
   const modern = await has("/api/reports/collection?by=all&limit=1");
@@ -102,8 +105,7 @@ export default async function report(ctx) {
   main.innerHTML = `${printTitle(t("report_title"), `${period === "day" ? day(when) : when} · ${t("group_by")} ${t("by_" + by)}`)}
     <h2>${esc(t("report_title"))}</h2>
     <div class="toolbar">
-      <div class="tabs"><a href="#/report?period=day&by=${by}" class="${period === "day" ? "active" : ""}" id="tab-day">${esc(t("day"))}</a>
-        <a href="#/report?period=month&by=${by}" class="${period === "month" ? "active" : ""}" id="tab-month">${esc(t("month"))}</a></div>
+      ${reportTabs(period, by, modern)}
       ${period === "day" ? `<label>${esc(t("date"))}<input type="date" id="report-date" value="${esc(rep.date || rep.start)}"></label>`
         : modern ? `<label>${esc(t("month_pick"))}<input type="month" id="report-month" value="${esc(when)}"></label>` : ""}
       <label>${esc(t("group_by"))}<select id="report-by">${BY.filter((b) => modern || b !== "org").map((b) => option(b, t("by_" + b), b === by)).join("")}</select></label>
