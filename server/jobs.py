@@ -27,7 +27,7 @@ from .checks.reread import auto_reread
 from .checks.rules import run_incremental, run_rules
 from .context import AppContext, Service
 from .db.compact import compact
-from .db.curve_points import count_closed_days
+from .db.curve_points import LOOK_BACK_DAYS, count_closed_days
 from .db.partitions import drop_old
 from .db.queries import job_runs as q
 from .gateways.commands import expire
@@ -177,10 +177,13 @@ class JobsService:
     def curve_points(self) -> Any:
         """Count the closed days' load-curve points (:mod:`server.db.curve_points`)."""
         today = self._yesterday() + timedelta(days=1)
+        settings = self.ctx.settings
+        # not the days retention is dropping (it unmarks them)
+        back = min(LOOK_BACK_DAYS, settings.retention_days - 1)
         return run_locked(
             self.ctx,
             "curve_points",
-            lambda conn: count_closed_days(conn, today, self.ctx.settings.utility_timezone),
+            lambda conn: count_closed_days(conn, today, settings.utility_timezone, look_back=back),
         )
 
     def retention(self) -> Any:

@@ -96,6 +96,13 @@ def test_collection_report_down_to_a_meter(live: Live, browser: Any) -> None:
         sign_in(page, "operator")
         goto(page, f"#/report?by=area&date={y}", "report")
         assert page.inner_text("#rate-yesterday") == pct(rep["summary"]["rate"])
+        # the alert line: the concentrators off line now, as the API lists them
+        offline = live.get("/api/concentrators", online="false")
+        assert offline["total"] == 1  # the seed's gw-3
+        words = {"zh": "离线集中器 1 台", "en": "Concentrators off line: 1"}[lang]
+        assert page.inner_text("#alert-offline strong") == words
+        gws = page.locator("#alert-offline a.offline-gw").all_inner_texts()
+        assert gws == [g["id"] for g in offline["items"]] == ["gw-3"]
         assert page.inner_text("#rate-first") == pct(rep["summary"]["rate_first"])
         # every group the API says is under the threshold is marked, and no other
         below = {g["key"] for g in rep["items"] if g["below_threshold"]}

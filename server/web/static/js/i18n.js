@@ -92,6 +92,7 @@ const WORDS = {
   months_to: ["截至", "Up to"], months_n: ["月数", "Months"], months_chart: ["各月成功率", "Rate by month"],
   months_legend: ["每格：补抄后成功率，下方小字为首抄成功率；红色低于考核线 {th}；* 本月未结束，只计已过去的日子。", "Each cell: the rate after re-reading, the first-pass rate below it; red is under the {th} threshold; * a month not over yet counts its past days only."],
   months_partial: ["{m} 计 {n} 天。", "{m} counts {n} days."],
+  alert_offline: ["离线集中器 {n} 台", "Concentrators off line: {n}"], alert_offline_all: ["查看全部离线集中器", "all off line"],
   confirm: ["确认", "Confirm"], dismiss: ["排除", "Dismiss"], close: ["关闭", "Close"], reopen: ["重新打开", "Reopen"],
   s_open: ["待处理", "open"], s_confirmed: ["已确认", "confirmed"], s_dismissed: ["已排除", "dismissed"], s_closed: ["已关闭", "closed"],
   comment: ["处理意见", "Comment"], comment_needed: ["请填写处理意见。", "Please write a comment."],

@@ -1,7 +1,8 @@
 // The collection report (采集成功率报表): a day or a month, grouped by organisation, area,
 // concentrator, protocol or customer class; the threshold line and every group under it
 // marked; first-pass rate beside the rate after re-reading; curve completeness; the 30-day
-// trend with the previous 30 days; drill-down to the meters of a group; months side by side
+// trend with the previous 30 days; drill-down to the meters of a group; the concentrators
+// off line now as an alert line; months side by side
 // (its own module, ./months.js); on a day report, the
 // curves that can still be re-read from DL/T 698.45 meters (曲线补抄, by area, operators).
 // Data: GET /api/reports/collection (+ /trend) where the server has it, else the older
@@ -9,7 +10,7 @@
 import {api, can, has} from "../api.js";
 import {groupBars, trendChart} from "../charts.js";
 import {outcomeLink, rereadCurves} from "../curvereread.js";
-import {code, day, int, num, pct, status, t} from "../i18n.js";
+import {ago, code, day, int, num, pct, status, t} from "../i18n.js";
 import months, {reportTabs} from "./months.js";
 import {$, $$, bindPrint, esc, exportButtons, isDay, option, printButton, printTitle, shiftDay, table, toast} from "../ui.js";
 
@@ -61,6 +62,11 @@ export default async function report(ctx) {
     rep.total = rep.items.length;
     trend = {threshold: 0.98, items: tr.days};
   }
+  // alert: the concentrators off line now (the clerk's first call of the day)
+  const offline = modern ? await api("/api/concentrators?online=false&limit=5").catch(() => null) : null;
+  const alert = offline && offline.total ? `<p class="alert" id="alert-offline" role="status"><strong>${esc(t("alert_offline", {n: int(offline.total)}))}</strong>
+    ${offline.items.map((g) => `<a href="#/gateways/${encodeURIComponent(g.id)}" class="offline-gw">${esc(g.id)}</a> <small class="muted">${esc(t("last_seen"))} ${esc(ago(g.last_seen))}</small>`).join(" · ")}
+    ${offline.total > offline.items.length ? "…" : ""} <a href="#/gateways?online=false" id="alert-offline-all">${esc(t("alert_offline_all"))} →</a></p>` : "";
   const th = rep.threshold ?? 0.98;
   const days = trend.items.slice(-30), previous = trend.items.length > 30 ? trend.items.slice(0, trend.items.length - 30).slice(-30) : null;
   const s = rep.summary || {};
@@ -104,6 +110,7 @@ export default async function report(ctx) {
   cols.push(["drill", "actions"]);
   main.innerHTML = `${printTitle(t("report_title"), `${period === "day" ? day(when) : when} · ${t("group_by")} ${t("by_" + by)}`)}
     <h2>${esc(t("report_title"))}</h2>
+    ${alert}
     <div class="toolbar">
       ${reportTabs(period, by, modern)}
       ${period === "day" ? `<label>${esc(t("date"))}<input type="date" id="report-date" value="${esc(rep.date || rep.start)}"></label>`
