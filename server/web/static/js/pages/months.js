@@ -58,6 +58,9 @@ export default async function months(ctx) {
     }, {id: "months-table", rowAttrs: (g) => (g === rep.summary && by !== "all" ? 'class="summary"' : "")})}`;
   exp.bind();
   bindPrint();
+  // on a narrow screen the table scrolls: show its newest months first
+  const wrap = $("#months-table").closest(".table-wrap");
+  wrap.scrollLeft = wrap.scrollWidth;
   trendChart($("#months-chart"), rep.summary.months.map((m) => ({date: m.month, due: m.due, rate: m.rate})), th, {label: (d) => d.date});
   $("#months-end").onchange = (ev) => ev.target.value && ctx.go({end: ev.target.value});
   $("#months-count").onchange = (ev) => ctx.go({months: ev.target.value});
