@@ -472,18 +472,20 @@ def period_report(
     return out
 
 
-# Due meter-days per meter and month of the months in %(starts)s / %(ends)s (each month's
-# first day and its last day counted): PERIOD_DUE's definition, for every month at once.
-MONTHS_DUE = """
-SELECT x.s AS month, m.id, m.area_id, m.gateway_id, m.protocol, m.customer_class,
-       a.org_unit_id AS org_id,
-       greatest(x.s, m.installed_on) AS a,
-       least(x.e, coalesce(m.removed_on - 1, x.e)) AS b
-FROM unnest(%(starts)s::date[], %(ends)s::date[]) AS x(s, e)
-JOIN meters m ON m.gateway_id IS NOT NULL AND m.installed_on <= x.e
-             AND (m.removed_on IS NULL OR m.removed_on > x.s)
-LEFT JOIN areas a ON a.id = m.area_id
+# The meters due at some time in %(first)s..%(last)s, with what the groupings need, and the
+# months of %(starts)s / %(ends)s (each month's first day and its last day counted): a meter
+# is due in month x from ``a`` to ``b`` (PERIOD_DUE's definition, for every month at once).
+MONTHS_METERS = """
+SELECT m.id, m.area_id, m.gateway_id, m.protocol, m.customer_class, a.org_unit_id AS org_id,
+       m.installed_on, m.removed_on
+FROM meters m LEFT JOIN areas a ON a.id = m.area_id
+WHERE m.gateway_id IS NOT NULL AND m.installed_on <= %(last)s
+  AND (m.removed_on IS NULL OR m.removed_on > %(first)s)
 """
+MONTHS = "SELECT * FROM unnest(%(starts)s::date[], %(ends)s::date[]) AS x(s, e)"
+MONTH_DUE = "m.installed_on <= x.e AND (m.removed_on IS NULL OR m.removed_on > x.s)"
+MONTH_A = "greatest(x.s, m.installed_on)"
+MONTH_B = "least(x.e, coalesce(m.removed_on - 1, x.e))"
 
 
 def months_report(
@@ -492,50 +494,66 @@ def months_report(
     by: str,
     threshold: float = 0.98,
 ) -> tuple[dict[date, dict[str, Any]], dict[date, dict[str | None, dict[str, Any]]]]:
-    """Several months side by side, in one pass over the collection facts: for each month
-    of ``months`` (its first day, the last day counted) the whole archive's line and each
-    group's of ``by`` (:data:`PERIOD_GROUPS`; none for ``all``): ``due``, ``read``,
-    ``read_first``, ``rate``, ``rate_first``, ``below_threshold``, as
-    :func:`period_report` with ``detail`` gives for each month alone. Returns (the totals
-    by month, the groups by month and key)."""
+    """Several months side by side: for each month of ``months`` (its first day, the last
+    day counted) the whole archive's line and each group's of ``by``
+    (:data:`PERIOD_GROUPS`; none for ``all``): ``due``, ``read``, ``read_first``,
+    ``rate``, ``rate_first``, ``below_threshold``, as :func:`period_report` with ``detail``
+    gives for each month alone. Due days are summed from the archive's dates, read days from
+    the collection facts the months have (no row per meter and month is made up for a
+    month without facts). Returns (the totals by month, the groups by month and key)."""
     if by not in PERIOD_GROUPS:
         raise ValueError(f"group by one of {', '.join(PERIOD_GROUPS)}, not {by!r}")
+    if not months:
+        return {}, {}
     for s, e in months:
         if e < s or (s.year, s.month) != (e.year, e.month):
             raise ValueError(f"a month runs from its first day on, within it: {s}..{e}")
-    if by == "all":
-        key, total, group_by = "NULL::text", "true", "GROUP BY m.month"
-    else:
-        key = PERIOD_GROUPS[by]
-        total = f"GROUPING({key}) = 1"
-        group_by = f"GROUP BY GROUPING SETS ((m.month), (m.month, {key}))"
+    key = "NULL::text" if by == "all" else PERIOD_GROUPS[by]
+    mask = f"collection_day_mask(c.month, {MONTH_A}, {MONTH_B})"
+    # the due days and the read days per month and group, each aggregated on its own
+    # (hashed, no row per meter and month joined to the facts); the totals are their sums
     sql = f"""
-    WITH due AS ({MONTHS_DUE})
-    SELECT m.month, {total} AS total, {key} AS key,
-           sum(m.b - m.a + 1)::bigint AS due,
-           coalesce(sum(bit_count((c.read_bits
-             & collection_day_mask(c.month, m.a, m.b))::bit(32))), 0)::bigint AS read,
-           coalesce(sum(bit_count((c.first_bits
-             & collection_day_mask(c.month, m.a, m.b))::bit(32))), 0)::bigint AS read_first
-    FROM due m
-    LEFT JOIN collection_month c ON c.month = m.month AND c.meter_id = m.id
-    WHERE m.b >= m.a
-    {group_by}
+    WITH m AS MATERIALIZED ({MONTHS_METERS}), x AS ({MONTHS})
+    SELECT 'due' AS part, x.s AS month, {key} AS key,
+           sum({MONTH_B} - {MONTH_A} + 1)::bigint AS n, 0::bigint AS n_first
+    FROM m JOIN x ON {MONTH_DUE} GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT 'read', x.s, {key},
+           sum(bit_count((c.read_bits & {mask})::bit(32)))::bigint,
+           sum(bit_count((c.first_bits & {mask})::bit(32)))::bigint
+    FROM collection_month c JOIN x ON x.s = c.month
+    JOIN m ON m.id = c.meter_id AND {MONTH_DUE} GROUP BY 1, 2, 3
     """
-    params = {"starts": [s for s, _ in months], "ends": [e for _, e in months]}
+    params = {
+        "starts": [s for s, _ in months],
+        "ends": [e for _, e in months],
+        "first": min(s for s, _ in months),
+        "last": max(e for _, e in months),
+    }
+    counts: dict[date, dict[str | None, list[int]]] = {s: {} for s, _ in months}
+    for part, month, k, n, n_first in conn.execute(sql, params):
+        acc = counts[month].setdefault(k, [0, 0, 0])
+        if part == "due":
+            acc[0] += n
+        else:
+            acc[1] += n
+            acc[2] += n_first
+
+    def row(due: int, read: int, read_first: int) -> dict[str, Any]:
+        rate = _rate(read, due)
+        return {
+            "due": due,
+            "read": read,
+            "read_first": read_first,
+            "rate": rate,
+            "rate_first": _rate(read_first, due),
+            "below_threshold": rate is not None and rate < threshold,
+        }
+
     totals: dict[date, dict[str, Any]] = {}
-    groups: dict[date, dict[str | None, dict[str, Any]]] = {s: {} for s, _ in months}
-    with conn.cursor(row_factory=dict_row) as cur:
-        for r in cur.execute(sql, params):
-            row = {k: r[k] for k in ("due", "read", "read_first")}
-            row["rate"] = _rate(r["read"], r["due"])
-            row["rate_first"] = _rate(r["read_first"], r["due"])
-            row["below_threshold"] = row["rate"] is not None and row["rate"] < threshold
-            if r["total"]:
-                totals[r["month"]] = row
-            else:
-                groups[r["month"]][r["key"]] = row
-    empty = {"due": 0, "read": 0, "read_first": 0, "rate": None, "rate_first": None}
+    groups: dict[date, dict[str | None, dict[str, Any]]] = {}
     for s, _ in months:
-        totals.setdefault(s, {**empty, "below_threshold": False})
+        got = {k: v for k, v in counts[s].items() if v[0] > 0}
+        totals[s] = row(*(sum(v[i] for v in got.values()) for i in range(3)))
+        groups[s] = {} if by == "all" else {k: row(*v) for k, v in got.items()}
     return totals, groups
