@@ -292,6 +292,7 @@ def collection_months(
         for s, _ in periods
         for c, zh, en in (("rate_first", "首抄成功率", "first pass"), ("rate", "成功率", "rate"))
     }
+    # a file has a pair of rate columns a month (the JSON nests the months)
     flat = [
         {
             "key": r["key"],
@@ -301,27 +302,16 @@ def collection_months(
         }
         for r in rows
     ]
-    if out.format != "json":
-        return listing(
-            conn,
-            principal,
-            out,
-            Page(limit, offset),
-            at_hand(flat),
-            report="collection-months",
-            what=("多月对比", "Months side by side"),
-            scope={"start": periods[0][0], "end": periods[-1][1], "by": by},
-            labels=labels,
-        )
     return listing(
         conn,
         principal,
         out,
         Page(limit, offset),
-        at_hand(rows),
+        at_hand(rows if out.format == "json" else flat),
         report="collection-months",
         what=("多月对比", "Months side by side"),
         scope={"start": periods[0][0], "end": periods[-1][1], "by": by},
+        labels=labels,
         extra={
             "by": by,
             "threshold": t,
